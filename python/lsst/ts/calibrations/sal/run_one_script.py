@@ -1,0 +1,477 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""``run_one_script``: configure, run and report one SAL script, as
+ts_scriptqueue's command of that name does.
+
+With the in-process transport the script runs in this process: the script
+file is imported under a private module name (script executables run
+``amain()`` only under ``if __name__ == "__main__"``) and its one
+`BaseScript` subclass is constructed; it is then driven through a `Remote`,
+exactly as a script queue drives a script process.
+"""
+
+__all__ = ["load_script_class", "main", "make_parser", "parse_args", "run_one_script"]
+
+import argparse
+import asyncio
+import datetime
+import importlib.util
+import inspect
+import itertools
+import logging
+import os
+import pathlib
+import random
+import re
+import signal
+import sys
+import traceback
+import typing
+
+import yaml
+
+from .base import MAX_SAL_INDEX, AckError, ScriptState, current_tai
+from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
+from .domain import Domain
+from .remote import Remote
+
+STD_TIMEOUT = 10.0
+"""Time limit (seconds) for quick commands (setLogLevel, setGroupId, stop)."""
+
+CONFIGURE_TIMEOUT = 600.0
+"""Time limit (seconds) for the configure command."""
+
+START_TIMEOUT = 60.0
+"""Time limit (seconds) for the script to start."""
+
+CLOSE_TIMEOUT = 30.0
+"""Time limit (seconds) for the script to close after its final state."""
+
+MAX_DEFAULT_INDEX = 99999
+"""The default index is random in [1, MAX_DEFAULT_INDEX]."""
+
+_module_counter = itertools.count(1)
+
+
+def load_script_class(path: str | os.PathLike[str]) -> type[BaseScript]:
+    """Import a script file and return its one concrete `BaseScript`
+    subclass.
+
+    Parameters
+    ----------
+    path : `str` or `os.PathLike`
+        Path of the script file (e.g. an executable that runs
+        ``asyncio.run(MyScript.amain())`` under
+        ``if __name__ == "__main__"``).
+
+    Returns
+    -------
+    script_class : `type` [`BaseScript`]
+        The script class: the one concrete subclass defined in the file,
+        else the one imported into it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ImportError
+        If the file cannot be imported.
+    LookupError
+        If the file holds no concrete `BaseScript` subclass, or several.
+    """
+    path = pathlib.Path(path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"script file {str(path)!r} not found")
+    stem = re.sub(r"\W", "_", path.stem)
+    module_name = f"_run_one_script_{next(_module_counter)}_{stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import script file {str(path)!r}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    candidates = {
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj) and issubclass(obj, BaseScript) and not inspect.isabstract(obj)
+    }
+    local = {obj for obj in candidates if obj.__module__ == module_name}
+    if local:
+        candidates = local
+    if len(candidates) != 1:
+        names = ", ".join(sorted(obj.__qualname__ for obj in candidates)) or "none"
+        raise LookupError(
+            f"script file {str(path)!r} must hold exactly one concrete BaseScript subclass; found {names}"
+        )
+    return candidates.pop()
+
+
+class _ConfigAction(argparse.Action):
+    """Read ``--config FILE`` into ``namespace.config`` as the text typed."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: typing.Any,
+        option_string: str | None = None,
+    ) -> None:
+        path = pathlib.Path(values)
+        if not path.is_file():
+            parser.error(f"{option_string} file {values!r} not found")
+        namespace.config = path.read_text()
+
+
+class _ParameterAction(argparse.Action):
+    """Turn ``--parameters key=value ...`` into YAML in ``namespace.config``;
+    each value is parsed as YAML (``n=3`` is a number, ``names=[a, b]`` a
+    list).
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: typing.Any,
+        option_string: str | None = None,
+    ) -> None:
+        config: dict[str, typing.Any] = {}
+        for item in values:
+            name, sep, value_str = item.partition("=")
+            name = name.strip()
+            if not sep or not name:
+                parser.error(f"{option_string} item {item!r} must have the form name=value")
+            if name in config:
+                parser.error(f"{option_string} gives {name!r} more than once")
+            try:
+                config[name] = yaml.safe_load(value_str)
+            except yaml.YAMLError as e:
+                parser.error(f"{option_string} value of {name!r} is not valid YAML: {e}")
+        namespace.config = yaml.safe_dump(config, sort_keys=False)
+
+
+def _log_level(text: str) -> int:
+    """Parse a log level given as a number or a name (``DEBUG``, ``info``)."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    level = logging.getLevelName(text.upper())
+    if not isinstance(level, int):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a log level; use a number or DEBUG, INFO, WARNING, ERROR"
+        )
+    return level
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """Make the command-line parser of ``run_one_script``.
+
+    Returns
+    -------
+    parser : `argparse.ArgumentParser`
+        The parser; callers may add options before parsing.
+    """
+    parser = argparse.ArgumentParser(
+        prog="run_one_script",
+        description="Configure and run one SAL script, printing its log messages; "
+        "exit with the script's exit code (0 if DONE or STOPPED, else 1).",
+    )
+    parser.add_argument("script", help="Path of the script file.")
+    parser.add_argument(
+        "--index", type=int, help=f"Script SAL index; default: random in [1, {MAX_DEFAULT_INDEX}]."
+    )
+    parser.add_argument(
+        "-l",
+        "--loglevel",
+        type=_log_level,
+        help="Script log level: a number (debug=10, info=20, warning=30, error=40) or a name.",
+    )
+    config_group = parser.add_mutually_exclusive_group()
+    config_group.add_argument(
+        "-c", "--config", action=_ConfigAction, help="Configuration file (YAML), sent as typed."
+    )
+    config_group.add_argument(
+        "-p",
+        "--parameters",
+        nargs="+",
+        action=_ParameterAction,
+        metavar="NAME=VALUE",
+        help="Configuration as name=value pairs; each value is parsed as YAML.",
+    )
+    return parser
+
+
+def parse_args(
+    args: typing.Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    """Parse the command line of ``run_one_script``.
+
+    Parameters
+    ----------
+    args : `list` [`str`], optional
+        Arguments; `None` for ``sys.argv[1:]``.
+    parser : `argparse.ArgumentParser`, optional
+        Parser; `None` for `make_parser()`.
+
+    Returns
+    -------
+    namespace : `argparse.Namespace`
+        With ``script``, ``index`` (always set), ``loglevel``, and
+        ``config`` (YAML text; "" if none given).
+    """
+    if parser is None:
+        parser = make_parser()
+    namespace = parser.parse_args(args)
+    if namespace.index is None:
+        namespace.index = random.randint(1, MAX_DEFAULT_INDEX)
+    elif not 0 < namespace.index <= MAX_SAL_INDEX:
+        parser.error(f"--index {namespace.index} must be in the range [1, {MAX_SAL_INDEX}]")
+    if namespace.config is None:
+        namespace.config = ""
+    return namespace
+
+
+def _tai_iso() -> str:
+    """Return the current TAI time as ISO-8601 text (the group ID)."""
+    tai = datetime.datetime.fromtimestamp(current_tai(), datetime.UTC).replace(tzinfo=None)
+    return tai.isoformat(timespec="milliseconds")
+
+
+class _ScriptMonitor:
+    """Print a script's log messages and state changes; track its state.
+
+    Parameters
+    ----------
+    stream : `typing.TextIO`
+        Where to print.
+    show_tracebacks : `bool`
+        Print tracebacks as they arrive; otherwise keep them and print
+        them only if the script fails.
+    """
+
+    def __init__(self, stream: typing.TextIO, show_tracebacks: bool) -> None:
+        self.stream = stream
+        self.show_tracebacks = show_tracebacks
+        self.tracebacks: list[str] = []
+        self.state = ScriptState.UNKNOWN
+        self.reason = ""
+        self.final_state: asyncio.Future[ScriptState] = asyncio.get_running_loop().create_future()
+
+    def print(self, text: str) -> None:
+        """Print a line and flush it."""
+        print(text, file=self.stream, flush=True)
+
+    def log_callback(self, data: typing.Any) -> None:
+        """Print one ``logMessage`` event."""
+        now = datetime.datetime.now().time().isoformat(timespec="milliseconds")
+        self.print(f"{now} {logging.getLevelName(data.level)} {data.name}: {data.message}")
+        if data.traceback:
+            if self.show_tracebacks:
+                self.print(data.traceback.rstrip())
+            else:
+                self.tracebacks.append(data.traceback.rstrip())
+
+    def state_callback(self, data: typing.Any) -> None:
+        """Record and print a ``state`` event."""
+        state = ScriptState(data.state)
+        if state != self.state:
+            self.print(f"script state {state.name}" + (f": {data.reason}" if data.reason else ""))
+        self.state = state
+        self.reason = data.reason
+        if state in FINAL_STATES and not self.final_state.done():
+            self.final_state.set_result(state)
+
+
+async def run_one_script(
+    script: str | os.PathLike[str],
+    *,
+    index: int,
+    config: str = "",
+    loglevel: int | None = None,
+    stream: typing.TextIO | None = None,
+    handle_signals: bool = False,
+) -> int:
+    """Configure and run one SAL script; return its exit code.
+
+    Parameters
+    ----------
+    script : `str` or `os.PathLike`
+        Path of the script file.
+    index : `int`
+        SAL index of the script (non-zero).
+    config : `str`, optional
+        Configuration as YAML text, sent as typed; "" for none.
+    loglevel : `int`, optional
+        Log level of the script; `None` to leave it as is. At DEBUG or
+        below, tracebacks are printed as they arrive.
+    stream : `typing.TextIO`, optional
+        Where to print; `None` for `sys.stdout`.
+    handle_signals : `bool`, optional
+        On SIGINT or SIGTERM send ``stop`` to the script and wait for its
+        final state.
+
+    Returns
+    -------
+    exit_code : `int`
+        0 if the final state is DONE or STOPPED, else 1.
+
+    Raises
+    ------
+    ValueError
+        If ``index`` is 0.
+    FileNotFoundError, ImportError, LookupError
+        If the script file cannot be loaded (see `load_script_class`).
+    """
+    if index == 0:
+        raise ValueError("index must be nonzero: index 0 would address every script")
+    path = pathlib.Path(script).resolve()
+    script_class = await asyncio.to_thread(load_script_class, path)
+    monitor = _ScriptMonitor(
+        stream=sys.stdout if stream is None else stream,
+        show_tracebacks=loglevel is not None and loglevel <= logging.DEBUG,
+    )
+    monitor.print(f"index={index}; script={path}; class={script_class.__name__}; config={config!r}")
+    loop = asyncio.get_running_loop()
+    background: set[asyncio.Task[typing.Any]] = set()
+    stop_requested = False
+
+    async with Domain() as domain, Remote(domain, "Script", index) as remote:
+        remote.evt_logMessage.callback = monitor.log_callback
+        remote.evt_state.callback = monitor.state_callback
+
+        async def send_stop() -> None:
+            try:
+                await remote.cmd_stop.start(timeout=STD_TIMEOUT)
+            except AckError as e:
+                monitor.print(f"stop command failed: {e}")
+
+        def on_signal(signum: int) -> None:
+            nonlocal stop_requested
+            name = signal.Signals(signum).name
+            if stop_requested:
+                monitor.print(f"received {name} again; still waiting for the script to stop")
+                return
+            stop_requested = True
+            monitor.print(f"received {name}; stopping the script")
+            task = asyncio.create_task(send_stop())
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+        script_instance = script_class(index=index)
+        try:
+            await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
+            await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=lambda: stop_requested)
+            await monitor.final_state
+            try:
+                await asyncio.wait_for(asyncio.shield(script_instance.done_task), timeout=CLOSE_TIMEOUT)
+            except Exception:
+                # The script failed while exiting; its final state says so.
+                pass
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+            await script_instance.close()
+            for task in background:
+                task.cancel()
+
+    final = monitor.final_state.result()
+    if final not in SUCCESS_STATES and monitor.tracebacks:
+        monitor.print("\n".join(monitor.tracebacks))
+    monitor.print(f"final state {final.name}" + (f"; reason: {monitor.reason}" if monitor.reason else ""))
+    return 0 if final in SUCCESS_STATES else 1
+
+
+async def _drive(
+    remote: Remote,
+    monitor: _ScriptMonitor,
+    *,
+    config: str,
+    loglevel: int | None,
+    stopping: typing.Callable[[], bool],
+) -> None:
+    """Send setLogLevel, configure, setGroupId and run, as a script queue
+    does; stop sending once the script ends or a stop was requested.
+    """
+
+    def done() -> bool:
+        return stopping() or monitor.final_state.done()
+
+    try:
+        if loglevel is not None and not done():
+            await remote.cmd_setLogLevel.set_start(level=loglevel, timeout=STD_TIMEOUT)
+        if not done():
+            await remote.cmd_configure.set_start(config=config, timeout=CONFIGURE_TIMEOUT)
+        if not done():
+            group_id = _tai_iso()
+            monitor.print(f"group ID {group_id}")
+            await remote.cmd_setGroupId.set_start(groupId=group_id, timeout=STD_TIMEOUT)
+        if not done():
+            # The run acknowledgement arrives when the run has ended;
+            # the final state event is what ends the wait.
+            run_task = asyncio.create_task(remote.cmd_run.start(timeout=None))
+            await asyncio.wait({run_task, monitor.final_state}, return_when=asyncio.FIRST_COMPLETED)
+            if run_task.done():
+                run_task.result()
+            else:
+                run_task.cancel()
+    except AckError as e:
+        if not done():
+            monitor.print(f"command failed: {e}; stopping the script")
+            await remote.cmd_stop.start(timeout=STD_TIMEOUT)
+
+
+def main(args: typing.Sequence[str] | None = None) -> None:
+    """Run ``run_one_script`` from the command line and exit with the
+    script's exit code.
+
+    Parameters
+    ----------
+    args : `list` [`str`], optional
+        Arguments; `None` for ``sys.argv[1:]``.
+    """
+    namespace = parse_args(args)
+    try:
+        code = asyncio.run(
+            run_one_script(
+                namespace.script,
+                index=namespace.index,
+                config=namespace.config,
+                loglevel=namespace.loglevel,
+                handle_signals=True,
+            )
+        )
+    except (FileNotFoundError, ImportError, LookupError) as e:
+        print(f"run_one_script: error: {e}", file=sys.stderr)
+        if namespace.loglevel is not None and namespace.loglevel <= logging.DEBUG:
+            traceback.print_exc()
+        code = 1
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
