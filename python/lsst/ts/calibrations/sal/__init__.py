@@ -22,5 +22,6 @@
 """A SAL runtime with the API and semantics of ts_salobj 8."""
 
 from .component_info import *
+from .defaulting_validator import *
 from .field_info import *
 from .topic_info import *
