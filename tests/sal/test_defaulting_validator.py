@@ -117,7 +117,8 @@ def test_given_values_are_kept_and_input_not_modified(validator: DefaultingValid
 
 
 def test_none_means_empty_dict() -> None:
-    validator = DefaultingValidator({"type": "object", "properties": {"a": {"type": "integer", "default": 2}}})
+    schema = {"type": "object", "properties": {"a": {"type": "integer", "default": 2}}}
+    validator = DefaultingValidator(schema)
     assert validator.validate(None) == {"a": 2}
 
 
