@@ -21,7 +21,15 @@
 
 """A SAL runtime with the API and semantics of ts_salobj 8."""
 
+from .base import *
 from .component_info import *
+from .controller import *
 from .defaulting_validator import *
+from .domain import *
 from .field_info import *
+from .local_transport import *
+from .remote import *
+from .sal_info import *
 from .topic_info import *
+from .topics import *
+from .transport import *

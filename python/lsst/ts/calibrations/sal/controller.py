@@ -1,0 +1,318 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Controller: the SAL side of a component (a CSC or a script)."""
+
+__all__ = ["Controller"]
+
+import asyncio
+import logging
+import threading
+import traceback
+import types
+from typing import Any
+
+from .base import HEARTBEAT_INTERVAL, TAI_MINUS_UTC, ExpectedError
+from .domain import Domain
+from .sal_info import SalInfo
+from .topics.controller_command import ControllerCommand
+from .topics.controller_event import ControllerEvent
+from .topics.controller_telemetry import ControllerTelemetry
+
+# Commands the Controller itself handles.
+_BUILTIN_COMMANDS = ("setAuthList", "setLogLevel")
+
+
+class _LogMessageHandler(logging.Handler):
+    """Write an ``evt_logMessage`` for each log record of a Controller.
+
+    Records logged from another thread are written on the event loop.
+    """
+
+    def __init__(self, controller: "Controller") -> None:
+        super().__init__()
+        self.controller = controller
+        self.loop = asyncio.get_running_loop()
+        self.loop_thread_id = threading.get_ident()
+        self._writing = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields = self._fields(record)
+        except Exception:  # pragma: no cover - a formatting error in a log call
+            self.handleError(record)
+            return
+        if threading.get_ident() == self.loop_thread_id:
+            self._write(fields)
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._write, fields)
+
+    def _fields(self, record: logging.LogRecord) -> dict[str, Any]:
+        tb = ""
+        if record.exc_info and record.exc_info[0] is not None:
+            tb = "".join(traceback.format_exception(*record.exc_info))
+        values: dict[str, Any] = dict(
+            name=record.name,
+            level=record.levelno,
+            message=record.getMessage(),
+            traceback=tb,
+            filePath=record.pathname,
+            functionName=record.funcName or "",
+            lineNumber=record.lineno,
+            process=record.process or 0,
+            timestamp=record.created + TAI_MINUS_UTC,
+        )
+        return values
+
+    def _write(self, fields: dict[str, Any]) -> None:
+        topic = getattr(self.controller, "evt_logMessage", None)
+        if topic is None or self._writing or self.controller.salinfo.closed:
+            return
+        self._writing = True
+        try:
+            topic.set(**{name: value for name, value in fields.items() if name in topic.topic_info.fields})
+            topic.basic_write()
+        finally:
+            self._writing = False
+
+
+class Controller:
+    """The SAL side of a component: read its commands, write its events and telemetry.
+
+    Parameters
+    ----------
+    name : `str`
+        SAL component name, e.g. "Test".
+    index : `int` or `None`, optional
+        SAL index; nonzero for an indexed component.
+    do_callbacks : `bool`, optional
+        Set each command's callback to the method ``do_<name>``; each
+        command must have one (the Controller itself handles
+        ``setLogLevel`` and ``setAuthList``).
+    write_only : `bool`, optional
+        Make no command topics (write events and telemetry only).
+    allow_missing_callbacks : `bool`, optional
+        With ``do_callbacks``, allow commands without a ``do_<name>``
+        method (they are left without callback).
+
+    Attributes
+    ----------
+    domain : `Domain`
+        The Domain, owned (and closed) by this Controller.
+    salinfo : `SalInfo`
+        Component bookkeeping; ``private_identity`` is "Name[:index]".
+    log : `logging.Logger`
+        Logger; each record is also written as ``evt_logMessage``.
+    heartbeat_interval : `float` or `None`
+        Interval (seconds) between ``evt_heartbeat`` messages; None or 0
+        for none. Set it before the Controller starts.
+    start_task : `asyncio.Task`
+        Done when `start` has finished.
+    done_task : `asyncio.Future`
+        Done when the Controller has closed.
+    cmd_<name> : `ControllerCommand`
+        One per command (unless ``write_only``).
+    evt_<name> : `ControllerEvent`
+        One per event.
+    tel_<name> : `ControllerTelemetry`
+        One per telemetry topic.
+
+    Raises
+    ------
+    TypeError
+        If ``do_callbacks`` and a command has no ``do_<name>`` method (and
+        ``allow_missing_callbacks`` is False), or a ``do_<name>`` method has
+        no command.
+    ValueError
+        If the component is unknown or the index is bad.
+
+    Notes
+    -----
+    Subclasses extend `start` (call ``await super().start()``) and
+    `close_tasks`. Use as ``async with Controller(...) as controller:``.
+    """
+
+    heartbeat_interval: float | None = HEARTBEAT_INTERVAL
+
+    def __init__(
+        self,
+        name: str,
+        index: int | None = None,
+        *,
+        do_callbacks: bool = False,
+        write_only: bool = False,
+        allow_missing_callbacks: bool = False,
+    ) -> None:
+        self.domain = Domain()
+        self.salinfo = SalInfo(domain=self.domain, name=name, index=index)
+        self.salinfo.identity = self.salinfo.name_index
+        self._closing = False
+        self._controller_heartbeat_task: asyncio.Task[None] | None = None
+        loop = asyncio.get_running_loop()
+        self.done_task: asyncio.Future[None] = loop.create_future()
+        self.log = logging.getLogger(
+            f"lsst.ts.calibrations.sal.{type(self).__name__}.{self.salinfo.name_index}"
+        )
+        if self.log.level == logging.NOTSET:
+            self.log.setLevel(logging.INFO)
+        self._log_handler = _LogMessageHandler(self)
+        try:
+            command_names = [] if write_only else self.salinfo.command_names
+            if do_callbacks:
+                self._check_do_methods(command_names, allow_missing_callbacks)
+            for cmd_name in command_names:
+                setattr(self, "cmd_" + cmd_name, ControllerCommand(self.salinfo, cmd_name))
+            for evt_name in self.salinfo.event_names:
+                setattr(self, "evt_" + evt_name, ControllerEvent(self.salinfo, evt_name))
+            for tel_name in self.salinfo.telemetry_names:
+                setattr(self, "tel_" + tel_name, ControllerTelemetry(self.salinfo, tel_name))
+            for cmd_name in command_names:
+                if cmd_name in _BUILTIN_COMMANDS or do_callbacks:
+                    func = getattr(self, "do_" + cmd_name, None)
+                    if func is not None:
+                        getattr(self, "cmd_" + cmd_name).callback = func
+        except BaseException:
+            self.salinfo.domain.remove_salinfo(self.salinfo)
+            raise
+        self.log.addHandler(self._log_handler)
+        self.start_task: asyncio.Task[None] = asyncio.create_task(self._run_start())
+
+    def _check_do_methods(self, command_names: list[str], allow_missing_callbacks: bool) -> None:
+        do_names = {
+            name[3:] for name in dir(self) if name.startswith("do_") and callable(getattr(self, name))
+        }
+        builtin_do_names = {name[3:] for name in dir(Controller) if name.startswith("do_")}
+        missing = sorted(set(command_names) - do_names)
+        if missing and not allow_missing_callbacks:
+            raise TypeError(f"{self.salinfo.name}: no do_ methods for commands {missing}")
+        extra = sorted(do_names - set(command_names) - builtin_do_names - self._optional_do_names())
+        if extra:
+            raise TypeError(f"{self.salinfo.name}: do_ methods {extra} match no command")
+
+    def _optional_do_names(self) -> set[str]:
+        """Names of ``do_`` methods allowed without a command (subclasses extend)."""
+        return set()
+
+    async def _run_start(self) -> None:
+        try:
+            await self.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self.log.exception("%s failed to start: %s", self.salinfo.name_index, e)
+            await self.close(exception=e, cancel_start=False)
+            raise
+
+    async def start(self) -> None:
+        """Start reading commands, write ``logLevel`` and start the heartbeat.
+
+        Subclasses that extend it must call ``await super().start()`` first.
+        """
+        await self.salinfo.start()
+        if hasattr(self, "evt_logLevel"):
+            await self.evt_logLevel.set_write(level=self.log.getEffectiveLevel(), subsystem="")
+        if self.heartbeat_interval and hasattr(self, "evt_heartbeat"):
+            self._controller_heartbeat_task = asyncio.create_task(self._write_heartbeats())
+
+    async def _write_heartbeats(self) -> None:
+        assert self.heartbeat_interval
+        while not self.salinfo.closed:
+            await self.evt_heartbeat.write()
+            await asyncio.sleep(self.heartbeat_interval)
+
+    async def do_setLogLevel(self, data: Any) -> None:
+        """Set the log level of `log` and write ``evt_logLevel``.
+
+        Parameters
+        ----------
+        data : ``cmd_setLogLevel.DataType``
+            Command data: ``level`` (a Python logging level) and
+            ``subsystem`` (ignored).
+        """
+        self.log.setLevel(data.level)
+        await self.evt_logLevel.set_write(level=self.log.getEffectiveLevel(), subsystem="")
+
+    async def do_setAuthList(self, data: Any) -> None:
+        """Refuse: command authorization is not supported.
+
+        Raises
+        ------
+        ExpectedError
+            Always.
+        """
+        raise ExpectedError(f"{self.salinfo.name_index} does not support authorization lists")
+
+    async def close_tasks(self) -> None:
+        """Cancel this component's own tasks; called by `close`. Subclasses extend it."""
+        if self._controller_heartbeat_task is not None:
+            self._controller_heartbeat_task.cancel()
+
+    async def close(self, exception: Exception | None = None, cancel_start: bool = True) -> None:
+        """Close the Controller: tasks, topics and Domain. Idempotent.
+
+        Parameters
+        ----------
+        exception : `Exception`, optional
+            If given, `done_task` ends with this exception.
+        cancel_start : `bool`, optional
+            Cancel `start_task` if it is still running?
+        """
+        if self._closing:
+            return
+        self._closing = True
+        try:
+            if cancel_start and not self.start_task.done():
+                self.start_task.cancel()
+            try:
+                await self.close_tasks()
+            except Exception:
+                self.log.exception("close_tasks failed")
+            self.log.removeHandler(self._log_handler)
+            await self.domain.close()
+        finally:
+            if not self.done_task.done():
+                if exception is None:
+                    self.done_task.set_result(None)
+                else:
+                    self.done_task.set_exception(exception)
+
+    async def __aenter__(self) -> "Controller":
+        await self.start_task
+        return self
+
+    async def __aexit__(
+        self,
+        type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for missing attributes: say which topics exist.
+        if name.startswith(("cmd_", "evt_", "tel_")):
+            raise AttributeError(
+                f"{type(self).__name__}({self.__dict__.get('salinfo')}) has no topic {name!r}"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.salinfo.name_index})"

@@ -1,0 +1,169 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The transport interface: how SAL messages move between components.
+
+A transport carries messages of a topic, identified by the component name
+and the topic's SAL name (``command_takeImages``, ``logevent_summaryState``,
+``ackcmd``, ``scalars``), from writers to readers. Implementations:
+
+* `LocalTransport`: an in-process bus shared by every `Domain` on one event
+  loop (messages copied, ordered, delivered with ``loop.call_soon``).
+* A multi-process transport (e.g. Cyclone DDS: one DDS topic per
+  (component, SAL name), ``salIndex`` as key, reliable, TRANSIENT_LOCAL
+  KeepLast(1) for writers that keep history) implements the same methods;
+  its listener hands each sample to the reader callback on the event loop
+  with ``loop.call_soon_threadsafe``.
+
+The topic classes use only this interface.
+"""
+
+__all__ = ["Transport"]
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+ReaderCallback = Callable[[Any], None]
+
+
+class Transport(abc.ABC):
+    """Abstract transport: writers publish messages, readers receive copies.
+
+    Contract for implementations:
+
+    * A reader receives its own copy of each message (nothing mutable is
+      shared with the writer or with other readers).
+    * Messages of one topic written by one writer reach each reader in the
+      order written.
+    * A reader callback is called on the event loop, never from inside
+      `publish` (so a callback may itself publish), and never after the
+      reader has been removed.
+    * A writer made with ``keep_history=True`` leaves its last message per
+      ``salIndex`` available; a reader made with ``history=True`` first
+      receives those last messages (one per matching index) and then the new
+      ones. The history of a writer goes away when the writer is removed.
+    * Index filtering: a reader made with ``index`` 0 or None receives
+      messages of every ``salIndex``; otherwise only those with that
+      ``salIndex``.
+    """
+
+    @abc.abstractmethod
+    def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:
+        """Register a writer of a topic.
+
+        Parameters
+        ----------
+        component : `str`
+            SAL component name, e.g. "Test".
+        sal_name : `str`
+            SAL topic name, e.g. "logevent_summaryState".
+        keep_history : `bool`
+            Keep the last message per ``salIndex`` for late-joining readers?
+
+        Returns
+        -------
+        handle : `int`
+            Writer handle for `publish` and `remove_writer`.
+        """
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    def remove_writer(self, handle: int) -> None:
+        """Unregister a writer and drop its history. Ignored if unknown.
+
+        Parameters
+        ----------
+        handle : `int`
+            Handle returned by `add_writer`.
+        """
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    def publish(self, handle: int, data: Any) -> None:
+        """Publish a message; readers get copies, so ``data`` may be reused.
+
+        Parameters
+        ----------
+        handle : `int`
+            Handle returned by `add_writer`.
+        data : ``DataType``
+            The message, with every private field already filled.
+
+        Raises
+        ------
+        RuntimeError
+            If the writer has been removed or the transport is closed.
+        """
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    def add_reader(
+        self,
+        component: str,
+        sal_name: str,
+        *,
+        index: int | None,
+        callback: ReaderCallback,
+        history: bool,
+    ) -> int:
+        """Register a reader of a topic.
+
+        Parameters
+        ----------
+        component : `str`
+            SAL component name.
+        sal_name : `str`
+            SAL topic name.
+        index : `int` or `None`
+            SAL index to receive; 0 or None for all indices.
+        callback : callable
+            Function called on the event loop with each message (a copy).
+        history : `bool`
+            Deliver the last message per matching index first?
+
+        Returns
+        -------
+        handle : `int`
+            Reader handle for `remove_reader`.
+        """
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    def remove_reader(self, handle: int) -> None:
+        """Unregister a reader; pending messages are not delivered. Ignored if unknown.
+
+        Parameters
+        ----------
+        handle : `int`
+            Handle returned by `add_reader`.
+        """
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def wait_for_history(self) -> None:
+        """Wait until every reader added so far has received its history."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release the transport's resources."""
+        raise NotImplementedError()
