@@ -307,6 +307,11 @@ def _expand_generics(value: typing.Any, generics: dict[str, typing.Any] | None, 
             for member in groups[item] or []:
                 add(member, trail + (item,))
             return
+        if not item.startswith(tuple(_SAL_PREFIX_SECTIONS)):
+            raise ValueError(
+                f"{where}: unknown generic {item!r}; groups: {sorted(groups)}; "
+                f"topics: {_generic_sal_names(generics)}"
+            )
         section, bare_name = _split_generic_name(item, where)
         if bare_name not in generics[section]:
             raise ValueError(

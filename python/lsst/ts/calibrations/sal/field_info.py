@@ -182,8 +182,8 @@ class FieldInfo:
         """
         python_type, int_range = _SAL_TYPES[self.sal_type]
         if python_type is bool:
-            # Accept numpy bool_ (which is not a bool subclass).
-            if isinstance(value, bool) or type(value).__name__ == "bool_":
+            # Accept numpy booleans (which are not a bool subclass).
+            if _is_bool(value):
                 return bool(value)
         elif python_type is int:
             if isinstance(value, numbers.Integral) and not _is_bool(value):
@@ -255,7 +255,10 @@ class FieldInfo:
 
 def _is_bool(value: typing.Any) -> bool:
     """Return True if value is a Python or numpy boolean."""
-    return isinstance(value, bool) or type(value).__name__ == "bool_"
+    value_type = type(value)
+    return isinstance(value, bool) or (
+        value_type.__module__ == "numpy" and value_type.__name__ in ("bool", "bool_")
+    )
 
 
 def _type_phrase(sal_type: str, python_type: type) -> str:
