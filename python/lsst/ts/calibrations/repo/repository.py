@@ -1,0 +1,244 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Create, bootstrap and open the LSSTComCam butler repository.
+
+A repository made by `bootstrap_repository` has, as at the observatory:
+
+- the seed configuration ``configs/butler-seed.yaml`` (storage classes
+  ``ComCamRawImage``, ``ComCamExposure``, ``ComCamDefects``,
+  ``ComCamPtcDataset`` and their formatters) in its ``butler.yaml``;
+- the ``LSSTComCam`` instrument, its nine detectors and physical filters
+  (`~lsst.ts.calibrations.repo.instrument.LSSTComCam`);
+- the dataset type ``raw`` (instrument, exposure, detector; ComCamRawImage);
+- the RUN collection ``LSSTComCam/raw/all`` for raws;
+- the CHAINED collection ``LSSTComCam/calib`` whose first child is the
+  CALIBRATION collection ``LSSTComCam/calib/certified``; new certified
+  collections can be prepended to the chain (DMTN-222);
+- a SQLite registry in write-ahead-log mode (``PRAGMA journal_mode=WAL``,
+  persistent in the database file), so readers do not wait for a writer
+  and writers do not wait for readers; daf_butler itself sets a 300 s busy
+  timeout and begins write transactions with ``BEGIN IMMEDIATE``.
+
+`open_repository` opens a repository by path or by alias (the butler
+repository index) with the same checks.
+"""
+
+__all__ = [
+    "CALIB_CHAIN",
+    "CERTIFIED_COLLECTION",
+    "INSTRUMENT_NAME",
+    "RAW_RUN",
+    "SEED_CONFIG",
+    "bootstrap_repository",
+    "open_repository",
+]
+
+import contextlib
+import os
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
+
+from .errors import RepositoryError
+from .instrument import LSSTComCam
+
+INSTRUMENT_NAME = LSSTComCam.getName()
+RAW_RUN = f"{INSTRUMENT_NAME}/raw/all"
+CALIB_CHAIN = f"{INSTRUMENT_NAME}/calib"
+CERTIFIED_COLLECTION = f"{INSTRUMENT_NAME}/calib/certified"
+SEED_CONFIG = str(resources.files("lsst.ts.calibrations.repo").joinpath("configs", "butler-seed.yaml"))
+
+_CONFIG_NAMES = ("butler.yaml", "butler.json")
+
+
+def _is_repository(path: Path) -> bool:
+    return any((path / name).is_file() for name in _CONFIG_NAMES)
+
+
+def _check_instruments(butler: Butler, where: str, *, require: bool) -> None:
+    """Raise `RepositoryError` if the repository belongs to another instrument."""
+    names = sorted(
+        str(record.name) for record in butler.query_dimension_records("instrument", explain=False, limit=None)
+    )
+    if INSTRUMENT_NAME in names:
+        return
+    if names:
+        raise RepositoryError(
+            f"Butler repository {where} holds instrument(s) {', '.join(names)}, not {INSTRUMENT_NAME}: "
+            f"use an {INSTRUMENT_NAME} repository or a new path."
+        )
+    if require:
+        raise RepositoryError(
+            f"Butler repository {where} has no {INSTRUMENT_NAME} instrument: "
+            "create it with bootstrap_repository (or `butler register-instrument`)."
+        )
+
+
+def _check_storage_classes(root: Path) -> None:
+    """Raise `RepositoryError` if the repository was not made with the seed configuration."""
+    names = [name for name in _CONFIG_NAMES if (root / name).is_file()]
+    config = Config(str(root / names[0]))
+    wanted = Config(SEED_CONFIG)["storageClasses"].keys()
+    have = config["storageClasses"].keys() if "storageClasses" in config else []
+    missing = sorted(set(wanted) - set(have))
+    if missing:
+        raise RepositoryError(
+            f"Butler repository {root} lacks the storage classes {', '.join(missing)}: it was not created "
+            f"with this package's seed configuration {SEED_CONFIG}; bootstrap a new repository."
+        )
+
+
+def _set_wal(path: Path) -> None:
+    """Put a new repository's SQLite registry in write-ahead-log mode."""
+    database = path / "gen3.sqlite3"
+    if not database.is_file():
+        return
+    with contextlib.closing(sqlite3.connect(database, timeout=60.0)) as connection:
+        mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise RepositoryError(f"Cannot put the registry {database} in WAL mode (got {mode!r}).")
+
+
+def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True) -> Butler:
+    """Create (or complete) an LSSTComCam butler repository and return a writeable butler.
+
+    Idempotent: bootstrapping an existing LSSTComCam repository only adds
+    what is missing and never changes what is there.
+
+    Parameters
+    ----------
+    path : `str` or `os.PathLike`
+        Repository root. Created if missing; an existing empty directory is
+        used.
+    exist_ok : `bool`, optional
+        Accept an existing repository (the default). If false, an existing
+        repository is an error.
+
+    Returns
+    -------
+    butler : `lsst.daf.butler.Butler`
+        A writeable butler on the repository, default run ``LSSTComCam/raw/all``.
+
+    Raises
+    ------
+    RepositoryError
+        Raised, leaving the path untouched, if the path is a file or a
+        non-empty directory that is not a butler repository, if it is a
+        repository of another instrument, if it exists and ``exist_ok``
+        is false, or if the repository lacks this package's storage classes.
+    """
+    root = Path(path).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise RepositoryError(f"{root} exists and is not a directory: give a new or empty directory.")
+    if root.is_dir() and _is_repository(root):
+        if not exist_ok:
+            raise RepositoryError(f"Butler repository {root} already exists (exist_ok=False).")
+        butler = Butler.from_config(str(root), writeable=True)
+        _check_instruments(butler, str(root), require=False)
+        _check_storage_classes(root)
+    elif root.is_dir() and any(root.iterdir()):
+        raise RepositoryError(
+            f"{root} exists, is not empty and is not a butler repository (no butler.yaml): "
+            "give a repository, a new path or an empty directory."
+        )
+    else:
+        Butler.makeRepo(str(root), config=Config(SEED_CONFIG))
+        _set_wal(root)
+        butler = Butler.from_config(str(root), writeable=True)
+    raw_type = DatasetType(
+        "raw", ("instrument", "exposure", "detector"), "ComCamRawImage", universe=butler.dimensions
+    )
+    registry = butler.registry
+    # Table creation (a new dataset type) cannot run inside a transaction.
+    registry.registerDatasetType(raw_type)
+    with registry.transaction():
+        LSSTComCam().register(registry)
+        registry.registerCollection(RAW_RUN, CollectionType.RUN)
+        registry.registerCollection(CERTIFIED_COLLECTION, CollectionType.CALIBRATION)
+        if registry.registerCollection(CALIB_CHAIN, CollectionType.CHAINED):
+            registry.setCollectionChain(CALIB_CHAIN, [CERTIFIED_COLLECTION])
+    return Butler.from_config(str(root), writeable=True, run=RAW_RUN)
+
+
+def open_repository(
+    path_or_alias: str | os.PathLike[str],
+    *,
+    writeable: bool = False,
+    collections: str | list[str] | None = None,
+    run: str | None = None,
+) -> Butler:
+    """Open an existing LSSTComCam repository by path or repository-index alias.
+
+    Parameters
+    ----------
+    path_or_alias : `str` or `os.PathLike`
+        Repository root, its ``butler.yaml``, or an alias from the butler
+        repository index (``DAF_BUTLER_REPOSITORY_INDEX``).
+    writeable : `bool`, optional
+        Open for writing.
+    collections : `str` or `list` [`str`], optional
+        Default collections to search.
+    run : `str`, optional
+        Default output RUN (implies ``writeable``).
+
+    Returns
+    -------
+    butler : `lsst.daf.butler.Butler`
+        The butler.
+
+    Raises
+    ------
+    RepositoryError
+        Raised, leaving the path untouched, if it is not a butler
+        repository (or a known alias), or if the repository has no
+        LSSTComCam instrument.
+    """
+    text = os.fspath(path_or_alias)
+    candidate = Path(text).expanduser()
+    if candidate.exists():
+        root = candidate.absolute()
+        if root.is_dir() and not _is_repository(root):
+            raise RepositoryError(
+                f"{root} is not a butler repository (no butler.yaml): "
+                "give a repository path or create one with bootstrap_repository."
+            )
+        if root.is_file() and root.name not in _CONFIG_NAMES:
+            raise RepositoryError(f"{root} is a file, not a butler repository or its butler.yaml.")
+        target = str(root)
+    elif os.sep in text or text.startswith("."):
+        raise RepositoryError(
+            f"Butler repository {text} does not exist: create it with bootstrap_repository."
+        )
+    else:
+        target = text
+    try:
+        butler = Butler.from_config(
+            target, writeable=writeable or run is not None, collections=collections, run=run
+        )
+    except Exception as e:
+        raise RepositoryError(
+            f"Cannot open butler repository {text!r} (not a repository path nor a known alias): {e}"
+        ) from e
+    _check_instruments(butler, text, require=True)
+    return butler
