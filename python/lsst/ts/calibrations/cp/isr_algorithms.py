@@ -1,0 +1,258 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Array-level algorithms of instrument signature removal (ISR).
+
+Pure functions on numpy arrays: overscan levels and their residual noise,
+per-amplifier value images, saturation and the variance model. `IsrTask`
+(`lsst.ts.calibrations.cp.isr`) applies them to a raw image; tests check
+them against analytic cases.
+"""
+
+__all__ = [
+    "IQR_TO_SIGMA",
+    "OverscanResult",
+    "amp_value_image",
+    "median_residual_variance_factor",
+    "overscan_levels",
+    "robust_sigma",
+    "variance_plane",
+]
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+
+import numpy as np
+
+from ..repo.camera import AmpGeometry, DetectorInfo
+
+# Standard deviation of a Gaussian per unit interquartile range.
+IQR_TO_SIGMA = 0.7413
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Return 0.7413 × the interquartile range of the finite values.
+
+    Parameters
+    ----------
+    values : `numpy.ndarray`
+        Values (any shape); non-finite values are ignored.
+
+    Returns
+    -------
+    sigma : `float`
+        The robust standard deviation; NaN if fewer than 2 finite values.
+    """
+    data = np.asarray(values, dtype=np.float64)
+    data = data[np.isfinite(data)]
+    if data.size < 2:
+        return float("nan")
+    q25, q75 = np.percentile(data, [25.0, 75.0])
+    return float(IQR_TO_SIGMA * (q75 - q25))
+
+
+@functools.cache
+def median_residual_variance_factor(n: int) -> float:
+    """Expected Var(x - median) / σ² for ``n`` Gaussian values.
+
+    A value minus the median of its own ``n``-value row has variance
+    σ² (1 - 2/n) + Var(median): the value and the median are correlated
+    (Cov = σ²/n, as for the mean). Var(median) is computed once per ``n``
+    by a fixed-seed Monte Carlo of 200 000 rows (relative error < 0.5%).
+
+    Parameters
+    ----------
+    n : `int`
+        Number of values in a row (≥ 1).
+
+    Returns
+    -------
+    factor : `float`
+        The variance factor, < 1 for n > 1.
+    """
+    if n < 1:
+        raise ValueError(f"n={n} must be at least 1.")
+    if n == 1:
+        return 0.0
+    rng = np.random.default_rng(12345)
+    rows = 200_000 if n <= 64 else max(2000, 12_800_000 // n)
+    var_median = float(np.median(rng.standard_normal((rows, n)), axis=1).var())
+    return 1.0 - 2.0 / n + var_median
+
+
+@dataclasses.dataclass(frozen=True)
+class OverscanResult:
+    """Levels fitted to an overscan region.
+
+    Parameters
+    ----------
+    levels : `numpy.ndarray`
+        One level per row (serial overscan) or per column (parallel
+        overscan), ADU.
+    median : `float`
+        Median of the levels (ADU).
+    residual_stdev : `float`
+        Standard deviation of the overscan pixels about their levels, after
+        outlier rejection, corrected for the correlation of a pixel with
+        its own row's median (ADU): the empirical read noise.
+    n_rejected : `int`
+        Pixels rejected as outliers.
+    """
+
+    levels: np.ndarray
+    median: float
+    residual_stdev: float
+    n_rejected: int
+
+
+def overscan_levels(
+    overscan: np.ndarray,
+    *,
+    axis: int = 1,
+    skip_leading: int = 3,
+    skip_trailing: int = 3,
+    nsigma: float = 4.0,
+) -> OverscanResult:
+    """Fit one level per row (or column) of an overscan region.
+
+    The first ``skip_leading`` and last ``skip_trailing`` pixels along
+    ``axis`` are skipped (charge transfer trails and edge effects). Each
+    line's level is the median of its pixels; pixels further than
+    ``nsigma`` robust standard deviations from their line's median are
+    rejected and the medians recomputed.
+
+    Parameters
+    ----------
+    overscan : `numpy.ndarray`
+        Overscan pixels (rows, columns), ADU.
+    axis : `int`
+        Axis along which a line's pixels lie: 1 gives one level per row
+        (serial overscan), 0 one level per column (parallel overscan).
+    skip_leading, skip_trailing : `int`
+        Pixels skipped at the start and end of each line, in readout order.
+    nsigma : `float`
+        Outlier rejection threshold in robust standard deviations.
+
+    Returns
+    -------
+    result : `OverscanResult`
+        Levels, their median and the residual standard deviation.
+
+    Raises
+    ------
+    ValueError
+        Raised if fewer than 2 pixels per line remain after skipping, or
+        ``axis`` is not 0 or 1.
+    """
+    if axis not in (0, 1):
+        raise ValueError(f"axis={axis} must be 0 (per column) or 1 (per row).")
+    data = np.asarray(overscan, dtype=np.float64)
+    if axis == 0:
+        data = data.T
+    n_line = data.shape[1]
+    n_used = n_line - skip_leading - skip_trailing
+    if n_used < 2:
+        raise ValueError(
+            f"The overscan has {n_line} pixels per line; skipping {skip_leading} leading and "
+            f"{skip_trailing} trailing leaves {n_used}: at least 2 are needed."
+        )
+    data = data[:, skip_leading : n_line - skip_trailing]
+    levels = np.median(data, axis=1)
+    residual = data - levels[:, np.newaxis]
+    sigma = robust_sigma(residual)
+    n_rejected = 0
+    if np.isfinite(sigma) and sigma > 0:
+        outliers = np.abs(residual) > nsigma * sigma
+        n_rejected = int(outliers.sum())
+        if n_rejected:
+            clean = np.where(outliers, np.nan, data)
+            line_ok = np.isfinite(clean).any(axis=1)
+            levels = levels.copy()
+            levels[line_ok] = np.nanmedian(clean[line_ok], axis=1)
+            residual = np.where(outliers, np.nan, data - levels[:, np.newaxis])
+    kept = residual[np.isfinite(residual)]
+    stdev = float(kept.std()) if kept.size > 1 else float("nan")
+    stdev /= np.sqrt(median_residual_variance_factor(n_used))
+    return OverscanResult(
+        levels=levels, median=float(np.median(levels)), residual_stdev=stdev, n_rejected=n_rejected
+    )
+
+
+def amp_value_image(
+    detector: DetectorInfo, geometry: AmpGeometry, values: Mapping[str, float], dtype: type = np.float64
+) -> np.ndarray:
+    """Return an assembled-detector image holding one value per amplifier.
+
+    Parameters
+    ----------
+    detector : `DetectorInfo`
+        The detector.
+    geometry : `AmpGeometry`
+        Geometry of its segments.
+    values : `~collections.abc.Mapping` [`str`, `float`]
+        Value of each amplifier, keyed by amplifier name.
+    dtype : `type`
+        Data type of the result.
+
+    Returns
+    -------
+    image : `numpy.ndarray`
+        ``geometry.detector_shape`` array.
+
+    Raises
+    ------
+    KeyError
+        Raised if an amplifier of the detector has no value.
+    """
+    image: np.ndarray = np.empty(geometry.detector_shape, dtype=dtype)
+    for amp in detector.amps:
+        if amp.name not in values:
+            raise KeyError(f"No value for amplifier {amp.name} of {detector.name}.")
+        image[amp.detector_slice(geometry)] = values[amp.name]
+    return image
+
+
+def variance_plane(image: np.ndarray, gain: np.ndarray | float, read_noise: np.ndarray | float) -> np.ndarray:
+    """Return the variance of an image from Poisson statistics and read noise.
+
+    Variance = max(image, 0) / gain + (read_noise / gain)², with the image
+    in the output units and ``gain`` in e⁻ per output unit (1 for images in
+    electrons; the amplifier gain for images in ADU) and ``read_noise`` in
+    e⁻.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Bias-subtracted image, output units.
+    gain : `numpy.ndarray` or `float`
+        Electrons per output unit, per pixel or scalar.
+    read_noise : `numpy.ndarray` or `float`
+        Read noise (e⁻), per pixel or scalar.
+
+    Returns
+    -------
+    variance : `numpy.ndarray`
+        Variance in output units squared.
+    """
+    gain_arr = np.asarray(gain, dtype=np.float64)
+    noise = np.asarray(read_noise, dtype=np.float64)
+    return np.maximum(np.asarray(image, dtype=np.float64), 0.0) / gain_arr + (noise / gain_arr) ** 2
