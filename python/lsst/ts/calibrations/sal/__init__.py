@@ -22,6 +22,7 @@
 """A SAL runtime with the API and semantics of ts_salobj 8."""
 
 from .base import *
+from .base_csc import *
 from .component_info import *
 from .controller import *
 from .defaulting_validator import *
@@ -30,6 +31,8 @@ from .field_info import *
 from .local_transport import *
 from .remote import *
 from .sal_info import *
+from .set_summary_state import *
+from .testcsc import *
 from .topic_info import *
 from .topics import *
 from .transport import *
