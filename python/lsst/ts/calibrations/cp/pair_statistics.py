@@ -188,6 +188,7 @@ def measure_pair(
     *,
     max_lag: int = 10,
     nsigma_variance: float = 5.5,
+    min_pixels: int = 100,
 ) -> PairStatistics:
     """Measure one amplifier of a pair of flats.
 
@@ -204,6 +205,8 @@ def measure_pair(
         Largest covariance lag.
     nsigma_variance : `float`
         Clipping width of the pair variance.
+    min_pixels : `int`
+        Fewest good pixels accepted.
 
     Returns
     -------
@@ -228,8 +231,8 @@ def measure_pair(
     total = i1 + i2
     usable = good & (total > 0) & np.isfinite(total)
     n_pixels = int(usable.sum())
-    if n_pixels < 100:
-        raise ValueError(f"Only {n_pixels} good pixels in the pair; at least 100 are needed.")
+    if n_pixels < min_pixels:
+        raise ValueError(f"Only {n_pixels} good pixels in the pair; at least {min_pixels} are needed.")
     mean = 0.5 * (s1.mean + s2.mean)
     ratios = ((i1 - i2) ** 2 / np.where(usable, total, 1.0))[usable]
     ratio_mean = float(ratios.mean())
