@@ -120,8 +120,9 @@ class Remote:
         except BaseException:
             domain.remove_salinfo(self.salinfo)
             raise
+        self.salinfo.close_callbacks.append(self._salinfo_closed)
         if start:
-            self._start_runner = asyncio.create_task(self.start())
+            self._start_runner = asyncio.create_task(self._auto_start())
 
     def _select_topics(self, include: Iterable[str] | None, exclude: Iterable[str] | None) -> set[str]:
         all_names = set(self.salinfo.event_names) | set(self.salinfo.telemetry_names)
@@ -145,7 +146,13 @@ class Remote:
         return self.salinfo.domain
 
     async def start(self) -> None:
-        """Start reading and wait for the event history. Idempotent."""
+        """Start reading and wait for the event history. Idempotent.
+
+        Raises
+        ------
+        RuntimeError
+            If the Remote (or its Domain) is closed.
+        """
         try:
             await self.salinfo.start()
         except Exception as e:
@@ -155,18 +162,27 @@ class Remote:
         if not self.start_task.done():
             self.start_task.set_result(None)
 
-    async def close(self) -> None:
-        """Stop reading and abandon running commands. Idempotent."""
-        if self._closing:
+    async def _auto_start(self) -> None:
+        if self.salinfo.closed:
+            # Closed (e.g. with its Domain) before it could start.
+            self.start_task.cancel()
             return
+        await self.start()
+
+    def _salinfo_closed(self) -> None:
         self._closing = True
         if self._start_runner is not None and not self._start_runner.done():
             self._start_runner.cancel()
         if not self.start_task.done():
             self.start_task.cancel()
-        await self.salinfo.close()
         if not self.done_task.done():
             self.done_task.set_result(None)
+
+    async def close(self) -> None:
+        """Stop reading and abandon running commands. Idempotent."""
+        if self._closing:
+            return
+        await self.salinfo.close()  # calls _salinfo_closed
 
     async def __aenter__(self) -> "Remote":
         await self.start_task

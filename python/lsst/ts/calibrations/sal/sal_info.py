@@ -25,6 +25,7 @@ __all__ = ["SalInfo"]
 
 import itertools
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .base import MAX_SAL_INDEX, MAX_SEQ_NUM
@@ -89,6 +90,8 @@ class SalInfo:
         self.running_cmds: dict[tuple[int, str, int], CommandInfo] = {}
         self.started = False
         self.closed = False
+        self.close_callbacks: list[Callable[[], None]] = []
+        """Functions called (without arguments) when this SalInfo closes."""
         domain.add_salinfo(self)
 
     @property
@@ -215,6 +218,8 @@ class SalInfo:
             cmd_info.abort()
         self.running_cmds.clear()
         self.domain.remove_salinfo(self)
+        for callback in self.close_callbacks:
+            callback()
 
     def __repr__(self) -> str:
         return f"SalInfo({self.name_index}, identity={self.identity!r})"

@@ -71,8 +71,13 @@ class RemoteCommand(WriteTopic):
         """
         checked = self.topic_info.check_values(kwargs)
         self._data = self.DataType()
-        self._has_data = False
-        return super().set(**checked)
+        self._has_data = True
+        did_change = False
+        for name, value in checked.items():
+            if getattr(self._data, name) != value:
+                did_change = True
+                setattr(self._data, name, value)
+        return did_change
 
     async def set_start(
         self, timeout: float | None = DEFAULT_ACK_TIMEOUT, wait_done: bool = True, **kwargs: Any
