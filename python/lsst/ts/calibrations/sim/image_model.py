@@ -50,7 +50,8 @@ Header keys written (primary HDU): ``INSTRUME`` (LSSTComCam), ``TELESCOP``,
 (string YYYYMMDD), ``SEQNUM`` (int), ``GROUPID``, ``FILTER``, ``FILTBAND``,
 ``DETECTOR`` (id 0-8), ``DETNAME`` (R22_S11), ``CCDSLOT`` (S11), ``RAFTBAY``
 (R22), ``CCD_MANU`` (ITL), ``CCD_TYPE`` (3800C), ``LSST_NUM`` (serial),
-``PROGRAM``, ``REASON``, ``OBSANNOT``, ``EMULATED`` (True: simulated pixels),
+``PROGRAM``, ``REASON``, ``OBSANNOT``, ``EMULATED`` and ``SIMULATE`` (True:
+simulated pixels; ingest sets ``exposure.has_simulated`` from ``SIMULATE``),
 ``SIMSEED``, ``SIMMODEL``, ``SIMGEOM``. ``write_raw`` adds ``PRESCAN``; each
 segment carries ``AMPNAME``, ``DATASEC``, ``BIASSEC``, ``PARALSEC``.
 """
@@ -488,6 +489,7 @@ class ImageModel:
             "REASON": "",
             "OBSANNOT": "",
             "EMULATED": True,
+            "SIMULATE": True,
             "SIMSEED": self.sensor_model.seed,
             "SIMMODEL": self.parameters.name,
             "SIMGEOM": self.geometry.name,
