@@ -281,6 +281,8 @@ class Controller:
         try:
             if cancel_start and not self.start_task.done():
                 self.start_task.cancel()
+                if self.start_task is not asyncio.current_task():
+                    await asyncio.wait([self.start_task])
             try:
                 await self.close_tasks()
             except Exception:

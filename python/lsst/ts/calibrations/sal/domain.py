@@ -62,6 +62,7 @@ class Domain:
 
     def __init__(self, transport: Transport | None = None) -> None:
         self._transport = transport
+        self._close_transport = transport is not None
         self.origin = os.getpid()
         self.user_host = f"{getpass.getuser()}@{socket.gethostname()}"
         self.default_identity = self.user_host
@@ -107,7 +108,7 @@ class Domain:
         self.closed = True
         for salinfo in list(self._salinfos):
             await salinfo.close()
-        if self._transport is not None and not isinstance(self._transport, LocalTransport):
+        if self._close_transport and self._transport is not None:
             await self._transport.close()
 
     async def __aenter__(self) -> "Domain":

@@ -84,7 +84,6 @@ class Transport(abc.ABC):
         handle : `int`
             Writer handle for `publish` and `remove_writer`.
         """
-        raise NotImplementedError()
 
     @abc.abstractmethod
     def remove_writer(self, handle: int) -> None:
@@ -95,7 +94,6 @@ class Transport(abc.ABC):
         handle : `int`
             Handle returned by `add_writer`.
         """
-        raise NotImplementedError()
 
     @abc.abstractmethod
     def publish(self, handle: int, data: Any) -> None:
@@ -113,7 +111,6 @@ class Transport(abc.ABC):
         RuntimeError
             If the writer has been removed or the transport is closed.
         """
-        raise NotImplementedError()
 
     @abc.abstractmethod
     def add_reader(
@@ -145,7 +142,6 @@ class Transport(abc.ABC):
         handle : `int`
             Reader handle for `remove_reader`.
         """
-        raise NotImplementedError()
 
     @abc.abstractmethod
     def remove_reader(self, handle: int) -> None:
@@ -156,14 +152,11 @@ class Transport(abc.ABC):
         handle : `int`
             Handle returned by `add_reader`.
         """
-        raise NotImplementedError()
 
     @abc.abstractmethod
     async def wait_for_history(self) -> None:
         """Wait until every reader added so far has received its history."""
-        raise NotImplementedError()
 
     @abc.abstractmethod
     async def close(self) -> None:
         """Release the transport's resources."""
-        raise NotImplementedError()
