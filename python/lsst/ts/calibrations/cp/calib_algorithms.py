@@ -1,0 +1,323 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Array-level algorithms of calibration construction.
+
+Pure functions: combining a stack of scaled images with the clipped mean,
+cosmic-ray masking of a dark, clipped statistics of an image and the
+focal-plane normalization of flats (log B[d,e] = log E[e] + log G[d]).
+The calibration tasks of this package wrap them.
+"""
+
+__all__ = [
+    "CombinedStack",
+    "FlatNormalization",
+    "clipped_mean_stdev",
+    "combine_stack",
+    "cosmic_ray_mask",
+    "solve_flat_normalization",
+]
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from .clipped_mean import clipped_mean
+from .isr_algorithms import robust_sigma
+
+
+def clipped_mean_stdev(
+    values: np.ndarray, *, nsigma: float = 3.0, n_iter: int = 3
+) -> tuple[float, float, int]:
+    """Return the clipped mean, standard deviation and count of finite values.
+
+    The first pass keeps values within ``nsigma`` × 0.7413 × IQR of the
+    median; each further pass keeps values within ``nsigma`` standard
+    deviations of the previous pass's mean.
+
+    Parameters
+    ----------
+    values : `numpy.ndarray`
+        Values (any shape); non-finite ones are ignored.
+    nsigma : `float`
+        Clipping half-width in standard deviations.
+    n_iter : `int`
+        Number of passes.
+
+    Returns
+    -------
+    mean, stdev, n : `float`, `float`, `int`
+        Clipped mean, its standard deviation (ddof=1) and the number of
+        values kept; NaN and 0 if no value is finite.
+    """
+    data = np.asarray(values, dtype=np.float64).ravel()
+    data = data[np.isfinite(data)]
+    if data.size == 0:
+        return float("nan"), float("nan"), 0
+    centre = float(np.median(data))
+    half_width = nsigma * robust_sigma(data) if data.size > 1 else 0.0
+    kept = data
+    for _ in range(n_iter):
+        if not half_width > 0:
+            break
+        selected = data[np.abs(data - centre) <= half_width]
+        if selected.size < 2:
+            break
+        kept = selected
+        centre = float(kept.mean())
+        half_width = nsigma * float(kept.std(ddof=1))
+    stdev = float(kept.std(ddof=1)) if kept.size > 1 else 0.0
+    return float(kept.mean()), stdev, int(kept.size)
+
+
+@dataclasses.dataclass(frozen=True)
+class CombinedStack:
+    """A stack of images combined pixel by pixel.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Clipped mean, float32.
+    variance : `numpy.ndarray`
+        Variance of the clipped mean (stdev² / n), float32.
+    n_used : `numpy.ndarray`
+        Number of values kept per pixel, int32.
+    all_masked : `numpy.ndarray`
+        Pixels masked in every input; their value is the clipped mean of
+        all inputs ignoring the masks (a feature present in every
+        exposure, such as a hot pixel, is not a cosmic ray).
+    no_data : `numpy.ndarray`
+        Pixels with no finite input value at all.
+    """
+
+    image: np.ndarray
+    variance: np.ndarray
+    n_used: np.ndarray
+    all_masked: np.ndarray
+    no_data: np.ndarray
+
+
+def combine_stack(
+    images: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray] | None = None,
+    scales: Sequence[float] | None = None,
+    *,
+    nsigma: float = 3.0,
+    n_iter: int = 3,
+) -> CombinedStack:
+    """Combine images with the per-pixel clipped mean after dividing each by its scale.
+
+    Parameters
+    ----------
+    images : `~collections.abc.Sequence` [`numpy.ndarray`]
+        Images of equal shape; not modified.
+    masks : `~collections.abc.Sequence` [`numpy.ndarray`], optional
+        Boolean arrays, true where a pixel must not be used.
+    scales : `~collections.abc.Sequence` [`float`], optional
+        Each image is divided by its scale (1 if not given).
+    nsigma : `float`
+        Clipping threshold.
+    n_iter : `int`
+        Clipping passes.
+
+    Returns
+    -------
+    combined : `CombinedStack`
+        The combined image and its variance.
+
+    Raises
+    ------
+    ValueError
+        Raised if there are no images, shapes differ, or a scale is not a
+        positive finite number.
+    """
+    if len(images) == 0:
+        raise ValueError("combine_stack: no images to combine.")
+    shape = images[0].shape
+    if scales is None:
+        scales = [1.0] * len(images)
+    if len(scales) != len(images):
+        raise ValueError(f"combine_stack: {len(scales)} scales for {len(images)} images.")
+    stack = np.empty((len(images), *shape), dtype=np.float32)
+    for i, (image, scale) in enumerate(zip(images, scales)):
+        if image.shape != shape:
+            raise ValueError(f"combine_stack: image {i} has shape {image.shape}; image 0 has {shape}.")
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"combine_stack: scale {i} is {scale}; it must be a positive number.")
+        np.divide(image, scale, out=stack[i], casting="unsafe")
+    mask_stack = None if masks is None else np.stack([np.asarray(m, dtype=bool) for m in masks])
+    result = clipped_mean(stack, mask_stack, nsigma=nsigma, n_iter=n_iter)
+    mean = result.mean.copy()
+    stdev = result.stdev.copy()
+    n_used = result.n_used.copy()
+    all_masked = np.zeros(shape, dtype=bool)
+    if mask_stack is not None:
+        all_masked = (n_used == 0) & np.isfinite(stack).any(axis=0)
+        if all_masked.any():
+            subset = stack[:, all_masked][:, np.newaxis, :]
+            fallback = clipped_mean(subset, nsigma=nsigma, n_iter=n_iter)
+            mean[all_masked] = fallback.mean[0]
+            stdev[all_masked] = fallback.stdev[0]
+            n_used[all_masked] = fallback.n_used[0]
+    no_data = n_used == 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        variance = np.where(n_used > 0, stdev.astype(np.float64) ** 2 / np.maximum(n_used, 1), np.nan)
+    mean = np.where(no_data, 0.0, mean).astype(np.float32)
+    variance = np.where(no_data | ~np.isfinite(variance), 0.0, variance).astype(np.float32)
+    return CombinedStack(
+        image=mean, variance=variance, n_used=n_used.astype(np.int32), all_masked=all_masked, no_data=no_data
+    )
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Dilate a boolean mask by ``radius`` pixels (a square)."""
+    grown = mask.copy()
+    rows, cols = mask.shape
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dy == 0 and dx == 0:
+                continue
+            src = mask[max(0, -dy) : rows - max(0, dy), max(0, -dx) : cols - max(0, dx)]
+            grown[max(0, dy) : rows - max(0, -dy), max(0, dx) : cols - max(0, -dx)] |= src
+    return grown
+
+
+def cosmic_ray_mask(
+    image: np.ndarray, good: np.ndarray | None = None, *, nsigma: float = 6.0, grow: int = 1
+) -> np.ndarray:
+    """Mask cosmic-ray candidates in a dark: pixels far above the image's level.
+
+    A pixel is a candidate when it exceeds the clipped mean of the image by
+    more than ``nsigma`` clipped standard deviations; candidates are grown
+    by ``grow`` pixels to cover the charge a track spreads to its
+    neighbours. A single dark cannot tell a cosmic ray from a hot pixel:
+    the combination (`combine_stack`) keeps a pixel masked in every input.
+
+    Parameters
+    ----------
+    image : `numpy.ndarray`
+        Bias-subtracted dark (any units).
+    good : `numpy.ndarray`, optional
+        Boolean array of pixels to use for the image's statistics.
+    nsigma : `float`
+        Detection threshold.
+    grow : `int`
+        Growth radius in pixels.
+
+    Returns
+    -------
+    mask : `numpy.ndarray`
+        Boolean array, true on cosmic-ray pixels.
+    """
+    values = image if good is None else image[good]
+    mean, stdev, _ = clipped_mean_stdev(values)
+    if not (np.isfinite(stdev) and stdev > 0):
+        return np.zeros(image.shape, dtype=bool)
+    candidates = np.asarray(image > mean + nsigma * stdev)
+    return _grow(candidates, grow) if grow > 0 else candidates
+
+
+@dataclasses.dataclass(frozen=True)
+class FlatNormalization:
+    """Solution of log B[d,e] = log E[e] + log G[d].
+
+    Parameters
+    ----------
+    exposure_scales : `numpy.ndarray`
+        E[e], the focal-plane level of each exposure (B's units).
+    detector_scales : `numpy.ndarray`
+        G[d], the relative level of each detector; their mean is 1.
+    n_iter : `int`
+        Iterations used.
+    residual_rms : `float`
+        RMS of log B - log E - log G over the measured entries.
+    """
+
+    exposure_scales: np.ndarray
+    detector_scales: np.ndarray
+    n_iter: int
+    residual_rms: float
+
+
+def solve_flat_normalization(
+    levels: np.ndarray, *, max_iter: int = 100, tolerance: float = 1e-10
+) -> FlatNormalization:
+    """Split the levels of flats into exposure levels and detector levels.
+
+    Alternating least squares in log space: E[e] = exp mean_d(log B - log G),
+    then G[d] = exp mean_e(log B - log E), until the largest change in log
+    is below ``tolerance``. Entries that are NaN (a detector missing from
+    an exposure) are skipped. The overall level is fixed by requiring the
+    mean of G to be 1, so a flat divided by E[e] keeps the relative levels
+    of the detectors and averages 1 over the focal plane.
+
+    Parameters
+    ----------
+    levels : `numpy.ndarray`
+        B[d, e], (detectors, exposures), positive; NaN where not measured.
+    max_iter : `int`
+        Maximum iterations.
+    tolerance : `float`
+        Convergence threshold on the change of log E and log G.
+
+    Returns
+    -------
+    normalization : `FlatNormalization`
+        The scales.
+
+    Raises
+    ------
+    ValueError
+        Raised if ``levels`` is not 2-D, has a measured value that is not
+        positive, or a detector or exposure without any measurement.
+    """
+    b = np.asarray(levels, dtype=np.float64)
+    if b.ndim != 2:
+        raise ValueError(f"levels must be (detectors, exposures); got shape {b.shape}.")
+    measured = np.isfinite(b)
+    if np.any(b[measured] <= 0):
+        raise ValueError("Every measured flat level must be positive (a flat with no light?).")
+    if not measured.any(axis=1).all() or not measured.any(axis=0).all():
+        raise ValueError("Every detector and every exposure needs at least one measured level.")
+    log_b = np.where(measured, np.log(np.where(measured, b, 1.0)), 0.0)
+    weight = measured.astype(np.float64)
+    log_g = np.zeros(b.shape[0])
+    log_e = np.zeros(b.shape[1])
+    iteration = 0
+    for iteration in range(1, max_iter + 1):
+        new_e = ((log_b - log_g[:, np.newaxis]) * weight).sum(axis=0) / weight.sum(axis=0)
+        new_g = ((log_b - new_e[np.newaxis, :]) * weight).sum(axis=1) / weight.sum(axis=1)
+        change = max(np.abs(new_e - log_e).max(), np.abs(new_g - log_g).max())
+        log_e, log_g = new_e, new_g
+        if change < tolerance:
+            break
+    g = np.exp(log_g)
+    norm = g.mean()
+    g /= norm
+    e = np.exp(log_e) * norm
+    residual = (log_b - np.log(e)[np.newaxis, :] - np.log(g)[:, np.newaxis])[measured]
+    return FlatNormalization(
+        exposure_scales=e,
+        detector_scales=g,
+        n_iter=iteration,
+        residual_rms=float(np.sqrt(np.mean(residual**2))),
+    )
