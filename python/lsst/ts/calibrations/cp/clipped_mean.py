@@ -28,7 +28,8 @@ non-finite ones, are combined as LSST's ``afw`` statistics do for MEANCLIP:
    (with the default ``nsigma=3`` this is 3 × 0.7413 × IQR);
 2. keep the values with ``|x - centre| <= half-width``; the clipped mean
    and sample standard deviation (``ddof=1``) of the kept values become the
-   next centre and, times ``nsigma``, the next half-width;
+   next centre and, times ``nsigma``, the next half-width (both from the
+   float64 sums of ``x - centre`` and ``(x - centre)²`` of the kept values);
 3. ``n_iter`` passes in all (the first one clipping about the median).
 
 The result is the mean, standard deviation and number of values of the last
@@ -284,19 +285,18 @@ def _reference_strip_unchecked(
     mean = np.full(centre.shape, np.nan)
     var = np.full(centre.shape, np.nan)
     count = np.zeros(centre.shape, dtype=np.int64)
-    xs64 = np.empty(xs.shape, dtype=np.float64)
+    d = np.empty(xs.shape, dtype=np.float64)
     for _ in range(n_iter):
-        np.copyto(xs64, xs)
-        keep = np.abs(xs64 - centre) <= half_width
-        k = np.count_nonzero(keep, axis=0)
+        np.subtract(xs, centre, out=d)
+        outside = ~(np.abs(d) <= half_width)
+        k = xs.shape[0] - np.count_nonzero(outside, axis=0)
+        d[outside] = 0.0
+        total = np.sum(d, axis=0)
+        d *= d
+        total2 = np.sum(d, axis=0)
         k_safe = np.maximum(k, 1)
-        xs64[~keep] = 0.0
-        m = np.sum(xs64, axis=0) / k_safe
-        np.copyto(xs64, xs)
-        xs64 -= m
-        xs64 *= xs64
-        xs64[~keep] = 0.0
-        v = np.where(k > 1, np.sum(xs64, axis=0) / np.maximum(k - 1, 1), 0.0)
+        m = centre + total / k_safe
+        v = np.where(k > 1, np.maximum(total2 - total * total / k_safe, 0.0) / np.maximum(k - 1, 1), 0.0)
         update = k > 0
         mean = np.where(update, m, mean)
         var = np.where(update, v, var)
