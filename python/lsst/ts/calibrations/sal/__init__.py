@@ -23,6 +23,7 @@
 
 from .base import *
 from .base_csc import *
+from .base_script import *
 from .component_info import *
 from .controller import *
 from .defaulting_validator import *
@@ -33,6 +34,7 @@ from .remote import *
 from .sal_info import *
 from .set_summary_state import *
 from .testcsc import *
+from .testscript import *
 from .topic_info import *
 from .topics import *
 from .transport import *

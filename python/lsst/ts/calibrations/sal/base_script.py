@@ -36,14 +36,13 @@ import types
 import typing
 from collections.abc import Sequence
 
+import jsonschema
 import yaml
 
 from .base import ExpectedError, ScriptState, current_tai
+from .config_yaml import load_config_yaml
 from .controller import Controller
 from .defaulting_validator import DefaultingValidator
-
-HEARTBEAT_INTERVAL = 5.0
-"""Interval between ``heartbeat`` events (seconds)."""
 
 FINAL_STATES = frozenset(
     {ScriptState.DONE, ScriptState.STOPPED, ScriptState.FAILED, ScriptState.CONFIGURE_FAILED}
@@ -78,81 +77,6 @@ class _MetadataDome(enum.IntEnum):
     CLOSED = 1
     OPEN = 2
     EITHER = 3
-
-
-class _ConfigLoader(yaml.SafeLoader):
-    """YAML loader for script configuration.
-
-    It differs from `yaml.SafeLoader` in two ways:
-
-    * A mapping with a repeated key is an error (``SafeLoader`` silently
-      keeps the last value, hiding the operator's mistake).
-    * Dates and times are kept as the text typed: JSON has no date type,
-      so a JSON schema describes them as strings (``format: date``), and
-      ``2024-06-01`` must validate as such.
-    """
-
-    def construct_mapping(
-        self, node: yaml.MappingNode, deep: bool = False
-    ) -> dict[typing.Hashable, typing.Any]:
-        seen: dict[typing.Any, yaml.Node] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
-            try:
-                previous = seen.get(key)
-            except TypeError:
-                # Unhashable key: let SafeLoader report it.
-                continue
-            if previous is not None:
-                raise yaml.constructor.ConstructorError(
-                    "while constructing a mapping",
-                    node.start_mark,
-                    f"found duplicate key {key!r} (first on line {previous.start_mark.line + 1}, "
-                    f"again on line {key_node.start_mark.line + 1}); each key may appear only once",
-                    key_node.start_mark,
-                )
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)
-
-
-# Keep timestamps as strings: drop the implicit timestamp resolver.
-_ConfigLoader.yaml_implicit_resolvers = {
-    first_char: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first_char, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _parse_config_yaml(config_yaml: str) -> dict[str, typing.Any]:
-    """Parse the ``config`` text of the ``configure`` command.
-
-    Parameters
-    ----------
-    config_yaml : `str`
-        Configuration as YAML text; blank means no configuration.
-
-    Returns
-    -------
-    config : `dict` [`str`, `typing.Any`]
-        The configuration, without its top-level ``metadata`` key.
-
-    Raises
-    ------
-    ValueError
-        If the text is not valid YAML (the message gives the line and
-        column), repeats a key, or is not a mapping.
-    """
-    try:
-        config = yaml.load(config_yaml, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as e:
-        raise ValueError(f"invalid YAML: {e}") from e
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"config must be a mapping of name: value pairs, not a {type(config).__name__} ({config!r})"
-        )
-    config.pop("metadata", None)
-    return config
 
 
 class BaseScript(Controller, abc.ABC):
@@ -204,6 +128,9 @@ class BaseScript(Controller, abc.ABC):
     The process exit code (`exit_code`) is 0 for DONE or STOPPED, else 1.
     """
 
+    heartbeat_interval: float | None = 5.0
+    """Interval (seconds) between ``heartbeat`` events, as in salobj."""
+
     def __init__(self, index: int, descr: str, help: str = "") -> None:
         if index == 0:
             raise ValueError("index must be nonzero: index 0 would address every script")
@@ -213,7 +140,6 @@ class BaseScript(Controller, abc.ABC):
         )
         self._run_task: asyncio.Task[None] | None = None
         self._pause_future: asyncio.Future[None] | None = None
-        self._heartbeat_task: asyncio.Task[None] | None = None
         self._final_close_task: asyncio.Task[None] | None = None
         self._signal_stop_task: asyncio.Task[None] | None = None
         self._stop_reason = ""
@@ -466,28 +392,21 @@ class BaseScript(Controller, abc.ABC):
     # Lifecycle
 
     async def start(self) -> None:
-        """Start the controller, wait for the script's remotes, and write
+        """Start the controller, start the remotes on its Domain, and write
         the initial state (UNCONFIGURED) and the ``description`` event.
         """
         await super().start()
-        self._heartbeat_task = asyncio.create_task(self._heartbeat_loop())
-        remotes = [remote for remote in self.domain.remotes if remote is not self]
-        await asyncio.gather(*(remote.start_task for remote in remotes))
-        remote_names = sorted({self._remote_name(remote) for remote in remotes})
+        others = [salinfo for salinfo in self.domain.salinfos if salinfo is not self.salinfo]
+        await asyncio.gather(*(salinfo.start() for salinfo in others))
+        remote_names = sorted({salinfo.name_index for salinfo in others})
         await self.set_state(ScriptState.UNCONFIGURED)
         await self.evt_description.set_write(remotes=",".join(remote_names), force_output=True)
 
-    @staticmethod
-    def _remote_name(remote: typing.Any) -> str:
-        """Return "Name:index" (or "Name" if not indexed) for a remote."""
-        index = getattr(remote, "index", None)
-        return remote.name if index is None else f"{remote.name}:{index}"
-
     async def close_tasks(self) -> None:
-        """Cancel the run, pause and heartbeat tasks."""
+        """Cancel the run and pause tasks."""
         self._is_exiting = True
         await super().close_tasks()
-        for task in (self._heartbeat_task, self._run_task, self._pause_future):
+        for task in (self._run_task, self._pause_future):
             if task is not None and not task.done():
                 task.cancel()
 
@@ -533,7 +452,7 @@ class BaseScript(Controller, abc.ABC):
                 kwargs["reason"] = f"{old_reason}; {reason}" if old_reason else reason
         else:
             kwargs["reason"] = reason or ""
-        await self.evt_state.set_write(force_output=force_output, **kwargs)
+        await self.evt_state.set_write(force_output=True if force_output else None, **kwargs)
 
     def assert_state(self, action: str, states: Sequence[ScriptState]) -> None:
         """Raise `ExpectedError` unless the state is one of ``states`` and
@@ -634,7 +553,7 @@ class BaseScript(Controller, abc.ABC):
         try:
             self._check_regex("pauseCheckpoint", data.pauseCheckpoint)
             self._check_regex("stopCheckpoint", data.stopCheckpoint)
-            config_dict = _parse_config_yaml(config_yaml)
+            config_dict = load_config_yaml(config_yaml)
             if self.config_validator is None:
                 if config_dict:
                     raise ValueError(
@@ -645,7 +564,7 @@ class BaseScript(Controller, abc.ABC):
             await self.configure(types.SimpleNamespace(**config_dict))
         except Exception as e:
             message = f"config({config_yaml}) failed: {e}"
-            if isinstance(e, ExpectedError | ValueError):
+            if isinstance(e, ExpectedError | ValueError | jsonschema.ValidationError):
                 self.log.error(message)
             else:
                 self.log.exception(message)
@@ -658,7 +577,7 @@ class BaseScript(Controller, abc.ABC):
         )
         if data.logLevel != 0:
             self.log.setLevel(data.logLevel)
-            await self.put_log_level()
+            await self.evt_logLevel.set_write(level=self.log.getEffectiveLevel(), subsystem="")
         self.evt_metadata.set(
             coordinateSystem=_MetadataCoordSys.NONE,
             rotationSystem=_MetadataRotSys.NONE,
@@ -804,15 +723,6 @@ class BaseScript(Controller, abc.ABC):
         await self.set_state(ScriptState.STOPPING, reason=self._stop_reason)
         await self._exit()
 
-    async def _heartbeat_loop(self) -> None:
-        """Write the ``heartbeat`` event every `HEARTBEAT_INTERVAL` seconds."""
-        while True:
-            try:
-                await self.evt_heartbeat.write()
-            except Exception:
-                self.log.exception("Writing the heartbeat event failed")
-            await asyncio.sleep(HEARTBEAT_INTERVAL)
-
     async def _exit(self) -> None:
         """Run `cleanup` (if the script ran), write the final state, then
         close the controller after `final_state_delay`.
@@ -843,8 +753,6 @@ class BaseScript(Controller, abc.ABC):
             else:
                 self.log.exception("failed in _exit")
             await self.set_state(ScriptState.FAILED, reason=f"failed in _exit: {e}", keep_old_reason=True)
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
         self._final_close_task = asyncio.create_task(self._close_after_delay(exception))
 
     async def _close_after_delay(self, exception: Exception | None) -> None:

@@ -382,7 +382,8 @@ async def run_one_script(
         signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, on_signal, signum)
-        script_instance = script_class(index=index)
+        # Script classes are constructed from the index alone, as by `BaseScript.amain`.
+        script_instance = typing.cast(typing.Callable[..., BaseScript], script_class)(index=index)
         try:
             await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
             await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=lambda: stop_requested)

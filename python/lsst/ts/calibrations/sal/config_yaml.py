@@ -1,0 +1,103 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Parsing of the YAML configuration text that scripts receive."""
+
+__all__ = ["load_config_yaml"]
+
+import typing
+
+import yaml
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """YAML loader for script configuration.
+
+    It differs from `yaml.SafeLoader` in two ways:
+
+    * A mapping with a repeated key is an error (``SafeLoader`` silently
+      keeps the last value, hiding the operator's mistake).
+    * Dates and times are kept as the text typed: JSON has no date type,
+      so a JSON schema describes them as strings (``format: date``), and
+      ``2024-06-01`` must validate as such.
+    """
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[typing.Hashable, typing.Any]:
+        seen: dict[typing.Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                previous = seen.get(key)
+            except TypeError:
+                # Unhashable key: let SafeLoader report it.
+                continue
+            if previous is not None:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    f"found duplicate key {key!r} (first on line {previous.start_mark.line + 1}, "
+                    f"again on line {key_node.start_mark.line + 1}); each key may appear only once",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+
+# Keep timestamps as strings: drop the implicit timestamp resolver.
+_ConfigLoader.yaml_implicit_resolvers = {
+    first_char: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first_char, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_config_yaml(config_yaml: str) -> dict[str, typing.Any]:
+    """Parse the ``config`` text of the ``configure`` command.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        Configuration as YAML text; blank means no configuration.
+
+    Returns
+    -------
+    config : `dict` [`str`, `typing.Any`]
+        The configuration, without its top-level ``metadata`` key.
+
+    Raises
+    ------
+    ValueError
+        If the text is not valid YAML (the message gives the line and
+        column), repeats a key, or is not a mapping.
+    """
+    try:
+        config = yaml.load(config_yaml, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as e:
+        raise ValueError(f"invalid YAML: {e}") from e
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"config must be a mapping of name: value pairs, not a {type(config).__name__} ({config!r})"
+        )
+    config.pop("metadata", None)
+    return config

@@ -1,0 +1,243 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of run_one_script: loading script files, configuring with -c and
+-p, exit codes, log output, and stopping by signal.
+"""
+
+import io
+import itertools
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from lsst.ts.calibrations.sal.run_one_script import (
+    load_script_class,
+    main,
+    make_parser,
+    parse_args,
+    run_one_script,
+)
+from lsst.ts.calibrations.sal.testscript import TestScript
+
+STD_TIMEOUT = 30.0
+SCRIPTS_DIR = pathlib.Path(__file__).parent.parent / "data" / "scripts"
+TEST_SCRIPT = SCRIPTS_DIR / "testscript.py"
+_index_generator = itertools.count(2000)
+
+
+def next_index() -> int:
+    return next(_index_generator)
+
+
+def test_load_script_class() -> None:
+    assert load_script_class(TEST_SCRIPT) is TestScript
+    # A class defined in the file wins over the one it imports.
+    subclass = load_script_class(SCRIPTS_DIR / "subclass_script.py")
+    assert subclass.__name__ == "SubclassScript"
+    assert issubclass(subclass, TestScript)
+    assert subclass.__module__.startswith("_run_one_script_")
+    with pytest.raises(LookupError, match="found FirstScript, SecondScript"):
+        load_script_class(SCRIPTS_DIR / "two_scripts.py")
+    with pytest.raises(LookupError, match="found none"):
+        load_script_class(SCRIPTS_DIR / "no_script.py")
+    with pytest.raises(FileNotFoundError):
+        load_script_class(SCRIPTS_DIR / "missing.py")
+
+
+def test_parse_args(tmp_path: pathlib.Path) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_text = "# as typed\nwait_time: 0.1  # seconds\n"
+    config_path.write_text(config_text)
+    args = parse_args([str(TEST_SCRIPT), "-c", str(config_path), "--index", "7", "-l", "DEBUG"])
+    assert args.config == config_text
+    assert args.index == 7
+    assert args.loglevel == 10
+
+    args = parse_args(
+        [str(TEST_SCRIPT), "-p", "wait_time=0.5", "fail_run=true", "name=a b", "day=2024-06-01"]
+    )
+    assert yaml.safe_load(args.config) == {
+        "wait_time": 0.5,
+        "fail_run": True,
+        "name": "a b",
+        "day": yaml.safe_load("2024-06-01"),
+    }
+    assert 1 <= args.index <= 99999
+    assert args.loglevel is None
+
+    assert parse_args([str(TEST_SCRIPT), "-l", "20"]).config == ""
+    assert parse_args([str(TEST_SCRIPT), "-l", "20"]).loglevel == 20
+    for bad in (
+        ["-p", "wait_time"],
+        ["-p", "a=1", "a=2"],
+        ["-c", str(tmp_path / "missing.yaml")],
+        ["-c", str(config_path), "-p", "a=1"],
+        ["--index", "0"],
+        ["-l", "LOUD"],
+    ):
+        with pytest.raises(SystemExit):
+            parse_args([str(TEST_SCRIPT), *bad])
+    # The parser can be extended before parsing.
+    parser = make_parser()
+    parser.add_argument("--extra", action="store_true")
+    assert parse_args([str(TEST_SCRIPT), "--extra"], parser=parser).extra
+
+
+async def test_run_to_done() -> None:
+    stream = io.StringIO()
+    code = await run_one_script(TEST_SCRIPT, index=next_index(), config="wait_time: 0.01", stream=stream)
+    output = stream.getvalue()
+    assert code == 0, output
+    assert "INFO" in output
+    assert "Run started" in output
+    assert "Cleanup succeeded" in output
+    assert "group ID " in output
+    assert "final state DONE" in output
+
+
+async def test_run_subclass_with_parameters() -> None:
+    stream = io.StringIO()
+    code = await run_one_script(
+        SCRIPTS_DIR / "subclass_script.py", index=next_index(), config="wait_time: 0\n", stream=stream
+    )
+    assert code == 0
+    assert "SubclassScript running" in stream.getvalue()
+
+
+async def test_run_fails() -> None:
+    stream = io.StringIO()
+    code = await run_one_script(TEST_SCRIPT, index=next_index(), config="fail_run: true", stream=stream)
+    output = stream.getvalue()
+    assert code == 1
+    assert "final state FAILED; reason: Error in run: Failed in run: fail_run is true" in output
+
+
+async def test_configure_fails() -> None:
+    stream = io.StringIO()
+    code = await run_one_script(TEST_SCRIPT, index=next_index(), config="wait_time: -1", stream=stream)
+    output = stream.getvalue()
+    assert code == 1
+    assert "final state CONFIGURE_FAILED; reason: config(wait_time: -1) failed: " in output
+    assert "Run started" not in output
+
+
+async def test_tracebacks_on_failure_and_at_debug_level() -> None:
+    error_script = SCRIPTS_DIR / "error_script.py"
+    # Default level: no debug messages; the traceback is printed at the end, on failure.
+    stream = io.StringIO()
+    assert await run_one_script(error_script, index=next_index(), stream=stream) == 1
+    output = stream.getvalue()
+    assert "debug detail" not in output
+    assert (
+        output.index("script state FAILED") < output.index("Traceback") < output.index("final state FAILED")
+    )
+    assert "RuntimeError: unexpected failure" in output
+    # DEBUG: debug messages, and the traceback as it arrives.
+    stream = io.StringIO()
+    assert await run_one_script(error_script, index=next_index(), loglevel=10, stream=stream) == 1
+    output = stream.getvalue()
+    assert "DEBUG lsst.ts.calibrations.sal.ErrorScript" in output
+    assert "debug detail" in output
+    assert output.index("Traceback") < output.index("script state FAILING")
+
+
+def run_command(*args: str, timeout: float = STD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lsst.ts.calibrations.sal.run_one_script", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_command_exit_codes(tmp_path: pathlib.Path) -> None:
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text("wait_time: 0.01\n")
+    result = run_command(str(TEST_SCRIPT), "-c", str(config_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "final state DONE" in result.stdout
+
+    result = run_command(str(TEST_SCRIPT), "-p", "fail_cleanup=true")
+    assert result.returncode == 1
+    assert "final state FAILED" in result.stdout
+
+    result = run_command(str(TEST_SCRIPT), "-p", "wait_time=-3")
+    assert result.returncode == 1
+    assert "final state CONFIGURE_FAILED; reason: config(wait_time: -3" in result.stdout
+
+    result = run_command(str(SCRIPTS_DIR / "two_scripts.py"))
+    assert result.returncode == 1
+    assert "exactly one concrete BaseScript subclass" in result.stderr
+
+
+def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main([str(TEST_SCRIPT), "-p", "wait_time=0", "--index", str(next_index())])
+    assert excinfo.value.code == 0
+    assert "final state DONE" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_stop_by_signal(signum: int) -> None:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lsst.ts.calibrations.sal.run_one_script",
+            str(TEST_SCRIPT),
+            "-p",
+            "wait_time=60",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + STD_TIMEOUT
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Run started" in line:
+                break
+        assert any("Run started" in line for line in lines), "".join(lines)
+        t0 = time.monotonic()
+        process.send_signal(signum)
+        stdout, stderr = process.communicate(timeout=STD_TIMEOUT)
+        duration = time.monotonic() - t0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    output = "".join(lines) + stdout
+    assert process.returncode == 0, output + stderr
+    assert "Cleanup succeeded" in output
+    assert "final state STOPPED" in output
+    assert duration < 10
