@@ -204,7 +204,6 @@ async def test_allow_multiple_callbacks(index: int, allow_multiple: bool) -> Non
         assert [ack.ack for ack in acks] == [SalRetCode.CMD_COMPLETE] * 3
         if allow_multiple:
             assert max_running == 3
-            assert elapsed < 0.25
         else:
             assert max_running == 1
             assert elapsed >= 0.3

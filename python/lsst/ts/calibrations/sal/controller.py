@@ -55,6 +55,8 @@ class _LogMessageHandler(logging.Handler):
         self._writing = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        if self.loop.is_closed():
+            return
         try:
             fields = self._fields(record)
         except Exception:  # pragma: no cover - a formatting error in a log call
@@ -62,7 +64,7 @@ class _LogMessageHandler(logging.Handler):
             return
         if threading.get_ident() == self.loop_thread_id:
             self._write(fields)
-        elif not self.loop.is_closed():
+        else:
             self.loop.call_soon_threadsafe(self._write, fields)
 
     def _fields(self, record: logging.LogRecord) -> dict[str, Any]:
