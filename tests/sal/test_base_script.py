@@ -574,6 +574,32 @@ async def test_signal_stops_running_script_with_cleanup() -> None:
         assert h.script.exit_code == 0
 
 
+async def test_signal_before_run_stops_without_cleanup() -> None:
+    async with Harness() as h:
+        h.script.stop_by_signal(signal.SIGINT)
+        h.script.stop_by_signal(signal.SIGINT)  # a second signal is ignored
+        await h.wait_done()
+        assert h.states == [S.UNCONFIGURED, S.STOPPING, S.STOPPED]
+        assert (await h.wait_state(S.STOPPED)).reason == "Stopped by SIGINT"
+        assert not h.script.cleanup_called
+        assert h.script.exit_code == 0
+
+
+async def test_configure_raising_unexpected_error_logs_traceback() -> None:
+    class BrokenConfigureScript(NoConfigScript):
+        async def configure(self, config: types.SimpleNamespace) -> None:
+            raise RuntimeError("broken")
+
+    async with Harness(BrokenConfigureScript) as h:
+        messages: list[typing.Any] = []
+        h.remote.evt_logMessage.callback = messages.append
+        with pytest.raises(AckError, match="config\\(\\) failed: broken"):
+            await h.configure("")
+        await h.wait_done()
+        assert h.script.exit_code == 1
+        assert any("RuntimeError: broken" in data.traceback for data in messages)
+
+
 async def test_make_from_cmd_line_schema_builds_nothing(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -638,7 +664,8 @@ def wait_for_signal_handler(pid: int, signum: int) -> None:
     raise TimeoutError(f"process {pid} did not install a handler for signal {signum}")
 
 
-def test_sigterm_stops_script_process() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_script_process(signum: int) -> None:
     process = subprocess.Popen(
         [sys.executable, str(SCRIPTS_DIR / "testscript.py"), str(next_index())],
         stdout=subprocess.PIPE,
@@ -646,8 +673,9 @@ def test_sigterm_stops_script_process() -> None:
         text=True,
     )
     try:
+        # SIGTERM and SIGINT handlers are installed together; Python always catches SIGINT.
         wait_for_signal_handler(process.pid, signal.SIGTERM)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
