@@ -116,6 +116,13 @@ _DEFAULT_START = datetime.timedelta(hours=18)
 _DEFAULT_SPACING = datetime.timedelta(seconds=60)
 
 
+def _isot(time: Time) -> str:
+    """ISO time with milliseconds, "YYYY-MM-DDTHH:MM:SS.sss"."""
+    copy = time.copy()
+    copy.precision = 3
+    return str(copy.isot)
+
+
 class ImageModel:
     """Raw images of the simulated sensors.
 
@@ -448,8 +455,8 @@ class ImageModel:
             start = date_obs if isinstance(date_obs, Time) else Time(date_obs, scale="tai")
             start = start.tai
         end = start + TimeDelta(exposure_time, format="sec")
-        start_text = start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        end_text = end.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        start_text = _isot(start)
+        end_text = _isot(end)
         shutter_open = image_type not in _DARK_TYPES
         band = physical_filter.split("_")[0] if physical_filter != NO_FILTER else "white"
         obs_id = f"CC_O_{day_obs:08d}_{seq_num:06d}"

@@ -44,7 +44,7 @@ from astropy.time import Time, TimeDelta
 
 from ..repo.camera import Camera, get_geometry
 from ..repo.raw import write_raw
-from .image_model import ImageModel
+from .image_model import ImageModel, _isot
 from .sensor_model import SensorModel
 from .simulation_truth import TRUTH_FILE_NAME, SimulationTruth
 
@@ -195,7 +195,7 @@ def make_calibration_set(
             "exposure_time": exposure_time,
             "dark_time": exposure_time,
             "physical_filter": filter_name or "empty",
-            "date_obs": start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+            "date_obs": _isot(start),
             "flat_electrons": float(fluxes[filter_name] * exposure_time) if filter_name else 0.0,
             "files": {},
             "cosmic_rays": {},
