@@ -55,13 +55,17 @@ async def test_events_written_only_on_change(index: int) -> None:
             assert not result.did_write and not result.did_change
             result = await evt.set_write(int0=1, force_output=True)
             assert result.did_write and not result.did_change
+            # As in salobj, force_output=False still writes a change...
             result = await evt.set_write(int0=2, force_output=False)
-            assert not result.did_write and result.did_change
+            assert result.did_write and result.did_change
+            # ...and only a change.
+            result = await evt.set_write(int0=2, force_output=False)
+            assert not result.did_write and not result.did_change
             await evt.write()
             assert evt.set(int0=2) is False
-            received = [await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT) for _ in range(3)]
-            assert [data.int0 for data in received] == [1, 1, 2]
-            assert [data.private_seqNum for data in received] == [1, 2, 3]
+            received = [await remote.evt_scalars.next(flush=False, timeout=STD_TIMEOUT) for _ in range(4)]
+            assert [data.int0 for data in received] == [1, 1, 2, 2]
+            assert [data.private_seqNum for data in received] == [1, 2, 3, 4]
             assert remote.evt_scalars.nqueued == 0
 
 
@@ -72,10 +76,12 @@ async def test_telemetry_always_written(index: int) -> None:
             for _ in range(2):
                 result = await controller.tel_scalars.set_write(int0=7)
                 assert result.did_write
+            # force_output=False: written only if a field changed.
             assert not (await controller.tel_scalars.set_write(int0=7, force_output=False)).did_write
+            assert (await controller.tel_scalars.set_write(int0=8, force_output=False)).did_write
             assert remote.tel_scalars.nqueued == 0  # delivered on the next loop iteration
             await asyncio.sleep(0)
-            assert remote.tel_scalars.nqueued == 2
+            assert remote.tel_scalars.nqueued == 3
 
 
 async def test_private_fields(index: int) -> None:

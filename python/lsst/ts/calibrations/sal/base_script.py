@@ -452,7 +452,7 @@ class BaseScript(Controller, abc.ABC):
                 kwargs["reason"] = f"{old_reason}; {reason}" if old_reason else reason
         else:
             kwargs["reason"] = reason or ""
-        await self.evt_state.set_write(force_output=True if force_output else None, **kwargs)
+        await self.evt_state.set_write(force_output=force_output, **kwargs)
 
     def assert_state(self, action: str, states: Sequence[ScriptState]) -> None:
         """Raise `ExpectedError` unless the state is one of ``states`` and

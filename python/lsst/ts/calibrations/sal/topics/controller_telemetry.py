@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 class ControllerTelemetry(WriteTopic):
     """Write a telemetry topic: `set_write` always writes unless
-    ``force_output`` is False.
+    ``force_output`` is False, in which case it writes only on change.
 
     Parameters
     ----------

@@ -51,12 +51,13 @@ class WriteTopic(BaseTopic):
 
     Attributes
     ----------
-    default_force_output : `bool` or `None`
-        What `set_write` does when ``force_output`` is None: None to write
-        only if a field changed (events), True to always write (telemetry).
+    default_force_output : `bool`
+        The ``force_output`` that `set_write` uses when given None: False
+        for events (write only if a field changed), True for telemetry
+        (always write).
     """
 
-    default_force_output: bool | None = None
+    default_force_output: bool = False
 
     def __init__(
         self,
@@ -150,9 +151,10 @@ class WriteTopic(BaseTopic):
         Parameters
         ----------
         force_output : `bool`, optional
-            True to write even if nothing changed; False to not write;
-            None: `default_force_output` (events: only if changed;
-            telemetry: always).
+            True to write even if nothing changed; False to write only if
+            a field changed (or the topic had no data); None to use
+            `default_force_output` (events: False; telemetry: True).
+            These are salobj's semantics.
         **kwargs : `typing.Any`
             Field name: value.
 
@@ -171,7 +173,7 @@ class WriteTopic(BaseTopic):
         did_change = self.set(**kwargs)
         if force_output is None:
             force_output = self.default_force_output
-        do_write = did_change if force_output is None else force_output
+        do_write = did_change or force_output
         if do_write:
             self.basic_write()
         return SetWriteResult(did_write=do_write, did_change=did_change, data=self._data)
