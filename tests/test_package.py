@@ -7,6 +7,7 @@ import sys
 
 def test_imports_beside_daf_butler() -> None:
     import lsst.daf.butler
+
     import lsst.ts.calibrations
 
     assert lsst.ts.calibrations.__version__
