@@ -171,3 +171,26 @@ def test_flat_exposure_scatter() -> None:
     assert merged["EXP"]["SCATTER"] == pytest.approx(0.15 / 1.15, rel=1e-3)
     assert merged["FAILURES"] == ["EXP SCATTER"] and merged["SUCCESS"] is False
     assert not math.isnan(merged["EXP"]["SCATTER"])
+
+
+def test_flat_verified_on_its_own_inputs() -> None:
+    """A flat made of N flats divides out 1/N of each input's noise: the prediction accounts for it."""
+    rng = np.random.default_rng(12)
+    detector, level, n_flat = 4, 20_000.0, 4
+    shape = GEOMETRY.detector_shape
+    response = rng.normal(1.0, 0.01, shape)
+    inputs = [rng.poisson(level * response).astype(np.float64) for _ in range(n_flat)]
+    scaled = [image / level for image in inputs]
+    flat = np.mean(scaled, axis=0)
+    flat_var = np.var(scaled, axis=0, ddof=1) / n_flat
+    metadata = isr_metadata(detector, 100)
+    for amp in Camera.instance()[detector].amps:
+        metadata[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {amp.name}"] = 0.0
+    proc = Exposure(inputs[0] / flat, metadata=metadata)
+    flat_md = {"DETECTOR": detector, **{f"CPP_INPUT_{i}": 100 + i for i in range(n_flat)}}
+    stats = VerifyFlatTask().run(inputExp=proc, inputFlat=Exposure(flat, variance=flat_var, metadata=flat_md))
+    assert stats.outputStats["METADATA"]["FLAT_INPUT_WEIGHT"] == pytest.approx(1 / n_flat)
+    assert stats.outputStats["SUCCESS"] is True, stats.outputStats["FAILURES"]
+    # Ignoring the shared noise (exposure not among the inputs) overpredicts by ~20 %.
+    other = Exposure(flat, variance=flat_var, metadata={**flat_md, "CPP_INPUT_0": 999})
+    assert VerifyFlatTask().run(inputExp=proc, inputFlat=other).outputStats["SUCCESS"] is False

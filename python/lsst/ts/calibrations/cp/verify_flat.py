@@ -28,7 +28,8 @@ amplifier of a flat processed by ISR with the candidate bias, dark and flat
 - ``NOISE`` (clipped stdev, e⁻) within 5 % of ``PREDICTED_NOISE`` (e⁻): the
   noise expected from photon noise at the amplifier's level with the ISR's
   gain, the read noise measured in the overscan, and the candidate flat's
-  own noise (its variance plane); see
+  own noise (its variance plane), with the part of the exposure's own
+  noise that the flat divides out when the exposure is one of its inputs; see
   `~lsst.ts.calibrations.cp.verify_statistics.predicted_flat_noise`.
   cp_verify's test NOISE ≤ √MEAN cannot pass on a flat without
   brighter-fatter variance sag (photon noise alone is √MEAN, read noise and
@@ -44,6 +45,8 @@ __all__ = ["VerifyFlatConfig", "VerifyFlatConnections", "VerifyFlatTask"]
 # ruff: noqa: N803, N815
 
 import math
+import re
+from typing import Any
 
 import numpy as np
 from lsst.pex.config import Field
@@ -134,6 +137,7 @@ class VerifyFlatTask(PipelineTask):
             flat_noise_tolerance=self.config.noiseTolerance, detector_scatter=self.config.detectorScatter
         )
         flat_areas = amp_areas(inputFlat, detector)
+        self_weight = _input_weight(inputFlat, inputExp.metadata.get("EXPOSURE"))
         amp_stats, amp_tests, amp_reported = {}, {}, {}
         for name, area in amp_areas(inputExp, detector).items():
             gain = metadata_float(inputExp, GAIN_KEY.format(amp=name))
@@ -151,6 +155,7 @@ class VerifyFlatTask(PipelineTask):
                 flat_area.variance,
                 area.good & flat_area.good,
                 stats["READ_NOISE"],
+                self_weight=self_weight,
             )
             stats["SQRT_MEAN"] = math.sqrt(stats["MEAN"]) if stats["MEAN"] > 0 else math.nan
             judged, reported = flat_tests(stats, thresholds)
@@ -161,6 +166,7 @@ class VerifyFlatTask(PipelineTask):
         metadata = summary_metadata(inputExp, detector)
         metadata["UNITS"].update({"PREDICTED_NOISE": "electron", "SQRT_MEAN": "electron^0.5"})
         metadata["FILTER"] = str(inputExp.metadata.get("FILTER", ""))
+        metadata["FLAT_INPUT_WEIGHT"] = self_weight
         summary = detector_summary(
             amp_stats,
             amp_tests,
@@ -170,3 +176,11 @@ class VerifyFlatTask(PipelineTask):
             det_tests={"SCATTER": bool(scatter <= thresholds.detector_scatter)},
         )
         return Struct(outputStats=summary)
+
+
+def _input_weight(flat: Exposure, exposure: Any) -> float:
+    """Weight 1/N of ``exposure`` in the flat if it is one of the flat's N inputs, else 0."""
+    inputs = [value for key, value in flat.metadata.items() if re.fullmatch(r"CPP_INPUT_\d+", key)]
+    if exposure is None or not inputs:
+        return 0.0
+    return 1.0 / len(inputs) if int(exposure) in {int(v) for v in inputs} else 0.0

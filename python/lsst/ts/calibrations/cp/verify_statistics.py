@@ -182,6 +182,7 @@ def predicted_flat_noise(
     good: np.ndarray,
     read_noise: float,
     *,
+    self_weight: float = 0.0,
     nsigma: float = 3.0,
     n_iter: int = 3,
 ) -> float:
@@ -190,7 +191,10 @@ def predicted_flat_noise(
     A pixel of the processed image is y/f with y the ISR output (e⁻, mean
     ``mean`` × f) and f the combined flat. With the ISR's gain right,
     var(y/f) = mean/f + read_noise²/f² + mean² × var(f)/f²: photon noise,
-    read noise and the flat's own noise. The prediction is the square root of
+    read noise and the flat's own noise. When the exposure is itself one of
+    the flat's N inputs (weight w = 1/N, as when a flat is verified on the
+    flats it was made from) its noise is partly divided out: the first two
+    terms are multiplied by 1 − 2w. The prediction is the square root of
     the average over the good pixels, times the bias of the clipped stdev for
     Gaussian data (`clipped_stdev_bias`), so it compares with ``NOISE``.
 
@@ -206,6 +210,8 @@ def predicted_flat_noise(
         Boolean array: usable pixels.
     read_noise : `float`
         Read noise (e⁻).
+    self_weight : `float`
+        Weight of the exposure in the flat (1/N if among its N inputs, else 0).
     nsigma, n_iter : `float`, `int`
         The clipping of ``NOISE``.
 
@@ -219,7 +225,7 @@ def predicted_flat_noise(
         return math.nan
     f = flat[usable].astype(np.float64)
     v = np.clip(flat_variance[usable].astype(np.float64), 0.0, None)
-    variance = mean / f + read_noise**2 / f**2 + mean**2 * v / f**2
+    variance = (1.0 - 2.0 * self_weight) * (mean / f + read_noise**2 / f**2) + mean**2 * v / f**2
     return float(math.sqrt(max(float(variance.mean()), 0.0)) * clipped_stdev_bias(nsigma, n_iter))
 
 
