@@ -269,6 +269,8 @@ class ImageModel:
 
     def _shot_noise(self, expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Draw charge with shot noise: Poisson below the threshold, Gaussian above."""
+        if not np.any(expected):
+            return np.zeros_like(expected)
         threshold = self.parameters.get("flat.gaussian_threshold")
         high = expected >= threshold
         n_high = int(np.count_nonzero(high))

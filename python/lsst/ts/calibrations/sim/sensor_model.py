@@ -313,7 +313,16 @@ class SensorModel:
                 self._responses.move_to_end(key)
                 return self._responses[key]
         truth = self.detector_truth(info.id, geometry)
+        with self._lock:
+            if key in self._responses:
+                return self._responses[key]
         response = self._clean_response(info, geometry)
+        return self._add_defects(key, response, truth)
+
+    def _add_defects(
+        self, key: tuple[int, AmpGeometry], response: np.ndarray, truth: DetectorTruth
+    ) -> np.ndarray:
+        """Scale cold pixels and bad columns of a clean response; cache the result."""
         response[truth.cold_pixels[:, 1], truth.cold_pixels[:, 0]] *= truth.cold_pixel_response.astype(
             np.float32
         )
@@ -451,4 +460,6 @@ class SensorModel:
         )
         with self._lock:
             self._truth[key] = truth
+        # The clean response is at hand: keep the full one for flat_response.
+        self._add_defects(key, clean, truth)
         return truth
