@@ -28,6 +28,7 @@ from lsst.pipe.base import Pipeline
 
 from lsst.ts.calibrations.cp.defect_finding import (
     DefectThresholds,
+    column_gap_threshold,
     column_threshold,
     find_amp_defects,
     find_defects,
@@ -69,9 +70,7 @@ class Truth:
 
     @property
     def mask(self) -> np.ndarray:
-        mask = self.hot | self.cold
-        mask[0:256, 777] = True  # a column with >= the threshold of bad pixels is filled in its amplifier
-        return mask
+        return self.hot | self.cold
 
 
 def make_dark(truth: Truth, rng: np.random.Generator, cosmic_rays: int = 200) -> Exposure:
@@ -136,19 +135,21 @@ def test_flat_cold_fraction_and_masked_pixels_ignored() -> None:
     assert not bad[6, 6]
 
 
-@pytest.mark.parametrize("ny,expected", [(2000, 50), (256, 6), (64, 3), (4000, 100)])
-def test_column_threshold_scales_with_rows(ny: int, expected: int) -> None:
-    assert column_threshold(ny) == expected
+@pytest.mark.parametrize("ny,pixels,gap", [(2000, 50, 30), (256, 6, 4), (64, 3, 2), (4000, 100, 60)])
+def test_column_thresholds_scale_with_rows(ny: int, pixels: int, gap: int) -> None:
+    assert column_threshold(ny) == pixels
+    assert column_gap_threshold(ny) == gap
 
 
-def test_column_filled_only_at_threshold() -> None:
+def test_bad_columns_filled_between_their_pixels() -> None:
     rng = np.random.default_rng(5)
     image = 1000.0 + 5.0 * rng.standard_normal((256, 128))
-    image[0:5, 10] = 2000.0  # 5 < 6: pixels only
-    image[100:106, 20] = 2000.0  # 6: whole column
+    image[0:10:2, 10] = 2000.0  # 5 pixels < 6: not a bad column, not filled
+    image[100:112:2, 20] = 2000.0  # 6 pixels with 1-pixel gaps: filled from 100 to 110
+    image[200, 20] = 2000.0  # 89 good pixels away (>= 4): not bridged
     bad = find_amp_defects(image, np.ones(image.shape, dtype=bool), "flat")
     assert np.count_nonzero(bad[:, 10]) == 5
-    assert bad[:, 20].all()
+    np.testing.assert_array_equal(np.flatnonzero(bad[:, 20]), [*range(100, 111), 200])
 
 
 def test_bad_inputs_name_the_problem() -> None:

@@ -28,11 +28,14 @@ deviation of the good pixels:
   the dark current ``x / darkTime`` exceeds 3 e⁻/s;
 * flat: hot where ``x - m > 4.8 σ``; cold where ``x - m < -5 σ`` or
   ``x < 0.9 m``;
-* a column of an amplifier with at least the column threshold of defect
-  pixels is marked whole (within that amplifier). cp_pipe's threshold is 50
-  pixels for 2000-row amplifiers; it scales with the amplifier's rows,
-  ``max(3, round(50 × ny / 2000))`` (6 for the 256-row reduced geometry), so
-  the rule behaves alike on reduced geometries.
+* in a column of an amplifier with at least the column threshold of defect
+  pixels, the rows between its defect pixels are filled, except across runs
+  of at least the gap threshold of good pixels (cp_pipe's
+  ``badPixelsToFillColumnThreshold`` 50 and ``goodPixelColumnGapThreshold``
+  30, for 2000-row amplifiers). Both scale with the amplifier's rows,
+  ``max(3, round(50 × ny / 2000))`` and ``max(2, round(30 × ny / 2000))``
+  (6 and 4 for the 256-row reduced geometry), so the rules behave alike on
+  reduced geometries.
 
 The per-exposure masks are merged per image type by vote (a pixel is bad
 when it is bad in at least 70% of that type's exposures, which drops
@@ -41,8 +44,10 @@ cosmic rays) and the types are OR'ed.
 
 __all__ = [
     "DefectThresholds",
+    "column_gap_threshold",
     "column_threshold",
     "find_amp_defects",
+    "fill_columns",
     "find_defects",
     "merge_defect_masks",
 ]
@@ -76,7 +81,10 @@ class DefectThresholds:
     flat_cold_fraction : `float`
         Cold pixels in flats: below this fraction of the clipped mean.
     column_pixels_full : `int`
-        Defect pixels that make a whole column bad, for 2000-row amplifiers.
+        Defect pixels in an amplifier column that make it a bad column
+        (filled between its defect pixels), for 2000-row amplifiers.
+    column_gap_full : `int`
+        Good pixels in a row that stop the filling, for 2000-row amplifiers.
     vote_fraction : `float`
         Fraction of one type's exposures in which a pixel must be bad.
     """
@@ -86,10 +94,17 @@ class DefectThresholds:
     dark_current_threshold: float = 3.0
     flat_cold_fraction: float = 0.9
     column_pixels_full: int = 50
+    column_gap_full: int = 30
     vote_fraction: float = 0.7
 
     def __post_init__(self) -> None:
-        for name in ("hot_nsigma", "cold_nsigma", "dark_current_threshold", "column_pixels_full"):
+        for name in (
+            "hot_nsigma",
+            "cold_nsigma",
+            "dark_current_threshold",
+            "column_pixels_full",
+            "column_gap_full",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"DefectThresholds.{name}={getattr(self, name)} must be > 0.")
         for name in ("flat_cold_fraction", "vote_fraction"):
@@ -113,6 +128,50 @@ def column_threshold(ny: int, column_pixels_full: int = 50) -> int:
         ``max(3, round(column_pixels_full × ny / 2000))``.
     """
     return max(3, int(round(column_pixels_full * ny / 2000)))
+
+
+def column_gap_threshold(ny: int, column_gap_full: int = 30) -> int:
+    """Consecutive good pixels that stop the filling of a bad column.
+
+    Parameters
+    ----------
+    ny : `int`
+        Data rows of an amplifier.
+    column_gap_full : `int`, optional
+        The threshold for 2000-row (full ITL) amplifiers.
+
+    Returns
+    -------
+    threshold : `int`
+        ``max(2, round(column_gap_full × ny / 2000))``.
+    """
+    return max(2, int(round(column_gap_full * ny / 2000)))
+
+
+def fill_columns(bad: np.ndarray, min_pixels: int, min_gap: int) -> np.ndarray:
+    """Fill the bad columns of an amplifier's defect mask, in place.
+
+    Parameters
+    ----------
+    bad : `numpy.ndarray`
+        Boolean defect mask (rows, columns).
+    min_pixels : `int`
+        Defect pixels that make a column bad.
+    min_gap : `int`
+        Consecutive good pixels that are left unfilled.
+
+    Returns
+    -------
+    bad : `numpy.ndarray`
+        The same array.
+    """
+    for x in np.flatnonzero(np.count_nonzero(bad, axis=0) >= min_pixels):
+        rows = np.flatnonzero(bad[:, x])
+        gaps = np.diff(rows) - 1
+        for start, stop, gap in zip(rows[:-1], rows[1:], gaps):
+            if 0 < gap < min_gap:
+                bad[start:stop, x] = True
+    return bad
 
 
 def find_amp_defects(
@@ -142,7 +201,7 @@ def find_amp_defects(
     Returns
     -------
     defects : `numpy.ndarray`
-        Boolean mask of the amplifier, columns over the threshold filled.
+        Boolean mask of the amplifier, bad columns filled.
 
     Raises
     ------
@@ -166,10 +225,12 @@ def find_amp_defects(
             bad |= deviation < -thresholds.cold_nsigma * stats.stdev
             bad |= image < thresholds.flat_cold_fraction * stats.mean
     bad &= good & np.isfinite(image)
-    per_column = np.count_nonzero(bad, axis=0)
-    full = per_column >= column_threshold(image.shape[0], thresholds.column_pixels_full)
-    bad[:, full] = True
-    return bad
+    ny = image.shape[0]
+    return fill_columns(
+        bad,
+        column_threshold(ny, thresholds.column_pixels_full),
+        column_gap_threshold(ny, thresholds.column_gap_full),
+    )
 
 
 def find_defects(

@@ -76,6 +76,11 @@ class MeasureDefectsConfig(PipelineTaskConfig, pipelineConnections=MeasureDefect
         "bad; scaled by rows / 2000 for other geometries (minimum 3).",
         default=50,
     )
+    goodPixelColumnGapThreshold = Field[int](
+        doc="Consecutive good pixels (2000-row amplifiers) across which a bad column is not filled; "
+        "scaled by rows / 2000 for other geometries (minimum 2).",
+        default=30,
+    )
 
     def thresholds(self, vote_fraction: float = 0.7) -> DefectThresholds:
         """Return the thresholds as a `DefectThresholds`."""
@@ -85,6 +90,7 @@ class MeasureDefectsConfig(PipelineTaskConfig, pipelineConnections=MeasureDefect
             dark_current_threshold=self.darkCurrentThreshold,
             flat_cold_fraction=self.fracThresholdFlat,
             column_pixels_full=self.badPixelsToFillColumnThreshold,
+            column_gap_full=self.goodPixelColumnGapThreshold,
             vote_fraction=vote_fraction,
         )
 
