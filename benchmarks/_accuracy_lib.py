@@ -307,6 +307,21 @@ class AccuracyPlan:
         m = self.geometry.ny * (self.n_overscan_used - 1)
         return math.sqrt(1.0 / (2.0 * m * self.n_bias) + gain_relative_sigma**2)
 
+    def ptc_noise_relative_offset(self) -> float:
+        """Relative excess of the PTC read noise over the true read noise.
+
+        The PTC works on overscan-subtracted flats: each row's overscan
+        level (a median of ``n`` pixels) carries noise ``σ_r² Var(median)``
+        common to the row, which the pair difference keeps. The intercept
+        ``n00`` is then ``σ_r² (1 + Var(median of n))``.
+
+        Returns
+        -------
+        offset : `float`
+            ``sqrt(1 + Var(median of n)) − 1``.
+        """
+        return math.sqrt(1.0 + median_variance(self.n_overscan_used)) - 1.0
+
     def dark_sigma(self, dark_current: float, read_noise_e: float) -> float:
         """Expected error of an amplifier's mean dark current in the combined dark.
 
@@ -698,8 +713,9 @@ def quantum_times(metadata: Mapping[str, Any]) -> tuple[float, float]:
     metadata : `~collections.abc.Mapping` [`str`, `typing.Any`]
         The ``quantum`` section of a ``<label>_metadata`` dataset (keys
         ``startUtc``, ``endUtc``, ``startCpuTime``, ``endCpuTime`` as
-        ``lsst.utils.timer.logInfo`` writes them), or the whole metadata
-        holding such a section.
+        ``lsst.utils.timer.logInfo`` writes them, each a value or a list
+        whose last value counts), or the whole metadata holding such a
+        section.
 
     Returns
     -------
@@ -709,17 +725,23 @@ def quantum_times(metadata: Mapping[str, Any]) -> tuple[float, float]:
     section: Any = metadata
     if "quantum" in metadata:
         section = metadata["quantum"]
+
+    def last(key: str) -> Any:
+        # TaskMetadata.add appends: a key may hold a list of values.
+        value = section[key]
+        return value[-1] if isinstance(value, list | tuple) else value
+
     wall = math.nan
     cpu = math.nan
     try:
-        start = np.datetime64(str(section["startUtc"]).replace("+00:00", ""))
-        end = np.datetime64(str(section["endUtc"]).replace("+00:00", ""))
+        start = np.datetime64(str(last("startUtc")).replace("+00:00", ""))
+        end = np.datetime64(str(last("endUtc")).replace("+00:00", ""))
         wall = float((end - start) / np.timedelta64(1, "us")) * 1e-6
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, IndexError):
         pass
     try:
-        cpu = float(section["endCpuTime"]) - float(section["startCpuTime"])
-    except (KeyError, ValueError, TypeError):
+        cpu = float(last("endCpuTime")) - float(last("startCpuTime"))
+    except (KeyError, ValueError, TypeError, IndexError):
         pass
     return wall, cpu
 

@@ -155,6 +155,22 @@ def test_dark_sigma_matches_monte_carlo() -> None:
     assert np.std(values) == pytest.approx(plan.dark_sigma(dc, rn), rel=0.15)
 
 
+def test_ptc_noise_offset_matches_monte_carlo() -> None:
+    # Two overscan-subtracted frames of pure read noise: the difference's
+    # variance / 2 exceeds sigma^2 by the row medians' noise.
+    rng = np.random.default_rng(5)
+    plan = small_plan()
+    n_used = plan.n_overscan_used
+
+    def frame() -> np.ndarray:
+        data = rng.standard_normal((20000, 8))
+        return data - np.median(rng.standard_normal((20000, n_used)), axis=1, keepdims=True)
+
+    measured = math.sqrt(0.5 * (frame() - frame()).var()) - 1.0
+    assert measured == pytest.approx(plan.ptc_noise_relative_offset(), abs=0.006)
+    assert plan.ptc_noise_relative_offset() == pytest.approx(math.sqrt(1 + lib.median_variance(10)) - 1)
+
+
 def test_make_plan_chooses_shortest_dark_meeting_goal() -> None:
     full = lib.make_plan(FULL_GEOMETRY, [0], flat_filter="r_03", flat_flux=5000.0, planning_read_noise=9.0)
     reduced = lib.make_plan(
@@ -241,6 +257,8 @@ def test_quantum_times() -> None:
         }
     }
     assert lib.quantum_times(metadata) == pytest.approx((2.5, 2.25))
+    listed = {"startUtc": ["2026-11-25T10:00:00"], "endUtc": ["2026-11-25T10:00:01"]}
+    assert lib.quantum_times(listed)[0] == pytest.approx(1.0)
     wall, cpu = lib.quantum_times({"quantum": {}})
     assert math.isnan(wall) and math.isnan(cpu)
 
