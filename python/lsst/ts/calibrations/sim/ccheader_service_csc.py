@@ -1,0 +1,136 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""A simulated ComCam header service (CCHeaderService).
+
+For each image the camera announces with ``CCCamera.endOfImageTelemetry``,
+the header service (when ENABLED) writes the image's header, the primary
+header of its raws as a header-only FITS file
+(`RawStore.header_path`, ``<obs_id>_header.fits`` in the image folder), in a
+thread, and announces it with ``largeFileObjectAvailable`` (``url`` a
+``file://`` URL, ``generator`` "CCHeaderService", ``version`` 1.0,
+``byteSize``, ``checkSum`` the MD5 of the file, ``mimeType`` "FITS",
+``id`` the image name).
+"""
+
+__all__ = ["CCHeaderServiceCsc"]
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from astropy.io import fits
+
+from ..sal.base import State
+from ..sal.base_csc import BaseCsc
+from ..sal.remote import Remote
+from ..version import __version__
+from .raw_store import RawStore
+
+
+class CCHeaderServiceCsc(BaseCsc):
+    """The simulated header service of ComCam.
+
+    Parameters
+    ----------
+    repo : `str` or `os.PathLike`
+        Butler repository (the raw folder defaults to ``<repo>/sim_raws``).
+    raw_store : `RawStore`, optional
+        Where the camera writes raws; ``<repo>/sim_raws`` if None.
+    initial_state : `State`, optional
+        Summary state after starting.
+    simulation_mode : `int`, optional
+        Must be 1 (simulating).
+    heartbeat_interval : `float`, optional
+        Interval (real seconds) between heartbeats.
+
+    Attributes
+    ----------
+    headers_written : `int`
+        Number of headers written and announced.
+    """
+
+    valid_simulation_modes: ClassVar[tuple[int, ...]] = (1,)
+    version: ClassVar[str] = __version__
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str],
+        *,
+        raw_store: RawStore | None = None,
+        initial_state: State = State.ENABLED,
+        simulation_mode: int = 1,
+        heartbeat_interval: float | None = None,
+    ) -> None:
+        self.raw_store = raw_store if raw_store is not None else RawStore(Path(repo).absolute() / "sim_raws")
+        self.headers_written = 0
+        super().__init__(
+            "CCHeaderService",
+            initial_state=initial_state,
+            simulation_mode=simulation_mode,
+            heartbeat_interval=heartbeat_interval,
+        )
+        self.camera = Remote(
+            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
+        )
+        self.camera.evt_endOfImageTelemetry.callback = self._end_of_image
+
+    async def start(self) -> None:
+        """Start the CSC and its camera remote."""
+        await super().start()
+        await self.camera.start_task
+
+    async def _end_of_image(self, data: Any) -> None:
+        if self.summary_state != State.ENABLED:
+            self.log.warning("Not ENABLED: no header for %s", data.imageName)
+            return
+        obs_id = data.imageName
+        try:
+            path, size, checksum = await asyncio.to_thread(self._write_header, obs_id)
+        except Exception as e:
+            self.log.error("Cannot write the header of %s: %s", obs_id, e)
+            return
+        self.headers_written += 1
+        await self.evt_largeFileObjectAvailable.set_write(
+            url=path.as_uri(),
+            generator="CCHeaderService",
+            version=1.0,
+            byteSize=size,
+            checkSum=checksum,
+            mimeType="FITS",
+            id=obs_id,
+            force_output=True,
+        )
+
+    def _write_header(self, obs_id: str) -> tuple[Path, int, str]:
+        """Write the header file of an image (in a thread); return path, size and MD5."""
+        raws = self.raw_store.raw_files(obs_id)
+        if not raws:
+            raise FileNotFoundError(f"no raw files of {obs_id} in {self.raw_store.image_dir(obs_id)}")
+        header = fits.getheader(raws[0], 0)
+        for key in ("DETECTOR", "DETNAME", "CCDSLOT", "LSST_NUM", "PRESCAN"):
+            header.remove(key, ignore_missing=True)
+        path = self.raw_store.header_path(obs_id)
+        fits.PrimaryHDU(header=header).writeto(path, overwrite=True)
+        content = path.read_bytes()
+        return path, len(content), hashlib.md5(content).hexdigest()

@@ -1,0 +1,187 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""A simulated ComCam OODS (CCOODS): ingests each raw into ``LSSTComCam/raw/all``.
+
+For each image the camera announces with ``CCCamera.endOfImageTelemetry``,
+the OODS (when ENABLED) ingests the image's raw files, where they are
+(``transfer="direct"``), with `ingest_raws` in a thread, and writes one
+``imageInOODS`` per file (per detector): ``camera`` "LSSTComCam", ``obsid``
+the image name, ``raft`` "R22", ``sensor`` "S11", and
+
+- ``statusCode`` 0, ``description`` "file ingested";
+- ``statusCode`` 1, ``description`` "ingest failed: <cause>" when the file
+  cannot be ingested (the other files of the image are still ingested).
+
+Images are ingested one at a time, in the order announced. An image armed
+with `SimFaults.lose_image` never reaches the OODS: nothing is ingested
+and no ``imageInOODS`` is written for it.
+"""
+
+__all__ = ["CCOODSCsc"]
+
+import asyncio
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from lsst.daf.butler import Butler
+
+from ..repo.ingest import ingest_raws
+from ..repo.repository import RAW_RUN, open_repository
+from ..sal.base import State
+from ..sal.base_csc import BaseCsc
+from ..sal.remote import Remote
+from ..version import __version__
+from .raw_store import RawStore
+from .sim_faults import SimFaults
+
+
+@dataclasses.dataclass(frozen=True)
+class _FileStatus:
+    """Outcome of ingesting one raw file."""
+
+    raft: str
+    sensor: str
+    status_code: int
+    description: str
+
+
+class CCOODSCsc(BaseCsc):
+    """The simulated OODS of ComCam.
+
+    Parameters
+    ----------
+    repo : `str` or `os.PathLike`
+        Bootstrapped butler repository to ingest into.
+    raw_store : `RawStore`, optional
+        Where the camera writes raws; ``<repo>/sim_raws`` if None.
+    faults : `SimFaults`, optional
+        Armed faults; none if None.
+    initial_state : `State`, optional
+        Summary state after starting.
+    simulation_mode : `int`, optional
+        Must be 1 (simulating).
+    heartbeat_interval : `float`, optional
+        Interval (real seconds) between heartbeats.
+
+    Attributes
+    ----------
+    files_ingested : `int`
+        Number of raw files ingested.
+    """
+
+    valid_simulation_modes: ClassVar[tuple[int, ...]] = (1,)
+    version: ClassVar[str] = __version__
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str],
+        *,
+        raw_store: RawStore | None = None,
+        faults: SimFaults | None = None,
+        initial_state: State = State.ENABLED,
+        simulation_mode: int = 1,
+        heartbeat_interval: float | None = None,
+    ) -> None:
+        self.repo = Path(repo).absolute()
+        self.raw_store = raw_store if raw_store is not None else RawStore(self.repo / "sim_raws")
+        self.faults = faults if faults is not None else SimFaults()
+        self.files_ingested = 0
+        self._butler: Butler | None = None
+        super().__init__(
+            "CCOODS",
+            initial_state=initial_state,
+            simulation_mode=simulation_mode,
+            heartbeat_interval=heartbeat_interval,
+        )
+        self.camera = Remote(
+            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
+        )
+        self.camera.evt_endOfImageTelemetry.callback = self._end_of_image
+
+    async def start(self) -> None:
+        """Open the repository (in a thread), then start the CSC and its camera remote."""
+        self._butler = await asyncio.to_thread(open_repository, self.repo, run=RAW_RUN)
+        await super().start()
+        await self.camera.start_task
+
+    async def _end_of_image(self, data: Any) -> None:
+        obs_id = data.imageName
+        if self.summary_state != State.ENABLED:
+            self.log.warning("Not ENABLED: %s not ingested", obs_id)
+            return
+        if self.faults.is_lost(obs_id):
+            self.log.warning("%s never reaches the OODS (SimFaults.lose_image)", obs_id)
+            return
+        statuses = await asyncio.to_thread(self._ingest_image, obs_id)
+        if not statuses:
+            self.log.error("No raw files of %s in %s", obs_id, self.raw_store.image_dir(obs_id))
+        for status in statuses:
+            await self.evt_imageInOODS.set_write(
+                camera="LSSTComCam",
+                obsid=obs_id,
+                raft=status.raft,
+                sensor=status.sensor,
+                statusCode=status.status_code,
+                description=status.description,
+                force_output=True,
+            )
+
+    def _ingest_image(self, obs_id: str) -> list[_FileStatus]:
+        """Ingest the raws of one image (in a thread); one status per file."""
+        assert self._butler is not None
+        paths = self.raw_store.raw_files(obs_id)
+        if not paths:
+            return []
+        names = [_detector_name(obs_id, path) for path in paths]
+        try:
+            ingest_raws(self._butler, paths)
+        except Exception as e:
+            self.log.warning("Ingest of %s failed (%s); ingesting its files one by one", obs_id, e)
+        else:
+            self.files_ingested += len(paths)
+            return [_FileStatus(name[:3], name[4:], 0, "file ingested") for name in names]
+        statuses: list[_FileStatus] = []
+        for path, name in zip(paths, names):
+            raft, sensor = name[:3], name[4:]
+            try:
+                ingest_raws(self._butler, [path])
+            except Exception as e:
+                self.log.error("Ingest of %s failed: %s", path, e)
+                statuses.append(_FileStatus(raft, sensor, 1, f"ingest failed: {e}"))
+            else:
+                self.files_ingested += 1
+                statuses.append(_FileStatus(raft, sensor, 0, "file ingested"))
+        return statuses
+
+    async def close_tasks(self) -> None:
+        """Close the butler."""
+        await super().close_tasks()
+        if self._butler is not None:
+            butler, self._butler = self._butler, None
+            await asyncio.to_thread(butler.close)
+
+
+def _detector_name(obs_id: str, path: Path) -> str:
+    """Detector name ("R22_S11") from a raw file name ``<obs_id>_R22_S11.fits``."""
+    return path.name.removeprefix(f"{obs_id}_").removesuffix(".fits")

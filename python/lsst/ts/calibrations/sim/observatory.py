@@ -1,0 +1,223 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The simulated ComCam observatory: camera, header service and OODS on one repository and clock.
+
+`SimulatedObservatory` is an async context manager that bootstraps the
+butler repository (on first use), builds the sensor and image model from a
+sensor-model file and a seed, and starts, ENABLED and sharing one
+`SimClock`, `RawStore` and `SimFaults`:
+
+- `CCCameraCsc` (CCCamera),
+- `CCHeaderServiceCsc` (CCHeaderService),
+- `CCOODSCsc` (CCOODS).
+
+Example::
+
+    async with SimulatedObservatory("/tmp/repo", time_scale=0.02, date="2024-10-24") as observatory:
+        async with ComCam() as comcam:
+            exposure_ids = await comcam.take_bias(3)
+
+The OCPS (index 2) is a separate CSC (``sim/ocps_csc.py``); this class
+does not start it.
+"""
+
+__all__ = ["SimulatedObservatory"]
+
+import asyncio
+import datetime
+import os
+import types
+from pathlib import Path
+
+from ..repo.camera import get_geometry
+from ..repo.repository import bootstrap_repository
+from ..sal.base_csc import BaseCsc
+from .cccamera_csc import CCCameraCsc
+from .ccheader_service_csc import CCHeaderServiceCsc
+from .ccoods_csc import CCOODSCsc
+from .image_model import ImageModel
+from .raw_store import RawStore
+from .sensor_model import SensorModel
+from .sim_clock import SimClock
+from .sim_faults import SimFaults
+
+
+class SimulatedObservatory:
+    """Start the simulated ComCam camera, header service and OODS.
+
+    Parameters
+    ----------
+    repo : `str` or `os.PathLike`
+        Butler repository; created and bootstrapped if missing.
+    time_scale : `float`, optional
+        Real seconds per simulated second (1.0 = real timings).
+    date : `str`, `datetime.datetime` or `None`, optional
+        Start of the simulated clock: ``YYYY-MM-DD`` (18:00 UTC that day),
+        ``YYYY-MM-DDTHH:MM:SS`` (UTC) or None for now (see `SimClock`).
+    seed : `int`, optional
+        Seed of the sensor model (>= 0).
+    sensor_model : `str`, `os.PathLike` or `None`, optional
+        Sensor-model file or shipped model name; the default model if None.
+    geometry : `str`, optional
+        "reduced" (default) or "full".
+    detectors : `list` [`int`], optional
+        Detectors the camera reads out by default; all nine if None.
+    faults : `SimFaults`, optional
+        Faults to inject; a new, empty `SimFaults` if None.
+    initial_filter : `str`, optional
+        Filter installed at start; the camera's default if None.
+    heartbeat_interval : `float`, optional
+        Interval (real seconds) between heartbeats of each CSC.
+
+    Attributes
+    ----------
+    clock : `SimClock`
+        The shared clock (made by `start`).
+    raw_store : `RawStore`
+        Where raws are written: ``<repo>/sim_raws``.
+    faults : `SimFaults`
+        The shared faults.
+    camera : `CCCameraCsc`
+        The camera (made by `start`).
+    header_service : `CCHeaderServiceCsc`
+        The header service (made by `start`).
+    oods : `CCOODSCsc`
+        The OODS (made by `start`).
+
+    Raises
+    ------
+    ValueError
+        If ``time_scale``, ``date``, ``seed`` or ``geometry`` is not valid
+        (on construction).
+    """
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str],
+        *,
+        time_scale: float = 1.0,
+        date: str | datetime.datetime | None = None,
+        seed: int = 0,
+        sensor_model: str | os.PathLike[str] | None = None,
+        geometry: str = "reduced",
+        detectors: list[int] | None = None,
+        faults: SimFaults | None = None,
+        initial_filter: str | None = None,
+        heartbeat_interval: float | None = None,
+    ) -> None:
+        self.repo = Path(repo).expanduser().absolute()
+        self.clock = SimClock(time_scale=time_scale, start=date)
+        if not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"seed={seed!r} must be an integer >= 0.")
+        self.seed = seed
+        self.sensor_model = sensor_model
+        self.geometry = get_geometry(geometry)
+        self.detectors = detectors
+        self.faults = faults if faults is not None else SimFaults()
+        self.initial_filter = initial_filter
+        self.heartbeat_interval = heartbeat_interval
+        self.raw_store = RawStore(self.repo / "sim_raws")
+        self._csc_list: list[BaseCsc] = []
+        self._started = False
+
+    @property
+    def cscs(self) -> list[BaseCsc]:
+        """The running CSCs."""
+        return list(self._csc_list)
+
+    async def start(self) -> None:
+        """Bootstrap the repository, build the models and start the CSCs ENABLED.
+
+        The clock starts when the CSCs are running.
+
+        Raises
+        ------
+        RepositoryError
+            If the repository path is not usable.
+        """
+        if self._started:
+            return
+        self._started = True
+        butler = await asyncio.to_thread(bootstrap_repository, self.repo)
+        await asyncio.to_thread(butler.close)
+        model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed)
+        image_model = ImageModel(model, self.geometry)
+        try:
+            self.oods = CCOODSCsc(
+                self.repo,
+                raw_store=self.raw_store,
+                faults=self.faults,
+                heartbeat_interval=self.heartbeat_interval,
+            )
+            self._csc_list.append(self.oods)
+            self.header_service = CCHeaderServiceCsc(
+                self.repo, raw_store=self.raw_store, heartbeat_interval=self.heartbeat_interval
+            )
+            self._csc_list.append(self.header_service)
+            await asyncio.gather(self.oods.start_task, self.header_service.start_task)
+            self.clock = SimClock(time_scale=self.clock.time_scale, start=self.clock.start_utc)
+            self.camera = CCCameraCsc(
+                self.repo,
+                clock=self.clock,
+                image_model=image_model,
+                raw_store=self.raw_store,
+                detectors=self.detectors,
+                faults=self.faults,
+                initial_filter=self.initial_filter,
+                heartbeat_interval=self.heartbeat_interval,
+            )
+            self._csc_list.append(self.camera)
+            await self.camera.start_task
+        except BaseException:
+            await self.close()
+            raise
+
+    async def wait_idle(self) -> None:
+        """Wait until every image taken so far is written and handled by the OODS."""
+        await self.camera.wait_images_written()
+
+    async def close(self) -> None:
+        """Close every CSC (camera first). Idempotent."""
+        csc_list, self._csc_list = self._csc_list, []
+        for csc in reversed(csc_list):
+            await csc.close()
+
+    def describe(self) -> str:
+        """One line saying what runs where."""
+        return (
+            f"simulated observatory: CCCamera, CCHeaderService, CCOODS ENABLED on repository {self.repo} "
+            f"(raws in {self.raw_store.root}); time_scale={self.clock.time_scale}, "
+            f"start {self.clock.start_utc.isoformat(timespec='seconds')} (day_obs {self.clock.day_obs()}), "
+            f"seed={self.seed}, sensor model {self.sensor_model or 'default'}, geometry {self.geometry.name}"
+        )
+
+    async def __aenter__(self) -> "SimulatedObservatory":
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self.close()
