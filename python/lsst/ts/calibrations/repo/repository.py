@@ -155,8 +155,12 @@ def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True)
         if not exist_ok:
             raise RepositoryError(f"Butler repository {root} already exists (exist_ok=False).")
         butler = Butler.from_config(str(root), writeable=True)
-        _check_instruments(butler, str(root), require=False)
-        _check_storage_classes(root)
+        try:
+            _check_instruments(butler, str(root), require=False)
+            _check_storage_classes(root)
+        except RepositoryError:
+            butler.close()
+            raise
     elif root.is_dir() and any(root.iterdir()):
         raise RepositoryError(
             f"{root} exists, is not empty and is not a butler repository (no butler.yaml): "
@@ -169,15 +173,16 @@ def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True)
     raw_type = DatasetType(
         "raw", ("instrument", "exposure", "detector"), "ComCamRawImage", universe=butler.dimensions
     )
-    registry = butler.registry
-    # Table creation (a new dataset type) cannot run inside a transaction.
-    registry.registerDatasetType(raw_type)
-    with registry.transaction():
-        LSSTComCam().register(registry)
-        registry.registerCollection(RAW_RUN, CollectionType.RUN)
-        registry.registerCollection(CERTIFIED_COLLECTION, CollectionType.CALIBRATION)
-        if registry.registerCollection(CALIB_CHAIN, CollectionType.CHAINED):
-            registry.setCollectionChain(CALIB_CHAIN, [CERTIFIED_COLLECTION])
+    with butler:
+        registry = butler.registry
+        # Table creation (a new dataset type) cannot run inside a transaction.
+        registry.registerDatasetType(raw_type)
+        with registry.transaction():
+            LSSTComCam().register(registry)
+            registry.registerCollection(RAW_RUN, CollectionType.RUN)
+            registry.registerCollection(CERTIFIED_COLLECTION, CollectionType.CALIBRATION)
+            if registry.registerCollection(CALIB_CHAIN, CollectionType.CHAINED):
+                registry.setCollectionChain(CALIB_CHAIN, [CERTIFIED_COLLECTION])
     return Butler.from_config(str(root), writeable=True, run=RAW_RUN)
 
 
@@ -240,5 +245,9 @@ def open_repository(
         raise RepositoryError(
             f"Cannot open butler repository {text!r} (not a repository path nor a known alias): {e}"
         ) from e
-    _check_instruments(butler, text, require=True)
+    try:
+        _check_instruments(butler, text, require=True)
+    except RepositoryError:
+        butler.close()
+        raise
     return butler
