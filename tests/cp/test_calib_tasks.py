@@ -1,5 +1,7 @@
 """Calibration combination, cosmic-ray masking and flat normalization against analytic cases."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 from lsst.pipe.base import InMemoryDatasetHandle
@@ -18,7 +20,7 @@ from lsst.ts.calibrations.repo.images import MASK_PLANES, Exposure
 SHAPE = (64, 96)
 
 
-def exposure(image: np.ndarray, exposure_id: int, detector: int = 0, **metadata: object) -> Exposure:
+def exposure(image: np.ndarray, exposure_id: int, detector: int = 0, **metadata: Any) -> Exposure:
     md = {"DETECTOR": detector, "EXPOSURE": exposure_id, "EXPTIME": 1.0, "LSST ISR UNITS": "electron"}
     md.update(metadata)
     return Exposure(image, metadata=md)
@@ -74,7 +76,9 @@ def test_bias_combination_and_bad_inputs() -> None:
     np.testing.assert_allclose(np.sqrt(bias.variance.array.mean()), 8.0 / np.sqrt(10), rtol=0.1)
     with pytest.raises(ValueError, match="no input exposures"):
         CalibCombineTask().run(inputExpHandles=[])
-    mixed = inputs[:2] + [exposure(structure, 99, **{"LSST ISR UNITS": "adu"})]
+    adu = exposure(structure, 99)
+    adu.metadata["LSST ISR UNITS"] = "adu"
+    mixed = inputs[:2] + [adu]
     with pytest.raises(ValueError, match="mix units"):
         CalibCombineTask().run(inputExpHandles=handles(mixed))
     with pytest.raises(ValueError, match="unknown planes"):

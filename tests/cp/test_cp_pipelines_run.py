@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,10 +121,10 @@ def certify(repo: str, run: str, dataset_type: str) -> None:
         butler.close()
 
 
-def get(setup: Setup, dataset_type: str, detector: int, **data_id: str) -> object:
+def get(setup: Setup, dataset_type: str, detector: int, **data_id: str) -> Any:
     butler = Butler.from_config(setup.repo, collections=["u/test/flat", "u/test/dark", "u/test/bias"])
     try:
-        return butler.get(dataset_type, instrument="LSSTComCam", detector=detector, **data_id)
+        return butler.get(dataset_type, {"instrument": "LSSTComCam", "detector": detector, **data_id})
     finally:
         butler.close()
 
