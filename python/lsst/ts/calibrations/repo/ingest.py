@@ -51,7 +51,8 @@ key            required  becomes
 ``REASON``     no        ``exposure.observation_reason``; default the
                          observation type
 ``OBJECT``     no        ``exposure.target_name``; default ""
-``RA``/``DEC`` no        ``exposure.tracking_ra`` / ``tracking_dec`` (deg)
+``RA``         no        ``exposure.tracking_ra`` (deg)
+``DEC``        no        ``exposure.tracking_dec`` (deg)
 ``ROTPA``      no        ``exposure.sky_angle`` (deg)
 ``AZSTART``    no        ``exposure.azimuth`` (deg)
 ``ELSTART``    no        ``exposure.zenith_angle`` = 90 − ELSTART (deg)
