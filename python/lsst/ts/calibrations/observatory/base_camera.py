@@ -1,0 +1,512 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""BaseCamera: take images with a camera CSC, with the ts_observatory_control API.
+
+Behaviour kept from ts_observatory_control's ``BaseCamera``: the method
+names, arguments and checks (`take_imgtype`), the ``takeImages`` payload
+(`CameraExposure.get_key_value_map`, ``obsNote``), the command time limit
+``(exptime + read_out_time) * n_snaps + long_long_timeout``, and exposure IDs
+from ``startIntegration.imageName`` (``CC_O_20241024_000123`` →
+``2024102400123``).
+
+What is done differently: every wait is on an event the camera was caused
+to write, with a limit from the exposure times, and a missing event is an
+error that names it, never a 30 s pause followed by "continuing":
+
+- readiness: the last ``startIntegration`` and ``endReadout`` are read from
+  the remote's history (no wait); if an image is still being read out, wait
+  for its ``endReadout`` for its exposure time + readout + shutter +
+  `fast_timeout`; a camera that never took an image is ready;
+- ``ccsCommandState``: read from history; if BUSY, wait for IDLE up to
+  `long_long_timeout`; a camera that never reported it is assumed IDLE;
+- after ``takeImages`` completes, one ``startIntegration`` and one
+  ``endReadout`` per image of the command (events flushed just before the
+  command, so only this command's count) must be there within
+  `fast_timeout`; ``startIntegration`` events of another group ID (another
+  client) are skipped.
+"""
+
+__all__ = ["BaseCamera"]
+
+import abc
+import asyncio
+import enum
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import astropy.time
+
+from ..sal.base import AckError
+from ..sal.domain import Domain
+from ..sal.remote import Remote
+from .camera_exposure import CameraExposure
+from .remote_group import RemoteGroup
+
+
+class CameraSubstate(enum.IntEnum):
+    """``ccsCommandState.substate``."""
+
+    IDLE = 1
+    BUSY = 2
+
+
+class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
+    """Base class of camera groups.
+
+    Parameters
+    ----------
+    components : `list` [`str`]
+        SAL components of the group; the camera first.
+    instrument_setup_attributes : `list` [`str`]
+        Keyword arguments `setup_instrument` accepts (e.g. ["filter"]).
+    domain : `Domain`, optional
+        Domain; a new one if None.
+    log : `logging.Logger`, optional
+        Logger.
+    intended_usage : `int`, optional
+        Accepted for compatibility; unused.
+
+    Attributes
+    ----------
+    read_out_time : `float`
+        Readout time (2.0 s).
+    shutter_time : `float`
+        Time to open or close the shutter (1.0 s).
+    min_exptime : `float`
+        Shortest open-shutter exposure time (0.1 s).
+    instrument_setup_attributes : `set` [`str`]
+        Accepted `setup_instrument` keywords.
+    cmd_lock : `asyncio.Lock`
+        Held while taking images.
+    """
+
+    def __init__(
+        self,
+        components: list[str],
+        instrument_setup_attributes: Iterable[str],
+        domain: Domain | None = None,
+        log: logging.Logger | None = None,
+        intended_usage: int | None = None,
+    ) -> None:
+        super().__init__(components=components, domain=domain, log=log, intended_usage=intended_usage)
+        self.read_out_time = 2.0
+        self.shutter_time = 1.0
+        self.min_exptime = 0.1
+        self.max_n_snaps_warning = 2
+        self.instrument_setup_attributes = set(instrument_setup_attributes)
+        self.cmd_lock = asyncio.Lock()
+
+    @classmethod
+    def get_image_types(cls) -> list[str]:
+        """Image types `take_imgtype` accepts."""
+        return [
+            "BIAS",
+            "DARK",
+            "FLAT",
+            "OBJECT",
+            "ENGTEST",
+            "ACQ",
+            "CWFS",
+            "FOCUS",
+            "STUTTERED",
+            "INDOME",
+            "CBP",
+            "SFLAT",
+            "DFLAT",
+        ]
+
+    @property
+    @abc.abstractmethod
+    def camera(self) -> Remote:
+        """The camera's remote."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def setup_instrument(self, **kwargs: Any) -> None:
+        """Set up the instrument for the next images (e.g. the filter)."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    async def get_available_instrument_setup(self) -> Any:
+        """Return the available instrument setups (e.g. the filters)."""
+        raise NotImplementedError()
+
+    @abc.abstractmethod
+    def parse_sensors(self, sensors: str | None) -> str:
+        """Check a colon-separated list of sensor names; "" for all sensors."""
+        raise NotImplementedError()
+
+    async def take_bias(
+        self,
+        nbias: int,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> list[int]:
+        """Take ``nbias`` bias images; return their exposure IDs (see `take_imgtype`)."""
+        return await self.take_imgtype(
+            "BIAS",
+            0.0,
+            nbias,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+        )
+
+    async def take_darks(
+        self,
+        exptime: float,
+        ndarks: int,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable[Any]] | None = None,
+    ) -> list[int]:
+        """Take ``ndarks`` dark images of ``exptime`` s; return their exposure IDs."""
+        return await self.take_imgtype(
+            "DARK",
+            exptime,
+            ndarks,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+        )
+
+    async def take_flats(
+        self,
+        exptime: float,
+        nflats: int,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable[Any]] | None = None,
+        **kwargs: Any,
+    ) -> list[int]:
+        """Take ``nflats`` flats of ``exptime`` s, after `setup_instrument` (``**kwargs``)."""
+        self.check_kwargs(**kwargs)
+        return await self.take_imgtype(
+            "FLAT",
+            exptime,
+            nflats,
+            group_id=group_id,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+            checkpoint=checkpoint,
+            **kwargs,
+        )
+
+    async def take_imgtype(
+        self,
+        imgtype: str,
+        exptime: float,
+        n: int,
+        n_snaps: int = 1,
+        n_shift: int | None = None,
+        row_shift: int | None = None,
+        group_id: str | None = None,
+        test_type: str | None = None,
+        reason: str | None = None,
+        program: str | None = None,
+        sensors: str | None = None,
+        note: str | None = None,
+        checkpoint: Callable[[str], Awaitable[Any]] | None = None,
+        **kwargs: Any,
+    ) -> list[int]:
+        """Take ``n`` times ``n_snaps`` images of a type; return their exposure IDs.
+
+        Parameters
+        ----------
+        imgtype : `str`
+            Image type, one of `get_image_types`.
+        exptime : `float`
+            Exposure time (s); forced to 0 for BIAS.
+        n : `int`
+            Number of ``takeImages`` commands.
+        n_snaps : `int`, optional
+            Images per command.
+        n_shift, row_shift : `int`, optional
+            Stuttered images only.
+        group_id : `str`, optional
+            Group ID; `next_group_id` (the current TAI time) if None.
+        test_type, reason, program : `str`, optional
+            Header tags.
+        sensors : `str`, optional
+            Colon-separated sensor names; all if None.
+        note : `str`, optional
+            Observer note (``obsNote``).
+        checkpoint : callable, optional
+            Awaited with a description before the images are taken.
+        **kwargs
+            `setup_instrument` arguments (e.g. ``filter``), applied for all
+            types but BIAS and DARK.
+
+        Returns
+        -------
+        exposure_ids : `list` [`int`]
+            One per image, in order.
+
+        Raises
+        ------
+        RuntimeError
+            If a keyword or the image type is unknown, an open-shutter
+            exposure time is below `min_exptime`, or the camera fails or
+            does not write an event it must (the message says which).
+        """
+        self.check_kwargs(**kwargs)
+        if imgtype not in self.get_image_types():
+            raise RuntimeError(f"Invalid imgtype:{imgtype}. Must be one of {self.get_image_types()!r}")
+        if group_id is None:
+            group_id = self.next_group_id()
+        if imgtype not in ("BIAS", "DARK"):
+            await self.setup_instrument(**kwargs)
+        if checkpoint is not None:
+            await checkpoint(f"Expose {n} {imgtype}")
+        camera_exposure = CameraExposure(
+            exp_time=exptime if imgtype != "BIAS" else 0.0,
+            shutter=imgtype not in ("BIAS", "DARK"),
+            image_type=imgtype,
+            group_id=group_id,
+            n=n,
+            n_snaps=n_snaps,
+            n_shift=n_shift,
+            row_shift=row_shift,
+            test_type=test_type,
+            reason=reason,
+            program=program,
+            sensors=sensors,
+            note=note,
+        )
+        return await self.expose(camera_exposure)
+
+    def check_kwargs(self, **kwargs: Any) -> None:
+        """Check that each keyword is an instrument setup attribute.
+
+        Raises
+        ------
+        RuntimeError
+            If one is not.
+        """
+        for key in kwargs:
+            if key not in self.instrument_setup_attributes:
+                raise RuntimeError(
+                    f"Invalid argument {key}. Must be one of {sorted(self.instrument_setup_attributes)}."
+                )
+
+    async def expose(self, camera_exposure: CameraExposure) -> list[int]:
+        """Take the images of a `CameraExposure`; return their exposure IDs.
+
+        Raises
+        ------
+        RuntimeError
+            If an open-shutter exposure time is below `min_exptime`, or
+            taking an image fails (see the module documentation).
+        """
+        async with self.cmd_lock:
+            if camera_exposure.image_type == "BIAS" and camera_exposure.exp_time > 0.0:
+                self.log.warning("Image type is BIAS, ignoring exptime.")
+                camera_exposure.exp_time = 0.0
+            elif camera_exposure.shutter and camera_exposure.exp_time < self.min_exptime:
+                raise RuntimeError(
+                    f"Minimum allowed open-shutter exposure time is {self.min_exptime}. "
+                    f"Got {camera_exposure.exp_time}."
+                )
+            if camera_exposure.n_snaps > self.max_n_snaps_warning:
+                self.log.warning(
+                    "n_snaps=%d is more than the recommended %d",
+                    camera_exposure.n_snaps,
+                    self.max_n_snaps_warning,
+                )
+            exposure_ids: list[int] = []
+            for _ in range(camera_exposure.n):
+                exposure_ids += await self._take_images(camera_exposure)
+            return exposure_ids
+
+    async def _take_images(self, camera_exposure: CameraExposure) -> list[int]:
+        """Send one ``takeImages`` and return the exposure IDs of its images."""
+        n_images = camera_exposure.n_snaps
+        camera = self.camera
+        camera.cmd_takeImages.set(
+            numImages=n_images,
+            expTime=float(camera_exposure.exp_time),
+            shutter=bool(camera_exposure.shutter),
+            keyValueMap=camera_exposure.get_key_value_map(),
+            sensors=self.parse_sensors(camera_exposure.sensors),
+            obsNote="" if camera_exposure.note is None else camera_exposure.note,
+        )
+        timeout = (float(camera_exposure.exp_time) + self.read_out_time) * n_images + self.long_long_timeout
+        await self.wait_for_camera_readiness()
+        await self.wait_for_camera_state(CameraSubstate.IDLE)
+        camera.evt_startIntegration.flush()
+        camera.evt_endReadout.flush()
+        what = f"{n_images} {camera_exposure.image_type} image(s) of {camera_exposure.exp_time} s"
+        try:
+            await camera.cmd_takeImages.start(timeout=timeout)
+        except AckError as e:
+            result = e.ackcmd.result if e.ackcmd is not None else str(e)
+            if isinstance(e, TimeoutError):
+                raise RuntimeError(
+                    f"{camera.salinfo.name}.takeImages of {what} did not complete "
+                    f"within {timeout} s ({result})"
+                ) from e
+            raise RuntimeError(f"{camera.salinfo.name}.takeImages of {what} failed: {result}") from e
+        image_names = await self._image_names(camera_exposure.group_id, n_images, what)
+        await self._check_end_readouts(image_names, what)
+        return [self.exposure_id_from_image_name(name) for name in image_names]
+
+    async def _image_names(self, group_id: str, n_images: int, what: str) -> list[str]:
+        """Names of the images the command just taken started (from ``startIntegration``)."""
+        names: list[str] = []
+        while len(names) < n_images:
+            try:
+                data = await self.camera.evt_startIntegration.next(flush=False, timeout=self.fast_timeout)
+            except TimeoutError:
+                raise RuntimeError(
+                    f"takeImages of {what} completed, but the camera wrote startIntegration for only "
+                    f"{len(names)} of them within {self.fast_timeout} s (seen: {names or 'none'})"
+                ) from None
+            # additionalValues joins the values with ":", which group IDs (ISO times) also contain.
+            if "groupId" in data.additionalKeys.split(":") and group_id not in data.additionalValues:
+                self.log.warning("Skipping %s: not of group %s", data.imageName, group_id)
+                continue
+            names.append(data.imageName)
+        return names
+
+    async def _check_end_readouts(self, image_names: list[str], what: str) -> None:
+        """Check that each image was read out (``endReadout`` written)."""
+        missing = set(image_names)
+        while missing:
+            try:
+                data = await self.camera.evt_endReadout.next(flush=False, timeout=self.fast_timeout)
+            except TimeoutError:
+                raise RuntimeError(
+                    f"takeImages of {what} completed, but the camera wrote no endReadout for "
+                    f"{', '.join(sorted(missing))} within {self.fast_timeout} s"
+                ) from None
+            missing.discard(data.imageName)
+
+    async def wait_for_camera_readiness(self) -> None:
+        """Wait until the camera has read out the last image it started.
+
+        Raises
+        ------
+        RuntimeError
+            If that image's ``endReadout`` does not arrive within its
+            exposure time + readout + shutter time + `fast_timeout`.
+        """
+        camera = self.camera
+        await camera.start_task
+        last_start = camera.evt_startIntegration.get()
+        last_end = camera.evt_endReadout.get()
+        if last_start is None or (last_end is not None and last_end.imageName == last_start.imageName):
+            return
+        camera.evt_endReadout.flush()
+        timeout = last_start.exposureTime + self.read_out_time + 2 * self.shutter_time + self.fast_timeout
+        self.log.info("Waiting for the readout of %s (up to %.1f s)", last_start.imageName, timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    data = await camera.evt_endReadout.next(flush=False)
+                    if data.imageName == last_start.imageName:
+                        return
+        except TimeoutError:
+            raise RuntimeError(
+                f"Camera not ready: image {last_start.imageName} started integrating but no endReadout "
+                f"for it arrived within {timeout:.1f} s"
+            ) from None
+
+    async def wait_for_camera_state(self, substate: CameraSubstate) -> None:
+        """Wait until ``ccsCommandState`` is ``substate``.
+
+        A camera that never reported its command state is assumed to be in it.
+
+        Raises
+        ------
+        RuntimeError
+            If the state is not reached within `long_long_timeout`.
+        """
+        camera = self.camera
+        await camera.start_task
+        data = camera.evt_ccsCommandState.get()
+        if data is None:
+            self.log.warning(
+                "%s never reported ccsCommandState; assuming %s", camera.salinfo.name, substate.name
+            )
+            return
+        if data.substate == substate:
+            return
+        camera.evt_ccsCommandState.flush()
+        try:
+            async with asyncio.timeout(self.long_long_timeout):
+                while data.substate != substate:
+                    data = await camera.evt_ccsCommandState.next(flush=False)
+        except TimeoutError:
+            raise RuntimeError(
+                f"{camera.salinfo.name} ccsCommandState is still {CameraSubstate(data.substate).name} after "
+                f"{self.long_long_timeout} s; waited for {substate.name}"
+            ) from None
+
+    @staticmethod
+    def exposure_id_from_image_name(image_name: str) -> int:
+        """Exposure ID of an image name: ``CC_O_20241024_000123`` → ``2024102400123``.
+
+        Raises
+        ------
+        RuntimeError
+            If the name is not ``<camera>_<controller>_YYYYMMDD_NNNNNN``.
+        """
+        parts = image_name.split("_")
+        if len(parts) != 4 or not (len(parts[2]) == 8 and parts[2].isdigit() and parts[3].isdigit()):
+            raise RuntimeError(f"image name {image_name!r} is not of the form CC_O_YYYYMMDD_NNNNNN")
+        return int(parts[2] + parts[3][1:])
+
+    @staticmethod
+    def image_name_from_exposure_id(exposure_id: int, prefix: str = "CC_O") -> str:
+        """Image name of an exposure ID: ``2024102400123`` → ``CC_O_20241024_000123``."""
+        day_obs, seq_num = divmod(int(exposure_id), 100000)
+        return f"{prefix}_{day_obs:08d}_{seq_num:06d}"
+
+    @staticmethod
+    def next_group_id() -> str:
+        """The current TAI time in ISO format (e.g. "2020-01-17T22:59:05.721"), a new group ID."""
+        return str(astropy.time.Time.now().tai.isot)
