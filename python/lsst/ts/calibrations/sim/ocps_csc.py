@@ -1,0 +1,604 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""OcpsCsc: the simulated OCPS (OCS-controlled pipeline system), running ``pipetask`` jobs.
+
+``execute(pipeline, version, config, data_query, prereq_jobs,
+output_dataset_types)``:
+
+1. checks the request (a bad field fails the command at once, naming the
+   field, and starts no job);
+2. acknowledges ``CMD_INPROGRESS`` with ``result = {"job_id": ...}`` and
+   ``timeout = in_progress_timeout`` (600 s by default, as dm_OCPS), then
+   acknowledges in progress again every ``in_progress_timeout / 2`` while the
+   job runs, so a client's time limit keeps moving for jobs of any length
+   (each in-progress ack extends the limit by its timeout);
+3. writes ``job_id(event_name="cmd_execute", seq_num, job_id)``;
+4. runs the job: waits for the ``prereq_jobs`` (a prerequisite that did not
+   complete fails the job, naming it), then runs, as its own process (an
+   argument list, never a shell)::
+
+       pipetask --long-log run -p PIPELINE -b REPO -o u/ocps/<job_id>
+           -i LSSTComCam/raw/all <config, split with shlex>
+           --output-run u/ocps/<job_id>/run -d DATA_QUERY
+
+   ``${CP_PIPE_DIR}`` / ``${CP_VERIFY_DIR}`` in the pipeline resolve to this
+   package's pipelines (`~lsst.ts.calibrations.cp.pipeline_paths.PipelinePaths`)
+   and are also set in the process's environment. ``REPO`` is the ``repo``
+   the CSC was given, as given (e.g. the alias ``/repo/LSSTComCam``); the
+   process inherits ``DAF_BUTLER_REPOSITORY_INDEX``
+   (`~lsst.ts.calibrations.repo.repo_alias`). A requested ``-j N`` (or
+   ``--processes N``) above ``max_processes`` (the cores of this machine by
+   default) is lowered to it, and the cap is logged (CSC log and job log);
+5. writes ``job_result(job_id, exit_code, result)``: ``exit_code`` 0 if the
+   job COMPLETED (process return code 0), 1 for ERROR, 255 if ABORTED;
+   ``result`` is the JSON of the final job record
+   (`~lsst.ts.calibrations.sim.ocps_job.OcpsJob`, UWS names ``jobId``,
+   ``phase``, ``creationTime``, ``startTime``, ``endTime``, ...);
+6. completes the command (``CMD_COMPLETE``) whatever the job's outcome, as
+   dm_OCPS does: the command's result text is ``"Job <id> <PHASE>: ..."``
+   and the job's success is ``job_result.exit_code``, written before the
+   final acknowledgement.
+
+Several jobs run at once (``cmd_execute.allow_multiple_callbacks``). Job
+processes never block the event loop (asyncio subprocesses; file writes in
+threads).
+
+Jobs root: each job has a folder ``<jobs_root>/<job_id>/`` holding
+``job.json`` (the record, rewritten at each phase change) and
+``outs/ocps.log`` (a few header lines — command line, the ``-j`` cap — then
+the process's stdout and stderr), as at the observatory
+(``/scratch/uws/<jobId>/outs/ocps.log``). ``jobs_root`` is a constructor
+argument; by default ``<repository root>/ocps/jobs``. A prerequisite job id
+not known to this CSC instance is looked up in ``<jobs_root>/<id>/job.json``,
+so jobs of an earlier run of the CSC can be prerequisites.
+
+``abort_job(job_id)``: a job waiting for prerequisites (or delayed) ends at
+once; a running process group gets SIGTERM, then SIGKILL after
+``abort_grace_period`` seconds. The job ends ABORTED with ``exit_code`` 255;
+the command completes when the job has ended. Closing the CSC aborts every
+job still running.
+
+Fault injection (tests and demos):
+
+- `inject_failure` (``count`` jobs): the next jobs run ``pipetask`` with an
+  extra ``-c ocpsInjectedFailure:reason=...`` override naming a task label
+  that no pipeline has, so ``pipetask`` itself fails (return code 1, the
+  error in the log) and the job ends ERROR with ``exit_code`` 1.
+- `inject_slow_jobs` (``count`` jobs, ``delay`` seconds): the next jobs
+  wait ``delay`` seconds in phase EXECUTING before their process starts (a
+  busy compute node); they can be aborted while waiting.
+"""
+
+__all__ = ["OcpsCsc"]
+
+import asyncio
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any, ClassVar
+
+from ..cp.pipeline_paths import PipelinePaths
+from ..repo.repo_alias import resolve_repository
+from ..repo.repository import RAW_RUN
+from ..sal import BaseCsc, ExpectedError, SalRetCode, State
+from ..version import __version__
+from .ocps_job import OcpsJob
+from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
+
+# Options the OCPS sets itself; a request's config may not set them.
+_RESERVED_OPTIONS = {
+    "-b": "the repository",
+    "--butler-config": "the repository",
+    "-o": "the output collection",
+    "--output": "the output collection",
+    "--output-run": "the output run",
+    "-p": "the pipeline",
+    "--pipeline": "the pipeline",
+    "-d": "the data query",
+    "--data-query": "the data query",
+}
+_PROCESS_OPTIONS = ("-j", "--processes")
+# Task label used by inject_failure: no pipeline has it, so pipetask fails.
+INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
+
+
+def _machine_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _default_pipetask() -> list[str]:
+    sibling = Path(sys.executable).with_name("pipetask")
+    if sibling.is_file():
+        return [str(sibling)]
+    found = shutil.which("pipetask")
+    return [found] if found else ["pipetask"]
+
+
+class OcpsCsc(BaseCsc):
+    """The simulated OCPS: runs pipelines on a butler repository as ``pipetask`` jobs.
+
+    Parameters
+    ----------
+    repo : `str` or `os.PathLike`
+        The repository: a path or a label of the butler repository index
+        (e.g. ``/repo/LSSTComCam``), passed to ``pipetask -b`` as given.
+        Resolved (`~lsst.ts.calibrations.repo.repo_alias.resolve_repository`)
+        when the CSC starts; a name that reaches no repository makes the
+        start fail.
+    jobs_root : `str` or `os.PathLike`, optional
+        Folder of the job folders; ``<repository root>/ocps/jobs`` by
+        default.
+    index : `int`, optional
+        SAL index: 2 (LSSTComCam) by default.
+    initial_state : `State`, optional
+        Summary state after starting.
+    override : `str`, optional
+        Configuration override (unused).
+    simulation_mode : `int`, optional
+        0 or 1; the jobs are real either way.
+    max_processes : `int`, optional
+        Largest ``-j`` a job may use; the cores of this machine by default.
+    in_progress_timeout : `float`, optional
+        Timeout (s) of each in-progress acknowledgement of ``execute``; the
+        acknowledgement is repeated every half of it while the job runs.
+    abort_grace_period : `float`, optional
+        Time (s) between SIGTERM and SIGKILL when a job is aborted.
+    pipetask : `~collections.abc.Sequence` [`str`], optional
+        The ``pipetask`` command (argument list); the ``pipetask`` beside
+        this Python by default.
+    heartbeat_interval : `float`, optional
+        Interval (s) between heartbeats; 1 s if None.
+
+    Raises
+    ------
+    ValueError
+        Raised if ``max_processes``, ``in_progress_timeout`` or
+        ``abort_grace_period`` is not positive, or another argument is
+        invalid (see `BaseCsc`).
+
+    Attributes
+    ----------
+    jobs : `dict` [`str`, `OcpsJob`]
+        The jobs of this CSC instance, by id.
+    repo_root : `str` or `None`
+        The repository root ``repo`` reaches, once started.
+    """
+
+    valid_simulation_modes: ClassVar[Sequence[int]] = (0, 1)
+    version: ClassVar[str] = __version__
+
+    def __init__(
+        self,
+        repo: str | os.PathLike[str],
+        jobs_root: str | os.PathLike[str] | None = None,
+        *,
+        index: int = 2,
+        initial_state: State | int = State.STANDBY,
+        override: str = "",
+        simulation_mode: int = 0,
+        max_processes: int | None = None,
+        in_progress_timeout: float = 600.0,
+        abort_grace_period: float = 10.0,
+        pipetask: Sequence[str] | None = None,
+        heartbeat_interval: float | None = None,
+    ) -> None:
+        for name, value in (
+            ("max_processes", max_processes),
+            ("in_progress_timeout", in_progress_timeout),
+            ("abort_grace_period", abort_grace_period),
+        ):
+            if value is not None and value <= 0:
+                raise ValueError(f"{name}={value} must be positive")
+        self.repo = os.fspath(repo)
+        self._jobs_root_arg = Path(jobs_root).expanduser().absolute() if jobs_root is not None else None
+        self.jobs_root: Path | None = self._jobs_root_arg
+        self.repo_root: str | None = None
+        self.max_processes = max_processes if max_processes is not None else _machine_cores()
+        self.in_progress_timeout = float(in_progress_timeout)
+        self.abort_grace_period = float(abort_grace_period)
+        self.pipetask = list(pipetask) if pipetask is not None else _default_pipetask()
+        self.pipeline_paths = PipelinePaths()
+        self.jobs: dict[str, OcpsJob] = {}
+        self._job_tasks: dict[str, asyncio.Task[None]] = {}
+        self._processes: dict[str, asyncio.subprocess.Process] = {}
+        self._spawning: set[str] = set()
+        self._fail_count = 0
+        self._fail_reason = ""
+        self._slow_count = 0
+        self._slow_delay = 0.0
+        super().__init__(
+            "OCPS",
+            index=index,
+            initial_state=initial_state,
+            override=override,
+            simulation_mode=simulation_mode,
+            heartbeat_interval=heartbeat_interval,
+        )
+        self.cmd_execute.allow_multiple_callbacks = True
+        self.cmd_abort_job.allow_multiple_callbacks = True
+
+    async def start(self) -> None:
+        """Resolve the repository, make the jobs root, then start the CSC."""
+        self.repo_root = await asyncio.to_thread(resolve_repository, self.repo)
+        if self._jobs_root_arg is None:
+            self.jobs_root = Path(self.repo_root) / "ocps" / "jobs"
+        assert self.jobs_root is not None
+        await asyncio.to_thread(self.jobs_root.mkdir, parents=True, exist_ok=True)
+        await super().start()
+
+    # Fault injection.
+
+    def inject_failure(self, count: int = 1, reason: str = "injected failure") -> None:
+        """Make the next ``count`` jobs fail in ``pipetask`` (exit_code 1, phase ERROR).
+
+        Parameters
+        ----------
+        count : `int`, optional
+            Number of jobs.
+        reason : `str`, optional
+            Text put in the failing override, seen in the job log.
+        """
+        self._fail_count = int(count)
+        self._fail_reason = reason
+
+    def inject_slow_jobs(self, count: int = 1, delay: float = 10.0) -> None:
+        """Make the next ``count`` jobs wait ``delay`` seconds (EXECUTING) before their process starts.
+
+        Parameters
+        ----------
+        count : `int`, optional
+            Number of jobs.
+        delay : `float`, optional
+            Delay (s).
+        """
+        self._slow_count = int(count)
+        self._slow_delay = float(delay)
+
+    # Commands.
+
+    async def do_execute(self, data: Any) -> Any:
+        """Run a pipeline as a job; see the module documentation.
+
+        Raises
+        ------
+        ExpectedError
+            If not ENABLED, or a field of the request is invalid (the
+            message names it).
+        """
+        self.assert_enabled("execute")
+        job = await self._make_job(data)
+        self.jobs[job.job_id] = job
+        ack_result = json.dumps({"job_id": job.job_id})
+        await self.cmd_execute.ack_in_progress(data, timeout=self.in_progress_timeout, result=ack_result)
+        await self.evt_job_id.set_write(
+            event_name="cmd_execute", seq_num=data.private_seqNum, job_id=job.job_id
+        )
+        task = asyncio.create_task(self._run_job(job))
+        self._job_tasks[job.job_id] = task
+        try:
+            while True:
+                done, _ = await asyncio.wait([task], timeout=self.in_progress_timeout / 2)
+                if done:
+                    break
+                await self.cmd_execute.ack_in_progress(
+                    data, timeout=self.in_progress_timeout, result=ack_result
+                )
+        except asyncio.CancelledError:
+            await self._abort(job, grace_period=min(self.abort_grace_period, 1.0))
+            raise
+        if not job.is_final:  # _run_job failed unexpectedly; it logged why.
+            job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
+        record = job.record()
+        await self.evt_job_result.set_write(
+            job_id=job.job_id, exit_code=job.exit_code, result=json.dumps(record), force_output=True
+        )
+        summary = f"Job {job.job_id} {job.phase}"
+        if job.message:
+            summary += f": {job.message}"
+        return self.salinfo.make_ackcmd(
+            private_seqNum=data.private_seqNum, ack=SalRetCode.CMD_COMPLETE, result=summary
+        )
+
+    async def do_abort_job(self, data: Any) -> None:
+        """Abort a job: it ends ABORTED and its ``job_result`` has ``exit_code`` 255.
+
+        Raises
+        ------
+        ExpectedError
+            If not ENABLED, the job is unknown, or it has already ended.
+        """
+        self.assert_enabled("abort_job")
+        job = self.jobs.get(data.job_id)
+        if job is None:
+            known = ", ".join(sorted(self.jobs)) or "none"
+            raise ExpectedError(
+                f"abort_job: job_id={data.job_id!r} is not a job of this OCPS (jobs: {known})."
+            )
+        if job.is_final:
+            raise ExpectedError(f"abort_job: job {job.job_id} has already ended with phase {job.phase}.")
+        await self.cmd_abort_job.ack_in_progress(data, timeout=self.abort_grace_period + 10.0)
+        await self._abort(job, grace_period=self.abort_grace_period)
+
+    # Jobs.
+
+    async def _make_job(self, data: Any) -> OcpsJob:
+        """Check a request and make its job (QUEUED; nothing started)."""
+        assert self.jobs_root is not None
+        parameters = {
+            name: str(getattr(data, name))
+            for name in ("pipeline", "version", "config", "data_query", "prereq_jobs", "output_dataset_types")
+        }
+        pipeline_url = parameters["pipeline"].strip()
+        if not pipeline_url:
+            raise ExpectedError(
+                "execute: pipeline is empty: give a pipeline YAML, e.g. "
+                "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+            )
+        pipeline = self.pipeline_paths.resolve(pipeline_url)
+        pipeline_file = Path(pipeline.split("#", 1)[0])
+        if not await asyncio.to_thread(pipeline_file.is_file):
+            available = sorted(p.name for p in self.pipeline_paths.pipelines_dir.glob("*.yaml"))
+            raise ExpectedError(
+                f"execute: pipeline={pipeline_url!r} resolves to {str(pipeline_file)!r}, not a file; "
+                f"LSSTComCam pipelines: ${{CP_PIPE_DIR}}/pipelines/LSSTComCam/ {', '.join(available)}"
+            )
+        try:
+            options = shlex.split(parameters["config"])
+        except ValueError as e:
+            raise ExpectedError(f"execute: config={parameters['config']!r} cannot be split ({e}).") from None
+        options, requested, processes = self._cap_processes(options, parameters["config"])
+        for option in options:
+            name = option.split("=", 1)[0]
+            if name in _RESERVED_OPTIONS:
+                raise ExpectedError(
+                    f"execute: config must not set {name}: the OCPS sets {_RESERVED_OPTIONS[name]} itself "
+                    "(use the pipeline and data_query fields)."
+                )
+        prereq_jobs = [item.strip() for item in parameters["prereq_jobs"].split(",") if item.strip()]
+        for prereq in prereq_jobs:
+            if prereq not in self.jobs and not await asyncio.to_thread(
+                (self.jobs_root / prereq / "job.json").is_file
+            ):
+                raise ExpectedError(
+                    f"execute: prereq_jobs names {prereq!r}, which is not a job of this OCPS "
+                    f"(nor in {self.jobs_root}): give comma-separated job ids from earlier executes."
+                )
+        job_id = uuid.uuid4().hex
+        output = f"u/ocps/{job_id}"
+        if self._fail_count > 0:
+            self._fail_count -= 1
+            options += ["-c", f"{INJECTED_FAILURE_LABEL}:reason={self._fail_reason}"]
+        command = [*self.pipetask, "--long-log", "run", "-p", pipeline, "-b", self.repo]
+        command += ["-o", output, "-i", RAW_RUN, *options, "--output-run", f"{output}/run"]
+        if parameters["data_query"].strip():
+            command += ["-d", parameters["data_query"]]
+        return OcpsJob(
+            job_id=job_id,
+            parameters=parameters,
+            pipeline=pipeline,
+            prereq_jobs=prereq_jobs,
+            job_dir=self.jobs_root / job_id,
+            output_collection=output,
+            output_run=f"{output}/run",
+            command=command,
+            processes=processes,
+            requested_processes=requested,
+            phase=OcpsJobPhase.PENDING if prereq_jobs else OcpsJobPhase.QUEUED,
+        )
+
+    def _cap_processes(self, options: list[str], config: str) -> tuple[list[str], int | None, int]:
+        """Lower a requested ``-j N`` / ``--processes N`` to ``max_processes``.
+
+        Returns the options, the requested number (None if not given) and
+        the number the job runs with.
+        """
+        result: list[str] = []
+        requested: int | None = None
+        i = 0
+        while i < len(options):
+            option = options[i]
+            text: str | None = None
+            if option in _PROCESS_OPTIONS:
+                if i + 1 >= len(options):
+                    raise ExpectedError(f"execute: config={config!r}: {option} needs a number of processes.")
+                text = options[i + 1]
+                i += 2
+            elif option.startswith("--processes="):
+                text = option.split("=", 1)[1]
+                i += 1
+            elif option.startswith("-j") and not option.startswith("--"):
+                text = option[2:].lstrip("=")
+                i += 1
+            else:
+                result.append(option)
+                i += 1
+                continue
+            try:
+                requested = int(text)
+                if requested < 1:
+                    raise ValueError
+            except ValueError:
+                raise ExpectedError(
+                    f"execute: config={config!r}: the number of processes {text!r} must be a positive int."
+                ) from None
+        processes = min(requested, self.max_processes) if requested is not None else 1
+        if requested is not None:
+            result += ["-j", str(processes)]
+        return result, requested, processes
+
+    async def _wait_for_prereqs(self, job: OcpsJob) -> str:
+        """Wait for the prerequisite jobs; return why the job cannot run, or ""."""
+        assert self.jobs_root is not None
+        for prereq_id in job.prereq_jobs:
+            prereq = self.jobs.get(prereq_id)
+            if prereq is not None:
+                await asyncio.shield(prereq.done)
+                phase, message = prereq.phase, prereq.message
+            else:
+                path = self.jobs_root / prereq_id / "job.json"
+                record = json.loads(await asyncio.to_thread(path.read_text))
+                phase, message = record.get("phase", "?"), record.get("message", "")
+                if phase not in FINAL_PHASES:
+                    message = f"it was {phase} when the OCPS that ran it stopped"
+                    phase = OcpsJobPhase.ERROR
+            if phase != OcpsJobPhase.COMPLETED:
+                because = f" ({message})" if message else ""
+                return f"prerequisite job {prereq_id} ended with phase {phase}{because}"
+        return ""
+
+    async def _run_job(self, job: OcpsJob) -> None:
+        """Run one job to its end; never raises (except on cancellation by close)."""
+        log_file: IO[bytes] | None = None
+        try:
+            await asyncio.to_thread(job.log_file.parent.mkdir, parents=True, exist_ok=True)
+            await self._write_record(job)
+            if job.prereq_jobs:
+                reason = await self._wait_for_prereqs(job)
+                if reason:
+                    job.finish(OcpsJobPhase.ERROR, reason)
+                    self.log.warning("Job %s not run: %s", job.job_id, reason)
+                    return
+                job.phase = OcpsJobPhase.QUEUED
+            if self._slow_count > 0:
+                self._slow_count -= 1
+                job.start(None)
+                await self._write_record(job)
+                self.log.info("Job %s delayed %.3g s (inject_slow_jobs)", job.job_id, self._slow_delay)
+                await asyncio.sleep(self._slow_delay)
+            header = [f"# OCPS job {job.job_id}", f"# command: {shlex.join(job.command)}"]
+            if job.requested_processes is not None and job.requested_processes > job.processes:
+                cap = (
+                    f"-j {job.requested_processes} requested, capped at {job.processes} "
+                    f"(max_processes: the cores of this machine)"
+                )
+                header.append(f"# {cap}")
+                self.log.info("Job %s: %s", job.job_id, cap)
+            log_file = await asyncio.to_thread(job.log_file.open, "wb")
+            await asyncio.to_thread(log_file.write, ("\n".join(header) + "\n").encode())
+            await asyncio.to_thread(log_file.flush)
+            # Not cancelled while the process is being created (see _abort), so no process is lost.
+            self._spawning.add(job.job_id)
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *job.command,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=self.pipeline_paths.pipeline_environment(),
+                    cwd=job.job_dir,
+                    start_new_session=True,
+                )
+                self._processes[job.job_id] = process
+            finally:
+                self._spawning.discard(job.job_id)
+            job.start(process.pid)
+            self.log.info("Job %s started: pid %s, %s", job.job_id, process.pid, shlex.join(job.command))
+            await self._write_record(job)
+            if job.abort_requested:
+                self._signal(process, signal.SIGTERM)
+            return_code = await process.wait()
+            if job.abort_requested:
+                job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job", return_code)
+            elif return_code == 0:
+                job.finish(OcpsJobPhase.COMPLETED, "", return_code)
+            else:
+                job.finish(
+                    OcpsJobPhase.ERROR,
+                    f"pipetask ended with return code {return_code}; see {job.log_file}",
+                    return_code,
+                )
+            self.log.info("Job %s ended: %s, return code %s", job.job_id, job.phase, return_code)
+        except asyncio.CancelledError:
+            job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job" if job.abort_requested else "OCPS closed")
+            raise
+        except Exception as e:
+            self.log.exception("Job %s failed to run", job.job_id)
+            job.finish(OcpsJobPhase.ERROR, f"the OCPS could not run the job: {e!r}")
+        finally:
+            self._processes.pop(job.job_id, None)
+            if log_file is not None:
+                await asyncio.shield(asyncio.to_thread(log_file.close))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._write_record(job))
+
+    async def _write_record(self, job: OcpsJob) -> None:
+        text = json.dumps(job.record(), indent=2)
+        tmp = job.record_file.with_suffix(".json.tmp")
+
+        def write() -> None:
+            job.job_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text)
+            os.replace(tmp, job.record_file)
+
+        await asyncio.to_thread(write)
+
+    @staticmethod
+    def _signal(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+        """Send a signal to a job's process group (the process leads its own session)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+
+    async def _abort(self, job: OcpsJob, grace_period: float) -> None:
+        """End a job: cancel it if it has no process, else SIGTERM then SIGKILL."""
+        if job.is_final:
+            return
+        job.abort_requested = True
+        task = self._job_tasks.get(job.job_id)
+        process = self._processes.get(job.job_id)
+        if process is None:
+            if job.job_id not in self._spawning and task is not None:
+                # Waiting for prerequisites, delayed or preparing: no process to end.
+                task.cancel()
+            # Else the process is being created: the runner signals it as soon as it exists.
+        else:
+            self.log.info("Aborting job %s: SIGTERM to process group %s", job.job_id, process.pid)
+            self._signal(process, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(job.done), grace_period)
+            except TimeoutError:
+                self.log.warning(
+                    "Job %s still running %.3g s after SIGTERM: SIGKILL", job.job_id, grace_period
+                )
+                self._signal(process, signal.SIGKILL)
+        await asyncio.shield(job.done)
+
+    async def close_tasks(self) -> None:
+        """Abort the jobs still running (SIGTERM, SIGKILL after 1 s), then close."""
+        running = [job for job in self.jobs.values() if not job.is_final]
+        if running:
+            await asyncio.gather(
+                *(self._abort(job, grace_period=min(self.abort_grace_period, 1.0)) for job in running),
+                return_exceptions=True,
+            )
+        for task in self._job_tasks.values():
+            task.cancel()
+        await super().close_tasks()
