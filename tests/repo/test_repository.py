@@ -354,7 +354,7 @@ def test_certify_and_lookup_by_exposure(repo: Butler, tmp_path: Path) -> None:
     certify_calibrations(
         repo, ["u/ocps/1"], calib, "bias", "2024-10-24", astropy.time.Time("2024-10-25", scale="tai")
     )
-    with Butler.from_config(repo._config, collections=[calib]) as reader:
+    with Butler.from_config(str(tmp_path / "repo"), collections=[calib]) as reader:
         bias = reader.get("bias", detector=0, exposure=exposure_id(1), instrument="LSSTComCam")
         assert isinstance(bias, Exposure) and bias.metadata["DETECTOR"] == 0
         assert float(bias.image.array[0, 0]) == 7.0
