@@ -238,6 +238,8 @@ async def test_configure_fills_defaults_and_writes_events() -> None:
         config = h.script.config
         # The metadata key is dropped; defaults are filled at every depth.
         assert vars(config) == {"day_obs": "2000-01-01", "checkpoints": ["a"], "nested": {"value": 1.5}}
+        # Only what the operator wrote counts as set explicitly.
+        assert h.script.explicit_config_keys == {"checkpoints"}
         assert data.blockId == "BL1_O_20240601_000001"
         assert data.executionId == "ex1"
         assert h.script.obs_id == "BL1_O_20240601_000001"

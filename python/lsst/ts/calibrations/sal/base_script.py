@@ -138,6 +138,9 @@ class BaseScript(Controller, abc.ABC):
         self.config_validator: DefaultingValidator | None = (
             None if schema is None else DefaultingValidator(schema)
         )
+        self.explicit_config_keys: frozenset[str] = frozenset()
+        """Top-level options the operator set in the configuration, before
+        defaults were filled (empty until ``configure``)."""
         self._run_task: asyncio.Task[None] | None = None
         self._pause_future: asyncio.Future[None] | None = None
         self._final_close_task: asyncio.Task[None] | None = None
@@ -554,6 +557,9 @@ class BaseScript(Controller, abc.ABC):
             self._check_regex("pauseCheckpoint", data.pauseCheckpoint)
             self._check_regex("stopCheckpoint", data.stopCheckpoint)
             config_dict = load_config_yaml(config_yaml)
+            # The options the operator wrote, before defaults are filled: scripts
+            # treat an option set explicitly differently from one left at its default.
+            self.explicit_config_keys = frozenset(config_dict)
             if self.config_validator is None:
                 if config_dict:
                     raise ValueError(
