@@ -30,6 +30,8 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_own_pipelines_exist() -> None:
     names = {path.stem for path in PIPELINE_FILES}
     assert set(OWN_PIPELINES) <= names
+    # Names the procedure document uses.
+    assert {"cpPtc", "findDefects", "cpDefects", "verifyBias", "verifyDark", "verifyFlat"} <= names
     assert {f"{name}LSST" for name in OWN_PIPELINES} <= names
 
 
@@ -39,6 +41,18 @@ def test_pipeline_builds(path: Path) -> None:
     assert len(graph.tasks) > 0
     if path.stem in OWN_PIPELINES:
         assert set(graph.tasks) == OWN_PIPELINES[path.stem]
+    if "isr" in graph.tasks and path.parent == PATHS.pipelines_dir:
+        # The procedure document's defaults apply to every pipeline with an ISR step.
+        pipeline = Pipeline.from_uri(str(path))
+        pipeline.addConfigOverride("isr", "doDefect", False)
+        pipeline.addConfigOverride("isr", "doCrosstalk", False)
+        assert "defects" not in pipeline.to_graph().tasks["isr"].prerequisite_inputs
+
+
+@pytest.mark.parametrize("subset", ["generateGainFromFlatPair", "cpPtcGainFromFlatPairs"])
+def test_procedure_subsets_build(subset: str) -> None:
+    graph = Pipeline.from_uri(PATHS.pipeline("cpPtc", subset=subset)).to_graph()
+    assert "isr" in graph.tasks and "cpExtract" in graph.tasks
 
 
 @pytest.mark.parametrize("name", sorted(OWN_PIPELINES))
