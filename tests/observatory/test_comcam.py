@@ -1,0 +1,244 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of ComCam and RemoteGroup against the simulated observatory."""
+
+import asyncio
+import pathlib
+from collections.abc import AsyncIterator
+
+import pytest
+from astropy.io import fits
+
+from lsst.ts.calibrations.observatory import (
+    CameraExposure,
+    ComCam,
+    ComponentNotEnabledError,
+    ComponentNotRunningError,
+    RemoteGroup,
+)
+from lsst.ts.calibrations.observatory.base_camera import CameraSubstate
+from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
+from lsst.ts.calibrations.sal import State
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+
+STD_TIMEOUT = 30.0
+TIME_SCALE = 0.02
+DETECTORS = [0, 4]
+
+
+def make_observatory(repo: pathlib.Path, date: str = "2024-10-24") -> SimulatedObservatory:
+    return SimulatedObservatory(repo, time_scale=TIME_SCALE, date=date, seed=2, detectors=DETECTORS)
+
+
+@pytest.fixture
+async def comcam(tmp_path: pathlib.Path) -> AsyncIterator[ComCam]:
+    async with make_observatory(tmp_path / "repo") as observatory, ComCam() as comcam:
+        comcam.observatory = observatory  # type: ignore[attr-defined]
+        yield comcam
+
+
+def raw_records(repo: pathlib.Path) -> dict[int, tuple[set[int], str, float, str]]:
+    """Exposure id → (detectors, observation type, exposure time, filter) of the raws."""
+    with open_repository(repo) as butler:
+        result: dict[int, tuple[set[int], str, float, str]] = {}
+        for ref in butler.query_datasets("raw", collections=RAW_RUN, with_dimension_records=True):
+            record = ref.dataId.records["exposure"]
+            entry = result.setdefault(
+                record.id, (set(), record.observation_type, record.exposure_time, record.physical_filter)
+            )
+            entry[0].add(int(ref.dataId["detector"]))
+        return result
+
+
+def test_key_value_map() -> None:
+    exposure = CameraExposure(exp_time=0.0, shutter=False, image_type="BIAS", group_id="G", n=1)
+    assert exposure.get_key_value_map() == (
+        "imageType: BIAS, groupId: G, testType: BIAS, stutterRows: 0, stutterNShifts: 0, stutterDelay: 0.0"
+    )
+    exposure.test_type, exposure.reason, exposure.program = "PTC", "daily", "BLOCK-1"
+    assert exposure.get_key_value_map().endswith(
+        "testType: PTC, stutterRows: 0, stutterNShifts: 0, stutterDelay: 0.0, reason: daily, program: BLOCK-1"
+    )
+
+
+def test_exposure_ids() -> None:
+    assert ComCam.exposure_id_from_image_name("CC_O_20241024_000123") == 2024102400123
+    assert ComCam.image_name_from_exposure_id(2024102400123) == "CC_O_20241024_000123"
+    with pytest.raises(RuntimeError, match="CC_O_YYYYMMDD_NNNNNN"):
+        ComCam.exposure_id_from_image_name("CC_O_2024_1")
+
+
+async def test_group(comcam: ComCam) -> None:
+    assert comcam.components_attr == ["cccamera", "ccheaderservice", "ccoods"]
+    assert comcam.rem.cccamera is comcam.camera
+    await comcam.assert_all_enabled("ready")
+    await comcam.set_state(State.DISABLED, components=["ccoods"])
+    assert await comcam.get_state("CCOODS") == State.DISABLED
+    with pytest.raises(
+        ComponentNotEnabledError, match="calibrations: CCOODS is DISABLED; all must be ENABLED"
+    ):
+        await comcam.assert_all_enabled("calibrations")
+    comcam.check.ccoods = False
+    await comcam.assert_all_enabled()
+    comcam.check.ccoods = True
+    await comcam.enable()
+    await comcam.assert_all_enabled()
+
+
+async def test_no_observatory() -> None:
+    async with RemoteGroup(["CCCamera", "OCPS:2"]) as group:
+        group.fast_timeout = 0.2
+        assert group.components_attr == ["cccamera", "ocps_2"]
+        with pytest.raises(
+            ComponentNotRunningError, match="CCCamera published no summaryState .* not running"
+        ):
+            await group.assert_all_enabled("start")
+
+
+async def test_take_bias_darks_flats(comcam: ComCam) -> None:
+    bias_ids = await comcam.take_bias(3)
+    assert bias_ids == [2024102400001, 2024102400002, 2024102400003]
+    dark_ids = await comcam.take_darks(2.0, 1, reason="daily", program="CALIB", note="dark note")
+    flat_ids = await comcam.take_flats(1.5, 2, filter="i_06")
+    assert await comcam.get_current_filter() == "i_06"
+    all_ids = bias_ids + dark_ids + flat_ids
+    assert all_ids == sorted(all_ids) and len(set(all_ids)) == 6
+    await comcam.wait_for_oods(all_ids, DETECTORS, timeout=STD_TIMEOUT)
+    records = await asyncio.to_thread(raw_records, comcam.observatory.repo)  # type: ignore[attr-defined]
+    assert records == {
+        **{i: ({0, 4}, "bias", 0.0, "empty") for i in bias_ids},
+        dark_ids[0]: ({0, 4}, "dark", 2.0, "empty"),
+        **{i: ({0, 4}, "flat", 1.5, "i_06") for i in flat_ids},
+    }
+    raw = comcam.observatory.raw_store.raw_path("CC_O_20241024_000004", "R22_S00")  # type: ignore[attr-defined]
+    header = fits.getheader(raw)
+    assert (header["REASON"], header["PROGRAM"], header["OBSANNOT"]) == ("daily", "CALIB", "dark note")
+
+
+async def test_take_imgtype_checks(comcam: ComCam) -> None:
+    with pytest.raises(RuntimeError, match="Invalid argument grating"):
+        await comcam.take_flats(1.0, 1, grating="x")
+    with pytest.raises(RuntimeError, match="Invalid imgtype:SKY"):
+        await comcam.take_imgtype("SKY", 1.0, 1)
+    with pytest.raises(RuntimeError, match="Minimum allowed open-shutter exposure time is 0.1"):
+        await comcam.take_flats(0.05, 1)
+    # BIAS forces exptime 0.
+    ids = await comcam.take_imgtype("BIAS", 5.0, 1, sensors="R22_S11")
+    telemetry = await comcam.camera.evt_endReadout.aget(timeout=STD_TIMEOUT)
+    assert telemetry.requestedExposureTime == 0.0
+    await comcam.wait_for_oods(ids, ["R22_S11"], timeout=STD_TIMEOUT)
+    with pytest.raises(RuntimeError, match="are not ComCam sensors"):
+        await comcam.take_bias(1, sensors="R99_S00")
+    assert await comcam.get_available_filters() == ["u_02", "g_01", "r_03", "i_06", "z_03", "y_04"]
+
+
+async def test_filter_change(comcam: ComCam) -> None:
+    assert await comcam.get_current_filter() == "r_03"
+    await comcam.setup_instrument(filter="z_03")
+    assert await comcam.get_current_filter() == "z_03"
+    comcam.camera.evt_startSetFilter.flush()
+    await comcam.setup_filter("z_03")  # already in place: no command
+    assert comcam.camera.evt_startSetFilter.get_oldest() is None
+    with pytest.raises(RuntimeError, match=r"setFilter\(name='w_01'\) failed: .*not an available filter"):
+        await comcam.setup_filter("w_01")
+
+
+async def test_readiness(comcam: ComCam) -> None:
+    # Never took an image: ready at once.
+    await asyncio.wait_for(comcam.wait_for_camera_readiness(), 1.0)
+    # An image being read out by another client: wait for its endReadout.
+    other = asyncio.create_task(
+        comcam.camera.cmd_takeImages.set_start(numImages=1, expTime=10.0, keyValueMap="imageType: DARK")
+    )
+    await comcam.camera.evt_startIntegration.next(flush=True, timeout=STD_TIMEOUT)
+    assert comcam.camera.evt_ccsCommandState.get().substate == 2
+    await comcam.wait_for_camera_readiness()
+    assert comcam.camera.evt_endReadout.get().imageName == "CC_O_20241024_000001"
+    await comcam.wait_for_camera_state(CameraSubstate.IDLE)
+    await other
+    ids = await comcam.take_bias(1)
+    assert ids == [2024102400002]
+
+
+async def test_readiness_timeout(comcam: ComCam) -> None:
+    camera = comcam.observatory.camera  # type: ignore[attr-defined]
+    camera.read_out_time = 1e4  # the readout never ends within the test
+    comcam.fast_timeout = 0.2
+    other = asyncio.create_task(
+        comcam.camera.cmd_takeImages.set_start(numImages=1, expTime=0.0, keyValueMap="imageType: BIAS")
+    )
+    await comcam.camera.evt_startIntegration.next(flush=True, timeout=STD_TIMEOUT)
+    with pytest.raises(RuntimeError, match="CC_O_20241024_000001 started integrating but no endReadout"):
+        await comcam.wait_for_camera_readiness()
+    other.cancel()
+
+
+async def test_camera_fault(comcam: ComCam) -> None:
+    comcam.observatory.faults.fail_camera_command("takeImages")  # type: ignore[attr-defined]
+    with pytest.raises(
+        RuntimeError, match=r"CCCamera.takeImages of 2 BIAS image\(s\) of 0.0 s failed: .*injected"
+    ):
+        await comcam.take_imgtype("BIAS", 0.0, 1, n_snaps=2)
+    assert await comcam.take_bias(1) == [2024102400001]
+
+
+async def test_oods_faults(comcam: ComCam) -> None:
+    comcam.observatory.faults.lose_image(1)  # type: ignore[attr-defined]
+    comcam.observatory.faults.fail_ingest(2)  # type: ignore[attr-defined]
+    ids = await comcam.take_bias(2)
+    with pytest.raises(
+        RuntimeError, match=r"OODS could not ingest CC_O_20241024_000002 R22_S00: statusCode 1 ingest"
+    ):
+        await comcam.wait_for_oods(ids, DETECTORS, timeout=STD_TIMEOUT)
+    with pytest.raises(
+        RuntimeError, match="No imageInOODS within 0.5 s for 2 file.*CC_O_20241024_000001 R22_S00"
+    ):
+        await comcam.wait_for_oods(ids[:1], DETECTORS, timeout=0.5)
+
+
+async def test_sequence_continues_after_restart(tmp_path: pathlib.Path) -> None:
+    repo = tmp_path / "repo"
+    async with make_observatory(repo) as observatory, ComCam() as comcam:
+        ids = await comcam.take_bias(2)
+        await comcam.wait_for_oods(ids, DETECTORS, timeout=STD_TIMEOUT)
+        await observatory.wait_idle()
+    # From the registry (the raw folder is gone) ...
+    for path in sorted((repo / "sim_raws" / "20241024").iterdir()):
+        path.rename(tmp_path / path.name)
+    async with make_observatory(repo) as observatory, ComCam() as comcam:
+        observatory.faults.lose_image(1)
+        assert await comcam.take_bias(1) == [2024102400003]
+        await observatory.wait_idle()
+    # ... and from the raw folder (image 3 never reached the registry).
+    async with make_observatory(repo), ComCam() as comcam:
+        assert await comcam.take_bias(1) == [2024102400004]
+
+
+async def test_day_obs_rollover(tmp_path: pathlib.Path) -> None:
+    async with (
+        make_observatory(tmp_path / "repo", date="2022-01-02T11:59:50") as observatory,
+        ComCam() as comcam,
+    ):
+        assert await comcam.take_bias(1) == [2022010100001]
+        await observatory.clock.sleep(15.0)
+        assert await comcam.take_bias(2) == [2022010200001, 2022010200002]
+        await comcam.wait_for_oods([2022010100001, 2022010200002], DETECTORS, timeout=STD_TIMEOUT)
