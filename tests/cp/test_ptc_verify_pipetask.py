@@ -126,7 +126,7 @@ def test_gain_from_flat_pair_subset(repo: tuple[Path, dict, dict]) -> None:
     path, exposures, truth = repo
     pipeline = PATHS.pipeline("cpPtc", subset="generateGainFromFlatPair")
     run_pipetask(path, pipeline, "u/test/gain", "exposure.observation_type='flat'", [RAW])
-    butler = dB.Butler(str(path), collections=["u/test/gain"])
+    butler = dB.Butler(str(path), collections=["u/test/gain"])  # type: ignore[abstract]  # the document's form
     flat1, flat2 = flats(exposures)[6:8]  # the 4 s pair, about 19 ke⁻
     # The procedure document's call, for either exposure of the pair.
     cp_covs = butler.get("cpPtcExtract", detector=DETECTOR, exposure=flat1, instrument="LSSTComCam")
@@ -148,7 +148,7 @@ def test_gain_from_flat_pair_subset(repo: tuple[Path, dict, dict]) -> None:
 def test_cp_ptc(repo: tuple[Path, dict, dict]) -> None:
     path, exposures, truth = repo
     run_pipetask(path, PATHS.pipeline("cpPtc"), "u/test/ptc", "exposure.observation_type='flat'", [RAW])
-    butler = dB.Butler(str(path), collections=["u/test/ptc"])
+    butler = dB.Butler(str(path), collections=["u/test/ptc"])  # type: ignore[abstract]  # the document's form
     ptc = butler.get("ptc", detector=DETECTOR, instrument="LSSTComCam")
     assert ptc.ptcFitType == "EXPAPPROXIMATION"
     assert len(ptc.inputExpIdPairs["C10"]) == len(FLAT_TIMES)
@@ -169,7 +169,7 @@ def test_verify_pipeline(repo: tuple[Path, dict, dict], kind: str) -> None:
         # The 2-8 s flats (see the documentation on low-level flats in a mixed-level flat).
         where += " AND exposure.exposure_time >= 2.0"
     run_pipetask(path, PATHS.pipeline(f"verify{kind}"), f"u/test/verify{kind}", where, [RAW, CALIB])
-    butler = dB.Butler(str(path), collections=[f"u/test/verify{kind}"])
+    butler = dB.Butler(str(path), collections=[f"u/test/verify{kind}"])  # type: ignore[abstract]  # the document's form
     run_stats = butler.get(f"verify{kind}Stats", instrument="LSSTComCam")
     verified = sorted(e for e in run_stats if e != "SUCCESS")
     assert verified and all(exposures[e][0] == kind.lower() for e in verified)
