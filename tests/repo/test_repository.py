@@ -20,6 +20,7 @@ from lsst.ts.calibrations.repo.ingest import ingest_raws, read_exposure_records
 from lsst.ts.calibrations.repo.instrument import EMPTY_FILTER
 from lsst.ts.calibrations.repo.ptc_dataset import PhotonTransferCurveDataset
 from lsst.ts.calibrations.repo.raw import RawImage, make_header, read_raw, write_raw
+from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR, install_repository_alias
 from lsst.ts.calibrations.repo.repository import (
     CALIB_CHAIN,
     CERTIFIED_COLLECTION,
@@ -171,6 +172,18 @@ def test_open_repository(repo: Butler, tmp_path: Path) -> None:
     Butler.makeRepo(str(empty))
     with pytest.raises(RepositoryError, match="has no LSSTComCam instrument"):
         open_repository(empty)
+
+
+def test_open_repository_by_alias(repo: Butler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The script's default repo, /repo/LSSTComCam, is a label of the repository index.
+    for name in (REPOSITORIES_ENV_VAR, INDEX_ENV_VAR):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    install_repository_alias(tmp_path / "repo", index_path=tmp_path / "index.yaml")
+    with open_repository("/repo/LSSTComCam") as butler:
+        assert butler.registry.queryDimensionRecords("instrument").any()
+    with pytest.raises(RepositoryError, match="does not exist"):
+        open_repository("/repo/LSSTCam")
 
 
 def test_ingest_records(repo: Butler, tmp_path: Path) -> None:

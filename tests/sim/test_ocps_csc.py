@@ -95,8 +95,11 @@ def repo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def alias_index(repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Make /repo/LSSTComCam reach the test repository (environment restored afterwards)."""
-    monkeypatch.delenv(REPOSITORIES_ENV_VAR, raising=False)
-    monkeypatch.delenv(INDEX_ENV_VAR, raising=False)
+    # setenv before delenv records the variables even when unset, so the alias
+    # that install_repository_alias sets below is undone after the test.
+    for name in (REPOSITORIES_ENV_VAR, INDEX_ENV_VAR):
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     index_path = tmp_path / "repository-index.yaml"
     install_repository_alias(repo_root, index_path=index_path)
     yield index_path

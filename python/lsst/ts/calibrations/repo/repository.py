@@ -62,6 +62,7 @@ from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
 
 from .errors import RepositoryError
 from .instrument import LSSTComCam
+from .repo_alias import read_repository_index
 
 INSTRUMENT_NAME = LSSTComCam.getName()
 RAW_RUN = f"{INSTRUMENT_NAME}/raw/all"
@@ -221,7 +222,11 @@ def open_repository(
     """
     text = os.fspath(path_or_alias)
     candidate = Path(text).expanduser()
-    if candidate.exists():
+    if text in read_repository_index():
+        # A label of the repository index, such as /repo/LSSTComCam: daf_butler
+        # looks labels up before paths, as pipetask -b does.
+        target = text
+    elif candidate.exists():
         root = candidate.absolute()
         if root.is_dir() and not _is_repository(root):
             raise RepositoryError(
