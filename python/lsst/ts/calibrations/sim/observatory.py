@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The simulated ComCam observatory: camera, header service and OODS on one repository and clock.
+"""The simulated ComCam observatory: camera, header service, OODS and OCPS on one repository and clock.
 
 `SimulatedObservatory` is an async context manager that bootstraps the
 butler repository (on first use), builds the sensor and image model from a
@@ -28,16 +28,21 @@ sensor-model file and a seed, and starts, ENABLED and sharing one
 
 - `CCCameraCsc` (CCCamera),
 - `CCHeaderServiceCsc` (CCHeaderService),
-- `CCOODSCsc` (CCOODS).
+- `CCOODSCsc` (CCOODS),
+- `OcpsCsc` (OCPS index 2; ``ocps=False`` leaves it out), with its jobs
+  under ``<repo>/ocps/jobs``.
+
+With ``repo_alias`` (e.g. ``/repo/LSSTComCam``, the calibration script's
+default ``repo``) the alias is installed in daf_butler's repository index
+(`install_repository_alias`), so that name reaches the simulated repository
+in this process and in every process it starts (``pipetask``); the line a
+user sets to reach it from another session is `alias_line`.
 
 Example::
 
     async with SimulatedObservatory("/tmp/repo", time_scale=0.02, date="2024-10-24") as observatory:
         async with ComCam() as comcam:
             exposure_ids = await comcam.take_bias(3)
-
-The OCPS (index 2) is a separate CSC (``sim/ocps_csc.py``); this class
-does not start it.
 """
 
 __all__ = ["SimulatedObservatory"]
@@ -49,12 +54,15 @@ import types
 from pathlib import Path
 
 from ..repo.camera import get_geometry
+from ..repo.repo_alias import install_repository_alias
 from ..repo.repository import bootstrap_repository
+from ..sal.base import State
 from ..sal.base_csc import BaseCsc
 from .cccamera_csc import CCCameraCsc
 from .ccheader_service_csc import CCHeaderServiceCsc
 from .ccoods_csc import CCOODSCsc
 from .image_model import ImageModel
+from .ocps_csc import OcpsCsc
 from .raw_store import RawStore
 from .sensor_model import SensorModel
 from .sim_clock import SimClock
@@ -87,6 +95,11 @@ class SimulatedObservatory:
         Filter installed at start; the camera's default if None.
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats of each CSC.
+    ocps : `bool`, optional
+        Start the OCPS?
+    repo_alias : `str`, optional
+        Repository-index label to install for the repository (changes
+        ``DAF_BUTLER_REPOSITORY_INDEX`` of this process); none if None.
 
     Attributes
     ----------
@@ -102,6 +115,11 @@ class SimulatedObservatory:
         The header service (made by `start`).
     oods : `CCOODSCsc`
         The OODS (made by `start`).
+    ocps : `OcpsCsc` or `None`
+        The OCPS (made by `start`), None without ``ocps``.
+    alias_line : `str`
+        With ``repo_alias``: the shell line that makes the alias reach the
+        repository in another session; "" otherwise.
 
     Raises
     ------
@@ -123,6 +141,8 @@ class SimulatedObservatory:
         faults: SimFaults | None = None,
         initial_filter: str | None = None,
         heartbeat_interval: float | None = None,
+        ocps: bool = True,
+        repo_alias: str | None = None,
     ) -> None:
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
@@ -136,6 +156,10 @@ class SimulatedObservatory:
         self.initial_filter = initial_filter
         self.heartbeat_interval = heartbeat_interval
         self.raw_store = RawStore(self.repo / "sim_raws")
+        self.with_ocps = ocps
+        self.repo_alias = repo_alias
+        self.alias_line = ""
+        self.ocps: OcpsCsc | None = None
         self._csc_list: list[BaseCsc] = []
         self._started = False
 
@@ -159,6 +183,8 @@ class SimulatedObservatory:
         self._started = True
         butler = await asyncio.to_thread(bootstrap_repository, self.repo)
         await asyncio.to_thread(butler.close)
+        if self.repo_alias is not None:
+            self.alias_line = await asyncio.to_thread(install_repository_alias, self.repo, self.repo_alias)
         model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed)
         image_model = ImageModel(model, self.geometry)
         try:
@@ -173,7 +199,19 @@ class SimulatedObservatory:
                 self.repo, raw_store=self.raw_store, heartbeat_interval=self.heartbeat_interval
             )
             self._csc_list.append(self.header_service)
-            await asyncio.gather(self.oods.start_task, self.header_service.start_task)
+            if self.with_ocps:
+                self.ocps = OcpsCsc(
+                    self.repo_alias if self.repo_alias is not None else self.repo,
+                    initial_state=State.ENABLED,
+                    simulation_mode=1,
+                    heartbeat_interval=self.heartbeat_interval,
+                )
+                self._csc_list.append(self.ocps)
+                if self.faults.ocps_failures:
+                    self.ocps.inject_failure(self.faults.ocps_failures)
+                if self.faults.ocps_slow_jobs:
+                    self.ocps.inject_slow_jobs(self.faults.ocps_slow_jobs, self.faults.ocps_slow_delay)
+            await asyncio.gather(*(csc.start_task for csc in self._csc_list))
             self.clock = SimClock(time_scale=self.clock.time_scale, start=self.clock.start_utc)
             self.camera = CCCameraCsc(
                 self.repo,
@@ -192,7 +230,7 @@ class SimulatedObservatory:
             raise
 
     async def wait_idle(self) -> None:
-        """Wait until every image taken so far is written and handled by the OODS."""
+        """Wait until every image taken so far is written and announced (``endOfImageTelemetry``)."""
         await self.camera.wait_images_written()
 
     async def close(self) -> None:
@@ -203,8 +241,10 @@ class SimulatedObservatory:
 
     def describe(self) -> str:
         """One line saying what runs where."""
+        names = "CCCamera, CCHeaderService, CCOODS" + (", OCPS:2" if self.with_ocps else "")
+        alias = f" (alias {self.repo_alias})" if self.repo_alias else ""
         return (
-            f"simulated observatory: CCCamera, CCHeaderService, CCOODS ENABLED on repository {self.repo} "
+            f"simulated observatory: {names} ENABLED on repository {self.repo}{alias} "
             f"(raws in {self.raw_store.root}); time_scale={self.clock.time_scale}, "
             f"start {self.clock.start_utc.isoformat(timespec='seconds')} (day_obs {self.clock.day_obs()}), "
             f"seed={self.seed}, sensor model {self.sensor_model or 'default'}, geometry {self.geometry.name}"

@@ -43,7 +43,12 @@ spec                           fault
 ``camera:COMMAND[:TIMES]``     the next TIMES (default 1) CCCamera COMMANDs fail
 ``oods-lose:N``                image N never reaches the OODS
 ``ingest-fail:N``              ingest of image N fails
+``ocps-fail[:COUNT]``          the next COUNT (default 1) OCPS jobs fail
+``ocps-slow:COUNT:DELAY``      the next COUNT OCPS jobs wait DELAY s to start
 =============================  ===============================================
+
+The OCPS faults are applied by `SimulatedObservatory` when it starts the
+OCPS (`OcpsCsc.inject_failure`, `OcpsCsc.inject_slow_jobs`).
 """
 
 __all__ = ["SimFaults"]
@@ -66,12 +71,19 @@ class SimFaults:
         Ordinals (1-based) of images whose ingest fails.
     image_numbers : `dict` [`str`, `int`]
         Ordinal of each image taken, by image name (filled by the camera).
+    ocps_failures : `int`
+        Number of OCPS jobs to fail (applied when the OCPS starts).
+    ocps_slow_jobs, ocps_slow_delay : `int`, `float`
+        Number of OCPS jobs to delay, and by how many seconds.
     """
 
     camera_commands: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     lost_images: set[int] = dataclasses.field(default_factory=set)
     failed_ingests: set[int] = dataclasses.field(default_factory=set)
     image_numbers: dict[str, int] = dataclasses.field(default_factory=dict)
+    ocps_failures: int = 0
+    ocps_slow_jobs: int = 0
+    ocps_slow_delay: float = 0.0
 
     def fail_camera_command(self, command: str, times: int = 1) -> None:
         """Make the next ``times`` CCCamera commands ``command`` fail.
@@ -150,7 +162,8 @@ class SimFaults:
         Parameters
         ----------
         spec : `str`
-            ``camera:COMMAND[:TIMES]``, ``oods-lose:N`` or ``ingest-fail:N``.
+            ``camera:COMMAND[:TIMES]``, ``oods-lose:N``, ``ingest-fail:N``,
+            ``ocps-fail[:COUNT]`` or ``ocps-slow:COUNT:DELAY``.
 
         Raises
         ------
@@ -158,7 +171,10 @@ class SimFaults:
             If the spec is malformed; the message lists the valid forms.
         """
         kind, _, rest = spec.strip().partition(":")
-        usage = "use camera:COMMAND[:TIMES], oods-lose:N or ingest-fail:N"
+        usage = (
+            "use camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, ocps-fail[:COUNT] or "
+            "ocps-slow:COUNT:DELAY"
+        )
         try:
             if kind == "camera" and rest:
                 command, _, times = rest.partition(":")
@@ -167,6 +183,17 @@ class SimFaults:
                 self.lose_image(int(rest))
             elif kind == "ingest-fail":
                 self.fail_ingest(int(rest))
+            elif kind == "ocps-fail":
+                count = int(rest) if rest else 1
+                if count < 1:
+                    raise ValueError(f"COUNT={count} must be >= 1")
+                self.ocps_failures += count
+            elif kind == "ocps-slow":
+                count_text, _, delay_text = rest.partition(":")
+                count, delay = int(count_text), float(delay_text)
+                if count < 1 or delay <= 0:
+                    raise ValueError(f"COUNT={count} must be >= 1 and DELAY={delay} > 0")
+                self.ocps_slow_jobs, self.ocps_slow_delay = count, delay
             else:
                 raise ValueError(f"unknown fault kind {kind!r}")
         except ValueError as e:
