@@ -48,7 +48,7 @@ from lsst.pipe.base import connectionTypes as cT
 
 from ..repo.images import MASK_PLANES, Exposure
 from ..repo.raw import RawImage
-from .isr_algorithms import amp_value_image, overscan_levels, variance_plane
+from .isr_algorithms import overscan_levels, variance_plane
 
 # Units of the output image, recorded in its metadata.
 UNITS_KEY = "LSST ISR UNITS"
@@ -289,53 +289,54 @@ class IsrTask(PipelineTask):
                     metadata[f"LSST ISR OVERSCAN RESIDUAL PARALLEL STDEV {amp.name}"] = (
                         parallel.residual_stdev
                     )
-            data = segment[geometry.data_slice]
+            data = segment[geometry.data_slice].astype(np.float32)
             amp_data[amp.name] = data
             amp_sat[amp.name] = data >= config.saturation
 
         image = detector.assemble(amp_data, geometry)
+        del amp_data
         mask = np.zeros(image.shape, dtype=np.int32)
         if config.doSaturation:
             mask[detector.assemble(amp_sat, geometry)] |= MASK_PLANES["SAT"]
 
-        gains = {amp.name: amp.nominal_gain for amp in detector.amps}
-        nominal_noise = {amp.name: amp.nominal_read_noise for amp in detector.amps}
-        gain_image = amp_value_image(detector, geometry, gains)
-        if config.doApplyGains:
-            image *= gain_image
-            units_gain: np.ndarray | float = 1.0
-            units = "electron"
-        else:
-            units_gain = gain_image
-            units = "adu"
+        # Per amplifier: e- per output unit (1 in electrons, the gain in ADU) and read noise (e-).
+        areas = {amp.name: amp.detector_slice(geometry) for amp in detector.amps}
+        units = "electron" if config.doApplyGains else "adu"
+        units_gain: dict[str, float] = {}
+        read_noise: dict[str, float] = {}
         for amp in detector.amps:
-            metadata[f"LSST ISR GAIN {amp.name}"] = gains[amp.name]
-            metadata[f"LSST ISR READNOISE {amp.name}"] = nominal_noise[amp.name]
+            gain = amp.nominal_gain
+            metadata[f"LSST ISR GAIN {amp.name}"] = gain
+            metadata[f"LSST ISR READNOISE {amp.name}"] = amp.nominal_read_noise
+            if config.doApplyGains:
+                image[areas[amp.name]] *= np.float32(gain)
+            units_gain[amp.name] = 1.0 if config.doApplyGains else gain
+            if config.doEmpiricalReadNoise and amp.name in empirical_noise:
+                # Overscan residuals are ADU: electrons = ADU × gain.
+                read_noise[amp.name] = empirical_noise[amp.name] * gain
+            else:
+                read_noise[amp.name] = amp.nominal_read_noise
 
         if config.doBias:
             assert bias is not None
-            image -= self._calibration_in_units(bias, "bias", image.shape, units_gain)
+            image -= self._calibration_in_units(bias, "bias", areas, units_gain)
             mask |= bias.mask.array & MASK_PLANES["BAD"]
+        variance = np.zeros(image.shape, dtype=np.float32)
         if config.doVariance:
-            if config.doEmpiricalReadNoise and empirical_noise:
-                # Overscan residuals are ADU: electrons = ADU × gain.
-                noise_image = amp_value_image(detector, geometry, empirical_noise) * gain_image
-            else:
-                noise_image = amp_value_image(detector, geometry, nominal_noise)
-            variance = variance_plane(image, units_gain, noise_image)
-        else:
-            variance = np.zeros(image.shape, dtype=np.float64)
+            for name, area in areas.items():
+                variance[area] = variance_plane(image[area], units_gain[name], read_noise[name])
         dark_time = float(raw.dark_time)
         if config.doDark:
             assert dark is not None
-            image -= dark_time * self._calibration_in_units(dark, "dark", image.shape, units_gain)
+            image -= np.float32(dark_time) * self._calibration_in_units(dark, "dark", areas, units_gain)
             mask |= dark.mask.array & MASK_PLANES["BAD"]
         if config.doFlat:
             assert flat is not None
-            flat_image = self._calibration_in_units(flat, "flat", image.shape, 1.0)
+            flat_image = self._calibration_in_units(flat, "flat", areas, None)
             good = np.isfinite(flat_image) & (flat_image > 0)
-            image = np.where(good, image / np.where(good, flat_image, 1.0), 0.0)
-            variance = np.where(good, variance / np.where(good, flat_image, 1.0) ** 2, 0.0)
+            safe = np.where(good, flat_image, np.float32(1.0))
+            image = np.where(good, image / safe, np.float32(0.0))
+            variance = np.where(good, variance / safe**2, np.float32(0.0))
             mask[~good] |= MASK_PLANES["BAD"] | MASK_PLANES["NO_DATA"]
             mask |= flat.mask.array & MASK_PLANES["BAD"]
         if config.doDefect:
@@ -375,12 +376,16 @@ class IsrTask(PipelineTask):
 
     @staticmethod
     def _calibration_in_units(
-        calibration: Exposure, name: str, shape: tuple[int, ...], units_gain: np.ndarray | float
+        calibration: Exposure,
+        name: str,
+        areas: dict[str, tuple[slice, slice]],
+        units_gain: dict[str, float] | None,
     ) -> np.ndarray:
-        """Return a calibration's image in the output units.
+        """Return a calibration's image (float32) in the output units.
 
         Calibrations are in electrons (bias e⁻, dark e⁻/s, flat unitless);
-        with gains not applied they are divided by the gain to get ADU.
+        with gains not applied, each amplifier's area is divided by its
+        gain to get ADU. ``units_gain`` None leaves the values as they are.
 
         Raises
         ------
@@ -388,9 +393,18 @@ class IsrTask(PipelineTask):
             Raised if the calibration's shape differs from the image's.
         """
         array = calibration.image.array
+        shape = (
+            max(area[0].stop for area in areas.values()),
+            max(area[1].stop for area in areas.values()),
+        )
         if array.shape != shape:
             raise ValueError(
                 f"IsrTask: the {name} has shape {array.shape}; the raw assembles to {shape}: "
                 "use a calibration made from raws of the same geometry."
             )
-        return array.astype(np.float64) / units_gain
+        values = array.astype(np.float32)
+        if units_gain is not None:
+            for amp_name, area in areas.items():
+                if units_gain[amp_name] != 1.0:
+                    values[area] /= np.float32(units_gain[amp_name])
+        return values

@@ -77,7 +77,8 @@ def median_residual_variance_factor(n: int) -> float:
     A value minus the median of its own ``n``-value row has variance
     σ² (1 - 2/n) + Var(median): the value and the median are correlated
     (Cov = σ²/n, as for the mean). Var(median) is computed once per ``n``
-    by a fixed-seed Monte Carlo of 200 000 rows (relative error < 0.5%).
+    by a fixed-seed Monte Carlo of 50 000 rows (its relative error, about
+    0.6%, changes the factor by < 0.1%).
 
     Parameters
     ----------
@@ -94,7 +95,7 @@ def median_residual_variance_factor(n: int) -> float:
     if n == 1:
         return 0.0
     rng = np.random.default_rng(12345)
-    rows = 200_000 if n <= 64 else max(2000, 12_800_000 // n)
+    rows = 50_000 if n <= 64 else max(2000, 3_200_000 // n)
     var_median = float(np.median(rng.standard_normal((rows, n)), axis=1).var())
     return 1.0 - 2.0 / n + var_median
 
@@ -251,8 +252,11 @@ def variance_plane(image: np.ndarray, gain: np.ndarray | float, read_noise: np.n
     Returns
     -------
     variance : `numpy.ndarray`
-        Variance in output units squared.
+        Variance in output units squared, of the image's floating-point
+        type (float64 for integer images).
     """
-    gain_arr = np.asarray(gain, dtype=np.float64)
-    noise = np.asarray(read_noise, dtype=np.float64)
-    return np.maximum(np.asarray(image, dtype=np.float64), 0.0) / gain_arr + (noise / gain_arr) ** 2
+    data = np.asarray(image)
+    dtype = data.dtype if data.dtype.kind == "f" else np.dtype(np.float64)
+    gain_arr = np.asarray(gain, dtype=dtype)
+    noise = np.asarray(read_noise, dtype=dtype)
+    return np.maximum(data.astype(dtype, copy=False), dtype.type(0)) / gain_arr + (noise / gain_arr) ** 2
