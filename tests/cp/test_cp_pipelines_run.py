@@ -168,6 +168,30 @@ def test_bias_removes_level_and_keeps_column_structure(setup: Setup, detector: i
         assert area.mean(axis=0).std() < 1.3 * area.std() / np.sqrt(GEOMETRY.ny)
 
 
+def test_isr_overscan_read_noise_matches_truth(setup: Setup) -> None:
+    butler = Butler.from_config(setup.repo, collections="u/test/bias")
+    try:
+        ratios = []
+        for ref in butler.query_datasets("cpBiasIsrExp"):
+            exposure = butler.get(ref)
+            detector = int(ref.dataId["detector"])
+            truth = setup.model.detector_truth(detector, GEOMETRY)
+            assert exposure.metadata["LSST ISR UNITS"] == "electron"
+            assert exposure.metadata["EXPOSURE"] == ref.dataId["exposure"]
+            for amp in Camera.instance()[detector].amps:
+                measured = exposure.metadata[f"LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {amp.name}"]
+                ratios.append(measured / (truth.amps[amp.name].read_noise / truth.amps[amp.name].gain))
+    finally:
+        butler.close()
+    ratios_array = np.array(ratios)
+    assert len(ratios_array) == N_BIAS * len(DETECTORS) * 16
+    # Each amplifier's overscan gives ~2560 pixels: a 1.4% statistical error on the stdev.
+    n_pixels = GEOMETRY.ny * (GEOMETRY.serial_overscan - 6)
+    sigma = 1 / np.sqrt(2 * n_pixels)
+    assert np.abs(ratios_array - 1).max() < 5 * sigma
+    assert abs(ratios_array.mean() - 1) < 4 * sigma / np.sqrt(len(ratios_array)) + 0.002
+
+
 def test_dark_current_within_statistical_error(setup: Setup) -> None:
     pulls = []
     for detector in DETECTORS:
