@@ -27,13 +27,43 @@ file is imported under a private module name (script executables run
 ``amain()`` only under ``if __name__ == "__main__"``) and its one
 `BaseScript` subclass is constructed; it is then driven through a `Remote`,
 exactly as a script queue drives a script process.
+
+Simulated observatory (``--simulate``): the options ``--repo PATH``,
+``--time-scale F``, ``--sensor-model FILE``, ``--seed N``, ``--date
+YYYY-MM-DD``, ``--geometry full|reduced`` and ``--sim-fault SPEC`` start
+`lsst.ts.calibrations.sim.observatory.SimulatedObservatory` (CCCamera,
+CCHeaderService, CCOODS and OCPS, ENABLED) in this process before the
+script, on the repository (created and bootstrapped on first use), with
+the alias ``/repo/LSSTComCam`` installed so the script's default ``repo``
+reaches it, and close it after the script. Without ``--simulate`` nothing
+is started: the script's components must be those of a real observatory,
+and the script says so (it fails naming each component that is not
+running).
+
+Why this layout: the options are declared here, as plain values, so
+``--help`` lists them and their errors are argparse errors; but this module
+does not import the simulator at module level (``sal`` is the bottom layer
+and a script run at the observatory must not pay for it). The simulator is
+imported by `make_simulated_observatory` only when ``--simulate`` is given,
+and `run_one_script` only sees an async context manager (``observatory``)
+to enter around the script, so any environment (a test double, another
+simulator) can be given the same way.
 """
 
-__all__ = ["load_script_class", "main", "make_parser", "parse_args", "run_one_script"]
+__all__ = [
+    "load_script_class",
+    "main",
+    "make_parser",
+    "make_simulated_observatory",
+    "parse_args",
+    "run_one_script",
+]
 
 import argparse
 import asyncio
+import contextlib
 import datetime
+import importlib
 import importlib.util
 import inspect
 import itertools
@@ -220,7 +250,108 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="Configuration as name=value pairs; each value is parsed as YAML.",
     )
+    sim = parser.add_argument_group(
+        "simulated observatory",
+        "Without --simulate the script talks to the real observatory's components.",
+    )
+    sim.add_argument(
+        "--simulate",
+        action="store_true",
+        help="Start the simulated observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2) in this process.",
+    )
+    sim.add_argument("--repo", metavar="PATH", help="Butler repository; created and bootstrapped if missing.")
+    sim.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="F",
+        help="Real seconds per simulated second (default 1.0: the real camera's timings).",
+    )
+    sim.add_argument("--sensor-model", metavar="FILE", help="Sensor-model file (default: the shipped model).")
+    sim.add_argument("--seed", type=int, metavar="N", help="Seed of the sensor model (default 0).")
+    sim.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="Start the simulated clock on this day, 18:00 UTC (or give YYYY-MM-DDTHH:MM:SS UTC); "
+        "day_obs rolls over at 12:00 UTC. Default: now.",
+    )
+    sim.add_argument(
+        "--geometry", choices=("reduced", "full"), help="Raw geometry (default reduced: fewer pixels)."
+    )
+    sim.add_argument(
+        "--sim-fault",
+        action="append",
+        metavar="SPEC",
+        help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
+        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
+    )
     return parser
+
+
+_SIM_OPTIONS = ("repo", "time_scale", "sensor_model", "seed", "date", "geometry", "sim_fault")
+
+
+def _check_sim_options(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+    """Check the simulated-observatory options (without importing the simulator)."""
+    given = [name for name in _SIM_OPTIONS if getattr(namespace, name, None) is not None]
+    if not namespace.simulate:
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            parser.error(f"{options} need --simulate (they configure the simulated observatory)")
+        return
+    if namespace.repo is None:
+        parser.error("--simulate needs --repo PATH: the butler repository to use (created if missing)")
+    if namespace.time_scale is not None and not namespace.time_scale > 0:
+        parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
+    if namespace.seed is not None and namespace.seed < 0:
+        parser.error(f"--seed {namespace.seed} must be >= 0")
+    if namespace.date is not None:
+        try:
+            datetime.datetime.fromisoformat(namespace.date)
+        except ValueError:
+            parser.error(f"--date {namespace.date!r} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+
+
+def make_simulated_observatory(
+    namespace: argparse.Namespace,
+) -> contextlib.AbstractAsyncContextManager[typing.Any]:
+    """Make the simulated observatory the ``--simulate`` options describe.
+
+    Imports ``lsst.ts.calibrations.sim.observatory`` (only now).
+
+    Parameters
+    ----------
+    namespace : `argparse.Namespace`
+        Parsed options (`parse_args`) with ``simulate`` set.
+
+    Returns
+    -------
+    observatory : `lsst.ts.calibrations.sim.observatory.SimulatedObservatory`
+        Not started; enter it with ``async with``.
+
+    Raises
+    ------
+    ValueError
+        If a fault spec or the sensor model is not valid.
+    """
+    module = importlib.import_module("lsst.ts.calibrations.sim.observatory")
+    faults_module = importlib.import_module("lsst.ts.calibrations.sim.sim_faults")
+    alias_module = importlib.import_module("lsst.ts.calibrations.repo.repo_alias")
+    faults = faults_module.SimFaults()
+    for spec in namespace.sim_fault or ():
+        faults.add_spec(spec)
+    return typing.cast(
+        contextlib.AbstractAsyncContextManager[typing.Any],
+        module.SimulatedObservatory(
+            namespace.repo,
+            time_scale=1.0 if namespace.time_scale is None else namespace.time_scale,
+            date=namespace.date,
+            seed=0 if namespace.seed is None else namespace.seed,
+            sensor_model=namespace.sensor_model,
+            geometry=namespace.geometry or "reduced",
+            faults=faults,
+            repo_alias=alias_module.DEFAULT_REPO_ALIAS,
+        ),
+    )
 
 
 def parse_args(
@@ -250,6 +381,7 @@ def parse_args(
         parser.error(f"--index {namespace.index} must be in the range [1, {MAX_SAL_INDEX}]")
     if namespace.config is None:
         namespace.config = ""
+    _check_sim_options(parser, namespace)
     return namespace
 
 
@@ -312,6 +444,7 @@ async def run_one_script(
     loglevel: int | None = None,
     stream: typing.TextIO | None = None,
     handle_signals: bool = False,
+    observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None,
 ) -> int:
     """Configure and run one SAL script; return its exit code.
 
@@ -331,6 +464,11 @@ async def run_one_script(
     handle_signals : `bool`, optional
         On SIGINT or SIGTERM send ``stop`` to the script and wait for its
         final state.
+    observatory : async context manager, optional
+        Entered before the script starts and exited after it ends (e.g. the
+        simulated observatory, `make_simulated_observatory`); its
+        ``describe()`` line, if any, is printed. None: the script uses
+        whatever components are running (a real observatory).
 
     Returns
     -------
@@ -353,6 +491,33 @@ async def run_one_script(
         show_tracebacks=loglevel is not None and loglevel <= logging.DEBUG,
     )
     monitor.print(f"index={index}; script={path}; class={script_class.__name__}; config={config!r}")
+    async with contextlib.AsyncExitStack() as stack:
+        if observatory is None:
+            monitor.print(
+                "no simulated observatory (--simulate not given): the script needs the real observatory's "
+                "components, running and reachable"
+            )
+        else:
+            started = await stack.enter_async_context(observatory)
+            describe = getattr(started, "describe", None)
+            if describe is not None:
+                monitor.print(describe())
+            alias_line = getattr(started, "alias_line", "")
+            if alias_line:
+                monitor.print(f"to reach the repository from another session: {alias_line}")
+        code = await _run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
+    return code
+
+
+async def _run_loaded_script(
+    script_class: type[BaseScript],
+    index: int,
+    config: str,
+    loglevel: int | None,
+    monitor: "_ScriptMonitor",
+    handle_signals: bool,
+) -> int:
+    """Run a loaded script class through a Remote; return its exit code."""
     loop = asyncio.get_running_loop()
     background: set[asyncio.Task[typing.Any]] = set()
     stop_requested = False
@@ -464,9 +629,10 @@ def main(args: typing.Sequence[str] | None = None) -> None:
                 config=namespace.config,
                 loglevel=namespace.loglevel,
                 handle_signals=True,
+                observatory=make_simulated_observatory(namespace) if namespace.simulate else None,
             )
         )
-    except (FileNotFoundError, ImportError, LookupError) as e:
+    except (FileNotFoundError, ImportError, LookupError, ValueError, RuntimeError) as e:
         print(f"run_one_script: error: {e}", file=sys.stderr)
         if namespace.loglevel is not None and namespace.loglevel <= logging.DEBUG:
             traceback.print_exc()

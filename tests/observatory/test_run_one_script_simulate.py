@@ -1,0 +1,134 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Tests of the run_one_script options that start the simulated observatory (--simulate ...)."""
+
+import io
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from lsst.ts.calibrations.sal.run_one_script import make_simulated_observatory, parse_args, run_one_script
+
+STD_TIMEOUT = 60.0
+SCRIPT = pathlib.Path(__file__).parent / "data" / "take_bias_script.py"
+
+
+def test_sal_does_not_import_the_simulator() -> None:
+    code = (
+        "import sys; import lsst.ts.calibrations.sal.run_one_script; "
+        "assert not [m for m in sys.modules if m.startswith('lsst.ts.calibrations.sim')], 'sim imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=STD_TIMEOUT)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--repo", "r"], "--repo need --simulate"),
+        (["--simulate"], "--simulate needs --repo PATH"),
+        (["--simulate", "--repo", "r", "--time-scale", "0"], "--time-scale 0.0 must be > 0"),
+        (["--simulate", "--repo", "r", "--date", "24-10-2024"], "must be YYYY-MM-DD"),
+        (["--simulate", "--repo", "r", "--geometry", "tiny"], "invalid choice: 'tiny'"),
+        (["--simulate", "--repo", "r", "--seed", "-1"], "--seed -1 must be >= 0"),
+    ],
+)
+def test_bad_options(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args([str(SCRIPT), *args])
+    assert message in capsys.readouterr().err
+
+
+def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
+    namespace = parse_args(
+        [
+            str(SCRIPT),
+            "--simulate",
+            "--repo",
+            str(tmp_path / "repo"),
+            "--time-scale",
+            "0.02",
+            "--seed",
+            "4",
+            "--date",
+            "2021-09-01",
+            "--geometry",
+            "reduced",
+            "--sim-fault",
+            "oods-lose:2",
+        ]
+    )
+    observatory = make_simulated_observatory(namespace)
+    assert observatory.clock.day_obs() == 20210901  # type: ignore[attr-defined]
+    assert observatory.seed == 4  # type: ignore[attr-defined]
+    assert observatory.faults.lost_images == {2}  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="fault spec 'disk:1'"):
+        make_simulated_observatory(
+            parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "disk:1"])
+        )
+
+
+async def test_run_with_simulated_observatory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The observatory installs the repository alias in this process; restore the environment afterwards.
+    monkeypatch.setenv("DAF_BUTLER_REPOSITORY_INDEX", "")
+    monkeypatch.delenv("DAF_BUTLER_REPOSITORY_INDEX")
+    namespace = parse_args(
+        [
+            str(SCRIPT),
+            "--simulate",
+            "--repo",
+            str(tmp_path / "repo"),
+            "--time-scale",
+            "0.02",
+            "--date",
+            "2021-09-01",
+            "-p",
+            "nbias=2",
+            "--index",
+            "31",
+        ]
+    )
+    stream = io.StringIO()
+    code = await run_one_script(
+        namespace.script,
+        index=namespace.index,
+        config=namespace.config,
+        stream=stream,
+        observatory=make_simulated_observatory(namespace),
+    )
+    output = stream.getvalue()
+    assert code == 0, output
+    assert "simulated observatory: CCCamera, CCHeaderService, CCOODS, OCPS:2 ENABLED" in output
+    assert "export DAF_BUTLER_REPOSITORY_INDEX=" in output
+    assert "exposure ids [2021090100001, 2021090100002]" in output
+
+
+async def test_run_without_observatory() -> None:
+    stream = io.StringIO()
+    code = await run_one_script(SCRIPT, index=32, config="", stream=stream)
+    output = stream.getvalue()
+    assert code == 1
+    assert "no simulated observatory (--simulate not given)" in output
+    assert "CCCamera published no summaryState within 1.0 s: it is not running" in output
