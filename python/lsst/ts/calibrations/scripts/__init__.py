@@ -21,5 +21,10 @@
 
 """The calibration scripts (ts_externalscripts): BaseMakeCalibrations, MakeComCamCalibrations."""
 
+from .base_make_calibrations import *
+from .calibration_processor import *
+from .make_comcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *
+from .product_outcome import *
+from .run_settings import *

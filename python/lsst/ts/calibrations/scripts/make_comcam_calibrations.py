@@ -1,0 +1,108 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""MakeComCamCalibrations: the ComCam script ``maintel/make_comcam_calibrations.py``."""
+
+from __future__ import annotations
+
+__all__ = ["MakeComCamCalibrations"]
+
+import typing
+
+from ..observatory.base_camera import BaseCamera
+from ..observatory.comcam import ComCam
+from ..sal.base import ExpectedError
+from .base_make_calibrations import BaseMakeCalibrations
+from .calibration_schema import make_schema
+
+
+class MakeComCamCalibrations(BaseMakeCalibrations):
+    """Take ComCam biases, darks and flats and make combined calibrations with the OCPS (index 2).
+
+    Parameters
+    ----------
+    index : `int`
+        SAL index of the script.
+
+    Notes
+    -----
+    ``filter``: a filter name among the camera's ``availableFilters`` (e.g.
+    "r_03"), or an integer: the position (0-based) of the filter in
+    ``availableFilters.filterNames``; null (default) keeps the filter in
+    place.
+    """
+
+    instrument_name: typing.ClassVar[str] = "LSSTComCam"
+    ocps_index: typing.ClassVar[int] = 2
+    detector_ids: typing.ClassVar[tuple[int, ...]] = tuple(range(9))
+
+    def __init__(self, index: int) -> None:
+        super().__init__(
+            index=index,
+            descr="Take biases, darks and flats with ComCam and make combined calibrations with the OCPS.",
+        )
+
+    @classmethod
+    def get_schema(cls) -> dict[str, typing.Any]:
+        """The configuration schema (`calibration_schema.make_schema`)."""
+        return make_schema()
+
+    @property
+    def comcam(self) -> ComCam:
+        """The ComCam group."""
+        assert isinstance(self.camera, ComCam)
+        return self.camera
+
+    def make_camera(self) -> BaseCamera:
+        """ComCam (CCCamera, CCHeaderService, CCOODS) on this script's domain."""
+        return ComCam(domain=self.domain, log=self.log)
+
+    async def resolve_filter(self, value: str | int | None) -> str | None:
+        """Check ``filter`` against ``CCCamera.availableFilters``.
+
+        Raises
+        ------
+        ExpectedError
+            If the filter is not available (the message lists those that are).
+        """
+        if value is None:
+            return None
+        try:
+            available = await self.comcam.get_available_filters()
+        except RuntimeError as e:
+            raise ExpectedError(f"filter={value!r} cannot be checked: {e}") from e
+        if isinstance(value, int) and not isinstance(value, bool):
+            if not 0 <= value < len(available):
+                raise ExpectedError(
+                    f"filter={value} is not a position in the camera's availableFilters {available}; "
+                    f"give 0..{len(available) - 1} or a name"
+                )
+            return available[value]
+        if value not in available:
+            raise ExpectedError(f"filter={value!r} is not in the camera's availableFilters {available}")
+        return value
+
+    async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
+        """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
+        assert self.settings is not None
+        await self.comcam.wait_for_oods(
+            exposure_ids, detectors=list(self.settings.detectors), timeout=self.settings.oods_timeout
+        )
