@@ -22,9 +22,14 @@
 """The calibration scripts (ts_externalscripts): BaseMakeCalibrations, MakeComCamCalibrations."""
 
 from .base_make_calibrations import *
+from .calibration_plan import *
 from .calibration_processor import *
+from .calibration_schema import *
+from .config_options import *
+from .exposure_sequence import *
 from .make_comcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *
+from .processing_step import *
 from .product_outcome import *
 from .run_settings import *

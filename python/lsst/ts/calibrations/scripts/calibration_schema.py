@@ -1,0 +1,430 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The configuration schema of the ComCam combined-calibrations script.
+
+Public API
+----------
+``make_schema() -> dict``
+    The JSON schema (draft 7) of the configuration: every option of the
+    procedure document with its documented default, plus ``DARK`` mode,
+    ``program``, ``reason``, ``note``, ``filter``, the verification
+    thresholds, ``wait_between_exposures`` and ``processing_timeout``.
+    A new dict each call (callers may modify it).
+``schema_yaml() -> str``
+    The same schema as YAML text (what ``make_comcam_calibrations.py 0
+    --schema`` prints).
+``load_calibration_config(config_yaml: str) -> dict``
+    `lsst.ts.calibrations.sal.config_yaml.load_config_yaml` (duplicate keys
+    refused, dates kept as typed) whose syntax errors also explain the
+    ``key: value`` form when a line is not a ``name: value`` pair (the
+    procedure document writes ``generate_calibrations=True``).
+``config_text_hints(config_yaml: str) -> list[str]``
+    Those explanations alone, one per offending line (empty if none).
+
+Constants: ``SCRIPT_MODES``, ``IMAGE_TYPES_BY_MODE``, ``DETECTOR_IDS``,
+``DEFAULT_INPUT_COLLECTION``.
+
+This module imports only the standard library, PyYAML and the SAL runtime's
+YAML loader: printing the schema never imports the butler or a pipeline.
+"""
+
+__all__ = [
+    "DEFAULT_INPUT_COLLECTION",
+    "DETECTOR_IDS",
+    "IMAGE_TYPES_BY_MODE",
+    "SCHEMA_ID",
+    "SCRIPT_MODES",
+    "config_text_hints",
+    "load_calibration_config",
+    "make_schema",
+    "schema_yaml",
+]
+
+import copy
+import re
+import typing
+
+import yaml
+
+from ..sal.config_yaml import load_config_yaml
+
+SCHEMA_ID = "https://github.com/lsst-ts/ts_calibrations/blob/main/python/lsst/ts/calibrations/scripts/calibration_schema.py"
+"""``$id`` of the configuration schema."""
+
+SCRIPT_MODES: tuple[str, ...] = ("BIAS", "DARK", "BIAS_DARK", "BIAS_DARK_FLAT")
+"""Values of ``script_mode``."""
+
+IMAGE_TYPES_BY_MODE: dict[str, tuple[str, ...]] = {
+    "BIAS": ("BIAS",),
+    "DARK": ("DARK",),
+    "BIAS_DARK": ("BIAS", "DARK"),
+    "BIAS_DARK_FLAT": ("BIAS", "DARK", "FLAT"),
+}
+"""Image types each ``script_mode`` takes, in the order they are taken."""
+
+DETECTOR_IDS: tuple[int, ...] = tuple(range(9))
+"""LSSTComCam detector ids (R22_S00 = 0 ... R22_S22 = 8)."""
+
+DEFAULT_INPUT_COLLECTION = "LSSTComCam/calib"
+"""Default of every ``input_collections_*`` option."""
+
+_DEFAULT_ISR_OPTIONS = "-c isr:doDefect=False"
+_DEFAULT_PTC_OPTIONS = "-c isr:doCrosstalk=False"
+
+_COLLECTION_LIST_DESCRIPTION = (
+    "Comma-separated collections searched, in order, by the {what} (the OCPS adds "
+    'LSSTComCam/raw/all itself), e.g. "u/me/2024OCT24,LSSTComCam/calib".'
+)
+
+_DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+
+_EXPOSURE_TIME_LIST_DESCRIPTION = (
+    "The exposure time (s) of each {kind} image. A single value is used for every image (the "
+    "discarded ones included). A list has one entry per image: n_{kind} entries (the "
+    "n_discard_{kind} discarded images reuse the first time), or n_{kind} + n_discard_{kind} "
+    "entries, the first n_discard_{kind} of them for the discarded images."
+)
+
+
+def _count(description: str, default: int, minimum: int) -> dict[str, typing.Any]:
+    return {"description": description, "type": "integer", "minimum": minimum, "default": default}
+
+
+def _collections(what: str) -> dict[str, typing.Any]:
+    return {
+        "description": _COLLECTION_LIST_DESCRIPTION.format(what=what),
+        "type": "string",
+        "default": DEFAULT_INPUT_COLLECTION,
+    }
+
+
+def _config_options(pipeline: str, default: str) -> dict[str, typing.Any]:
+    return {
+        "description": (
+            f"pipetask configuration options for the {pipeline} pipeline, written as on the command "
+            "line and split like a shell would (never run through one): -c label:field=value, "
+            "-C/--config-file label:file, --register-dataset-types and the like. The script owns "
+            "-b, -i, -o, -p, -d, -j and --output-run; they are refused. Blank for none."
+        ),
+        "type": "string",
+        "default": default,
+    }
+
+
+def _exposure_times(kind: str, minimum_key: str, minimum: float) -> dict[str, typing.Any]:
+    item = {"type": "number", minimum_key: minimum}
+    return {
+        "description": _EXPOSURE_TIME_LIST_DESCRIPTION.format(kind=kind),
+        "anyOf": [item, {"type": "array", "items": item, "minItems": 1}],
+        "default": 5,
+    }
+
+
+def make_schema() -> dict[str, typing.Any]:
+    """Return the JSON schema (draft 7) of the configuration.
+
+    Returns
+    -------
+    schema : `dict` [`str`, `typing.Any`]
+        A new schema dict: ``$schema`` draft-07, ``$id`` `SCHEMA_ID`,
+        ``title`` "MakeComCamCalibrations v1", every property with a
+        ``description`` and a ``default``, ``additionalProperties: false``.
+    """
+    properties: dict[str, typing.Any] = {
+        "script_mode": {
+            "description": (
+                "Image types to take: biases (BIAS), darks (DARK), biases and darks (BIAS_DARK), or "
+                "biases, darks and flats (BIAS_DARK_FLAT, the daily default)."
+            ),
+            "type": "string",
+            "enum": list(SCRIPT_MODES),
+            "default": "BIAS_DARK_FLAT",
+        },
+        "n_bias": _count("Number of biases to take (and keep).", 20, 1),
+        "n_discard_bias": _count("Additional biases taken first and discarded (not processed).", 1, 0),
+        "n_dark": _count("Number of darks to take (and keep).", 20, 1),
+        "n_discard_dark": _count("Additional darks taken first and discarded (not processed).", 1, 0),
+        "exp_times_dark": _exposure_times("dark", "exclusiveMinimum", 0),
+        "n_flat": _count("Number of flats to take (and keep).", 20, 1),
+        "n_discard_flat": _count("Additional flats taken first and discarded (not processed).", 1, 0),
+        "exp_times_flat": _exposure_times("flat", "minimum", 0.1),
+        "detectors": {
+            "description": (
+                "Detector ids passed to the pipelines (0..8: R22_S00=0, R22_S01=1, ..., R22_S22=8), "
+                "each at most once. Empty: all nine detectors."
+            ),
+            "type": "array",
+            "items": {"type": "integer", "minimum": min(DETECTOR_IDS), "maximum": max(DETECTOR_IDS)},
+            "uniqueItems": True,
+            "default": [],
+        },
+        "filter": {
+            "description": (
+                "Filter for the flats: a physical filter name from the camera's availableFilters "
+                "(e.g. r_03), or an integer, the 0-based index of the filter in the camera's "
+                "availableFilters list. null (the default): leave the filter as it is. Biases and "
+                "darks never change the filter."
+            ),
+            "anyOf": [
+                {"type": "string", "minLength": 1},
+                {"type": "integer", "minimum": 0},
+                {"type": "null"},
+            ],
+            "default": None,
+        },
+        "do_verify": {
+            "description": "Verify the images taken with cp_verify against combined calibrations.",
+            "type": "boolean",
+            "default": True,
+        },
+        "generate_calibrations": {
+            "description": (
+                "Generate combined calibrations from the images taken, verify against them "
+                "(internal verification, with do_verify) and certify the accepted ones into "
+                "calib_collection. False: verify against existing calibrations found in the "
+                "input_collections_verify_* collections (external verification); nothing is "
+                "generated from the biases, darks and flats."
+            ),
+            "type": "boolean",
+            "default": False,
+        },
+        "config_options_bias": _config_options("cpBias", _DEFAULT_ISR_OPTIONS),
+        "config_options_dark": _config_options("cpDark", _DEFAULT_ISR_OPTIONS),
+        "config_options_flat": _config_options("cpFlat", _DEFAULT_ISR_OPTIONS),
+        "do_defects": {
+            "description": "Build defects from the darks and flats; script_mode must be BIAS_DARK_FLAT.",
+            "type": "boolean",
+            "default": False,
+        },
+        "config_options_defects": _config_options("findDefects (cpDefects)", _DEFAULT_ISR_OPTIONS),
+        "do_ptc": {
+            "description": (
+                "Build a photon transfer curve from the flats; script_mode must be BIAS_DARK_FLAT and "
+                "the flats must come in pairs of equal exposure time with at least 3 distinct times."
+            ),
+            "type": "boolean",
+            "default": False,
+        },
+        "config_options_ptc": _config_options(
+            "cpPtc (also used for the gain from flat pairs)", _DEFAULT_PTC_OPTIONS
+        ),
+        "do_gain_from_flat_pairs": {
+            "description": (
+                "Estimate the gain from each pair of consecutive flats of equal exposure time "
+                "(cpPtc.yaml#generateGainFromFlatPair) and report it per exposure pair, detector and "
+                "amplifier. Needs script_mode BIAS_DARK_FLAT and at least one pair; unpaired flats "
+                "are taken and reported unused. Left at its default, it is dropped (with a note) "
+                "when it cannot apply."
+            ),
+            "type": "boolean",
+            "default": True,
+        },
+        "input_collections_bias": _collections("bias generation pipeline (cpBias)"),
+        "input_collections_verify_bias": _collections("bias verification pipeline (verifyBias)"),
+        "input_collections_dark": _collections("dark generation pipeline (cpDark)"),
+        "input_collections_verify_dark": _collections("dark verification pipeline (verifyDark)"),
+        "input_collections_flat": _collections("flat generation pipeline (cpFlat)"),
+        "input_collections_verify_flat": _collections("flat verification pipeline (verifyFlat)"),
+        "input_collections_defects": _collections("defects pipeline (findDefects)"),
+        "input_collections_ptc": _collections("PTC and gain pipeline (cpPtc)"),
+        "calib_collection": {
+            "description": (
+                "CALIBRATION collection the accepted calibrations are certified into, e.g. "
+                "LSSTComCam/calib/daily or LSSTComCam/calib/u/plazas/2024OCT24.test. Certifying a "
+                "calibration type again with an overlapping validity range is refused: change the "
+                "collection or the dates to run again."
+            ),
+            "type": "string",
+            "minLength": 1,
+            "default": "LSSTComCam/calib/daily",
+        },
+        "repo": {
+            "description": "Butler repository (path or repository-index alias).",
+            "type": "string",
+            "minLength": 1,
+            "default": "/repo/LSSTComCam",
+        },
+        "n_processes": _count("Number of processes each pipetask job uses (pipetask -j).", 8, 1),
+        "certify_calib_begin_date": {
+            "description": (
+                "Beginning (inclusive, TAI) of the validity range of the certified calibrations: an "
+                "ISO date such as 2024-10-24, quoted or not."
+            ),
+            "type": "string",
+            "pattern": _DATE_PATTERN,
+            "default": "1950-01-01",
+        },
+        "certify_calib_end_date": {
+            "description": (
+                "End (exclusive, TAI) of the validity range of the certified calibrations: an ISO date "
+                "after certify_calib_begin_date, such as 2024-10-25, quoted or not."
+            ),
+            "type": "string",
+            "pattern": _DATE_PATTERN,
+            "default": "2050-01-01",
+        },
+        "oods_timeout": {
+            "description": (
+                "Longest time (s) to wait, after each exposure's readout, for the OODS to report every "
+                "detector's raw ingested."
+            ),
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 120,
+        },
+        "processing_timeout": {
+            "description": "Longest time (s) one OCPS job (generation, verification, PTC, ...) may take.",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 3600,
+        },
+        "wait_between_exposures": {
+            "description": "Time (s) to wait between exposures (e.g. to let the camera settle).",
+            "type": "number",
+            "minimum": 0,
+            "default": 0,
+        },
+        "number_verification_tests_threshold_bias": _count(
+            "Bias verification threshold T: a test counts against an exposure when it fails at least "
+            "T x (n_detectors // 2 + 1) times in that exposure (T failures in each of a majority of "
+            "the detectors); the biases fail verification when some test counts against a majority "
+            "of the exposures (n_exposures // 2 + 1).",
+            8,
+            1,
+        ),
+        "number_verification_tests_threshold_dark": _count(
+            "As number_verification_tests_threshold_bias, for the darks.", 8, 1
+        ),
+        "number_verification_tests_threshold_flat": _count(
+            "As number_verification_tests_threshold_bias, for the flats.", 8, 1
+        ),
+        "program": {
+            "description": "Program name recorded with every exposure (block metadata); blank for none.",
+            "type": "string",
+            "default": "",
+        },
+        "reason": {
+            "description": "Reason recorded with every exposure (block metadata); blank for none.",
+            "type": "string",
+            "default": "",
+        },
+        "note": {
+            "description": "Observer's note recorded with every exposure (obsNote); blank for none.",
+            "type": "string",
+            "default": "",
+        },
+    }
+    return copy.deepcopy(
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "$id": SCHEMA_ID,
+            "title": "MakeComCamCalibrations v1",
+            "description": (
+                "Configuration of make_comcam_calibrations: take biases, darks and flats with ComCam, "
+                "generate and verify combined calibrations through the OCPS, certify the accepted ones "
+                "and report gains from flat pairs."
+            ),
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": False,
+        }
+    )
+
+
+def schema_yaml() -> str:
+    """Return `make_schema` as YAML text (keys in schema order).
+
+    Returns
+    -------
+    text : `str`
+        The schema as a YAML document.
+    """
+    return yaml.safe_dump(make_schema(), sort_keys=False, width=110)
+
+
+# A line "name=value" or "name value" in a block mapping (no "name: value").
+_NOT_A_PAIR = re.compile(
+    r"^(?P<indent>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<sep>=|:(?=\S)|\s)\s*(?P<value>\S.*)$"
+)
+_PAIR = re.compile(r"^\s*[^#\s][^:#]*:(\s|$)")
+
+
+def config_text_hints(config_yaml: str) -> list[str]:
+    """Explain lines of a configuration that are not ``name: value`` pairs.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        The configuration text.
+
+    Returns
+    -------
+    hints : `list` [`str`]
+        One sentence per line that looks like an option written without the
+        colon (``generate_calibrations=True``, ``n_bias 30``), naming the
+        line and the corrected form; empty if there is none.
+    """
+    hints = []
+    for number, line in enumerate(config_yaml.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "-", "---", "...")) or _PAIR.match(line):
+            continue
+        match = _NOT_A_PAIR.match(line)
+        if match is None:
+            continue
+        name, value = match["name"], match["value"].strip()
+        hints.append(
+            f"line {number}: {stripped!r} is not an option: each option is written `key: value`, the "
+            f"option name, a colon and a space, then the value; write `{name}: {value}`"
+        )
+    return hints
+
+
+def load_calibration_config(config_yaml: str) -> dict[str, typing.Any]:
+    """Parse the configuration text as the script does, with hints on
+    lines that are not ``key: value`` pairs.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        The configuration text (YAML).
+
+    Returns
+    -------
+    config : `dict` [`str`, `typing.Any`]
+        The options as written (no defaults filled in); dates kept as the
+        text typed.
+
+    Raises
+    ------
+    ValueError
+        If the text is not valid YAML (with the line, and the ``key: value``
+        explanation for lines written otherwise), repeats a key, or is not
+        a mapping.
+    """
+    try:
+        return load_config_yaml(config_yaml)
+    except ValueError as e:
+        hints = config_text_hints(config_yaml)
+        if not hints:
+            raise
+        raise ValueError(f"{'; '.join(hints)}. ({e})") from e
