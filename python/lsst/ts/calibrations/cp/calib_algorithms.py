@@ -42,7 +42,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from .clipped_mean import clipped_mean
-from .isr_algorithms import robust_sigma
+from .isr_algorithms import IQR_TO_SIGMA
+
+# Largest number of values whose quartiles start the clipping; larger sets use an
+# evenly strided sample of about this size for the starting window only.
+_START_SAMPLE = 1_000_000
 
 
 def clipped_mean_stdev(
@@ -52,7 +56,10 @@ def clipped_mean_stdev(
 
     The first pass keeps values within ``nsigma`` × 0.7413 × IQR of the
     median; each further pass keeps values within ``nsigma`` standard
-    deviations of the previous pass's mean.
+    deviations of the previous pass's mean. For more than a million values
+    the starting median and IQR come from an evenly strided sample of about
+    a million (they only place the first window); every pass uses all
+    values. Sums are accumulated in float64.
 
     Parameters
     ----------
@@ -69,24 +76,29 @@ def clipped_mean_stdev(
         Clipped mean, its standard deviation (ddof=1) and the number of
         values kept; NaN and 0 if no value is finite.
     """
-    data = np.asarray(values, dtype=np.float64).ravel()
+    data = np.asarray(values).ravel()
+    if data.dtype.kind != "f":
+        data = data.astype(np.float64)
     data = data[np.isfinite(data)]
     if data.size == 0:
         return float("nan"), float("nan"), 0
-    centre = float(np.median(data))
-    half_width = nsigma * robust_sigma(data) if data.size > 1 else 0.0
+    if data.size == 1:
+        return float(data[0]), 0.0, 1
+    sample = data[:: max(1, data.size // _START_SAMPLE)]
+    q25, centre, q75 = (float(q) for q in np.percentile(sample, [25.0, 50.0, 75.0]))
+    half_width = nsigma * IQR_TO_SIGMA * (q75 - q25)
     kept = data
     for _ in range(n_iter):
         if not half_width > 0:
             break
-        selected = data[np.abs(data - centre) <= half_width]
+        selected = data[np.abs(data - data.dtype.type(centre)) <= data.dtype.type(half_width)]
         if selected.size < 2:
             break
         kept = selected
-        centre = float(kept.mean())
-        half_width = nsigma * float(kept.std(ddof=1))
-    stdev = float(kept.std(ddof=1)) if kept.size > 1 else 0.0
-    return float(kept.mean()), stdev, int(kept.size)
+        centre = float(kept.mean(dtype=np.float64))
+        half_width = nsigma * float(kept.std(ddof=1, dtype=np.float64))
+    stdev = float(kept.std(ddof=1, dtype=np.float64)) if kept.size > 1 else 0.0
+    return float(kept.mean(dtype=np.float64)), stdev, int(kept.size)
 
 
 @dataclasses.dataclass(frozen=True)
