@@ -34,7 +34,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lsst.ts.calibrations.sal import Domain, Remote, ScriptState
+from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
@@ -126,3 +126,99 @@ def test_schema_fast_without_butler() -> None:
     schema = yaml.safe_load(process.stdout)
     assert schema["title"].endswith("v1")
     assert "lsst.daf.butler" not in process.stderr
+
+
+async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedObservatory) -> None:
+    config = base_config(
+        observatory.repo,
+        script_mode="BIAS_DARK",
+        n_bias=2,
+        n_dark=2,
+        exp_times_dark=1.0,
+        generate_calibrations=True,
+        do_verify=False,
+    )
+    script = await run_script(config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.processor is not None and script.ocps is not None
+    bias, dark = script.processor.outcomes["BIAS"], script.processor.outcomes["DARK"]
+    assert bias.status.value == "certified" and dark.status.value == "certified"
+    # The dark was generated after the bias was certified, from the calibration collection.
+    bias_end = script.ocps.results[bias.jobs["generate"]].record["endTime"]
+    dark_record = script.ocps.results[dark.jobs["generate"]].record
+    assert dark_record["startTime"] >= bias_end
+    assert config["calib_collection"] in dark_record["parameters"]["config"]
+
+
+async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> None:
+    assert observatory.ocps is not None
+    observatory.ocps.inject_failure(1)
+    config = base_config(
+        observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
+    )
+    script = await run_script(config)
+    assert script.state.state == ScriptState.FAILED
+    assert script.processor is not None
+    job_id = script.processor.outcomes["BIAS"].jobs["generate"]
+    assert "generate BIAS" in script.state.reason and job_id in script.state.reason
+    assert "ocps.log" in script.state.reason
+    assert len(script.taken["BIAS"]) == 3
+
+
+async def test_certification_conflict_fails_the_run(observatory: SimulatedObservatory) -> None:
+    config = base_config(
+        observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
+    )
+    first = await run_script(config)
+    assert first.state.state == ScriptState.DONE, first.state.reason
+    second = await run_script(config)
+    assert second.state.state in (ScriptState.FAILED, ScriptState.CONFIGURE_FAILED)
+    if second.state.state == ScriptState.FAILED:
+        assert "certify bias" in second.state.reason
+        assert config["calib_collection"] in second.state.reason
+
+
+@pytest.mark.parametrize(
+    "checkpoint", ["Setup instrument.", "Taking 2 darks.", "Data-taking part completed."]
+)
+async def test_stop_at_checkpoint(observatory: SimulatedObservatory, checkpoint: str) -> None:
+    config = base_config(
+        observatory.repo,
+        script_mode="BIAS_DARK",
+        n_bias=1,
+        n_dark=1,
+        exp_times_dark=1.0,
+        generate_calibrations=True,
+        do_verify=False,
+    )
+    script = await run_script(config, stop_at=checkpoint.replace(".", r"\."))
+    assert script.state.state == ScriptState.STOPPED
+    assert script.ocps is not None
+    assert script.ocps.running_jobs == []
+    assert all(result.exit_code in (0, 255) for result in script.ocps.results.values())
+    if checkpoint == "Setup instrument.":
+        assert script.taken == {}
+    else:
+        assert len(script.taken["BIAS"]) == 2
+    assert script.run_record_path is not None and script.run_record_path.exists()
+
+
+async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
+    config = dict(repo=str(observatory.repo), detectors=[0], script_mode="BIAS", n_bias=1, do_verify=False)
+    index = next(_indices)
+    script = MakeComCamCalibrations(index=index)
+    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+    data = script.cmd_configure.DataType()
+    data.config = yaml.safe_dump(config)
+    data.pauseCheckpoint = r"Taking 2 biases\."
+    await script.do_configure(data)
+    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
+    run_task = asyncio.create_task(script.do_run(None))
+    async with asyncio.timeout(STD_TIMEOUT):
+        while script.state.state != ScriptState.PAUSED:
+            await asyncio.sleep(0.05)
+    assert script.taken == {}
+    await script.do_resume(None)
+    await asyncio.wait_for(run_task, RUN_TIMEOUT)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert len(script.taken["BIAS"]) == 2

@@ -322,9 +322,15 @@ class OcpsClient:
                 self.log.warning("abort_job(%s) failed: %s", job_id, e)
 
     async def abort_running(self, timeout: float = 30.0) -> list[str]:
-        """Abort every job of this client still running; return their ids."""
+        """Abort every job of this client still running; return their ids.
+
+        Waits (up to ``timeout``) for the ``job_result`` of each aborted job,
+        so their records say how they ended.
+        """
         running = self.running_jobs
-        await asyncio.gather(*(self.abort(job_id, timeout=timeout) for job_id in running))
+        if running:
+            await asyncio.gather(*(self.abort(job_id, timeout=timeout) for job_id in running))
+            await asyncio.wait([self._future(job_id) for job_id in running], timeout=timeout)
         return running
 
     async def close(self) -> None:
