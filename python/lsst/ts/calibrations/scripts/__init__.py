@@ -27,9 +27,11 @@ from .calibration_processor import *
 from .calibration_schema import *
 from .config_options import *
 from .exposure_sequence import *
+from .gain_report import *
 from .make_comcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *
 from .processing_step import *
 from .product_outcome import *
 from .run_settings import *
+from .verification_verdict import *
