@@ -222,3 +222,47 @@ async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
     await asyncio.wait_for(run_task, RUN_TIMEOUT)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert len(script.taken["BIAS"]) == 2
+
+
+async def test_internal_verification_passes_and_certifies(observatory: SimulatedObservatory) -> None:
+    config = base_config(observatory.repo, script_mode="BIAS", n_bias=3, generate_calibrations=True)
+    script = await run_script(config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.processor is not None
+    outcome = script.processor.outcomes["BIAS"]
+    assert set(outcome.jobs) == {"generate", "verify"}
+    assert outcome.status.value == "certified"
+    assert outcome.verdict
+
+
+async def test_verification_failure_blocks_certification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    async with SimulatedObservatory(
+        tmp_path / "repo",
+        time_scale=0.01,
+        date=DATE,
+        seed=3,
+        detectors=[0],
+        sensor_model="comcam_high_noise",
+        heartbeat_interval=1.0,
+    ) as obs:
+        config = base_config(
+            obs.repo,
+            script_mode="BIAS_DARK",
+            n_bias=3,
+            n_dark=1,
+            exp_times_dark=1.0,
+            generate_calibrations=True,
+            number_verification_tests_threshold_bias=1,
+        )
+        script = await run_script(config)
+    assert script.state.state == ScriptState.FAILED
+    assert script.processor is not None
+    bias, dark = script.processor.outcomes["BIAS"], script.processor.outcomes["DARK"]
+    assert bias.status.value == "verification failed", bias.describe()
+    assert not bias.certified_into
+    assert dark.status.value == "not generated"
+    assert "BIAS" in dark.reason
+    assert "not certified" in script.state.reason
