@@ -114,8 +114,8 @@ def test_missing_calibrations_named(butler: Butler) -> None:
         "input_collections_verify_flat: verifyFlat needs a dark for detector(s) 4, but none is in "
         "LSSTComCam/calib: add a collection that holds certified dark calibrations (e.g. LSSTComCam/calib) "
         "or set generate_calibrations: true to make them in this run.",
-        "input_collections_verify_flat: verifyFlat needs a flat for filter r_03 for detector(s) 2, 4, but none "
-        "is in LSSTComCam/calib: add a collection that holds certified flat calibrations (e.g. "
+        "input_collections_verify_flat: verifyFlat needs a flat for filter r_03 for detector(s) 2, 4, "
+        "but none is in LSSTComCam/calib: add a collection that holds certified flat calibrations (e.g. "
         "LSSTComCam/calib) or set generate_calibrations: true to make them in this run.",
     ]
     # Another filter has no flat at all.
@@ -170,6 +170,6 @@ def test_calib_collection_overlap_and_type(butler: Butler) -> None:
     )
     problems = check_repository(plan_of(text.format(c="u/me/run", b="2024-10-25", e="2024-10-26")), butler)
     assert problems == [
-        "calib_collection='u/me/run' is a RUN collection, not a CALIBRATION collection: give a new name or an "
-        "existing CALIBRATION collection."
+        "calib_collection='u/me/run' is a RUN collection, not a CALIBRATION collection: give a new name "
+        "or an existing CALIBRATION collection."
     ]

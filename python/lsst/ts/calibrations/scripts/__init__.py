@@ -33,5 +33,6 @@ from .ocps_client import *
 from .ocps_job_result import *
 from .processing_step import *
 from .product_outcome import *
+from .repository_checks import *
 from .run_settings import *
 from .verification_verdict import *
