@@ -42,14 +42,8 @@ CERTIFIED = "LSSTComCam/calib/certified"
 def _put(butler: Butler, dataset_type: str, run: str, detectors: tuple[int, ...], **extra: str) -> None:
     butler.collections.register(run)
     for detector in detectors:
-        butler.put(
-            Exposure(np.zeros((4, 6), dtype=np.float32)),
-            dataset_type,
-            instrument="LSSTComCam",
-            detector=detector,
-            run=run,
-            **extra,
-        )
+        data_id = {"instrument": "LSSTComCam", "detector": detector, **extra}
+        butler.put(Exposure(np.zeros((4, 6), dtype=np.float32)), dataset_type, data_id, run=run)
 
 
 @pytest.fixture(scope="module")
