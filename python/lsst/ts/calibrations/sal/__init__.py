@@ -38,3 +38,4 @@ from .testscript import *
 from .topic_info import *
 from .topics import *
 from .transport import *
+from .transport_choice import *

@@ -29,8 +29,8 @@ import socket
 import types
 from typing import TYPE_CHECKING
 
-from .local_transport import LocalTransport
 from .transport import Transport
+from .transport_choice import make_default_transport
 
 if TYPE_CHECKING:
     from .sal_info import SalInfo
@@ -42,9 +42,11 @@ class Domain:
     Parameters
     ----------
     transport : `Transport`, optional
-        The transport. If None, the in-process `LocalTransport` of the event
-        loop (shared by every Domain on that loop) is used; it is looked up
-        when first needed, so a Domain can be built before the loop runs.
+        The transport. If None, the transport of the event loop chosen by
+        ``LSST_SAL_TRANSPORT`` (see `make_default_transport`: the in-process
+        `LocalTransport` unless "dds"), shared by every Domain on that loop;
+        it is looked up when first needed, so a Domain can be built before
+        the loop runs.
 
     Attributes
     ----------
@@ -71,9 +73,9 @@ class Domain:
 
     @property
     def transport(self) -> Transport:
-        """The transport (the event loop's `LocalTransport` unless given)."""
+        """The transport (the event loop's default transport unless given)."""
         if self._transport is None:
-            self._transport = LocalTransport.for_loop()
+            self._transport = make_default_transport()
         return self._transport
 
     @property

@@ -1,0 +1,679 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""Multi-process transport over Cyclone DDS.
+
+Each (component, SAL topic) is one DDS topic whose type is made at run time
+from the interface definition (`TopicInfo`), with ``salIndex`` as the key.
+Quality of service, by SAL topic kind:
+
+* commands and ``ackcmd``: reliable, volatile (a late joiner never receives
+  an old command or acknowledgement);
+* events: reliable, TRANSIENT_LOCAL with a durability-service history of
+  one sample per ``salIndex``: a reader made with ``history=True`` first
+  receives the last event of each index while the writer lives;
+* telemetry: reliable, keep-last (a slow reader loses old samples and never
+  slows the writer).
+
+Isolation: the subname (``LSST_TOPIC_SUBNAME``) selects both the DDS domain
+ID and the partition, so sets of processes with different subnames do not
+exchange discovery traffic (unless two subnames share a domain ID) and never
+exchange data. The package writes its own Cyclone configuration: loopback
+only, multicast off, peers on localhost and a participant-index limit of
+`MAX_PARTICIPANT_INDEX` (Cyclone's default of 9 stops the tenth process).
+``LSST_DDS_INTERFACE`` names another network interface (then multicast
+discovery is allowed) and ``LSST_DDS_PEERS`` lists unicast peers.
+
+One reader thread per transport (one DDS participant) waits on a WaitSet
+holding every reader's ReadCondition, takes the samples of the readers that
+triggered, converts them to the topic's ``DataType`` and hands them to the
+event loop with ``loop.call_soon_threadsafe``.
+"""
+
+__all__ = ["DdsTransport"]
+
+import asyncio
+import ctypes
+import dataclasses
+import functools
+import itertools
+import logging
+import os
+import threading
+import time
+import weakref
+import xml.sax.saxutils
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from cyclonedds.core import (
+    DDSException,
+    GuardCondition,
+    InstanceState,
+    Policy,
+    Qos,
+    ReadCondition,
+    SampleState,
+    ViewState,
+    WaitSet,
+)
+from cyclonedds.domain import Domain as CycloneDomain
+from cyclonedds.domain import DomainParticipant
+from cyclonedds.idl import IdlStruct, make_idl_struct, types
+from cyclonedds.pub import DataWriter, Publisher
+from cyclonedds.sub import DataReader, Subscriber
+from cyclonedds.topic import Topic
+from cyclonedds.util import duration
+
+from .component_info import ComponentInfo
+from .topic_info import TopicInfo
+from .transport import ReaderCallback, Transport
+
+SUBNAME_ENV = "LSST_TOPIC_SUBNAME"
+"""Environment variable: name that isolates one set of processes."""
+
+INTERFACE_ENV = "LSST_DDS_INTERFACE"
+"""Environment variable: network interface (name or address); loopback if unset."""
+
+PEERS_ENV = "LSST_DDS_PEERS"
+"""Environment variable: comma-separated unicast peer addresses (with an interface)."""
+
+MAX_PARTICIPANT_INDEX = 119
+"""Highest participant index: up to 120 processes per domain on one host."""
+
+NUM_DOMAIN_IDS = 200
+"""Domain IDs 1..NUM_DOMAIN_IDS are used for non-empty subnames; 0 for none."""
+
+LEASE_DURATION = 5.0
+"""Participant lease (seconds): a killed process's endpoints go away after this."""
+
+WRITER_DEPTH = 1000
+"""Samples per ``salIndex`` a command or event writer keeps for retransmission."""
+
+TELEMETRY_DEPTH = 100
+"""Samples per ``salIndex`` kept for telemetry (keep-last)."""
+
+DISCOVERY_TIME = 0.1
+"""Time (seconds) after the participant starts for discovery of the others."""
+
+SETTLE_TIME = 0.02
+"""Time (seconds) without a new match or sample after which history is complete."""
+
+HISTORY_TIMEOUT = 2.0
+"""Maximum time (seconds) `DdsTransport.wait_for_history` waits."""
+
+_WAIT_NS = duration(milliseconds=200)
+_MAX_TRIGGERED = 256
+_TAKE_N = 256
+
+_log = logging.getLogger(__name__)
+
+# SAL type: IDL type.
+_IDL_TYPES: dict[str, Any] = {
+    "boolean": bool,
+    "byte": types.uint8,
+    "short": types.int16,
+    "int": types.int32,
+    "long": types.int64,
+    "long long": types.int64,
+    "unsigned short": types.uint16,
+    "unsigned int": types.uint32,
+    "unsigned long": types.uint64,
+    "float": types.float32,
+    "double": types.float64,
+    "string": str,
+}
+
+
+def subname_from_env() -> str:
+    """Return ``LSST_TOPIC_SUBNAME`` ("" if unset)."""
+    return os.environ.get(SUBNAME_ENV, "")
+
+
+def domain_id_for_subname(subname: str) -> int:
+    """Return the DDS domain ID of a subname: 0 for "", else in [1, NUM_DOMAIN_IDS].
+
+    Parameters
+    ----------
+    subname : `str`
+        The subname.
+
+    Returns
+    -------
+    domain_id : `int`
+        The same in every process (a CRC of the name).
+    """
+    if not subname:
+        return 0
+    return zlib.crc32(subname.encode()) % NUM_DOMAIN_IDS + 1
+
+
+def make_cyclone_config(interface: str | None = None, peers: list[str] | None = None) -> str:
+    """Return the Cyclone DDS configuration (XML) of this package.
+
+    Parameters
+    ----------
+    interface : `str`, optional
+        Network interface name or address; None for loopback only
+        (multicast off, peer localhost).
+    peers : `list` [`str`], optional
+        Unicast peer addresses (with ``interface``).
+
+    Returns
+    -------
+    config : `str`
+        XML for ``cyclonedds.domain.Domain``.
+    """
+    quote = xml.sax.saxutils.quoteattr
+    if interface is None:
+        iface = '<NetworkInterface address="127.0.0.1"/>'
+        multicast = "false"
+        peers = ["localhost"]
+    else:
+        attr = "address" if interface[:1].isdigit() else "name"
+        iface = f"<NetworkInterface {attr}={quote(interface)}/>"
+        multicast = "false" if peers else "true"
+    peer_xml = "".join(f"<Peer address={quote(peer)}/>" for peer in peers or ())
+    return (
+        '<CycloneDDS><Domain Id="any">'
+        f"<General><Interfaces>{iface}</Interfaces><AllowMulticast>{multicast}</AllowMulticast></General>"
+        "<Discovery>"
+        + (f"<Peers>{peer_xml}</Peers>" if peer_xml else "")
+        + "<ParticipantIndex>auto</ParticipantIndex>"
+        f"<MaxAutoParticipantIndex>{MAX_PARTICIPANT_INDEX}</MaxAutoParticipantIndex>"
+        f"<LeaseDuration>{LEASE_DURATION}s</LeaseDuration>"
+        "</Discovery></Domain></CycloneDDS>"
+    )
+
+
+@functools.cache
+def _idl_type(component: str, sal_name: str) -> tuple[type[IdlStruct], TopicInfo]:
+    """Return the IDL struct type of a topic, made from its interface definition."""
+    component_info = ComponentInfo.from_name(component)
+    topic_info = next((t for t in component_info.topics.values() if t.sal_name == sal_name), None)
+    if topic_info is None:
+        raise ValueError(f"{component} has no topic with SAL name {sal_name!r}")
+    fields: dict[str, Any] = {}
+    for info in (*topic_info.fields.values(), *TopicInfo.PRIVATE_FIELDS.values()):
+        idl = _IDL_TYPES[info.sal_type]
+        fields[info.name] = types.array[idl, info.count] if info.count > 1 else idl  # type: ignore[misc]
+    idl_type = make_idl_struct(
+        f"{component}_{sal_name}",
+        f"lsst_sal::{component}::{sal_name}",
+        fields,
+        field_annotations={"salIndex": {"key": True}},
+    )
+    return idl_type, topic_info
+
+
+def _topic_kind(sal_name: str) -> str:
+    if sal_name.startswith("command_"):
+        return "command"
+    if sal_name.startswith("logevent_"):
+        return "event"
+    if sal_name == "ackcmd":
+        return "ackcmd"
+    return "telemetry"
+
+
+def _delete(entity: Any) -> None:
+    """Delete a DDS entity now (and its children), not when garbage collected."""
+    try:
+        entity.__del__()
+    except DDSException:
+        pass
+
+
+class _SharedDomain:
+    """Cyclone domains by ID, shared by the transports of a process
+    (Cyclone allows one configured domain per ID).
+    """
+
+    lock = threading.Lock()
+    domains: dict[int, tuple[CycloneDomain, int]] = {}
+
+    @classmethod
+    def acquire(cls, domain_id: int, config: str) -> None:
+        with cls.lock:
+            domain, count = cls.domains.get(domain_id, (None, 0))
+            if domain is None:
+                domain = CycloneDomain(domain_id, config)
+            cls.domains[domain_id] = (domain, count + 1)
+
+    @classmethod
+    def release(cls, domain_id: int) -> None:
+        with cls.lock:
+            domain, count = cls.domains.get(domain_id, (None, 0))
+            if domain is None:
+                return
+            if count <= 1:
+                del cls.domains[domain_id]
+                _delete(domain)
+            else:
+                cls.domains[domain_id] = (domain, count - 1)
+
+
+@dataclasses.dataclass(eq=False)
+class _Reader:
+    handle: int
+    key: tuple[str, str]
+    index: int
+    callback: ReaderCallback
+    history: bool
+    dds_reader: Any
+    condition: Any
+    convert: Callable[[Any], Any]
+    created: float
+    last_sample: float = 0.0
+    active: bool = True
+
+
+@dataclasses.dataclass(eq=False)
+class _Writer:
+    key: tuple[str, str]
+    dds_writer: Any
+    idl_type: type
+    names: tuple[str, ...]
+    created: float
+
+
+class DdsTransport(Transport):
+    """Transport between processes over Cyclone DDS.
+
+    Parameters
+    ----------
+    loop : `asyncio.AbstractEventLoop`
+        The event loop on which reader callbacks run.
+    subname : `str`, optional
+        Isolation name; ``LSST_TOPIC_SUBNAME`` (or "") if None.
+    interface : `str`, optional
+        Network interface name or address; ``LSST_DDS_INTERFACE`` if None,
+        loopback only if that is unset too.
+
+    Attributes
+    ----------
+    domain_id : `int`
+        DDS domain ID (from the subname).
+    partition : `str`
+        DDS partition of every reader and writer (from the subname).
+
+    Notes
+    -----
+    Use `for_loop` to share one transport (one DDS participant, one reader
+    thread) among every `Domain` of an event loop. The transport closes
+    itself if its event loop closes first.
+    """
+
+    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "DdsTransport"] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        subname: str | None = None,
+        interface: str | None = None,
+    ) -> None:
+        self.loop = loop
+        self.subname = subname_from_env() if subname is None else subname
+        if interface is None:
+            interface = os.environ.get(INTERFACE_ENV) or None
+        peers = [p.strip() for p in os.environ.get(PEERS_ENV, "").split(",") if p.strip()] or None
+        self.domain_id = domain_id_for_subname(self.subname)
+        self.partition = f"lsst_sal_{self.subname}" if self.subname else "lsst_sal"
+        self.closed = False
+        self._handles = itertools.count(1)
+        self._lock = threading.Lock()
+        self._readers: dict[int, _Reader] = {}
+        self._readers_by_address: dict[int, _Reader] = {}
+        self._writers: dict[int, _Writer] = {}
+        self._topics: dict[tuple[str, str], Topic] = {}
+        self._pending: list[_Reader | _Writer] = []
+        _SharedDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
+        try:
+            self._participant: DomainParticipant | None = DomainParticipant(self.domain_id)
+            partition_qos = Qos(Policy.Partition([self.partition]))
+            self._publisher = Publisher(self._participant, qos=partition_qos)
+            self._subscriber = Subscriber(self._participant, qos=partition_qos)
+            self._waitset = WaitSet(self._participant)
+            self._guard = GuardCondition(self._participant)
+            self._waitset.attach(self._guard)
+        except Exception:
+            _SharedDomain.release(self.domain_id)
+            raise
+        self._start_time = time.monotonic()
+        self._thread = threading.Thread(
+            target=self._read_loop, name=f"DdsTransport-{self.domain_id}-reader", daemon=True
+        )
+        self._thread.start()
+
+    @classmethod
+    def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> "DdsTransport":
+        """Return the transport shared by everything on an event loop.
+
+        Parameters
+        ----------
+        loop : `asyncio.AbstractEventLoop`, optional
+            The event loop; the running loop if None.
+
+        Returns
+        -------
+        transport : `DdsTransport`
+            Made on first use (and again after a close), with the subname
+            of ``LSST_TOPIC_SUBNAME``; a change of that variable gives a new
+            transport.
+        """
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        transport = cls._instances.get(loop)
+        if transport is None or transport.closed or transport.subname != subname_from_env():
+            if transport is not None and not transport.closed:
+                # The subname changed: the reader thread deletes the old participant.
+                transport.closed = True
+                transport._guard.set(True)
+            transport = cls(loop)
+            cls._instances[loop] = transport
+        return transport
+
+    # ------------------------------------------------------------------
+    # Transport interface
+
+    def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:
+        """See `Transport.add_writer`."""
+        self._assert_open()
+        idl_type, topic_info = _idl_type(component, sal_name)
+        kind = _topic_kind(sal_name)
+        policies: list[Any] = [Policy.Reliability.Reliable(duration(milliseconds=100))]
+        if kind == "telemetry":
+            policies.append(Policy.History.KeepLast(TELEMETRY_DEPTH))
+        else:
+            policies.append(Policy.History.KeepLast(WRITER_DEPTH))
+        if keep_history:
+            policies += [
+                Policy.Durability.TransientLocal,
+                Policy.DurabilityService(0, Policy.History.KeepLast(1), -1, -1, -1),
+            ]
+        else:
+            policies.append(Policy.Durability.Volatile)
+        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
+        with self._lock:
+            topic = self._topic(component, sal_name, idl_type)
+            dds_writer = DataWriter(self._publisher, topic, qos=Qos(*policies))
+            handle = next(self._handles)
+            writer = _Writer(
+                key=(component, sal_name),
+                dds_writer=dds_writer,
+                idl_type=idl_type,
+                names=names,
+                created=time.monotonic(),
+            )
+            self._writers[handle] = writer
+            self._pending.append(writer)
+        return handle
+
+    def remove_writer(self, handle: int) -> None:
+        """See `Transport.remove_writer`."""
+        with self._lock:
+            writer = self._writers.pop(handle, None)
+            if writer is not None:
+                _delete(writer.dds_writer)
+
+    def publish(self, handle: int, data: Any) -> None:
+        """See `Transport.publish`."""
+        self._assert_open()
+        writer = self._writers.get(handle)
+        if writer is None:
+            raise RuntimeError(f"Writer {handle} is not registered (removed or never added)")
+        sample = writer.idl_type(**{name: getattr(data, name) for name in writer.names})
+        writer.dds_writer.write(sample)
+
+    def add_reader(
+        self,
+        component: str,
+        sal_name: str,
+        *,
+        index: int | None,
+        callback: ReaderCallback,
+        history: bool,
+    ) -> int:
+        """See `Transport.add_reader`."""
+        self._assert_open()
+        idl_type, topic_info = _idl_type(component, sal_name)
+        kind = _topic_kind(sal_name)
+        depth = TELEMETRY_DEPTH if kind == "telemetry" else WRITER_DEPTH
+        policies = [
+            Policy.Reliability.Reliable(duration(milliseconds=100)),
+            Policy.History.KeepLast(depth),
+            Policy.Durability.TransientLocal if history else Policy.Durability.Volatile,
+        ]
+        data_type = topic_info.DataType
+        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
+        array_names = frozenset(name for name, info in topic_info.fields.items() if info.count > 1)
+
+        def convert(sample: Any) -> Any:
+            values = {name: getattr(sample, name) for name in names}
+            for name in array_names:
+                values[name] = list(values[name])
+            return data_type(**values)
+
+        with self._lock:
+            topic = self._topic(component, sal_name, idl_type)
+            dds_reader = DataReader(self._subscriber, topic, qos=Qos(*policies))
+            condition = ReadCondition(dds_reader, SampleState.Any | ViewState.Any | InstanceState.Any)
+            handle = next(self._handles)
+            reader = _Reader(
+                handle=handle,
+                key=(component, sal_name),
+                index=index or 0,
+                callback=callback,
+                history=history,
+                dds_reader=dds_reader,
+                condition=condition,
+                convert=convert,
+                created=time.monotonic(),
+            )
+            self._waitset.attach(condition)
+            value_pt = next(v for e, v in self._waitset.attached if e is condition)
+            self._readers[handle] = reader
+            self._readers_by_address[ctypes.addressof(value_pt)] = reader
+            self._pending.append(reader)
+        self._guard.set(True)
+        return handle
+
+    def remove_reader(self, handle: int) -> None:
+        """See `Transport.remove_reader`."""
+        with self._lock:
+            reader = self._readers.pop(handle, None)
+            if reader is None:
+                return
+            reader.active = False
+            for address, item in list(self._readers_by_address.items()):
+                if item is reader:
+                    del self._readers_by_address[address]
+            self._waitset.detach(reader.condition)
+            _delete(reader.condition)
+            _delete(reader.dds_reader)
+
+    async def wait_for_history(self) -> None:
+        """Wait until the readers and writers added so far have matched
+        their peers and history readers have received their history.
+
+        DDS does not say when the history of a TRANSIENT_LOCAL writer has
+        arrived, so this waits until discovery has had `DISCOVERY_TIME`
+        since the participant started, then until no new match and no new
+        sample has been seen for `SETTLE_TIME`, at most `HISTORY_TIMEOUT`.
+        """
+        with self._lock:
+            pending = self._pending
+            self._pending = []
+        if not pending or self.closed:
+            return
+        deadline = time.monotonic() + HISTORY_TIMEOUT
+        discovered = self._start_time + DISCOVERY_TIME
+        counts: dict[int, int] = {}
+        last_change = time.monotonic()
+        while True:
+            now = time.monotonic()
+            for item in pending:
+                count = self._match_count(item)
+                if counts.get(id(item)) != count:
+                    counts[id(item)] = count
+                    last_change = now
+                if isinstance(item, _Reader) and item.last_sample > last_change:
+                    last_change = item.last_sample
+            if now >= deadline or self.closed:
+                break
+            if now >= discovered and now - last_change >= SETTLE_TIME:
+                break
+            await asyncio.sleep(0.002)
+
+    async def wait_for_readers(self, component: str, sal_name: str, timeout: float) -> bool:
+        """Wait until every writer of a topic has at least one matched reader.
+
+        A command written before the controller's reader has matched the
+        writer is lost (commands are volatile); a process that starts a
+        controller and then commands it waits with this first.
+
+        Parameters
+        ----------
+        component : `str`
+            SAL component name.
+        sal_name : `str`
+            SAL topic name, e.g. "command_configure".
+        timeout : `float`
+            Time limit (seconds).
+
+        Returns
+        -------
+        matched : `bool`
+            True if matched, False on timeout (or if there is no writer).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            writers = [w for w in list(self._writers.values()) if w.key == (component, sal_name)]
+            if writers and all(self._match_count(w) > 0 for w in writers):
+                return True
+            if time.monotonic() >= deadline or self.closed:
+                return False
+            await asyncio.sleep(0.002)
+
+    async def close(self) -> None:
+        """Stop the reader thread and delete the DDS participant. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self._guard.set(True)
+        await asyncio.to_thread(self._thread.join, 5.0)
+        self._shutdown()
+
+    # ------------------------------------------------------------------
+    # Internals
+
+    def _assert_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("The transport is closed")
+
+    def _topic(self, component: str, sal_name: str, idl_type: type) -> Topic:
+        """Return the DDS topic of a SAL topic (caller holds the lock)."""
+        key = (component, sal_name)
+        topic = self._topics.get(key)
+        if topic is None:
+            assert self._participant is not None, "the transport is closed"
+            topic = Topic(self._participant, f"{component}_{sal_name}", idl_type)
+            self._topics[key] = topic
+        return topic
+
+    def _match_count(self, item: _Reader | _Writer) -> int:
+        try:
+            if isinstance(item, _Reader):
+                if not item.active:
+                    return 0
+                return item.dds_reader.get_subscription_matched_status().current_count
+            return item.dds_writer.get_publication_matched_status().current_count
+        except DDSException:
+            return 0
+
+    def _shutdown(self) -> None:
+        """Delete every DDS entity and release the domain (thread stopped)."""
+        with self._lock:
+            if getattr(self, "_participant", None) is None:
+                return
+            for reader in self._readers.values():
+                reader.active = False
+            self._readers.clear()
+            self._readers_by_address.clear()
+            self._writers.clear()
+            self._topics.clear()
+            self._pending.clear()
+            self._waitset.attached.clear()
+            _delete(self._participant)
+            self._participant = None
+        _SharedDomain.release(self.domain_id)
+
+    def _read_loop(self) -> None:
+        """Reader thread: wait on the WaitSet; hand samples to the event loop."""
+        triggered = (ctypes.c_void_p * _MAX_TRIGGERED)()
+        waitset = self._waitset
+        try:
+            while not self.closed:
+                num = waitset._waitset_wait(waitset._ref, triggered, _MAX_TRIGGERED, _WAIT_NS)
+                if self.closed:
+                    break
+                if self.loop.is_closed():
+                    self.closed = True
+                    break
+                if num < 0:
+                    raise DDSException(num, "waiting on the WaitSet")
+                self._guard.set(False)
+                batches: list[tuple[_Reader, list[Any]]] = []
+                with self._lock:
+                    for address in triggered[: min(num, _MAX_TRIGGERED)]:
+                        reader = self._readers_by_address.get(address) if address else None
+                        if reader is None or not reader.active:
+                            continue
+                        samples = reader.dds_reader.take(N=_TAKE_N)
+                        data = [
+                            reader.convert(s)
+                            for s in samples
+                            if s.sample_info.valid_data and (reader.index == 0 or s.salIndex == reader.index)
+                        ]
+                        if samples:
+                            reader.last_sample = time.monotonic()
+                        if data:
+                            batches.append((reader, data))
+                for reader, data in batches:
+                    self.loop.call_soon_threadsafe(self._deliver, reader, data)
+        except RuntimeError:
+            # The event loop closed while samples were being handed over.
+            self.closed = True
+        except Exception:
+            _log.exception("DDS reader thread failed")
+            self.closed = True
+        self._shutdown()
+
+    @staticmethod
+    def _deliver(reader: _Reader, data: list[Any]) -> None:
+        for item in data:
+            if not reader.active:
+                return
+            reader.callback(item)
