@@ -27,7 +27,13 @@ record) and writes one self-contained HTML page with its PNG figures;
 """
 
 from .amp_heat_map import *
+from .build_report import *
 from .figure_png import *
 from .focal_plane import *
 from .mosaic_figure import *
 from .ptc_figure import *
+from .report_data import *
+from .report_page import *
+from .run_timeline import *
+from .timeline_event import *
+from .timeline_figure import *

@@ -1,0 +1,561 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""build_report: the calibration run report, from a repository and the run's collections or run record.
+
+The page (``report.html``, figures embedded) and its figures (``*.png``) are
+written into ``out_dir``. Sections, in order:
+
+``run``
+    The run: script, final state and reason, elapsed time, collections
+    searched, and what could not be read.
+``mosaics``
+    Focal-plane mosaics of the combined bias, dark and flat.
+``defects``
+    The defects over the flat mosaic.
+``gain``
+    Gain per amplifier from the PTC and from each flat pair (mean and
+    spread across pairs): table and heat maps.
+``noise``
+    Read noise per amplifier (overscan of the bias verification, flat
+    pairs, PTC fit): table and heat map.
+``dark-current``
+    Dark current per amplifier (median of the combined dark): table and
+    heat map.
+``ptc``
+    Photon transfer curves per detector, with the fit values.
+``verification``
+    Per image type: the verdict, the thresholds, and the matrix of
+    exposures × detectors with the failed tests.
+``timeline``
+    Exposures, ingestion, OCPS jobs and certifications on one time axis.
+``certification``
+    What was certified where, with validity ranges; what was not, and why.
+
+A section without data says so.
+"""
+
+__all__ = ["build_report"]
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lsst.daf.butler import Butler
+
+from ..repo.camera import AMP_NAMES, Camera
+from ..repo.repository import open_repository
+from .amp_heat_map import amp_heat_map
+from .focal_plane import FocalPlane
+from .mosaic_figure import mosaic_figure
+from .ptc_figure import ptc_figure
+from .report_data import IMAGE_TYPES, ReportData
+from .report_page import ReportPage
+from .timeline_figure import timeline_figure
+
+TITLE = "LSSTComCam calibration run report"
+DEFAULT_THRESHOLD = 8
+"""``number_verification_tests_threshold_<x>`` when the run record does not give it (the schema default)."""
+
+TEST_THRESHOLDS = {
+    "bias": "MEAN: |mean| < noise; NOISE: noise ≤ 1.05 × the camera's read noise; "
+    "CR_NOISE: |noise − CR noise| ≤ 0.05 × CR noise (per amplifier, e⁻).",
+    "dark": "MEAN: |mean| < noise; NOISE: noise ≤ 1.05 × the camera's read noise; "
+    "CR_NOISE: |noise − CR noise| ≤ 0.05 × CR noise (per amplifier, e⁻).",
+    "flat": "NOISE: within 5 % of the predicted noise (photon, read and flat noise); "
+    "SCATTER: std/mean of the amplifier means ≤ 0.05 per detector; EXP SCATTER ≤ 0.05 over detectors.",
+}
+"""The per-test thresholds of the verification tasks (doc/cp/ptc_verify.rst)."""
+
+E = ReportPage.escape
+
+
+def _no_data(text: str) -> str:
+    return f'<p class="nodata">{E(text)}</p>'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """An HTML table; cells are HTML (escape text before)."""
+    head = "".join(f"<th>{E(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _fmt(value: float | None, fmt: str = ".3f") -> str:
+    return "–" if value is None or not np.isfinite(value) else format(value, fmt)
+
+
+def _amp_table(columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str = ".3f") -> str:
+    """A table of per-amplifier values: rows detector × amplifier, one column per quantity."""
+    camera = Camera.instance()
+    detectors = sorted({d for values in columns.values() for d in values})
+    rows = []
+    for detector in detectors:
+        for amp in AMP_NAMES:
+            cells = [f"{E(camera[detector].name)}", amp]
+            cells += [_fmt(values.get(detector, {}).get(amp), fmt) for values in columns.values()]
+            rows.append(cells)
+    return _table(["detector", "amplifier", *columns], rows)
+
+
+def _run_section(page: ReportPage, data: ReportData) -> None:
+    record = data.run_record
+    items: list[tuple[str, str]] = [("repository", data.repo)]
+    if record:
+        items += [
+            ("script", f"{record.get('script', '')} (index {record.get('index', '')})"),
+            ("final state", str(record.get("state", ""))),
+            ("reason", str(record.get("reason", "")) or "–"),
+            ("elapsed", f"{float(record.get('elapsed') or 0.0):.1f} s"),
+        ]
+        taken = record.get("exposures_taken") or {}
+        if isinstance(taken, Mapping):
+            items += [(f"{k} taken", f"{len(v)}: {', '.join(str(i) for i in v)}") for k, v in taken.items()]
+    else:
+        items.append(("run record", "not given: the report shows the collections only"))
+    items.append(("collections searched", ", ".join(data.collections) or "none found"))
+    items.append(
+        ("detectors with products", ", ".join(Camera.instance()[d].name for d in data.detectors) or "none")
+    )
+    body = _table(
+        ["", ""], [[f'<td class="text">{E(k)}</td>', f'<td class="text">{E(v)}</td>'] for k, v in items]
+    )
+    if data.notes:
+        body += "<p>Not read:</p><ul>" + "".join(f"<li>{E(n)}</li>" for n in data.notes) + "</ul>"
+    page.add_section("run", "The run", body)
+
+
+def _mosaic_sections(page: ReportPage, data: ReportData, plane: FocalPlane | None) -> None:
+    body = ""
+    for product in IMAGE_TYPES:
+        images = data.calibrations.get(product, {})
+        if not images or plane is None:
+            body += _no_data(f"No combined {product} in the run's collections.")
+            continue
+        unit = str(next(iter(images.values())).metadata.get("BUNIT", ""))
+        png = mosaic_figure(
+            plane, {d: e.image.array for d, e in images.items()}, title=f"Combined {product}", unit=unit
+        )
+        source = data.calibration_collections.get(product, "")
+        body += f"<p>Combined {product} from {E(source)}.</p>" + page.figure(
+            f"mosaic_{product}", png, f"{product} mosaic"
+        )
+    page.add_section("mosaics", "Combined calibrations", body)
+    flats = data.calibrations.get("flat", {})
+    if not data.defects:
+        body = _no_data("No defects in the run's collections (do_defects not asked, or not made).")
+    elif plane is None:
+        body = _no_data("No image to draw the defects on.")
+    else:
+        base = {d: e.image.array for d, e in flats.items()}
+        png = mosaic_figure(
+            plane, base, title="Defects over the combined flat", unit="flat", defects=data.defects
+        )
+        counts = ", ".join(
+            f"{Camera.instance()[d].name}: {len(x.boxes)}" for d, x in sorted(data.defects.items())
+        )
+        body = f"<p>Defect boxes per detector: {E(counts)}.</p>" + page.figure("defects", png, "defects")
+        if not flats:
+            body += _no_data("No combined flat: the defects are drawn on an empty focal plane.")
+    page.add_section("defects", "Defects", body)
+
+
+def _gain_section(page: ReportPage, data: ReportData) -> None:
+    ptc_gain = {d: dict(p.gain) for d, p in data.ptc.items()}
+    ptc_err = {d: dict(p.gainErr) for d, p in data.ptc.items()}
+    pair_mean: dict[int, dict[str, float]] = {}
+    pair_spread: dict[int, dict[str, float]] = {}
+    per_pair_rows = []
+    camera = Camera.instance()
+    for detector, pairs in sorted(data.pair_gains.items()):
+        for amp in AMP_NAMES:
+            values = np.array([p.gain.get(amp, np.nan) for p in pairs.values()], dtype=float)
+            values = values[np.isfinite(values)]
+            if values.size:
+                pair_mean.setdefault(detector, {})[amp] = float(values.mean())
+                pair_spread.setdefault(detector, {})[amp] = (
+                    float(values.std(ddof=1)) if values.size > 1 else np.nan
+                )
+        for (first, second), extract in sorted(pairs.items()):
+            gains = np.array([extract.gain.get(a, np.nan) for a in AMP_NAMES], dtype=float)
+            means = np.array([np.nanmean(extract.rawMeans.get(a, [np.nan])) for a in AMP_NAMES], dtype=float)
+            per_pair_rows.append(
+                [
+                    E(camera[detector].name),
+                    f"{first}, {second}",
+                    _fmt(float(np.nanmedian(means)), ".0f"),
+                    _fmt(float(np.nanmedian(gains))),
+                    _fmt(float(np.nanmin(gains))),
+                    _fmt(float(np.nanmax(gains))),
+                ]
+            )
+    if not ptc_gain and not pair_mean:
+        page.add_section(
+            "gain", "Gain", _no_data("No PTC and no gains from flat pairs in the run's collections.")
+        )
+        return
+    body = ""
+    if pair_mean:
+        body += "<h3>Gains from flat pairs (cpPtcExtract)</h3>"
+        body += page.figure(
+            "gain_pairs",
+            amp_heat_map(pair_mean, title="Gain, mean over flat pairs", unit="e⁻/ADU"),
+            "gain from pairs",
+        )
+        body += page.figure(
+            "gain_pairs_spread",
+            amp_heat_map(
+                pair_spread,
+                title="Gain spread across flat pairs (standard deviation)",
+                unit="e⁻/ADU",
+                fmt=".4f",
+            ),
+            "gain spread",
+        )
+        body += _table(
+            ["detector", "pair", "median mean (ADU)", "median gain", "min gain", "max gain"], per_pair_rows
+        )
+    else:
+        body += _no_data("No gains from flat pairs (cpPtcExtract) in the run's collections.")
+    if ptc_gain:
+        body += "<h3>Gain from the PTC</h3>"
+        body += page.figure(
+            "gain_ptc", amp_heat_map(ptc_gain, title="Gain from the PTC fit", unit="e⁻/ADU"), "PTC gain"
+        )
+    else:
+        body += _no_data("No PTC in the run's collections (do_ptc not asked, or not made).")
+    body += "<h3>Per amplifier (e⁻/ADU)</h3>" + _amp_table(
+        {
+            "PTC gain": ptc_gain,
+            "PTC gain error": ptc_err,
+            "pair gain mean": pair_mean,
+            "pair gain spread": pair_spread,
+        },
+        ".4f",
+    )
+    page.add_section("gain", "Gain", body)
+
+
+def _noise_section(page: ReportPage, data: ReportData) -> None:
+    pair_noise: dict[int, dict[str, float]] = {}
+    for detector, pairs in data.pair_gains.items():
+        for amp in AMP_NAMES:
+            values = [p.noise.get(amp, np.nan) for p in pairs.values()]
+            if np.isfinite(values).any():
+                pair_noise.setdefault(detector, {})[amp] = float(np.nanmedian(values))
+    ptc_noise = {d: dict(p.noise) for d, p in data.ptc.items()}
+    if not (data.read_noise or pair_noise or ptc_noise):
+        page.add_section(
+            "noise", "Read noise", _no_data("No bias verification, flat pairs or PTC: no read noise.")
+        )
+        return
+    shown, source = (
+        (data.read_noise, "bias verification overscan")
+        if data.read_noise
+        else (pair_noise, "flat-pair overscan")
+    )
+    body = page.figure(
+        "read_noise", amp_heat_map(shown, title=f"Read noise ({source})", unit="e⁻", fmt=".2f"), "read noise"
+    )
+    body += _amp_table(
+        {"bias overscan": data.read_noise, "flat pairs overscan": pair_noise, "PTC fit": ptc_noise}, ".2f"
+    )
+    page.add_section("noise", "Read noise (e⁻)", body)
+
+
+def _dark_section(page: ReportPage, data: ReportData, plane: FocalPlane | None) -> None:
+    darks = data.calibrations.get("dark", {})
+    if not darks or plane is None:
+        page.add_section(
+            "dark-current", "Dark current", _no_data("No combined dark in the run's collections.")
+        )
+        return
+    camera = Camera.instance()
+    ny, nx = plane.amp_shape
+    current: dict[int, dict[str, float]] = {}
+    for detector, dark in darks.items():
+        image = dark.image.array
+        for amp in camera[detector].amps:
+            block = image[amp.iy * ny : (amp.iy + 1) * ny, amp.ix * nx : (amp.ix + 1) * nx]
+            current.setdefault(detector, {})[amp.name] = float(np.nanmedian(block))
+    unit = str(next(iter(darks.values())).metadata.get("BUNIT", ""))
+    body = page.figure(
+        "dark_current",
+        amp_heat_map(current, title="Dark current (median of the combined dark)", unit=unit, fmt=".4f"),
+        "dark current",
+    )
+    body += _amp_table({f"dark current ({unit})": current}, ".5f")
+    page.add_section("dark-current", "Dark current", body)
+
+
+def _ptc_section(page: ReportPage, data: ReportData) -> None:
+    if not data.ptc:
+        page.add_section(
+            "ptc",
+            "Photon transfer curves",
+            _no_data("No PTC in the run's collections (do_ptc not asked, or not made)."),
+        )
+        return
+    camera = Camera.instance()
+    body = ""
+    rows = []
+    for detector, ptc in sorted(data.ptc.items()):
+        name = camera[detector].name
+        body += page.figure(f"ptc_{name}", ptc_figure(ptc, name), f"PTC {name}")
+        for amp in ptc.ampNames:
+            mask = np.asarray(ptc.expIdMask.get(amp, []), dtype=bool)
+            rows.append(
+                [
+                    E(name),
+                    amp,
+                    _fmt(ptc.gain[amp], ".4f"),
+                    _fmt(ptc.gainErr[amp], ".4f"),
+                    _fmt(ptc.noise[amp], ".2f"),
+                    _fmt(ptc.ptcTurnoff[amp], ".0f"),
+                    _fmt(ptc.ptcFitChiSq[amp], ".2f"),
+                    f"{int(mask.sum())}/{mask.size}",
+                ]
+            )
+    body += _table(
+        [
+            "detector",
+            "amplifier",
+            "gain (e⁻/ADU)",
+            "error",
+            "noise (e⁻)",
+            "turnoff (ADU)",
+            "χ²",
+            "pairs kept",
+        ],
+        rows,
+    )
+    page.add_section("ptc", "Photon transfer curves", body)
+
+
+def _threshold(data: ReportData, kind: str) -> int:
+    config = (data.run_record or {}).get("config") or {}
+    return int(config.get(f"number_verification_tests_threshold_{kind}", DEFAULT_THRESHOLD))
+
+
+def _verification_section(page: ReportPage, data: ReportData) -> None:
+    from ..scripts.verification_verdict import judge_verification
+
+    if not data.verification:
+        page.add_section(
+            "verification", "Verification", _no_data("No verification statistics in the run's collections.")
+        )
+        return
+    camera = Camera.instance()
+    body = ""
+    for kind in IMAGE_TYPES:
+        stats = data.verification.get(kind)
+        if not stats:
+            body += f"<h3>{kind}</h3>" + _no_data(f"No {kind} verification.")
+            continue
+        detectors = sorted({k for s in stats.values() for k in s if k.startswith("R")})
+        run_stats: dict[Any, Any] = {
+            e: {"SUCCESS": bool(s.get("SUCCESS")), "FAILURES": list(s.get("FAILURES", []))}
+            for e, s in stats.items()
+        }
+        run_stats["SUCCESS"] = all(v["SUCCESS"] for v in run_stats.values())
+        verdict = judge_verification(run_stats, _threshold(data, kind), len(detectors), kind.upper())
+        word = "PASSED" if verdict.passed else "FAILED"
+        body += f"<h3>{kind}: {word}</h3><pre>{E(verdict.summary())}</pre>"
+        body += f"<p>Per-test thresholds: {E(TEST_THRESHOLDS[kind])}</p>"
+        rows = []
+        for exposure, s in stats.items():
+            cells = [str(exposure)]
+            for name in detectors:
+                entry = s.get(name)
+                if entry is None:
+                    cells.append('<td class="none">–</td>')
+                elif entry.get("SUCCESS"):
+                    cells.append('<td class="pass">pass</td>')
+                else:
+                    cells.append(f'<td class="fail">{E(", ".join(entry.get("FAILURES", [])) or "fail")}</td>')
+            exp_failures = [f for f in s.get("FAILURES", []) if f.startswith("EXP")]
+            cells.append(
+                '<td class="pass">pass</td>'
+                if s.get("SUCCESS")
+                else f'<td class="fail">{E(", ".join(exp_failures) or "fail")}</td>'
+            )
+            rows.append(cells)
+        body += _table(["exposure", *detectors, "exposure verdict"], rows)
+    del camera
+    page.add_section("verification", "Verification", body)
+
+
+def _timeline_section(page: ReportPage, data: ReportData) -> None:
+    if data.timeline.empty:
+        page.add_section(
+            "timeline", "Run timeline", _no_data("No timed events: no exposures found and no run record.")
+        )
+        return
+    body = page.figure("timeline", timeline_figure(data.timeline), "run timeline")
+    jobs = data.timeline.lane("OCPS jobs")
+    if jobs:
+        rows = [
+            [
+                f'<td class="text">{E(e.label)}</td>',
+                E(e.status),
+                E(f"{e.start:%H:%M:%S}"),
+                E(f"{e.queued_until:%H:%M:%S}" if e.queued_until else "–"),
+                E(f"{e.end:%H:%M:%S}" if e.end else "–"),
+            ]
+            for e in jobs
+        ]
+        body += _table(["job", "phase", "created", "started", "ended"], rows)
+    elif data.run_record is None:
+        body += _no_data("No run record: OCPS jobs and certification times are not known.")
+    page.add_section("timeline", "Run timeline", body)
+
+
+def _certification_section(page: ReportPage, data: ReportData) -> None:
+    camera = Camera.instance()
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for entry in data.certifications:
+        key = (entry["product"], entry["collection"], entry["begin"], entry["end"])
+        groups.setdefault(key, []).append(camera[entry["detector"]].name)
+    body = ""
+    if groups:
+        rows = [
+            [E(p), f'<td class="text">{E(c)}</td>', E(b), E(e), E(", ".join(sorted(d)))]
+            for (p, c, b, e), d in sorted(groups.items())
+        ]
+        body += "<h3>Certified</h3>" + _table(
+            ["product", "collection", "valid from (TAI)", "valid until (TAI)", "detectors"], rows
+        )
+    else:
+        body += _no_data("Nothing of this run was certified.")
+    products = (data.run_record or {}).get("products") or {}
+    if products:
+        rows = []
+        for name, outcome in products.items():
+            outcome = outcome or {}
+            why = outcome.get("reason", "") or outcome.get("verdict", "") or "–"
+            validity = outcome.get("validity")
+            where = (
+                f"{outcome.get('certified_into', '')} [{validity[0]}, {validity[1]})"
+                if validity
+                else outcome.get("certified_into", "") or "–"
+            )
+            why = outcome.get("reason", "") or outcome.get("verdict", "") or "–"
+            rows.append(
+                [
+                    E(name),
+                    E(outcome.get("status", "")),
+                    f'<td class="text">{E(where)}</td>',
+                    f'<td class="text">{E(why)}</td>',
+                ]
+            )
+        body += "<h3>Every product of the run</h3>" + _table(
+            ["product", "status", "certified into", "why"], rows
+        )
+    else:
+        made = sorted(
+            set(data.calibrations)
+            | ({"defects"} if data.defects else set())
+            | ({"ptc"} if data.ptc else set())
+        )
+        certified = {entry["product"] for entry in data.certifications}
+        missing = [p for p in made if p not in certified]
+        if missing:
+            body += _no_data(
+                f"Made but not certified: {', '.join(missing)} "
+                "(without a run record the reason is not known)."
+            )
+    page.add_section("certification", "Certification", body)
+
+
+def build_report(
+    repo: str | os.PathLike[str],
+    *,
+    out_dir: str | os.PathLike[str],
+    collections: Sequence[str] = (),
+    run_record: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    butler: Butler | None = None,
+) -> Path:
+    """Build the report of a calibration run (see the module documentation).
+
+    Parameters
+    ----------
+    repo : `str` or `os.PathLike`
+        The butler repository (path or alias).
+    out_dir : `str` or `os.PathLike`
+        Folder for ``report.html`` and the PNGs (created if needed).
+    collections : `~collections.abc.Sequence` [`str`], optional
+        The run's collections, searched in order.
+    run_record : `str`, `os.PathLike` or `~collections.abc.Mapping`, optional
+        The script's run record (JSON file or its contents); its
+        collections are searched first.
+    butler : `lsst.daf.butler.Butler`, optional
+        A butler on ``repo`` to use instead of opening one.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        The HTML file.
+
+    Raises
+    ------
+    ValueError
+        Raised if neither collections nor a run record is given, or the run
+        record is not a JSON object.
+    """
+    record: Mapping[str, Any] | None
+    if run_record is None or isinstance(run_record, Mapping):
+        record = run_record
+    else:
+        record = json.loads(Path(run_record).read_text())
+        if not isinstance(record, Mapping):
+            raise ValueError(
+                f"run_record={run_record!s} does not hold a JSON object (the script's run record)."
+            )
+    own = butler is None
+    if butler is None:
+        butler = open_repository(repo)
+    try:
+        data = ReportData.load(butler, collections=collections, run_record=record)
+    finally:
+        if own:
+            butler.close()
+    data.repo = str(repo)
+    shape = data.detector_shape
+    plane = FocalPlane(shape) if shape is not None else None
+    subtitle = f"repository {repo}"
+    if record:
+        subtitle += f"; {record.get('script', 'run')} {record.get('state', '')}"
+    page = ReportPage(TITLE, subtitle)
+    _run_section(page, data)
+    _mosaic_sections(page, data, plane)
+    _gain_section(page, data)
+    _noise_section(page, data)
+    _dark_section(page, data, plane)
+    _ptc_section(page, data)
+    _verification_section(page, data)
+    _timeline_section(page, data)
+    _certification_section(page, data)
+    return page.write(Path(out_dir))
