@@ -305,9 +305,9 @@ def make_schema() -> dict[str, typing.Any]:
         },
         "number_verification_tests_threshold_bias": _count(
             "Bias verification threshold T: a test counts against an exposure when it fails at least "
-            "T x (n_detectors // 2 + 1) times in that exposure (T failures in each of a majority of "
-            "the detectors); the biases fail verification when some test counts against a majority "
-            "of the exposures (n_exposures // 2 + 1).",
+            "T x (n_detectors // 2 + 1) times in that exposure (as many as T failures in each "
+            "of a majority of the detectors); the biases fail verification when some test counts "
+            "against a majority of the exposures (n_exposures // 2 + 1).",
             8,
             1,
         ),

@@ -1,0 +1,112 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The JSON run record: round trip, provenance, refusals."""
+
+import datetime
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+from lsst.ts.calibrations.scripts.run_record import RunRecord
+
+
+def make_record() -> RunRecord:
+    plan = CalibrationPlan.from_config({"n_bias": 2, "n_dark": 2, "n_flat": 2}, explicit_keys={"n_bias"})
+    return RunRecord(
+        script="MakeComCamCalibrations",
+        index=7,
+        state="DONE",
+        reason="",
+        started="2024-10-24T12:00:00.000",
+        ended="2024-10-24T12:20:00.000",
+        config=plan.config,
+        explicit_keys=sorted(plan.explicit_keys),
+        plan=plan.to_dict(),
+        exposures_taken={"BIAS": [2024102400001, 2024102400002, 2024102400003]},
+        exposures_processed={"BIAS": [2024102400002, 2024102400003]},
+        products={"BIAS": {"status": "verified", "jobs": {"verify": "abc"}, "validity": None}},
+        jobs={"abc": {"jobId": "abc", "phase": "completed"}},
+        collections={"raw": "LSSTComCam/raw/all", "verify BIAS": "u/ocps/abc"},
+        certifications=[
+            {
+                "dataset_type": "bias",
+                "collection": "u/me/c",
+                "begin": datetime.date(2024, 10, 24),
+                "end": "2024-10-25",
+                "input_collection": "u/ocps/abc",
+                "detectors": (0, 1),
+            }
+        ],
+        gains={"rows": [{"gain": math.nan}], "unpaired": []},
+        gain_table="Gains ...",
+        software_versions=RunRecord.software_versions_now(),
+        timings={"elapsed": 1200.0, "camera_busy": 900.5},
+    )
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    record = make_record()
+    path = record.write(tmp_path / "records" / "run.json")
+    text = path.read_text()
+    data = json.loads(text)
+    assert data["format_version"] == 1
+    assert data["certifications"][0]["begin"] == "2024-10-24" and data["certifications"][0]["detectors"] == [
+        0,
+        1,
+    ]
+    assert data["gains"]["rows"][0]["gain"] is None
+    assert data["plan"]["steps"][0]["name"] == "BIAS"
+    again = RunRecord.read(path)
+    assert again.to_dict() == record.to_dict()
+    assert RunRecord.from_json(again.to_json()) == again
+    assert again.exposure_ids("BIAS") == [2024102400002, 2024102400003]
+    assert again.exposure_ids() == [2024102400002, 2024102400003]
+    assert not list(tmp_path.glob("records/*.tmp"))
+
+
+def test_software_versions() -> None:
+    versions = RunRecord.software_versions_now()
+    assert set(versions) >= {"python", "lsst-ts-calibrations", "lsst-daf-butler", "lsst-pipe-base"}
+    assert versions["lsst-daf-butler"] != "not installed"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[1]", "must be a JSON object"),
+        ("{", "not valid JSON"),
+        ('{"script": "x", "index": 1, "format_version": 2}', "format_version 2 is not supported"),
+        ('{"script": "x"}', "lacks index"),
+        ('{"script": "x", "index": 1, "extra": 3}', "unknown field\\(s\\) extra"),
+    ],
+)
+def test_refusals(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RunRecord.from_json(text)
+
+
+def test_unknown_image_type() -> None:
+    with pytest.raises(KeyError, match="'FLAT' not in this run record"):
+        make_record().exposure_ids("FLAT")
