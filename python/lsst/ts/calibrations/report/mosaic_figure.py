@@ -41,7 +41,7 @@ from ..repo.defects import Defects
 from .figure_png import figure_to_png, new_figure
 from .focal_plane import FocalPlane
 
-MOSAIC_SIZE = (900, 820)
+MOSAIC_SIZE = (1000, 700)
 """Size (width, height) of a mosaic PNG, pixels."""
 
 STRETCH = 4.0
@@ -92,11 +92,11 @@ def mosaic_figure(
     mosaic = plane.mosaic(images)
     low, high = _robust_limits(mosaic)
     figure = new_figure(*MOSAIC_SIZE)
-    axes = figure.add_axes((0.04, 0.05, 0.8, 0.87))
+    axes = figure.add_axes((0.03, 0.04, 0.83, 0.86))
     shown = axes.imshow(
         mosaic, origin="lower", cmap="gray", vmin=low, vmax=high, interpolation="nearest", aspect="equal"
     )
-    colorbar = figure.colorbar(shown, cax=figure.add_axes((0.87, 0.1, 0.025, 0.77)))
+    colorbar = figure.colorbar(shown, cax=figure.add_axes((0.9, 0.1, 0.02, 0.74)))
     colorbar.set_label(unit)
     camera = Camera.instance()
     rows, columns = plane.binned_shape

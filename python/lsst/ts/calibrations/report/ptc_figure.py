@@ -105,7 +105,7 @@ def ptc_figure(ptc: PhotonTransferCurveDataset, detector_name: str) -> bytes:
     top.set_xscale("log")
     top.set_yscale("log")
     top.set_ylabel("variance (ADU²)")
-    top.tick_params(labelbottom=False)
+    top.tick_params(which="both", labelbottom=False)
     top.grid(True, which="both", alpha=0.2)
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, ncol=1, title="amplifier")
     bottom.axhline(0.0, color="black", lw=0.6)
