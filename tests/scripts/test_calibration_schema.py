@@ -23,6 +23,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -179,3 +180,10 @@ def test_schema_import_does_not_import_the_butler() -> None:
         "'lsst.ts.calibrations.cp', 'lsst.ts.calibrations.sim'))]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=STD_TIMEOUT)
+
+
+def test_configuration_page_lists_every_option() -> None:
+    page = (Path(__file__).parents[2] / "doc" / "scripts" / "configuration.rst").read_text()
+    for name, prop in make_schema()["properties"].items():
+        assert f"``{name}``" in page, name
+        assert prop["description"] in page, name
