@@ -29,6 +29,7 @@ from .controller import *
 from .defaulting_validator import *
 from .domain import *
 from .field_info import *
+from .heartbeat_monitor import *
 from .local_transport import *
 from .remote import *
 from .sal_info import *

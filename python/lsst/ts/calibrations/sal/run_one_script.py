@@ -40,6 +40,15 @@ is started: the script's components must be those of a real observatory,
 and the script says so (it fails naming each component that is not
 running).
 
+Transport: with the DDS transport (``--transport dds``, or
+``LSST_SAL_TRANSPORT=dds``; the default of the command line) the script runs
+as its own process, ``python SCRIPT_PATH INDEX`` as a script queue starts
+it, driven over DDS; a process that exits, or stops beating, without a
+final state is reported and counts as a failure. With ``--simulate`` the
+simulated observatory then also runs as its own process (``run_comcam_sim``,
+`lsst.ts.calibrations.sim.run_comcam_sim.ObservatoryProcess`). With the
+local transport everything runs in this process, as described above.
+
 Why this layout: the options are declared here, as plain values, so
 ``--help`` lists them and their errors are argparse errors; but this module
 does not import the simulator at module level (``sal`` is the bottom layer
@@ -82,7 +91,9 @@ import yaml
 from .base import MAX_SAL_INDEX, AckError, ScriptState, current_tai
 from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
 from .domain import Domain
+from .heartbeat_monitor import HeartbeatMonitor
 from .remote import Remote
+from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name, set_transport_name
 
 STD_TIMEOUT = 10.0
 """Time limit (seconds) for quick commands (setLogLevel, setGroupId, stop)."""
@@ -250,6 +261,7 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="Configuration as name=value pairs; each value is parsed as YAML.",
     )
+    add_transport_argument(parser, default="dds")
     sim = parser.add_argument_group(
         "simulated observatory",
         "Without --simulate the script talks to the real observatory's components.",
@@ -445,6 +457,7 @@ async def run_one_script(
     stream: typing.TextIO | None = None,
     handle_signals: bool = False,
     observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None,
+    transport: str | None = None,
 ) -> int:
     """Configure and run one SAL script; return its exit code.
 
@@ -469,6 +482,10 @@ async def run_one_script(
         simulated observatory, `make_simulated_observatory`); its
         ``describe()`` line, if any, is printed. None: the script uses
         whatever components are running (a real observatory).
+    transport : `str`, optional
+        "local": the script runs in this process; "dds": the script runs as
+        its own process, driven over DDS. None: ``LSST_SAL_TRANSPORT``
+        (default "local").
 
     Returns
     -------
@@ -505,7 +522,10 @@ async def run_one_script(
             alias_line = getattr(started, "alias_line", "")
             if alias_line:
                 monitor.print(f"to reach the repository from another session: {alias_line}")
-        code = await _run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
+        if (transport or get_transport_name()) == "dds":
+            code = await _run_script_process(path, index, config, loglevel, monitor, handle_signals)
+        else:
+            code = await _run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
     return code
 
 
@@ -572,6 +592,125 @@ async def _run_loaded_script(
     return 0 if final in SUCCESS_STATES else 1
 
 
+SCRIPT_HEARTBEAT_INTERVAL = 5.0
+"""Heartbeat interval (seconds) of a script (`BaseScript.heartbeat_interval`)."""
+
+SCRIPT_MAX_MISSED_HEARTBEATS = 3
+"""A script process that misses this many heartbeats is reported as stopped."""
+
+
+async def _run_script_process(
+    path: pathlib.Path,
+    index: int,
+    config: str,
+    loglevel: int | None,
+    monitor: "_ScriptMonitor",
+    handle_signals: bool,
+) -> int:
+    """Run a script file as its own process over DDS; return its exit code.
+
+    The process is started as a script queue starts it (``SCRIPT INDEX``,
+    here with this Python), then driven through a `Remote`. A process that
+    exits, or stops beating, without a final state is reported: exit code 1.
+    """
+    loop = asyncio.get_running_loop()
+    background: set[asyncio.Task[typing.Any]] = set()
+    stop_requested = False
+    set_transport_name("dds")
+    async with (
+        Domain() as domain,
+        Remote(domain, "Script", index) as remote,
+        HeartbeatMonitor(
+            domain,
+            "Script",
+            index,
+            interval=SCRIPT_HEARTBEAT_INTERVAL,
+            max_missed=SCRIPT_MAX_MISSED_HEARTBEATS,
+        ) as heartbeat,
+    ):
+        remote.evt_logMessage.callback = monitor.log_callback
+        remote.evt_state.callback = monitor.state_callback
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(path), str(index), env=dict(os.environ, **{TRANSPORT_ENV: "dds"})
+        )
+        monitor.print(f"script process {process.pid} started")
+        exited = asyncio.create_task(process.wait())
+        stopped_beating = asyncio.create_task(heartbeat.wait_stopped())
+
+        async def send_stop() -> None:
+            try:
+                await remote.cmd_stop.start(timeout=STD_TIMEOUT)
+            except AckError as e:
+                monitor.print(f"stop command failed: {e}")
+
+        def on_signal(signum: int) -> None:
+            nonlocal stop_requested
+            name = signal.Signals(signum).name
+            if stop_requested:
+                monitor.print(f"received {name} again; still waiting for the script to stop")
+                return
+            stop_requested = True
+            monitor.print(f"received {name}; stopping the script")
+            task = asyncio.create_task(send_stop())
+            background.add(task)
+            task.add_done_callback(background.discard)
+
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
+        for signum in signals:
+            loop.add_signal_handler(signum, on_signal, signum)
+        drive_task: asyncio.Task[None] | None = None
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                while monitor.state == ScriptState.UNKNOWN and not exited.done():
+                    await asyncio.wait({exited}, timeout=0.05)
+            transport = domain.transport
+            wait_for_readers = getattr(transport, "wait_for_readers", None)
+            if wait_for_readers is not None and not exited.done():
+                await wait_for_readers("Script", "command_configure", START_TIMEOUT)
+            if not exited.done():
+                drive_task = asyncio.create_task(
+                    _drive(remote, monitor, config=config, loglevel=loglevel, stopping=lambda: stop_requested)
+                )
+                waits: set[asyncio.Future[typing.Any]] = {monitor.final_state, exited, stopped_beating}
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if monitor.final_state.done():
+                try:
+                    await asyncio.wait_for(asyncio.shield(exited), CLOSE_TIMEOUT)
+                except TimeoutError:
+                    monitor.print(
+                        f"script process {process.pid} did not exit after its final state; killing it"
+                    )
+            elif exited.done():
+                # A final state may still be in flight: give it a moment.
+                try:
+                    await asyncio.wait_for(asyncio.shield(monitor.final_state), 1.0)
+                except TimeoutError:
+                    pass
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+            for task in (drive_task, stopped_beating, *background):
+                if task is not None:
+                    task.cancel()
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+    if not monitor.final_state.done():
+        code = process.returncode
+        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
+        if stopped_beating.done() and not stopped_beating.cancelled() and not exited.done():
+            how = f"stopped beating (no heartbeat for {heartbeat.timeout:.0f} s) and was killed"
+        monitor.print(
+            f"script process {process.pid} {how} without a final state (last state {monitor.state.name})"
+        )
+        return 1
+    final = monitor.final_state.result()
+    if final not in SUCCESS_STATES and monitor.tracebacks:
+        monitor.print("\n".join(monitor.tracebacks))
+    monitor.print(f"final state {final.name}" + (f"; reason: {monitor.reason}" if monitor.reason else ""))
+    return 0 if final in SUCCESS_STATES else 1
+
+
 async def _drive(
     remote: Remote,
     monitor: _ScriptMonitor,
@@ -611,6 +750,23 @@ async def _drive(
             await remote.cmd_stop.start(timeout=STD_TIMEOUT)
 
 
+def _make_observatory_process(
+    namespace: argparse.Namespace,
+) -> contextlib.AbstractAsyncContextManager[typing.Any]:
+    """Make the ``run_comcam_sim`` child process the ``--simulate`` options describe."""
+    module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
+    sim_args = ["--repo", str(namespace.repo)]
+    for name in ("time_scale", "sensor_model", "seed", "date", "geometry"):
+        value = getattr(namespace, name)
+        if value is not None:
+            sim_args += ["--" + name.replace("_", "-"), str(value)]
+    for spec in namespace.sim_fault or ():
+        sim_args += ["--sim-fault", spec]
+    return typing.cast(
+        contextlib.AbstractAsyncContextManager[typing.Any], module.ObservatoryProcess(sim_args)
+    )
+
+
 def main(args: typing.Sequence[str] | None = None) -> None:
     """Run ``run_one_script`` from the command line and exit with the
     script's exit code.
@@ -622,6 +778,14 @@ def main(args: typing.Sequence[str] | None = None) -> None:
     """
     namespace = parse_args(args)
     try:
+        transport = namespace.transport or get_transport_name(default="dds")
+        set_transport_name(transport)
+        observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None
+        if namespace.simulate:
+            if transport == "dds":
+                observatory = _make_observatory_process(namespace)
+            else:
+                observatory = make_simulated_observatory(namespace)
         code = asyncio.run(
             run_one_script(
                 namespace.script,
@@ -629,7 +793,8 @@ def main(args: typing.Sequence[str] | None = None) -> None:
                 config=namespace.config,
                 loglevel=namespace.loglevel,
                 handle_signals=True,
-                observatory=make_simulated_observatory(namespace) if namespace.simulate else None,
+                observatory=observatory,
+                transport=transport,
             )
         )
     except (FileNotFoundError, ImportError, LookupError, ValueError, RuntimeError) as e:
