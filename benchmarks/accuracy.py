@@ -395,6 +395,16 @@ def measure_detector(
         measured = {a: float(np.mean(v)) * gain_for_units[a] for a, v in stdevs.items() if v}
         sigma = {a: t.read_noise * plan.read_noise_relative_sigma(gain_rel_sigma[a]) for a, t in amps.items()}
         out["read_noise"] = lib.compare("read_noise", detector, measured, true_noise, sigma, "e-")
+        # The raw pixels are integers: the measured noise includes the ADC's g²/12 e⁻².
+        quantization = {
+            a: math.sqrt(1.0 + t.gain**2 / (12.0 * t.read_noise**2)) - 1.0 for a, t in amps.items()
+        }
+        worst = max(quantization, key=lambda a: quantization[a])
+        notes.append(
+            f"detector {detector}: read noise measured on integer pixels includes the ADC quantization "
+            f"g^2/12: +{100 * min(quantization.values()):.2f}% to +{100 * quantization[worst]:.2f}% "
+            f"({worst}) over the true (pre-digitization) read noise."
+        )
     else:
         notes.append(f"detector {detector}: no cpBias run, so no read noise from the overscan.")
 
@@ -494,7 +504,7 @@ def print_report(
                 f"max {np.nanmax(arr):.3f} s, total {np.nansum(arr):.2f} s (CPU {np.nansum(cpu):.2f} s)"
             )
     if notes:
-        print("\n== Not measured")
+        print("\n== Notes")
         for note in notes:
             print("  " + note)
 
@@ -632,7 +642,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "defects": [s.to_dict() for s in scores],
                 "targets": [dataclasses.asdict(t) | {"verdict": t.verdict} for t in targets],
                 "pipelines": [dataclasses.asdict(s) for s in steps],
-                "not_measured": notes,
+                "notes": notes,
             }
             with open(args.json, "w") as f:
                 json.dump(result, f, indent=1, default=str, allow_nan=True)
