@@ -27,13 +27,13 @@ import types
 import jsonschema
 import pytest
 
+from lsst.ts.calibrations.sal.config_yaml import load_config_yaml
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan, resolve_filter
-from lsst.ts.calibrations.scripts.calibration_schema import load_calibration_config
 
 
 def plan_of(text: str) -> CalibrationPlan:
     """Parse the YAML as the script does and build the plan with its explicit keys."""
-    config = load_calibration_config(text)
+    config = load_config_yaml(text)
     return CalibrationPlan.from_config(config, explicit_keys=config.keys())
 
 

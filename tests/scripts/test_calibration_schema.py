@@ -30,10 +30,9 @@ import pytest
 import yaml
 
 from lsst.ts.calibrations.sal import DefaultingValidator
+from lsst.ts.calibrations.sal.config_yaml import config_text_hints, load_config_yaml
 from lsst.ts.calibrations.scripts.calibration_schema import (
     SCHEMA_ID,
-    config_text_hints,
-    load_calibration_config,
     make_schema,
     schema_yaml,
 )
@@ -143,9 +142,7 @@ def test_schema_refusals(validator: DefaultingValidator, config: dict, message: 
 
 
 def test_dates_quoted_or_not(validator: DefaultingValidator) -> None:
-    config = load_calibration_config(
-        'certify_calib_begin_date: 2022-11-04\ncertify_calib_end_date: "2022-11-05"'
-    )
+    config = load_config_yaml('certify_calib_begin_date: 2022-11-04\ncertify_calib_end_date: "2022-11-05"')
     assert config == {"certify_calib_begin_date": "2022-11-04", "certify_calib_end_date": "2022-11-05"}
     validator.validate(config)
 
@@ -159,14 +156,14 @@ def test_key_value_explained() -> None:
         "and a space, then the value; write `n_bias: 30`",
     ]
     with pytest.raises(ValueError, match=r"line 2: .*write `generate_calibrations: True`.*line 3") as info:
-        load_calibration_config(text)
+        load_config_yaml(text)
     assert "line 3" in str(info.value)
     assert config_text_hints("a: 1\n# comment = x\nb: [1,\n  2]\n") == []
 
 
 def test_duplicate_key_refused() -> None:
     with pytest.raises(ValueError, match="duplicate key 'certify_calib_begin_date'.*line 3, again on line 4"):
-        load_calibration_config(
+        load_config_yaml(
             "generate_calibrations: True\ncalib_collection: a\n"
             'certify_calib_begin_date: "2022-11-04"\ncertify_calib_begin_date: "2022-11-05"\n'
         )

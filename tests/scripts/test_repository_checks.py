@@ -31,8 +31,8 @@ from lsst.daf.butler import Butler, CollectionType, DatasetType
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
+from lsst.ts.calibrations.sal.config_yaml import load_config_yaml
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
-from lsst.ts.calibrations.scripts.calibration_schema import load_calibration_config
 from lsst.ts.calibrations.scripts.repository_checks import check_repository
 
 CALIB = "LSSTComCam/calib"
@@ -73,7 +73,7 @@ def butler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
 
 
 def plan_of(text: str) -> CalibrationPlan:
-    config = load_calibration_config(text)
+    config = load_config_yaml(text)
     return CalibrationPlan.from_config(config, explicit_keys=config.keys())
 
 

@@ -21,8 +21,9 @@
 
 """Parsing of the YAML configuration text that scripts receive."""
 
-__all__ = ["load_config_yaml"]
+__all__ = ["config_text_hints", "load_config_yaml"]
 
+import re
 import typing
 
 import yaml
@@ -70,6 +71,44 @@ _ConfigLoader.yaml_implicit_resolvers = {
 }
 
 
+# A line "name=value" or "name value" in a block mapping (no "name: value").
+_NOT_A_PAIR = re.compile(
+    r"^(?P<indent>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<sep>=|:(?=\S)|\s)\s*(?P<value>\S.*)$"
+)
+_PAIR = re.compile(r"^\s*[^#\s][^:#]*:(\s|$)")
+
+
+def config_text_hints(config_yaml: str) -> list[str]:
+    """Explain lines of a configuration that are not ``name: value`` pairs.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        The configuration text.
+
+    Returns
+    -------
+    hints : `list` [`str`]
+        One sentence per line that looks like an option written without the
+        colon (``generate_calibrations=True``, ``n_bias 30``), naming the
+        line and the corrected form; empty if there is none.
+    """
+    hints = []
+    for number, line in enumerate(config_yaml.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "-", "---", "...")) or _PAIR.match(line):
+            continue
+        match = _NOT_A_PAIR.match(line)
+        if match is None:
+            continue
+        name, value = match["name"], match["value"].strip()
+        hints.append(
+            f"line {number}: {stripped!r} is not an option: each option is written `key: value`, the "
+            f"option name, a colon and a space, then the value; write `{name}: {value}`"
+        )
+    return hints
+
+
 def load_config_yaml(config_yaml: str) -> dict[str, typing.Any]:
     """Parse the ``config`` text of the ``configure`` command.
 
@@ -87,12 +126,15 @@ def load_config_yaml(config_yaml: str) -> dict[str, typing.Any]:
     ------
     ValueError
         If the text is not valid YAML (the message gives the line and
-        column), repeats a key, or is not a mapping.
+        column, and explains each line written without the ``key: value``
+        form, see `config_text_hints`), repeats a key, or is not a mapping.
     """
     try:
         config = yaml.load(config_yaml, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as e:
-        raise ValueError(f"invalid YAML: {e}") from e
+        hints = config_text_hints(config_yaml)
+        prefix = "; ".join(hints) + ". " if hints else ""
+        raise ValueError(f"{prefix}invalid YAML: {e}") from e
     if config is None:
         return {}
     if not isinstance(config, dict):

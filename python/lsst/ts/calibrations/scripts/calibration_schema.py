@@ -32,13 +32,11 @@ Public API
 ``schema_yaml() -> str``
     The same schema as YAML text (what ``make_comcam_calibrations.py 0
     --schema`` prints).
-``load_calibration_config(config_yaml: str) -> dict``
-    `lsst.ts.calibrations.sal.config_yaml.load_config_yaml` (duplicate keys
-    refused, dates kept as typed) whose syntax errors also explain the
-    ``key: value`` form when a line is not a ``name: value`` pair (the
-    procedure document writes ``generate_calibrations=True``).
-``config_text_hints(config_yaml: str) -> list[str]``
-    Those explanations alone, one per offending line (empty if none).
+
+The configuration text is parsed by the SAL runtime's
+`lsst.ts.calibrations.sal.config_yaml.load_config_yaml`: duplicate keys are
+refused, dates kept as typed, and a line that is not a ``name: value`` pair
+(the procedure document writes ``generate_calibrations=True``) is explained.
 
 Constants: ``SCRIPT_MODES``, ``IMAGE_TYPES_BY_MODE``, ``DETECTOR_IDS``,
 ``DEFAULT_INPUT_COLLECTION``.
@@ -53,19 +51,14 @@ __all__ = [
     "IMAGE_TYPES_BY_MODE",
     "SCHEMA_ID",
     "SCRIPT_MODES",
-    "config_text_hints",
-    "load_calibration_config",
     "make_schema",
     "schema_yaml",
 ]
 
 import copy
-import re
 import typing
 
 import yaml
-
-from ..sal.config_yaml import load_config_yaml
 
 SCHEMA_ID = "https://github.com/lsst-ts/ts_calibrations/blob/main/python/lsst/ts/calibrations/scripts/calibration_schema.py"
 """``$id`` of the configuration schema."""
@@ -359,72 +352,3 @@ def schema_yaml() -> str:
         The schema as a YAML document.
     """
     return yaml.safe_dump(make_schema(), sort_keys=False, width=110)
-
-
-# A line "name=value" or "name value" in a block mapping (no "name: value").
-_NOT_A_PAIR = re.compile(
-    r"^(?P<indent>\s*)(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<sep>=|:(?=\S)|\s)\s*(?P<value>\S.*)$"
-)
-_PAIR = re.compile(r"^\s*[^#\s][^:#]*:(\s|$)")
-
-
-def config_text_hints(config_yaml: str) -> list[str]:
-    """Explain lines of a configuration that are not ``name: value`` pairs.
-
-    Parameters
-    ----------
-    config_yaml : `str`
-        The configuration text.
-
-    Returns
-    -------
-    hints : `list` [`str`]
-        One sentence per line that looks like an option written without the
-        colon (``generate_calibrations=True``, ``n_bias 30``), naming the
-        line and the corrected form; empty if there is none.
-    """
-    hints = []
-    for number, line in enumerate(config_yaml.splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", "-", "---", "...")) or _PAIR.match(line):
-            continue
-        match = _NOT_A_PAIR.match(line)
-        if match is None:
-            continue
-        name, value = match["name"], match["value"].strip()
-        hints.append(
-            f"line {number}: {stripped!r} is not an option: each option is written `key: value`, the "
-            f"option name, a colon and a space, then the value; write `{name}: {value}`"
-        )
-    return hints
-
-
-def load_calibration_config(config_yaml: str) -> dict[str, typing.Any]:
-    """Parse the configuration text as the script does, with hints on
-    lines that are not ``key: value`` pairs.
-
-    Parameters
-    ----------
-    config_yaml : `str`
-        The configuration text (YAML).
-
-    Returns
-    -------
-    config : `dict` [`str`, `typing.Any`]
-        The options as written (no defaults filled in); dates kept as the
-        text typed.
-
-    Raises
-    ------
-    ValueError
-        If the text is not valid YAML (with the line, and the ``key: value``
-        explanation for lines written otherwise), repeats a key, or is not
-        a mapping.
-    """
-    try:
-        return load_config_yaml(config_yaml)
-    except ValueError as e:
-        hints = config_text_hints(config_yaml)
-        if not hints:
-            raise
-        raise ValueError(f"{'; '.join(hints)}. ({e})") from e
