@@ -146,9 +146,10 @@ async def test_take_images_event_sequence(harness: Harness) -> None:
     assert start.additionalKeys == "imageType:groupId:testType"
     assert start.exposureTime == 1.5
     telemetry = messages["endOfImageTelemetry"][0]
-    assert telemetry.measuredShutterOpenTime == pytest.approx(1.5, abs=0.5)
-    # Dark time: shutter open and close (1 s each) and the exposure, simulated seconds.
-    assert telemetry.darkTime == pytest.approx(3.5, abs=0.5)
+    assert telemetry.measuredShutterOpenTime == 1.5
+    # Dark time: shutter open and close (1 s each) and the exposure, as scheduled, so that
+    # the pixels do not depend on how busy the machine was.
+    assert telemetry.darkTime == 3.5
     end = messages["endReadout"][0]
     assert end.timestampEndOfReadout - end.timestampAcquisitionStart == pytest.approx(5.5, abs=0.6)
 

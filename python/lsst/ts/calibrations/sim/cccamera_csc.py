@@ -536,9 +536,8 @@ class CCCameraCsc(BaseCsc):
             await self._set_shutter_state(ShutterState.OPEN)
             await self.evt_endShutterOpen.set_write(timestampTransition=self.clock.tai(), force_output=True)
             date_obs = self.clock.utc()
-            open_tai = self.clock.tai()
             await self.clock.sleep(exptime)
-            shutter_open_time = self.clock.tai() - open_tai
+            shutter_open_time = exptime
             await self.evt_startShutterClose.set_write(
                 timestampTransition=self.clock.tai(), force_output=True
             )
@@ -565,7 +564,10 @@ class CCCameraCsc(BaseCsc):
                 seq_num=seq_num,
                 image_type=image_type,
                 exposure_time=exptime,
-                dark_time=readout_tai - start_tai,
+                # The scheduled times, not the wall-clock measurement: event-loop jitter
+                # scaled by a small time_scale would otherwise change the pixels (dark
+                # current, cosmic rays) from one run to the next.
+                dark_time=exptime + (2 * self.shutter_time if shutter else 0.0),
                 shutter_open_time=shutter_open_time,
                 physical_filter=None if image_type in _DARK_TYPES else self.current_filter,
                 date_obs=date_obs,
