@@ -129,6 +129,7 @@ def make_report_repository(
     detectors: Sequence[int],
     n_bias: int = 3,
     n_dark: int = 2,
+    dark_time: float = 10.0,
     flat_times: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
     seed: int = 5,
     ptc: bool = True,
@@ -144,6 +145,8 @@ def make_report_repository(
         Detector ids.
     n_bias, n_dark : `int`
         Numbers of biases and darks.
+    dark_time : `float`
+        Exposure time of the darks (s).
     flat_times : `~collections.abc.Sequence` [`float`]
         Exposure times of the flat pairs (s).
     seed : `int`
@@ -168,7 +171,7 @@ def make_report_repository(
         detectors=list(detectors),
         n_bias=n_bias,
         n_dark=n_dark,
-        dark_time=10.0,
+        dark_time=dark_time,
         flat_times=tuple(flat_times),
         flats_per_time=2,
     )
