@@ -56,8 +56,10 @@ async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
         yield obs
 
 
-async def run_script(config: dict[str, Any], stop_at: str = "", pause_at: str = "") -> MakeComCamCalibrations:
-    """Configure and run the script; return it once it has ended."""
+async def configure_script(
+    config: dict[str, Any], stop_at: str = "", pause_at: str = ""
+) -> MakeComCamCalibrations:
+    """Start and configure the script; return it CONFIGURED."""
     index = next(_indices)
     script = MakeComCamCalibrations(index=index)
     await asyncio.wait_for(script.start_task, STD_TIMEOUT)
@@ -67,6 +69,12 @@ async def run_script(config: dict[str, Any], stop_at: str = "", pause_at: str = 
     data.stopCheckpoint = stop_at
     await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
     await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
+    return script
+
+
+async def run_script(config: dict[str, Any], stop_at: str = "", pause_at: str = "") -> MakeComCamCalibrations:
+    """Configure and run the script; return it once it has ended."""
+    script = await configure_script(config, stop_at=stop_at, pause_at=pause_at)
     await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
     return script
 
@@ -165,17 +173,24 @@ async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> No
     assert len(script.taken["BIAS"]) == 3
 
 
-async def test_certification_conflict_fails_the_run(observatory: SimulatedObservatory) -> None:
+async def test_certification_conflict(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
     )
-    first = await run_script(config)
+    # Two runs configured for the same collection and validity range: the second to
+    # finish finds the first's certification and fails naming the step.
+    first = await configure_script(config)
+    second = await configure_script(config)
+    await asyncio.wait_for(first.do_run(None), RUN_TIMEOUT)
     assert first.state.state == ScriptState.DONE, first.state.reason
-    second = await run_script(config)
-    assert second.state.state in (ScriptState.FAILED, ScriptState.CONFIGURE_FAILED)
-    if second.state.state == ScriptState.FAILED:
-        assert "certify bias" in second.state.reason
-        assert config["calib_collection"] in second.state.reason
+    await asyncio.wait_for(second.do_run(None), RUN_TIMEOUT)
+    assert second.state.state == ScriptState.FAILED
+    assert "certify bias" in second.state.reason
+    assert config["calib_collection"] in second.state.reason
+    assert len(second.taken["BIAS"]) == 3
+    # Configured after the first certification, the same config is refused before any image.
+    with pytest.raises(Exception, match="already has bias certified"):
+        await configure_script(config)
 
 
 @pytest.mark.parametrize(

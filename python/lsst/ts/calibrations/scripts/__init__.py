@@ -35,5 +35,4 @@ from .processing_step import *
 from .product_outcome import *
 from .repository_checks import *
 from .run_record import *
-from .run_settings import *
 from .verification_verdict import *

@@ -55,7 +55,6 @@ __all__ = ["BaseMakeCalibrations"]
 
 import abc
 import asyncio
-import importlib.util
 import json
 import os
 import time
@@ -67,22 +66,50 @@ from ..observatory.base_camera import BaseCamera
 from ..observatory.remote_group import RemoteGroup
 from ..sal.base import ExpectedError
 from ..sal.base_script import BaseScript
+from .calibration_plan import CalibrationPlan
 from .calibration_processor import CalibrationProcessor
 from .ocps_client import OcpsClient
 from .product_outcome import ProductStatus
-from .run_settings import RunSettings
 
 PLURALS = {"BIAS": "biases", "DARK": "darks", "FLAT": "flats"}
+
+REPROCESS_SCHEMA: dict[str, typing.Any] = {
+    "reprocess_exposures": {
+        "description": (
+            "Reprocess without retaking: exposure ids already in the repository per image type "
+            "(keys bias, dark, flat; those of script_mode), e.g. {bias: [2022110400002, ...]}. "
+            "No image is taken; n_* and exp_times_* come from these exposures."
+        ),
+        "type": "object",
+        "properties": {
+            kind: {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 1,
+                "uniqueItems": True,
+            }
+            for kind in ("bias", "dark", "flat")
+        },
+        "additionalProperties": False,
+        "default": {},
+    },
+    "reprocess_run_record": {
+        "description": (
+            "Reprocess without retaking: path of the JSON run record of an earlier run; its "
+            "processed exposures (discards dropped) are processed again. No image is taken."
+        ),
+        "type": "string",
+        "default": "",
+    },
+}
+"""Options of reprocessing (added to the schema by `add_reprocessing_options`)."""
 """Words of the "Taking N ..." checkpoints."""
 
 RUN_RECORD_DIR_ENV = "TS_CALIBRATIONS_RUN_RECORDS"
 """Environment variable naming the folder of run records (default ``./run_records``)."""
 
-JOB_OVERHEAD = 60.0
-"""Estimated fixed cost (s) of one OCPS job (scheduling, pipetask start, graph build)."""
-
-JOB_COST_PER_IMAGE = 3.0
-"""Estimated cost (s) of one detector image in one job, per process."""
+JOB_TIME = 300.0
+"""Typical duration (s) of one OCPS job at the observatory (for ``metadata.duration``)."""
 
 
 class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
@@ -97,7 +124,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
 
     Attributes
     ----------
-    settings : `RunSettings` or `None`
+    plan : `CalibrationPlan` or `None`
         What the run does (set by ``configure``).
     taken : `dict` [`str`, `list` [`int`]]
         Exposure ids taken per image type, discards included.
@@ -115,7 +142,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
 
     def __init__(self, index: int, descr: str) -> None:
         super().__init__(index=index, descr=descr)
-        self.settings: RunSettings | None = None
+        self.plan: CalibrationPlan | None = None
         self.camera: BaseCamera | None = None
         self.ocps_group: RemoteGroup | None = None
         self.ocps: OcpsClient | None = None
@@ -124,7 +151,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.taken: dict[str, list[int]] = {}
         self.kept: dict[str, list[int]] = {}
         self.run_record_path: Path | None = None
-        self.plan_notes: list[str] = []
+        self.reprocess: dict[str, list[int]] = {}
         self._config: dict[str, typing.Any] = {}
         self._run_began = 0.0
         self._data_taking_end = 0.0
@@ -164,32 +191,20 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             Naming the option and what would be right, for any refusal.
         """
         self._config = dict(vars(config))
+        values = dict(self._config)
+        explicit = set(self.explicit_config_keys)
+        self.reprocess = await self._reprocessing(values, explicit)
         try:
-            from .calibration_plan import CalibrationPlan
-        except ImportError:
-            plan = None
-        else:
-            try:
-                plan = CalibrationPlan.from_config(
-                    config, explicit_keys=self.explicit_config_keys, instrument=self.instrument_name
-                )
-            except ValueError as e:
-                raise ExpectedError(str(e)) from e
-            self.plan_notes = list(getattr(plan, "notes", []))
-            for note in self.plan_notes:
-                self.log.info("%s", note)
-        try:
-            settings = RunSettings.from_config(config, self.detector_ids)
+            plan = CalibrationPlan.from_config(
+                values, explicit_keys=frozenset(explicit), instrument=self.instrument_name
+            )
         except ValueError as e:
             raise ExpectedError(str(e)) from e
-        if plan is not None and importlib.util.find_spec(f"{__package__}.repository_checks") is None:
-            self.log.warning(
-                "Repository checks are not installed: the repository is not checked at configure"
-            )
-        elif plan is not None:
-            problems = await asyncio.to_thread(self._check_repository, plan)
-            if problems:
-                raise ExpectedError("; ".join(problems))
+        for note in plan.notes:
+            self.log.info("%s", note)
+        problems = await asyncio.to_thread(self._check_repository, plan)
+        if problems:
+            raise ExpectedError("; ".join(problems))
         if self.camera is None:
             self.camera = self.make_camera()
             self.ocps_group = RemoteGroup([f"OCPS:{self.ocps_index}"], domain=self.domain, log=self.log)
@@ -200,11 +215,99 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             )
         assert self.ocps_group is not None
         await asyncio.gather(self.camera.start_task, self.ocps_group.start_task)
-        self.filter_name = await self.resolve_filter(settings.filter)
-        self.settings = settings
+        self.filter_name = await self.resolve_filter(plan.filter)
+        self.plan = plan
+        self.log.info("%s", plan.describe())
 
     @staticmethod
-    def _check_repository(plan: typing.Any) -> list[str]:
+    def add_reprocessing_options(schema: dict[str, typing.Any]) -> dict[str, typing.Any]:
+        """Add ``reprocess_exposures`` and ``reprocess_run_record`` to a schema (returned)."""
+        schema.setdefault("properties", {}).update(REPROCESS_SCHEMA)
+        return schema
+
+    async def _reprocessing(self, values: dict[str, typing.Any], explicit: set[str]) -> dict[str, list[int]]:
+        """Exposures to reprocess per image type ({} to take new images); adjusts the config.
+
+        Removes the reprocessing options from ``values`` and ``explicit``;
+        when reprocessing, sets ``n_*`` to the number of exposures given,
+        ``n_discard_*`` to 0 and ``exp_times_*`` to their exposure times
+        (read from the repository's exposure records).
+
+        Raises
+        ------
+        ExpectedError
+            If both options are given, the run record cannot be read, an
+            image type of ``script_mode`` has no exposures, or an exposure
+            is not in the repository or is of another type.
+        """
+        given = values.pop("reprocess_exposures", None) or {}
+        record_path = values.pop("reprocess_run_record", "") or ""
+        explicit -= set(REPROCESS_SCHEMA)
+        if given and record_path:
+            raise ExpectedError("reprocess_exposures and reprocess_run_record are both set: give one of them")
+        if record_path:
+            try:
+                text = await asyncio.to_thread(Path(record_path).read_text)
+                processed = json.loads(text)["exposures_processed"]
+            except (OSError, ValueError, KeyError) as e:
+                raise ExpectedError(
+                    f"reprocess_run_record={record_path!r} is not a readable run record "
+                    f"(a JSON file with exposures_processed): {e}"
+                ) from e
+            given = {str(k).lower(): [int(i) for i in v] for k, v in processed.items() if v}
+        if not given:
+            return {}
+        mode = str(values.get("script_mode", "BIAS_DARK_FLAT"))
+        kinds = [kind for kind in ("bias", "dark", "flat") if kind.upper() in mode.split("_")]
+        option = "reprocess_run_record" if record_path else "reprocess_exposures"
+        absent = [kind for kind in kinds if not given.get(kind)]
+        if absent:
+            raise ExpectedError(
+                f"{option} has no {', '.join(absent)} exposures, which script_mode={mode} processes: "
+                f"give them or choose a script_mode of the image types given ({', '.join(sorted(given))})"
+            )
+        repo = str(values.get("repo", "/repo/LSSTComCam"))
+        records = await asyncio.to_thread(
+            self._exposure_records, repo, self.instrument_name, [i for k in kinds for i in given[k]]
+        )
+        exposures: dict[str, list[int]] = {}
+        for kind in kinds:
+            ids = list(given[kind])
+            wrong = [
+                f"{i} ({records[i][0] if i in records else 'not in the repository'})"
+                for i in ids
+                if i not in records or records[i][0] != kind
+            ]
+            if wrong:
+                raise ExpectedError(f"{option}: {kind} exposure(s) {', '.join(wrong)} are not {kind} images")
+            values[f"n_{kind}"] = len(ids)
+            values[f"n_discard_{kind}"] = 0
+            if kind != "bias":
+                values[f"exp_times_{kind}"] = [records[i][1] for i in ids]
+            explicit.update({f"n_{kind}", f"n_discard_{kind}"})
+            exposures[kind.upper()] = ids
+        self.log.info("Reprocessing exposures already in %s (no image taken): %s", repo, exposures)
+        return exposures
+
+    @staticmethod
+    def _exposure_records(repo: str, instrument: str, ids: list[int]) -> dict[int, tuple[str, float]]:
+        """(observation type, exposure time) of each exposure id found in the repository."""
+        from ..repo.repository import open_repository
+
+        butler = open_repository(repo)
+        try:
+            found: dict[int, tuple[str, float]] = {}
+            for record in butler.registry.queryDimensionRecords(
+                "exposure",
+                where=f"instrument = '{instrument}' AND exposure IN ({', '.join(str(i) for i in ids)})",
+            ):
+                found[int(record.id)] = (str(record.observation_type).lower(), float(record.exposure_time))
+            return found
+        finally:
+            butler.close()
+
+    @staticmethod
+    def _check_repository(plan: CalibrationPlan) -> list[str]:
         from ..repo.repository import open_repository
         from .repository_checks import check_repository
 
@@ -215,21 +318,11 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             butler.close()
 
     def estimate_duration(self) -> float:
-        """Estimated duration (s) of the run: camera time plus the processing tail."""
-        settings = self.settings
-        if settings is None:
+        """Estimated duration (s) of the run: camera time plus the processing tail (`CalibrationPlan`)."""
+        if self.plan is None:
             return 0.0
         read_out_time = self.camera.read_out_time if self.camera is not None else 2.0
-        shutter_time = self.camera.shutter_time if self.camera is not None else 1.0
-        camera_time = 0.0
-        for image_type, times in settings.exposure_times.items():
-            shutter = 2 * shutter_time if image_type == "FLAT" else 0.0
-            camera_time += sum(t + read_out_time + shutter + settings.wait_between_exposures for t in times)
-        last = settings.image_types[-1]
-        images = settings.n_images[last] * len(settings.detectors)
-        job_time = JOB_OVERHEAD + JOB_COST_PER_IMAGE * images / max(1, settings.n_processes)
-        chain = int(settings.generate_calibrations) + int(settings.do_verify)
-        return camera_time + max(1, chain) * job_time
+        return self.plan.estimated_duration(read_out_time=read_out_time, job_time=JOB_TIME)
 
     def set_metadata(self, metadata: typing.Any) -> None:
         """Duration from the plan (camera time + the processing of the last image type); filter."""
@@ -239,33 +332,58 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
 
     async def run(self) -> None:
         """Take the images and process them (see the module documentation)."""
-        settings = self.settings
-        assert settings is not None and self.camera is not None and self.ocps_group is not None
+        plan = self.plan
+        assert plan is not None and self.camera is not None and self.ocps_group is not None
         assert self.ocps is not None
         self._run_began = time.monotonic()
+        if self.reprocess:
+            await self.run_reprocessing()
+            return
         await self.checkpoint("Setup instrument.")
         await self.camera.assert_all_enabled("The camera must be ENABLED to take calibrations.")
         await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
         if self.filter_name is not None:
             await self.camera.setup_instrument(filter=self.filter_name)
         self.processor = CalibrationProcessor(
-            settings,
+            plan,
             self.ocps,
             self.log,
             self.instrument_name,
             judge=self.judge_verification,
             format_gains=self.format_gains,
         )
-        for image_type in settings.image_types:
-            times = settings.exposure_times[image_type]
+        for sequence in plan.sequences:
+            image_type = sequence.image_type
+            times = sequence.exposure_times
             await self.checkpoint(f"Taking {len(times)} {PLURALS[image_type]}.")
             exposure_ids = await self.take_images(image_type, times)
-            kept = exposure_ids[settings.n_discard[image_type] :]
+            kept = exposure_ids[sequence.n_discard :]
             self.kept[image_type] = kept
             await self.checkpoint(f"Images taken: {tuple(kept)}; type: {image_type}")
             self.processor.start(image_type, kept)
         self._data_taking_end = time.monotonic()
         await self.checkpoint("Data-taking part completed.")
+        await self.processor.wait()
+        self.judge_run()
+
+    async def run_reprocessing(self) -> None:
+        """Process exposures already in the repository (``reprocess_*`` options); take nothing."""
+        plan = self.plan
+        assert plan is not None and self.ocps_group is not None and self.ocps is not None
+        await self.checkpoint("Reprocessing exposures already in the repository.")
+        await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
+        self.processor = CalibrationProcessor(
+            plan,
+            self.ocps,
+            self.log,
+            self.instrument_name,
+            judge=self.judge_verification,
+            format_gains=self.format_gains,
+        )
+        for sequence in plan.sequences:
+            kept = self.reprocess[sequence.image_type]
+            self.kept[sequence.image_type] = kept
+            self.processor.start(sequence.image_type, kept)
         await self.processor.wait()
         self.judge_run()
 
@@ -275,22 +393,22 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         A stop while an image is being taken lets that image finish (it is
         then listed with the others) before the stop takes effect.
         """
-        settings = self.settings
-        assert settings is not None and self.camera is not None
+        plan = self.plan
+        assert plan is not None and self.camera is not None
         taken = self.taken.setdefault(image_type, [])
         group_id = self.group_id or None
         for i, exptime in enumerate(times):
-            if i > 0 and settings.wait_between_exposures > 0:
-                await asyncio.sleep(settings.wait_between_exposures)
+            if i > 0 and plan.wait_between_exposures > 0:
+                await asyncio.sleep(plan.wait_between_exposures)
             task = asyncio.create_task(
                 self.camera.take_imgtype(
                     image_type,
                     exptime,
                     1,
                     group_id=group_id,
-                    reason=settings.reason,
-                    program=settings.program,
-                    note=settings.note,
+                    reason=plan.reason or None,
+                    program=plan.program or None,
+                    note=plan.note or None,
                 )
             )
             try:
@@ -322,15 +440,16 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             Naming each failed step and its job, or each product that was
             requested and not certified, and why.
         """
-        assert self.processor is not None and self.settings is not None
+        assert self.processor is not None and self.plan is not None
         outcomes = self.processor.outcomes
         if self.processor.failures:
             raise ExpectedError("Failed: " + " | ".join(self.processor.failures))
-        if self.settings.generate_calibrations:
+        certifying = [step.name for step in self.plan.steps if step.certify]
+        if certifying:
             missing = [
-                o.describe()
-                for name, o in outcomes.items()
-                if name != "GAIN" and o.status != ProductStatus.CERTIFIED
+                outcomes[name].describe()
+                for name in certifying
+                if outcomes[name].status != ProductStatus.CERTIFIED
             ]
             if missing:
                 raise ExpectedError("Requested calibrations not certified: " + " | ".join(missing))
@@ -347,6 +466,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             await self.processor.cancel()
         for line in self.summary_lines(aborted):
             self.log.info("%s", line)
+        if self.plan is not None and self.processor is not None:
+            lines = self.retrieval_lines(self.run_record(aborted), self.plan.repo, self.instrument_name)
+            self.log.info("Fetch the results with:\n    %s", "\n    ".join(lines))
         try:
             self.run_record_path = await asyncio.to_thread(self.write_run_record, aborted)
             self.log.info("Run record: %s", self.run_record_path)
@@ -384,6 +506,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             "state": self.state_name,
             "reason": str(self.state.reason),
             "config": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self._config.items()},
+            "detectors": list(self.plan.detectors) if self.plan is not None else [],
             "exposures_taken": self.taken,
             "exposures_processed": self.kept,
             "products": {},
@@ -413,6 +536,69 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 for job_id, label in self.ocps.labels.items()
             }
         return record
+
+    @staticmethod
+    def retrieval_lines(
+        record: dict[str, typing.Any], repo: str, instrument: str = "LSSTComCam"
+    ) -> list[str]:
+        """Python lines that fetch the results of a run, with its real collections.
+
+        Parameters
+        ----------
+        record : `dict`
+            A run record (`run_record`).
+        repo : `str`
+            Repository path or alias to write in the lines.
+        instrument : `str`, optional
+            Instrument of the data IDs.
+
+        Returns
+        -------
+        lines : `list` [`str`]
+            The procedure document's retrieval code for what this run made:
+            certified calibrations from ``calib_collection``, verification
+            statistics and processed images from each verification job's
+            collection, gains and noise from the gain job's collection.
+        """
+        products = record.get("products", {})
+        processed = record.get("exposures_processed", {})
+        detector = (record.get("detectors") or [0])[0]
+        certified = sorted({p["certified_into"] for p in products.values() if p.get("certified_into")})
+        lines = [
+            "import lsst.daf.butler as dB",
+            f"butler = dB.Butler({repo!r}, collections={certified + [f'{instrument}/calib']!r})",
+        ]
+        for name, product in products.items():
+            kind = name.lower()
+            first = {
+                "BIAS": processed.get("BIAS"),
+                "DARK": processed.get("DARK"),
+                "FLAT": processed.get("FLAT"),
+                "DEFECTS": processed.get("FLAT"),
+                "PTC": processed.get("FLAT"),
+                "GAIN": processed.get("FLAT"),
+            }.get(name) or [None]
+            exposure = first[0]
+            data_id = f"detector={detector}, exposure={exposure}, instrument={instrument!r}"
+            if product.get("certified_into") and exposure is not None:
+                lines.append(f"{kind} = butler.get({kind!r}, {data_id})")
+            verify = product.get("collections", {}).get("verify")
+            if verify and exposure is not None:
+                title = name.title()
+                lines += [
+                    f"runStats = butler.get('verify{title}Stats', instrument={instrument!r}, "
+                    f"collections=[{verify!r}])",
+                    f"runDetStats = butler.get('verify{title}DetStats', {data_id}, collections=[{verify!r}])",
+                    f"imProc = butler.get('verify{title}Proc', {data_id}, collections=[{verify!r}])",
+                    "calibArray = imProc.getImage().getArray()",
+                ]
+            generated = product.get("collections", {}).get("generate")
+            if name in ("GAIN", "PTC") and generated and exposure is not None:
+                lines += [
+                    f"cpCov = butler.get('cpPtcExtract', {data_id}, collections=[{generated!r}])",
+                    "gain_values, noise_values = cpCov.gain, cpCov.noise",
+                ]
+        return lines
 
     def write_run_record(self, aborted: typing.Sequence[str] = ()) -> Path:
         """Write the run record as JSON; return its path."""

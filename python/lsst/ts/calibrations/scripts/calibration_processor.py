@@ -21,28 +21,32 @@
 
 """CalibrationProcessor: OCPS jobs, verdicts and certification of one run, in dependency order.
 
-Each image type's processing starts as soon as its images are in the
-repository, while the camera takes the next type. What one product does:
+The processing graph is the plan's (`CalibrationPlan.steps`, each a
+`ProcessingStep`): a step starts as soon as the exposures of its image
+types (``step.images``) are in the repository, while the camera takes the
+next type, and once every step in ``step.after`` is certified. Its jobs
+run in order:
 
-=====================  =========  ==============================================================
-generate_calibrations  do_verify  steps
-=====================  =========  ==============================================================
-true                   true       generate → verify against the new calibration ("internal")
-                                  → certify if the verdict passes
-true                   false      generate → certify
-false                  true       verify against the calibrations of the verify inputs
-                                  ("external"); never certified; failures are a warning
-false                  false      nothing (images only)
-=====================  =========  ==============================================================
+1. ``generate`` (if ``step.generate``): ``step.pipeline`` with
+   ``step.config_options`` on ``step.input_collections`` (headed by
+   ``calib_collection`` when the step needs an earlier product of the
+   run, which is then found there, certified);
+2. ``verify`` (if ``step.verify``): ``step.verify_pipeline`` on the
+   generation's output collection followed by
+   ``step.verify_input_collections`` ("internal"), or on those alone
+   ("external"); the verdict (`judge`) reads ``step.verify_stats_dataset``
+   with ``step.verification_threshold``;
+3. ``certify`` (if ``step.certify`` and the verdict, when there is one,
+   passed): ``step.dataset_type`` of the generation's output into
+   ``calib_collection`` with the plan's validity range, through the butler
+   in a thread;
+4. gains (if ``step.report_gains``): the ``cpPtcExtract`` of every kept
+   flat and detector, formatted as one table (`format_gains`) and logged.
 
-Dependencies when generating (`DEPENDENCIES`): DARK needs the new BIAS,
-FLAT the new BIAS and DARK, DEFECTS the new BIAS (its ISR subtracts a
-bias); PTC and GAIN remove the overscan only and need nothing. A product
-waits until what it needs is certified into ``calib_collection``, which is
-then the first input collection of its jobs; if what it needs was not
-certified (failed verification, failed job), the product is not generated
-and its outcome says why. DEFECTS and PTC are certified without
-verification; GAIN is never certified: its gains are reported as a table.
+A step whose product is not certified (failed job, failed verification)
+blocks its dependents (`CalibrationPlan.dependents`), which are reported
+as not generated with the reason. External verification failures are
+recorded (``VERIFICATION_FAILED``) but are not failures of the run.
 
 Nothing is swallowed: every failed job or certification is recorded in
 `failures` with the step and the job id, and the script ends FAILED.
@@ -55,25 +59,15 @@ __all__ = ["CalibrationProcessor"]
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .ocps_client import OcpsClient
 from .ocps_job_result import OcpsJobError, OcpsJobResult
+from .processing_step import ProcessingStep
 from .product_outcome import ProductOutcome, ProductStatus
-from .run_settings import RunSettings
 
-DEPENDENCIES: dict[str, tuple[str, ...]] = {
-    "BIAS": (),
-    "DARK": ("BIAS",),
-    "FLAT": ("BIAS", "DARK"),
-    "DEFECTS": ("BIAS",),
-    "PTC": (),
-    "GAIN": (),
-}
-"""Products a generated product needs, certified, before it can be made."""
-
-DATASET_TYPES = {"BIAS": "bias", "DARK": "dark", "FLAT": "flat", "DEFECTS": "defects", "PTC": "ptc"}
-"""Dataset type certified for each product."""
+if TYPE_CHECKING:
+    from .calibration_plan import CalibrationPlan
 
 VerdictFunction = Callable[[Any, int, int], Any]
 """``judge(stats, threshold, n_detectors) -> verdict`` with ``.passed`` and ``.summary()``."""
@@ -126,14 +120,14 @@ class CalibrationProcessor:
 
     Parameters
     ----------
-    settings : `RunSettings`
-        What the run does.
+    plan : `CalibrationPlan`
+        The run's plan (its ``steps`` are the processing graph).
     ocps : `OcpsClient`
         Client of the instrument's OCPS.
     log : `logging.Logger`
         Logger.
     instrument : `str`
-        Instrument name (pipeline folder and data IDs), e.g. "LSSTComCam".
+        Instrument name of data IDs, e.g. "LSSTComCam".
     judge : callable
         ``judge(stats, threshold, n_detectors)`` → verdict with ``passed``
         (`bool`) and ``summary()`` (`str`).
@@ -144,69 +138,52 @@ class CalibrationProcessor:
     Attributes
     ----------
     outcomes : `dict` [`str`, `ProductOutcome`]
-        What became of each product of the run.
+        What became of each step of the run, in plan order.
     failures : `list` [`str`]
         Failed steps, each naming the step and the job.
     gain_table : `str`
         The gains from flat pairs ("" if none were measured).
+    exposures : `dict` [`str`, `list` [`int`]]
+        Exposures given to `start`, per image type.
     """
 
     def __init__(
         self,
-        settings: RunSettings,
+        plan: CalibrationPlan,
         ocps: OcpsClient,
         log: logging.Logger,
         instrument: str,
         judge: VerdictFunction,
         format_gains: Callable[[dict[tuple[int, int], Any]], str],
     ) -> None:
-        self.settings = settings
+        self.plan = plan
         self.ocps = ocps
         self.log = log
         self.instrument = instrument
         self.judge = judge
         self.format_gains = format_gains
-        self.outcomes = {name: ProductOutcome(name) for name in settings.products()}
+        self.outcomes = {step.name: ProductOutcome(step.name) for step in plan.steps}
         self.failures: list[str] = []
         self.gain_table = ""
         self.exposures: dict[str, list[int]] = {}
         self._certified: dict[str, asyncio.Future[bool]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    # Pipelines and requests.
-
-    def pipeline(self, step: str, product: str) -> str:
-        """The pipeline of a step ("generate", "verify", "measure") of a product."""
-        folder = f"pipelines/{self.instrument}"
-        if step == "verify":
-            return f"${{CP_VERIFY_DIR}}/{folder}/verify{product.title()}.yaml"
-        name = {"DEFECTS": "findDefects", "PTC": "cpPtc", "GAIN": "cpPtc"}.get(
-            product, f"cp{product.title()}"
-        )
-        suffix = "#generateGainFromFlatPair" if product == "GAIN" else ""
-        return f"${{CP_PIPE_DIR}}/{folder}/{name}.yaml{suffix}"
-
-    def _config(self, inputs: Sequence[str], product: str) -> str:
-        options = self.settings.config_options.get("PTC" if product == "GAIN" else product, ())
-        return self.ocps.make_config(self.settings.n_processes, inputs, options)
-
-    # Running.
-
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
         """The processing tasks started so far."""
         return list(self._tasks.values())
 
-    def certified(self, product: str) -> asyncio.Future[bool]:
-        """Future set True when ``product`` is certified, False when it will not be."""
-        future = self._certified.get(product)
+    def certified(self, name: str) -> asyncio.Future[bool]:
+        """Future set True when step ``name`` is accepted (certified), False when it will not be."""
+        future = self._certified.get(name)
         if future is None:
             future = asyncio.get_running_loop().create_future()
-            self._certified[product] = future
+            self._certified[name] = future
         return future
 
-    def start(self, image_type: str, exposures: Sequence[int]) -> None:
-        """Start processing the images of a type (and, after FLAT, DEFECTS, PTC, GAIN).
+    def start(self, image_type: str, exposures: Sequence[int]) -> list[str]:
+        """Record the kept exposures of an image type and start the steps that now have their images.
 
         Parameters
         ----------
@@ -214,13 +191,20 @@ class CalibrationProcessor:
             BIAS, DARK or FLAT.
         exposures : `list` [`int`]
             The exposures kept (discards dropped).
+
+        Returns
+        -------
+        started : `list` [`str`]
+            Names of the steps started.
         """
         self.exposures[image_type] = list(exposures)
-        products = [image_type]
-        if image_type == "FLAT":
-            products += [name for name in ("DEFECTS", "PTC", "GAIN") if name in self.outcomes]
-        for product in products:
-            self._tasks[product] = asyncio.create_task(self._process(product), name=f"process {product}")
+        started = []
+        for step in self.plan.steps:
+            if step.name in self._tasks or not all(t in self.exposures for t in step.images):
+                continue
+            self._tasks[step.name] = asyncio.create_task(self._process(step), name=f"process {step.name}")
+            started.append(step.name)
+        return started
 
     async def wait(self) -> None:
         """Wait until every processing task started has ended (each records its own outcome)."""
@@ -234,23 +218,18 @@ class CalibrationProcessor:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
-    async def _process(self, product: str) -> None:
-        outcome = self.outcomes[product]
+    def exposures_of(self, step: ProcessingStep) -> list[int]:
+        """The kept exposures a step's jobs process."""
+        return [e for image_type in step.images for e in self.exposures.get(image_type, [])]
+
+    async def _process(self, step: ProcessingStep) -> None:
+        outcome = self.outcomes[step.name]
         try:
-            if product == "GAIN":
-                await self._measure_gains(outcome)
-            elif product in ("DEFECTS", "PTC"):
-                await self._generate(outcome, verify=False)
-            elif self.settings.generate_calibrations:
-                await self._generate(outcome, verify=self.settings.do_verify)
-            elif self.settings.do_verify:
-                await self._verify_external(outcome)
-            else:
-                outcome.status = ProductStatus.TAKEN
+            await self._run_step(step, outcome)
         except OcpsJobError as e:
             outcome.status = ProductStatus.FAILED
             outcome.reason = str(e)
-            self.failures.append(f"{product}: {e}")
+            self.failures.append(f"{step.name}: {e}")
             self.log.error("%s", e)
         except asyncio.CancelledError:
             outcome.reason = outcome.reason or "stopped"
@@ -258,132 +237,118 @@ class CalibrationProcessor:
         except Exception as e:
             outcome.status = ProductStatus.FAILED
             outcome.reason = f"{type(e).__name__}: {e}"
-            self.failures.append(f"{product}: {outcome.reason}")
-            self.log.exception("Processing %s failed", product)
+            self.failures.append(f"{step.name}: {outcome.reason}")
+            self.log.exception("Processing %s failed", step.name)
         finally:
-            future = self.certified(product)
+            future = self.certified(step.name)
             if not future.done():
                 future.set_result(outcome.status == ProductStatus.CERTIFIED)
 
-    async def _inputs_for(self, outcome: ProductOutcome) -> list[str] | None:
-        """Wait for what a generated product needs; its input collections, or None if blocked."""
-        needs = [name for name in DEPENDENCIES[outcome.name] if name in self.outcomes]
-        if not self.settings.generate_calibrations:
-            needs = []
+    async def _run_step(self, step: ProcessingStep, outcome: ProductOutcome) -> None:
         missing = []
-        for name in needs:
+        for name in step.after:
             if not await self.certified(name):
                 missing.append(f"{name} ({self.outcomes[name].status.value})")
         if missing:
             outcome.status = ProductStatus.BLOCKED
             outcome.reason = f"needs {', '.join(missing)}, which was not certified"
-            self.log.warning("%s not generated: %s", outcome.name, outcome.reason)
-            return None
-        inputs = list(self.settings.input_collections.get(outcome.name, ()))
-        if needs:
-            inputs.insert(0, self.settings.calib_collection)
-        return inputs
+            self.log.warning("%s not generated: %s", step.name, outcome.reason)
+            return
+        generated: OcpsJobResult | None = None
+        if step.generate:
+            generated = await self._run_job(
+                outcome, "generate", step.pipeline, step.config_options, step.input_collections, step
+            )
+        if step.verify:
+            inputs = list(step.verify_input_collections)
+            if step.verification == "internal" and generated is not None:
+                inputs.insert(0, generated.output_collection)
+            verified = await self._run_job(
+                outcome, "verify", step.verify_pipeline, step.verify_config_options, inputs, step
+            )
+            if not await self._verdict(step, outcome, verified):
+                outcome.status = ProductStatus.VERIFICATION_FAILED
+                which = "external verification" if step.verification == "external" else "verification"
+                outcome.reason = f"{which} failed (job {verified.job_id})"
+                if step.certify:
+                    outcome.reason += "; not certified"
+                return
+            outcome.status = ProductStatus.VERIFIED
+        if step.report_gains and generated is not None:
+            await self._report_gains(step, generated)
+            outcome.status = ProductStatus.MEASURED
+        if step.certify and generated is not None:
+            await self._certify(step, outcome, generated)
+        elif not step.generate and not step.verify:
+            outcome.status = ProductStatus.TAKEN
 
-    def _exposures_of(self, product: str) -> list[int]:
-        if product == "DEFECTS":
-            return self.exposures.get("DARK", []) + self.exposures.get("FLAT", [])
-        if product in ("PTC", "GAIN"):
-            return self.exposures.get("FLAT", [])
-        return self.exposures.get(product, [])
-
-    async def _run_job(self, outcome: ProductOutcome, step: str, inputs: Sequence[str]) -> OcpsJobResult:
-        exposures = self._exposures_of(outcome.name)
-        label = f"{step} {outcome.name}"
+    async def _run_job(
+        self,
+        outcome: ProductOutcome,
+        kind: str,
+        pipeline: str,
+        options: Sequence[str],
+        inputs: Sequence[str],
+        step: ProcessingStep,
+    ) -> OcpsJobResult:
         job_id = await self.ocps.submit(
-            label,
-            self.pipeline(step, outcome.name),
-            self._config(inputs, outcome.name),
-            self.ocps.make_data_query(self.settings.detectors, exposures),
+            f"{kind} {step.name}",
+            pipeline,
+            self.ocps.make_config(self.plan.n_processes, inputs, options),
+            self.ocps.make_data_query(self.plan.detectors, self.exposures_of(step)),
         )
-        outcome.jobs[step] = job_id
-        outcome.collections[step] = f"u/ocps/{job_id}"
-        result = await self.ocps.wait(job_id, timeout=self.settings.processing_timeout)
-        outcome.collections[step] = result.output_collection
+        outcome.jobs[kind] = job_id
+        outcome.collections[kind] = f"u/ocps/{job_id}"
+        result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
+        outcome.collections[kind] = result.output_collection
         return result
 
-    async def _verdict(self, outcome: ProductOutcome, result: OcpsJobResult) -> bool:
-        dataset_type = f"verify{outcome.name.title()}Stats"
+    async def _verdict(self, step: ProcessingStep, outcome: ProductOutcome, result: OcpsJobResult) -> bool:
         stats = await asyncio.to_thread(
             _read_dataset,
-            self.settings.repo,
+            self.plan.repo,
             result.output_collection,
-            dataset_type,
+            step.verify_stats_dataset,
             {"instrument": self.instrument},
         )
-        threshold = self.settings.thresholds.get(outcome.name, 8)
-        verdict = self.judge(stats, threshold, len(self.settings.detectors))
+        verdict = self.judge(stats, step.verification_threshold, len(self.plan.detectors))
         outcome.verdict = verdict.summary()
         log = self.log.info if verdict.passed else self.log.warning
-        log("Verification of %s (job %s):\n%s", outcome.name, result.job_id, outcome.verdict)
+        log("Verification of %s (job %s):\n%s", step.name, result.job_id, outcome.verdict)
         return bool(verdict.passed)
 
-    async def _generate(self, outcome: ProductOutcome, verify: bool) -> None:
-        inputs = await self._inputs_for(outcome)
-        if inputs is None:
-            return
-        generated = await self._run_job(outcome, "generate", inputs)
-        if verify:
-            verify_inputs = [
-                generated.output_collection,
-                *self.settings.input_collections_verify[outcome.name],
-            ]
-            verified = await self._run_job(outcome, "verify", verify_inputs)
-            if not await self._verdict(outcome, verified):
-                outcome.status = ProductStatus.VERIFICATION_FAILED
-                outcome.reason = f"verification failed (job {verified.job_id}); not certified"
-                return
-        await self._certify(outcome, generated)
-
-    async def _certify(self, outcome: ProductOutcome, generated: OcpsJobResult) -> None:
-        settings = self.settings
-        dataset_type = DATASET_TYPES[outcome.name]
+    async def _certify(self, step: ProcessingStep, outcome: ProductOutcome, generated: OcpsJobResult) -> None:
+        plan = self.plan
         what = (
-            f"certify {dataset_type} of job {generated.job_id} into {settings.calib_collection} "
-            f"[{settings.begin_date}, {settings.end_date})"
+            f"certify {step.dataset_type} of job {generated.job_id} into {plan.calib_collection} "
+            f"[{plan.certify_begin}, {plan.certify_end})"
         )
         self.log.info("%s", what)
         try:
             count = await asyncio.to_thread(
                 _certify,
-                settings.repo,
+                plan.repo,
                 [generated.output_collection],
-                settings.calib_collection,
-                dataset_type,
-                settings.begin_date,
-                settings.end_date,
+                plan.calib_collection,
+                step.dataset_type,
+                plan.certify_begin,
+                plan.certify_end,
             )
         except Exception as e:
             raise RuntimeError(f"{what} failed: {e}") from e
         outcome.status = ProductStatus.CERTIFIED
-        outcome.certified_into = settings.calib_collection
-        outcome.validity = (settings.begin_date, settings.end_date)
-        self.log.info("Certified %d %s dataset(s) into %s", count, dataset_type, settings.calib_collection)
+        outcome.certified_into = plan.calib_collection
+        outcome.validity = (plan.certify_begin, plan.certify_end)
+        self.log.info("Certified %d %s dataset(s) into %s", count, step.dataset_type, plan.calib_collection)
 
-    async def _verify_external(self, outcome: ProductOutcome) -> None:
-        verified = await self._run_job(
-            outcome, "verify", self.settings.input_collections_verify[outcome.name]
-        )
-        if await self._verdict(outcome, verified):
-            outcome.status = ProductStatus.VERIFIED
-        else:
-            outcome.status = ProductStatus.VERIFICATION_FAILED
-            outcome.reason = f"external verification failed (job {verified.job_id})"
-
-    async def _measure_gains(self, outcome: ProductOutcome) -> None:
-        result = await self._run_job(outcome, "measure", self.settings.input_collections["PTC"])
+    async def _report_gains(self, step: ProcessingStep, generated: OcpsJobResult) -> None:
         extracts = await asyncio.to_thread(
             _read_extracts,
-            self.settings.repo,
-            result.output_collection,
+            self.plan.repo,
+            generated.output_collection,
             self.instrument,
-            self._exposures_of("GAIN"),
-            self.settings.detectors,
+            self.exposures_of(step),
+            self.plan.detectors,
         )
         self.gain_table = self.format_gains(extracts)
-        outcome.status = ProductStatus.MEASURED
-        self.log.info("Gains from flat pairs (job %s):\n%s", result.job_id, self.gain_table)
+        self.log.info("Gains from flat pairs (job %s):\n%s", generated.job_id, self.gain_table)

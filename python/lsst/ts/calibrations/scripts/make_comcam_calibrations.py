@@ -62,8 +62,8 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
 
     @classmethod
     def get_schema(cls) -> dict[str, typing.Any]:
-        """The configuration schema (`calibration_schema.make_schema`)."""
-        return make_schema()
+        """The configuration schema (`calibration_schema.make_schema`) with the reprocessing options."""
+        return cls.add_reprocessing_options(make_schema())
 
     @property
     def comcam(self) -> ComCam:
@@ -102,7 +102,7 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
 
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
         """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
-        assert self.settings is not None
+        assert self.plan is not None
         await self.comcam.wait_for_oods(
-            exposure_ids, detectors=list(self.settings.detectors), timeout=self.settings.oods_timeout
+            exposure_ids, detectors=list(self.plan.detectors), timeout=self.plan.oods_timeout
         )
