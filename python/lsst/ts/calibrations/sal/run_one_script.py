@@ -93,7 +93,7 @@ from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
 from .domain import Domain
 from .heartbeat_monitor import HeartbeatMonitor
 from .remote import Remote
-from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name, set_transport_name
+from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name
 
 STD_TIMEOUT = 10.0
 """Time limit (seconds) for quick commands (setLogLevel, setGroupId, stop)."""
@@ -616,9 +616,10 @@ async def _run_script_process(
     loop = asyncio.get_running_loop()
     background: set[asyncio.Task[typing.Any]] = set()
     stop_requested = False
-    set_transport_name("dds")
+    from .dds_transport import DdsTransport
+
     async with (
-        Domain() as domain,
+        Domain(transport=DdsTransport(loop)) as domain,
         Remote(domain, "Script", index) as remote,
         HeartbeatMonitor(
             domain,
@@ -779,7 +780,6 @@ def main(args: typing.Sequence[str] | None = None) -> None:
     namespace = parse_args(args)
     try:
         transport = namespace.transport or get_transport_name(default="dds")
-        set_transport_name(transport)
         observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None
         if namespace.simulate:
             if transport == "dds":
