@@ -30,7 +30,6 @@ record, and its page is rendered in headless Chromium.
 
 import base64
 import datetime
-import json
 import os
 import re
 import shutil
@@ -51,6 +50,7 @@ from lsst.ts.calibrations.report.mosaic_figure import MOSAIC_SIZE
 from lsst.ts.calibrations.report.ptc_figure import PTC_SIZE
 from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
 from lsst.ts.calibrations.report.timeline_figure import TIMELINE_SIZE
+from lsst.ts.calibrations.scripts.run_record import RunRecord
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_repository import ReportRepository, make_report_repository  # noqa: E402
@@ -88,8 +88,8 @@ def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportRepos
     yield make_report_repository(tmp_path_factory.mktemp("report_run"), detectors=DETECTORS)
 
 
-def run_record(repository: ReportRepository, state: str = "DONE") -> dict:
-    """A run record in the script's format (``BaseMakeCalibrations.run_record``) for the repository's run."""
+def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
+    """The script's run record for the repository's run (jobs and certification times made up)."""
     c = repository.collections
     start = datetime.datetime(2024, 10, 24, 18, 0, tzinfo=datetime.UTC)
 
@@ -104,13 +104,14 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> dict:
         }
 
     validity = ["2024-10-01", "2024-11-30"]
-    return {
-        "script": "MakeComCamCalibrations",
-        "index": 1,
-        "state": state,
-        "reason": "" if state == "DONE" else "stopped by the operator",
-        "config": {"number_verification_tests_threshold_bias": 8},
-        "products": {
+    certified_at = (start + datetime.timedelta(minutes=3, seconds=30)).isoformat()
+    return RunRecord(
+        script="MakeComCamCalibrations",
+        index=1,
+        state=state,
+        reason="" if state == "DONE" else "stopped by the operator",
+        config={"number_verification_tests_threshold_bias": 8},
+        products={
             "BIAS": {
                 "status": "certified",
                 "reason": "",
@@ -148,16 +149,26 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> dict:
                 "verdict": "",
             },
         },
-        "jobs": {
+        jobs={
             "1": job(1, "COMPLETED", c["cpBias"]),
             "2": job(3, "COMPLETED", c["verifyBias"]),
             "3": job(4, "COMPLETED", c["cpDark"]),
             "5": job(6, "ERROR", c["cpFlat"]),
             "6": job(7, "EXECUTING", c["cpPtc"], ended=False),
         },
-        "exposures_taken": {},
-        "elapsed": 600.0,
-    }
+        certifications=[
+            {
+                "dataset_type": "bias",
+                "collection": repository.calib_collection,
+                "begin": validity[0],
+                "end": validity[1],
+                "input_collection": c["cpBias"],
+                "detectors": DETECTORS,
+                "time": certified_at,
+            }
+        ],
+        timings={"elapsed": 600.0},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +199,7 @@ def test_every_section_has_its_data(report: Path) -> None:
     for product in ("bias", "dark", "flat"):
         assert re.search(
             rf"<td>{product}</td><td class=\"text\">LSSTComCam/calib/report</td>"
-            r"<td>2024-10-01T00:00:00.000</td><td>2024-11-30T00:00:00.000</td><td>R22_S00, R22_S11</td>",
+            r"<td>2024-10-01T00:00:00</td><td>2024-11-30T00:00:00</td><td>R22_S00, R22_S11</td>",
             found["certification"],
         ), product
     # Defects and the PTC were made and not certified: said so.
@@ -237,7 +248,7 @@ def test_run_record_shows_jobs_and_what_was_not_certified(
     repository: ReportRepository, tmp_path: Path
 ) -> None:
     record_path = tmp_path / "record.json"
-    record_path.write_text(json.dumps(run_record(repository, state="STOPPED")))
+    run_record(repository, state="STOPPED").write(record_path)
     path = build_report(repository.repo, run_record=record_path, out_dir=tmp_path / "out")
     found = sections(path.read_text())
     assert "STOPPED" in found["run"] and "stopped by the operator" in found["run"]
@@ -246,6 +257,7 @@ def test_run_record_shows_jobs_and_what_was_not_certified(
     assert "generate PTC (6)" in found["timeline"] and "EXECUTING" in found["timeline"]
     assert "job 5 failed: pipetask exit 1" in found["certification"]
     assert "the run was stopped before" in found["certification"]
+    assert "600.0 s" in found["run"]
     assert (tmp_path / "out" / "timeline.png").stat().st_size > 1000
     assert plt.get_fignums() == []
 

@@ -125,11 +125,13 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
     record = data.run_record
     items: list[tuple[str, str]] = [("repository", data.repo)]
     if record:
+        timings = record.get("timings") or {}
         items += [
             ("script", f"{record.get('script', '')} (index {record.get('index', '')})"),
             ("final state", str(record.get("state", ""))),
             ("reason", str(record.get("reason", "")) or "–"),
-            ("elapsed", f"{float(record.get('elapsed') or 0.0):.1f} s"),
+            ("started, ended (TAI)", f"{record.get('started', '') or '–'}, {record.get('ended', '') or '–'}"),
+            ("elapsed", f"{float(record.get('elapsed') or timings.get('elapsed') or 0.0):.1f} s"),
         ]
         taken = record.get("exposures_taken") or {}
         if isinstance(taken, Mapping):
@@ -495,7 +497,7 @@ def build_report(
     *,
     out_dir: str | os.PathLike[str],
     collections: Sequence[str] = (),
-    run_record: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    run_record: str | os.PathLike[str] | Mapping[str, Any] | Any | None = None,
     butler: Butler | None = None,
 ) -> Path:
     """Build the report of a calibration run (see the module documentation).
@@ -508,8 +510,9 @@ def build_report(
         Folder for ``report.html`` and the PNGs (created if needed).
     collections : `~collections.abc.Sequence` [`str`], optional
         The run's collections, searched in order.
-    run_record : `str`, `os.PathLike` or `~collections.abc.Mapping`, optional
-        The script's run record (JSON file or its contents); its
+    run_record : `str`, `os.PathLike`, `~collections.abc.Mapping` or ``RunRecord``, optional
+        The script's run record (JSON file, its contents, or a
+        `~lsst.ts.calibrations.scripts.run_record.RunRecord`); its
         collections are searched first.
     butler : `lsst.daf.butler.Butler`, optional
         A butler on ``repo`` to use instead of opening one.
@@ -526,7 +529,9 @@ def build_report(
         record is not a JSON object.
     """
     record: Mapping[str, Any] | None
-    if run_record is None or isinstance(run_record, Mapping):
+    if run_record is not None and hasattr(run_record, "to_dict"):
+        record = run_record.to_dict()
+    elif run_record is None or isinstance(run_record, Mapping):
         record = run_record
     else:
         record = json.loads(Path(run_record).read_text())

@@ -43,6 +43,7 @@ from typing import Any
 import astropy.time
 import numpy as np
 from lsst.daf.butler import Butler, CollectionType, DatasetRef
+from lsst.daf.butler.registry import MissingCollectionError
 
 from ..repo.defects import Defects
 from ..repo.images import Exposure
@@ -58,7 +59,7 @@ READ_NOISE_EXPOSURES = 3
 
 def _iso(bound: Any) -> str:
     """ISO TAI text of a timespan bound ("" if unbounded)."""
-    return str(bound.tai.isot) if isinstance(bound, astropy.time.Time) else ""
+    return str(bound.tai.strftime("%Y-%m-%dT%H:%M:%S")) if isinstance(bound, astropy.time.Time) else ""
 
 
 @dataclasses.dataclass
@@ -164,6 +165,10 @@ class ReportData:
         for outcome in products.values():
             if (outcome or {}).get("certified_into"):
                 names.append(str(outcome["certified_into"]))
+        for entry in record.get("certifications") or []:
+            for key in ("input_collection", "collection"):
+                if (entry or {}).get(key):
+                    names.append(str(entry[key]))
         return list(dict.fromkeys(names))
 
     @classmethod
@@ -214,7 +219,11 @@ class ReportData:
     def _existing(self, butler: Butler, names: Iterable[str]) -> list[str]:
         existing = []
         for name in names:
-            if butler.collections.query(name):
+            try:
+                found = bool(butler.collections.query(name))
+            except MissingCollectionError:
+                found = False
+            if found:
                 existing.append(name)
             else:
                 self.notes.append(f"Collection {name} does not exist in the repository.")
@@ -293,7 +302,7 @@ class ReportData:
         if self.run_record:
             for outcome in (self.run_record.get("products") or {}).values():
                 target = (outcome or {}).get("certified_into")
-                if target and target not in calibs and butler.collections.query(target):
+                if target and target not in calibs and target in self.collections:
                     calibs.append(str(target))
         registered = {t.name for t in butler.registry.queryDatasetTypes()}
         for product in CERTIFIABLE:
@@ -322,9 +331,10 @@ class ReportData:
             for pair in pairs:
                 ids |= set(pair)
         if self.run_record:
-            taken = self.run_record.get("exposures_taken") or {}
-            for values in taken.values() if isinstance(taken, Mapping) else [taken]:
-                ids |= {int(v) for v in values if str(v).isdigit()}
+            for key in ("exposures_taken", "exposures_processed"):
+                taken = self.run_record.get(key) or {}
+                for values in taken.values() if isinstance(taken, Mapping) else [taken]:
+                    ids |= {int(v) for v in values if str(v).isdigit()}
             for entry in self.run_record.get("exposures") or []:
                 value = entry.get("id", entry.get("exposure")) if isinstance(entry, Mapping) else entry
                 if str(value).isdigit():

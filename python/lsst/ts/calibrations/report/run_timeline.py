@@ -33,8 +33,9 @@ Sources, each used when present:
 * the script's run record (JSON): ``jobs`` (UWS records with
   ``creationTime``, ``startTime``, ``endTime``, ``phase``; labels from
   ``products[*].jobs``), and certification entries with a time
-  (``certifications`` list of ``{"product", "collection", "time"}``, or
-  ``products[*].certified_at``).
+  (``certifications`` entries ``{"dataset_type" or "product", "collection",
+  "time"}``, or ``products[*].certified_at``); certifications without a
+  time are listed in the report's certification section, not on the axis.
 """
 
 __all__ = ["RunTimeline"]
@@ -159,5 +160,6 @@ class RunTimeline:
         for entry in certifications:
             when = _parse_time(entry.get("time") or entry.get("certified_at"))
             if when is not None:
-                label = f"{entry.get('product', '')} → {entry.get('collection', '')}"
+                product = entry.get("product") or entry.get("dataset_type", "")
+                label = f"{product} → {entry.get('collection', '')}"
                 self.events.append(TimelineEvent("certification", label, when, None, "certified"))
