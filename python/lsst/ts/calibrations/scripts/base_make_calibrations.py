@@ -134,6 +134,10 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         The processing of the run (set by ``run``).
     run_record_path : `pathlib.Path` or `None`
         Where the run record was written.
+    timings : `dict` [`str`, `float`]
+        Seconds from the start of ``run`` to: "first_image" (the first
+        image requested), "last_readout" (the last image read out and
+        ingested), "processing_end" (the last job's result) and "end".
     """
 
     instrument_name: typing.ClassVar[str] = ""
@@ -154,7 +158,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.reprocess: dict[str, list[int]] = {}
         self._config: dict[str, typing.Any] = {}
         self._run_began = 0.0
-        self._data_taking_end = 0.0
+        self.timings: dict[str, float] = {}
 
     # Subclass API.
 
@@ -336,6 +340,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         assert plan is not None and self.camera is not None and self.ocps_group is not None
         assert self.ocps is not None
         self._run_began = time.monotonic()
+        self.timings = {}
         if self.reprocess:
             await self.run_reprocessing()
             return
@@ -361,10 +366,15 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             self.kept[image_type] = kept
             await self.checkpoint(f"Images taken: {tuple(kept)}; type: {image_type}")
             self.processor.start(image_type, kept)
-        self._data_taking_end = time.monotonic()
+        self._mark("last_readout")
         await self.checkpoint("Data-taking part completed.")
         await self.processor.wait()
+        self._mark("processing_end")
         self.judge_run()
+
+    def _mark(self, name: str) -> None:
+        if self._run_began and name not in self.timings:
+            self.timings[name] = time.monotonic() - self._run_began
 
     async def run_reprocessing(self) -> None:
         """Process exposures already in the repository (``reprocess_*`` options); take nothing."""
@@ -397,6 +407,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         assert plan is not None and self.camera is not None
         taken = self.taken.setdefault(image_type, [])
         group_id = self.group_id or None
+        self._mark("first_image")
         for i, exptime in enumerate(times):
             if i > 0 and plan.wait_between_exposures > 0:
                 await asyncio.sleep(plan.wait_between_exposures)
@@ -459,6 +470,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
 
     async def cleanup(self) -> None:
         """Abort running jobs, log the summary and write the run record."""
+        self._mark("end")
         aborted: list[str] = []
         if self.ocps is not None:
             aborted = await self.ocps.abort_running()
@@ -513,6 +525,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             "jobs": {},
             "aborted_jobs": list(aborted),
             "elapsed": time.monotonic() - self._run_began if self._run_began else 0.0,
+            "timings": dict(self.timings),
         }
         if self.processor is not None:
             record["products"] = {

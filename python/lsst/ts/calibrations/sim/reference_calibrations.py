@@ -381,7 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--defects", action="store_true", help="Also make defects.")
     parser.add_argument("--ptc", action="store_true", help="Also make a photon transfer curve.")
-    parser.add_argument("-j", "--processes", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "-j", "--processes", type=int, default=1, help="pipetask -j (1: in one process, the fastest here)."
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
