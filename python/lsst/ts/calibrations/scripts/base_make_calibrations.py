@@ -31,11 +31,11 @@ included:
    filter set.
 2. Per image type of ``script_mode``: "Taking N biases." (N = n +
    n_discard); the images taken one at a time, tagged with program,
-   reason, note and the group ID; every detector of every image awaited in
-   the OODS (``imageInOODS`` matched by image name, ``statusCode`` checked,
-   ``oods_timeout``); the discarded images dropped; "Images taken: (...);
-   type: BIAS"; that type's processing started (`CalibrationProcessor`)
-   while the next type is taken.
+   reason, note and the group ID; "Images taken: (...); type: BIAS" (the
+   discards dropped); then, while the camera takes the next type, every
+   detector of every image is awaited in the OODS (``imageInOODS`` matched
+   by image name, ``statusCode`` checked, ``oods_timeout``) and that
+   type's processing starts (`CalibrationProcessor`).
 3. "Data-taking part completed."; the processing awaited.
 4. The summary logged and the run record written (also when stopped or
    failed).
@@ -55,7 +55,7 @@ __all__ = ["BaseMakeCalibrations"]
 
 import abc
 import asyncio
-import json
+import datetime
 import os
 import time
 import types
@@ -68,8 +68,10 @@ from ..sal.base import ExpectedError
 from ..sal.base_script import BaseScript
 from .calibration_plan import CalibrationPlan
 from .calibration_processor import CalibrationProcessor
+from .gain_report import GainReport
 from .ocps_client import OcpsClient
 from .product_outcome import ProductStatus
+from .run_record import RunRecord
 
 PLURALS = {"BIAS": "biases", "DARK": "darks", "FLAT": "flats"}
 
@@ -108,8 +110,17 @@ REPROCESS_SCHEMA: dict[str, typing.Any] = {
 RUN_RECORD_DIR_ENV = "TS_CALIBRATIONS_RUN_RECORDS"
 """Environment variable naming the folder of run records (default ``./run_records``)."""
 
+TAI_MINUS_UTC = 37.0
+"""TAI - UTC (s) since 2017."""
+
 JOB_TIME = 300.0
 """Typical duration (s) of one OCPS job at the observatory (for ``metadata.duration``)."""
+
+
+def _tai_now() -> str:
+    """Now in TAI (UTC + 37 s), ISO with milliseconds."""
+    now = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + datetime.timedelta(seconds=TAI_MINUS_UTC)
+    return now.isoformat(timespec="milliseconds")
 
 
 class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
@@ -156,9 +167,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.kept: dict[str, list[int]] = {}
         self.run_record_path: Path | None = None
         self.reprocess: dict[str, list[int]] = {}
+        self._ingests: list[asyncio.Task[None]] = []
         self._config: dict[str, typing.Any] = {}
         self._run_began = 0.0
         self.timings: dict[str, float] = {}
+        self._started_tai = ""
+        self._gains: dict[str, typing.Any] = {}
 
     # Subclass API.
 
@@ -179,10 +193,10 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         return judge_verification(stats, threshold, n_detectors)
 
     def format_gains(self, extracts: dict[tuple[int, int], typing.Any]) -> str:
-        """The gain table from the ``cpPtcExtract`` of each (exposure, detector)."""
-        from .gain_report import format_gain_table
-
-        return str(format_gain_table(extracts))
+        """The gain table from the ``cpPtcExtract`` of each (exposure, detector) (`GainReport`)."""
+        report = GainReport.from_extracts(extracts)
+        self._gains = report.to_dict()
+        return report.format()
 
     # BaseScript API.
 
@@ -251,9 +265,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             raise ExpectedError("reprocess_exposures and reprocess_run_record are both set: give one of them")
         if record_path:
             try:
-                text = await asyncio.to_thread(Path(record_path).read_text)
-                processed = json.loads(text)["exposures_processed"]
-            except (OSError, ValueError, KeyError) as e:
+                processed = (await asyncio.to_thread(RunRecord.read, record_path)).exposures_processed
+            except (OSError, ValueError, KeyError, TypeError) as e:
                 raise ExpectedError(
                     f"reprocess_run_record={record_path!r} is not a readable run record "
                     f"(a JSON file with exposures_processed): {e}"
@@ -340,6 +353,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         assert plan is not None and self.camera is not None and self.ocps_group is not None
         assert self.ocps is not None
         self._run_began = time.monotonic()
+        self._started_tai = _tai_now()
         self.timings = {}
         if self.reprocess:
             await self.run_reprocessing()
@@ -365,12 +379,35 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             kept = exposure_ids[sequence.n_discard :]
             self.kept[image_type] = kept
             await self.checkpoint(f"Images taken: {tuple(kept)}; type: {image_type}")
-            self.processor.start(image_type, kept)
+            self._ingests.append(
+                asyncio.create_task(self._ingest_then_process(image_type, exposure_ids, kept))
+            )
         self._mark("last_readout")
         await self.checkpoint("Data-taking part completed.")
+        await asyncio.gather(*self._ingests)
         await self.processor.wait()
         self._mark("processing_end")
         self.judge_run()
+
+    async def _ingest_then_process(self, image_type: str, exposure_ids: list[int], kept: list[int]) -> None:
+        """Wait until the OODS has every detector of the images, then start their processing.
+
+        Runs while the camera takes the next image type.
+
+        Raises
+        ------
+        ExpectedError
+            If the OODS did not ingest them (the message says which and why).
+        """
+        assert self.processor is not None
+        try:
+            await self.wait_for_ingest(exposure_ids)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            raise ExpectedError(f"OODS ingest of the {image_type} images {exposure_ids} failed: {e}") from e
+        self.log.info("%s: %d image(s) in the OODS; processing starts", image_type, len(exposure_ids))
+        self.processor.start(image_type, kept)
 
     def _mark(self, name: str) -> None:
         if self._run_began and name not in self.timings:
@@ -398,7 +435,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.judge_run()
 
     async def take_images(self, image_type: str, times: typing.Sequence[float]) -> list[int]:
-        """Take the images of one type one at a time and wait until the OODS has them all.
+        """Take the images of one type one at a time (the OODS wait is `_ingest_then_process`).
 
         A stop while an image is being taken lets that image finish (it is
         then listed with the others) before the stop takes effect.
@@ -434,7 +471,6 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 raise
             taken += exposure_ids
             self.log.info("%s %d of %d taken: exposure %s", image_type, i + 1, len(times), exposure_ids)
-        await self.wait_for_ingest(taken[-len(times) :])
         return taken[-len(times) :]
 
     @abc.abstractmethod
@@ -471,6 +507,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     async def cleanup(self) -> None:
         """Abort running jobs, log the summary and write the run record."""
         self._mark("end")
+        for task in self._ingests:
+            task.cancel()
+        await asyncio.gather(*self._ingests, return_exceptions=True)
         aborted: list[str] = []
         if self.ocps is not None:
             aborted = await self.ocps.abort_running()
@@ -479,7 +518,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         for line in self.summary_lines(aborted):
             self.log.info("%s", line)
         if self.plan is not None and self.processor is not None:
-            lines = self.retrieval_lines(self.run_record(aborted), self.plan.repo, self.instrument_name)
+            record = self.run_record(aborted).to_dict()
+            lines = self.retrieval_lines(record, self.plan.repo, self.instrument_name)
             self.log.info("Fetch the results with:\n    %s", "\n    ".join(lines))
         try:
             self.run_record_path = await asyncio.to_thread(self.write_run_record, aborted)
@@ -510,39 +550,57 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         lines.append("  every exposure taken is ingested in the raw collection and can be reprocessed")
         return lines
 
-    def run_record(self, aborted: typing.Sequence[str] = ()) -> dict[str, typing.Any]:
-        """The run record as a JSON-compatible dict."""
-        record: dict[str, typing.Any] = {
-            "script": type(self).__name__,
-            "index": self.salinfo.index,
-            "state": self.state_name,
-            "reason": str(self.state.reason),
-            "config": {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self._config.items()},
-            "detectors": list(self.plan.detectors) if self.plan is not None else [],
-            "exposures_taken": self.taken,
-            "exposures_processed": self.kept,
-            "products": {},
-            "jobs": {},
-            "aborted_jobs": list(aborted),
-            "elapsed": time.monotonic() - self._run_began if self._run_began else 0.0,
-            "timings": dict(self.timings),
-        }
+    def run_record(self, aborted: typing.Sequence[str] = ()) -> RunRecord:
+        """The run record (`RunRecord`): configuration, plan, exposures, products, jobs, timings."""
+        plan = self.plan
+        record = RunRecord(
+            script=type(self).__name__,
+            index=self.salinfo.index,
+            state=self.state_name,
+            reason=str(self.state.reason),
+            started=self._started_tai,
+            ended=_tai_now(),
+            config=dict(self._config),
+            explicit_keys=sorted(self.explicit_config_keys),
+            plan=plan.to_dict() if plan is not None else {},
+            exposures_taken={k: list(v) for k, v in self.taken.items()},
+            exposures_processed={k: list(v) for k, v in self.kept.items()},
+            aborted_jobs=list(aborted),
+            software_versions=RunRecord.software_versions_now(),
+        )
+        timings = dict(self.timings)
+        timings["elapsed"] = time.monotonic() - self._run_began if self._run_began else 0.0
+        if "first_image" in timings and "last_readout" in timings:
+            timings["camera_busy"] = timings["last_readout"] - timings["first_image"]
+        record.timings = timings
+        if plan is not None:
+            record.collections = {"raw": f"{self.instrument_name}/raw/all", "calib": plan.calib_collection}
         if self.processor is not None:
-            record["products"] = {
-                name: {
+            for name, o in self.processor.outcomes.items():
+                record.products[name] = {
                     "status": o.status.value,
                     "reason": o.reason,
-                    "jobs": o.jobs,
-                    "collections": o.collections,
+                    "jobs": dict(o.jobs),
+                    "collections": dict(o.collections),
                     "certified_into": o.certified_into,
                     "validity": list(o.validity) if o.validity else None,
                     "verdict": o.verdict,
                 }
-                for name, o in self.processor.outcomes.items()
-            }
-            record["gain_table"] = self.processor.gain_table
+                if o.certified_into and o.validity and plan is not None:
+                    record.certifications.append(
+                        {
+                            "dataset_type": plan.step(name).dataset_type,
+                            "collection": o.certified_into,
+                            "begin": o.validity[0],
+                            "end": o.validity[1],
+                            "input_collection": o.collections.get("generate", ""),
+                            "detectors": list(plan.detectors),
+                        }
+                    )
+            record.gain_table = self.processor.gain_table
+            record.gains = dict(self._gains)
         if self.ocps is not None:
-            record["jobs"] = {
+            record.jobs = {
                 job_id: (
                     self.ocps.results[job_id].record if job_id in self.ocps.results else {"label": label}
                 )
@@ -575,7 +633,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         """
         products = record.get("products", {})
         processed = record.get("exposures_processed", {})
-        detector = (record.get("detectors") or [0])[0]
+        detector = (record.get("plan", {}).get("detectors") or [0])[0]
         certified = sorted({p["certified_into"] for p in products.values() if p.get("certified_into")})
         lines = [
             "import lsst.daf.butler as dB",
@@ -618,5 +676,4 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         folder = Path(os.environ.get(RUN_RECORD_DIR_ENV, "run_records"))
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{type(self).__name__}_{self.salinfo.index}_{int(time.time())}.json"
-        path.write_text(json.dumps(self.run_record(aborted), indent=2, default=str))
-        return path
+        return self.run_record(aborted).write(path)
