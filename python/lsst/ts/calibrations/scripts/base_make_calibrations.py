@@ -413,6 +413,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         if self._run_began and name not in self.timings:
             self.timings[name] = time.monotonic() - self._run_began
 
+    async def checkpoint(self, name: str = "") -> None:
+        """Log the checkpoint (progress of the run), then pause or stop there if asked."""
+        if name:
+            self.log.info("Checkpoint: %s", name)
+        await super().checkpoint(name)
+
     async def run_reprocessing(self) -> None:
         """Process exposures already in the repository (``reprocess_*`` options); take nothing."""
         plan = self.plan
@@ -470,7 +476,17 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                         self.log.error("The %s image being taken when stopped failed: %s", image_type, e)
                 raise
             taken += exposure_ids
-            self.log.info("%s %d of %d taken: exposure %s", image_type, i + 1, len(times), exposure_ids)
+            done = sum(len(ids) for ids in self.taken.values())
+            planned = sum(sequence.total for sequence in plan.sequences)
+            self.log.info(
+                "%s %d of %d taken: exposure %s (%d of %d images planned)",
+                image_type,
+                i + 1,
+                len(times),
+                exposure_ids,
+                done,
+                planned,
+            )
         return taken[-len(times) :]
 
     @abc.abstractmethod

@@ -299,7 +299,19 @@ class CalibrationProcessor:
         )
         outcome.jobs[kind] = job_id
         outcome.collections[kind] = f"u/ocps/{job_id}"
-        result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
+        try:
+            result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
+        finally:
+            running = self.ocps.running_jobs
+            self.log.info(
+                "%s %s: job %s ended; OCPS jobs: %d done, %d running (%s)",
+                kind,
+                step.name,
+                job_id,
+                len(self.ocps.results),
+                len(running),
+                ", ".join(self.ocps.labels[j] for j in running) or "none",
+            )
         outcome.collections[kind] = result.output_collection
         return result
 
