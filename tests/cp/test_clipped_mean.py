@@ -21,9 +21,12 @@
 
 """Tests of the per-pixel clipped mean: analytic cases, masks, implementations agree."""
 
+import importlib.util
+import os
 import pathlib
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -82,7 +85,7 @@ def test_against_plain_per_pixel_definition(combine: Combine) -> None:
             assert result.n_used[r, c] == count
             assert result.stdev[r, c] == pytest.approx(stdev, rel=1e-5, abs=1e-5)
     assert result.mean.dtype == np.float32
-    assert result.n_used.dtype == np.int32
+    assert result.n_used.dtype == np.int16
     assert result.stdev.dtype == np.float32
 
 
@@ -272,3 +275,102 @@ def test_files_equal_in_memory(tmp_path: pathlib.Path) -> None:
     (tmp_path / "corrupt.fits").write_bytes(b"not a FITS file" * 10)
     with pytest.raises(OSError):
         clipped_mean_files([*paths, tmp_path / "corrupt.fits"])
+
+
+def write_fits(
+    directory: pathlib.Path, images: np.ndarray, masks: np.ndarray | None = None
+) -> list[pathlib.Path]:
+    """Write each image (and mask) as an Exposure-like FITS file; return the paths."""
+    paths = []
+    for i, image in enumerate(images):
+        hdus = [fits.PrimaryHDU(), fits.ImageHDU(image, name="IMAGE")]
+        if masks is not None:
+            hdus.append(fits.ImageHDU(masks[i], name="MASK"))
+        path = directory / f"image{i}.fits"
+        fits.HDUList(hdus).writeto(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("combine", IMPLEMENTATIONS)
+def test_without_stdev(combine: Combine) -> None:
+    """with_stdev=False gives the same mean and n_used and no stdev plane."""
+    stack = noisy_stack(9, (13, 70), seed=14)
+    stack[2, 4, 4] += 500
+    full = combine(stack)
+    lean = combine(stack, with_stdev=False)
+    assert lean.stdev_or_none is None and full.stdev_or_none is full.stdev
+    with pytest.raises(ValueError, match="with_stdev"):
+        lean.stdev
+    np.testing.assert_array_equal(lean.mean, full.mean)
+    np.testing.assert_array_equal(lean.n_used, full.n_used)
+
+
+def test_n_used_widens_past_int16() -> None:
+    """n_used is int16 while it can hold the image count, int32 beyond."""
+    stack = np.zeros((40000, 1, 1), dtype=np.float32)
+    result = clipped_mean_reference(stack)
+    assert result.n_used.dtype == np.int32 and result.n_used[0, 0] == 40000
+
+
+def test_separate_planes_of_either_byte_order() -> None:
+    """Big-endian and native float32 planes are read in place and give the reference's numbers."""
+    stack = noisy_stack(8, (11, 150), seed=15)
+    stack[1, 2, 3] = np.nan
+    stack[2, 2, 3] = -np.inf
+    stack[3, 5, 100] += 1e4
+    stack[:, 7, 7] = np.inf  # no finite value
+    planes = [plane.astype(">f4") if i % 2 else plane.copy() for i, plane in enumerate(stack)]
+    result = clipped_mean(planes)
+    expected = clipped_mean_reference(stack)
+    np.testing.assert_array_equal(result.mean, expected.mean)
+    np.testing.assert_array_equal(result.n_used, expected.n_used)
+    np.testing.assert_array_equal(result.stdev, expected.stdev)
+    assert result.n_used[7, 7] == 0 and np.isnan(result.mean[7, 7])
+    int_masks = np.zeros(stack.shape, dtype=">i4")
+    int_masks[0, 4, 4] = 1 << 30
+    masked = clipped_mean(planes, list(int_masks))
+    assert masked.n_used[4, 4] == expected.n_used[4, 4] - 1
+    np.testing.assert_array_equal(masked.mean, clipped_mean_reference(stack, int_masks != 0).mean)
+
+
+@pytest.mark.parametrize("dtype", [">f4", ">i2", ">f8"])
+def test_files_every_pixel_type_equals_in_memory(tmp_path: pathlib.Path, dtype: str) -> None:
+    """float32 files are read in place, other types through strips; the numbers are the same."""
+    rng = np.random.default_rng(16)
+    stack = np.round(1000 + 5 * rng.standard_normal((6, 29, 90))).astype(dtype)
+    stack[2, 3, 4] = 20000
+    masks = np.zeros(stack.shape, dtype=">i4")
+    masks[1, 5, 6] = 4
+    paths = write_fits(tmp_path, stack, masks)
+    expected = clipped_mean_reference(stack.astype(np.float32), masks != 0)
+    options: list[dict[str, Any]] = [{}, {"threads": 1, "strip_rows": 7}]
+    for kwargs in options:
+        result = clipped_mean_files(paths, mask_hdu="MASK", **kwargs)
+        np.testing.assert_array_equal(result.mean, expected.mean)
+        np.testing.assert_array_equal(result.n_used, expected.n_used)
+        np.testing.assert_array_equal(result.stdev, expected.stdev)
+    lean = clipped_mean_files(paths, mask_hdu="MASK", with_stdev=False)
+    assert lean.stdev_or_none is None
+    np.testing.assert_array_equal(lean.mean, expected.mean)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("numba") is None or bool(os.environ.get("TS_CALIBRATIONS_NO_NUMBA")),
+    reason="the numpy fallback reads files through strip buffers",
+)
+def test_files_read_in_place_without_copies(tmp_path: pathlib.Path) -> None:
+    """Combining float32 files allocates the result and nothing of the stack's size."""
+    stack = noisy_stack(20, (400, 300), seed=17)
+    paths = write_fits(tmp_path, stack)
+    clipped_mean_files(paths[:3])  # compile outside the measurement
+    tracemalloc.start()
+    try:
+        result = clipped_mean_files(paths, strip_rows=200)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    result_bytes = result.mean.nbytes + result.n_used.nbytes + result.stdev.nbytes
+    # astropy's HDU objects take about 20 kB a file; three 200-row strip buffers would take 1.5 x the stack
+    assert peak - result_bytes < 0.1 * stack.nbytes
+    np.testing.assert_array_equal(result.mean, clipped_mean(stack).mean)

@@ -84,15 +84,30 @@ class ClippedMeanResult:
         Clipped mean, float32, shape (rows, columns); NaN where no input
         value was valid.
     n_used : `numpy.ndarray`
-        Number of values kept by the last clipping pass, int32.
-    stdev : `numpy.ndarray`
+        Number of values kept by the last clipping pass: int16 (it never
+        exceeds the number of images), int32 for more than 32767 images.
+    stdev_or_none : `numpy.ndarray` or `None`
         Sample standard deviation of the kept values, float32 (0 where one
-        value was kept, NaN where none).
+        value was kept, NaN where none), or `None` if it was not asked for
+        (``with_stdev=False``); read it as `stdev`.
     """
 
     mean: np.ndarray
     n_used: np.ndarray
-    stdev: np.ndarray
+    stdev_or_none: np.ndarray | None
+
+    @property
+    def stdev(self) -> np.ndarray:
+        """Sample standard deviation of the kept values, float32.
+
+        Raises
+        ------
+        ValueError
+            Raised if the combine ran with ``with_stdev=False``.
+        """
+        if self.stdev_or_none is None:
+            raise ValueError("stdev was not computed: combine with with_stdev=True (the default).")
+        return self.stdev_or_none
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -109,7 +124,7 @@ class _Stack:
         A 3-D array (N, rows, columns) or a sequence of N 2-D arrays.
     masks : `numpy.ndarray` or `~collections.abc.Sequence` or `None`
         Booleans of the same shapes, True where a pixel is excluded.
-    nsigma, n_iter, strip_rows, threads
+    nsigma, n_iter, strip_rows, threads, with_stdev
         As for `clipped_mean`.
 
     Raises
@@ -126,6 +141,7 @@ class _Stack:
         n_iter: int,
         strip_rows: int,
         threads: int | None,
+        with_stdev: bool = True,
     ) -> None:
         if not nsigma > 0 or not np.isfinite(nsigma):
             raise ValueError(f"nsigma={nsigma} must be a finite number > 0 (3 is cp_pipe's).")
@@ -153,6 +169,7 @@ class _Stack:
         self.n_iter = int(n_iter)
         self.strip_rows = int(strip_rows)
         self.threads = None if threads is None else int(threads)
+        self.with_stdev = bool(with_stdev)
 
     @staticmethod
     def _planes(stack: np.ndarray | Sequence[np.ndarray], name: str) -> np.ndarray | list[np.ndarray]:
@@ -216,12 +233,20 @@ class _Stack:
         return np.stack([np.asarray(plane[rows, :], dtype=bool) for plane in self.mask_planes])
 
     def empty_result(self) -> ClippedMeanResult:
-        """Allocate the result arrays."""
+        """Allocate the result arrays (``n_used`` of the smallest signed type that holds N)."""
         return ClippedMeanResult(
             mean=np.empty(self.shape, dtype=np.float32),
-            n_used=np.empty(self.shape, dtype=np.int32),
-            stdev=np.empty(self.shape, dtype=np.float32),
+            n_used=np.empty(self.shape, dtype=np.int16 if self.n <= np.iinfo(np.int16).max else np.int32),
+            stdev_or_none=np.empty(self.shape, dtype=np.float32) if self.with_stdev else None,
         )
+
+    def store(self, result: ClippedMeanResult, rows: slice, strip: tuple[np.ndarray, ...]) -> None:
+        """Write one strip's (mean, count, stdev) from `_reference_strip` into ``result``."""
+        mean, count, stdev = strip
+        result.mean[rows] = mean
+        result.n_used[rows] = count
+        if result.stdev_or_none is not None:
+            result.stdev_or_none[rows] = stdev
 
 
 def _quantile(xs: np.ndarray, n: np.ndarray, q: float) -> np.ndarray:
@@ -314,6 +339,7 @@ def clipped_mean_reference(
     n_iter: int = 3,
     strip_rows: int = 200,
     threads: int | None = None,
+    with_stdev: bool = True,
 ) -> ClippedMeanResult:
     """Per-pixel clipped mean in plain numpy, strip by strip.
 
@@ -335,6 +361,9 @@ def clipped_mean_reference(
     threads : `int` or `None`, optional
         Accepted for the same signature as `clipped_mean`; numpy runs on
         one core.
+    with_stdev : `bool`, optional
+        Compute the standard deviation too; without it the result is
+        smaller (``stdev_or_none`` is `None`, reading ``stdev`` raises).
 
     Returns
     -------
@@ -346,13 +375,12 @@ def clipped_mean_reference(
     ValueError
         Raised if a parameter is out of range or the shapes disagree.
     """
-    spec = _Stack(stack, masks, nsigma, n_iter, strip_rows, threads)
+    spec = _Stack(stack, masks, nsigma, n_iter, strip_rows, threads, with_stdev)
     result = spec.empty_result()
     for rows in spec.strips():
-        mean, count, stdev = _reference_strip(spec.read(rows), spec.read_mask(rows), spec.nsigma, spec.n_iter)
-        result.mean[rows] = mean
-        result.n_used[rows] = count
-        result.stdev[rows] = stdev
+        spec.store(
+            result, rows, _reference_strip(spec.read(rows), spec.read_mask(rows), spec.nsigma, spec.n_iter)
+        )
     return result
 
 
@@ -375,6 +403,7 @@ def clipped_mean(
     n_iter: int = 3,
     strip_rows: int = 200,
     threads: int | None = None,
+    with_stdev: bool = True,
 ) -> ClippedMeanResult:
     """Per-pixel clipped mean, compiled and parallel (numpy if numba is absent).
 
@@ -382,10 +411,13 @@ def clipped_mean(
     ----------
     stack : `numpy.ndarray` or `~collections.abc.Sequence` [`numpy.ndarray`]
         The images: a 3-D array (N, rows, columns), read in place if
-        float32, or N 2-D arrays of one shape, copied one strip at a time.
-        Non-finite values are excluded.
+        float32, or N 2-D arrays of one shape, read in place if they are
+        C-contiguous float32 (either byte order) and there are no boolean
+        masks, otherwise copied one strip at a time. Non-finite values are
+        excluded.
     masks : `numpy.ndarray` or `~collections.abc.Sequence` or `None`, optional
-        Booleans of the images' shape, True for pixels to exclude.
+        Booleans (or integers, nonzero to exclude) of the images' shape,
+        True for pixels to exclude.
     nsigma : `float`, optional
         Clipping limit in standard deviations (also scales the first, IQR
         based, half-width).
@@ -395,6 +427,9 @@ def clipped_mean(
         Rows per strip when the images must be copied.
     threads : `int` or `None`, optional
         Threads to use; `None` for all cores.
+    with_stdev : `bool`, optional
+        Compute the standard deviation too; without it the result is
+        smaller (``stdev_or_none`` is `None`, reading ``stdev`` raises).
 
     Returns
     -------
@@ -409,11 +444,17 @@ def clipped_mean(
     """
     if not _kernel_available():
         return clipped_mean_reference(
-            stack, masks, nsigma=nsigma, n_iter=n_iter, strip_rows=strip_rows, threads=threads
+            stack,
+            masks,
+            nsigma=nsigma,
+            n_iter=n_iter,
+            strip_rows=strip_rows,
+            threads=threads,
+            with_stdev=with_stdev,
         )
     from .clipped_mean_numba import combine_stack
 
-    spec = _Stack(stack, masks, nsigma, n_iter, strip_rows, threads)
+    spec = _Stack(stack, masks, nsigma, n_iter, strip_rows, threads, with_stdev)
     result = spec.empty_result()
     combine_stack(spec, result)
     return result
@@ -429,12 +470,18 @@ def clipped_mean_files(
     n_iter: int = 3,
     strip_rows: int = 200,
     threads: int | None = None,
+    with_stdev: bool = True,
 ) -> ClippedMeanResult:
     """Clipped mean of images in FITS files, reading while combining.
 
-    A reader thread copies strips of rows from the (memory-mapped) files
-    into one of two float32 buffers while the previous strip is combined,
-    so the total time approaches the time to read the files.
+    The files are memory-mapped. With the compiled kernel, float32 images
+    (and 32-bit integer masks) are read in place: each thread reads the
+    values of the rows it combines straight from the mapped files,
+    byte-swapping the big-endian FITS words as it goes, so reading and
+    combining overlap on every core with no copy of the data. Other pixel
+    types (and the numpy fallback) go through strips: a reader thread
+    converts strips of rows into native float32 buffers while the previous
+    strip is combined.
 
     Parameters
     ----------
@@ -448,7 +495,7 @@ def clipped_mean_files(
         are excluded.
     mask_bits : `int`, optional
         Mask bits that exclude a pixel (all by default).
-    nsigma, n_iter, strip_rows, threads
+    nsigma, n_iter, strip_rows, threads, with_stdev
         As for `clipped_mean`.
 
     Returns
@@ -478,66 +525,89 @@ def clipped_mean_files(
             data = hdulist[hdu].data
             if data is None or data.ndim != 2:
                 raise ValueError(f"HDU {hdu!r} of {os.fspath(path)!r} holds no 2-D image; set hdu.")
-            images.append(data)
+            images.append(np.asarray(data))
             if masks is not None:
                 mask_data = hdulist[mask_hdu].data
-                if mask_data is None or mask_data.shape != data.shape:
+                if mask_data is None or mask_data.shape != data.shape or mask_data.dtype.kind not in "iu":
                     raise ValueError(
-                        f"mask_hdu {mask_hdu!r} of {os.fspath(path)!r} holds no mask of the "
+                        f"mask_hdu {mask_hdu!r} of {os.fspath(path)!r} holds no integer mask of the "
                         f"image's shape {data.shape}; set mask_hdu."
                     )
-                masks.append(mask_data)
-        spec = _Stack(images, masks, nsigma, n_iter, strip_rows, threads)
-        use_kernel = _kernel_available()
+                masks.append(np.asarray(mask_data))
+        spec = _Stack(images, masks, nsigma, n_iter, strip_rows, threads, with_stdev)
         result = spec.empty_result()
-        strips: queue.Queue[tuple[slice, np.ndarray, np.ndarray | None] | BaseException | None] = queue.Queue(
-            maxsize=1
-        )
-        buffers = [np.empty((spec.n, spec.strip_rows, spec.shape[1]), dtype=np.float32) for _ in range(3)]
-        stop = threading.Event()
+        if _kernel_available():
+            from .clipped_mean_numba import combine_planes, planes_fit
 
-        def read_strips() -> None:
-            try:
-                for i, rows in enumerate(spec.strips()):
-                    if stop.is_set():
-                        return
-                    x = spec.read(rows, out=buffers[i % len(buffers)])
-                    mask = None
-                    if masks is not None:
-                        mask = np.stack([(plane[rows, :] & mask_bits) != 0 for plane in masks])
-                    strips.put((rows, x, mask))
-                strips.put(None)
-            except BaseException as e:
-                strips.put(e)
-
-        reader = threading.Thread(target=read_strips, name="clipped_mean_files reader", daemon=True)
-        reader.start()
-        try:
-            if use_kernel:
-                from .clipped_mean_numba import combine_strip
-            while True:
-                item = strips.get()
-                if item is None:
-                    break
-                if isinstance(item, BaseException):
-                    raise item
-                rows, x, mask = item
-                if use_kernel:
-                    combine_strip(x, mask, spec, result, rows)
-                else:
-                    mean, count, stdev = _reference_strip(x, mask, spec.nsigma, spec.n_iter)
-                    result.mean[rows] = mean
-                    result.n_used[rows] = count
-                    result.stdev[rows] = stdev
-        finally:
-            stop.set()
-            while reader.is_alive():
-                try:
-                    strips.get(timeout=0.1)
-                except queue.Empty:
-                    pass
-            reader.join()
+            if planes_fit(images, masks):
+                combine_planes(images, masks, mask_bits, spec, result)
+                return result
+        _combine_strips_overlapped(spec, masks, mask_bits, result)
         return result
     finally:
         for hdulist in hdulists:
             hdulist.close()
+
+
+def _combine_strips_overlapped(
+    spec: _Stack, masks: list[np.ndarray] | None, mask_bits: int, result: ClippedMeanResult
+) -> None:
+    """Combine strip by strip, a reader thread converting the next strips meanwhile.
+
+    Parameters
+    ----------
+    spec : `_Stack`
+        The images (any numeric type) and parameters.
+    masks : `list` [`numpy.ndarray`] or `None`
+        Integer masks.
+    mask_bits : `int`
+        A value is excluded where its mask has any of these bits set.
+    result : `ClippedMeanResult`
+        Output arrays.
+    """
+    use_kernel = _kernel_available()
+    # one strip being combined, one waiting in the queue, one being filled
+    strips: queue.Queue[tuple[slice, np.ndarray, np.ndarray | None] | BaseException | None] = queue.Queue(
+        maxsize=1
+    )
+    buffers = [np.empty((spec.n, spec.strip_rows, spec.shape[1]), dtype=np.float32) for _ in range(3)]
+    stop = threading.Event()
+
+    def read_strips() -> None:
+        try:
+            for i, rows in enumerate(spec.strips()):
+                if stop.is_set():
+                    return
+                x = spec.read(rows, out=buffers[i % len(buffers)])
+                mask = None
+                if masks is not None:
+                    mask = np.stack([(plane[rows, :] & mask_bits) != 0 for plane in masks])
+                strips.put((rows, x, mask))
+            strips.put(None)
+        except BaseException as e:
+            strips.put(e)
+
+    reader = threading.Thread(target=read_strips, name="clipped_mean_files reader", daemon=True)
+    reader.start()
+    try:
+        if use_kernel:
+            from .clipped_mean_numba import combine_strip
+        while True:
+            item = strips.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            rows, x, mask = item
+            if use_kernel:
+                combine_strip(x, mask, spec, result, rows)
+            else:
+                spec.store(result, rows, _reference_strip(x, mask, spec.nsigma, spec.n_iter))
+    finally:
+        stop.set()
+        while reader.is_alive():
+            try:
+                strips.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        reader.join()

@@ -34,13 +34,22 @@ give the same numbers.
 Importing this module raises `ImportError` if numba is not installed.
 """
 
-__all__ = ["BLOCK", "combine_stack", "combine_strip", "sorting_network"]
+__all__ = [
+    "BLOCK",
+    "combine_planes",
+    "combine_stack",
+    "combine_strip",
+    "planes_fit",
+    "sorting_network",
+]
 
 import functools
 import typing
+from collections.abc import Sequence
 
 import numba
 import numpy as np
+from numba import typed
 
 from .clipped_mean import IQR_TO_SIGMA
 
@@ -98,6 +107,94 @@ def _quantile(buf: np.ndarray, j: int, n: int, q: float) -> float:  # pragma: no
     return v_lo + frac * (np.float64(buf[ihi, j]) - v_lo)
 
 
+@numba.njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
+def _clip_block(
+    buf: np.ndarray,
+    network: np.ndarray,
+    nsigma: float,
+    n_iter: int,
+    scratch: np.ndarray,
+    count: np.ndarray,
+    mean_out: np.ndarray,
+    n_out: np.ndarray,
+    std_out: np.ndarray,
+    write_std: bool,
+    row: int,
+    c0: int,
+    width: int,
+) -> None:  # pragma: no cover - compiled
+    """Sort and clip one block whose values are in ``buf`` (N, BLOCK); write its results.
+
+    ``scratch`` is float64 (6 + N, BLOCK) working space and ``count`` int64
+    (2, BLOCK); masked and non-finite values must already be +inf.
+    """
+    n_images = buf.shape[0]
+    inf = np.float32(np.inf)
+    for k in range(network.shape[0]):
+        lo = network[k, 0]
+        hi = network[k, 1]
+        for j in range(BLOCK):
+            p = buf[lo, j]
+            q = buf[hi, j]
+            buf[lo, j] = min(p, q)
+            buf[hi, j] = max(p, q)
+    centre = scratch[0]
+    half_width = scratch[1]
+    mean = scratch[2]
+    var = scratch[3]
+    total = scratch[4]
+    total2 = scratch[5]
+    values = scratch[6:]
+    n_valid = count[0]
+    kept = count[1]
+    for j in range(BLOCK):
+        n_valid[j] = 0
+    for i in range(n_images):
+        for j in range(BLOCK):
+            n_valid[j] += buf[i, j] < inf
+            values[i, j] = np.float64(buf[i, j])
+    first_width = nsigma * IQR_TO_SIGMA
+    for j in range(BLOCK):
+        n = n_valid[j]
+        mean[j] = np.nan
+        var[j] = np.nan
+        n_valid[j] = 0
+        if n == 0:
+            centre[j] = np.nan
+            half_width[j] = np.nan
+            continue
+        q25 = _quantile(buf, j, n, 0.25)
+        centre[j] = _quantile(buf, j, n, 0.5)
+        half_width[j] = first_width * (_quantile(buf, j, n, 0.75) - q25)
+    # n_valid now holds the number of values used by the last pass that kept any
+    for _ in range(n_iter):
+        for j in range(BLOCK):
+            total[j] = 0.0
+            total2[j] = 0.0
+            kept[j] = 0
+        for i in range(n_images):
+            for j in range(BLOCK):
+                d = values[i, j] - centre[j]
+                inside = abs(d) <= half_width[j]
+                total[j] += d if inside else 0.0
+                total2[j] += d * d if inside else 0.0
+                kept[j] += inside
+        for j in range(BLOCK):
+            k = kept[j]
+            if k > 0:
+                mean[j] = centre[j] + total[j] / k
+                var[j] = max(total2[j] - total[j] * total[j] / k, 0.0) / (k - 1) if k > 1 else 0.0
+                n_valid[j] = k
+            centre[j] = mean[j]
+            half_width[j] = nsigma * np.sqrt(var[j])
+    for j in range(width):
+        mean_out[row, c0 + j] = mean[j]
+        n_out[row, c0 + j] = n_valid[j]
+    if write_std:
+        for j in range(width):
+            std_out[row, c0 + j] = np.sqrt(var[j])
+
+
 @numba.njit(nogil=True, parallel=True, cache=True, fastmath=False, boundscheck=False)
 def _combine_rows(
     x: np.ndarray,
@@ -109,24 +206,17 @@ def _combine_rows(
     mean_out: np.ndarray,
     n_out: np.ndarray,
     std_out: np.ndarray,
+    write_std: bool,
     row0: int,
 ) -> None:  # pragma: no cover - compiled
+    """Combine the rows of a float32 (N, rows, columns) array into output rows from ``row0``."""
     n_images, n_rows, n_cols = x.shape
     n_blocks = (n_cols + BLOCK - 1) // BLOCK
-    n_comp = network.shape[0]
     inf = np.float32(np.inf)
-    first_width = nsigma * IQR_TO_SIGMA
     for r in numba.prange(n_rows):
         buf = np.empty((n_images, BLOCK), dtype=np.float32)
-        n_valid = np.empty(BLOCK, dtype=np.int64)
-        centre = np.empty(BLOCK, dtype=np.float64)
-        half_width = np.empty(BLOCK, dtype=np.float64)
-        mean = np.empty(BLOCK, dtype=np.float64)
-        var = np.empty(BLOCK, dtype=np.float64)
-        count = np.empty(BLOCK, dtype=np.int64)
-        total = np.empty(BLOCK, dtype=np.float64)
-        total2 = np.empty(BLOCK, dtype=np.float64)
-        kept = np.empty(BLOCK, dtype=np.int64)
+        scratch = np.empty((6 + n_images, BLOCK), dtype=np.float64)
+        count = np.empty((2, BLOCK), dtype=np.int64)
         for b in range(n_blocks):
             c0 = b * BLOCK
             width = min(BLOCK, n_cols - c0)
@@ -141,55 +231,106 @@ def _combine_rows(
                         buf[i, j] = v if abs(v) < inf else inf
                 for j in range(width, BLOCK):
                     buf[i, j] = inf
-            for k in range(n_comp):
-                lo = network[k, 0]
-                hi = network[k, 1]
-                for j in range(BLOCK):
-                    p = buf[lo, j]
-                    q = buf[hi, j]
-                    buf[lo, j] = min(p, q)
-                    buf[hi, j] = max(p, q)
-            for j in range(BLOCK):
-                n_valid[j] = 0
+            _clip_block(
+                buf,
+                network,
+                nsigma,
+                n_iter,
+                scratch,
+                count,
+                mean_out,
+                n_out,
+                std_out,
+                write_std,
+                row0 + r,
+                c0,
+                width,
+            )
+
+
+_EXPONENT = np.uint32(0x7F800000)
+"""Exponent bits of a float32: all set for infinities and NaN; alone, +inf."""
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _bswap32(v: np.uint32) -> np.uint32:  # pragma: no cover - compiled
+    """Reverse the byte order of a 32-bit word."""
+    return np.uint32(
+        ((v & np.uint32(0xFF)) << np.uint32(24))
+        | ((v & np.uint32(0xFF00)) << np.uint32(8))
+        | ((v >> np.uint32(8)) & np.uint32(0xFF00))
+        | (v >> np.uint32(24))
+    )
+
+
+@numba.njit(nogil=True, parallel=True, cache=True, fastmath=False, boundscheck=False)
+def _combine_planes(
+    planes: typing.Any,
+    swap: np.ndarray,
+    mask_planes: typing.Any,
+    mask_swap: np.ndarray,
+    use_mask: bool,
+    mask_bits: np.uint32,
+    network: np.ndarray,
+    nsigma: float,
+    n_iter: int,
+    mean_out: np.ndarray,
+    n_out: np.ndarray,
+    std_out: np.ndarray,
+    write_std: bool,
+) -> None:  # pragma: no cover - compiled
+    """Combine separate float32 planes, given as their 32-bit words, of either byte order.
+
+    Each value is read once, straight from its plane (a memory-mapped file
+    as well as memory), byte-swapped where ``swap`` says so, and checked
+    for finiteness on its exponent bits. Masks are 32-bit integer planes;
+    a value is excluded where its mask word has any of ``mask_bits`` set.
+    """
+    n_images = len(planes)
+    n_rows, n_cols = mean_out.shape
+    n_blocks = (n_cols + BLOCK - 1) // BLOCK
+    for r in numba.prange(n_rows):
+        words = np.empty((n_images, BLOCK), dtype=np.uint32)
+        buf = words.view(np.float32)
+        scratch = np.empty((6 + n_images, BLOCK), dtype=np.float64)
+        count = np.empty((2, BLOCK), dtype=np.int64)
+        for b in range(n_blocks):
+            c0 = b * BLOCK
+            width = min(BLOCK, n_cols - c0)
             for i in range(n_images):
-                for j in range(BLOCK):
-                    n_valid[j] += buf[i, j] < inf
-            for j in range(BLOCK):
-                n = n_valid[j]
-                mean[j] = np.nan
-                var[j] = np.nan
-                count[j] = 0
-                if n == 0:
-                    centre[j] = np.nan
-                    half_width[j] = np.nan
-                    continue
-                q25 = _quantile(buf, j, n, 0.25)
-                centre[j] = _quantile(buf, j, n, 0.5)
-                half_width[j] = first_width * (_quantile(buf, j, n, 0.75) - q25)
-            for _ in range(n_iter):
-                for j in range(BLOCK):
-                    total[j] = 0.0
-                    total2[j] = 0.0
-                    kept[j] = 0
-                for i in range(n_images):
-                    for j in range(BLOCK):
-                        d = np.float64(buf[i, j]) - centre[j]
-                        inside = abs(d) <= half_width[j]
-                        total[j] += d if inside else 0.0
-                        total2[j] += d * d if inside else 0.0
-                        kept[j] += inside
-                for j in range(BLOCK):
-                    k = kept[j]
-                    if k > 0:
-                        mean[j] = centre[j] + total[j] / k
-                        var[j] = max(total2[j] - total[j] * total[j] / k, 0.0) / (k - 1) if k > 1 else 0.0
-                        count[j] = k
-                    centre[j] = mean[j]
-                    half_width[j] = nsigma * np.sqrt(var[j])
-            for j in range(width):
-                mean_out[row0 + r, c0 + j] = mean[j]
-                n_out[row0 + r, c0 + j] = count[j]
-                std_out[row0 + r, c0 + j] = np.sqrt(var[j])
+                src = planes[i]
+                if swap[i]:
+                    for j in range(width):
+                        words[i, j] = _bswap32(src[r, c0 + j])
+                else:
+                    for j in range(width):
+                        words[i, j] = src[r, c0 + j]
+                for j in range(width):
+                    w = words[i, j]
+                    words[i, j] = _EXPONENT if (w & _EXPONENT) == _EXPONENT else w
+                if use_mask:
+                    msrc = mask_planes[i]
+                    for j in range(width):
+                        m = _bswap32(msrc[r, c0 + j]) if mask_swap[i] else msrc[r, c0 + j]
+                        if m & mask_bits:
+                            words[i, j] = _EXPONENT
+                for j in range(width, BLOCK):
+                    words[i, j] = _EXPONENT
+            _clip_block(
+                buf,
+                network,
+                nsigma,
+                n_iter,
+                scratch,
+                count,
+                mean_out,
+                n_out,
+                std_out,
+                write_std,
+                r,
+                c0,
+                width,
+            )
 
 
 class _Threads:
@@ -209,6 +350,7 @@ class _Threads:
 
 
 _NO_MASK = np.zeros((1, 1, 1), dtype=np.bool_)
+_NO_STDEV = np.zeros((1, 1), dtype=np.float32)
 
 
 def combine_strip(
@@ -240,7 +382,8 @@ def combine_strip(
             spec.n_iter,
             result.mean,
             result.n_used,
-            result.stdev,
+            _NO_STDEV if result.stdev_or_none is None else result.stdev_or_none,
+            result.stdev_or_none is not None,
             rows.start,
         )
 
@@ -248,8 +391,10 @@ def combine_strip(
 def combine_stack(spec: "_Stack", result: "ClippedMeanResult") -> None:
     """Combine every image of ``spec`` into ``result``.
 
-    A float32 3-D stack is read in place in one call; otherwise the images
-    (and masks) are copied one strip at a time into a reused buffer.
+    A float32 3-D stack is read in place in one call; so are separate
+    float32 images of either byte order (memory-mapped FITS data included)
+    with no mask or 32-bit integer masks (`planes_fit`); otherwise the
+    images (and masks) are copied one strip at a time into a reused buffer.
 
     Parameters
     ----------
@@ -262,6 +407,97 @@ def combine_stack(spec: "_Stack", result: "ClippedMeanResult") -> None:
     if in_place and spec.mask_planes is None:
         combine_strip(spec.read(slice(0, spec.shape[0])), None, spec, result, slice(0, spec.shape[0]))
         return
+    if not in_place and planes_fit(spec.planes, spec.mask_planes):
+        combine_planes(spec.planes, spec.mask_planes, -1, spec, result)
+        return
     buffer = None if in_place else np.empty((spec.n, spec.strip_rows, spec.shape[1]), dtype=np.float32)
     for rows in spec.strips():
         combine_strip(spec.read(rows, out=buffer), spec.read_mask(rows), spec, result, rows)
+
+
+def _words_fit(plane: np.ndarray, kind: str) -> bool:
+    """Return True if ``plane`` is C-contiguous 4-byte data of the given kind ("f" or "iu")."""
+    return plane.dtype.itemsize == 4 and plane.dtype.kind in kind and plane.flags.c_contiguous
+
+
+def planes_fit(
+    planes: np.ndarray | Sequence[np.ndarray], mask_planes: np.ndarray | Sequence[np.ndarray] | None
+) -> bool:
+    """Return True if `combine_planes` can read these images and masks in place.
+
+    Parameters
+    ----------
+    planes : `numpy.ndarray` or `~collections.abc.Sequence` [`numpy.ndarray`]
+        The images (2-D each).
+    mask_planes : `numpy.ndarray` or `~collections.abc.Sequence` or `None`
+        Integer masks, or `None`.
+
+    Returns
+    -------
+    fit : `bool`
+        True if every image is C-contiguous float32 (either byte order) and
+        every mask C-contiguous 32-bit integers.
+    """
+    if not all(_words_fit(plane, "f") for plane in planes):
+        return False
+    return mask_planes is None or all(_words_fit(plane, "iu") for plane in mask_planes)
+
+
+def _word_list(planes: np.ndarray | Sequence[np.ndarray]) -> tuple[typed.List, np.ndarray]:
+    """Read-only uint32 views of 4-byte planes, and whether each needs a byte swap."""
+    words = typed.List()
+    for plane in planes:
+        view = np.asarray(plane).view(np.uint32)
+        view.flags.writeable = False
+        words.append(view)
+    swap = np.array([not plane.dtype.isnative for plane in planes], dtype=np.bool_)
+    return words, swap
+
+
+def combine_planes(
+    planes: np.ndarray | Sequence[np.ndarray],
+    mask_planes: np.ndarray | Sequence[np.ndarray] | None,
+    mask_bits: int,
+    spec: "_Stack",
+    result: "ClippedMeanResult",
+) -> None:
+    """Combine separate images read in place, byte-swapping big-endian (FITS) data as it is read.
+
+    Each value is read once, by the thread that combines it, so reading a
+    memory-mapped file overlaps combining on every thread with no copy of
+    the data and no reader thread competing for the cores.
+
+    Parameters
+    ----------
+    planes : `numpy.ndarray` or `~collections.abc.Sequence` [`numpy.ndarray`]
+        float32 images of either byte order, C-contiguous (see `planes_fit`).
+    mask_planes : `numpy.ndarray` or `~collections.abc.Sequence` or `None`
+        32-bit integer masks of either byte order, or `None`.
+    mask_bits : `int`
+        A value is excluded where its mask has any of these bits set.
+    spec : `_Stack`
+        The validated parameters.
+    result : `ClippedMeanResult`
+        Output arrays.
+    """
+    words, swap = _word_list(planes)
+    if mask_planes is None:
+        mask_words, mask_swap = _word_list([np.zeros((1, 1), dtype=np.uint32)])
+    else:
+        mask_words, mask_swap = _word_list(mask_planes)
+    with _Threads(spec.threads):
+        _combine_planes(
+            words,
+            swap,
+            mask_words,
+            mask_swap,
+            mask_planes is not None,
+            np.uint32(mask_bits & 0xFFFFFFFF),
+            sorting_network(len(planes)),
+            spec.nsigma,
+            spec.n_iter,
+            result.mean,
+            result.n_used,
+            _NO_STDEV if result.stdev_or_none is None else result.stdev_or_none,
+            result.stdev_or_none is not None,
+        )
