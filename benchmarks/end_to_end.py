@@ -22,7 +22,8 @@
 """End-to-end timing of make_comcam_calibrations against the simulated observatory.
 
 Run as ``python benchmarks/end_to_end.py [--time-scale 1.0] [--geometry reduced]
-[--detectors 0,...,8] [--runs daily,generation] [--small] [--workdir DIR] [--json FILE]``.
+[--detectors 0,...,8] [--runs daily,generation] [--small] [--ocps-processes N] [--workdir DIR]
+[--json FILE]``.
 
 Two runs, each on the same repository (reference calibrations certified
 into ``LSSTComCam/calib`` first, `ReferenceCalibrations`):
@@ -156,7 +157,9 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
         geometry=args.geometry,
         detectors=detectors,
         repo_alias="/repo/LSSTComCam",
-    ):
+    ) as observatory:
+        if args.ocps_processes and observatory.ocps is not None:
+            observatory.ocps.max_processes = args.ocps_processes
         for i, name in enumerate(args.runs.split(",")):
             result = await run_one(name, configs[name], 500 + i)
             results.append(result)
@@ -180,6 +183,13 @@ def main() -> int:
     parser.add_argument("--runs", default="daily,generation")
     parser.add_argument("--small", action="store_true", help="Small counts, for a quick check.")
     parser.add_argument("--workdir", default="")
+    parser.add_argument(
+        "--ocps-processes",
+        type=int,
+        default=0,
+        help="Cap of the simulated OCPS on pipetask -j (default: the cores); 1 runs each job in one "
+        "process (pipetask starts a new interpreter per quantum when -j > 1).",
+    )
     parser.add_argument("--json", default="", help="Write the figures to this file.")
     args = parser.parse_args()
     unknown = set(args.runs.split(",")) - {"daily", "generation"}

@@ -110,6 +110,12 @@ REPROCESS_SCHEMA: dict[str, typing.Any] = {
 RUN_RECORD_DIR_ENV = "TS_CALIBRATIONS_RUN_RECORDS"
 """Environment variable naming the folder of run records (default ``./run_records``)."""
 
+FETCHABLE = ("certified", "verified", "verification failed", "measured")
+"""Product states whose datasets are in the repository (`retrieval_lines`)."""
+
+FINAL_STATES = {"ENDING": "DONE", "STOPPING": "STOPPED", "FAILING": "FAILED"}
+"""The final state a run record written during cleanup names (cleanup is the last step)."""
+
 TAI_MINUS_UTC = 37.0
 """TAI - UTC (s) since 2017."""
 
@@ -572,7 +578,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         record = RunRecord(
             script=type(self).__name__,
             index=self.salinfo.index,
-            state=self.state_name,
+            state=FINAL_STATES.get(self.state_name, self.state_name),
             reason=str(self.state.reason),
             started=self._started_tai,
             ended=_tai_now(),
@@ -656,6 +662,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             f"butler = dB.Butler({repo!r}, collections={certified + [f'{instrument}/calib']!r})",
         ]
         for name, product in products.items():
+            if product.get("status") not in FETCHABLE:
+                continue
             kind = name.lower()
             first = {
                 "BIAS": processed.get("BIAS"),
