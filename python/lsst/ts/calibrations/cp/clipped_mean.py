@@ -44,14 +44,15 @@ Two implementations give the same numbers: `clipped_mean`, a compiled
 vectorized across pixels and runs in parallel over rows, and
 `clipped_mean_reference`, plain numpy over strips of rows. `clipped_mean`
 falls back to the reference when numba is not installed.
-`clipped_mean_files` combines images read from FITS files, a reader thread
-filling strips of rows while the previous strip is combined.
+`clipped_mean_files` combines images in FITS files; the kernel reads
+float32 data in place from the memory-mapped files, byte-swapping as it
+reads (other pixel types go through strips filled by a reader thread).
 
 Memory: neither implementation makes a float64 copy of the stack. The
 reference works on strips of ``strip_rows`` rows (several float32 and
 float64 temporaries of one strip); the compiled kernel reads a 3-D float32
-array in place and needs only a small buffer per thread, and copies a
-sequence of separate images one strip at a time.
+array, or separate float32 images of either byte order, in place and needs
+only a small buffer per thread; it copies other images one strip at a time.
 """
 
 __all__ = [
