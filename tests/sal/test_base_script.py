@@ -26,6 +26,7 @@ the command line, driven through a Remote as a script queue drives them.
 import asyncio
 import itertools
 import logging
+import os
 import pathlib
 import signal
 import subprocess
@@ -617,6 +618,9 @@ async def test_make_from_cmd_line_schema_builds_nothing(
 
 
 async def test_amain_exit_codes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # amain defaults to DDS; here the script and its driver share this process.
+    monkeypatch.setenv("LSST_SAL_TRANSPORT", "local")
+
     async def drive(index: int, config: str) -> None:
         async with Domain() as domain, Remote(domain, "Script", index) as remote:
             await remote.evt_state.next(flush=False, timeout=STD_TIMEOUT)
@@ -669,14 +673,19 @@ def wait_for_signal_handler(pid: int, signum: int) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_stops_script_process(signum: int) -> None:
+    # The executable's default transport, DDS, in a DDS domain of this test alone.
+    env = {name: value for name, value in os.environ.items() if name != "LSST_SAL_TRANSPORT"}
+    env["LSST_TOPIC_SUBNAME"] = f"test_signal_{os.getpid()}_{signum}"
     process = subprocess.Popen(
         [sys.executable, str(SCRIPTS_DIR / "testscript.py"), str(next_index())],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         # SIGTERM and SIGINT handlers are installed together; Python always catches SIGINT.
+        # They are installed before the script has started: the signal arrives while it starts.
         wait_for_signal_handler(process.pid, signal.SIGTERM)
         process.send_signal(signum)
         _, stderr = process.communicate(timeout=30)

@@ -43,6 +43,7 @@ from .base import ExpectedError, ScriptState, current_tai
 from .config_yaml import load_config_yaml
 from .controller import Controller
 from .defaulting_validator import DefaultingValidator
+from .transport_choice import standalone_transport
 
 FINAL_STATES = frozenset(
     {ScriptState.DONE, ScriptState.STOPPED, ScriptState.FAILED, ScriptState.CONFIGURE_FAILED}
@@ -121,7 +122,9 @@ class BaseScript(Controller, abc.ABC):
       cancelled (``stop``, a stop checkpoint, SIGTERM/SIGINT) → STOPPING
       → STOPPED; raises → FAILING → FAILED;
     * a pause checkpoint → PAUSED → ``resume`` → RUNNING;
-    * ``stop`` (or a signal) before ``run`` → STOPPING → STOPPED;
+    * ``stop`` (or a signal) before ``run`` → STOPPING → STOPPED; one
+      that arrives while the script is still starting takes effect once
+      it has started (UNCONFIGURED → STOPPING → STOPPED);
     * `cleanup` runs at the end of every run (DONE, STOPPED, FAILED); if
       it raises the final state is FAILED ("failed in _exit: ...").
 
@@ -327,7 +330,12 @@ class BaseScript(Controller, abc.ABC):
         """Run the script from the command line until it exits.
 
         SIGTERM and SIGINT stop the script (with `cleanup` if it is
-        running).
+        running), also while it is still starting.
+
+        The transport is DDS unless ``LSST_SAL_TRANSPORT`` names another
+        (`standalone_transport`): a script executable is its own process,
+        driven by a script queue (or ``run_one_script``) in another.
+        `make_from_cmd_line` alone keeps the in-process default.
 
         Parameters
         ----------
@@ -341,10 +349,11 @@ class BaseScript(Controller, abc.ABC):
             With code 1 if the final state is not DONE or STOPPED (or the
             script failed while closing).
         """
-        script = cls.make_from_cmd_line(**kwargs)
-        if script is None:
-            return
-        code = await script._run_until_done(handle_signals=True)
+        with standalone_transport("dds"):
+            script = cls.make_from_cmd_line(**kwargs)
+            if script is None:
+                return
+            code = await script._run_until_done(handle_signals=True)
         if code != 0:
             sys.exit(code)
 
@@ -383,6 +392,9 @@ class BaseScript(Controller, abc.ABC):
         name = signal.Signals(signum).name
         if self._is_exiting:
             self.log.warning(f"Received {name} while exiting; ignored")
+            return
+        if self._signal_stop_task is not None and not self._signal_stop_task.done():
+            self.log.warning(f"Received {name} while already stopping; ignored")
             return
         self.log.warning(f"Received {name}; stopping the script")
         self._stop_reason = f"Stopped by {name}"
@@ -723,9 +735,24 @@ class BaseScript(Controller, abc.ABC):
             raise ValueError(f"{name}={pattern!r} is not a valid regular expression: {e}") from e
 
     async def _stop_without_run(self) -> None:
-        """Go to STOPPING and exit, for a script that is not running."""
+        """Go to STOPPING and exit, for a script that is not running.
+
+        A stop that arrives while the script is still starting (over DDS
+        start takes a second or more) waits until the start has finished,
+        so the states are UNCONFIGURED, STOPPING, STOPPED, as for a stop
+        before ``run``. If the start fails or is cancelled nothing is
+        written: the controller is closing already.
+        """
         if self._is_exiting:
             return
+        if not self.start_task.done():
+            self.log.info("Stop requested while starting; stopping once started")
+            # asyncio.wait, not await: cancelling this task must not cancel the start.
+            await asyncio.wait([self.start_task])
+            if self.start_task.cancelled() or self.start_task.exception() is not None:
+                return
+            if self._is_exiting:
+                return
         await self.set_state(ScriptState.STOPPING, reason=self._stop_reason)
         await self._exit()
 

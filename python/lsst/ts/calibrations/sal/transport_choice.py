@@ -23,9 +23,12 @@
 
 ``local`` is the in-process bus (`LocalTransport`); ``dds`` is Cyclone DDS
 between processes (`DdsTransport`, imported only when chosen). A `Domain`
-made without a transport uses `make_default_transport`. Standalone entry
-points (script executables, ``run_comcam_sim``, ``run_one_script``) use
-``dds`` unless the variable says otherwise.
+made without a transport uses `make_default_transport`: ``local`` when the
+variable is unset, so code that builds components in one process (tests)
+stays in that process. Standalone entry points use ``dds``:
+``run_comcam_sim`` always, ``run_one_script`` and script executables
+(`BaseScript.amain`, through `standalone_transport`) unless the variable
+or ``--transport`` says otherwise.
 """
 
 __all__ = [
@@ -35,11 +38,14 @@ __all__ = [
     "get_transport_name",
     "make_default_transport",
     "set_transport_name",
+    "standalone_transport",
 ]
 
 import argparse
 import asyncio
+import contextlib
 import os
+from collections.abc import Iterator
 
 from .local_transport import LocalTransport
 from .transport import Transport
@@ -93,6 +99,42 @@ def set_transport_name(name: str) -> None:
     if name not in TRANSPORT_NAMES:
         raise ValueError(f"transport {name!r} is not valid; use one of {', '.join(TRANSPORT_NAMES)}")
     os.environ[TRANSPORT_ENV] = name
+
+
+@contextlib.contextmanager
+def standalone_transport(default: str = "dds") -> Iterator[str]:
+    """Use ``default`` as the transport inside the block unless
+    ``LSST_SAL_TRANSPORT`` names one; restore the variable after.
+
+    The default of a standalone process (a script executable's
+    `BaseScript.amain`): over DDS, as a script queue runs it, while a
+    `Domain` made outside the block keeps the in-process default.
+
+    Parameters
+    ----------
+    default : `str`, optional
+        Transport used when the variable is unset or empty.
+
+    Yields
+    ------
+    name : `str`
+        The transport in effect: "local" or "dds".
+
+    Raises
+    ------
+    ValueError
+        If the variable (or ``default``) is not a valid name.
+    """
+    old = os.environ.get(TRANSPORT_ENV)
+    name = get_transport_name(default=default)
+    os.environ[TRANSPORT_ENV] = name
+    try:
+        yield name
+    finally:
+        if old is None:
+            os.environ.pop(TRANSPORT_ENV, None)
+        else:
+            os.environ[TRANSPORT_ENV] = old
 
 
 def add_transport_argument(parser: argparse.ArgumentParser, default: str) -> None:
