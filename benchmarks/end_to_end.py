@@ -109,6 +109,9 @@ async def run_one(name: str, config: dict[str, Any], index: int) -> dict[str, An
     data = script.cmd_configure.DataType()
     data.config = yaml.safe_dump(config)
     await script.do_configure(data)
+    group = script.cmd_setGroupId.DataType()
+    group.groupId = f"benchmark-{name}"
+    await script.do_setGroupId(group)
     began = time.monotonic()
     await script.do_run(None)
     wall = time.monotonic() - began
@@ -120,7 +123,7 @@ async def run_one(name: str, config: dict[str, Any], index: int) -> dict[str, An
     target = (camera + processing) * 1.1
     return {
         "run": name,
-        "state": script.state.state.name,
+        "state": ScriptState(script.state.state).name,
         "reason": script.state.reason,
         "images": sum(len(ids) for ids in script.taken.values()),
         "detectors": len(script.plan.detectors) if script.plan is not None else 0,
