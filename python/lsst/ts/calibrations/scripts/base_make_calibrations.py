@@ -226,9 +226,6 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             raise ExpectedError(str(e)) from e
         for note in plan.notes:
             self.log.info("%s", note)
-        problems = await asyncio.to_thread(self._check_repository, plan)
-        if problems:
-            raise ExpectedError("; ".join(problems))
         if self.camera is None:
             self.camera = self.make_camera()
             self.ocps_group = RemoteGroup([f"OCPS:{self.ocps_index}"], domain=self.domain, log=self.log)
@@ -240,6 +237,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         assert self.ocps_group is not None
         await asyncio.gather(self.camera.start_task, self.ocps_group.start_task)
         self.filter_name = await self.resolve_filter(plan.filter)
+        problems = await asyncio.to_thread(self._check_repository, plan, self.filter_name)
+        if problems:
+            raise ExpectedError("; ".join(problems))
         self.plan = plan
         self.log.info("%s", plan.describe())
 
@@ -330,13 +330,13 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             butler.close()
 
     @staticmethod
-    def _check_repository(plan: CalibrationPlan) -> list[str]:
+    def _check_repository(plan: CalibrationPlan, filter_name: str | None) -> list[str]:
         from ..repo.repository import open_repository
         from .repository_checks import check_repository
 
         butler = open_repository(plan.repo)
         try:
-            return list(check_repository(plan, butler))
+            return list(check_repository(plan, butler, filter_name=filter_name))
         finally:
             butler.close()
 
