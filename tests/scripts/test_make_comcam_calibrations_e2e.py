@@ -114,7 +114,7 @@ async def test_bias_generation_certifies(observatory: SimulatedObservatory) -> N
     # The procedure document's retrieval code.
     from lsst.daf.butler import Butler
 
-    butler = Butler(str(observatory.repo), collections=[config["calib_collection"]])
+    butler = Butler(str(observatory.repo), collections=[config["calib_collection"]])  # type: ignore[abstract]  # the document's form
     try:
         bias = butler.get("bias", detector=0, exposure=script.kept["BIAS"][0], instrument="LSSTComCam")
         assert bias.getImage().getArray().size > 0

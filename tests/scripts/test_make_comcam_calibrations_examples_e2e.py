@@ -125,7 +125,7 @@ async def test_daily_default_external_verification(
     gain = record["products"]["GAIN"]["collections"]["generate"]
     from lsst.daf.butler import Butler
 
-    butler = Butler(str(observatory.repo), collections=[verify, gain])
+    butler = Butler(str(observatory.repo), collections=[verify, gain])  # type: ignore[abstract]  # the document's form
     try:
         run_stats = butler.get("verifyFlatStats", instrument="LSSTComCam")
         assert run_stats
@@ -171,7 +171,7 @@ do_ptc: True
     # The procedure document's retrieval code.
     import lsst.daf.butler as dB  # noqa: N812 (the procedure document's code)
 
-    butler = dB.Butler(str(observatory.repo), collections=["LSSTComCam/calib/daily/calibs.2022NOV04.1"])
+    butler = dB.Butler(str(observatory.repo), collections=["LSSTComCam/calib/daily/calibs.2022NOV04.1"])  # type: ignore[abstract]  # the document's form
     try:
         detectors = (0,)
         exposure = script.kept["BIAS"][:2]
@@ -245,7 +245,7 @@ async def test_example_ptc_and_defects_external_verification(observatory: Simula
     # The verification inputs name a user collection searched before LSSTComCam/calib.
     from lsst.daf.butler import Butler, CollectionType
 
-    butler = Butler(str(observatory.repo), writeable=True)
+    butler = Butler(str(observatory.repo), writeable=True)  # type: ignore[abstract]
     try:
         butler.registry.registerCollection(
             "LSSTComCam/calib/u/plazas/2021SEP16.1", CollectionType.CALIBRATION
@@ -363,7 +363,7 @@ do_verify: True
 def _raw_count(repo: Path) -> int:
     from lsst.daf.butler import Butler
 
-    butler = Butler(str(repo))
+    butler = Butler(str(repo))  # type: ignore[abstract]
     try:
         return len(butler.query_datasets("raw", collections="LSSTComCam/raw/all", limit=None))
     finally:
