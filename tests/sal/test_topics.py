@@ -218,6 +218,7 @@ async def test_queue_overflow(index: int, caplog: pytest.LogCaptureFixture) -> N
         async with controller:
             topic = remote.tel_scalars
             assert topic.queue_len == 100
+            assert topic.get_oldest() is None  # the queue is in use from now on
             with caplog.at_level(logging.WARNING):
                 for i in range(110):
                     await controller.tel_scalars.set_write(int0=i)
@@ -232,6 +233,21 @@ async def test_queue_overflow(index: int, caplog: pytest.LogCaptureFixture) -> N
                 await controller.tel_scalars.set_write(int0=0)
                 await asyncio.sleep(0)
             assert any("10 messages were dropped" in r.getMessage() for r in caplog.records)
+
+
+async def test_queue_overflow_silent_when_queue_unread(index: int, caplog: pytest.LogCaptureFixture) -> None:
+    # A topic read only with get/aget (e.g. heartbeats nobody waits for) keeps
+    # its latest message; dropping old queued ones is not worth a warning.
+    async with Domain() as domain:
+        controller, remote = await make_pair(index, domain)
+        async with controller:
+            with caplog.at_level(logging.WARNING):
+                for i in range(110):
+                    await controller.tel_scalars.set_write(int0=i)
+                await asyncio.sleep(0)
+            assert remote.tel_scalars.get().int0 == 109
+            assert remote.tel_scalars.nqueued == 100
+            assert not [r for r in caplog.records if "messages" in r.getMessage()]
 
 
 async def test_write_topic_data(index: int) -> None:

@@ -53,7 +53,9 @@ class ReadTopic(BaseTopic):
         SAL index written before this reader started (events).
     queue_len : `int`, optional
         Number of messages queued for `next` and `get_oldest`; when the
-        queue is full the oldest message is dropped and a warning logged.
+        queue is full the oldest message is dropped, with a warning if the
+        queue is being read (a topic read only with `get` or `aget`, such as
+        a CSC's heartbeat on a script's Remote, drops old messages silently).
 
     Attributes
     ----------
@@ -92,6 +94,9 @@ class ReadTopic(BaseTopic):
         self._callback_tasks: set[asyncio.Task[None]] = set()
         self._reader_handle: int | None = None
         self._num_dropped = 0
+        # Whether anyone reads the queue (next, get_oldest): only then does
+        # dropping old messages lose something, and deserve a warning.
+        self._queue_in_use = False
         self.closed = False
         salinfo.add_reader(self)
 
@@ -196,6 +201,7 @@ class ReadTopic(BaseTopic):
             If a callback is set.
         """
         self._assert_no_callback("get_oldest")
+        self._queue_in_use = True
         if self._data_queue:
             return self._data_queue.popleft()
         return None
@@ -236,6 +242,7 @@ class ReadTopic(BaseTopic):
             raise RuntimeError(f"{self.attr_name}.{method} not allowed while there is a callback")
 
     async def _next(self, timeout: float | None) -> Any:
+        self._queue_in_use = True
         async with asyncio.timeout(timeout):
             while not self._data_queue:
                 if self.closed:
@@ -253,7 +260,7 @@ class ReadTopic(BaseTopic):
     def _queue_one_item(self, data: Any) -> None:
         if len(self._data_queue) == self.queue_len:
             self._num_dropped += 1
-            if self._num_dropped == 1:
+            if self._num_dropped == 1 and self._queue_in_use:
                 self.log.warning(
                     "%s %s: the queue of %d messages is full; dropping the oldest messages "
                     "(read faster, or use a callback)",
@@ -262,9 +269,13 @@ class ReadTopic(BaseTopic):
                     self.queue_len,
                 )
         elif self._num_dropped and len(self._data_queue) <= self.queue_len // 2:
-            self.log.warning(
-                "%s %s: %d messages were dropped", self.salinfo.name_index, self.attr_name, self._num_dropped
-            )
+            if self._queue_in_use:
+                self.log.warning(
+                    "%s %s: %d messages were dropped",
+                    self.salinfo.name_index,
+                    self.attr_name,
+                    self._num_dropped,
+                )
             self._num_dropped = 0
         self._data_queue.append(data)
         if self._callback is None:
