@@ -204,6 +204,8 @@ async def test_bias_job_end_to_end(
     assert any("-j 64 requested, capped at 1" in r.getMessage() for r in caplog.records)
     log_file = Path(record["logFile"])
     assert log_file == harness.csc.jobs_root / job_id / "outs" / "ocps.log"  # type: ignore[operator]
+    # The in-progress acknowledgement already named it, so a client can show it while the job runs.
+    assert json.loads(ack.result) == {"job_id": job_id, "logFile": str(log_file)}
     log_text = log_file.read_text()
     assert "capped at 1" in log_text
     assert "cpBiasCombine" in log_text

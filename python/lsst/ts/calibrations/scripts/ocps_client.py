@@ -96,6 +96,7 @@ class OcpsClient:
         self.remote = remote
         self.log = log
         self.jobs_root = jobs_root
+        self._log_files: dict[str, str] = {}
         self.instrument = instrument
         self.results: dict[str, OcpsJobResult] = {}
         self.labels: dict[str, str] = {}
@@ -168,6 +169,8 @@ class OcpsClient:
         result = self.results.get(job_id)
         if result is not None:
             return result.log_path
+        if job_id in self._log_files:
+            return self._log_files[job_id]
         return f"{self.jobs_root.rstrip('/')}/{job_id}/outs/ocps.log"
 
     async def submit(
@@ -230,12 +233,16 @@ class OcpsClient:
             result = e.ackcmd.result if e.ackcmd is not None else str(e)
             raise OcpsJobError(f"{label}: the OCPS refused the job: {result}", "", label) from e
         try:
-            job_id = str(json.loads(ack.result)["job_id"])
+            ack_data = json.loads(ack.result)
+            job_id = str(ack_data["job_id"])
         except (ValueError, KeyError, TypeError) as e:
             raise OcpsJobError(
                 f"{label}: the OCPS acknowledgement {ack.result!r} holds no job_id", "", label
             ) from e
         self.labels[job_id] = label
+        if ack_data.get("logFile"):
+            # An OCPS that names the log in its acknowledgement knows better than our guess.
+            self._log_files[job_id] = str(ack_data["logFile"])
         self._future(job_id)
         self._command_tasks[job_id] = asyncio.create_task(self._follow_command(job_id, ack))
         self.log.info("%s: OCPS job %s submitted; its log: %s", label, job_id, self.log_path(job_id))

@@ -297,7 +297,9 @@ class OcpsCsc(BaseCsc):
         self.assert_enabled("execute")
         job = await self._make_job(data)
         self.jobs[job.job_id] = job
-        ack_result = json.dumps({"job_id": job.job_id})
+        # "logFile" goes beyond the real OCPS's {"job_id": ...}: clients that know
+        # it can tell the operator where the job's log is while it runs.
+        ack_result = json.dumps({"job_id": job.job_id, "logFile": str(job.log_file)})
         await self.cmd_execute.ack_in_progress(data, timeout=self.in_progress_timeout, result=ack_result)
         await self.evt_job_id.set_write(
             event_name="cmd_execute", seq_num=data.private_seqNum, job_id=job.job_id
