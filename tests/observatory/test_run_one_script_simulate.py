@@ -51,6 +51,8 @@ def test_sal_does_not_import_the_simulator() -> None:
         (["--simulate", "--repo", "r", "--date", "24-10-2024"], "must be YYYY-MM-DD"),
         (["--simulate", "--repo", "r", "--geometry", "tiny"], "invalid choice: 'tiny'"),
         (["--simulate", "--repo", "r", "--seed", "-1"], "--seed -1 must be >= 0"),
+        (["--simulate", "--repo", "r", "--ocps-max-processes", "0"], "--ocps-max-processes 0 must be >= 1"),
+        (["--ocps-max-processes", "1"], "--ocps-max-processes need --simulate"),
     ],
 )
 def test_bad_options(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -76,9 +78,12 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
             "reduced",
             "--sim-fault",
             "oods-lose:2",
+            "--ocps-max-processes",
+            "1",
         ]
     )
     observatory = make_simulated_observatory(namespace)
+    assert observatory.ocps_max_processes == 1  # type: ignore[attr-defined]
     assert observatory.clock.day_obs() == 20210901  # type: ignore[attr-defined]
     assert observatory.seed == 4  # type: ignore[attr-defined]
     assert observatory.faults.lost_images == {2}  # type: ignore[attr-defined]

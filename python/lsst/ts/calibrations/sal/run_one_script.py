@@ -296,10 +296,37 @@ def make_parser() -> argparse.ArgumentParser:
         help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
         "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
     )
+    add_ocps_max_processes_argument(sim)
     return parser
 
 
-_SIM_OPTIONS = ("repo", "time_scale", "sensor_model", "seed", "date", "geometry", "sim_fault")
+def add_ocps_max_processes_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """Add ``--ocps-max-processes N`` (the simulated OCPS's cap on ``pipetask -j``).
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser` or argument group
+        Where to add the option.
+    """
+    parser.add_argument(
+        "--ocps-max-processes",
+        type=int,
+        metavar="N",
+        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). pipetask -j N > 1 "
+        "starts a process per quantum; 1 is fastest for reduced-geometry quanta.",
+    )
+
+
+_SIM_OPTIONS = (
+    "repo",
+    "time_scale",
+    "sensor_model",
+    "seed",
+    "date",
+    "geometry",
+    "sim_fault",
+    "ocps_max_processes",
+)
 
 
 def _check_sim_options(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
@@ -316,6 +343,8 @@ def _check_sim_options(parser: argparse.ArgumentParser, namespace: argparse.Name
         parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
     if namespace.seed is not None and namespace.seed < 0:
         parser.error(f"--seed {namespace.seed} must be >= 0")
+    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
+        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
     if namespace.date is not None:
         try:
             datetime.datetime.fromisoformat(namespace.date)
@@ -362,6 +391,7 @@ def make_simulated_observatory(
             geometry=namespace.geometry or "reduced",
             faults=faults,
             repo_alias=alias_module.DEFAULT_REPO_ALIAS,
+            ocps_max_processes=getattr(namespace, "ocps_max_processes", None),
         ),
     )
 
@@ -757,7 +787,7 @@ def _make_observatory_process(
     """Make the ``run_comcam_sim`` child process the ``--simulate`` options describe."""
     module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
     sim_args = ["--repo", str(namespace.repo)]
-    for name in ("time_scale", "sensor_model", "seed", "date", "geometry"):
+    for name in ("time_scale", "sensor_model", "seed", "date", "geometry", "ocps_max_processes"):
         value = getattr(namespace, name)
         if value is not None:
             sim_args += ["--" + name.replace("_", "-"), str(value)]

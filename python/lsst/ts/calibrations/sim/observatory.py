@@ -100,6 +100,11 @@ class SimulatedObservatory:
     repo_alias : `str`, optional
         Repository-index label to install for the repository (changes
         ``DAF_BUTLER_REPOSITORY_INDEX`` of this process); none if None.
+    ocps_max_processes : `int`, optional
+        Cap on the OCPS jobs' ``pipetask -j`` (at most the machine's cores,
+        the default if None). ``pipetask -j N`` with N > 1 starts a Python
+        process per quantum, which costs more than a reduced-geometry
+        quantum: 1 runs each job in one process.
 
     Attributes
     ----------
@@ -143,6 +148,7 @@ class SimulatedObservatory:
         heartbeat_interval: float | None = None,
         ocps: bool = True,
         repo_alias: str | None = None,
+        ocps_max_processes: int | None = None,
     ) -> None:
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
@@ -158,6 +164,9 @@ class SimulatedObservatory:
         self.raw_store = RawStore(self.repo / "sim_raws")
         self.with_ocps = ocps
         self.repo_alias = repo_alias
+        if ocps_max_processes is not None and ocps_max_processes < 1:
+            raise ValueError(f"ocps_max_processes={ocps_max_processes} must be >= 1.")
+        self.ocps_max_processes = ocps_max_processes
         self.alias_line = ""
         self.ocps: OcpsCsc | None = None
         self._csc_list: list[BaseCsc] = []
@@ -205,6 +214,7 @@ class SimulatedObservatory:
                     initial_state=State.ENABLED,
                     simulation_mode=1,
                     heartbeat_interval=self.heartbeat_interval,
+                    max_processes=self.ocps_max_processes,
                 )
                 self._csc_list.append(self.ocps)
                 if self.faults.ocps_failures:

@@ -22,7 +22,7 @@
 """``run_comcam_sim``: the simulated ComCam observatory as its own process.
 
 ``run_comcam_sim --repo PATH [--time-scale F] [--sensor-model FILE]
-[--geometry reduced|full] [--seed N] [--date D] [--sim-fault SPEC ...]``
+[--geometry reduced|full] [--seed N] [--date D] [--sim-fault SPEC ...] [--ocps-max-processes N]``
 starts `SimulatedObservatory` (CCCamera, CCHeaderService, CCOODS, OCPS:2,
 ENABLED) over the DDS transport (``LSST_TOPIC_SUBNAME`` isolates it), prints
 `READY_LINE` when every CSC is ENABLED and runs until Ctrl-C or SIGTERM,
@@ -42,7 +42,7 @@ import sys
 import types
 import typing
 
-from ..sal.run_one_script import make_simulated_observatory
+from ..sal.run_one_script import add_ocps_max_processes_argument, make_simulated_observatory
 from ..sal.transport_choice import set_transport_name
 
 READY_LINE = "run_comcam_sim: ready"
@@ -87,6 +87,7 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="Fault to inject (repeatable).",
     )
+    add_ocps_max_processes_argument(parser)
     return parser
 
 
@@ -95,6 +96,8 @@ def _check(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> No
         parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
     if namespace.seed is not None and namespace.seed < 0:
         parser.error(f"--seed {namespace.seed} must be >= 0")
+    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
+        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
 
 
 async def run_comcam_sim(namespace: argparse.Namespace, stream: typing.TextIO | None = None) -> None:
