@@ -111,6 +111,11 @@ async def test_bias_generation_certifies(observatory: SimulatedObservatory) -> N
     assert outcome.certified_into == config["calib_collection"]
     record = json.loads(Path(script.run_record_path).read_text())  # type: ignore[arg-type]
     assert record["products"]["BIAS"]["status"] == "certified"
+    # The run's report is built beside its record and announced.
+    report = Path(script.run_record_path).with_suffix("") / "report.html"  # type: ignore[arg-type]
+    assert report.is_file() and "Combined bias" in report.read_text()
+    announced = script.evt_largeFileObjectAvailable.data
+    assert announced.url == report.as_uri() and announced.mimeType == "text/html"
     # The procedure document's retrieval code.
     from lsst.daf.butler import Butler
 

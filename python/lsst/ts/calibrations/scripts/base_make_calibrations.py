@@ -550,6 +550,19 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             self.log.error("Could not write the run record: %s", e)
         if self.ocps is not None:
             await self.ocps.close()
+        produced = any(self.taken.values()) or bool(self.reprocess)
+        if self.plan is not None and self.run_record_path is not None and produced:
+            # The report of every run that produced anything, failed and stopped runs
+            # included; it is announced with largeFileObjectAvailable. Imported here:
+            # matplotlib is not needed to configure the script or print its schema.
+            from ..report.publish_report import publish_report
+
+            await publish_report(
+                self,
+                repo=self.plan.repo,
+                run_record=self.run_record_path,
+                out_dir=self.run_record_path.with_suffix(""),
+            )
 
     def summary_lines(self, aborted: typing.Sequence[str] = ()) -> list[str]:
         """The end-of-run summary: images, jobs, products, what was certified and what not."""
