@@ -148,7 +148,12 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
     print(f"reference calibrations ready in {time.monotonic() - began:.1f} s ({repo})", flush=True)
     # The script's default repo, /repo/LSSTComCam, reaches the repository through the alias.
     base: dict[str, Any] = {"detectors": detectors} if args.detectors else {}
-    configs = {"daily": dict(base), "generation": {**base, **GENERATION}}
+    # A new calib_collection each time: certifying the same range twice is refused at configure.
+    calib_collection = f"{GENERATION['calib_collection']}.{time.strftime('%Y%m%dT%H%M%S')}"
+    configs = {
+        "daily": dict(base),
+        "generation": {**base, **GENERATION, "calib_collection": calib_collection},
+    }
     if args.small:
         configs["daily"].update(n_bias=3, n_dark=2, n_flat=4)
         configs["generation"].update(n_bias=6, n_dark=4)
