@@ -504,7 +504,14 @@ class OcpsCsc(BaseCsc):
                 )
                 header.append(f"# {cap}")
                 self.log.info("Job %s: %s", job.job_id, cap)
-            log_file = await asyncio.to_thread(job.log_file.open, "wb")
+            # Opened in a thread that a cancellation cannot orphan: if this task is
+            # cancelled meanwhile, the file is closed as soon as the open completes.
+            open_task = asyncio.ensure_future(asyncio.to_thread(job.log_file.open, "wb"))
+            try:
+                log_file = await asyncio.shield(open_task)
+            except asyncio.CancelledError:
+                open_task.add_done_callback(_close_opened_file)
+                raise
             await asyncio.to_thread(log_file.write, ("\n".join(header) + "\n").encode())
             await asyncio.to_thread(log_file.flush)
             # Not cancelled while the process is being created (see _abort), so no process is lost.
@@ -604,3 +611,9 @@ class OcpsCsc(BaseCsc):
         for task in self._job_tasks.values():
             task.cancel()
         await super().close_tasks()
+
+
+def _close_opened_file(task: "asyncio.Future[Any]") -> None:
+    """Close the file a cancelled open completed with (a done callback)."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
