@@ -235,10 +235,12 @@ async def test_sequence_continues_after_restart(tmp_path: pathlib.Path) -> None:
 
 async def test_day_obs_rollover(tmp_path: pathlib.Path) -> None:
     async with (
-        make_observatory(tmp_path / "repo", date="2022-01-02T11:59:50") as observatory,
+        make_observatory(tmp_path / "repo", date="2022-01-02T11:58:00") as observatory,
         ComCam() as comcam,
     ):
+        # Two simulated minutes before noon UTC: a margin that a busy machine cannot use up.
         assert await comcam.take_bias(1) == [2022010100001]
-        await observatory.clock.sleep(15.0)
+        noon = observatory.clock.utc().replace(hour=12, minute=0, second=0, microsecond=0)
+        await observatory.clock.sleep((noon - observatory.clock.utc()).total_seconds() + 5.0)
         assert await comcam.take_bias(2) == [2022010200001, 2022010200002]
         await comcam.wait_for_oods([2022010100001, 2022010200002], DETECTORS, timeout=STD_TIMEOUT)

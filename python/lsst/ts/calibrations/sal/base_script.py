@@ -366,7 +366,9 @@ class BaseScript(Controller, abc.ABC):
             Stop the script on SIGTERM and SIGINT while waiting.
         """
         loop = asyncio.get_running_loop()
-        signals = (signal.SIGTERM, signal.SIGINT) if handle_signals else ()
+        # SIGTERM last: once its handler is in place (what a supervisor can see in
+        # /proc/<pid>/status), the SIGINT handler is too.
+        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
         for signum in signals:
             loop.add_signal_handler(signum, self.stop_by_signal, signum)
         failed_in_close = False
