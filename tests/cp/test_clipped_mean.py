@@ -374,3 +374,27 @@ def test_files_read_in_place_without_copies(tmp_path: pathlib.Path) -> None:
     # astropy's HDU objects take about 20 kB a file; three 200-row strip buffers would take 1.5 x the stack
     assert peak - result_bytes < 0.1 * stack.nbytes
     np.testing.assert_array_equal(result.mean, clipped_mean(stack).mean)
+
+
+@pytest.mark.parametrize("combine", IMPLEMENTATIONS)
+def test_pass_keeping_nothing_ends_the_clipping(combine: Combine) -> None:
+    """A first pass narrower than the gap around the median keeps nothing: NaN, 0 values used."""
+    stack = np.array([1.0, 2.0, 3.0, 4.0], dtype=np.float32).reshape(4, 1, 1)
+    result = combine(stack, nsigma=0.01)
+    assert np.isnan(result.mean[0, 0]) and result.n_used[0, 0] == 0 and np.isnan(result.stdev[0, 0])
+    assert scalar_clipped_mean(stack[:, 0, 0], nsigma=0.01)[1] == 0
+
+
+@pytest.mark.parametrize("combine", IMPLEMENTATIONS)
+def test_many_passes_equal_the_plain_definition(combine: Combine) -> None:
+    """Heavy-tailed values need many passes; every pixel matches the plain per-pixel loop."""
+    rng = np.random.default_rng(18)
+    stack = (100 + 3 * rng.standard_t(2, size=(15, 6, 70))).astype(np.float32)
+    for n_iter in (1, 2, 10):
+        result = combine(stack, n_iter=n_iter, nsigma=2.0)
+        for r in range(stack.shape[1]):
+            for c in range(stack.shape[2]):
+                mean, count, stdev = scalar_clipped_mean(stack[:, r, c], nsigma=2.0, n_iter=n_iter)
+                assert result.n_used[r, c] == count
+                assert result.mean[r, c] == pytest.approx(mean, rel=1e-6)
+                assert result.stdev[r, c] == pytest.approx(stdev, rel=1e-5, abs=1e-5)

@@ -26,18 +26,22 @@ non-finite ones, are combined as LSST's ``afw`` statistics do for MEANCLIP:
 
 1. first pass: centre = median, half-width = ``nsigma`` × 0.7413 × IQR
    (with the default ``nsigma=3`` this is 3 × 0.7413 × IQR);
-2. keep the values with ``|x - centre| <= half-width``; the clipped mean
-   and sample standard deviation (``ddof=1``) of the kept values become the
-   next centre and, times ``nsigma``, the next half-width (both from the
-   float64 sums of ``x - centre`` and ``(x - centre)²`` of the kept values);
+2. keep the values with ``centre - half-width <= x <= centre + half-width``
+   (limits in float64); the clipped mean and sample standard deviation
+   (``ddof=1``) of the kept values become the next centre and, times
+   ``nsigma``, the next half-width;
 3. ``n_iter`` passes in all (the first one clipping about the median).
 
 The result is the mean, standard deviation and number of values of the last
-pass. A pass that would keep no value leaves the previous one standing.
+pass that kept any value. A pass that keeps nothing, or exactly the values
+the previous pass kept, ends the clipping: every later pass would repeat it.
 Quantiles interpolate linearly between order statistics (numpy's default
-``linear`` method); sums run in float64, over the values in ascending order.
-A pixel with no valid value gets mean and standard deviation NaN and
-``n_used`` 0; one with a single kept value gets standard deviation 0.
+``linear`` method). The mean and variance come from float64 sums of
+``x - median`` and ``(x - median)²`` over the kept values, summed in
+ascending order of ``x`` (as differences of prefix sums over the sorted
+values, so each pass costs no new summation). A pixel with no valid value
+gets mean and standard deviation NaN and ``n_used`` 0; one with a single
+kept value gets standard deviation 0.
 
 Two implementations give the same numbers: `clipped_mean`, a compiled
 (numba) kernel that sorts each pixel's values with a sorting network
@@ -304,29 +308,44 @@ def _reference_strip_unchecked(
     n_safe = np.maximum(n, 1)
     median = _quantile(xs, n_safe, 0.5)
     iqr = _quantile(xs, n_safe, 0.75) - _quantile(xs, n_safe, 0.25)
-    centre = np.where(n > 0, median, np.nan)
     half_width = nsigma * IQR_TO_SIGMA * iqr
-    del median, iqr
+    del iqr
+    # prefix sums of the deviations from the median, in ascending order of the values
+    median = np.where(n > 0, median, 0.0)
+    d = np.subtract(xs, median, dtype=np.float64)
+    p1 = np.cumsum(d, axis=0)
+    np.multiply(d, d, out=d)
+    p2 = np.cumsum(d, axis=0, out=d)
 
-    mean = np.full(centre.shape, np.nan)
-    var = np.full(centre.shape, np.nan)
-    count = np.zeros(centre.shape, dtype=np.int64)
-    d = np.empty(xs.shape, dtype=np.float64)
+    def run_sum(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Sum of the sorted values' terms [lo, hi) per pixel (hi >= 1 where used)."""
+        upto_hi = np.take_along_axis(prefix, np.maximum(hi - 1, 0)[np.newaxis], axis=0)[0]
+        upto_lo = np.take_along_axis(prefix, np.maximum(lo - 1, 0)[np.newaxis], axis=0)[0]
+        return upto_hi - np.where(lo > 0, upto_lo, 0.0)
+
+    centre = median
+    mean = np.full(median.shape, np.nan)
+    var = np.full(median.shape, np.nan)
+    count = np.zeros(median.shape, dtype=np.int64)
+    done = n == 0
+    prev_lo = np.full(median.shape, -1)
+    prev_hi = np.full(median.shape, -1)
     for _ in range(n_iter):
-        np.subtract(xs, centre, out=d)
-        outside = ~(np.abs(d) <= half_width)
-        k = xs.shape[0] - np.count_nonzero(outside, axis=0)
-        d[outside] = 0.0
-        total = np.sum(d, axis=0)
-        d *= d
-        total2 = np.sum(d, axis=0)
+        lower = centre - half_width
+        upper = centre + half_width
+        lo = np.count_nonzero(xs < lower, axis=0)
+        hi = np.maximum(np.minimum(xs.shape[0] - np.count_nonzero(xs > upper, axis=0), n), lo)
+        k = hi - lo
+        done |= (k == 0) | ((lo == prev_lo) & (hi == prev_hi))
         k_safe = np.maximum(k, 1)
-        m = centre + total / k_safe
-        v = np.where(k > 1, np.maximum(total2 - total * total / k_safe, 0.0) / np.maximum(k - 1, 1), 0.0)
-        update = k > 0
-        mean = np.where(update, m, mean)
-        var = np.where(update, v, var)
-        count = np.where(update, k, count)
+        s1 = run_sum(p1, lo, hi)
+        s2 = run_sum(p2, lo, hi)
+        m = median + s1 / k_safe
+        v = np.where(k > 1, np.maximum(s2 - s1 * s1 / k_safe, 0.0) / np.maximum(k - 1, 1), 0.0)
+        mean = np.where(done, mean, m)
+        var = np.where(done, var, v)
+        count = np.where(done, count, k)
+        prev_lo, prev_hi = lo, hi
         centre = mean
         half_width = nsigma * np.sqrt(var)
     return mean, count, np.sqrt(var)

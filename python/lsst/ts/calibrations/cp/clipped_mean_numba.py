@@ -21,14 +21,18 @@
 
 """The compiled clipped-mean kernel (numba), used by `clipped_mean`.
 
-Each thread takes one row at a time. A row is processed in blocks of
-`BLOCK` pixels: the N values of every pixel of the block are copied into a
-small (N, BLOCK) buffer (masked and non-finite values as +inf), sorted with
-a Batcher odd-even merge sorting network whose compare-exchange steps run
-across the block's pixels (SIMD), and then clipped in passes that are also
-vectorized across pixels. The arithmetic, and the order of the float64
-sums (values in ascending order), are those of
-`~lsst.ts.calibrations.cp.clipped_mean.clipped_mean_reference`, so both
+The rows are shared among the threads in groups of consecutive rows. A row
+is processed in blocks of `BLOCK` pixels: the N values of every pixel of
+the block are copied into a small (N, BLOCK) buffer (masked and non-finite
+values as +inf) and sorted with a Batcher odd-even merge sorting network
+whose compare-exchange steps run across the block's pixels (SIMD). The
+float64 prefix sums of the sorted values' deviations from the median, and
+of their squares, are also computed across the block's pixels. Each
+clipping pass then keeps a contiguous run of the sorted values: it only
+moves the run's ends and reads the run's sums off the prefix sums, and a
+pixel stops as soon as a pass keeps the run of the previous one (or
+nothing), since every later pass would repeat it. The arithmetic is that
+of `~lsst.ts.calibrations.cp.clipped_mean.clipped_mean_reference`, so both
 give the same numbers.
 
 Importing this module raises `ImportError` if numba is not installed.
@@ -58,6 +62,9 @@ if typing.TYPE_CHECKING:
 
 BLOCK = 64
 """Pixels processed together by the vectorized sorting network."""
+
+_ROW_GROUPS = 64
+"""Groups of consecutive rows shared among the threads (each allocates its buffers once)."""
 
 
 @functools.cache
@@ -97,14 +104,21 @@ def sorting_network(n: int) -> np.ndarray:
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _quantile(buf: np.ndarray, j: int, n: int, q: float) -> float:  # pragma: no cover - compiled
-    """Linear-interpolation quantile ``q`` of the first ``n`` sorted values of column ``j``."""
-    pos = q * np.float64(n - 1)
-    ilo = int(np.floor(pos))
-    ihi = min(ilo + 1, n - 1)
-    frac = pos - ilo
-    v_lo = np.float64(buf[ilo, j])
-    return v_lo + frac * (np.float64(buf[ihi, j]) - v_lo)
+def _quartile_point(n: int, quarters: int) -> tuple[int, float]:  # pragma: no cover - compiled
+    """Index and fraction of the linear-interpolation quantile ``quarters / 4`` of ``n`` values.
+
+    Exactly numpy's ``linear`` position ``q (n - 1)``, in integers.
+    """
+    scaled = quarters * (n - 1)
+    return scaled // 4, (scaled % 4) * 0.25
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _quartile(buf: np.ndarray, j: int, n: int, quarters: int) -> float:  # pragma: no cover - compiled
+    """Linear-interpolation quantile ``quarters / 4`` of the first ``n`` sorted values of column ``j``."""
+    i, frac = _quartile_point(n, quarters)
+    v = np.float64(buf[i, j])
+    return v + frac * (np.float64(buf[min(i + 1, n - 1), j]) - v)
 
 
 @numba.njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
@@ -113,8 +127,9 @@ def _clip_block(
     network: np.ndarray,
     nsigma: float,
     n_iter: int,
-    scratch: np.ndarray,
-    count: np.ndarray,
+    prefix: np.ndarray,
+    lanes: np.ndarray,
+    counts: np.ndarray,
     mean_out: np.ndarray,
     n_out: np.ndarray,
     std_out: np.ndarray,
@@ -125,8 +140,18 @@ def _clip_block(
 ) -> None:  # pragma: no cover - compiled
     """Sort and clip one block whose values are in ``buf`` (N, BLOCK); write its results.
 
-    ``scratch`` is float64 (6 + N, BLOCK) working space and ``count`` int64
-    (2, BLOCK); masked and non-finite values must already be +inf.
+    ``prefix`` is float64 (2, N + 1, BLOCK), ``lanes`` float64 (4, BLOCK)
+    and ``counts`` int32 (1, BLOCK) working space; masked and non-finite
+    values must already be +inf (they sort last). Only the first ``width``
+    pixels are written out.
+
+    After sorting, the values a pass keeps are a contiguous run
+    ``[lo, hi)`` of the sorted values (those within its limits): the pass
+    moves the run's ends in from the ends of the valid values, usually by
+    none or one, and reads the run's sums off the prefix sums of the
+    deviations from the median. A pixel whose pass keeps the run of its
+    previous pass, or nothing, is finished: every later pass would repeat
+    it.
     """
     n_images = buf.shape[0]
     inf = np.float32(np.inf)
@@ -138,61 +163,70 @@ def _clip_block(
             q = buf[hi, j]
             buf[lo, j] = min(p, q)
             buf[hi, j] = max(p, q)
-    centre = scratch[0]
-    half_width = scratch[1]
-    mean = scratch[2]
-    var = scratch[3]
-    total = scratch[4]
-    total2 = scratch[5]
-    values = scratch[6:]
-    n_valid = count[0]
-    kept = count[1]
-    for j in range(BLOCK):
-        n_valid[j] = 0
-    for i in range(n_images):
-        for j in range(BLOCK):
-            n_valid[j] += buf[i, j] < inf
-            values[i, j] = np.float64(buf[i, j])
+    median = lanes[0]
+    half_width = lanes[1]
+    s1 = lanes[2]
+    s2 = lanes[3]
+    n_valid = counts[0]
+    p1 = prefix[0]
+    p2 = prefix[1]
     first_width = nsigma * IQR_TO_SIGMA
     for j in range(BLOCK):
-        n = n_valid[j]
-        mean[j] = np.nan
-        var[j] = np.nan
-        n_valid[j] = 0
-        if n == 0:
-            centre[j] = np.nan
-            half_width[j] = np.nan
-            continue
-        q25 = _quantile(buf, j, n, 0.25)
-        centre[j] = _quantile(buf, j, n, 0.5)
-        half_width[j] = first_width * (_quantile(buf, j, n, 0.75) - q25)
-    # n_valid now holds the number of values used by the last pass that kept any
-    for _ in range(n_iter):
+        n = n_images
+        while n > 0 and buf[n - 1, j] == inf:
+            n -= 1
+        n_valid[j] = n
+        n = max(n, 1)
+        q25 = _quartile(buf, j, n, 1)
+        median[j] = _quartile(buf, j, n, 2) if n_valid[j] > 0 else 0.0
+        half_width[j] = first_width * (_quartile(buf, j, n, 3) - q25)
+    for j in range(BLOCK):
+        s1[j] = 0.0
+        s2[j] = 0.0
+        p1[0, j] = 0.0
+        p2[0, j] = 0.0
+    for i in range(n_images):
         for j in range(BLOCK):
-            total[j] = 0.0
-            total2[j] = 0.0
-            kept[j] = 0
-        for i in range(n_images):
-            for j in range(BLOCK):
-                d = values[i, j] - centre[j]
-                inside = abs(d) <= half_width[j]
-                total[j] += d if inside else 0.0
-                total2[j] += d * d if inside else 0.0
-                kept[j] += inside
+            d = np.float64(buf[i, j]) - median[j]
+            s1[j] += d
+            s2[j] += d * d
         for j in range(BLOCK):
-            k = kept[j]
-            if k > 0:
-                mean[j] = centre[j] + total[j] / k
-                var[j] = max(total2[j] - total[j] * total[j] / k, 0.0) / (k - 1) if k > 1 else 0.0
-                n_valid[j] = k
-            centre[j] = mean[j]
-            half_width[j] = nsigma * np.sqrt(var[j])
+            p1[i + 1, j] = s1[j]
+            p2[i + 1, j] = s2[j]
     for j in range(width):
-        mean_out[row, c0 + j] = mean[j]
-        n_out[row, c0 + j] = n_valid[j]
-    if write_std:
-        for j in range(width):
-            std_out[row, c0 + j] = np.sqrt(var[j])
+        n = n_valid[j]
+        mean = np.nan
+        var = np.nan
+        used = 0
+        centre = median[j]
+        hw = half_width[j]
+        prev_lo = -1
+        prev_hi = -1
+        for _ in range(n_iter if n > 0 else 0):
+            lower = centre - hw
+            upper = centre + hw
+            lo = 0
+            while lo < n and np.float64(buf[lo, j]) < lower:
+                lo += 1
+            hi = n
+            while hi > lo and np.float64(buf[hi - 1, j]) > upper:
+                hi -= 1
+            k = hi - lo
+            if k == 0 or (lo == prev_lo and hi == prev_hi):
+                break
+            t1 = p1[hi, j] - p1[lo, j]
+            t2 = p2[hi, j] - p2[lo, j]
+            mean = median[j] + t1 / k
+            var = max(t2 - t1 * t1 / k, 0.0) / (k - 1) if k > 1 else 0.0
+            used = k
+            prev_lo = lo
+            prev_hi = hi
+            centre = mean
+            hw = nsigma * np.sqrt(var)
+        mean_out[row, c0 + j] = mean
+        n_out[row, c0 + j] = used
+        if write_std:
+            std_out[row, c0 + j] = np.sqrt(var)
 
 
 @numba.njit(nogil=True, parallel=True, cache=True, fastmath=False, boundscheck=False)
@@ -213,39 +247,43 @@ def _combine_rows(
     n_images, n_rows, n_cols = x.shape
     n_blocks = (n_cols + BLOCK - 1) // BLOCK
     inf = np.float32(np.inf)
-    for r in numba.prange(n_rows):
+    n_groups = min(n_rows, _ROW_GROUPS)
+    for g in numba.prange(n_groups):
         buf = np.empty((n_images, BLOCK), dtype=np.float32)
-        scratch = np.empty((6 + n_images, BLOCK), dtype=np.float64)
-        count = np.empty((2, BLOCK), dtype=np.int64)
-        for b in range(n_blocks):
-            c0 = b * BLOCK
-            width = min(BLOCK, n_cols - c0)
-            for i in range(n_images):
-                if use_mask:
-                    for j in range(width):
-                        v = x[i, r, c0 + j]
-                        buf[i, j] = v if (abs(v) < inf and not mask[i, r, c0 + j]) else inf
-                else:
-                    for j in range(width):
-                        v = x[i, r, c0 + j]
-                        buf[i, j] = v if abs(v) < inf else inf
-                for j in range(width, BLOCK):
-                    buf[i, j] = inf
-            _clip_block(
-                buf,
-                network,
-                nsigma,
-                n_iter,
-                scratch,
-                count,
-                mean_out,
-                n_out,
-                std_out,
-                write_std,
-                row0 + r,
-                c0,
-                width,
-            )
+        prefix = np.empty((2, n_images + 1, BLOCK), dtype=np.float64)
+        lanes = np.empty((4, BLOCK), dtype=np.float64)
+        counts = np.empty((1, BLOCK), dtype=np.int32)
+        for r in range(g * n_rows // n_groups, (g + 1) * n_rows // n_groups):
+            for b in range(n_blocks):
+                c0 = b * BLOCK
+                width = min(BLOCK, n_cols - c0)
+                for i in range(n_images):
+                    if use_mask:
+                        for j in range(width):
+                            v = x[i, r, c0 + j]
+                            buf[i, j] = v if (abs(v) < inf and not mask[i, r, c0 + j]) else inf
+                    else:
+                        for j in range(width):
+                            v = x[i, r, c0 + j]
+                            buf[i, j] = v if abs(v) < inf else inf
+                    for j in range(width, BLOCK):
+                        buf[i, j] = inf
+                _clip_block(
+                    buf,
+                    network,
+                    nsigma,
+                    n_iter,
+                    prefix,
+                    lanes,
+                    counts,
+                    mean_out,
+                    n_out,
+                    std_out,
+                    write_std,
+                    row0 + r,
+                    c0,
+                    width,
+                )
 
 
 _EXPONENT = np.uint32(0x7F800000)
@@ -289,48 +327,61 @@ def _combine_planes(
     n_images = len(planes)
     n_rows, n_cols = mean_out.shape
     n_blocks = (n_cols + BLOCK - 1) // BLOCK
-    for r in numba.prange(n_rows):
-        words = np.empty((n_images, BLOCK), dtype=np.uint32)
-        buf = words.view(np.float32)
-        scratch = np.empty((6 + n_images, BLOCK), dtype=np.float64)
-        count = np.empty((2, BLOCK), dtype=np.int64)
-        for b in range(n_blocks):
-            c0 = b * BLOCK
-            width = min(BLOCK, n_cols - c0)
+    n_groups = min(n_rows, _ROW_GROUPS)
+    for g in numba.prange(n_groups):
+        # each row's words of every image, byte-swapped and checked, padded to whole blocks
+        row_words = np.empty((n_images, n_blocks * BLOCK), dtype=np.uint32)
+        row_words[:, n_cols:] = _EXPONENT
+        row_values = row_words.view(np.float32)
+        buf = np.empty((n_images, BLOCK), dtype=np.float32)
+        prefix = np.empty((2, n_images + 1, BLOCK), dtype=np.float64)
+        lanes = np.empty((4, BLOCK), dtype=np.float64)
+        counts = np.empty((1, BLOCK), dtype=np.int32)
+        for r in range(g * n_rows // n_groups, (g + 1) * n_rows // n_groups):
             for i in range(n_images):
-                src = planes[i]
+                # one look-up of the plane per row: a typed list's item is costly to get
+                src = planes[i][r]
+                dst = row_words[i]
                 if swap[i]:
-                    for j in range(width):
-                        words[i, j] = _bswap32(src[r, c0 + j])
+                    for c in range(n_cols):
+                        dst[c] = _bswap32(src[c])
                 else:
-                    for j in range(width):
-                        words[i, j] = src[r, c0 + j]
-                for j in range(width):
-                    w = words[i, j]
-                    words[i, j] = _EXPONENT if (w & _EXPONENT) == _EXPONENT else w
+                    for c in range(n_cols):
+                        dst[c] = src[c]
+                for c in range(n_cols):
+                    w = dst[c]
+                    dst[c] = _EXPONENT if (w & _EXPONENT) == _EXPONENT else w
                 if use_mask:
-                    msrc = mask_planes[i]
-                    for j in range(width):
-                        m = _bswap32(msrc[r, c0 + j]) if mask_swap[i] else msrc[r, c0 + j]
-                        if m & mask_bits:
-                            words[i, j] = _EXPONENT
-                for j in range(width, BLOCK):
-                    words[i, j] = _EXPONENT
-            _clip_block(
-                buf,
-                network,
-                nsigma,
-                n_iter,
-                scratch,
-                count,
-                mean_out,
-                n_out,
-                std_out,
-                write_std,
-                r,
-                c0,
-                width,
-            )
+                    msrc = mask_planes[i][r]
+                    if mask_swap[i]:
+                        for c in range(n_cols):
+                            if _bswap32(msrc[c]) & mask_bits:
+                                dst[c] = _EXPONENT
+                    else:
+                        for c in range(n_cols):
+                            if msrc[c] & mask_bits:
+                                dst[c] = _EXPONENT
+            for b in range(n_blocks):
+                c0 = b * BLOCK
+                for i in range(n_images):
+                    for j in range(BLOCK):
+                        buf[i, j] = row_values[i, c0 + j]
+                _clip_block(
+                    buf,
+                    network,
+                    nsigma,
+                    n_iter,
+                    prefix,
+                    lanes,
+                    counts,
+                    mean_out,
+                    n_out,
+                    std_out,
+                    write_std,
+                    r,
+                    c0,
+                    min(BLOCK, n_cols - c0),
+                )
 
 
 class _Threads:
