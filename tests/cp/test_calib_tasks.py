@@ -10,6 +10,7 @@ from lsst.ts.calibrations.cp.calib_algorithms import (
     cosmic_ray_mask,
     solve_flat_normalization,
 )
+from lsst.ts.calibrations.cp.clipped_mean import clipped_mean
 from lsst.ts.calibrations.cp.cp_combine import CalibCombineConfig, CalibCombineTask
 from lsst.ts.calibrations.cp.cp_combine_by_filter import CalibCombineByFilterTask
 from lsst.ts.calibrations.cp.cp_dark import CpDarkTask
@@ -150,3 +151,29 @@ def test_flat_tasks_keep_relative_detector_levels() -> None:
         CalibCombineByFilterTask().run(
             inputExpHandles=handles([exposure(response[0], 5)]), inputScales=scales
         )
+
+
+def test_combined_variance_propagated_from_the_inputs() -> None:
+    """With few inputs the scatter underestimates the variance; the inputs' variance planes do not."""
+    rng = np.random.default_rng(15)
+    sigma = 8.0
+    inputs = []
+    for i in range(5):
+        image = rng.normal(100.0, sigma, SHAPE)
+        variance = np.full(SHAPE, sigma**2, dtype=np.float32)
+        if i == 2:
+            image[5, 5] += 5000.0  # a cosmic ray: its own variance is large too
+            variance[5, 5] += 5000.0
+        inputs.append(Exposure(image, variance=variance, metadata=exposure(image, i).metadata))
+    propagated = CalibCombineTask().run(inputExpHandles=handles(inputs)).outputData
+    # variance sigma^2 / the number of values kept, the ray's input left out
+    n_used = clipped_mean(np.stack([e.image.array for e in inputs])).n_used
+    np.testing.assert_allclose(propagated.variance.array, sigma**2 / n_used, rtol=1e-5)
+    assert propagated.variance.array[5, 5] == pytest.approx(sigma**2 / 4, rel=1e-5)
+    config = CalibCombineConfig()
+    config.calcErrorFromInputVariance = False
+    scatter = CalibCombineTask(config=config).run(inputExpHandles=handles(inputs)).outputData
+    np.testing.assert_array_equal(scatter.image.array, propagated.image.array)
+    # the clipped scatter of 5 values: low on average, and noisy pixel to pixel
+    assert scatter.variance.array.mean() < 0.9 * sigma**2 / 5
+    assert scatter.variance.array.std() > 0.3 * sigma**2 / 5

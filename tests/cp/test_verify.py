@@ -31,7 +31,7 @@ from lsst.ts.calibrations.cp.verify_dark import VerifyDarkTask
 from lsst.ts.calibrations.cp.verify_exposure_merge import VerifyExposureMergeTask
 from lsst.ts.calibrations.cp.verify_flat import VerifyFlatTask
 from lsst.ts.calibrations.cp.verify_run_merge import VerifyRunMergeTask
-from lsst.ts.calibrations.cp.verify_statistics import amp_statistics
+from lsst.ts.calibrations.cp.verify_statistics import amp_statistics, clipped_combination_factor
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY, Camera
 from lsst.ts.calibrations.repo.images import Exposure
 
@@ -194,3 +194,18 @@ def test_flat_verified_on_its_own_inputs() -> None:
     # Ignoring the shared noise (exposure not among the inputs) overpredicts by ~20 %.
     other = Exposure(flat, variance=flat_var, metadata={**flat_md, "CPP_INPUT_0": 999})
     assert VerifyFlatTask().run(inputExp=proc, inputFlat=other).outputStats["SUCCESS"] is False
+
+
+def test_clipped_combination_factor() -> None:
+    """The clipped flat's effect on a flat-fielded pixel's variance, against the plain-mean formula."""
+    mixed = [2500.0, 2500.0, 5000.0, 5000.0, 10000.0, 10000.0, 20000.0, 20000.0, 40000.0, 40000.0]
+    # the clipping weights the noisy low-level inputs less: less of them divides out
+    low = clipped_combination_factor(mixed, 7.0, mixed[0], 0)
+    high = clipped_combination_factor(mixed, 7.0, mixed[-1], 9)
+    assert 1.03 < low < 1.2 and 0.85 < high < 0.97
+    assert clipped_combination_factor(mixed, 7.0, mixed[0], 0) == low  # deterministic
+    # one level: only the clipped mean's lower efficiency, a small share of the variance
+    single = clipped_combination_factor([25000.0] * 20, 7.0, 25000.0)
+    assert 1.0 < single < 1.01
+    assert clipped_combination_factor([25000.0], 7.0, 25000.0) == 1.0
+    assert clipped_combination_factor([25000.0, float("nan")], 7.0, 25000.0) == 1.0

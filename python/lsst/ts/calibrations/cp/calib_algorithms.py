@@ -110,7 +110,8 @@ class CombinedStack:
     image : `numpy.ndarray`
         Clipped mean, float32.
     variance : `numpy.ndarray`
-        Variance of the clipped mean (stdev² / n), float32.
+        Variance of the clipped mean, float32: propagated from the inputs'
+        variance planes, or the kept values' scatter (stdev² / n).
     n_used : `numpy.ndarray`
         Number of values kept per pixel, int32.
     all_masked : `numpy.ndarray`
@@ -133,6 +134,7 @@ def combine_stack(
     masks: Sequence[np.ndarray] | None = None,
     scales: Sequence[float] | None = None,
     *,
+    variances: Sequence[np.ndarray] | None = None,
     nsigma: float = 3.0,
     n_iter: int = 3,
 ) -> CombinedStack:
@@ -146,6 +148,13 @@ def combine_stack(
         Boolean arrays, true where a pixel must not be used.
     scales : `~collections.abc.Sequence` [`float`], optional
         Each image is divided by its scale (1 if not given).
+    variances : `~collections.abc.Sequence` [`numpy.ndarray`], optional
+        The images' variance planes. When given, the combined variance is
+        propagated from them (cp_pipe's ``calcErrorFromInputVariance``):
+        the clipped mean over the inputs of variance / scale², divided by
+        the number of values kept. Otherwise it is the kept values' own
+        scatter, variance / number kept, which the clipping makes an
+        underestimate when there are few inputs.
     nsigma : `float`
         Clipping threshold.
     n_iter : `int`
@@ -169,6 +178,8 @@ def combine_stack(
         scales = [1.0] * len(images)
     if len(scales) != len(images):
         raise ValueError(f"combine_stack: {len(scales)} scales for {len(images)} images.")
+    if variances is not None and len(variances) != len(images):
+        raise ValueError(f"combine_stack: {len(variances)} variance planes for {len(images)} images.")
     stack = np.empty((len(images), *shape), dtype=np.float32)
     for i, (image, scale) in enumerate(zip(images, scales)):
         if image.shape != shape:
@@ -177,27 +188,71 @@ def combine_stack(
             raise ValueError(f"combine_stack: scale {i} is {scale}; it must be a positive number.")
         np.divide(image, scale, out=stack[i], casting="unsafe")
     mask_stack = None if masks is None else np.stack([np.asarray(m, dtype=bool) for m in masks])
-    result = clipped_mean(stack, mask_stack, nsigma=nsigma, n_iter=n_iter)
-    mean = result.mean.copy()
-    stdev = result.stdev.copy()
-    n_used = result.n_used.copy()
-    all_masked = np.zeros(shape, dtype=bool)
-    if mask_stack is not None:
-        all_masked = (n_used == 0) & np.isfinite(stack).any(axis=0)
-        if all_masked.any():
-            subset = stack[:, all_masked][:, np.newaxis, :]
-            fallback = clipped_mean(subset, nsigma=nsigma, n_iter=n_iter)
-            mean[all_masked] = fallback.mean[0]
-            stdev[all_masked] = fallback.stdev[0]
-            n_used[all_masked] = fallback.n_used[0]
+    mean, stdev, n_used, all_masked = _combine_with_fallback(stack, mask_stack, nsigma, n_iter)
+    if variances is None:
+        variance_of_inputs = stdev.astype(np.float64) ** 2
+    else:
+        # the stack's buffer now holds the variances, scaled as the images were
+        for i, (plane, scale) in enumerate(zip(variances, scales)):
+            if plane.shape != shape:
+                raise ValueError(
+                    f"combine_stack: variance plane {i} has shape {plane.shape}; image 0 has {shape}."
+                )
+            np.divide(plane, scale * scale, out=stack[i], casting="unsafe")
+        input_variance, _, _, _ = _combine_with_fallback(stack, mask_stack, nsigma, n_iter, all_masked)
+        variance_of_inputs = input_variance.astype(np.float64)
+    del stack
     no_data = n_used == 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        variance = np.where(n_used > 0, stdev.astype(np.float64) ** 2 / np.maximum(n_used, 1), np.nan)
+        variance = np.where(n_used > 0, variance_of_inputs / np.maximum(n_used, 1), np.nan)
     mean = np.where(no_data, 0.0, mean).astype(np.float32)
     variance = np.where(no_data | ~np.isfinite(variance), 0.0, variance).astype(np.float32)
     return CombinedStack(
         image=mean, variance=variance, n_used=n_used.astype(np.int32), all_masked=all_masked, no_data=no_data
     )
+
+
+def _combine_with_fallback(
+    stack: np.ndarray,
+    mask_stack: np.ndarray | None,
+    nsigma: float,
+    n_iter: int,
+    all_masked: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clipped mean per pixel; pixels masked in every input are combined ignoring the masks.
+
+    Parameters
+    ----------
+    stack : `numpy.ndarray`
+        float32 (N, rows, columns).
+    mask_stack : `numpy.ndarray` or `None`
+        bool (N, rows, columns), True to leave out.
+    nsigma, n_iter
+        The clipping.
+    all_masked : `numpy.ndarray`, optional
+        The pixels to combine ignoring the masks; by default those with no
+        value kept but some finite value.
+
+    Returns
+    -------
+    mean, stdev, n_used, all_masked : `numpy.ndarray`
+        Per pixel (float32, float32, int16 or int32, bool).
+    """
+    result = clipped_mean(stack, mask_stack, nsigma=nsigma, n_iter=n_iter)
+    mean = result.mean.copy()
+    stdev = result.stdev.copy()
+    n_used = result.n_used.copy()
+    if all_masked is None:
+        all_masked = np.zeros(mean.shape, dtype=bool)
+        if mask_stack is not None:
+            all_masked = (n_used == 0) & np.isfinite(stack).any(axis=0)
+    if all_masked.any():
+        subset = stack[:, all_masked][:, np.newaxis, :]
+        fallback = clipped_mean(subset, nsigma=nsigma, n_iter=n_iter)
+        mean[all_masked] = fallback.mean[0]
+        stdev[all_masked] = fallback.stdev[0]
+        n_used[all_masked] = fallback.n_used[0]
+    return mean, stdev, n_used, all_masked
 
 
 def _grow(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -92,6 +92,13 @@ class CalibCombineConfig(PipelineTaskConfig, pipelineConnections=CalibCombineCon
     )
     nSigma = Field[float](doc="Clipping threshold of the clipped mean.", default=3.0)
     nIter = Field[int](doc="Clipping passes of the clipped mean.", default=3)
+    calcErrorFromInputVariance = Field[bool](
+        doc="Propagate the variance plane from the inputs' variance planes (the clipped mean over the "
+        "inputs of variance / scale², over the number of values kept), as cp_pipe does by default. "
+        "False: the kept values' scatter / their number, an underestimate with few inputs. Inputs "
+        "whose variance planes are all zero (an ISR run without doVariance) fall back to the scatter.",
+        default=True,
+    )
     mask = ListField[str](
         doc="Mask planes whose pixels are left out of the combination (unless masked in every input).",
         default=["SAT", "CR", "NO_DATA"],
@@ -201,12 +208,15 @@ class CalibCombineTask(PipelineTask):
         for name in config.mask:
             bad_bits |= MASK_PLANES[name]
         images: list[np.ndarray] = []
+        variances: list[np.ndarray] = []
         masks: list[np.ndarray] = []
         metadata_list: list[dict[str, Any]] = []
         input_mask_bits: np.ndarray | None = None
         for handle in inputExpHandles:
             exposure: Exposure = handle.get()
             images.append(exposure.image.array)
+            if config.calcErrorFromInputVariance:
+                variances.append(exposure.variance.array)
             masks.append((exposure.mask.array & bad_bits) != 0)
             bits = exposure.mask.array & (MASK_PLANES["BAD"] | MASK_PLANES["SAT"])
             input_mask_bits = bits if input_mask_bits is None else input_mask_bits | bits
@@ -219,8 +229,22 @@ class CalibCombineTask(PipelineTask):
                 f"{sorted(detectors)}; combine exposures of one detector processed alike."
             )
         scales = [self._scale(md, inputScales) for md in metadata_list]
-        combined = combine_stack(images, masks, scales, nsigma=config.nSigma, n_iter=config.nIter)
-        del images, masks
+        propagate = config.calcErrorFromInputVariance and any(plane.any() for plane in variances)
+        if config.calcErrorFromInputVariance and not propagate:
+            self.log.warning(
+                "The %s inputs have no variance (all zero): the combined variance is the inputs' "
+                "scatter instead.",
+                config.calibrationType,
+            )
+        combined = combine_stack(
+            images,
+            masks,
+            scales,
+            variances=variances if propagate else None,
+            nsigma=config.nSigma,
+            n_iter=config.nIter,
+        )
+        del images, masks, variances
         mask = np.zeros(combined.image.shape, dtype=np.int32)
         if input_mask_bits is not None:
             mask |= input_mask_bits & MASK_PLANES["BAD"]

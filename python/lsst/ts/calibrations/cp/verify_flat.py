@@ -29,8 +29,10 @@ amplifier of a flat processed by ISR with the candidate bias, dark and flat
   noise expected from photon noise at the amplifier's level with the ISR's
   gain, the read noise measured in the overscan, and the candidate flat's
   own noise (its variance plane), with the part of the exposure's own
-  noise that the flat divides out when the exposure is one of its inputs; see
-  `~lsst.ts.calibrations.cp.verify_statistics.predicted_flat_noise`.
+  noise that the flat divides out when the exposure is one of its inputs,
+  corrected for the flat being a clipped mean of its inputs' levels; see
+  `~lsst.ts.calibrations.cp.verify_statistics.predicted_flat_noise` and
+  `~lsst.ts.calibrations.cp.verify_statistics.clipped_combination_factor`.
   cp_verify's test NOISE ≤ √MEAN cannot pass on a flat without
   brighter-fatter variance sag (photon noise alone is √MEAN, read noise and
   the flat's noise only add); it is reported as ``NOISE_LE_SQRT_MEAN``.
@@ -46,6 +48,7 @@ __all__ = ["VerifyFlatConfig", "VerifyFlatConnections", "VerifyFlatTask"]
 
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -59,6 +62,7 @@ from .verify_bias import GAIN_KEY, READ_NOISE_KEY, metadata_float, summary_metad
 from .verify_statistics import (
     VerifyThresholds,
     amp_statistics,
+    clipped_combination_factor,
     detector_summary,
     flat_tests,
     predicted_flat_noise,
@@ -139,15 +143,18 @@ class VerifyFlatTask(PipelineTask):
         flat_areas = amp_areas(inputFlat, detector)
         self_weight = _input_weight(inputFlat, inputExp.metadata.get("EXPOSURE"))
         amp_stats, amp_tests, amp_reported = {}, {}, {}
-        for name, area in amp_areas(inputExp, detector).items():
-            gain = metadata_float(inputExp, GAIN_KEY.format(amp=name))
-            stats = amp_statistics(
+        areas = amp_areas(inputExp, detector)
+        for name, area in areas.items():
+            amp_stats[name] = amp_statistics(
                 area.image,
                 area.good,
                 read_noise_adu=metadata_float(inputExp, READ_NOISE_KEY.format(amp=name)),
-                gain=gain,
+                gain=metadata_float(inputExp, GAIN_KEY.format(amp=name)),
                 cr_nsigma=self.config.crNSigma,
             )
+        factor = _combination_factor(inputFlat, inputExp.metadata.get("EXPOSURE"), amp_stats)
+        for name, area in areas.items():
+            stats = amp_stats[name]
             flat_area = flat_areas[name]
             stats["PREDICTED_NOISE"] = predicted_flat_noise(
                 stats["MEAN"],
@@ -156,10 +163,10 @@ class VerifyFlatTask(PipelineTask):
                 area.good & flat_area.good,
                 stats["READ_NOISE"],
                 self_weight=self_weight,
+                combination_factor=factor,
             )
             stats["SQRT_MEAN"] = math.sqrt(stats["MEAN"]) if stats["MEAN"] > 0 else math.nan
-            judged, reported = flat_tests(stats, thresholds)
-            amp_stats[name], amp_tests[name], amp_reported[name] = stats, judged, reported
+            amp_tests[name], amp_reported[name] = flat_tests(stats, thresholds)
         means = np.array([stats["MEAN"] for stats in amp_stats.values()])
         level = float(np.nanmean(means))
         scatter = float(np.nanstd(means)) / level if level != 0 else math.inf
@@ -167,6 +174,7 @@ class VerifyFlatTask(PipelineTask):
         metadata["UNITS"].update({"PREDICTED_NOISE": "electron", "SQRT_MEAN": "electron^0.5"})
         metadata["FILTER"] = str(inputExp.metadata.get("FILTER", ""))
         metadata["FLAT_INPUT_WEIGHT"] = self_weight
+        metadata["FLAT_COMBINATION_FACTOR"] = factor
         summary = detector_summary(
             amp_stats,
             amp_tests,
@@ -176,6 +184,34 @@ class VerifyFlatTask(PipelineTask):
             det_tests={"SCATTER": bool(scatter <= thresholds.detector_scatter)},
         )
         return Struct(outputStats=summary)
+
+
+def _combination_factor(flat: Exposure, exposure: Any, amp_stats: Mapping[str, Mapping[str, float]]) -> float:
+    """`clipped_combination_factor` for an exposure verified with this flat.
+
+    The inputs' levels are the flat's ``CPP_INPUT_SCALE_i``; the exposure's
+    level and read noise are the medians over its amplifiers. A flat
+    without its inputs' scales gets 1 (the plain-mean prediction).
+    """
+    inputs: dict[int, tuple[int, float]] = {}
+    for key, value in flat.metadata.items():
+        match = re.fullmatch(r"CPP_INPUT_(\d+)", key)
+        if match is not None:
+            scale = flat.metadata.get(f"CPP_INPUT_SCALE_{match.group(1)}")
+            if scale is None:
+                return 1.0
+            inputs[int(match.group(1))] = (int(value), float(scale))
+    ordered = [inputs[i] for i in sorted(inputs)]
+    levels = [scale for _, scale in ordered]
+    ids = [exposure_id for exposure_id, _ in ordered]
+    means = [stats["MEAN"] for stats in amp_stats.values() if math.isfinite(stats["MEAN"])]
+    noises = [stats["READ_NOISE"] for stats in amp_stats.values() if math.isfinite(stats["READ_NOISE"])]
+    if not means:
+        return 1.0
+    self_index = ids.index(int(exposure)) if exposure is not None and int(exposure) in ids else None
+    return clipped_combination_factor(
+        levels, float(np.median(noises)) if noises else 0.0, float(np.median(means)), self_index
+    )
 
 
 def _input_weight(flat: Exposure, exposure: Any) -> float:
