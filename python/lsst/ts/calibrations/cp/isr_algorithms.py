@@ -33,6 +33,7 @@ __all__ = [
     "amp_value_image",
     "median_residual_variance_factor",
     "overscan_levels",
+    "residual_stdev_factor",
     "robust_sigma",
     "variance_plane",
 ]
@@ -77,8 +78,13 @@ def median_residual_variance_factor(n: int) -> float:
     A value minus the median of its own ``n``-value row has variance
     σ² (1 - 2/n) + Var(median): the value and the median are correlated
     (Cov = σ²/n, as for the mean). Var(median) is computed once per ``n``
-    by a fixed-seed Monte Carlo of 50 000 rows (its relative error, about
-    0.6%, changes the factor by < 0.1%).
+    by a fixed-seed Monte Carlo of 50 000 rows with the row mean as control
+    variate: the mean is efficient, so Cov(median, mean) = Var(mean) = σ²/n
+    and Var(median) = E[(median − mean)²] + σ²/n, whose first term is small.
+    Its error is then within 0.2 % of Var(median) for 3 to 58 values
+    (against numerical integration over the order statistics), 3 × 10⁻⁵
+    of the factor for 58 (without the control variate: 1.6 % and 4 × 10⁻⁴,
+    a 0.03 % bias of the read noise).
 
     Parameters
     ----------
@@ -96,7 +102,9 @@ def median_residual_variance_factor(n: int) -> float:
         return 0.0
     rng = np.random.default_rng(12345)
     rows = 50_000 if n <= 64 else max(2000, 3_200_000 // n)
-    var_median = float(np.median(rng.standard_normal((rows, n)), axis=1).var())
+    values = rng.standard_normal((rows, n))
+    deviation = np.median(values, axis=1) - values.mean(axis=1)
+    var_median = float(np.mean(deviation * deviation)) + 1.0 / n
     return 1.0 - 2.0 / n + var_median
 
 
@@ -139,7 +147,9 @@ def overscan_levels(
     ``axis`` are skipped (charge transfer trails and edge effects). Each
     line's level is the median of its pixels; pixels further than
     ``nsigma`` robust standard deviations from their line's median are
-    rejected and the medians recomputed.
+    rejected and the medians recomputed. The residual standard deviation is
+    that of the kept residuals divided by `residual_stdev_factor`, so that
+    it estimates the noise σ without bias for Gaussian noise.
 
     Parameters
     ----------
@@ -177,6 +187,15 @@ def overscan_levels(
             f"{skip_trailing} trailing leaves {n_used}: at least 2 are needed."
         )
     data = data[:, skip_leading : n_line - skip_trailing]
+    levels, raw_stdev, n_rejected = _line_levels(data, nsigma)
+    stdev = raw_stdev / residual_stdev_factor(n_used, nsigma)
+    return OverscanResult(
+        levels=levels, median=float(np.median(levels)), residual_stdev=stdev, n_rejected=n_rejected
+    )
+
+
+def _line_levels(data: np.ndarray, nsigma: float) -> tuple[np.ndarray, float, int]:
+    """Median per line, outliers rejected; return the levels, the kept residuals' stdev, rejections."""
     levels = np.median(data, axis=1)
     residual = data - levels[:, np.newaxis]
     sigma = robust_sigma(residual)
@@ -192,10 +211,40 @@ def overscan_levels(
             residual = np.where(outliers, np.nan, data - levels[:, np.newaxis])
     kept = residual[np.isfinite(residual)]
     stdev = float(kept.std()) if kept.size > 1 else float("nan")
-    stdev /= np.sqrt(median_residual_variance_factor(n_used))
-    return OverscanResult(
-        levels=levels, median=float(np.median(levels)), residual_stdev=stdev, n_rejected=n_rejected
-    )
+    return levels, stdev, n_rejected
+
+
+@functools.cache
+def residual_stdev_factor(n: int, nsigma: float) -> float:
+    """Expected stdev of `overscan_levels`' kept residuals over σ, for Gaussian noise.
+
+    Residuals about their own line's median are narrower than the values
+    (`median_residual_variance_factor`), and the outlier cut leaves out
+    their tails, which are heavier than a Gaussian's of the same variance
+    (a value far out moves the median little): a 4σ cut lowers the stdev by
+    0.03 %, twice a Gaussian's truncation. Computed once per ``(n,
+    nsigma)`` by running the same procedure on 50 000 fixed-seed lines of
+    standard normal values and dividing by the values' own root mean
+    square, which shares their fluctuations: the factor's error is about
+    0.01 %.
+
+    Parameters
+    ----------
+    n : `int`
+        Values per line (≥ 2).
+    nsigma : `float`
+        The outlier cut, in robust standard deviations.
+
+    Returns
+    -------
+    factor : `float`
+        Divide the kept residuals' stdev by this to estimate σ.
+    """
+    rng = np.random.default_rng(12345)
+    lines = 50_000 if n <= 64 else max(2000, 3_200_000 // n)
+    values = rng.standard_normal((lines, n))
+    _, stdev, _ = _line_levels(values, nsigma)
+    return stdev / float(np.sqrt(np.mean(values * values)))
 
 
 def amp_value_image(
