@@ -322,6 +322,24 @@ class AccuracyPlan:
         """
         return math.sqrt(1.0 + median_variance(self.n_overscan_used)) - 1.0
 
+    @staticmethod
+    def digitized_noise(read_noise: float, gain: float) -> float:
+        """Noise of integer pixels in e⁻: the read noise and the ADC's quantization.
+
+        Parameters
+        ----------
+        read_noise : `float`
+            Read noise before digitization (e⁻).
+        gain : `float`
+            Gain (e⁻/ADU): one ADU step adds ``gain² / 12`` e⁻² of variance.
+
+        Returns
+        -------
+        noise : `float`
+            ``sqrt(read_noise² + gain² / 12)``.
+        """
+        return math.sqrt(read_noise**2 + gain**2 / 12.0)
+
     def dark_sigma(self, dark_current: float, read_noise_e: float) -> float:
         """Expected error of an amplifier's mean dark current in the combined dark.
 
@@ -492,6 +510,13 @@ class Comparison:
         Expected statistical error (one sigma), same unit.
     unit : `str`
         Unit of the values.
+    expected : `float`, optional
+        The value the measurement should give on these data, when a known
+        effect of the data moves it off the truth (the ADC's quantization
+        of integer pixels, the noise of a row's overscan median); the
+        truth by default (NaN stands for "the truth"). The pull and the 3σ
+        test are taken against it; the relative error stays against the
+        truth.
     """
 
     quantity: str
@@ -501,6 +526,12 @@ class Comparison:
     truth: float
     expected_sigma: float
     unit: str
+    expected: float = math.nan
+
+    @property
+    def expectation(self) -> float:
+        """The value the 3σ test is taken against: ``expected``, or the truth."""
+        return self.expected if math.isfinite(self.expected) else self.truth
 
     @property
     def error(self) -> float:
@@ -514,13 +545,15 @@ class Comparison:
 
     @property
     def pull(self) -> float:
-        """(measured − truth) / expected sigma."""
-        return self.error / self.expected_sigma if self.expected_sigma > 0 else math.nan
+        """(measured − expectation) / expected sigma."""
+        deviation = self.measured - self.expectation
+        return deviation / self.expected_sigma if self.expected_sigma > 0 else math.nan
 
     @property
     def within_3_sigma(self) -> bool:
-        """|measured − truth| ≤ 3 × expected sigma (False if not measured)."""
-        return bool(math.isfinite(self.measured) and abs(self.error) <= 3.0 * self.expected_sigma)
+        """|measured − expectation| ≤ 3 × expected sigma (False if not measured)."""
+        deviation = self.measured - self.expectation
+        return bool(math.isfinite(self.measured) and abs(deviation) <= 3.0 * self.expected_sigma)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON output."""
@@ -545,6 +578,7 @@ def compare(
     truth: Mapping[str, float],
     expected_sigma: Mapping[str, float],
     unit: str,
+    expected: Mapping[str, float] | None = None,
 ) -> list[Comparison]:
     """Compare per-amplifier measurements with the truth.
 
@@ -559,6 +593,9 @@ def compare(
         is compared as NaN (not measured), which never passes.
     unit : `str`
         Unit.
+    expected : `~collections.abc.Mapping` [`str`, `float`], optional
+        The values the measurement should give on these data when a known
+        effect moves them off the truth (see `Comparison`).
 
     Returns
     -------
@@ -574,6 +611,7 @@ def compare(
             truth=float(truth[amp]),
             expected_sigma=float(expected_sigma[amp]),
             unit=unit,
+            expected=math.nan if expected is None else float(expected[amp]),
         )
         for amp in truth
     ]

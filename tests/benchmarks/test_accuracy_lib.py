@@ -229,6 +229,18 @@ def test_compare_and_summarize() -> None:
     assert summary["max_abs_relative_error"] == pytest.approx(0.05)
 
 
+def test_expected_value_moves_the_3_sigma_test_only() -> None:
+    """A known effect of the data (here the ADC's quantization) sets what the pull is taken against."""
+    digitized = lib.AccuracyPlan.digitized_noise(5.0, 1.5)
+    assert digitized == pytest.approx(math.sqrt(25.0 + 2.25 / 12.0))
+    rows = lib.compare("read_noise", 0, {"C10": 5.02}, {"C10": 5.0}, {"C10": 0.005}, "e-")
+    assert not rows[0].within_3_sigma and rows[0].pull == pytest.approx(4.0)
+    rows = lib.compare("read_noise", 0, {"C10": 5.02}, {"C10": 5.0}, {"C10": 0.005}, "e-", {"C10": digitized})
+    assert rows[0].within_3_sigma and rows[0].pull == pytest.approx((5.02 - digitized) / 0.005)
+    assert rows[0].relative_error == pytest.approx(0.004)
+    assert rows[0].to_dict()["expected"] == pytest.approx(digitized)
+
+
 def test_score_defects() -> None:
     shape = (20, 30)
     hot = np.zeros(shape, bool)
