@@ -568,53 +568,82 @@ async def _run_loaded_script(
     handle_signals: bool,
 ) -> int:
     """Run a loaded script class through a Remote; return its exit code."""
-    loop = asyncio.get_running_loop()
-    background: set[asyncio.Task[typing.Any]] = set()
-    stop_requested = False
-
     async with Domain() as domain, Remote(domain, "Script", index) as remote:
         remote.evt_logMessage.callback = monitor.log_callback
         remote.evt_state.callback = monitor.state_callback
-
-        async def send_stop() -> None:
+        with _StopOnSignal(remote, monitor, handle_signals) as stop:
+            # Script classes are constructed from the index alone, as by `BaseScript.amain`.
+            script_instance = typing.cast(typing.Callable[..., BaseScript], script_class)(index=index)
             try:
-                await remote.cmd_stop.start(timeout=STD_TIMEOUT)
-            except AckError as e:
-                monitor.print(f"stop command failed: {e}")
+                await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
+                await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
+                await monitor.final_state
+                try:
+                    await asyncio.wait_for(asyncio.shield(script_instance.done_task), timeout=CLOSE_TIMEOUT)
+                except Exception:
+                    # The script failed while exiting; its final state says so.
+                    pass
+            finally:
+                await script_instance.close()
+    return _report_final_state(monitor)
 
-        def on_signal(signum: int) -> None:
-            nonlocal stop_requested
-            name = signal.Signals(signum).name
-            if stop_requested:
-                monitor.print(f"received {name} again; still waiting for the script to stop")
-                return
-            stop_requested = True
-            monitor.print(f"received {name}; stopping the script")
-            task = asyncio.create_task(send_stop())
-            background.add(task)
-            task.add_done_callback(background.discard)
 
-        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
-        # Script classes are constructed from the index alone, as by `BaseScript.amain`.
-        script_instance = typing.cast(typing.Callable[..., BaseScript], script_class)(index=index)
+class _StopOnSignal:
+    """While active, SIGINT and SIGTERM send the script a stop command (once).
+
+    Parameters
+    ----------
+    remote : `Remote`
+        The script's Remote.
+    monitor : `_ScriptMonitor`
+        Where to say what happens.
+    enabled : `bool`
+        Install the handlers (False: a context that does nothing).
+    """
+
+    def __init__(self, remote: Remote, monitor: "_ScriptMonitor", enabled: bool) -> None:
+        self.remote = remote
+        self.monitor = monitor
+        self.signals = (signal.SIGINT, signal.SIGTERM) if enabled else ()
+        self.stop_requested = False
+        self.background: set[asyncio.Task[None]] = set()
+        self.loop = asyncio.get_running_loop()
+
+    def requested(self) -> bool:
+        """Return True once a signal asked the script to stop."""
+        return self.stop_requested
+
+    async def _send_stop(self) -> None:
         try:
-            await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
-            await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=lambda: stop_requested)
-            await monitor.final_state
-            try:
-                await asyncio.wait_for(asyncio.shield(script_instance.done_task), timeout=CLOSE_TIMEOUT)
-            except Exception:
-                # The script failed while exiting; its final state says so.
-                pass
-        finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
-            await script_instance.close()
-            for task in background:
-                task.cancel()
+            await self.remote.cmd_stop.start(timeout=STD_TIMEOUT)
+        except AckError as e:
+            self.monitor.print(f"stop command failed: {e}")
 
+    def _on_signal(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.stop_requested:
+            self.monitor.print(f"received {name} again; still waiting for the script to stop")
+            return
+        self.stop_requested = True
+        self.monitor.print(f"received {name}; stopping the script")
+        task = asyncio.create_task(self._send_stop())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    def __enter__(self) -> "_StopOnSignal":
+        for signum in self.signals:
+            self.loop.add_signal_handler(signum, self._on_signal, signum)
+        return self
+
+    def __exit__(self, *args: typing.Any) -> None:
+        for signum in self.signals:
+            self.loop.remove_signal_handler(signum)
+        for task in self.background:
+            task.cancel()
+
+
+def _report_final_state(monitor: "_ScriptMonitor") -> int:
+    """Print the script's final state (and its tracebacks if it failed); return the exit code."""
     final = monitor.final_state.result()
     if final not in SUCCESS_STATES and monitor.tracebacks:
         monitor.print("\n".join(monitor.tracebacks))
@@ -644,8 +673,6 @@ async def _run_script_process(
     exits, or stops beating, without a final state is reported: exit code 1.
     """
     loop = asyncio.get_running_loop()
-    background: set[asyncio.Task[typing.Any]] = set()
-    stop_requested = False
     from .dds_transport import DdsTransport
 
     async with (
@@ -668,59 +695,37 @@ async def _run_script_process(
         exited = asyncio.create_task(process.wait())
         stopped_beating = asyncio.create_task(heartbeat.wait_stopped())
 
-        async def send_stop() -> None:
-            try:
-                await remote.cmd_stop.start(timeout=STD_TIMEOUT)
-            except AckError as e:
-                monitor.print(f"stop command failed: {e}")
-
-        def on_signal(signum: int) -> None:
-            nonlocal stop_requested
-            name = signal.Signals(signum).name
-            if stop_requested:
-                monitor.print(f"received {name} again; still waiting for the script to stop")
-                return
-            stop_requested = True
-            monitor.print(f"received {name}; stopping the script")
-            task = asyncio.create_task(send_stop())
-            background.add(task)
-            task.add_done_callback(background.discard)
-
-        signals = (signal.SIGINT, signal.SIGTERM) if handle_signals else ()
-        for signum in signals:
-            loop.add_signal_handler(signum, on_signal, signum)
         drive_task: asyncio.Task[None] | None = None
         try:
-            async with asyncio.timeout(START_TIMEOUT):
-                while monitor.state == ScriptState.UNKNOWN and not exited.done():
-                    await asyncio.wait({exited}, timeout=0.05)
-            transport = domain.transport
-            wait_for_readers = getattr(transport, "wait_for_readers", None)
-            if wait_for_readers is not None and not exited.done():
-                await wait_for_readers("Script", "command_configure", START_TIMEOUT)
-            if not exited.done():
-                drive_task = asyncio.create_task(
-                    _drive(remote, monitor, config=config, loglevel=loglevel, stopping=lambda: stop_requested)
-                )
-                waits: set[asyncio.Future[typing.Any]] = {monitor.final_state, exited, stopped_beating}
-                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if monitor.final_state.done():
-                try:
-                    await asyncio.wait_for(asyncio.shield(exited), CLOSE_TIMEOUT)
-                except TimeoutError:
-                    monitor.print(
-                        f"script process {process.pid} did not exit after its final state; killing it"
+            with _StopOnSignal(remote, monitor, handle_signals) as stop:
+                async with asyncio.timeout(START_TIMEOUT):
+                    while monitor.state == ScriptState.UNKNOWN and not exited.done():
+                        await asyncio.wait({exited}, timeout=0.05)
+                transport = domain.transport
+                wait_for_readers = getattr(transport, "wait_for_readers", None)
+                if wait_for_readers is not None and not exited.done():
+                    await wait_for_readers("Script", "command_configure", START_TIMEOUT)
+                if not exited.done():
+                    drive_task = asyncio.create_task(
+                        _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
                     )
-            elif exited.done():
-                # A final state may still be in flight: give it a moment.
-                try:
-                    await asyncio.wait_for(asyncio.shield(monitor.final_state), 1.0)
-                except TimeoutError:
-                    pass
+                    waits: set[asyncio.Future[typing.Any]] = {monitor.final_state, exited, stopped_beating}
+                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if monitor.final_state.done():
+                    try:
+                        await asyncio.wait_for(asyncio.shield(exited), CLOSE_TIMEOUT)
+                    except TimeoutError:
+                        monitor.print(
+                            f"script process {process.pid} did not exit after its final state; killing it"
+                        )
+                elif exited.done():
+                    # A final state may still be in flight: give it a moment.
+                    try:
+                        await asyncio.wait_for(asyncio.shield(monitor.final_state), 1.0)
+                    except TimeoutError:
+                        pass
         finally:
-            for signum in signals:
-                loop.remove_signal_handler(signum)
-            for task in (drive_task, stopped_beating, *background):
+            for task in (drive_task, stopped_beating):
                 if task is not None:
                     task.cancel()
             if process.returncode is None:
@@ -735,11 +740,7 @@ async def _run_script_process(
             f"script process {process.pid} {how} without a final state (last state {monitor.state.name})"
         )
         return 1
-    final = monitor.final_state.result()
-    if final not in SUCCESS_STATES and monitor.tracebacks:
-        monitor.print("\n".join(monitor.tracebacks))
-    monitor.print(f"final state {final.name}" + (f"; reason: {monitor.reason}" if monitor.reason else ""))
-    return 0 if final in SUCCESS_STATES else 1
+    return _report_final_state(monitor)
 
 
 async def _drive(
