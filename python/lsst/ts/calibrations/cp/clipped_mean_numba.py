@@ -123,27 +123,22 @@ def _quartile(buf: np.ndarray, j: int, n: int, quarters: int) -> float:  # pragm
 
 @numba.njit(nogil=True, cache=True, fastmath=False, boundscheck=False)
 def _clip_block(
-    buf: np.ndarray,
+    work: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     network: np.ndarray,
     nsigma: float,
     n_iter: int,
-    prefix: np.ndarray,
-    lanes: np.ndarray,
-    counts: np.ndarray,
-    mean_out: np.ndarray,
-    n_out: np.ndarray,
-    std_out: np.ndarray,
-    write_std: bool,
+    outputs: tuple[np.ndarray, np.ndarray, np.ndarray, bool],
     row: int,
     c0: int,
     width: int,
 ) -> None:  # pragma: no cover - compiled
-    """Sort and clip one block whose values are in ``buf`` (N, BLOCK); write its results.
+    """Sort and clip one block whose values are in the workspace's buffer; write its results.
 
-    ``prefix`` is float64 (2, N + 1, BLOCK), ``lanes`` float64 (4, BLOCK)
-    and ``counts`` int32 (1, BLOCK) working space; masked and non-finite
-    values must already be +inf (they sort last). Only the first ``width``
-    pixels are written out.
+    ``work`` is a thread's `_workspace`: the block's values ``buf`` float32
+    (N, BLOCK), masked and non-finite ones already +inf (they sort last),
+    and working space. ``outputs`` is (mean, n_used, stdev, write_stdev).
+    Only the first ``width`` pixels are written out, at ``row`` from
+    column ``c0``.
 
     After sorting, the values a pass keeps are a contiguous run
     ``[lo, hi)`` of the sorted values (those within its limits): the pass
@@ -153,6 +148,8 @@ def _clip_block(
     previous pass, or nothing, is finished: every later pass would repeat
     it.
     """
+    buf, prefix, lanes, counts = work
+    mean_out, n_out, std_out, write_std = outputs
     n_images = buf.shape[0]
     inf = np.float32(np.inf)
     for k in range(network.shape[0]):
@@ -229,6 +226,17 @@ def _clip_block(
             std_out[row, c0 + j] = np.sqrt(var)
 
 
+@numba.njit(nogil=True, cache=True)
+def _workspace(n_images: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """A thread's buffers for `_clip_block`: block values, prefix sums, per-pixel scratch."""
+    return (
+        np.empty((n_images, BLOCK), dtype=np.float32),
+        np.empty((2, n_images + 1, BLOCK), dtype=np.float64),
+        np.empty((4, BLOCK), dtype=np.float64),
+        np.empty((1, BLOCK), dtype=np.int32),
+    )
+
+
 @numba.njit(nogil=True, parallel=True, cache=True, fastmath=False, boundscheck=False)
 def _combine_rows(
     x: np.ndarray,
@@ -247,12 +255,11 @@ def _combine_rows(
     n_images, n_rows, n_cols = x.shape
     n_blocks = (n_cols + BLOCK - 1) // BLOCK
     inf = np.float32(np.inf)
+    outputs = (mean_out, n_out, std_out, write_std)
     n_groups = min(n_rows, _ROW_GROUPS)
     for g in numba.prange(n_groups):
-        buf = np.empty((n_images, BLOCK), dtype=np.float32)
-        prefix = np.empty((2, n_images + 1, BLOCK), dtype=np.float64)
-        lanes = np.empty((4, BLOCK), dtype=np.float64)
-        counts = np.empty((1, BLOCK), dtype=np.int32)
+        work = _workspace(n_images)
+        buf = work[0]
         for r in range(g * n_rows // n_groups, (g + 1) * n_rows // n_groups):
             for b in range(n_blocks):
                 c0 = b * BLOCK
@@ -268,22 +275,7 @@ def _combine_rows(
                             buf[i, j] = v if abs(v) < inf else inf
                     for j in range(width, BLOCK):
                         buf[i, j] = inf
-                _clip_block(
-                    buf,
-                    network,
-                    nsigma,
-                    n_iter,
-                    prefix,
-                    lanes,
-                    counts,
-                    mean_out,
-                    n_out,
-                    std_out,
-                    write_std,
-                    row0 + r,
-                    c0,
-                    width,
-                )
+                _clip_block(work, network, nsigma, n_iter, outputs, row0 + r, c0, width)
 
 
 _EXPONENT = np.uint32(0x7F800000)
@@ -327,16 +319,15 @@ def _combine_planes(
     n_images = len(planes)
     n_rows, n_cols = mean_out.shape
     n_blocks = (n_cols + BLOCK - 1) // BLOCK
+    outputs = (mean_out, n_out, std_out, write_std)
     n_groups = min(n_rows, _ROW_GROUPS)
     for g in numba.prange(n_groups):
         # each row's words of every image, byte-swapped and checked, padded to whole blocks
         row_words = np.empty((n_images, n_blocks * BLOCK), dtype=np.uint32)
         row_words[:, n_cols:] = _EXPONENT
         row_values = row_words.view(np.float32)
-        buf = np.empty((n_images, BLOCK), dtype=np.float32)
-        prefix = np.empty((2, n_images + 1, BLOCK), dtype=np.float64)
-        lanes = np.empty((4, BLOCK), dtype=np.float64)
-        counts = np.empty((1, BLOCK), dtype=np.int32)
+        work = _workspace(n_images)
+        buf = work[0]
         for r in range(g * n_rows // n_groups, (g + 1) * n_rows // n_groups):
             for i in range(n_images):
                 # one look-up of the plane per row: a typed list's item is costly to get
@@ -366,22 +357,7 @@ def _combine_planes(
                 for i in range(n_images):
                     for j in range(BLOCK):
                         buf[i, j] = row_values[i, c0 + j]
-                _clip_block(
-                    buf,
-                    network,
-                    nsigma,
-                    n_iter,
-                    prefix,
-                    lanes,
-                    counts,
-                    mean_out,
-                    n_out,
-                    std_out,
-                    write_std,
-                    r,
-                    c0,
-                    min(BLOCK, n_cols - c0),
-                )
+                _clip_block(work, network, nsigma, n_iter, outputs, r, c0, min(BLOCK, n_cols - c0))
 
 
 class _Threads:
