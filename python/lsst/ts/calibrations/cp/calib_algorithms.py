@@ -188,8 +188,11 @@ def combine_stack(
             raise ValueError(f"combine_stack: scale {i} is {scale}; it must be a positive number.")
         np.divide(image, scale, out=stack[i], casting="unsafe")
     mask_stack = None if masks is None else np.stack([np.asarray(m, dtype=bool) for m in masks])
-    mean, stdev, n_used, all_masked = _combine_with_fallback(stack, mask_stack, nsigma, n_iter)
+    mean, stdev, n_used, all_masked = _combine_with_fallback(
+        stack, mask_stack, nsigma, n_iter, with_stdev=variances is None
+    )
     if variances is None:
+        assert stdev is not None
         variance_of_inputs = stdev.astype(np.float64) ** 2
     else:
         # the stack's buffer now holds the variances, scaled as the images were
@@ -199,7 +202,9 @@ def combine_stack(
                     f"combine_stack: variance plane {i} has shape {plane.shape}; image 0 has {shape}."
                 )
             np.divide(plane, scale * scale, out=stack[i], casting="unsafe")
-        input_variance, _, _, _ = _combine_with_fallback(stack, mask_stack, nsigma, n_iter, all_masked)
+        input_variance, _, _, _ = _combine_with_fallback(
+            stack, mask_stack, nsigma, n_iter, with_stdev=False, all_masked=all_masked
+        )
         variance_of_inputs = input_variance.astype(np.float64)
     del stack
     no_data = n_used == 0
@@ -217,8 +222,10 @@ def _combine_with_fallback(
     mask_stack: np.ndarray | None,
     nsigma: float,
     n_iter: int,
+    *,
+    with_stdev: bool,
     all_masked: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Clipped mean per pixel; pixels masked in every input are combined ignoring the masks.
 
     Parameters
@@ -229,6 +236,8 @@ def _combine_with_fallback(
         bool (N, rows, columns), True to leave out.
     nsigma, n_iter
         The clipping.
+    with_stdev : `bool`
+        Compute the kept values' standard deviation too.
     all_masked : `numpy.ndarray`, optional
         The pixels to combine ignoring the masks; by default those with no
         value kept but some finite value.
@@ -236,21 +245,23 @@ def _combine_with_fallback(
     Returns
     -------
     mean, stdev, n_used, all_masked : `numpy.ndarray`
-        Per pixel (float32, float32, int16 or int32, bool).
+        Per pixel (float32, float32 or `None` without ``with_stdev``,
+        int16 or int32, bool).
     """
-    result = clipped_mean(stack, mask_stack, nsigma=nsigma, n_iter=n_iter)
-    mean = result.mean.copy()
-    stdev = result.stdev.copy()
-    n_used = result.n_used.copy()
+    result = clipped_mean(stack, mask_stack, nsigma=nsigma, n_iter=n_iter, with_stdev=with_stdev)
+    mean = result.mean
+    stdev = result.stdev_or_none
+    n_used = result.n_used
     if all_masked is None:
         all_masked = np.zeros(mean.shape, dtype=bool)
         if mask_stack is not None:
             all_masked = (n_used == 0) & np.isfinite(stack).any(axis=0)
     if all_masked.any():
         subset = stack[:, all_masked][:, np.newaxis, :]
-        fallback = clipped_mean(subset, nsigma=nsigma, n_iter=n_iter)
+        fallback = clipped_mean(subset, nsigma=nsigma, n_iter=n_iter, with_stdev=with_stdev)
         mean[all_masked] = fallback.mean[0]
-        stdev[all_masked] = fallback.stdev[0]
+        if stdev is not None:
+            stdev[all_masked] = fallback.stdev[0]
         n_used[all_masked] = fallback.n_used[0]
     return mean, stdev, n_used, all_masked
 
