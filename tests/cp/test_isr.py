@@ -174,3 +174,12 @@ def test_overscan_residual_stdev_is_unbiased() -> None:
     # 20 000 × 57 degrees of freedom: relative error 1/sqrt(2 × 1.14e6) = 0.066 %
     assert result.residual_stdev == pytest.approx(5.0, rel=0.002)
     assert result.n_rejected > 0
+
+
+def test_overscan_residual_stdev_of_integer_pixels() -> None:
+    """Raw ADU are integers: the estimate is the noise the integers hold, sqrt(σ² + 1/12)."""
+    rng = np.random.default_rng(32)
+    sigma = 3.8
+    overscan = np.rint(1000.3 + sigma * rng.standard_normal((20_000, 64)))
+    result = overscan_levels(overscan)
+    assert result.residual_stdev == pytest.approx(np.sqrt(sigma**2 + 1 / 12), rel=0.002)
