@@ -7,7 +7,6 @@ bootstrap and ingest; results are checked against the simulator's truth.
 import glob
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,7 +38,6 @@ DARK_TIME = 300.0
 FLAT_TIMES = (2.0, 4.0)
 FILTER = "r_03"
 CALIB = "u/test/calib"
-PIPETASK = str(Path(sys.executable).parent / "pipetask")
 PATHS = PipelinePaths()
 
 
@@ -52,25 +50,8 @@ class Setup:
 
 
 def pipetask(repo: str, name: str, output: str, inputs: list[str], where: str) -> subprocess.CompletedProcess:
-    args = [
-        PIPETASK,
-        "run",
-        "-b",
-        repo,
-        "-i",
-        ",".join(inputs),
-        "-o",
-        output,
-        "-p",
-        PATHS.pipeline(name),
-        "-d",
-        f"instrument='LSSTComCam' AND {where}",
-        "--register-dataset-types",
-        "-c",
-        "isr:doDefect=False",
-        "-c",
-        "isr:doCrosstalk=False",
-    ]
+    query = f"instrument='LSSTComCam' AND {where}"
+    args = PATHS.pipetask_run_args(repo, PATHS.pipeline(name), output, inputs, query)
     return subprocess.run(
         args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT
     )

@@ -28,10 +28,8 @@ pixels and bad columns.
 
 import glob
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -53,7 +51,6 @@ GEOMETRY = REDUCED_GEOMETRY
 DETECTOR = 4
 SEED = 11
 CALIB = "u/test/calib"
-PIPETASK = str(Path(sys.executable).parent / "pipetask")
 PATHS = PipelinePaths()
 
 
@@ -64,25 +61,8 @@ class Setup:
 
 
 def pipetask(repo: str, name: str, output: str, inputs: list[str], where: str) -> subprocess.CompletedProcess:
-    args = [
-        PIPETASK,
-        "run",
-        "-b",
-        repo,
-        "-i",
-        ",".join(inputs),
-        "-o",
-        output,
-        "-p",
-        PATHS.pipeline(name),
-        "-d",
-        f"instrument='LSSTComCam' AND {where}",
-        "--register-dataset-types",
-        "-c",
-        "isr:doDefect=False",
-        "-c",
-        "isr:doCrosstalk=False",
-    ]
+    query = f"instrument='LSSTComCam' AND {where}"
+    args = PATHS.pipetask_run_args(repo, PATHS.pipeline(name), output, inputs, query)
     return subprocess.run(
         args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT
     )

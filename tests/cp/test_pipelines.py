@@ -107,3 +107,17 @@ def test_pipeline_paths(tmp_path: Path) -> None:
     assert env["PATH"] == "/bin" and env["CP_PIPE_DIR"] == str(cp_dir)
     other = PipelinePaths(tmp_path)
     assert other.resolve("${CP_PIPE_DIR}/p.yaml") == f"{tmp_path}/p.yaml"
+
+
+def test_pipetask_run_args_are_a_list_with_the_documents_options() -> None:
+    paths = PipelinePaths()
+    args = paths.pipetask_run_args(
+        "/repo", paths.pipeline("cpBias"), "u/me/bias", ["LSSTComCam/raw/all", "LSSTComCam/calib"], "a = 1"
+    )
+    assert Path(args[0]).name == "pipetask" and args[1] == "run"
+    assert args[args.index("-i") + 1] == "LSSTComCam/raw/all,LSSTComCam/calib"
+    assert args[args.index("-d") + 1] == "a = 1" and "--register-dataset-types" in args
+    assert args[-4:] == ["-c", "isr:doDefect=False", "-c", "isr:doCrosstalk=False"]
+    assert "-j" not in args
+    with_j = paths.pipetask_run_args("/repo", "p.yaml", "o", ["i"], "w", options=(), processes=2)
+    assert with_j[-2:] == ["-j", "2"]

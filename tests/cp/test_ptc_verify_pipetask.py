@@ -29,7 +29,6 @@ the document's own calls.
 """
 
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,31 +50,14 @@ RAW = "LSSTComCam/raw/all"
 CALIB = "LSSTComCam/calib/test"
 DETECTOR = 4
 FLAT_TIMES = (0.5, 1.0, 2.0, 4.0, 8.0)
-PIPETASK = str(Path(sys.executable).parent / "pipetask")
 PATHS = PipelinePaths()
 
 
 def run_pipetask(repo: Path, pipeline: str, output: str, where: str, inputs: list[str]) -> float:
     """Run ``pipetask run`` with the procedure's default options; return its duration (s)."""
-    args = [
-        PIPETASK,
-        "run",
-        "-b",
-        str(repo),
-        "-i",
-        ",".join(inputs),
-        "-o",
-        output,
-        "-p",
-        pipeline,
-        "--register-dataset-types",
-        "-d",
-        f"instrument='LSSTComCam' AND detector={DETECTOR} AND {where}",
-        "-c",
-        "isr:doDefect=False",
-        "-c",
-        "isr:doCrosstalk=False",
-    ]
+    args = PATHS.pipetask_run_args(
+        repo, pipeline, output, inputs, f"instrument='LSSTComCam' AND detector={DETECTOR} AND {where}"
+    )
     start = time.monotonic()
     process = subprocess.run(
         args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT

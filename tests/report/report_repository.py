@@ -31,7 +31,6 @@ the report tests and by ``benchmarks/report.py``.
 
 import dataclasses
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,7 +42,6 @@ from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-PIPETASK = str(Path(sys.executable).parent / "pipetask")
 PATHS = PipelinePaths()
 CALIB = "LSSTComCam/calib/report"
 VALIDITY = ("2024-10-01", "2024-11-30")
@@ -79,25 +77,7 @@ def _pipetask_args(repo: Path, name: str, output: str, inputs: Sequence[str], wh
     pipeline = (
         PATHS.pipeline("cpPtc", subset="generateGainFromFlatPair") if name == "gain" else PATHS.pipeline(name)
     )
-    return [
-        PIPETASK,
-        "run",
-        "-b",
-        str(repo),
-        "-i",
-        ",".join(inputs),
-        "-o",
-        output,
-        "-p",
-        pipeline,
-        "--register-dataset-types",
-        "-d",
-        f"instrument='LSSTComCam' AND {where}",
-        "-c",
-        "isr:doDefect=False",
-        "-c",
-        "isr:doCrosstalk=False",
-    ]
+    return PATHS.pipetask_run_args(repo, pipeline, output, inputs, f"instrument='LSSTComCam' AND {where}")
 
 
 def _run_together(repo: Path, jobs: dict[str, tuple[Sequence[str], str]], seconds: dict[str, float]) -> None:

@@ -30,15 +30,26 @@ must be set in the environment of any process that reads a pipeline
 (`pipeline_environment`).
 """
 
-__all__ = ["PIPELINE_ENV_VARS", "PipelinePaths"]
+__all__ = ["DOCUMENT_OPTIONS", "PIPELINE_ENV_VARS", "PipelinePaths", "pipetask_executable"]
 
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Environment variables a pipeline path may use; both name the cp package directory.
 PIPELINE_ENV_VARS: tuple[str, ...] = ("CP_PIPE_DIR", "CP_VERIFY_DIR")
+
+DOCUMENT_OPTIONS: tuple[str, ...] = ("-c", "isr:doDefect=False", "-c", "isr:doCrosstalk=False")
+"""The procedure document's default ``pipetask`` configuration options."""
+
+
+def pipetask_executable() -> str:
+    """Return the ``pipetask`` beside this Python (a virtual environment's), else ``pipetask``."""
+    sibling = Path(sys.executable).with_name("pipetask")
+    return str(sibling) if sibling.exists() else "pipetask"
+
 
 _VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
 
@@ -133,3 +144,46 @@ class PipelinePaths:
             available = sorted(p.stem for p in self.pipelines_dir.glob("*.yaml"))
             raise FileNotFoundError(f"No pipeline {name!r} in {self.pipelines_dir}; available: {available}.")
         return f"{path}#{subset}" if subset else str(path)
+
+    def pipetask_run_args(
+        self,
+        repo: str | os.PathLike[str],
+        pipeline: str,
+        output: str,
+        inputs: Sequence[str],
+        where: str,
+        *,
+        options: Sequence[str] = DOCUMENT_OPTIONS,
+        processes: int | None = None,
+    ) -> list[str]:
+        """Return the arguments of a ``pipetask run`` (no shell: a list).
+
+        Parameters
+        ----------
+        repo : `str` or `os.PathLike`
+            The butler repository.
+        pipeline : `str`
+            Pipeline path (see `pipeline` and `resolve`).
+        output : `str`
+            Output collection (``-o``).
+        inputs : `~collections.abc.Sequence` [`str`]
+            Input collections (``-i``).
+        where : `str`
+            Data query (``-d``).
+        options : `~collections.abc.Sequence` [`str`], optional
+            Further options; the procedure document's ``-c`` overrides by
+            default (`DOCUMENT_OPTIONS`).
+        processes : `int`, optional
+            ``-j``: processes for the quanta.
+
+        Returns
+        -------
+        args : `list` [`str`]
+            The executable (`pipetask_executable`) and its arguments,
+            registering new dataset types.
+        """
+        args = [pipetask_executable(), "run", "-b", os.fspath(repo), "-p", pipeline]
+        args += ["-i", ",".join(inputs), "-o", output, "-d", where, "--register-dataset-types"]
+        if processes is not None:
+            args += ["-j", str(processes)]
+        return args + list(options)

@@ -104,11 +104,6 @@ CONFIG_OPTIONS: dict[str, tuple[str, ...]] = {
 """pipetask options of each product (the procedure document's defaults)."""
 
 
-def _pipetask() -> list[str]:
-    sibling = Path(sys.executable).with_name("pipetask")
-    return [str(sibling)] if sibling.exists() else ["pipetask"]
-
-
 class ReferenceCalibrations:
     """Make and certify reference calibrations in a simulated repository.
 
@@ -332,24 +327,15 @@ class ReferenceCalibrations:
             f"instrument = '{INSTRUMENT}' AND detector IN ({', '.join(str(d) for d in self.detectors)}) "
             f"AND exposure IN ({', '.join(str(e) for e in exposures)})"
         )
-        command = [
-            *_pipetask(),
-            "run",
-            "-p",
+        command = self.pipeline_paths.pipetask_run_args(
+            self.repo,
             pipeline,
-            "-b",
-            str(self.repo),
-            "-i",
-            f"{RAW_RUN},{CALIB_CHAIN}",
-            "-o",
             output,
-            "-j",
-            str(self.n_processes),
-            "--register-dataset-types",
-            *CONFIG_OPTIONS[product],
-            "-d",
+            [RAW_RUN, CALIB_CHAIN],
             query,
-        ]
+            options=CONFIG_OPTIONS[product],
+            processes=self.n_processes,
+        )
         process = subprocess.run(
             command,
             capture_output=True,
