@@ -46,6 +46,7 @@ __all__ = ["VerifyFlatConfig", "VerifyFlatConnections", "VerifyFlatTask"]
 # Connection, config field and run() argument names follow the Science Pipelines (camelCase).
 # ruff: noqa: N803, N815
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -209,9 +210,19 @@ def _combination_factor(flat: Exposure, exposure: Any, amp_stats: Mapping[str, M
     if not means:
         return 1.0
     self_index = ids.index(int(exposure)) if exposure is not None and int(exposure) in ids else None
-    return clipped_combination_factor(
-        levels, float(np.median(noises)) if noises else 0.0, float(np.median(means)), self_index
-    )
+    read_noise = float(np.median(noises)) if noises else 0.0
+    # Rounded (read noise to 0.5 e-, level to 2 digits, far below what moves the factor) so that
+    # the detectors of one exposure, which share the flat's input levels, share one simulation.
+    level = float(f"{np.median(means):.2g}")
+    return _cached_factor(tuple(levels), round(2 * read_noise) / 2, level, self_index)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_factor(
+    levels: tuple[float, ...], read_noise: float, level: float, self_index: int | None
+) -> float:
+    """`clipped_combination_factor`, remembered for the process."""
+    return clipped_combination_factor(levels, read_noise, level, self_index)
 
 
 def _input_weight(flat: Exposure, exposure: Any) -> float:
