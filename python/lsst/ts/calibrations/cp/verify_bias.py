@@ -33,6 +33,7 @@ __all__ = [
     "VerifyBiasConfig",
     "VerifyBiasConnections",
     "VerifyBiasTask",
+    "VerifyDetectorConnections",
     "metadata_float",
     "summary_metadata",
 ]
@@ -56,21 +57,37 @@ READ_NOISE_KEY = "LSST ISR OVERSCAN RESIDUAL SERIAL STDEV {amp}"
 GAIN_KEY = "LSST ISR GAIN {amp}"
 
 
-class VerifyBiasConnections(PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")):
-    """Connections of `VerifyBiasTask`: a processed exposure in, its statistics out."""
+class VerifyDetectorConnections(
+    PipelineTaskConnections,
+    dimensions=("instrument", "exposure", "detector"),
+    defaultTemplates={"kind": "Bias"},
+):
+    """Connections of a detector verification: ``verify{kind}Proc`` in, ``verify{kind}DetStats`` out.
+
+    The template ``kind`` is Bias, Dark or Flat (each task's connections
+    set it), giving cp_verify's dataset type names.
+    """
 
     inputExp = cT.Input(
-        name="verifyBiasProc",
-        doc="Bias processed with the candidate bias (e⁻).",
+        name="verify{kind}Proc",
+        doc="The exposure processed by ISR with the candidate calibration(s) (e⁻).",
         storageClass="ComCamExposure",
         dimensions=("instrument", "exposure", "detector"),
     )
     outputStats = cT.Output(
-        name="verifyBiasDetStats",
+        name="verify{kind}DetStats",
         doc="Per-amplifier statistics, tests and detector SUCCESS.",
         storageClass="StructuredDataDict",
         dimensions=("instrument", "exposure", "detector"),
     )
+
+
+class VerifyBiasConnections(
+    VerifyDetectorConnections,
+    dimensions=("instrument", "exposure", "detector"),
+    defaultTemplates={"kind": "Bias"},
+):
+    """Connections of `VerifyBiasTask`: ``verifyBiasProc`` in, ``verifyBiasDetStats`` out."""
 
 
 class VerifyBiasConfig(PipelineTaskConfig, pipelineConnections=VerifyBiasConnections):

@@ -33,26 +33,15 @@ __all__ = ["VerifyDarkConfig", "VerifyDarkConnections", "VerifyDarkTask"]
 
 # ruff: noqa: N815
 
-from lsst.pipe.base import connectionTypes as cT
-
-from .verify_bias import VerifyBiasConfig, VerifyBiasConnections, VerifyBiasTask
+from .verify_bias import VerifyBiasConfig, VerifyBiasTask, VerifyDetectorConnections
 
 
-class VerifyDarkConnections(VerifyBiasConnections, dimensions=("instrument", "exposure", "detector")):
+class VerifyDarkConnections(
+    VerifyDetectorConnections,
+    dimensions=("instrument", "exposure", "detector"),
+    defaultTemplates={"kind": "Dark"},
+):
     """Connections of `VerifyDarkTask`: ``verifyDarkProc`` in, ``verifyDarkDetStats`` out."""
-
-    inputExp = cT.Input(
-        name="verifyDarkProc",
-        doc="Dark processed with the candidate bias and dark (e⁻).",
-        storageClass="ComCamExposure",
-        dimensions=("instrument", "exposure", "detector"),
-    )
-    outputStats = cT.Output(
-        name="verifyDarkDetStats",
-        doc="Per-amplifier statistics, tests and detector SUCCESS.",
-        storageClass="StructuredDataDict",
-        dimensions=("instrument", "exposure", "detector"),
-    )
 
 
 class VerifyDarkConfig(VerifyBiasConfig, pipelineConnections=VerifyDarkConnections):

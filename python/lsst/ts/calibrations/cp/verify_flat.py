@@ -54,12 +54,12 @@ from typing import Any
 
 import numpy as np
 from lsst.pex.config import Field
-from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnections, Struct
+from lsst.pipe.base import PipelineTask, PipelineTaskConfig, Struct
 from lsst.pipe.base import connectionTypes as cT
 
 from ..repo.images import Exposure
 from .amp_areas import amp_areas
-from .verify_bias import GAIN_KEY, READ_NOISE_KEY, metadata_float, summary_metadata
+from .verify_bias import GAIN_KEY, READ_NOISE_KEY, VerifyDetectorConnections, metadata_float, summary_metadata
 from .verify_statistics import (
     VerifyThresholds,
     amp_statistics,
@@ -70,27 +70,19 @@ from .verify_statistics import (
 )
 
 
-class VerifyFlatConnections(PipelineTaskConnections, dimensions=("instrument", "exposure", "detector")):
+class VerifyFlatConnections(
+    VerifyDetectorConnections,
+    dimensions=("instrument", "exposure", "detector"),
+    defaultTemplates={"kind": "Flat"},
+):
     """Connections of `VerifyFlatTask`: the processed flat and the candidate flat in, statistics out."""
 
-    inputExp = cT.Input(
-        name="verifyFlatProc",
-        doc="Flat processed with the candidate bias, dark and flat (e⁻).",
-        storageClass="ComCamExposure",
-        dimensions=("instrument", "exposure", "detector"),
-    )
     inputFlat = cT.PrerequisiteInput(
         name="flat",
         doc="The candidate flat (normalized), for its own noise.",
         storageClass="ComCamExposure",
         dimensions=("instrument", "detector", "physical_filter"),
         isCalibration=True,
-    )
-    outputStats = cT.Output(
-        name="verifyFlatDetStats",
-        doc="Per-amplifier statistics, tests and detector SUCCESS.",
-        storageClass="StructuredDataDict",
-        dimensions=("instrument", "exposure", "detector"),
     )
 
 
