@@ -70,13 +70,13 @@ __all__ = [
 ]
 
 import dataclasses
-import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from lsst.ts.calibrations.cp.isr_algorithms import median_variance
 from lsst.ts.calibrations.repo.camera import AmpGeometry
 
 # Signal (e⁻) of the flat pair whose gain is checked on its own (DMTN-101).
@@ -89,38 +89,6 @@ _PTC_LEVELS = (300.0, 600.0, 1200.0, 2500.0, 5000.0, 8000.0, 12_000.0, 16_000.0,
 
 # Dark exposure times the planner chooses from, s.
 _DARK_TIMES = (60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0, 2400.0, 3600.0)
-
-
-@functools.cache
-def median_variance(n: int, rows: int = 200_000) -> float:
-    """Variance of the median of ``n`` unit Gaussian values.
-
-    Exact for n = 1 and 2 (the median is a value or the mean); a fixed-seed
-    Monte Carlo otherwise (relative error ~0.3%).
-
-    Parameters
-    ----------
-    n : `int`
-        Number of values (≥ 1).
-    rows : `int`
-        Monte Carlo draws.
-
-    Returns
-    -------
-    variance : `float`
-        Var(median) for unit variance; about π/(2n) for large n.
-
-    Raises
-    ------
-    ValueError
-        Raised if ``n`` < 1.
-    """
-    if n < 1:
-        raise ValueError(f"n={n} must be at least 1.")
-    if n <= 2:
-        return 1.0 / n
-    rng = np.random.default_rng(4321)
-    return float(np.median(rng.standard_normal((rows, n)), axis=1).var())
 
 
 def exp_approximation_model(mean: np.ndarray, a00: float, gain: float, n00: float) -> np.ndarray:

@@ -66,6 +66,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _accuracy_lib as lib  # noqa: E402
+from lsst.ts.calibrations.cp.pipeline_paths import pipetask_executable  # noqa: E402
 from lsst.ts.calibrations.repo.camera import Camera, get_geometry  # noqa: E402
 
 INSTRUMENT = "LSSTComCam"
@@ -167,10 +168,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def _pipetask() -> str:
-    candidate = Path(sys.executable).parent / "pipetask"
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("pipetask")
+    found = shutil.which(pipetask_executable())
     if found is None:
         raise FileNotFoundError("pipetask is not installed beside this Python nor on PATH.")
     return found

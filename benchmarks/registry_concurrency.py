@@ -97,15 +97,14 @@ def _worker_certify(repo: str, run: str, rounds: int, tag: str) -> None:
 
 
 def _pipetask(repo: str, output: str, detector: int, exposures: Sequence[int]) -> list[str]:
-    from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
+    from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths, pipetask_executable
 
     query = (
         f"instrument='{INSTRUMENT}' AND detector IN ({detector}) "
         f"AND exposure IN ({', '.join(map(str, exposures))})"
     )
-    pipetask = str(Path(sys.executable).with_name("pipetask"))
     return [
-        pipetask,
+        pipetask_executable(),
         "--long-log",
         "run",
         "-p",

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from lsst.daf.butler import Butler
 
-from lsst.ts.calibrations.cp.isr_algorithms import amp_value_image, median_residual_variance_factor
+from lsst.ts.calibrations.cp.isr_algorithms import amp_value_image, median_variance
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY, Camera
 from lsst.ts.calibrations.repo.certify import certify_calibrations
@@ -135,7 +135,7 @@ def test_bias_removes_level_and_keeps_column_structure(setup: Setup, detector: i
         20241024_00000 + i for i in range(1, N_BIAS + 1)
     ]
     n_cols = GEOMETRY.serial_overscan - 6
-    var_median = median_residual_variance_factor(n_cols) - 1 + 2 / n_cols
+    var_median = median_variance(n_cols)
     for amp in info.amps:
         noise = truth.amps[amp.name].read_noise
         area = residual[amp.detector_slice(GEOMETRY)]
@@ -193,7 +193,7 @@ def test_dark_current_within_statistical_error(setup: Setup) -> None:
             # Error of an amplifier's mean dark (e-/s): pixel noise plus the per-row overscan
             # median's noise (shared by a row), for the darks and for the bias subtracted from them.
             n_cols = GEOMETRY.serial_overscan - 6
-            row_sigma = noise * np.sqrt(median_residual_variance_factor(n_cols) - 1 + 2 / n_cols + 1 / n_cols)
+            row_sigma = noise * np.sqrt(median_variance(n_cols) + 1 / n_cols)
             per_frame = np.sqrt(noise**2 / good.sum() + row_sigma**2 / GEOMETRY.ny)
             sigma = per_frame * np.sqrt(1 / N_DARK + 1 / N_BIAS) / DARK_TIME
             pulls.append((measured - expected) / sigma)

@@ -31,7 +31,7 @@ __all__ = [
     "IQR_TO_SIGMA",
     "OverscanResult",
     "amp_value_image",
-    "median_residual_variance_factor",
+    "median_variance",
     "overscan_levels",
     "residual_stdev_factor",
     "robust_sigma",
@@ -72,40 +72,43 @@ def robust_sigma(values: np.ndarray) -> float:
 
 
 @functools.cache
-def median_residual_variance_factor(n: int) -> float:
-    """Expected Var(x - median) / σ² for ``n`` Gaussian values.
+def median_variance(n: int) -> float:
+    """Var(median) of ``n`` standard normal values.
 
-    A value minus the median of its own ``n``-value row has variance
-    σ² (1 - 2/n) + Var(median): the value and the median are correlated
-    (Cov = σ²/n, as for the mean). Var(median) is computed once per ``n``
-    by a fixed-seed Monte Carlo of 50 000 rows with the row mean as control
-    variate: the mean is efficient, so Cov(median, mean) = Var(mean) = σ²/n
-    and Var(median) = E[(median − mean)²] + σ²/n, whose first term is small.
-    Its error is then within 0.2 % of Var(median) for 3 to 58 values
-    (against numerical integration over the order statistics), 3 × 10⁻⁵
-    of the factor for 58 (without the control variate: 1.6 % and 4 × 10⁻⁴,
-    a 0.03 % bias of the read noise).
+    Exact for 1 and 2 values (a value, or their mean). Otherwise a
+    fixed-seed Monte Carlo of 50 000 rows (fewer for long rows) with the row
+    mean as control variate: the mean is efficient, so Cov(median, mean) =
+    Var(mean) = 1/n and Var(median) = E[(median − mean)²] + 1/n, whose first
+    term is small. The error is then within 0.2 % for 3 to 58 values
+    (against numerical integration over the order statistics).
+
+    It is the variance a row's overscan median adds to every pixel of the
+    row when the ISR subtracts it (times the noise variance).
 
     Parameters
     ----------
     n : `int`
-        Number of values in a row (≥ 1).
+        Number of values (≥ 1).
 
     Returns
     -------
-    factor : `float`
-        The variance factor, < 1 for n > 1.
+    variance : `float`
+        Var(median) for unit variance; about π/(2n) for large n.
+
+    Raises
+    ------
+    ValueError
+        Raised if ``n`` < 1.
     """
     if n < 1:
         raise ValueError(f"n={n} must be at least 1.")
-    if n == 1:
-        return 0.0
+    if n <= 2:
+        return 1.0 / n
     rng = np.random.default_rng(12345)
     rows = 50_000 if n <= 64 else max(2000, 3_200_000 // n)
     values = rng.standard_normal((rows, n))
     deviation = np.median(values, axis=1) - values.mean(axis=1)
-    var_median = float(np.mean(deviation * deviation)) + 1.0 / n
-    return 1.0 - 2.0 / n + var_median
+    return float(np.mean(deviation * deviation)) + 1.0 / n
 
 
 @dataclasses.dataclass(frozen=True)

@@ -34,6 +34,7 @@ __all__ = ["DOCUMENT_OPTIONS", "PIPELINE_ENV_VARS", "PipelinePaths", "pipetask_e
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -46,9 +47,13 @@ DOCUMENT_OPTIONS: tuple[str, ...] = ("-c", "isr:doDefect=False", "-c", "isr:doCr
 
 
 def pipetask_executable() -> str:
-    """Return the ``pipetask`` beside this Python (a virtual environment's), else ``pipetask``."""
+    """Return the ``pipetask`` beside this Python (a virtual environment's), else the one on
+    ``PATH``, else the bare name ``pipetask``.
+    """
     sibling = Path(sys.executable).with_name("pipetask")
-    return str(sibling) if sibling.exists() else "pipetask"
+    if sibling.is_file():
+        return str(sibling)
+    return shutil.which("pipetask") or "pipetask"
 
 
 _VAR_RE = re.compile(r"\$\{(\w+)\}|\$(\w+)")

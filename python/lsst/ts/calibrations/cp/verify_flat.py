@@ -49,8 +49,7 @@ __all__ = ["VerifyFlatConfig", "VerifyFlatConnections", "VerifyFlatTask"]
 import functools
 import math
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from lsst.pex.config import Field
@@ -134,7 +133,12 @@ class VerifyFlatTask(PipelineTask):
             flat_noise_tolerance=self.config.noiseTolerance, detector_scatter=self.config.detectorScatter
         )
         flat_areas = amp_areas(inputFlat, detector)
-        self_weight = _input_weight(inputFlat, inputExp.metadata.get("EXPOSURE"))
+        inputs = _flat_inputs(inputFlat)
+        exposure = inputExp.metadata.get("EXPOSURE")
+        ids = [input_id for input_id, _ in inputs]
+        exposure_id = int(exposure) if exposure is not None else None
+        self_index = ids.index(exposure_id) if exposure_id in ids else None
+        self_weight = 1.0 / len(inputs) if self_index is not None else 0.0
         amp_stats, amp_tests, amp_reported = {}, {}, {}
         areas = amp_areas(inputExp, detector)
         for name, area in areas.items():
@@ -145,7 +149,7 @@ class VerifyFlatTask(PipelineTask):
                 gain=metadata_float(inputExp, GAIN_KEY.format(amp=name)),
                 cr_nsigma=self.config.crNSigma,
             )
-        factor = _combination_factor(inputFlat, inputExp.metadata.get("EXPOSURE"), amp_stats)
+        factor = _combination_factor([scale for _, scale in inputs], self_index, amp_stats)
         for name, area in areas.items():
             stats = amp_stats[name]
             flat_area = flat_areas[name]
@@ -179,34 +183,36 @@ class VerifyFlatTask(PipelineTask):
         return Struct(outputStats=summary)
 
 
-def _combination_factor(flat: Exposure, exposure: Any, amp_stats: Mapping[str, Mapping[str, float]]) -> float:
-    """`clipped_combination_factor` for an exposure verified with this flat.
-
-    The inputs' levels are the flat's ``CPP_INPUT_SCALE_i``; the exposure's
-    level and read noise are the medians over its amplifiers. A flat
-    without its inputs' scales gets 1 (the plain-mean prediction).
-    """
-    inputs: dict[int, tuple[int, float]] = {}
+def _flat_inputs(flat: Exposure) -> list[tuple[int, float | None]]:
+    """The flat's inputs, in order: exposure id (``CPP_INPUT_i``) and scale (``CPP_INPUT_SCALE_i``)."""
+    inputs: dict[int, tuple[int, float | None]] = {}
     for key, value in flat.metadata.items():
         match = re.fullmatch(r"CPP_INPUT_(\d+)", key)
         if match is not None:
             scale = flat.metadata.get(f"CPP_INPUT_SCALE_{match.group(1)}")
-            if scale is None:
-                return 1.0
-            inputs[int(match.group(1))] = (int(value), float(scale))
-    ordered = [inputs[i] for i in sorted(inputs)]
-    levels = [scale for _, scale in ordered]
-    ids = [exposure_id for exposure_id, _ in ordered]
+            inputs[int(match.group(1))] = (int(value), None if scale is None else float(scale))
+    return [inputs[i] for i in sorted(inputs)]
+
+
+def _combination_factor(
+    levels: Sequence[float | None], self_index: int | None, amp_stats: Mapping[str, Mapping[str, float]]
+) -> float:
+    """`clipped_combination_factor` for an exposure verified with a flat of these input levels.
+
+    The exposure's level and read noise are the medians over its
+    amplifiers. A flat without its inputs' scales gets 1 (the plain-mean
+    prediction).
+    """
+    known = [level for level in levels if level is not None]
     means = [stats["MEAN"] for stats in amp_stats.values() if math.isfinite(stats["MEAN"])]
     noises = [stats["READ_NOISE"] for stats in amp_stats.values() if math.isfinite(stats["READ_NOISE"])]
-    if not means:
+    if not means or len(known) != len(levels):
         return 1.0
-    self_index = ids.index(int(exposure)) if exposure is not None and int(exposure) in ids else None
     read_noise = float(np.median(noises)) if noises else 0.0
     # Rounded (read noise to 0.5 e-, level to 2 digits, far below what moves the factor) so that
     # the detectors of one exposure, which share the flat's input levels, share one simulation.
     level = float(f"{np.median(means):.2g}")
-    return _cached_factor(tuple(levels), round(2 * read_noise) / 2, level, self_index)
+    return _cached_factor(tuple(known), round(2 * read_noise) / 2, level, self_index)
 
 
 @functools.lru_cache(maxsize=256)
@@ -215,11 +221,3 @@ def _cached_factor(
 ) -> float:
     """`clipped_combination_factor`, remembered for the process."""
     return clipped_combination_factor(levels, read_noise, level, self_index)
-
-
-def _input_weight(flat: Exposure, exposure: Any) -> float:
-    """Weight 1/N of ``exposure`` in the flat if it is one of the flat's N inputs, else 0."""
-    inputs = [value for key, value in flat.metadata.items() if re.fullmatch(r"CPP_INPUT_\d+", key)]
-    if exposure is None or not inputs:
-        return 0.0
-    return 1.0 / len(inputs) if int(exposure) in {int(v) for v in inputs} else 0.0

@@ -391,7 +391,7 @@ def make_simulated_observatory(
             geometry=namespace.geometry or "reduced",
             faults=faults,
             repo_alias=alias_module.DEFAULT_REPO_ALIAS,
-            ocps_max_processes=getattr(namespace, "ocps_max_processes", None),
+            ocps_max_processes=namespace.ocps_max_processes,
         ),
     )
 
@@ -788,7 +788,8 @@ def _make_observatory_process(
     """Make the ``run_comcam_sim`` child process the ``--simulate`` options describe."""
     module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
     sim_args = ["--repo", str(namespace.repo)]
-    for name in ("time_scale", "sensor_model", "seed", "date", "geometry", "ocps_max_processes"):
+    # Every --simulate option but the repository (given first) and the faults (repeatable, below).
+    for name in (name for name in _SIM_OPTIONS if name not in ("repo", "sim_fault")):
         value = getattr(namespace, name)
         if value is not None:
             sim_args += ["--" + name.replace("_", "-"), str(value)]

@@ -95,15 +95,13 @@ import contextlib
 import json
 import os
 import shlex
-import shutil
 import signal
-import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from ..cp.pipeline_paths import PipelinePaths
+from ..cp.pipeline_paths import PipelinePaths, pipetask_executable
 from ..repo.repo_alias import resolve_repository
 from ..repo.repository import RAW_RUN
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
@@ -133,14 +131,6 @@ def _machine_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
-
-
-def _default_pipetask() -> list[str]:
-    sibling = Path(sys.executable).with_name("pipetask")
-    if sibling.is_file():
-        return [str(sibling)]
-    found = shutil.which("pipetask")
-    return [found] if found else ["pipetask"]
 
 
 class OcpsCsc(BaseCsc):
@@ -225,7 +215,7 @@ class OcpsCsc(BaseCsc):
         self.max_processes = max_processes if max_processes is not None else _machine_cores()
         self.in_progress_timeout = float(in_progress_timeout)
         self.abort_grace_period = float(abort_grace_period)
-        self.pipetask = list(pipetask) if pipetask is not None else _default_pipetask()
+        self.pipetask = list(pipetask) if pipetask is not None else [pipetask_executable()]
         self.pipeline_paths = PipelinePaths()
         self.jobs: dict[str, OcpsJob] = {}
         self._job_tasks: dict[str, asyncio.Task[None]] = {}
