@@ -23,6 +23,7 @@
 
 import asyncio
 import pathlib
+import types
 from collections.abc import AsyncIterator
 
 import pytest
@@ -35,7 +36,6 @@ from lsst.ts.calibrations.observatory import (
     ComponentNotRunningError,
     RemoteGroup,
 )
-from lsst.ts.calibrations.observatory.base_camera import CameraSubstate
 from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -162,34 +162,67 @@ async def test_filter_change(comcam: ComCam) -> None:
         await comcam.setup_filter("w_01")
 
 
-async def test_readiness(comcam: ComCam) -> None:
+async def test_readiness(comcam: ComCam, caplog: pytest.LogCaptureFixture) -> None:
     # Never took an image: ready at once.
     await asyncio.wait_for(comcam.wait_for_camera_readiness(), 1.0)
-    # An image being read out by another client: wait for its endReadout.
+    # An image being read out by another client (no group ID of ours) is not waited for, and
+    # reported once; the camera's BUSY command state is what the next take waits for.
     other = asyncio.create_task(
         comcam.camera.cmd_takeImages.set_start(numImages=1, expTime=10.0, keyValueMap="imageType: DARK")
     )
     await comcam.camera.evt_startIntegration.next(flush=True, timeout=STD_TIMEOUT)
     assert comcam.camera.evt_ccsCommandState.get().substate == 2
-    await comcam.wait_for_camera_readiness()
-    assert comcam.camera.evt_endReadout.get().imageName == "CC_O_20241024_000001"
-    await comcam.wait_for_camera_state(CameraSubstate.IDLE)
-    await other
+    await asyncio.wait_for(comcam.wait_for_camera_readiness(), 1.0)
+    await asyncio.wait_for(comcam.wait_for_camera_readiness(), 1.0)
+    skipped = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Skipping")]
+    assert skipped == [
+        "Skipping CC_O_20241024_000001: not an image this script commanded "
+        "(another client's image, still being read out)"
+    ]
     ids = await comcam.take_bias(1)
     assert ids == [2024102400002]
+    assert other.done()
+    await other
 
 
 async def test_readiness_timeout(comcam: ComCam) -> None:
     camera = comcam.observatory.camera  # type: ignore[attr-defined]
     camera.read_out_time = 1e4  # the readout never ends within the test
     comcam.fast_timeout = 0.2
-    other = asyncio.create_task(
-        comcam.camera.cmd_takeImages.set_start(numImages=1, expTime=0.0, keyValueMap="imageType: BIAS")
-    )
+    # This class's own image, left reading out by a take that was cancelled, is waited for.
+    take = asyncio.create_task(comcam.take_bias(1))
     await comcam.camera.evt_startIntegration.next(flush=True, timeout=STD_TIMEOUT)
+    take.cancel()
     with pytest.raises(RuntimeError, match="CC_O_20241024_000001 started integrating but no endReadout"):
         await comcam.wait_for_camera_readiness()
-    other.cancel()
+
+
+async def test_images_not_commanded_are_not_counted(comcam: ComCam) -> None:
+    # An image of another client (group ID), of another camera (name) or without a group ID is
+    # not one of this class's images; one it counted is not counted twice.
+    group = "2024-10-24T18:00:00.000"
+
+    def start(name: str, keys: str, values: str) -> types.SimpleNamespace:
+        return types.SimpleNamespace(imageName=name, additionalKeys=keys, additionalValues=values)
+
+    cases = {
+        "CC_O_20241024_000007": ("imageType:groupId", f"BIAS:{group}", ""),
+        "CC_O_20241024_000008": (
+            "imageType:groupId",
+            "BIAS:2000-01-01T00:00:00.000",
+            f"not of group {group}",
+        ),
+        "CC_O_20241024_000009": ("imageType", "BIAS", f"it carries no group ID (expected {group})"),
+        "AT_O_2024102_000010": ("imageType:groupId", f"BIAS:{group}", "its name is not of the form"),
+    }
+    for name, (keys, values, why) in cases.items():
+        reason = comcam._foreign_reason(start(name, keys, values), group)
+        assert (why in reason) if why else reason == "", (name, reason)
+    # Take two images: both counted, and counted once.
+    ids = await comcam.take_bias(2)
+    assert ids == [2024102400001, 2024102400002]
+    own = start("CC_O_20241024_000001", "imageType:groupId", "BIAS:whatever")
+    assert comcam._foreign_reason(own, "whatever") == "it was counted already"
 
 
 async def test_camera_fault(comcam: ComCam) -> None:

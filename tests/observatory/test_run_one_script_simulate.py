@@ -21,12 +21,17 @@
 
 """Tests of the run_one_script options that start the simulated observatory (--simulate ...)."""
 
+import asyncio
 import io
+import os
 import pathlib
+import re
 import subprocess
 import sys
+import typing
 
 import pytest
+from lsst.daf.butler import Butler
 
 from lsst.ts.calibrations.sal.run_one_script import make_simulated_observatory, parse_args, run_one_script
 
@@ -137,3 +142,58 @@ async def test_run_without_observatory() -> None:
     assert code == 1
     assert "no simulated observatory (--simulate not given)" in output
     assert "CCCamera published no summaryState within 1.0 s: it is not running" in output
+
+
+@pytest.mark.slow
+async def test_two_simulated_runs_at_once_do_not_mix(tmp_path: pathlib.Path) -> None:
+    """Two ``run_one_script --simulate`` on one machine, over the multi-process
+    transport and with no isolation name set, each take exactly their own images.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("LSST_TOPIC_SUBNAME", "LSST_SAL_TRANSPORT", "DAF_BUTLER_REPOSITORY_INDEX")
+    }
+
+    async def run(name: str, index: int) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "lsst.ts.calibrations.sal.run_one_script",
+            str(SCRIPT),
+            "--simulate",
+            "--repo",
+            str(tmp_path / name),
+            "--time-scale",
+            "0.05",
+            "--date",
+            "2021-09-01",
+            "--index",
+            str(index),
+            "-p",
+            "nbias=3",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+        )
+        stdout, _ = await process.communicate()
+        return typing.cast(int, process.returncode), stdout.decode()
+
+    results = await asyncio.gather(run("repo_a", 41), run("repo_b", 42))
+    names = set()
+    for code, output in results:
+        assert code == 0, output
+        # Each camera numbered only its own three images (mixed, one would see six).
+        assert "exposure ids [2021090100001, 2021090100002, 2021090100003]" in output, output
+        assert "Skipping" not in output, output
+        match = re.search(r"isolation name LSST_TOPIC_SUBNAME=(\S+) \(private to this run\)", output)
+        assert match is not None, output
+        names.add(match.group(1))
+    assert len(names) == 2
+    for name in ("repo_a", "repo_b"):
+        butler = Butler.from_config(str(tmp_path / name))
+        try:
+            exposures = butler.query_dimension_records("exposure", instrument="LSSTComCam")
+        finally:
+            butler.close()
+        assert sorted(record.id for record in exposures) == [2021090100001, 2021090100002, 2021090100003]

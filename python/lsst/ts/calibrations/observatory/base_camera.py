@@ -41,8 +41,15 @@ error that names it, never a 30 s pause followed by "continuing":
 - after ``takeImages`` completes, one ``startIntegration`` and one
   ``endReadout`` per image of the command (events flushed just before the
   command, so only this command's count) must be there within
-  `fast_timeout`; ``startIntegration`` events of another group ID (another
-  client) are skipped.
+  `fast_timeout`.
+
+Images this class did not command are never counted, never waited for:
+an image whose ``startIntegration`` carries another group ID, or no group
+ID, or whose name is not of this camera (another client's, or another
+observatory's on the same network) is skipped and reported once; readiness
+waits only for the readout of an image this class commanded (another
+client's image in progress shows in ``ccsCommandState``, which is waited
+for).
 """
 
 __all__ = ["BaseCamera"]
@@ -115,6 +122,10 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         self.max_n_snaps_warning = 2
         self.instrument_setup_attributes = set(instrument_setup_attributes)
         self.cmd_lock = asyncio.Lock()
+        # Group IDs this class sent, names of the images it counted, and of the others reported.
+        self._own_groups: set[str] = set()
+        self._own_images: set[str] = set()
+        self._reported_foreign: set[str] = set()
 
     @classmethod
     def get_image_types(cls) -> list[str]:
@@ -379,6 +390,7 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         await self.wait_for_camera_state(CameraSubstate.IDLE)
         camera.evt_startIntegration.flush()
         camera.evt_endReadout.flush()
+        self._own_groups.add(camera_exposure.group_id)
         what = f"{n_images} {camera_exposure.image_type} image(s) of {camera_exposure.exp_time} s"
         try:
             await camera.cmd_takeImages.start(timeout=timeout)
@@ -405,12 +417,43 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
                     f"takeImages of {what} completed, but the camera wrote startIntegration for only "
                     f"{len(names)} of them within {self.fast_timeout} s (seen: {names or 'none'})"
                 ) from None
-            # additionalValues joins the values with ":", which group IDs (ISO times) also contain.
-            if "groupId" in data.additionalKeys.split(":") and group_id not in data.additionalValues:
-                self.log.warning("Skipping %s: not of group %s", data.imageName, group_id)
+            why = self._foreign_reason(data, group_id)
+            if why:
+                self._report_foreign(data.imageName, why)
                 continue
             names.append(data.imageName)
+            self._own_images.add(data.imageName)
         return names
+
+    def _foreign_reason(self, data: Any, group_id: str) -> str:
+        """Why a ``startIntegration`` is not of the images just commanded ("" if it is)."""
+        try:
+            self.exposure_id_from_image_name(data.imageName)
+        except RuntimeError:
+            return "its name is not of the form CC_O_YYYYMMDD_NNNNNN"
+        if data.imageName in self._own_images:
+            return "it was counted already"
+        if "groupId" not in data.additionalKeys.split(":"):
+            return f"it carries no group ID (expected {group_id})"
+        # additionalValues joins the values with ":", which group IDs (ISO times) also contain.
+        if group_id not in data.additionalValues:
+            return f"it is not of group {group_id}"
+        return ""
+
+    def _is_own(self, data: Any) -> bool:
+        """Is a ``startIntegration`` of an image this class commanded (of a group ID it sent)?"""
+        if data.imageName in self._own_images:
+            return True
+        if "groupId" not in data.additionalKeys.split(":"):
+            return False
+        return any(group_id in data.additionalValues for group_id in self._own_groups)
+
+    def _report_foreign(self, image_name: str, why: str) -> None:
+        """Log, once per image, that an image not commanded here is skipped."""
+        if image_name in self._reported_foreign:
+            return
+        self._reported_foreign.add(image_name)
+        self.log.warning("Skipping %s: not an image this script commanded (%s)", image_name, why)
 
     async def _check_end_readouts(self, image_names: list[str], what: str) -> None:
         """Check that each image was read out (``endReadout`` written)."""
@@ -439,6 +482,11 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         last_start = camera.evt_startIntegration.get()
         last_end = camera.evt_endReadout.get()
         if last_start is None or (last_end is not None and last_end.imageName == last_start.imageName):
+            return
+        if not self._is_own(last_start):
+            # Another client's image (or another observatory's): its readout is not ours to wait
+            # for; a camera busy with it says so in ccsCommandState.
+            self._report_foreign(last_start.imageName, "another client's image, still being read out")
             return
         camera.evt_endReadout.flush()
         timeout = last_start.exposureTime + self.read_out_time + 2 * self.shutter_time + self.fast_timeout

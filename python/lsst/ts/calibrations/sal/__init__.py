@@ -30,6 +30,7 @@ from .defaulting_validator import *
 from .domain import *
 from .field_info import *
 from .heartbeat_monitor import *
+from .isolation import *
 from .local_transport import *
 from .remote import *
 from .sal_info import *

@@ -85,11 +85,9 @@ from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
 from .component_info import ComponentInfo
+from .isolation import isolation_name
 from .topic_info import TopicInfo
 from .transport import ReaderCallback, Transport
-
-SUBNAME_ENV = "LSST_TOPIC_SUBNAME"
-"""Environment variable: name that isolates one set of processes."""
 
 INTERFACE_ENV = "LSST_DDS_INTERFACE"
 """Environment variable: network interface (name or address); loopback if unset."""
@@ -146,7 +144,7 @@ _IDL_TYPES: dict[str, Any] = {
 
 def subname_from_env() -> str:
     """Return ``LSST_TOPIC_SUBNAME`` ("" if unset)."""
-    return os.environ.get(SUBNAME_ENV, "")
+    return isolation_name()
 
 
 def domain_id_for_subname(subname: str) -> int:

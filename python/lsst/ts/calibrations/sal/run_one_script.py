@@ -40,6 +40,12 @@ is started: the script's components must be those of a real observatory,
 and the script says so (it fails naming each component that is not
 running).
 
+Isolation: with ``--simulate`` the observatory is private to this run: a
+fresh isolation name (``LSST_TOPIC_SUBNAME``, see
+`lsst.ts.calibrations.sal.isolation`) is set unless the user gave one, and
+every process the command starts inherits it, so two runs on one machine
+never see each other.
+
 Transport: with the DDS transport (``--transport dds``, or
 ``LSST_SAL_TRANSPORT=dds``; the default of the command line) the script runs
 as its own process, ``python SCRIPT_PATH INDEX`` as a script queue starts
@@ -92,6 +98,7 @@ from .base import MAX_SAL_INDEX, AckError, ScriptState, current_tai
 from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
 from .domain import Domain
 from .heartbeat_monitor import HeartbeatMonitor
+from .isolation import SUBNAME_ENV, ensure_isolation_name
 from .remote import Remote
 from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name
 
@@ -814,6 +821,10 @@ def main(args: typing.Sequence[str] | None = None) -> None:
         transport = namespace.transport or get_transport_name(default="dds")
         observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None
         if namespace.simulate:
+            # The observatory this command starts is private to it (and the processes it starts).
+            name, created = ensure_isolation_name("run")
+            how = "private to this run" if created else f"from {SUBNAME_ENV}"
+            print(f"isolation name {SUBNAME_ENV}={name} ({how})", flush=True)
             if transport == "dds":
                 observatory = _make_observatory_process(namespace)
             else:

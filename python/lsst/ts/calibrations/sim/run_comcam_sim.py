@@ -24,12 +24,17 @@
 ``run_comcam_sim --repo PATH [--time-scale F] [--sensor-model FILE]
 [--geometry reduced|full] [--seed N] [--date D] [--sim-fault SPEC ...] [--ocps-max-processes N]``
 starts `SimulatedObservatory` (CCCamera, CCHeaderService, CCOODS, OCPS:2,
-ENABLED) over the DDS transport (``LSST_TOPIC_SUBNAME`` isolates it), prints
+ENABLED) over the DDS transport, prints
 `READY_LINE` when every CSC is ENABLED and runs until Ctrl-C or SIGTERM,
 then closes every CSC and exits 0.
 
 `ObservatoryProcess` starts it as a child process and waits until it is
 ready: ``run_one_script --simulate`` uses it with the DDS transport.
+
+Isolation: the observatory answers only processes with its isolation name
+(``LSST_TOPIC_SUBNAME``). Started by hand without one, it makes a fresh name
+and prints it (``export LSST_TOPIC_SUBNAME=...`` in the shell that runs the
+scripts); a child of ``run_one_script --simulate`` inherits that command's.
 """
 
 __all__ = ["READY_LINE", "ObservatoryProcess", "main", "make_parser", "run_comcam_sim"]
@@ -42,6 +47,7 @@ import sys
 import types
 import typing
 
+from ..sal.isolation import SUBNAME_ENV, ensure_isolation_name
 from ..sal.run_one_script import add_ocps_max_processes_argument, make_simulated_observatory
 from ..sal.transport_choice import set_transport_name
 
@@ -121,7 +127,7 @@ async def run_comcam_sim(namespace: argparse.Namespace, stream: typing.TextIO | 
         observatory = make_simulated_observatory(namespace)
         async with observatory as started:
             print(started.describe(), file=out, flush=True)
-            for name in ("DAF_BUTLER_REPOSITORY_INDEX", "DAF_BUTLER_REPOSITORIES"):
+            for name in (SUBNAME_ENV, "DAF_BUTLER_REPOSITORY_INDEX", "DAF_BUTLER_REPOSITORIES"):
                 if os.environ.get(name):
                     print(f"{ENV_LINE_PREFIX}{name}={os.environ[name]}", file=out, flush=True)
             print(READY_LINE, file=out, flush=True)
@@ -139,6 +145,13 @@ def main(args: typing.Sequence[str] | None = None) -> None:
     namespace = parser.parse_args(args)
     _check(parser, namespace)
     set_transport_name("dds")
+    name, created = ensure_isolation_name("sim")
+    if created:
+        print(
+            f"run_comcam_sim: this observatory is private: run scripts against it with {SUBNAME_ENV}={name} "
+            f"(e.g. export {SUBNAME_ENV}={name})",
+            flush=True,
+        )
     try:
         asyncio.run(run_comcam_sim(namespace))
     except (ValueError, FileNotFoundError, RuntimeError) as e:
