@@ -23,7 +23,9 @@
 
 import asyncio
 import pathlib
+import time
 import types
+import typing
 from collections.abc import AsyncIterator
 
 import pytest
@@ -243,9 +245,34 @@ async def test_oods_faults(comcam: ComCam) -> None:
     ):
         await comcam.wait_for_oods(ids, DETECTORS, timeout=STD_TIMEOUT)
     with pytest.raises(
-        RuntimeError, match="No imageInOODS within 0.5 s for 2 file.*CC_O_20241024_000001 R22_S00"
+        RuntimeError,
+        match=r"No imageInOODS within 0.5 s of the readout \(nor any OODS progress for 0.5 s\) for 2 file"
+        ".*CC_O_20241024_000001 R22_S00",
     ):
         await comcam.wait_for_oods(ids[:1], DETECTORS, timeout=0.5)
+
+
+async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
+    # A busy machine: the OODS ingests each image 0.6 s after the previous one, so the last of
+    # eight is in the repository seconds after its readout, past the limit of 2 s. The limit
+    # counts from the OODS's last progress too, so the wait succeeds ...
+    oods = comcam.observatory.oods  # type: ignore[attr-defined]
+    ingest = oods._ingest_files
+
+    def slow_ingest(butler: typing.Any, obs_id: str) -> typing.Any:
+        time.sleep(0.6)
+        return ingest(butler, obs_id)
+
+    oods._ingest_files = slow_ingest
+    ids = await comcam.take_bias(8)
+    await comcam.wait_for_oods(ids[-1:], DETECTORS, timeout=2.0)
+    readout = comcam.readout_times["CC_O_20241024_000008"]
+    assert asyncio.get_running_loop().time() - readout > 2.0
+    # ... while an image the OODS never ingests is reported one limit after the OODS went quiet.
+    comcam.observatory.faults.lose_image(9)  # type: ignore[attr-defined]
+    lost = await comcam.take_bias(1)
+    with pytest.raises(RuntimeError, match="CC_O_20241024_000009 R22_S00"):
+        await comcam.wait_for_oods(lost, DETECTORS, timeout=2.0)
 
 
 async def test_sequence_continues_after_restart(tmp_path: pathlib.Path) -> None:

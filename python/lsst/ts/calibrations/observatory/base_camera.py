@@ -126,6 +126,8 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         self._own_groups: set[str] = set()
         self._own_images: set[str] = set()
         self._reported_foreign: set[str] = set()
+        # Event-loop time at which each image this class counted was read out (its endReadout).
+        self.readout_times: dict[str, float] = {}
 
     @classmethod
     def get_image_types(cls) -> list[str]:
@@ -466,7 +468,9 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
                     f"takeImages of {what} completed, but the camera wrote no endReadout for "
                     f"{', '.join(sorted(missing))} within {self.fast_timeout} s"
                 ) from None
-            missing.discard(data.imageName)
+            if data.imageName in missing:
+                missing.discard(data.imageName)
+                self.readout_times[data.imageName] = asyncio.get_running_loop().time()
 
     async def wait_for_camera_readiness(self) -> None:
         """Wait until the camera has read out the last image it started.

@@ -27,6 +27,12 @@ The ts_observatory_control API (`BaseCamera`) plus the filter
 ``imageInOODS`` events are recorded from the moment the group starts, per
 image and detector, so an ingest can be awaited for exactly the exposures
 and detectors taken, and a failed or missing ingest is an error naming it.
+
+The time limit of the wait holds on a busy machine: a file counts as
+missing only when the limit has passed both since its image was read out
+and since the OODS last reported any ingest. An OODS that is behind but
+working (a backlog of files on a loaded machine) is waited for; one that
+lost a file, or stopped, is reported one limit after it went quiet.
 """
 
 __all__ = ["ComCam"]
@@ -82,6 +88,8 @@ class ComCam(BaseCamera):
         self.filter_change_timeout = 60.0
         self.oods_status: dict[str, dict[str, tuple[int, str]]] = {}
         self._oods_changed = asyncio.Event()
+        # Event-loop time of the last imageInOODS (of any image): the OODS's last sign of progress.
+        self._last_oods_event: float | None = None
         self.rem.ccoods.evt_imageInOODS.callback = self._image_in_oods
 
     @classmethod
@@ -192,6 +200,7 @@ class ComCam(BaseCamera):
     def _image_in_oods(self, data: Any) -> None:
         detector = f"{data.raft}_{data.sensor}"
         self.oods_status.setdefault(data.obsid, {})[detector] = (int(data.statusCode), str(data.description))
+        self._last_oods_event = asyncio.get_running_loop().time()
         self._oods_changed.set()
 
     async def wait_for_oods(
@@ -209,14 +218,18 @@ class ComCam(BaseCamera):
         detectors : iterable of `int` or `str`, optional
             Detector ids (0-8) or names read out; all nine if None.
         timeout : `float`, optional
-            Time limit (s) from the call.
+            Time limit (s) of each file: it counts from the readout of the
+            file's image (from the call, for an image this group did not
+            read out), and again from each ``imageInOODS`` the OODS writes,
+            so an OODS that is behind but still ingesting is waited for.
 
         Raises
         ------
         RuntimeError
             As soon as an ``imageInOODS`` of these reports a failure (statusCode
-            != 0, with its description), or at the time limit, naming each
-            image and detector not ingested.
+            != 0, with its description), or when the time limit has passed
+            both since a file's readout and since the OODS's last
+            ``imageInOODS``, naming each image and detector not ingested.
         """
         names = [
             _DETECTOR_NAMES[d] if isinstance(d, int) else str(d)
@@ -224,28 +237,33 @@ class ComCam(BaseCamera):
         ]
         wanted = {self.image_name_from_exposure_id(e): set(names) for e in exposure_ids}
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        called = loop.time()
         while True:
             self._oods_changed.clear()
             failures = []
-            missing = []
+            missing: list[tuple[str, str]] = []
             for obs_id, detector_names in wanted.items():
                 seen = self.oods_status.get(obs_id, {})
                 for name in sorted(detector_names):
                     if name not in seen:
-                        missing.append(f"{obs_id} {name}")
+                        missing.append((obs_id, name))
                     elif seen[name][0] != 0:
                         failures.append(f"{obs_id} {name}: statusCode {seen[name][0]} {seen[name][1]}")
             if failures:
                 raise RuntimeError("OODS could not ingest " + "; ".join(failures))
             if not missing:
                 return
-            remaining = deadline - loop.time()
+            # The earliest deadline of a missing file: its readout (or the call), or the OODS's
+            # last sign of progress, whichever is later, plus the limit.
+            progress = self._last_oods_event if self._last_oods_event is not None else called
+            starts = [self.readout_times.get(obs_id, called) for obs_id, _ in missing]
+            remaining = max(min(starts), progress) + timeout - loop.time()
             try:
                 if remaining <= 0:
                     raise TimeoutError()
                 await asyncio.wait_for(self._oods_changed.wait(), remaining)
             except TimeoutError:
                 raise RuntimeError(
-                    f"No imageInOODS within {timeout} s for {len(missing)} file(s): " + ", ".join(missing)
+                    f"No imageInOODS within {timeout} s of the readout (nor any OODS progress for "
+                    f"{timeout} s) for {len(missing)} file(s): " + ", ".join(f"{o} {d}" for o, d in missing)
                 ) from None

@@ -41,6 +41,7 @@ __all__ = ["CCOODSCsc"]
 import asyncio
 import dataclasses
 import os
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,6 +109,8 @@ class CCOODSCsc(BaseCsc):
         self.faults = faults if faults is not None else SimFaults()
         self.files_ingested = 0
         self._butler: Butler | None = None
+        # Held by an ingest (in its thread) and by closing the butler, so neither cuts into the other.
+        self._butler_lock = threading.Lock()
         super().__init__(
             "CCOODS",
             initial_state=initial_state,
@@ -134,6 +137,9 @@ class CCOODSCsc(BaseCsc):
             self.log.warning("%s never reaches the OODS (SimFaults.lose_image)", obs_id)
             return
         statuses = await asyncio.to_thread(self._ingest_image, obs_id)
+        if statuses is None:
+            self.log.warning("Closing: %s not ingested", obs_id)
+            return
         if not statuses:
             self.log.error("No raw files of %s in %s", obs_id, self.raw_store.image_dir(obs_id))
         for status in statuses:
@@ -147,15 +153,21 @@ class CCOODSCsc(BaseCsc):
                 force_output=True,
             )
 
-    def _ingest_image(self, obs_id: str) -> list[_FileStatus]:
-        """Ingest the raws of one image (in a thread); one status per file."""
-        assert self._butler is not None
+    def _ingest_image(self, obs_id: str) -> list[_FileStatus] | None:
+        """Ingest the raws of one image (in a thread); one status per file, None once closed."""
+        with self._butler_lock:
+            if self._butler is None:
+                return None
+            return self._ingest_files(self._butler, obs_id)
+
+    def _ingest_files(self, butler: Butler, obs_id: str) -> list[_FileStatus]:
+        """Ingest the raws of one image with the butler; one status per file."""
         paths = self.raw_store.raw_files(obs_id)
         if not paths:
             return []
         names = [_detector_name(obs_id, path) for path in paths]
         try:
-            ingest_raws(self._butler, paths)
+            ingest_raws(butler, paths)
         except Exception as e:
             self.log.warning("Ingest of %s failed (%s); ingesting its files one by one", obs_id, e)
         else:
@@ -165,7 +177,7 @@ class CCOODSCsc(BaseCsc):
         for path, name in zip(paths, names):
             raft, sensor = name[:3], name[4:]
             try:
-                ingest_raws(self._butler, [path])
+                ingest_raws(butler, [path])
             except Exception as e:
                 self.log.error("Ingest of %s failed: %s", path, e)
                 statuses.append(_FileStatus(raft, sensor, 1, f"ingest failed: {e}"))
@@ -175,11 +187,15 @@ class CCOODSCsc(BaseCsc):
         return statuses
 
     async def close_tasks(self) -> None:
-        """Close the butler."""
+        """Close the butler, once an ingest under way has ended."""
         await super().close_tasks()
-        if self._butler is not None:
+        await asyncio.to_thread(self._close_butler)
+
+    def _close_butler(self) -> None:
+        with self._butler_lock:
             butler, self._butler = self._butler, None
-            await asyncio.to_thread(butler.close)
+        if butler is not None:
+            butler.close()
 
 
 def _detector_name(obs_id: str, path: Path) -> str:
