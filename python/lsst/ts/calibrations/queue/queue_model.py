@@ -265,14 +265,11 @@ class QueueModel:
             self._queue_position(sal_index)  # it must be waiting; otherwise nothing moves
             await self._update_queue()
             return
-        old_queue = collections.deque(self.queue)
-        script_info = self.queue[self._queue_position(sal_index)]
-        self.queue.remove(script_info)
-        try:
-            await self._insert(script_info, location, location_sal_index)
-        except Exception:
-            self.queue = old_queue
-            raise
+        position = self._queue_position(sal_index)
+        where = self._check_location(location, location_sal_index)
+        script_info = self.queue[position]
+        del self.queue[position]
+        await self._insert(script_info, where, location_sal_index)
 
     async def requeue(
         self, sal_index: int, seq_num: int, location: int, location_sal_index: int
@@ -375,7 +372,15 @@ class QueueModel:
     # ------------------------------------------------------------------
     # Internals
 
-    async def _insert(self, script_info: ScriptInfo, location: int, location_sal_index: int) -> None:
+    def _check_location(self, location: int, location_sal_index: int) -> Location:
+        """Return ``location`` as a `Location`, checking the script it refers to.
+
+        Raises
+        ------
+        ValueError
+            If ``location`` is not a `Location`, or is BEFORE or AFTER a
+            script that is not waiting.
+        """
         try:
             where = Location(location)
         except ValueError:
@@ -383,6 +388,12 @@ class QueueModel:
                 f"location={location} is not valid: use "
                 + ", ".join(f"{loc.name} ({loc.value})" for loc in Location)
             ) from None
+        if where in (Location.BEFORE, Location.AFTER):
+            self._queue_position(location_sal_index)
+        return where
+
+    async def _insert(self, script_info: ScriptInfo, location: int, location_sal_index: int) -> None:
+        where = self._check_location(location, location_sal_index)
         if where == Location.FIRST:
             self.queue.appendleft(script_info)
         elif where == Location.LAST:
