@@ -245,6 +245,7 @@ class QueueModel:
         """
         full_path = self.roots.full_path(script_info.is_standard, script_info.path)
         await self._insert(script_info, location, location_sal_index)
+        self._forget_dropped_scripts()
         self._started[script_info.index] = script_info
         env = dict(
             os.environ,
@@ -391,6 +392,14 @@ class QueueModel:
         if where in (Location.BEFORE, Location.AFTER):
             self._queue_position(location_sal_index)
         return where
+
+    def _forget_dropped_scripts(self) -> None:
+        """Forget ended scripts that have left the history (it keeps `MAX_HISTORY`)."""
+        kept = {id(info) for info in self.history} | {id(info) for info in self.queue}
+        kept.add(id(self.current_script))
+        for sal_index, info in list(self._started.items()):
+            if info.process_done and id(info) not in kept:
+                del self._started[sal_index]
 
     async def _insert(self, script_info: ScriptInfo, location: int, location_sal_index: int) -> None:
         where = self._check_location(location, location_sal_index)

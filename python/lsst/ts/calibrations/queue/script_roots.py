@@ -45,7 +45,7 @@ class ScriptRoots:
 
     A script is an executable file under a root whose name does not start
     with "." (hidden) or "_" (private); directories whose names start with
-    "." are not searched.
+    "." are not searched (as ts_scriptqueue: a directory named "_x" is).
 
     Parameters
     ----------
@@ -149,8 +149,8 @@ class ScriptRoots:
         full = (root / relative).resolve()
         if root not in full.parents:
             raise ValueError(f"path {path!r} is outside the {kind} root {str(root)!r}")
-        hidden = [part for part in full.relative_to(root).parts if not _is_public(part)]
-        if full.name.startswith((".", "_")) or any(part.startswith(".") for part in hidden):
+        *dirs, name = full.relative_to(root).parts
+        if not _is_public(name) or any(part.startswith(".") for part in dirs):
             raise ValueError(f"script {path!r} is hidden or private (its name starts with '.' or '_')")
         if not full.exists():
             raise ValueError(f"script {path!r} not found in the {kind} root {str(root)!r}")
