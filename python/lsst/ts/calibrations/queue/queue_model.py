@@ -243,16 +243,31 @@ class QueueModel:
         OSError
             If the process cannot be started.
         """
-        full_path = self.roots.full_path(script_info.is_standard, script_info.path)
+        full_path = await asyncio.to_thread(self.roots.full_path, script_info.is_standard, script_info.path)
         await self._insert(script_info, location, location_sal_index)
         self._forget_dropped_scripts()
         self._started[script_info.index] = script_info
+        self.log.info(
+            "script %s: %s script %s",
+            script_info.index,
+            "standard" if script_info.is_standard else "external",
+            full_path,
+        )
         env = dict(
             os.environ,
             LSST_SAL_TRANSPORT="dds",
             LSST_TOPIC_SUBNAME=getattr(self.domain.transport, "subname", ""),
         )
-        await asyncio.wait_for(script_info.start_loading(full_path, env), LOAD_TIMEOUT)
+        try:
+            await asyncio.wait_for(script_info.start_loading(full_path, env), LOAD_TIMEOUT)
+        except BaseException:
+            # Never started (or not in time): it leaves the queue for the history.
+            await script_info.terminate()
+            if script_info in self.queue:
+                self.queue.remove(script_info)
+                self.history.appendleft(script_info)
+                await self._update_queue()
+            raise
 
     async def move(self, sal_index: int, location: int, location_sal_index: int) -> None:
         """Move a waiting script.

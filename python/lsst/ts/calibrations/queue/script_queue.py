@@ -28,6 +28,7 @@ __all__ = ["ScriptQueue"]
 import asyncio
 import contextlib
 import os
+import pathlib
 import sys
 import typing
 from collections.abc import Iterator
@@ -171,7 +172,7 @@ class ScriptQueue(BaseCsc):
             `SCHEMA_TIMEOUT` seconds.
         """
         self.assert_enabled("showSchema")
-        full_path = self._full_path(data.isStandard, data.path)
+        full_path = await self._full_path(data.isStandard, data.path)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             str(full_path),
@@ -251,7 +252,6 @@ class ScriptQueue(BaseCsc):
             is not valid.
         """
         self.assert_enabled("add")
-        full_path = self._full_path(data.isStandard, data.path)
         info = self.model.make_script_info(
             seq_num=data.private_seqNum,
             is_standard=data.isStandard,
@@ -261,9 +261,6 @@ class ScriptQueue(BaseCsc):
             log_level=data.logLevel,
             pause_checkpoint=data.pauseCheckpoint,
             stop_checkpoint=data.stopCheckpoint,
-        )
-        self.log.info(
-            "add %s script %s as %s", "standard" if data.isStandard else "external", full_path, info.index
         )
         try:
             await self.model.add(info, data.location, data.locationSalIndex)
@@ -337,9 +334,9 @@ class ScriptQueue(BaseCsc):
             standard=":".join(standard), external=":".join(external), force_output=True
         )
 
-    def _full_path(self, is_standard: bool, path: str) -> typing.Any:
+    async def _full_path(self, is_standard: bool, path: str) -> pathlib.Path:
         try:
-            return self.roots.full_path(is_standard, path)
+            return await asyncio.to_thread(self.roots.full_path, is_standard, path)
         except ValueError as e:
             raise ExpectedError(str(e)) from None
 
