@@ -268,6 +268,12 @@ class ScriptInfo:
         if self._terminated:
             return  # stopped while it was being added
         self.remote = Remote(self.domain, "Script", self.index, include=[])
+        # The acknowledgement reader exists before the script does, so the script
+        # meets it with everything else when it starts.
+        await asyncio.wait_for(self.remote.start_task, READERS_TIMEOUT)
+        if self._terminated:
+            await self._close_remote()
+            return
         self._start_process_task = asyncio.create_task(
             asyncio.create_subprocess_exec(sys.executable, str(full_path), str(self.index), env=env)
         )
