@@ -24,7 +24,9 @@ processes over DDS, the queue's rules, and the commands' refusals.
 """
 
 import asyncio
+import os
 import pathlib
+import sys
 
 import pytest
 import yaml
@@ -33,7 +35,7 @@ from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT, STD_TIMEOUT, QueueHarnes
 from lsst.ts.calibrations.queue import Location, ScriptProcessState, ScriptQueue
 from lsst.ts.calibrations.queue import queue_model as queue_model_module
 from lsst.ts.calibrations.queue import script_info as script_info_module
-from lsst.ts.calibrations.sal import AckError, ScriptState, State
+from lsst.ts.calibrations.sal import AckError, Domain, Remote, ScriptState, State
 from lsst.ts.calibrations.sal.testscript import TestScript
 
 P = ScriptProcessState
@@ -60,12 +62,9 @@ def queue_script_pids(subname: str) -> list[int]:
             environ = (entry / "environ").read_bytes().split(b"\0")
         except (FileNotFoundError, PermissionError, ProcessLookupError):
             continue
-        if (
-            f"LSST_TOPIC_SUBNAME={subname}".encode() in environ
-            and int(entry.name) != __import__("os").getpid()
-        ):
-            if proc_alive(int(entry.name)):
-                pids.append(int(entry.name))
+        pid = int(entry.name)
+        if f"LSST_TOPIC_SUBNAME={subname}".encode() in environ and pid != os.getpid() and proc_alive(pid):
+            pids.append(pid)
     return pids
 
 
@@ -431,3 +430,28 @@ async def test_close_leaves_no_orphan(dds_env: str) -> None:
     await csc.close()
     assert not any(proc_alive(pid) for pid in pids)
     assert queue_script_pids(dds_env) == []
+
+
+# ----------------------------------------------------------------------
+# What the queue relies on in the transport
+
+
+async def test_wait_for_process_readers(dds_env: str) -> None:
+    # Before configuring a script the queue waits until that process's command reader is met.
+    async with Domain() as domain, Remote(domain, "Script", 4242, include=[]) as remote:
+        assert remote.cmd_configure is not None
+        transport = domain.transport
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(STANDARD_ROOT / "script1.py"), "4242"
+        )
+        try:
+            assert await transport.wait_for_process_readers(  # type: ignore[attr-defined]
+                "Script", "command_configure", process.pid, STD_TIMEOUT
+            )
+            # No reader of this process (this one has none): not met.
+            assert not await transport.wait_for_process_readers(  # type: ignore[attr-defined]
+                "Script", "command_configure", os.getpid(), 0.5
+            )
+        finally:
+            process.terminate()
+            await process.wait()
