@@ -455,3 +455,22 @@ async def test_wait_for_process_readers(dds_env: str) -> None:
         finally:
             process.terminate()
             await process.wait()
+
+
+async def test_calibration_script_in_the_default_external_root(dds_env: str) -> None:
+    # What the operator finds under AVAILABLE SCRIPTS, and its schema.
+    async with (
+        ScriptQueue(index=1, initial_state=State.ENABLED, standardpath=STANDARD_ROOT) as csc,
+        Domain() as domain,
+        Remote(domain, "ScriptQueue", 1) as remote,
+    ):
+        path = "maintel/make_comcam_calibrations.py"
+        available = await remote.evt_availableScripts.aget(timeout=STD_TIMEOUT)
+        assert path in available.external.split(":")
+        roots = await remote.evt_rootDirectories.aget(timeout=STD_TIMEOUT)
+        assert roots.external == str(csc.roots.external)
+        assert pathlib.Path(roots.external).name == "scripts"
+        await remote.cmd_showSchema.set_start(isStandard=False, path=path, timeout=STD_TIMEOUT)
+        data = await remote.evt_configSchema.next(flush=False, timeout=STD_TIMEOUT)
+        schema = yaml.safe_load(data.configSchema)
+        assert schema["title"] == "MakeComCamCalibrations v1"
