@@ -34,8 +34,9 @@ import pytest
 from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT, STD_TIMEOUT
 
 from lsst.ts.calibrations.queue import Location, ScriptProcessState
-from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, SUBNAME_ENV, parse_args
+from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, parse_args
 from lsst.ts.calibrations.sal import Domain, Remote, State
+from lsst.ts.calibrations.sal.isolation import SUBNAME_ENV
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 
 SIM_READY_TIMEOUT = 300.0
@@ -128,7 +129,7 @@ async def test_command_runs_a_script_and_ends_everything(
     process, lines = await start_command(args, tmp_path)
     try:
         subname = lines[0].strip().rpartition("=")[2]
-        assert subname.startswith("queue_"), lines[0]
+        assert "(private, made for this session)" in lines[0] and subname.startswith("queue_"), lines[0]
         assert "ScriptQueue:2 ENABLED" in "".join(lines)
         monkeypatch.setenv(TRANSPORT_ENV, "dds")
         monkeypatch.setenv(SUBNAME_ENV, subname)

@@ -27,8 +27,9 @@ it runs at the observatory, serving until interrupted.
 [--host H] [--token T] [--index 1|2] [--standard DIR] [--external DIR]``
 
 * Isolation: the processes talk over DDS in the isolation name
-  ``LSST_TOPIC_SUBNAME``; if it is not set, a fresh private one is made,
-  so the queue never meets another session's components.
+  ``LSST_TOPIC_SUBNAME``; if it is not set, a fresh private one is made
+  (`ensure_isolation_name`), so the queue never meets another session's
+  components.
 * ``--simulate``: the simulated observatory (CCCamera, CCHeaderService,
   CCOODS, OCPS:2) runs as its own process on the repository (created and
   bootstrapped on first use), started by `start_simulated_observatory`.
@@ -54,20 +55,16 @@ import argparse
 import asyncio
 import contextlib
 import importlib
-import os
 import pathlib
-import secrets
 import signal
 import sys
 import typing
 
 from ..sal import State
+from ..sal.isolation import SUBNAME_ENV, ensure_isolation_name
 from ..sal.transport_choice import set_transport_name
 from .base import SalIndex
 from .script_queue import ScriptQueue
-
-SUBNAME_ENV = "LSST_TOPIC_SUBNAME"
-"""Environment variable of the isolation name."""
 
 DEFAULT_REPO = pathlib.Path("_work") / "queue" / "repo"
 """Repository of ``--simulate`` when ``--repo`` is not given (relative to the working directory)."""
@@ -227,9 +224,9 @@ async def run_script_queue(namespace: argparse.Namespace, stream: typing.TextIO 
     """
     out = sys.stdout if stream is None else stream
     set_transport_name("dds")
-    if not os.environ.get(SUBNAME_ENV):
-        os.environ[SUBNAME_ENV] = f"queue_{secrets.token_hex(6)}"
-    print(f"run_script_queue: isolation name {SUBNAME_ENV}={os.environ[SUBNAME_ENV]}", file=out, flush=True)
+    name, created = ensure_isolation_name("queue")
+    how = "private, made for this session" if created else "given"
+    print(f"run_script_queue: isolation name ({how}) {SUBNAME_ENV}={name}", file=out, flush=True)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     signals = (signal.SIGINT, signal.SIGTERM)
