@@ -27,6 +27,7 @@ import asyncio
 import os
 import pathlib
 import sys
+import typing
 
 import pytest
 import yaml
@@ -81,7 +82,7 @@ async def test_starts_in_standby_and_refuses_commands(harness: QueueHarness) -> 
     queue = await harness.wait_queue(lambda data: True, "the first queue event")
     assert (queue.enabled, queue.running, queue.currentSalIndex, queue.length) == (False, True, 0, 0)
 
-    refused = {
+    refused: dict[str, dict[str, typing.Any]] = {
         "showAvailableScripts": {},
         "showSchema": dict(isStandard=True, path="script1.py"),
         "showQueue": {},
