@@ -185,6 +185,26 @@ async def test_add_runs_to_done(harness: QueueHarness) -> None:
     assert not harness.csc.model.live_pids
 
 
+async def test_add_passes_log_level_and_checkpoints(harness: QueueHarness) -> None:
+    await harness.enable()
+    index = await harness.add(
+        "script1.py", "wait_time: 0", logLevel=10, pauseCheckpoint="start", stopCheckpoint="end"
+    )
+    async with Remote(
+        harness.remote.domain, "Script", index, include=["state", "checkpoints", "logLevel"]
+    ) as script:
+        async with asyncio.timeout(STD_TIMEOUT):
+            while (await script.evt_state.next(flush=False)).state != ScriptState.PAUSED:
+                pass
+        checkpoints = script.evt_checkpoints.get()
+        assert (checkpoints.pause, checkpoints.stop) == ("start", "end")
+        assert script.evt_logLevel.get().level == 10
+        assert script.evt_state.get().lastCheckpoint == "start"
+        await script.cmd_resume.start(timeout=STD_TIMEOUT)
+        data = await harness.wait_process_state(index, P.DONE)
+        assert data.scriptState == ScriptState.STOPPED, "stopped at the end checkpoint"
+
+
 async def test_bad_config_goes_to_history(harness: QueueHarness) -> None:
     await harness.enable()
     await harness.remote.cmd_pause.start(timeout=STD_TIMEOUT)
