@@ -31,15 +31,17 @@ import signal
 import sys
 
 import pytest
+import yaml
 from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT, STD_TIMEOUT
 
 from lsst.ts.calibrations.queue import Location, ScriptProcessState
 from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, parse_args
-from lsst.ts.calibrations.sal import Domain, Remote, State
+from lsst.ts.calibrations.sal import Domain, Remote, ScriptState, State
 from lsst.ts.calibrations.sal.isolation import SUBNAME_ENV
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 
 SIM_READY_TIMEOUT = 300.0
+RUN_TIMEOUT = 600.0
 
 
 def pids_in_subname(subname: str) -> list[int]:
@@ -159,15 +161,46 @@ async def test_command_runs_a_script_and_ends_everything(
 
 
 @pytest.mark.slow
-async def test_command_with_simulated_observatory(tmp_path: pathlib.Path) -> None:
+async def test_command_runs_the_calibration_script_against_the_simulated_observatory(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The operator's way: the queue loads maintel/make_comcam_calibrations.py from the
+    # default external root and runs it to DONE against the simulated observatory.
     args = ["--simulate", "--repo", str(tmp_path / "repo"), "--time-scale", "0.1", "--port", "0"]
-    args += ["--standard", str(STANDARD_ROOT), "--external", str(EXTERNAL_ROOT)]
+    args += ["--standard", str(STANDARD_ROOT)]
     process, lines = await start_command(args, tmp_path)
     subname = lines[0].strip().rpartition("=")[2]
-    text = "".join(lines)
+    config = dict(
+        detectors=[0],
+        n_processes=1,
+        script_mode="BIAS",
+        n_bias=2,
+        generate_calibrations=True,
+        do_verify=False,
+        calib_collection="LSSTComCam/calib/daily/calib.queue.1",
+        certify_calib_begin_date="2022-11-04",
+        certify_calib_end_date="2022-11-05",
+    )
     try:
-        assert "observatory process" in text
+        assert "observatory process" in "".join(lines)
         assert len(pids_in_subname(subname)) == 1, "the observatory"
+        monkeypatch.setenv(TRANSPORT_ENV, "dds")
+        monkeypatch.setenv(SUBNAME_ENV, subname)
+        async with Domain() as domain, Remote(domain, "ScriptQueue", 1) as remote:
+            ackcmd = await remote.cmd_add.set_start(
+                isStandard=False,
+                path="maintel/make_comcam_calibrations.py",
+                config=yaml.safe_dump(config),
+                location=Location.LAST,
+                timeout=STD_TIMEOUT,
+            )
+            index = int(ackcmd.result)
+            async with asyncio.timeout(RUN_TIMEOUT):
+                while True:
+                    data = await remote.evt_script.next(flush=False)
+                    if data.scriptSalIndex == index and data.processState >= ScriptProcessState.DONE:
+                        break
+            assert (data.processState, data.scriptState) == (ScriptProcessState.DONE, ScriptState.DONE)
     finally:
         rest = await stop_command(process)
     assert process.returncode == 0, rest
