@@ -55,7 +55,12 @@ def test_full_path(tmp_path: pathlib.Path) -> None:
     linked = ScriptRoots(root, EXTERNAL_ROOT)
     with pytest.raises(ValueError, match="'link.py' is outside the standard root"):
         linked.full_path(True, "link.py")
-    assert linked.find_available()[0] == ["link.py"]  # listed as ts_scriptqueue lists it
+    assert linked.find_available()[0] == [], "what cannot run is not offered"
+    (root / "inside.py").symlink_to(root / "real.py")
+    (root / "real.py").write_text("")
+    (root / "real.py").chmod(0o755)
+    assert linked.find_available()[0] == ["inside.py", "real.py"]
+    assert linked.full_path(True, "inside.py") == root.resolve() / "real.py"
 
 
 def test_roots_must_exist(tmp_path: pathlib.Path) -> None:

@@ -96,14 +96,20 @@ class ScriptRoots:
         Returns
         -------
         paths : `list` [`str`]
-            Relative paths (with "/") of the public executable files.
+            Relative paths (with "/") of the public executable files (a
+            symbolic link is listed only if it leads to a file in the root).
         """
         found: list[str] = []
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
             dirnames[:] = sorted(name for name in dirnames if not name.startswith("."))
             for filename in filenames:
                 path = pathlib.Path(dirpath, filename)
-                if _is_public(filename) and path.is_file() and os.access(path, os.X_OK):
+                if (
+                    _is_public(filename)
+                    and path.is_file()
+                    and os.access(path, os.X_OK)
+                    and root in path.resolve().parents
+                ):
                     found.append(path.relative_to(root).as_posix())
         return sorted(found)
 
