@@ -37,7 +37,9 @@ from lsst.ts.calibrations.queue import Location, ScriptProcessState, ScriptQueue
 from lsst.ts.calibrations.queue import queue_model as queue_model_module
 from lsst.ts.calibrations.queue import script_info as script_info_module
 from lsst.ts.calibrations.sal import AckError, Domain, Remote, ScriptState, State
+from lsst.ts.calibrations.sal.dds_transport import DdsTransport
 from lsst.ts.calibrations.sal.testscript import TestScript
+from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 
 P = ScriptProcessState
 FIRST_INDEX = 100000  # queue 1: script indices 1 * 100000 + n
@@ -495,3 +497,12 @@ async def test_calibration_script_in_the_default_external_root(dds_env: str) -> 
         data = await remote.evt_configSchema.next(flush=False, timeout=STD_TIMEOUT)
         schema = yaml.safe_load(data.configSchema)
         assert schema["title"] == "MakeComCamCalibrations v1"
+
+
+async def test_queue_talks_dds_whatever_the_default(dds_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its scripts are processes: the queue is on DDS even where the default is in-process.
+    monkeypatch.setenv(TRANSPORT_ENV, "local")
+    async with ScriptQueue(index=3, standardpath=STANDARD_ROOT, externalpath=EXTERNAL_ROOT) as csc:
+        assert isinstance(csc.domain.transport, DdsTransport)
+        assert csc.domain.transport.subname == dds_env
+    assert os.environ[TRANSPORT_ENV] == "local"
