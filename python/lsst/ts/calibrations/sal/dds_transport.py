@@ -65,6 +65,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from cyclonedds.builtin import BuiltinDataReader, BuiltinTopicDcpsParticipant
 from cyclonedds.core import (
     DDSException,
     GuardCondition,
@@ -347,6 +348,7 @@ class DdsTransport(Transport):
         self._writers: dict[int, _Writer] = {}
         self._topics: dict[tuple[str, str], Topic] = {}
         self._pending: list[_Reader | _Writer] = []
+        self._participant_reader: BuiltinDataReader | None = None
         _SharedDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
         try:
             self._participant: DomainParticipant | None = DomainParticipant(self.domain_id)
@@ -575,6 +577,70 @@ class DdsTransport(Transport):
                 return False
             await asyncio.sleep(0.002)
 
+    async def wait_for_process_readers(self, component: str, sal_name: str, pid: int, timeout: float) -> bool:
+        """Wait until every writer of a topic has matched a reader of one process.
+
+        `wait_for_readers` is enough for a single peer; a process that
+        commands several peers of one component (a script queue and its
+        script processes) must know that the reader of the one it is about
+        to command has matched, or the command may be lost.
+
+        Parameters
+        ----------
+        component : `str`
+            SAL component name.
+        sal_name : `str`
+            SAL topic name, e.g. "command_configure".
+        pid : `int`
+            Process ID of the reader's process, on this host (the ``__Pid``
+            property each Cyclone participant announces).
+        timeout : `float`
+            Time limit (seconds).
+
+        Returns
+        -------
+        matched : `bool`
+            True if matched, False on timeout (or if there is no writer).
+        """
+        deadline = time.monotonic() + timeout
+        wanted = str(pid)
+        while True:
+            writers = [w for w in list(self._writers.values()) if w.key == (component, sal_name)]
+            if writers and not self.closed:
+                pids = self._participant_pids()
+                if all(wanted in self._matched_reader_pids(w, pids) for w in writers):
+                    return True
+            if time.monotonic() >= deadline or self.closed:
+                return False
+            await asyncio.sleep(0.005)
+
+    def _participant_pids(self) -> dict[str, str]:
+        """Return the process ID of each known participant, by participant key."""
+        with self._lock:
+            if self._participant is None:
+                return {}
+            if self._participant_reader is None:
+                self._participant_reader = BuiltinDataReader(self._participant, BuiltinTopicDcpsParticipant)
+            samples = self._participant_reader.read(N=_TAKE_N)
+        pids: dict[str, str] = {}
+        for sample in samples:
+            for policy in sample.qos or ():
+                if getattr(policy, "key", None) == "__Pid":
+                    pids[str(sample.key)] = policy.value
+        return pids
+
+    def _matched_reader_pids(self, writer: _Writer, pids: dict[str, str]) -> set[str]:
+        """Return the process IDs of the readers a writer has matched."""
+        found: set[str] = set()
+        try:
+            for handle in writer.dds_writer.get_matched_subscriptions():
+                endpoint = writer.dds_writer.get_matched_subscription_data(handle)
+                if endpoint is not None and str(endpoint.participant_key) in pids:
+                    found.add(pids[str(endpoint.participant_key)])
+        except DDSException:
+            pass
+        return found
+
     async def close(self) -> None:
         """Stop the reader thread and delete the DDS participant. Idempotent."""
         if self.closed:
@@ -623,6 +689,7 @@ class DdsTransport(Transport):
             self._writers.clear()
             self._topics.clear()
             self._pending.clear()
+            self._participant_reader = None
             self._waitset.attached.clear()
             _delete(self._participant)
             self._participant = None
