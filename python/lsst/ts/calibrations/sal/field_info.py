@@ -75,12 +75,16 @@ class FieldInfo:
         Units, "unitless" if none.
     description : `str`, optional
         Description of the field.
+    enumeration : `dict` [`str`, `int`], optional
+        Named values of the field (ts_xml's ``<Enumeration>`` of the item),
+        item name: value; empty if none. Informational: values are not
+        restricted to these.
 
     Raises
     ------
     ValueError
-        If the name is not an identifier, the type is unknown, or the count
-        is invalid.
+        If the name is not an identifier, the type is unknown, the count
+        is invalid, or an enumeration value is not an integer.
     """
 
     name: str
@@ -88,6 +92,7 @@ class FieldInfo:
     count: int = 1
     units: str = "unitless"
     description: str = ""
+    enumeration: dict[str, int] = dataclasses.field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or keyword.iskeyword(self.name):
@@ -100,6 +105,11 @@ class FieldInfo:
             raise ValueError(f"Field {self.name}: count={self.count!r} must be an integer >= 1")
         if self.sal_type == "string" and self.count > 1:
             raise ValueError(f"Field {self.name}: a string field cannot be an array (count={self.count})")
+        for item, value in self.enumeration.items():
+            if not isinstance(item, str) or not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(
+                    f"Field {self.name}: enumeration must map item names to integers; got {item!r}: {value!r}"
+                )
 
     @property
     def python_type(self) -> type:
@@ -222,7 +232,8 @@ class FieldInfo:
             Field name.
         data : `dict`
             Mapping with keys ``type`` (required), ``count``, ``units``,
-            ``description``.
+            ``description``, ``enumeration`` (a mapping of item name:
+            integer value).
         where : `str`, optional
             Where the entry was read (file and topic), for error messages.
 
@@ -234,11 +245,15 @@ class FieldInfo:
         prefix = f"{where}: field {name}" if where else f"field {name}"
         if not isinstance(data, dict):
             raise ValueError(f"{prefix}: expected a mapping with a 'type' key; got {data!r}")
-        unknown = set(data) - {"type", "count", "units", "description"}
+        unknown = set(data) - {"type", "count", "units", "description", "enumeration"}
         if unknown:
             raise ValueError(
-                f"{prefix}: unknown keys {sorted(unknown)}; allowed: type, count, units, description"
+                f"{prefix}: unknown keys {sorted(unknown)}; "
+                "allowed: type, count, units, description, enumeration"
             )
+        enumeration = data.get("enumeration") or {}
+        if not isinstance(enumeration, dict):
+            raise ValueError(f"{prefix}: 'enumeration' must be a mapping of item name: value")
         if "type" not in data:
             raise ValueError(f"{prefix}: missing required key 'type'")
         try:
@@ -248,6 +263,7 @@ class FieldInfo:
                 count=data.get("count", 1),
                 units=str(data.get("units", "unitless")),
                 description=str(data.get("description", "")).strip(),
+                enumeration={str(item): value for item, value in enumeration.items()},
             )
         except ValueError as e:
             raise ValueError(f"{where}: {e}" if where else str(e)) from e

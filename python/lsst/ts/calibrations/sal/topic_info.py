@@ -26,6 +26,7 @@ and the slotted dataclass that holds its messages.
 __all__ = ["TopicInfo"]
 
 import dataclasses
+import threading
 import typing
 
 from .field_info import FieldInfo
@@ -66,6 +67,10 @@ _ACKCMD_FIELDS: dict[str, FieldInfo] = {
 }
 
 
+# Held while a topic's DataType is made, so that threads share one class.
+_data_type_lock = threading.Lock()
+
+
 class TopicInfo:
     """Information about one topic of a SAL component.
 
@@ -91,7 +96,8 @@ class TopicInfo:
         SAL topic name: ``command_<name>``, ``logevent_<name>``, ``<name>``
         (telemetry) or ``ackcmd``.
     DataType : `type`
-        Slotted dataclass for messages of this topic: every field is a
+        Slotted dataclass for messages of this topic, made on first use
+        (a camera has hundreds of topics, most never used): every field is a
         keyword argument with a default (0, 0.0, "", False, or a list of
         ``count`` of these), followed by the private fields (``salIndex``,
         ``private_sndStamp``, ``private_rcvStamp``, ``private_seqNum``,
@@ -134,14 +140,28 @@ class TopicInfo:
         self.fields: dict[str, FieldInfo] = dict(fields)
         self._all_fields: dict[str, FieldInfo] = {**self.fields, **_PRIVATE_FIELDS}
         self._array_names = tuple(name for name, info in self._all_fields.items() if info.count > 1)
-        self.DataType: type = dataclasses.make_dataclass(
-            f"{component_name}_{self.sal_name}",
-            [info.make_dataclass_tuple() for info in self._all_fields.values()],
-            kw_only=True,
-            slots=True,
-            module=__name__,
-        )
-        self.DataType.__doc__ = f"Message of SAL topic {self.full_name}."
+        self._data_type: type | None = None
+
+    @property
+    def DataType(self) -> type:  # noqa: N802 (salobj's name)
+        """Slotted dataclass for messages of this topic (see the class
+        docstring); the same class on every access.
+        """
+        data_type = self._data_type
+        if data_type is None:
+            with _data_type_lock:
+                if self._data_type is None:
+                    made = dataclasses.make_dataclass(
+                        f"{self.component_name}_{self.sal_name}",
+                        [info.make_dataclass_tuple() for info in self._all_fields.values()],
+                        kw_only=True,
+                        slots=True,
+                        module=__name__,
+                    )
+                    made.__doc__ = f"Message of SAL topic {self.full_name}."
+                    self._data_type = made
+                data_type = self._data_type
+        return data_type
 
     @property
     def full_name(self) -> str:
