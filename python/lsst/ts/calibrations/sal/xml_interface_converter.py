@@ -403,7 +403,7 @@ def _convert_avro_topic(path: pathlib.Path) -> dict[str, typing.Any]:
             # A nullable field: ["null", "<type>"].
             non_null = [item for item in avro_type if item != "null"]
             avro_type = non_null[0] if len(non_null) == 1 else None
-        if avro_type not in _AVRO_TYPES:
+        if not isinstance(avro_type, str) or avro_type not in _AVRO_TYPES:
             raise ValueError(
                 f"{path}: field {name}: type {field.get('type')!r} is not one of {sorted(_AVRO_TYPES)} "
                 "(or a union of one of them with null)"
