@@ -71,6 +71,21 @@ _ACKCMD_FIELDS: dict[str, FieldInfo] = {
 _data_type_lock = threading.Lock()
 
 
+def _message_repr(self: typing.Any) -> str:
+    """Repr of a message, as a dataclass writes it: Name(field=value, ...)."""
+    values = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__dataclass_fields__)
+    return f"{type(self).__qualname__}({values})"
+
+
+def _message_eq(self: typing.Any, other: typing.Any) -> typing.Any:
+    """Equality of messages, as a dataclass defines it: same class and
+    equal fields.
+    """
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return all(getattr(self, name) == getattr(other, name) for name in self.__dataclass_fields__)
+
+
 class TopicInfo:
     """Information about one topic of a SAL component.
 
@@ -151,15 +166,23 @@ class TopicInfo:
         if data_type is None:
             with _data_type_lock:
                 if self._data_type is None:
-                    made = dataclasses.make_dataclass(
+                    # __repr__ and __eq__ are shared functions and __doc__ is
+                    # given, so that only __init__ is compiled per topic: a
+                    # Remote of a camera makes hundreds of these classes.
+                    self._data_type = dataclasses.make_dataclass(
                         f"{self.component_name}_{self.sal_name}",
                         [info.make_dataclass_tuple() for info in self._all_fields.values()],
+                        namespace={
+                            "__doc__": f"Message of SAL topic {self.full_name}.",
+                            "__repr__": _message_repr,
+                            "__eq__": _message_eq,
+                        },
                         kw_only=True,
                         slots=True,
+                        repr=False,
+                        eq=False,
                         module=__name__,
                     )
-                    made.__doc__ = f"Message of SAL topic {self.full_name}."
-                    self._data_type = made
                 data_type = self._data_type
         return data_type
 
