@@ -30,7 +30,35 @@ from lsst.ts.calibrations.sal.component_info import INTERFACES_DIR, ComponentInf
 from lsst.ts.calibrations.sal.field_info import FieldInfo
 from lsst.ts.calibrations.sal.topic_info import TopicInfo
 
-COMPONENTS = ["CCCamera", "CCHeaderService", "CCOODS", "OCPS", "Script", "ScriptQueue", "Test"]
+# Every component the standard and external scripts use: the queue, scripts,
+# the test component, and the camera, header service and OODS of LSSTComCam
+# (CC), LSSTCam (MT) and LATISS (AT), the OCPS, and the telescopes and domes.
+# The ts_xml release the interface files were generated from.
+TS_XML_VERSION = "v28.0.1 (9e72b8ad5a38ed78110001e3aaacd58b103574ad)"
+COMPONENTS = [
+    "ATCamera",
+    "ATDome",
+    "ATHeaderService",
+    "ATMCS",
+    "ATOODS",
+    "ATPtg",
+    "ATSpectrograph",
+    "CCCamera",
+    "CCHeaderService",
+    "CCOODS",
+    "MTCamera",
+    "MTDome",
+    "MTDomeTrajectory",
+    "MTHeaderService",
+    "MTMount",
+    "MTOODS",
+    "MTPtg",
+    "OCPS",
+    "Script",
+    "ScriptQueue",
+    "Test",
+    "Watcher",
+]
 PRIVATE = [
     "salIndex",
     "private_sndStamp",
@@ -212,8 +240,8 @@ EXPECTED: list[tuple[str, str, dict[str, tuple[str, int]]]] = [
             "lastCheckpoint": ("string", 1),
             "numCheckpoints": ("int", 1),
             "blockId": ("string", 1),
-            "dayObs": ("string", 1),
-            "blockExecution": ("string", 1),
+            "dayObs": ("int", 1),
+            "blockExecution": ("int", 1),
             "executionId": ("string", 1),
         },
     ),
@@ -238,7 +266,7 @@ EXPECTED: list[tuple[str, str, dict[str, tuple[str, int]]]] = [
     ("ScriptQueue", "evt_configSchema", {"configSchema": ("string", 1)}),
     ("ScriptQueue", "evt_queue", {"salIndices": ("int", 400), "currentSalIndex": ("int", 1)}),
     ("Test", "cmd_wait", {"ack": ("int", 1), "duration": ("double", 1)}),
-    ("Test", "tel_arrays", {"unsignedLong0": ("unsigned long", 5), "double0": ("double", 5)}),
+    ("Test", "tel_arrays", {"longLong0": ("long long", 5), "double0": ("double", 5)}),
     (
         "Test",
         "ack_ackcmd",
@@ -272,17 +300,21 @@ def test_every_component_loads(name: str) -> None:
 
 
 def test_indexed_and_generics() -> None:
+    indexed = {"OCPS", "Script", "ScriptQueue", "Test"}
     assert {name: ComponentInfo.from_name(name).indexed for name in COMPONENTS} == {
-        "CCCamera": False,
-        "CCHeaderService": False,
-        "CCOODS": False,
-        "OCPS": True,
-        "Script": True,
-        "ScriptQueue": True,
-        "Test": True,
+        name: name in indexed for name in COMPONENTS
     }
-    csc_commands = {"disable", "enable", "exitControl", "setAuthList", "setLogLevel", "standby", "start"}
-    for name in ("CCCamera", "CCOODS", "OCPS", "ScriptQueue", "Test"):
+    # ts_xml's IndexEnumeration: named indices, or none for "any".
+    assert ComponentInfo.from_name("ScriptQueue").index_enumeration == {"MainTel": 1, "AuxTel": 2, "OCS": 3}
+    assert ComponentInfo.from_name("OCPS").index_enumeration == {
+        "LATISS": 1,
+        "LSSTComCam": 2,
+        "LSSTCam": 3,
+        "RA": 4,
+    }
+    assert ComponentInfo.from_name("Script").index_enumeration == {}
+    csc_commands = {"disable", "enable", "exitControl", "setLogLevel", "standby", "start"}
+    for name in set(COMPONENTS) - {"Script"}:
         info = ComponentInfo.from_name(name)
         assert csc_commands <= set(info.command_names), name
         assert {"summaryState", "heartbeat", "logMessage", "errorCode"} <= set(info.event_names), name
@@ -299,6 +331,62 @@ def test_indexed_and_generics() -> None:
     assert "summaryState" not in script.event_names
     assert "enterControl" in ComponentInfo.from_name("CCCamera").command_names
     assert "enterControl" not in ComponentInfo.from_name("CCOODS").command_names
+    # ts_xml dropped the authorization list topics from the generics.
+    assert "setAuthList" not in ComponentInfo.from_name("Test").command_names
+    assert "authList" not in ComponentInfo.from_name("Test").event_names
+    assert "clockOffset" in ComponentInfo.from_name("MTMount").event_names
+    assert {"configurationApplied", "configurationsAvailable"} <= set(
+        ComponentInfo.from_name("Watcher").event_names
+    )
+    assert "largeFileObjectAvailable" in ComponentInfo.from_name("MTHeaderService").event_names
+
+
+def test_release_and_converter_recorded() -> None:
+    """Every file comes from one ts_xml release, through our converter."""
+    versions = {ComponentInfo.from_name(name).ts_xml_version for name in COMPONENTS}
+    assert versions == {TS_XML_VERSION}
+    generics = yaml.safe_load((INTERFACES_DIR / "_generics.yaml").read_text())
+    assert generics["ts_xml_version"] == TS_XML_VERSION
+    for name in COMPONENTS:
+        assert (
+            ComponentInfo.from_name(name).generated_by == "lsst.ts.calibrations.sal.xml_interface_converter"
+        )
+        header = (INTERFACES_DIR / f"{name}.yaml").read_text().splitlines()[:3]
+        assert header[1] == f"# Generated from ts_xml {TS_XML_VERSION}", name
+        assert "python -m lsst.ts.calibrations.sal.xml_interface_converter" in header[2], name
+
+
+def test_enums_and_units_as_in_ts_xml() -> None:
+    script = ComponentInfo.from_name("Script")
+    assert script.enums["ScriptState"]["Unconfigured"] == 1
+    assert script.enums["ScriptState"]["ConfigureFailed"] == 11
+    assert script.enums["MetadataDome"] == {"Closed": 1, "Open": 2, "Either": 3}
+    coordinate_system = script["evt_metadata"].fields["coordinateSystem"]
+    assert coordinate_system.enumeration == {
+        "CSys_None": 1,
+        "CSys_ICRS": 2,
+        "CSys_Observed": 3,
+        "CSys_Mount": 4,
+    }
+    assert script["evt_metadata"].fields["position"].units == "degree"
+    # Explicit values, hexadecimal included, and numbering after them.
+    mtmount = ComponentInfo.from_name("MTMount")
+    assert mtmount.enums["PowerState"]["Unknown"] == 15
+    assert mtmount.enums["LimitsMask"]["L2Max"] == 8
+    assert ComponentInfo.from_name("ScriptQueue").enums["Location"] == {
+        "First": 1,
+        "Last": 2,
+        "Before": 3,
+        "After": 4,
+    }
+    assert (
+        ComponentInfo.from_name("CCCamera")["evt_endReadout"].fields["requestedExposureTime"].units
+        == "second"
+    )
+    # A camera telemetry topic defined by an Avro schema in ts_xml.
+    vacuum = ComponentInfo.from_name("CCCamera")["tel_vacuum_turbo"]
+    assert (vacuum.fields["current"].sal_type, vacuum.fields["current"].units) == ("double", "mA")
+    assert vacuum.fields["timestamp"].sal_type == "long"
 
 
 @pytest.mark.parametrize(("component", "attr_name", "fields"), EXPECTED)

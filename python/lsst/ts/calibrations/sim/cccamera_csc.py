@@ -385,6 +385,10 @@ class CCCameraCsc(BaseCsc):
         """Not modelled: fails."""
         await self._unsupported("endImage")
 
+    async def do_generic(self, data: Any) -> None:
+        """Not modelled: fails."""
+        await self._unsupported("generic")
+
     async def do_initGuiders(self, data: Any) -> None:
         """Not modelled: fails."""
         await self._unsupported("initGuiders")
