@@ -235,3 +235,36 @@ def test_bad_avro_type_is_rejected(tmp_path: pathlib.Path) -> None:
     )
     with pytest.raises(ValueError, match=r"bad\.avsc: field x: type .* is not one of"):
         XmlInterfaceConverter(xml_dir, VERSION).convert_component("Widget")
+
+
+def test_release_found_with_git(tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]) -> None:
+    checkout = tmp_path / "ts_xml"
+    xml_dir = checkout / "sal_interfaces"
+    shutil.copytree(XML_DIR, xml_dir)
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-c", "user.name=T", "-c", "user.email=t@example.org", "-C", str(checkout), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
+    # Not a git work tree: the release must be given.
+    assert main([str(xml_dir), str(tmp_path / "out0"), "--components", "Gadget"]) == 1
+    assert "give --ts-xml-version" in capsys.readouterr().err
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "fixture")
+    git("tag", "v1.2.3")
+    commit = git("rev-parse", "HEAD")
+    assert main([str(xml_dir), str(tmp_path / "out1"), "--components", "Gadget"]) == 0
+    gadget = ComponentInfo.from_file(tmp_path / "out1" / "Gadget.yaml")
+    assert gadget.ts_xml_version == f"v1.2.3 ({commit})"
+
+    # Local changes are named as such.
+    (xml_dir / "Gadget" / "README.md").write_text("changed\n")
+    assert main([str(xml_dir), str(tmp_path / "out2"), "--components", "Gadget"]) == 0
+    gadget = ComponentInfo.from_file(tmp_path / "out2" / "Gadget.yaml")
+    assert gadget.ts_xml_version == f"v1.2.3-dirty ({commit})"

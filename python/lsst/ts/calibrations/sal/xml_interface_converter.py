@@ -25,9 +25,10 @@ interface files (YAML, read by `ComponentInfo`).
 Run as::
 
     python -m lsst.ts.calibrations.sal.xml_interface_converter XML_DIR OUT_DIR \
-        --ts-xml-version "v28.0.1 (<commit>)" [--components NAME ...]
+        [--components NAME ...] [--ts-xml-version "v28.0.1 (<commit>)"]
 
-where ``XML_DIR`` is ts_xml's ``python/lsst/ts/xml/data/sal_interfaces``.
+where ``XML_DIR`` is ts_xml's ``python/lsst/ts/xml/data/sal_interfaces``;
+the release is found with git when ``XML_DIR`` is in a ts_xml checkout.
 """
 
 __all__ = ["XmlInterfaceConverter"]
@@ -36,6 +37,7 @@ import argparse
 import json
 import pathlib
 import re
+import subprocess
 import sys
 import typing
 from xml.etree import ElementTree
@@ -483,6 +485,41 @@ def _add_global_enum(enums: dict[str, dict[str, int]], text: str, where: str) ->
     enums[enum_name] = members
 
 
+def find_ts_xml_version(xml_dir: str | pathlib.Path) -> str:
+    """Name the ts_xml release of a git checkout: "<tag> (<commit>)".
+
+    Parameters
+    ----------
+    xml_dir : `str` or `pathlib.Path`
+        A directory inside a ts_xml git work tree.
+
+    Returns
+    -------
+    version : `str`
+        The tag of the checked-out commit (or ``git describe``'s
+        "<tag>-<n>-g<hash>" if it is not tagged, with "-dirty" for local
+        changes) and the full commit hash.
+
+    Raises
+    ------
+    ValueError
+        If ``xml_dir`` is not in a git work tree with a tag.
+    """
+
+    def git(*args: str) -> str:
+        result = subprocess.run(
+            ["git", "-C", str(xml_dir), *args], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise ValueError(
+                f"Cannot name the ts_xml release of {xml_dir} (git {' '.join(args)}: "
+                f"{result.stderr.strip()}); give --ts-xml-version"
+            )
+        return result.stdout.strip()
+
+    return f"{git('describe', '--tags', '--dirty')} ({git('rev-parse', 'HEAD')})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the converter from the command line.
 
@@ -504,8 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", help="directory for the YAML files")
     parser.add_argument(
         "--ts-xml-version",
-        required=True,
-        help='the ts_xml release the XML comes from, e.g. "v28.0.1 (<commit>)"; recorded in each file',
+        help='the ts_xml release the XML comes from, e.g. "v28.0.1 (<commit>)"; recorded in each file '
+        "(default: found with git when XML_DIR is in a ts_xml checkout)",
     )
     parser.add_argument(
         "--components",
@@ -518,7 +555,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        converter = XmlInterfaceConverter(args.xml_dir, args.ts_xml_version, avro_dir=args.avro_dir)
+        version = args.ts_xml_version or find_ts_xml_version(args.xml_dir)
+        converter = XmlInterfaceConverter(args.xml_dir, version, avro_dir=args.avro_dir)
         names = args.components or converter.component_names
         paths = converter.write(args.out_dir, names)
     except ValueError as e:
