@@ -92,6 +92,9 @@ def test_exposure_ids() -> None:
 async def test_group(comcam: ComCam) -> None:
     assert comcam.components_attr == ["cccamera", "ccheaderservice", "ccoods"]
     assert comcam.rem.cccamera is comcam.camera
+    # The camera's remote reads only the topics the group uses (the interface has hundreds).
+    assert hasattr(comcam.camera, "evt_startIntegration") and hasattr(comcam.camera, "evt_summaryState")
+    assert not hasattr(comcam.camera, "tel_fcs")
     await comcam.assert_all_enabled("ready")
     await comcam.set_state(State.DISABLED, components=["ccoods"])
     assert await comcam.get_state("CCOODS") == State.DISABLED

@@ -92,6 +92,20 @@ class ComCam(BaseCamera):
         self._last_oods_event: float | None = None
         self.rem.ccoods.evt_imageInOODS.callback = self._image_in_oods
 
+    remote_topics = {
+        "CCCamera": (
+            "startIntegration",
+            "endReadout",
+            "endOfImageTelemetry",
+            "ccsCommandState",
+            "startSetFilter",
+            "endSetFilter",
+            "availableFilters",
+        ),
+        "CCHeaderService": ("largeFileObjectAvailable",),
+        "CCOODS": ("imageInOODS",),
+    }
+
     @classmethod
     def get_image_types(cls) -> list[str]:
         """Image types `take_imgtype` accepts (those of `BaseCamera` and SPOT)."""

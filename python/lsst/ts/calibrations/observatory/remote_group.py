@@ -28,11 +28,12 @@ As ts_observatory_control's ``RemoteGroup``: each component named
 state changes.
 """
 
-__all__ = ["RemoteGroup"]
+__all__ = ["GENERIC_TOPICS_READ", "RemoteGroup"]
 
 import asyncio
 import logging
 import types
+import typing
 from collections.abc import Iterable, Mapping
 
 from ..sal.base import AckError, State
@@ -40,6 +41,9 @@ from ..sal.domain import Domain
 from ..sal.remote import Remote
 from ..sal.set_summary_state import set_summary_state
 from .errors import ComponentNotEnabledError, ComponentNotRunningError
+
+GENERIC_TOPICS_READ = ("heartbeat", "summaryState", "errorCode", "logMessage")
+"""Events every Remote of a group reads, whatever `RemoteGroup.remote_topics` names."""
 
 
 class RemoteGroup:
@@ -78,6 +82,15 @@ class RemoteGroup:
         If a component name is malformed or unknown, or given twice.
     """
 
+    remote_topics: typing.ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Events and telemetry the group reads, by component name (besides
+    `GENERIC_TOPICS_READ`); a component not named reads all of its topics.
+
+    A subclass names what it uses, as ts_observatory_control's usages do:
+    a camera's interface has hundreds of topics, and each one read costs a
+    reader (over DDS, a topic type registered) when the group starts.
+    """
+
     def __init__(
         self,
         components: Iterable[str],
@@ -109,7 +122,10 @@ class RemoteGroup:
         self.check = types.SimpleNamespace()
         try:
             for attr, (name, index) in self._components.items():
-                setattr(self.rem, attr, Remote(self.domain, name, index))
+                include = self.remote_topics.get(name)
+                if include is not None:
+                    include = (*GENERIC_TOPICS_READ, *include)
+                setattr(self.rem, attr, Remote(self.domain, name, index, include=include))
                 setattr(self.check, attr, True)
         except BaseException:
             if self._owns_domain:
