@@ -50,6 +50,8 @@ from lsst.ts.calibrations.report.mosaic_figure import MOSAIC_SIZE
 from lsst.ts.calibrations.report.ptc_figure import PTC_SIZE
 from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
 from lsst.ts.calibrations.report.timeline_figure import TIMELINE_SIZE
+from lsst.ts.calibrations.scripts.certification_record import CertificationRecord
+from lsst.ts.calibrations.scripts.product_outcome import ProductOutcome, ProductStatus
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -103,7 +105,7 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
             "outputCollection": output,
         }
 
-    validity = ["2024-10-01", "2024-11-30"]
+    validity = ("2024-10-01", "2024-11-30")
     certified_at = (start + datetime.timedelta(minutes=3, seconds=30)).isoformat()
     return RunRecord(
         script="MakeComCamCalibrations",
@@ -112,42 +114,36 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
         reason="" if state == "DONE" else "stopped by the operator",
         config={"number_verification_tests_threshold_bias": 8},
         products={
-            "BIAS": {
-                "status": "certified",
-                "reason": "",
-                "jobs": {"generate": "1", "verify": "2"},
-                "collections": {"generate": c["cpBias"], "verify": c["verifyBias"]},
-                "certified_into": repository.calib_collection,
-                "validity": validity,
-                "verdict": "",
-            },
-            "DARK": {
-                "status": "certified",
-                "reason": "",
-                "jobs": {"generate": "3"},
-                "collections": {"generate": c["cpDark"], "verify": c["verifyDark"]},
-                "certified_into": repository.calib_collection,
-                "validity": validity,
-                "verdict": "",
-            },
-            "FLAT": {
-                "status": "failed",
-                "reason": "job 5 failed: pipetask exit 1",
-                "jobs": {"generate": "5"},
-                "collections": {"generate": c["cpFlat"], "verify": c["verifyFlat"]},
-                "certified_into": "",
-                "validity": None,
-                "verdict": "",
-            },
-            "PTC": {
-                "status": "pending",
-                "reason": "the run was stopped before",
-                "jobs": {"generate": "6"},
-                "collections": {"generate": c["cpPtc"]},
-                "certified_into": "",
-                "validity": None,
-                "verdict": "",
-            },
+            "BIAS": ProductOutcome(
+                "BIAS",
+                ProductStatus.CERTIFIED,
+                jobs={"generate": "1", "verify": "2"},
+                collections={"generate": c["cpBias"], "verify": c["verifyBias"]},
+                certified_into=repository.calib_collection,
+                validity=validity,
+            ),
+            "DARK": ProductOutcome(
+                "DARK",
+                ProductStatus.CERTIFIED,
+                jobs={"generate": "3"},
+                collections={"generate": c["cpDark"], "verify": c["verifyDark"]},
+                certified_into=repository.calib_collection,
+                validity=validity,
+            ),
+            "FLAT": ProductOutcome(
+                "FLAT",
+                ProductStatus.FAILED,
+                reason="job 5 failed: pipetask exit 1",
+                jobs={"generate": "5"},
+                collections={"generate": c["cpFlat"], "verify": c["verifyFlat"]},
+            ),
+            "PTC": ProductOutcome(
+                "PTC",
+                ProductStatus.PENDING,
+                reason="the run was stopped before",
+                jobs={"generate": "6"},
+                collections={"generate": c["cpPtc"]},
+            ),
         },
         jobs={
             "1": job(1, "COMPLETED", c["cpBias"]),
@@ -157,15 +153,15 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
             "6": job(7, "EXECUTING", c["cpPtc"], ended=False),
         },
         certifications=[
-            {
-                "dataset_type": "bias",
-                "collection": repository.calib_collection,
-                "begin": validity[0],
-                "end": validity[1],
-                "input_collection": c["cpBias"],
-                "detectors": DETECTORS,
-                "time": certified_at,
-            }
+            CertificationRecord(
+                dataset_type="bias",
+                collection=repository.calib_collection,
+                begin=validity[0],
+                end=validity[1],
+                input_collection=c["cpBias"],
+                detectors=tuple(DETECTORS),
+                time=certified_at,
+            )
         ],
         timings={"elapsed": 600.0},
     )
@@ -372,7 +368,7 @@ async def test_publish_report_announces_the_page(repository: ReportRepository, t
     import asyncio
     import hashlib
 
-    from lsst.ts.calibrations.report import publish_report
+    from lsst.ts.calibrations.scripts.publish_report import publish_report
     from lsst.ts.calibrations.sal import Domain, Remote
     from lsst.ts.calibrations.sal.testscript import TestScript
 
@@ -383,7 +379,7 @@ async def test_publish_report_announces_the_page(repository: ReportRepository, t
     try:
         await asyncio.wait_for(remote.start_task, STD_TIMEOUT)
         await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-        record = run_record(repository)
+        record = run_record(repository).write(tmp_path / "record.json")
         path = await asyncio.wait_for(
             publish_report(script, repo=repository.repo, run_record=record, out_dir=tmp_path / "report"),
             STD_TIMEOUT,

@@ -30,7 +30,8 @@ import pytest
 import yaml
 
 from lsst.ts.calibrations.sal import ScriptState
-from lsst.ts.calibrations.scripts import BaseMakeCalibrations, MakeComCamCalibrations
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts.run_record import RunRecord
 
 STD_TIMEOUT = 10.0
 _indices = itertools.count(700)
@@ -92,7 +93,7 @@ def test_retrieval_lines_use_the_run_collections() -> None:
             "GAIN": {"status": "measured", "certified_into": "", "collections": {"generate": "u/ocps/d"}},
         },
     }
-    lines = BaseMakeCalibrations.retrieval_lines(record, "/repo/LSSTComCam")
+    lines = RunRecord.from_dict({"script": "x", "index": 1, **record}).retrieval_lines("/repo/LSSTComCam")
     text = "\n".join(lines)
     assert "collections=['LSSTComCam/calib/daily/x', 'LSSTComCam/calib']" in lines[1]
     assert "bias = butler.get('bias', detector=4, exposure=11, instrument='LSSTComCam')" in text

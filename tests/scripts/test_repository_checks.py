@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 from lsst.daf.butler import Butler, CollectionType, DatasetType
 
+from lsst.ts.calibrations.repo.calibration_repository import CalibrationRepository
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
@@ -47,7 +48,7 @@ def _put(butler: Butler, dataset_type: str, run: str, detectors: tuple[int, ...]
 
 
 @pytest.fixture(scope="module")
-def butler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
+def butler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CalibrationRepository]:
     """A repository with bias and dark for detectors 0..3 and an r_03 flat for 0..1, certified in
     LSSTComCam/calib (through its chain) for 2024-10-01..2024-11-01; a RUN collection u/me/run."""
     path: Path = tmp_path_factory.mktemp("repo")
@@ -67,9 +68,9 @@ def butler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
             certify_calibrations(butler, run, CERTIFIED, dataset_type, "2024-10-01", "2024-11-01")
         certify_calibrations(butler, "u/ocps/b", "u/me/calib.1", "bias", "2024-10-24", "2024-10-25")
         butler.collections.register("u/me/run", CollectionType.RUN)
-    reader = Butler.from_config(str(path))
-    yield reader
-    reader.close()
+    repository = CalibrationRepository(str(path))
+    yield repository
+    repository.close()
 
 
 def plan_of(text: str) -> CalibrationPlan:
@@ -77,7 +78,7 @@ def plan_of(text: str) -> CalibrationPlan:
     return CalibrationPlan.from_config(config, explicit_keys=config.keys())
 
 
-def test_external_verification_ready(butler: Butler) -> None:
+def test_external_verification_ready(butler: CalibrationRepository) -> None:
     plan = plan_of("detectors: [0, 1]\n")
     assert check_repository(plan, butler, filter_name="r_03") == []
     # Valid at a date inside the certified range, not after it.
@@ -89,7 +90,7 @@ def test_external_verification_ready(butler: Butler) -> None:
     assert len(problems) == 6
 
 
-def test_missing_calibrations_named(butler: Butler) -> None:
+def test_missing_calibrations_named(butler: CalibrationRepository) -> None:
     plan = plan_of("detectors: [1, 2, 4]\n")
     problems = check_repository(plan, butler, filter_name="r_03")
     assert problems == [
@@ -119,7 +120,7 @@ def test_missing_calibrations_named(butler: Butler) -> None:
     assert check_repository(plan_of("detectors: [0]\n"), butler) == []
 
 
-def test_missing_collection(butler: Butler) -> None:
+def test_missing_collection(butler: CalibrationRepository) -> None:
     plan = plan_of('detectors: [0]\ninput_collections_verify_bias: "u/me/nothing,LSSTComCam/calib"\n')
     problems = check_repository(plan, butler, filter_name="r_03")
     assert problems == [
@@ -128,7 +129,7 @@ def test_missing_collection(butler: Butler) -> None:
     ]
 
 
-def test_generation_needs_only_what_the_run_does_not_make(butler: Butler) -> None:
+def test_generation_needs_only_what_the_run_does_not_make(butler: CalibrationRepository) -> None:
     # Biases, darks and flats made in the run: only the (new) calib_collection heads later inputs.
     plan = plan_of("generate_calibrations: true\ncalib_collection: u/me/new.1\ndetectors: [5, 6]\n")
     assert check_repository(plan, butler) == []
@@ -145,7 +146,7 @@ def test_generation_needs_only_what_the_run_does_not_make(butler: Butler) -> Non
     assert problems[0].endswith("(e.g. LSSTComCam/calib).")
 
 
-def test_calib_collection_overlap_and_type(butler: Butler) -> None:
+def test_calib_collection_overlap_and_type(butler: CalibrationRepository) -> None:
     text = (
         "generate_calibrations: true\ncalib_collection: {c}\ndetectors: [0, 1]\n"
         "certify_calib_begin_date: {b}\ncertify_calib_end_date: {e}\n"

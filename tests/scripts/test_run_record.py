@@ -28,7 +28,11 @@ from pathlib import Path
 
 import pytest
 
+from lsst.ts.calibrations.repo.verification_verdict import judge_verification
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+from lsst.ts.calibrations.scripts.certification_record import CertificationRecord
+from lsst.ts.calibrations.scripts.gain_report import GainReport
+from lsst.ts.calibrations.scripts.product_outcome import ProductOutcome, ProductStatus
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 
 
@@ -46,20 +50,30 @@ def make_record() -> RunRecord:
         plan=plan.to_dict(),
         exposures_taken={"BIAS": [2024102400001, 2024102400002, 2024102400003]},
         exposures_processed={"BIAS": [2024102400002, 2024102400003]},
-        products={"BIAS": {"status": "verified", "jobs": {"verify": "abc"}, "validity": None}},
+        products={
+            "BIAS": ProductOutcome(
+                "BIAS",
+                ProductStatus.VERIFIED,
+                jobs={"verify": "abc"},
+                verdict=judge_verification({2024102400002: {"FAILURES": ["R22_S11 C10 NOISE"]}}, 8, 9, "BIAS"),
+            )
+        },
         jobs={"abc": {"jobId": "abc", "phase": "completed"}},
         collections={"raw": "LSSTComCam/raw/all", "verify BIAS": "u/ocps/abc"},
         certifications=[
-            {
-                "dataset_type": "bias",
-                "collection": "u/me/c",
-                "begin": datetime.date(2024, 10, 24),
-                "end": "2024-10-25",
-                "input_collection": "u/ocps/abc",
-                "detectors": (0, 1),
-            }
+            CertificationRecord(
+                dataset_type="bias",
+                collection="u/me/c",
+                begin=datetime.date(2024, 10, 24).isoformat(),
+                end="2024-10-25",
+                input_collection="u/ocps/abc",
+                detectors=(0, 1),
+            )
         ],
-        gains={"rows": [{"gain": math.nan}], "unpaired": []},
+        gains=GainReport(
+            rows=((2024102400002, 2024102400003, 5.0, 0, "C10", math.nan, 0.01, 6.5, 12000.0),),
+            unpaired=((2024102400004, 0),),
+        ),
         gain_table="Gains ...",
         software_versions=RunRecord.software_versions_now(),
         timings={"elapsed": 1200.0, "camera_busy": 900.5},

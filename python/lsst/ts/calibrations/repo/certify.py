@@ -30,14 +30,18 @@ the whole certification is one transaction. Certifying the same dataset
 again with the same range is a no-op.
 """
 
-__all__ = ["certify_calibrations", "to_tai"]
+__all__ = ["certify_calibrations", "overlapping_certifications", "to_tai"]
 
 import datetime
 from collections.abc import Iterable
 
 import astropy.time
-from lsst.daf.butler import Butler, CollectionType, DatasetRef, Timespan
-from lsst.daf.butler.registry import ConflictingDefinitionError, MissingCollectionError
+from lsst.daf.butler import Butler, CollectionType, DatasetAssociation, DatasetRef, Timespan
+from lsst.daf.butler.registry import (
+    ConflictingDefinitionError,
+    MissingCollectionError,
+    MissingDatasetTypeError,
+)
 
 from .errors import CertificationConflictError
 
@@ -158,9 +162,9 @@ def certify_calibrations(
     conflicts: list[tuple[str, str]] = []
     already: set[DatasetRef] = set()
     if existing_type is not None:
-        for association in registry.queryDatasetAssociations(dataset_type, collections=[calib_collection]):
+        for association in overlapping_certifications(butler, calib_collection, dataset_type, timespan):
             ref = by_data_id.get(association.ref.dataId)
-            if ref is None or association.timespan is None or not association.timespan.overlaps(timespan):
+            if ref is None or association.timespan is None:
                 continue
             if association.ref.id == ref.id and association.timespan == timespan:
                 already.add(ref)
@@ -190,6 +194,39 @@ def certify_calibrations(
             [],
         ) from e
     return list(refs)
+
+
+def overlapping_certifications(
+    butler: Butler, calib_collection: str, dataset_type: str, timespan: Timespan
+) -> list[DatasetAssociation]:
+    """Certifications in a CALIBRATION collection whose validity overlaps a range.
+
+    The one overlap search of the package: certification refuses what it
+    finds, and the configure-time checks report it before any image is taken.
+
+    Parameters
+    ----------
+    butler : `lsst.daf.butler.Butler`
+        A butler on the repository.
+    calib_collection : `str`
+        The CALIBRATION collection.
+    dataset_type : `str`
+        Dataset type name, e.g. "bias".
+    timespan : `lsst.daf.butler.Timespan`
+        The validity range to compare with.
+
+    Returns
+    -------
+    associations : `list` [`lsst.daf.butler.DatasetAssociation`]
+        Every certification of ``dataset_type`` in ``calib_collection``
+        (all data IDs) whose validity overlaps ``timespan``; empty if the
+        dataset type is not registered.
+    """
+    try:
+        associations = butler.registry.queryDatasetAssociations(dataset_type, collections=[calib_collection])
+        return [a for a in associations if a.timespan is not None and a.timespan.overlaps(timespan)]
+    except MissingDatasetTypeError:
+        return []
 
 
 def _format_timespan(timespan: Timespan) -> str:

@@ -32,7 +32,6 @@ from .figure_png import *
 from .focal_plane import *
 from .mosaic_figure import *
 from .ptc_figure import *
-from .publish_report import *
 from .report_command import *
 from .report_data import *
 from .report_page import *

@@ -55,7 +55,6 @@ A section without data says so.
 
 __all__ = ["build_report"]
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -66,6 +65,8 @@ from lsst.daf.butler import Butler
 
 from ..repo.camera import AMP_NAMES, Camera
 from ..repo.repository import open_repository
+from ..repo.verification_verdict import judge_verification
+from ..scripts.run_record import RunRecord
 from .amp_heat_map import amp_heat_map
 from .focal_plane import FocalPlane
 from .mosaic_figure import mosaic_figure
@@ -124,18 +125,24 @@ def _amp_table(columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: st
 def _run_section(page: ReportPage, data: ReportData) -> None:
     record = data.run_record
     items: list[tuple[str, str]] = [("repository", data.repo)]
-    if record:
-        timings = record.get("timings") or {}
+    if record is not None:
         items += [
-            ("script", f"{record.get('script', '')} (index {record.get('index', '')})"),
-            ("final state", str(record.get("state", ""))),
-            ("reason", str(record.get("reason", "")) or "–"),
-            ("started, ended (TAI)", f"{record.get('started', '') or '–'}, {record.get('ended', '') or '–'}"),
-            ("elapsed", f"{float(record.get('elapsed') or timings.get('elapsed') or 0.0):.1f} s"),
+            ("script", f"{record.script} (index {record.index})"),
+            ("final state", record.state),
+            ("reason", record.reason or "–"),
+            ("started, ended (TAI)", f"{record.started or '–'}, {record.ended or '–'}"),
+            ("elapsed", f"{float(record.timings.get('elapsed') or 0.0):.1f} s"),
         ]
-        taken = record.get("exposures_taken") or {}
-        if isinstance(taken, Mapping):
-            items += [(f"{k} taken", f"{len(v)}: {', '.join(str(i) for i in v)}") for k, v in taken.items()]
+        items += [
+            (f"{k} taken", f"{len(v)}: {', '.join(str(i) for i in v)}")
+            for k, v in record.exposures_taken.items()
+        ]
+        items += [
+            (f"{k} in the raw collection", f"{len(v)}: {', '.join(str(i) for i in v)}")
+            for k, v in record.exposures_ingested.items()
+        ]
+        if record.collections.get("run"):
+            items.append(("the run's collection", record.collections["run"]))
     else:
         items.append(("run record", "not given: the report shows the collections only"))
     items.append(("collections searched", ", ".join(data.collections) or "none found"))
@@ -358,13 +365,11 @@ def _ptc_section(page: ReportPage, data: ReportData) -> None:
 
 
 def _threshold(data: ReportData, kind: str) -> int:
-    config = (data.run_record or {}).get("config") or {}
+    config = data.run_record.config if data.run_record is not None else {}
     return int(config.get(f"number_verification_tests_threshold_{kind}", DEFAULT_THRESHOLD))
 
 
 def _verification_section(page: ReportPage, data: ReportData) -> None:
-    from ..scripts.verification_verdict import judge_verification
-
     if not data.verification:
         page.add_section(
             "verification", "Verification", _no_data("No verification statistics in the run's collections.")
@@ -452,23 +457,22 @@ def _certification_section(page: ReportPage, data: ReportData) -> None:
         )
     else:
         body += _no_data("Nothing of this run was certified.")
-    products = (data.run_record or {}).get("products") or {}
+    products = data.run_record.products if data.run_record is not None else {}
     if products:
         rows = []
         for name, outcome in products.items():
-            outcome = outcome or {}
-            why = outcome.get("reason", "") or outcome.get("verdict", "") or "–"
-            validity = outcome.get("validity")
+            validity = outcome.validity
             where = (
-                f"{outcome.get('certified_into', '')} [{validity[0]}, {validity[1]})"
+                f"{outcome.certified_into} [{validity[0]}, {validity[1]})"
                 if validity
-                else outcome.get("certified_into", "") or "–"
+                else outcome.certified_into or "–"
             )
-            why = outcome.get("reason", "") or outcome.get("verdict", "") or "–"
+            verdict = outcome.verdict.summary().splitlines()[0] if outcome.verdict is not None else ""
+            why = outcome.reason or verdict or "–"
             rows.append(
                 [
                     E(name),
-                    E(outcome.get("status", "")),
+                    E(outcome.status.value),
                     f'<td class="text">{E(where)}</td>',
                     f'<td class="text">{E(why)}</td>',
                 ]
@@ -497,7 +501,7 @@ def build_report(
     *,
     out_dir: str | os.PathLike[str],
     collections: Sequence[str] = (),
-    run_record: str | os.PathLike[str] | Mapping[str, Any] | Any | None = None,
+    run_record: str | os.PathLike[str] | RunRecord | Mapping[str, Any] | None = None,
     butler: Butler | None = None,
 ) -> Path:
     """Build the report of a calibration run (see the module documentation).
@@ -510,10 +514,11 @@ def build_report(
         Folder for ``report.html`` and the PNGs (created if needed).
     collections : `~collections.abc.Sequence` [`str`], optional
         The run's collections, searched in order.
-    run_record : `str`, `os.PathLike`, `~collections.abc.Mapping` or ``RunRecord``, optional
-        The script's run record (JSON file, its contents, or a
-        `~lsst.ts.calibrations.scripts.run_record.RunRecord`); its
-        collections are searched first.
+    run_record : `str`, `os.PathLike`, ``RunRecord`` or `~collections.abc.Mapping`, optional
+        The script's run record (its JSON file, a
+        `~lsst.ts.calibrations.scripts.run_record.RunRecord`, or its
+        `~lsst.ts.calibrations.scripts.run_record.RunRecord.to_dict` form);
+        its collections are searched first.
     butler : `lsst.daf.butler.Butler`, optional
         A butler on ``repo`` to use instead of opening one.
 
@@ -526,19 +531,18 @@ def build_report(
     ------
     ValueError
         Raised if neither collections nor a run record is given, or the run
-        record is not a JSON object.
+        record is not a valid run record (the message says why).
     """
-    record: Mapping[str, Any] | None
-    if run_record is not None and hasattr(run_record, "to_dict"):
-        record = run_record.to_dict()
-    elif run_record is None or isinstance(run_record, Mapping):
+    record: RunRecord | None
+    if run_record is None or isinstance(run_record, RunRecord):
         record = run_record
+    elif isinstance(run_record, Mapping):
+        record = RunRecord.from_dict(dict(run_record))
     else:
-        record = json.loads(Path(run_record).read_text())
-        if not isinstance(record, Mapping):
-            raise ValueError(
-                f"run_record={run_record!s} does not hold a JSON object (the script's run record)."
-            )
+        try:
+            record = RunRecord.read(run_record)
+        except ValueError as e:
+            raise ValueError(f"run_record={os.fspath(run_record)}: {e}") from e
     own = butler is None
     if butler is None:
         butler = open_repository(repo)
@@ -551,8 +555,8 @@ def build_report(
     shape = data.detector_shape
     plane = FocalPlane(shape) if shape is not None else None
     subtitle = f"repository {repo}"
-    if record:
-        subtitle += f"; {record.get('script', 'run')} {record.get('state', '')}"
+    if record is not None:
+        subtitle += f"; {record.script} {record.state}"
     page = ReportPage(TITLE, subtitle)
     _run_section(page, data)
     _mosaic_sections(page, data, plane)

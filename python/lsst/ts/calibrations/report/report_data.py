@@ -37,7 +37,7 @@ __all__ = ["ReportData"]
 
 import dataclasses
 import datetime
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import astropy.time
@@ -49,6 +49,7 @@ from ..repo.defects import Defects
 from ..repo.images import Exposure
 from ..repo.ptc_dataset import PhotonTransferCurveDataset
 from ..repo.repository import INSTRUMENT_NAME, RAW_RUN
+from ..scripts.run_record import RunRecord
 from .run_timeline import RunTimeline
 
 IMAGE_TYPES = ("bias", "dark", "flat")
@@ -72,7 +73,7 @@ class ReportData:
         The repository.
     collections : `list` [`str`]
         Collections searched, in order.
-    run_record : `dict` [`str`, `typing.Any`] or `None`
+    run_record : `~lsst.ts.calibrations.scripts.run_record.RunRecord` or `None`
         The script's run record, if given.
     calibrations : `dict` [`str`, `dict` [`int`, `Exposure`]]
         Combined bias, dark and flat by detector id.
@@ -102,7 +103,7 @@ class ReportData:
 
     repo: str
     collections: list[str]
-    run_record: dict[str, Any] | None = None
+    run_record: RunRecord | None = None
     calibrations: dict[str, dict[int, Exposure]] = dataclasses.field(default_factory=dict)
     calibration_collections: dict[str, str] = dataclasses.field(default_factory=dict)
     defects: dict[int, Defects] = dataclasses.field(default_factory=dict)
@@ -136,12 +137,12 @@ class ReportData:
         return None
 
     @staticmethod
-    def record_collections(record: Mapping[str, Any]) -> list[str]:
+    def record_collections(record: RunRecord) -> list[str]:
         """The collections a run record names: job outputs, product collections, CALIBRATION collections.
 
         Parameters
         ----------
-        record : `~collections.abc.Mapping` [`str`, `typing.Any`]
+        record : `~lsst.ts.calibrations.scripts.run_record.RunRecord`
             The run record.
 
         Returns
@@ -150,30 +151,22 @@ class ReportData:
             Generation outputs first, then the others, each once.
         """
         names: list[str] = []
-        products = record.get("products") or {}
+        products = record.products.values()
         for step in ("generate", "measure", "verify"):
-            for outcome in products.values():
-                name = ((outcome or {}).get("collections") or {}).get(step)
-                if name:
-                    names.append(str(name))
-        for outcome in products.values():
-            names.extend(str(v) for v in ((outcome or {}).get("collections") or {}).values() if v)
-        jobs = record.get("jobs") or {}
-        for job in jobs.values() if isinstance(jobs, Mapping) else jobs:
+            names.extend(outcome.collections[step] for outcome in products if outcome.collections.get(step))
+        for outcome in products:
+            names.extend(name for name in outcome.collections.values() if name)
+        for job in record.jobs.values():
             if (job or {}).get("outputCollection"):
                 names.append(str(job["outputCollection"]))
-        for outcome in products.values():
-            if (outcome or {}).get("certified_into"):
-                names.append(str(outcome["certified_into"]))
-        for entry in record.get("certifications") or []:
-            for key in ("input_collection", "collection"):
-                if (entry or {}).get(key):
-                    names.append(str(entry[key]))
+        names.extend(outcome.certified_into for outcome in products if outcome.certified_into)
+        for entry in record.certifications:
+            names.extend(name for name in (entry.input_collection, entry.collection) if name)
         return list(dict.fromkeys(names))
 
     @classmethod
     def load(
-        cls, butler: Butler, *, collections: Sequence[str] = (), run_record: Mapping[str, Any] | None = None
+        cls, butler: Butler, *, collections: Sequence[str] = (), run_record: RunRecord | None = None
     ) -> "ReportData":
         """Read a run's products (see the module documentation).
 
@@ -184,7 +177,7 @@ class ReportData:
         collections : `~collections.abc.Sequence` [`str`], optional
             Collections to search, in order; added after those of the run
             record.
-        run_record : `~collections.abc.Mapping` [`str`, `typing.Any`], optional
+        run_record : `~lsst.ts.calibrations.scripts.run_record.RunRecord`, optional
             The script's run record.
 
         Returns
@@ -197,7 +190,7 @@ class ReportData:
         ValueError
             Raised if neither collections nor a run record is given.
         """
-        record = dict(run_record) if run_record is not None else None
+        record = run_record
         names = (cls.record_collections(record) if record else []) + list(collections)
         names = list(dict.fromkeys(names))
         if not names and record is None:
@@ -299,11 +292,11 @@ class ReportData:
         infos = butler.collections.query_info(collections, flatten_chains=True, include_chains=False)
         runs = {i.name for i in infos if i.type == CollectionType.RUN and i.name != RAW_RUN}
         calibs = [i.name for i in infos if i.type == CollectionType.CALIBRATION]
-        if self.run_record:
-            for outcome in (self.run_record.get("products") or {}).values():
-                target = (outcome or {}).get("certified_into")
+        if self.run_record is not None:
+            for outcome in self.run_record.products.values():
+                target = outcome.certified_into
                 if target and target not in calibs and target in self.collections:
-                    calibs.append(str(target))
+                    calibs.append(target)
         registered = {t.name for t in butler.registry.queryDatasetTypes()}
         for product in CERTIFIABLE:
             if product not in registered or not calibs:
@@ -330,15 +323,10 @@ class ReportData:
         for pairs in self.pair_gains.values():
             for pair in pairs:
                 ids |= set(pair)
-        if self.run_record:
-            for key in ("exposures_taken", "exposures_processed"):
-                taken = self.run_record.get(key) or {}
-                for values in taken.values() if isinstance(taken, Mapping) else [taken]:
-                    ids |= {int(v) for v in values if str(v).isdigit()}
-            for entry in self.run_record.get("exposures") or []:
-                value = entry.get("id", entry.get("exposure")) if isinstance(entry, Mapping) else entry
-                if str(value).isdigit():
-                    ids.add(int(value))
+        if self.run_record is not None:
+            for exposures in (self.run_record.exposures_taken, self.run_record.exposures_processed):
+                for values in exposures.values():
+                    ids |= set(values)
         for images in self.calibrations.values():
             for image in images.values():
                 ids |= {

@@ -30,12 +30,12 @@ Sources, each used when present:
 
 * the butler: exposure records (``timespan``, ``observation_type``) and the
   raw datasets' ``ingest_date``;
-* the script's run record (JSON): ``jobs`` (UWS records with
+* the script's run record (`RunRecord`): ``jobs`` (UWS records with
   ``creationTime``, ``startTime``, ``endTime``, ``phase``; labels from
-  ``products[*].jobs``), and certification entries with a time
-  (``certifications`` entries ``{"dataset_type" or "product", "collection",
-  "time"}``, or ``products[*].certified_at``); certifications without a
-  time are listed in the report's certification section, not on the axis.
+  each product's ``jobs``), and its certifications with a time
+  (``certifications[*].time``, or a product's ``certified_at``);
+  certifications without a time are listed in the report's certification
+  section, not on the axis.
 """
 
 __all__ = ["RunTimeline"]
@@ -45,6 +45,7 @@ import datetime
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..scripts.run_record import RunRecord
 from .timeline_event import TimelineEvent
 
 LANES = ("exposures", "ingestion", "OCPS jobs", "certification")
@@ -116,21 +117,19 @@ class RunTimeline:
             if ingested is not None:
                 self.events.append(TimelineEvent("ingestion", f"raw {record.id}", ingested, None, kind))
 
-    def add_run_record(self, record: Mapping[str, Any]) -> None:
+    def add_run_record(self, record: RunRecord) -> None:
         """Add the OCPS jobs and certifications of a run record.
 
         Parameters
         ----------
-        record : `~collections.abc.Mapping` [`str`, `typing.Any`]
-            The run record (see the module documentation for the keys read).
+        record : `~lsst.ts.calibrations.scripts.run_record.RunRecord`
+            The run record (see the module documentation for what is read).
         """
         labels: dict[str, str] = {}
-        for product, outcome in (record.get("products") or {}).items():
-            for step, job_id in ((outcome or {}).get("jobs") or {}).items():
+        for product, outcome in record.products.items():
+            for step, job_id in outcome.jobs.items():
                 labels[str(job_id)] = f"{step} {product}"
-        jobs = record.get("jobs") or {}
-        items = jobs.items() if isinstance(jobs, Mapping) else ((str(j.get("jobId", "")), j) for j in jobs)
-        for job_id, job in items:
+        for job_id, job in record.jobs.items():
             job = job or {}
             created = _parse_time(job.get("creationTime"))
             started = _parse_time(job.get("startTime"))
@@ -150,16 +149,15 @@ class RunTimeline:
                     queued_until=started if created is not None else None,
                 )
             )
-        certifications = list(record.get("certifications") or [])
-        for product, outcome in (record.get("products") or {}).items():
-            when = (outcome or {}).get("certified_at")
-            if when:
-                certifications.append(
-                    {"product": product, "collection": outcome.get("certified_into", ""), "time": when}
-                )
-        for entry in certifications:
-            when = _parse_time(entry.get("time") or entry.get("certified_at"))
+        certifications = [(c.dataset_type, c.collection, c.time) for c in record.certifications if c.time]
+        if not certifications:
+            certifications = [
+                (product, outcome.certified_into, outcome.certified_at)
+                for product, outcome in record.products.items()
+                if outcome.certified_at
+            ]
+        for product, collection, time in certifications:
+            when = _parse_time(time)
             if when is not None:
-                product = entry.get("product") or entry.get("dataset_type", "")
-                label = f"{product} → {entry.get('collection', '')}"
+                label = f"{product} → {collection}"
                 self.events.append(TimelineEvent("certification", label, when, None, "certified"))

@@ -25,6 +25,7 @@ from .base_make_calibrations import *
 from .calibration_plan import *
 from .calibration_processor import *
 from .calibration_schema import *
+from .certification_record import *
 from .config_options import *
 from .exposure_sequence import *
 from .gain_report import *
@@ -33,6 +34,6 @@ from .ocps_client import *
 from .ocps_job_result import *
 from .processing_step import *
 from .product_outcome import *
+from .publish_report import *
 from .repository_checks import *
 from .run_record import *
-from .verification_verdict import *

@@ -37,8 +37,20 @@ included:
    by image name, ``statusCode`` checked, ``oods_timeout``) and that
    type's processing starts (`CalibrationProcessor`).
 3. "Data-taking part completed."; the processing awaited.
-4. The summary logged and the run record written (also when stopped or
-   failed).
+4. The summary logged (facts only: what the repository holds, and why
+   each product not certified or verified is so), the run's CHAINED
+   collection defined, the run record written beside the repository
+   (``<repo>/run_records`` or ``$TS_CALIBRATIONS_RUN_RECORDS``) with the
+   Python lines that fetch the results, and the run report built (in a
+   process of its own) and announced with ``largeFileObjectAvailable``
+   (also when stopped or failed).
+
+The remotes (the camera group of `camera_class` and the OCPS of
+`ocps_index`) are made in the constructor, as salobj scripts do, so the
+``description`` event names them. Everything the script reads from or
+writes to the butler repository goes through one
+`~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`
+per run, called in threads; this package never imports the butler.
 
 Final state: FAILED if a step failed (the reason names the step and the
 job) or a generation run did not certify every product it was asked for;
@@ -55,8 +67,8 @@ __all__ = ["BaseMakeCalibrations"]
 
 import abc
 import asyncio
+import collections.abc
 import datetime
-import os
 import time
 import types
 import typing
@@ -64,14 +76,20 @@ from pathlib import Path
 
 from ..observatory.base_camera import BaseCamera
 from ..observatory.remote_group import RemoteGroup
+from ..repo.verification_verdict import VerificationVerdict, judge_verification
 from ..sal.base import ExpectedError
 from ..sal.base_script import BaseScript
 from .calibration_plan import CalibrationPlan
 from .calibration_processor import CalibrationProcessor
-from .gain_report import GainReport
+from .certification_record import CertificationRecord
 from .ocps_client import OcpsClient
-from .product_outcome import ProductStatus
+from .product_outcome import ProductOutcome, ProductStatus
+from .publish_report import publish_report
+from .repository_checks import check_repository
 from .run_record import RunRecord
+
+if typing.TYPE_CHECKING:
+    from ..repo.calibration_repository import CalibrationRepository
 
 PLURALS = {"BIAS": "biases", "DARK": "darks", "FLAT": "flats"}
 
@@ -105,13 +123,9 @@ REPROCESS_SCHEMA: dict[str, typing.Any] = {
     },
 }
 """Options of reprocessing (added to the schema by `add_reprocessing_options`)."""
-"""Words of the "Taking N ..." checkpoints."""
 
-RUN_RECORD_DIR_ENV = "TS_CALIBRATIONS_RUN_RECORDS"
-"""Environment variable naming the folder of run records (default ``./run_records``)."""
-
-FETCHABLE = ("certified", "verified", "verification failed", "measured")
-"""Product states whose datasets are in the repository (`retrieval_lines`)."""
+RUN_COLLECTION_PREFIX = "u/ocps/runs"
+"""Parent of each run's CHAINED collection (``<prefix>/<record name>``)."""
 
 FINAL_STATES = {"ENDING": "DONE", "STOPPING": "STOPPED", "FAILING": "FAILED"}
 """The final state a run record written during cleanup names (cleanup is the last step)."""
@@ -143,6 +157,14 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     ----------
     plan : `CalibrationPlan` or `None`
         What the run does (set by ``configure``).
+    camera : `BaseCamera`
+        The camera group (`make_camera`), made with the script.
+    ocps_group : `RemoteGroup`
+        The OCPS of `ocps_index`, made with the script.
+    ocps : `OcpsClient`
+        Client of the OCPS.
+    repository : `CalibrationRepository` or `None`
+        The run's butler repository (set by ``configure``).
     taken : `dict` [`str`, `list` [`int`]]
         Exposure ids taken per image type, discards included.
     kept : `dict` [`str`, `list` [`int`]]
@@ -160,13 +182,18 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     instrument_name: typing.ClassVar[str] = ""
     ocps_index: typing.ClassVar[int] = 0
     detector_ids: typing.ClassVar[tuple[int, ...]] = ()
+    camera_class: typing.ClassVar[type[BaseCamera]]
+    """The camera control class (e.g. `ComCam`), made on the script's domain."""
 
     def __init__(self, index: int, descr: str) -> None:
         super().__init__(index=index, descr=descr)
         self.plan: CalibrationPlan | None = None
-        self.camera: BaseCamera | None = None
-        self.ocps_group: RemoteGroup | None = None
-        self.ocps: OcpsClient | None = None
+        self.camera: BaseCamera = self.make_camera()
+        self.ocps_group = RemoteGroup([f"OCPS:{self.ocps_index}"], domain=self.domain, log=self.log)
+        self.ocps = OcpsClient(
+            getattr(self.ocps_group.rem, f"ocps_{self.ocps_index}"), self.log, instrument=self.instrument_name
+        )
+        self.repository: CalibrationRepository | None = None
         self.processor: CalibrationProcessor | None = None
         self.filter_name: str | None = None
         self.taken: dict[str, list[int]] = {}
@@ -178,31 +205,24 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self._run_began = 0.0
         self.timings: dict[str, float] = {}
         self._started_tai = ""
-        self._gains: dict[str, typing.Any] = {}
+        self._record_name = ""
 
     # Subclass API.
 
-    @abc.abstractmethod
     def make_camera(self) -> BaseCamera:
-        """Make the camera group on this script's domain."""
-        raise NotImplementedError()
+        """Make the camera group (`camera_class`) on this script's domain."""
+        return self.camera_class(domain=self.domain, log=self.log)
 
     @abc.abstractmethod
     async def resolve_filter(self, value: str | int | None) -> str | None:
         """Check the configured filter against the camera's; return its name (None: keep)."""
         raise NotImplementedError()
 
-    def judge_verification(self, stats: typing.Any, threshold: int, n_detectors: int) -> typing.Any:
-        """Verdict of a verification run (``passed``, ``summary()``)."""
-        from .verification_verdict import judge_verification
-
+    def judge_verification(
+        self, stats: collections.abc.Mapping[typing.Any, typing.Any], threshold: int, n_detectors: int
+    ) -> VerificationVerdict:
+        """Verdict of a verification run (`judge_verification`; a subclass may apply its own rule)."""
         return judge_verification(stats, threshold, n_detectors)
-
-    def format_gains(self, extracts: dict[tuple[int, int], typing.Any]) -> str:
-        """The gain table from the ``cpPtcExtract`` of each (exposure, detector) (`GainReport`)."""
-        report = GainReport.from_extracts(extracts)
-        self._gains = report.to_dict()
-        return report.format()
 
     # BaseScript API.
 
@@ -226,15 +246,6 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             raise ExpectedError(str(e)) from e
         for note in plan.notes:
             self.log.info("%s", note)
-        if self.camera is None:
-            self.camera = self.make_camera()
-            self.ocps_group = RemoteGroup([f"OCPS:{self.ocps_index}"], domain=self.domain, log=self.log)
-            self.ocps = OcpsClient(
-                getattr(self.ocps_group.rem, f"ocps_{self.ocps_index}"),
-                self.log,
-                instrument=self.instrument_name,
-            )
-        assert self.ocps_group is not None
         await asyncio.gather(self.camera.start_task, self.ocps_group.start_task)
         self.filter_name = await self.resolve_filter(plan.filter)
         problems = await asyncio.to_thread(self._check_repository, plan, self.filter_name)
@@ -312,39 +323,37 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.log.info("Reprocessing exposures already in %s (no image taken): %s", repo, exposures)
         return exposures
 
-    @staticmethod
-    def _exposure_records(repo: str, instrument: str, ids: list[int]) -> dict[int, tuple[str, float]]:
-        """(observation type, exposure time) of each exposure id found in the repository."""
-        from ..repo.repository import open_repository
+    def open_repository(self, repo: str) -> CalibrationRepository:
+        """The run's repository facade on ``repo`` (made once; another ``repo`` replaces it).
 
-        butler = open_repository(repo)
-        try:
-            found: dict[int, tuple[str, float]] = {}
-            for record in butler.registry.queryDimensionRecords(
-                "exposure",
-                where=f"instrument = '{instrument}' AND exposure IN ({', '.join(str(i) for i in ids)})",
-            ):
-                found[int(record.id)] = (str(record.observation_type).lower(), float(record.exposure_time))
-            return found
-        finally:
-            butler.close()
+        Blocking when it replaces one (the old butler is closed): call it
+        in a thread.
+        """
+        # Imported here only: printing the schema (``--schema``) never loads the butler.
+        from ..repo.calibration_repository import CalibrationRepository
 
-    @staticmethod
-    def _check_repository(plan: CalibrationPlan, filter_name: str | None) -> list[str]:
-        from ..repo.repository import open_repository
-        from .repository_checks import check_repository
+        if self.repository is not None and self.repository.repo != repo:
+            self.repository.close()
+            self.repository = None
+        if self.repository is None:
+            self.repository = CalibrationRepository(repo, self.instrument_name)
+        return self.repository
 
-        butler = open_repository(plan.repo)
-        try:
-            return list(check_repository(plan, butler, filter_name=filter_name))
-        finally:
-            butler.close()
+    def _exposure_records(self, repo: str, instrument: str, ids: list[int]) -> dict[int, tuple[str, float]]:
+        """(observation type, exposure time) of each exposure id found in the repository (blocking)."""
+        repository = self.open_repository(repo)
+        assert repository.instrument == instrument
+        return repository.exposure_records(ids)
+
+    def _check_repository(self, plan: CalibrationPlan, filter_name: str | None) -> list[str]:
+        """Problems of the repository for the plan (`check_repository`; blocking)."""
+        return check_repository(plan, self.open_repository(plan.repo), filter_name=filter_name)
 
     def estimate_duration(self) -> float:
         """Estimated duration (s) of the run: camera time plus the processing tail (`CalibrationPlan`)."""
         if self.plan is None:
             return 0.0
-        read_out_time = self.camera.read_out_time if self.camera is not None else 2.0
+        read_out_time = self.camera.read_out_time
         return self.plan.estimated_duration(read_out_time=read_out_time, job_time=JOB_TIME)
 
     def set_metadata(self, metadata: typing.Any) -> None:
@@ -356,8 +365,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     async def run(self) -> None:
         """Take the images and process them (see the module documentation)."""
         plan = self.plan
-        assert plan is not None and self.camera is not None and self.ocps_group is not None
-        assert self.ocps is not None
+        assert plan is not None
         self._run_began = time.monotonic()
         self._started_tai = _tai_now()
         self.timings = {}
@@ -369,14 +377,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
         if self.filter_name is not None:
             await self.camera.setup_instrument(filter=self.filter_name)
-        self.processor = CalibrationProcessor(
-            plan,
-            self.ocps,
-            self.log,
-            self.instrument_name,
-            judge=self.judge_verification,
-            format_gains=self.format_gains,
-        )
+        self.processor = self.make_processor(plan)
         for sequence in plan.sequences:
             image_type = sequence.image_type
             times = sequence.exposure_times
@@ -394,6 +395,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.processor.wait()
         self._mark("processing_end")
         self.judge_run()
+
+    def make_processor(self, plan: CalibrationPlan) -> CalibrationProcessor:
+        """The processing of the run, on the run's repository."""
+        return CalibrationProcessor(
+            plan, self.ocps, self.log, self.open_repository(plan.repo), judge=self.judge_verification
+        )
 
     async def _ingest_then_process(self, image_type: str, exposure_ids: list[int], kept: list[int]) -> None:
         """Wait until the OODS has every detector of the images, then start their processing.
@@ -428,17 +435,10 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     async def run_reprocessing(self) -> None:
         """Process exposures already in the repository (``reprocess_*`` options); take nothing."""
         plan = self.plan
-        assert plan is not None and self.ocps_group is not None and self.ocps is not None
+        assert plan is not None
         await self.checkpoint("Reprocessing exposures already in the repository.")
         await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
-        self.processor = CalibrationProcessor(
-            plan,
-            self.ocps,
-            self.log,
-            self.instrument_name,
-            judge=self.judge_verification,
-            format_gains=self.format_gains,
-        )
+        self.processor = self.make_processor(plan)
         for sequence in plan.sequences:
             kept = self.reprocess[sequence.image_type]
             self.kept[sequence.image_type] = kept
@@ -453,7 +453,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         then listed with the others) before the stop takes effect.
         """
         plan = self.plan
-        assert plan is not None and self.camera is not None
+        assert plan is not None
         taken = self.taken.setdefault(image_type, [])
         group_id = self.group_id or None
         self._mark("first_image")
@@ -527,36 +527,43 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             self.log.warning("Verification found failures: %s", " | ".join(failed))
 
     async def cleanup(self) -> None:
-        """Abort running jobs, log the summary and write the run record."""
+        """Abort running jobs; log the summary; define the run collection; write the record; report."""
         self._mark("end")
         for task in self._ingests:
             task.cancel()
         await asyncio.gather(*self._ingests, return_exceptions=True)
-        aborted: list[str] = []
-        if self.ocps is not None:
-            aborted = await self.ocps.abort_running()
+        aborted = await self.ocps.abort_running()
         if self.processor is not None:
             await self.processor.cancel()
-        for line in self.summary_lines(aborted):
+        self._record_name = f"{type(self).__name__}_{self.salinfo.index}_{int(time.time())}"
+        record = self.run_record(aborted)
+        repository = self.repository if self.plan is not None else None
+        index_line = ""
+        ingest_known = False
+        if repository is not None:
+            try:
+                record.exposures_ingested = await asyncio.to_thread(self._ingested, repository)
+                ingest_known = True
+                record.collections["run"] = await asyncio.to_thread(
+                    self._define_run_collection, repository, record
+                )
+                index_line = await asyncio.to_thread(repository.index_line)
+            except Exception as e:
+                self.log.error("Could not read the repository at the end of the run: %s", e)
+        for line in self.summary_lines(record, ingest_known=ingest_known):
             self.log.info("%s", line)
         if self.plan is not None and self.processor is not None:
-            record = self.run_record(aborted).to_dict()
-            lines = self.retrieval_lines(record, self.plan.repo, self.instrument_name)
+            lines = record.retrieval_lines(self.plan.repo, self.instrument_name, index_line)
             self.log.info("Fetch the results with:\n    %s", "\n    ".join(lines))
         try:
-            self.run_record_path = await asyncio.to_thread(self.write_run_record, aborted)
+            self.run_record_path = await asyncio.to_thread(self.write_run_record, record)
             self.log.info("Run record: %s", self.run_record_path)
-        except OSError as e:
+        except (OSError, ValueError) as e:
             self.log.error("Could not write the run record: %s", e)
-        if self.ocps is not None:
-            await self.ocps.close()
+        await self.ocps.close()
         produced = any(self.taken.values()) or bool(self.reprocess)
         if self.plan is not None and self.run_record_path is not None and produced:
-            # The report of every run that produced anything, failed and stopped runs
-            # included; it is announced with largeFileObjectAvailable. Imported here:
-            # matplotlib is not needed to configure the script or print its schema.
-            from ..report.publish_report import publish_report
-
+            # The report of every run that produced anything, failed and stopped runs included.
             await publish_report(
                 self,
                 repo=self.plan.repo,
@@ -564,29 +571,91 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 out_dir=self.run_record_path.with_suffix(""),
             )
 
-    def summary_lines(self, aborted: typing.Sequence[str] = ()) -> list[str]:
-        """The end-of-run summary: images, jobs, products, what was certified and what not."""
+    async def close_tasks(self) -> None:
+        """Close the repository's butler, then the script."""
+        if self.repository is not None:
+            await asyncio.to_thread(self.repository.close)
+        await super().close_tasks()
+
+    def _ingested(self, repository: CalibrationRepository) -> dict[str, list[int]]:
+        """Per image type, the exposures taken that the raw collection holds (blocking)."""
+        return {
+            image_type: repository.ingested_exposures(ids) for image_type, ids in self.taken.items() if ids
+        }
+
+    def _define_run_collection(self, repository: CalibrationRepository, record: RunRecord) -> str:
+        """Define the run's CHAINED collection over its job outputs and calib collection (blocking).
+
+        Returns
+        -------
+        name : `str`
+            The collection, "" if the run wrote nothing.
+        """
+        children = [name for outcome in record.products.values() for name in outcome.collections.values()]
+        children += [record.collections[role] for role in ("calib",) if record.collections.get(role)]
+        if not children:
+            return ""
+        name = f"{RUN_COLLECTION_PREFIX}/{self._record_name}"
+        return name if repository.define_run_collection(name, children) else ""
+
+    def summary_lines(self, record: RunRecord, *, ingest_known: bool = True) -> list[str]:
+        """The end-of-run summary: images, ingestion, products with their reasons, jobs.
+
+        Facts only: "ingested" lists what the repository's raw collection
+        holds (``record.exposures_ingested``; ``ingest_known`` false when it
+        could not be read), and each product not certified or verified
+        says why.
+        """
         lines = ["Summary of the run:"]
-        for image_type, ids in self.taken.items():
-            kept = self.kept.get(image_type, [])
+        for image_type, ids in record.exposures_taken.items():
+            kept = record.exposures_processed.get(image_type, [])
             lines.append(f"  {image_type}: {len(ids)} taken {ids}; processed {kept}")
-        if self.processor is not None:
-            for outcome in self.processor.outcomes.values():
-                lines.append(f"  {outcome.describe()}")
-            if self.ocps is not None:
-                for job_id, label in self.ocps.labels.items():
-                    result = self.ocps.results.get(job_id)
-                    status = (
-                        result.describe() if result is not None else f"{label}: job {job_id} not finished"
-                    )
-                    lines.append(f"  job {status}")
-        if aborted:
-            lines.append(f"  aborted jobs: {', '.join(aborted)}")
-        lines.append("  every exposure taken is ingested in the raw collection and can be reprocessed")
+        if record.exposures_taken:
+            raw = record.collections.get("raw", "the raw collection")
+            if ingest_known:
+                ingested = sorted(e for ids in record.exposures_ingested.values() for e in ids)
+                absent = sorted(
+                    e for ids in record.exposures_taken.values() for e in ids if e not in set(ingested)
+                )
+                lines.append(f"  ingested in {raw} (can be reprocessed): {ingested or 'none'}")
+                if absent:
+                    lines.append(f"  not in {raw}: {absent}")
+            else:
+                lines.append(f"  ingestion into {raw} could not be read from the repository")
+        for outcome in record.products.values():
+            lines.append(f"  {outcome.describe()}")
+        for job_id, job in record.jobs.items():
+            result = self.ocps.results.get(job_id)
+            label = job.get("label", self.ocps.labels.get(job_id, "job"))
+            lines.append(
+                f"  job {result.describe() if result is not None else f'{label}: job {job_id} not finished'}"
+            )
+        if record.aborted_jobs:
+            lines.append(f"  aborted jobs: {', '.join(record.aborted_jobs)}")
         return lines
 
+    def _pending_reason(self, image_type_of: collections.abc.Sequence[str]) -> str:
+        """Why a product that never ended is pending (facts of the run)."""
+        missing_kept = [t for t in image_type_of if t not in self.kept]
+        if self.state_name == "STOPPING":
+            why = "stopped"
+        elif self.state_name == "FAILING":
+            why = f"the run failed ({self.state.reason})" if self.state.reason else "the run failed"
+        else:
+            why = "the run ended"
+        if missing_kept:
+            return f"not processed: {why} before its {', '.join(missing_kept)} images were taken"
+        started = self.processor is not None and all(t in self.processor.exposures for t in image_type_of)
+        if not started:
+            return f"not processed: {why} before its {', '.join(image_type_of)} images were ingested"
+        return f"not finished: {why} while it was being processed"
+
     def run_record(self, aborted: typing.Sequence[str] = ()) -> RunRecord:
-        """The run record (`RunRecord`): configuration, plan, exposures, products, jobs, timings."""
+        """The run record (`RunRecord`): configuration, plan, exposures, products, jobs, timings.
+
+        Every product has a status; one that is not certified or verified
+        has a reason (a product still pending when the run ended says why).
+        """
         plan = self.plan
         record = RunRecord(
             script=type(self).__name__,
@@ -610,107 +679,56 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         record.timings = timings
         if plan is not None:
             record.collections = {"raw": f"{self.instrument_name}/raw/all", "calib": plan.calib_collection}
-        if self.processor is not None:
-            for name, o in self.processor.outcomes.items():
-                record.products[name] = {
-                    "status": o.status.value,
-                    "reason": o.reason,
-                    "jobs": dict(o.jobs),
-                    "collections": dict(o.collections),
-                    "certified_into": o.certified_into,
-                    "validity": list(o.validity) if o.validity else None,
-                    "verdict": o.verdict,
-                }
-                if o.certified_into and o.validity and plan is not None:
+        if self.processor is not None and plan is not None:
+            for name, outcome in self.processor.outcomes.items():
+                if outcome.status == ProductStatus.PENDING and not outcome.reason:
+                    outcome.reason = self._pending_reason(plan.step(name).images)
+                record.products[name] = outcome
+                if outcome.certified_into and outcome.validity:
                     record.certifications.append(
-                        {
-                            "dataset_type": plan.step(name).dataset_type,
-                            "collection": o.certified_into,
-                            "begin": o.validity[0],
-                            "end": o.validity[1],
-                            "input_collection": o.collections.get("generate", ""),
-                            "detectors": list(plan.detectors),
-                        }
+                        CertificationRecord(
+                            dataset_type=plan.step(name).dataset_type,
+                            collection=outcome.certified_into,
+                            begin=outcome.validity[0],
+                            end=outcome.validity[1],
+                            input_collection=outcome.collections.get("generate", ""),
+                            detectors=tuple(plan.detectors),
+                            time=outcome.certified_at,
+                        )
                     )
+            record.gains = self.processor.gains
             record.gain_table = self.processor.gain_table
-            record.gains = dict(self._gains)
-        if self.ocps is not None:
-            record.jobs = {
-                job_id: (
-                    self.ocps.results[job_id].record if job_id in self.ocps.results else {"label": label}
+        elif plan is not None:
+            for step in plan.steps:
+                record.products[step.name] = ProductOutcome(
+                    step.name, reason=self._pending_reason(step.images)
                 )
-                for job_id, label in self.ocps.labels.items()
-            }
+        record.jobs = {
+            job_id: (self.ocps.results[job_id].record if job_id in self.ocps.results else {"label": label})
+            for job_id, label in self.ocps.labels.items()
+        }
         return record
 
-    @staticmethod
-    def retrieval_lines(
-        record: dict[str, typing.Any], repo: str, instrument: str = "LSSTComCam"
-    ) -> list[str]:
-        """Python lines that fetch the results of a run, with its real collections.
+    def write_run_record(self, record: RunRecord) -> Path:
+        """Write the run record as JSON beside the repository (`RunRecord.default_folder`); return its path.
 
-        Parameters
-        ----------
-        record : `dict`
-            A run record (`run_record`).
-        repo : `str`
-            Repository path or alias to write in the lines.
-        instrument : `str`, optional
-            Instrument of the data IDs.
+        Blocking (resolves the repository and writes the file): call it in
+        a thread.
 
-        Returns
-        -------
-        lines : `list` [`str`]
-            The procedure document's retrieval code for what this run made:
-            certified calibrations from ``calib_collection``, verification
-            statistics and processed images from each verification job's
-            collection, gains and noise from the gain job's collection.
+        Raises
+        ------
+        ValueError
+            If the folder cannot be known (a remote repository and no
+            ``TS_CALIBRATIONS_RUN_RECORDS``).
+        OSError
+            If the file cannot be written.
         """
-        products = record.get("products", {})
-        processed = record.get("exposures_processed", {})
-        detector = (record.get("plan", {}).get("detectors") or [0])[0]
-        certified = sorted({p["certified_into"] for p in products.values() if p.get("certified_into")})
-        lines = [
-            "import lsst.daf.butler as dB",
-            f"butler = dB.Butler({repo!r}, collections={certified + [f'{instrument}/calib']!r})",
-        ]
-        for name, product in products.items():
-            if product.get("status") not in FETCHABLE:
-                continue
-            kind = name.lower()
-            first = {
-                "BIAS": processed.get("BIAS"),
-                "DARK": processed.get("DARK"),
-                "FLAT": processed.get("FLAT"),
-                "DEFECTS": processed.get("FLAT"),
-                "PTC": processed.get("FLAT"),
-                "GAIN": processed.get("FLAT"),
-            }.get(name) or [None]
-            exposure = first[0]
-            data_id = f"detector={detector}, exposure={exposure}, instrument={instrument!r}"
-            if product.get("certified_into") and exposure is not None:
-                lines.append(f"{kind} = butler.get({kind!r}, {data_id})")
-            verify = product.get("collections", {}).get("verify")
-            if verify and exposure is not None:
-                title = name.title()
-                lines += [
-                    f"runStats = butler.get('verify{title}Stats', instrument={instrument!r}, "
-                    f"collections=[{verify!r}])",
-                    f"runDetStats = butler.get('verify{title}DetStats', {data_id}, collections=[{verify!r}])",
-                    f"imProc = butler.get('verify{title}Proc', {data_id}, collections=[{verify!r}])",
-                    "calibArray = imProc.getImage().getArray()",
-                ]
-            generated = product.get("collections", {}).get("generate")
-            if name in ("GAIN", "PTC") and generated and exposure is not None:
-                lines += [
-                    f"cpCov = butler.get('cpPtcExtract', {data_id}, collections=[{generated!r}])",
-                    "gain_values, noise_values = cpCov.gain, cpCov.noise",
-                ]
-        return lines
-
-    def write_run_record(self, aborted: typing.Sequence[str] = ()) -> Path:
-        """Write the run record as JSON; return its path."""
-        folder = Path(os.environ.get(RUN_RECORD_DIR_ENV, "run_records"))
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{type(self).__name__}_{self.salinfo.index}_{int(time.time())}.json"
-        return self.run_record(aborted).write(path)
+        if self.repository is not None:
+            root = self.repository.root
+        elif self.plan is not None:
+            root = self.open_repository(self.plan.repo).root
+        else:
+            root = ""
+        folder = RunRecord.default_folder(root) if root else RunRecord.default_folder("", None)
+        name = self._record_name or f"{type(self).__name__}_{self.salinfo.index}_{int(time.time())}"
+        return record.write(folder / f"{name}.json")

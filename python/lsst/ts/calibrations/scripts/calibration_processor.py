@@ -41,7 +41,11 @@ run in order:
    ``calib_collection`` with the plan's validity range, through the butler
    in a thread;
 4. gains (if ``step.report_gains``): the ``cpPtcExtract`` of every kept
-   flat and detector, formatted as one table (`format_gains`) and logged.
+   flat and detector, made into one `GainReport` (`gains`) and logged.
+
+Every read and write of the repository goes through the run's
+`~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`,
+in a thread (`asyncio.to_thread`).
 
 A step whose product is not certified (failed job, failed verification)
 blocks its dependents (`CalibrationPlan.dependents`), which are reported
@@ -57,62 +61,24 @@ from __future__ import annotations
 __all__ = ["CalibrationProcessor"]
 
 import asyncio
+import datetime
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..repo.verification_verdict import VerificationVerdict
+from .gain_report import GainReport
 from .ocps_client import OcpsClient
 from .ocps_job_result import OcpsJobError, OcpsJobResult
 from .processing_step import ProcessingStep
 from .product_outcome import ProductOutcome, ProductStatus
 
 if TYPE_CHECKING:
+    from ..repo.calibration_repository import CalibrationRepository
     from .calibration_plan import CalibrationPlan
 
-VerdictFunction = Callable[[Any, int, int], Any]
-"""``judge(stats, threshold, n_detectors) -> verdict`` with ``.passed`` and ``.summary()``."""
-
-
-def _read_dataset(repo: str, collection: str, dataset_type: str, data_id: dict[str, Any]) -> Any:
-    from ..repo.repository import open_repository
-
-    butler = open_repository(repo, collections=[collection])
-    try:
-        return butler.get(dataset_type, **data_id)
-    finally:
-        butler.close()
-
-
-def _certify(
-    repo: str, inputs: list[str], calib_collection: str, dataset_type: str, begin: str, end: str
-) -> int:
-    from ..repo.certify import certify_calibrations
-    from ..repo.repository import open_repository
-
-    butler = open_repository(repo, writeable=True)
-    try:
-        return len(certify_calibrations(butler, inputs, calib_collection, dataset_type, begin, end))
-    finally:
-        butler.close()
-
-
-def _read_extracts(
-    repo: str, collection: str, instrument: str, exposures: Sequence[int], detectors: Sequence[int]
-) -> dict[tuple[int, int], Any]:
-    """``cpPtcExtract`` of each (exposure, detector) the job wrote."""
-    from ..repo.repository import open_repository
-
-    butler = open_repository(repo, collections=[collection])
-    extracts: dict[tuple[int, int], Any] = {}
-    try:
-        for exposure in exposures:
-            for detector in detectors:
-                extracts[(exposure, detector)] = butler.get(
-                    "cpPtcExtract", instrument=instrument, detector=detector, exposure=exposure
-                )
-    finally:
-        butler.close()
-    return extracts
+type VerdictFunction = Callable[[Mapping[Any, Any], int, int], VerificationVerdict]
+"""``judge(stats, threshold, n_detectors) -> VerificationVerdict`` (see `judge_verification`)."""
 
 
 class CalibrationProcessor:
@@ -126,14 +92,10 @@ class CalibrationProcessor:
         Client of the instrument's OCPS.
     log : `logging.Logger`
         Logger.
-    instrument : `str`
-        Instrument name of data IDs, e.g. "LSSTComCam".
+    repository : `~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`
+        The run's repository (its blocking calls are made in threads).
     judge : callable
-        ``judge(stats, threshold, n_detectors)`` → verdict with ``passed``
-        (`bool`) and ``summary()`` (`str`).
-    format_gains : callable
-        ``format_gains(extracts)`` → the gain table (`str`), from the
-        ``cpPtcExtract`` of each (exposure, detector).
+        ``judge(stats, threshold, n_detectors)`` → `VerificationVerdict`.
 
     Attributes
     ----------
@@ -141,8 +103,8 @@ class CalibrationProcessor:
         What became of each step of the run, in plan order.
     failures : `list` [`str`]
         Failed steps, each naming the step and the job.
-    gain_table : `str`
-        The gains from flat pairs ("" if none were measured).
+    gains : `GainReport` or `None`
+        The gains from flat pairs (`None` if none were measured).
     exposures : `dict` [`str`, `list` [`int`]]
         Exposures given to `start`, per image type.
     """
@@ -152,22 +114,25 @@ class CalibrationProcessor:
         plan: CalibrationPlan,
         ocps: OcpsClient,
         log: logging.Logger,
-        instrument: str,
+        repository: CalibrationRepository,
         judge: VerdictFunction,
-        format_gains: Callable[[dict[tuple[int, int], Any]], str],
     ) -> None:
         self.plan = plan
         self.ocps = ocps
         self.log = log
-        self.instrument = instrument
+        self.repository = repository
         self.judge = judge
-        self.format_gains = format_gains
         self.outcomes = {step.name: ProductOutcome(step.name) for step in plan.steps}
         self.failures: list[str] = []
-        self.gain_table = ""
+        self.gains: GainReport | None = None
         self.exposures: dict[str, list[int]] = {}
         self._certified: dict[str, asyncio.Future[bool]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def gain_table(self) -> str:
+        """The gains from flat pairs as one table ("" if none were measured)."""
+        return self.gains.format() if self.gains is not None else ""
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
@@ -317,16 +282,12 @@ class CalibrationProcessor:
 
     async def _verdict(self, step: ProcessingStep, outcome: ProductOutcome, result: OcpsJobResult) -> bool:
         stats = await asyncio.to_thread(
-            _read_dataset,
-            self.plan.repo,
-            result.output_collection,
-            step.verify_stats_dataset,
-            {"instrument": self.instrument},
+            self.repository.verification_statistics, result.output_collection, step.verify_stats_dataset
         )
         verdict = self.judge(stats, step.verification_threshold, len(self.plan.detectors))
-        outcome.verdict = verdict.summary()
+        outcome.verdict = verdict
         log = self.log.info if verdict.passed else self.log.warning
-        log("Verification of %s (job %s):\n%s", step.name, result.job_id, outcome.verdict)
+        log("Verification of %s (job %s):\n%s", step.name, result.job_id, verdict.summary())
         return bool(verdict.passed)
 
     async def _certify(self, step: ProcessingStep, outcome: ProductOutcome, generated: OcpsJobResult) -> None:
@@ -338,8 +299,7 @@ class CalibrationProcessor:
         self.log.info("%s", what)
         try:
             count = await asyncio.to_thread(
-                _certify,
-                plan.repo,
+                self.repository.certify,
                 [generated.output_collection],
                 plan.calib_collection,
                 step.dataset_type,
@@ -351,16 +311,15 @@ class CalibrationProcessor:
         outcome.status = ProductStatus.CERTIFIED
         outcome.certified_into = plan.calib_collection
         outcome.validity = (plan.certify_begin, plan.certify_end)
+        outcome.certified_at = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
         self.log.info("Certified %d %s dataset(s) into %s", count, step.dataset_type, plan.calib_collection)
 
     async def _report_gains(self, step: ProcessingStep, generated: OcpsJobResult) -> None:
         extracts = await asyncio.to_thread(
-            _read_extracts,
-            self.plan.repo,
+            self.repository.ptc_extracts,
             generated.output_collection,
-            self.instrument,
             self.exposures_of(step),
-            self.plan.detectors,
+            list(self.plan.detectors),
         )
-        self.gain_table = self.format_gains(extracts)
+        self.gains = GainReport.from_extracts(extracts)
         self.log.info("Gains from flat pairs (job %s):\n%s", generated.job_id, self.gain_table)

@@ -53,6 +53,7 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
     instrument_name: typing.ClassVar[str] = "LSSTComCam"
     ocps_index: typing.ClassVar[int] = 2
     detector_ids: typing.ClassVar[tuple[int, ...]] = tuple(range(9))
+    camera_class: typing.ClassVar[type[BaseCamera]] = ComCam
 
     def __init__(self, index: int) -> None:
         super().__init__(
@@ -70,10 +71,6 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         """The ComCam group."""
         assert isinstance(self.camera, ComCam)
         return self.camera
-
-    def make_camera(self) -> BaseCamera:
-        """ComCam (CCCamera, CCHeaderService, CCOODS) on this script's domain."""
-        return ComCam(domain=self.domain, log=self.log)
 
     async def resolve_filter(self, value: str | int | None) -> str | None:
         """Check ``filter`` against ``CCCamera.availableFilters``.

@@ -28,12 +28,14 @@ __all__ = ["ProductOutcome", "ProductStatus"]
 import dataclasses
 import enum
 
+from ..repo.verification_verdict import VerificationVerdict
+
 
 class ProductStatus(enum.StrEnum):
     """State of a product of a run."""
 
     PENDING = "pending"
-    """Not finished (the run ended, was stopped, or failed before)."""
+    """Not finished (the run ended, was stopped, or failed before); the reason says which."""
     CERTIFIED = "certified"
     """Generated (and verified, if asked) and certified."""
     VERIFIED = "verified"
@@ -70,8 +72,10 @@ class ProductOutcome:
         CALIBRATION collection it was certified into ("" if not).
     validity : `tuple` [`str`, `str`] or `None`
         Validity range [begin, end) of the certification.
-    verdict : `str`
-        The verification summary ("" if not verified).
+    certified_at : `str`
+        When it was certified (ISO, UTC; "" if not).
+    verdict : `VerificationVerdict` or `None`
+        The verdict of the verification job (`None` if not verified).
     """
 
     name: str
@@ -81,7 +85,8 @@ class ProductOutcome:
     collections: dict[str, str] = dataclasses.field(default_factory=dict)
     certified_into: str = ""
     validity: tuple[str, str] | None = None
-    verdict: str = ""
+    certified_at: str = ""
+    verdict: VerificationVerdict | None = None
 
     def describe(self) -> str:
         """One line for the end-of-run summary."""

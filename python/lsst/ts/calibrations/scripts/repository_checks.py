@@ -23,7 +23,7 @@
 
 Public API
 ----------
-``check_repository(plan, butler, *, filter_name=None, when=None) -> list[str]``
+``check_repository(plan, repository, *, filter_name=None, when=None) -> list[str]``
     Problems (one sentence each, naming the option and what would be
     right; empty if none) found in the butler repository for a
     `CalibrationPlan`:
@@ -43,20 +43,20 @@ Public API
       dataset type and detector whose validity overlaps the plan's range
       (certification would be refused after the data were taken).
 
-Blocking butler calls: run it in a thread (`asyncio.to_thread`). The
-butler modules are imported when the function runs, never on import.
+The rules are here; the repository is read through the run's
+`~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`,
+whose calls block: run `check_repository` in a thread (`asyncio.to_thread`).
 """
 
 from __future__ import annotations
 
 __all__ = ["check_repository"]
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lsst.daf.butler import Butler
-
+    from ..repo.calibration_repository import CalibrationRepository
     from .calibration_plan import CalibrationPlan
 
 # Calibrations the ISR of each pipeline applies (the pipelines' own ISR switches).
@@ -88,7 +88,7 @@ def _pipeline_name(url: str) -> str:
 
 def check_repository(
     plan: CalibrationPlan,
-    butler: Butler,
+    repository: CalibrationRepository,
     *,
     filter_name: str | None = None,
     when: Any = None,
@@ -99,8 +99,8 @@ def check_repository(
     ----------
     plan : `CalibrationPlan`
         The run plan.
-    butler : `lsst.daf.butler.Butler`
-        A butler on ``plan.repo`` (read-only is enough).
+    repository : `~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`
+        The run's repository (``plan.repo``).
     filter_name : `str`, optional
         Physical filter of the flats, when known (see `resolve_filter`).
     when : `str`, `datetime.date` or `astropy.time.Time`, optional
@@ -111,28 +111,15 @@ def check_repository(
     problems : `list` [`str`]
         One sentence per problem; empty if the repository is ready.
     """
-    import astropy.time
-    from lsst.daf.butler import CollectionType, MissingCollectionError, Timespan
-
-    from ..repo.certify import to_tai
-
     problems: list[str] = []
-    types: dict[str, Any] = {}
+    types: dict[str, str | None] = {}
 
-    def collection_type(name: str) -> Any:
+    def collection_type(name: str) -> str | None:
         if name not in types:
-            try:
-                types[name] = butler.collections.get_info(name).type
-            except MissingCollectionError:
-                types[name] = None
+            types[name] = repository.collection_type(name)
         return types[name]
 
     checked: set[tuple[str, str]] = set()
-    at = None
-    if when is not None:
-        t = to_tai(when, "when")
-        at = Timespan(t, t + astropy.time.TimeDelta(1.0, format="sec"))
-
     for step in plan.steps:
         kind = _OPTION_KIND[step.name]
         produced_before = {plan.step(name).dataset_type for name in step.after}
@@ -163,8 +150,12 @@ def check_repository(
             search = [name for name in names if collection_type(name) is not None]
             needed = [t for t in PIPELINE_NEEDS.get(_pipeline_name(pipeline), ()) if t not in made]
             for dataset_type in needed:
-                missing = _missing_detectors(
-                    butler, plan, dataset_type, search, filter_name if dataset_type == "flat" else None, at
+                missing = repository.missing_detectors(
+                    dataset_type,
+                    search,
+                    list(plan.detectors),
+                    filter_name if dataset_type == "flat" else None,
+                    when,
                 )
                 if missing:
                     where = f" valid at {when}" if when is not None else ""
@@ -184,97 +175,29 @@ def check_repository(
     if certified:
         calib = plan.calib_collection
         calib_type = collection_type(calib)
-        if calib_type is not None and calib_type != CollectionType.CALIBRATION:
+        if calib_type is not None and calib_type != "CALIBRATION":
             problems.append(
-                f"calib_collection={calib!r} is a {calib_type.name} collection, not a CALIBRATION "
+                f"calib_collection={calib!r} is a {calib_type} collection, not a CALIBRATION "
                 "collection: "
                 "give a new name or an existing CALIBRATION collection."
             )
         elif calib_type is not None:
-            span = Timespan(
-                to_tai(plan.certify_begin, "certify_calib_begin_date"),
-                to_tai(plan.certify_end, "certify_calib_end_date"),
-            )
             for step in certified:
-                overlaps = _overlapping(butler, calib, step.dataset_type, plan.detectors, span, filter_name)
+                overlaps = repository.overlapping_detectors(
+                    calib,
+                    step.dataset_type,
+                    plan.detectors,
+                    plan.certify_begin,
+                    plan.certify_end,
+                    filter_name,
+                )
                 if overlaps:
                     problems.append(
                         f"calib_collection={calib!r} already has {step.dataset_type} certified with a "
                         "validity "
                         f"overlapping [{plan.certify_begin}, {plan.certify_end}) for detector(s) "
-                        f"{', '.join(overlaps)}: certification would be refused after the images are taken; "
-                        "choose another calib_collection or certify_calib_begin_date/certify_calib_end_date "
-                        "that do not overlap."
+                        f"{', '.join(str(d) for d in overlaps)}: certification would be refused after the "
+                        "images are taken; choose another calib_collection or "
+                        "certify_calib_begin_date/certify_calib_end_date that do not overlap."
                     )
     return problems
-
-
-def _missing_detectors(
-    butler: Butler,
-    plan: CalibrationPlan,
-    dataset_type: str,
-    collections: Sequence[str],
-    filter_name: str | None,
-    at: Any,
-) -> list[int]:
-    """Detectors of the plan with no ``dataset_type`` in ``collections``."""
-    from lsst.daf.butler import MissingDatasetTypeError
-
-    if not collections:
-        return list(plan.detectors)
-    try:
-        butler.get_dataset_type(dataset_type)
-    except MissingDatasetTypeError:
-        return list(plan.detectors)
-    missing = []
-    if at is not None and (dataset_type != "flat" or filter_name is not None):
-        for detector in plan.detectors:
-            data_id: dict[str, Any] = {"instrument": plan.instrument, "detector": detector}
-            if filter_name is not None:
-                data_id["physical_filter"] = filter_name
-            if butler.find_dataset(dataset_type, data_id, collections=list(collections), timespan=at) is None:
-                missing.append(detector)
-        return missing
-    where = f"instrument = '{plan.instrument}'"
-    if filter_name is not None and dataset_type == "flat":
-        where += " AND physical_filter = filter_name"
-    refs = butler.query_datasets(
-        dataset_type,
-        collections=list(collections),
-        where=where,
-        bind={"filter_name": filter_name} if filter_name is not None and dataset_type == "flat" else None,
-        find_first=False,
-        explain=False,
-        limit=None,
-    )
-    found = {int(ref.dataId["detector"]) for ref in refs}
-    return [detector for detector in plan.detectors if detector not in found]
-
-
-def _overlapping(
-    butler: Butler,
-    calib: str,
-    dataset_type: str,
-    detectors: Iterable[int],
-    span: Any,
-    filter_name: str | None,
-) -> list[str]:
-    """Data IDs (as text) certified in ``calib`` with a validity overlapping ``span``."""
-    from lsst.daf.butler import MissingDatasetTypeError
-
-    wanted = set(detectors)
-    try:
-        associations = list(butler.registry.queryDatasetAssociations(dataset_type, collections=[calib]))
-    except MissingDatasetTypeError:
-        return []
-    found = set()
-    for association in associations:
-        data_id = association.ref.dataId
-        if int(data_id["detector"]) not in wanted or association.timespan is None:
-            continue
-        if filter_name is not None and "physical_filter" in data_id.dimensions.names:
-            if data_id["physical_filter"] != filter_name:
-                continue
-        if association.timespan.overlaps(span):
-            found.add(int(data_id["detector"]))
-    return [str(detector) for detector in sorted(found)]

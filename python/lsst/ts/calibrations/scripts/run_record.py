@@ -19,17 +19,21 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""RunRecord: the JSON run record of a calibration run, with its provenance.
+"""RunRecord: the run record of a calibration run, typed, with its one JSON form.
 
 Public API
 ----------
-``RunRecord(script=..., index=..., ...)``: a dataclass (fields below), all
-JSON-compatible values. ``to_json()`` / ``RunRecord.from_json(text)``,
-``to_dict()`` / ``RunRecord.from_dict(data)``, ``write(path)`` /
-``RunRecord.read(path)`` (blocking file I/O: call them in a thread),
-``exposure_ids(image_type=None)`` (the processed exposures, to reprocess
-without retaking), ``RunRecord.software_versions_now()`` (versions of the
-packages that matter for provenance).
+``RunRecord(script=..., index=..., ...)``: a dataclass (fields below) whose
+results are typed: ``products`` are `ProductOutcome` (with their
+`VerificationVerdict`), ``gains`` a `GainReport`, ``certifications``
+`CertificationRecord`. This module is the one place they are converted to
+and from JSON: ``to_json()`` / ``RunRecord.from_json(text)``, ``to_dict()``
+/ ``RunRecord.from_dict(data)``, ``write(path)`` / ``RunRecord.read(path)``
+(blocking file I/O: call them in a thread). Also ``exposure_ids(image_type=None)``
+(the processed exposures, to reprocess without retaking),
+``retrieval_lines(repo)`` (Python that fetches what the run made),
+``RunRecord.default_folder(repo_root)`` (where records go) and
+``RunRecord.software_versions_now()``.
 
 The file (``format_version`` 1) is one JSON object::
 
@@ -43,15 +47,17 @@ The file (``format_version`` 1) is one JSON object::
       "plan": {...},                        # CalibrationPlan.to_dict(), or {}
       "exposures_taken": {"BIAS": [2024102400001, ...], ...},      # every exposure, discards included
       "exposures_processed": {"BIAS": [2024102400002, ...], ...},  # the kept ones
+      "exposures_ingested": {"BIAS": [2024102400001, ...], ...},   # those the raw collection holds
       "products": {"BIAS": {"status": "certified", "reason": "", "jobs": {"generate": "<id>", ...},
                             "collections": {"generate": "u/ocps/<id>", ...}, "certified_into": "...",
-                            "validity": ["2024-10-24", "2024-10-25"], "verdict": "..."}, ...},
+                            "validity": ["2024-10-24", "2024-10-25"],
+                            "verdict": {...VerificationVerdict fields...} or null}, ...},
       "jobs": {"<job id>": {...job record...}, ...},
       "aborted_jobs": [],
-      "collections": {"raw": "LSSTComCam/raw/all", "calib": "LSSTComCam/calib/daily", ...},
+      "collections": {"raw": "LSSTComCam/raw/all", "calib": "...", "run": "<the run's CHAINED collection>"},
       "certifications": [{"dataset_type": "bias", "collection": "...", "begin": "...", "end": "...",
-                          "input_collection": "u/ocps/<id>", "detectors": [0, ...]}],
-      "gains": {"rows": [...], "unpaired": [...]},   # GainReport.to_dict(), or {}
+                          "input_collection": "u/ocps/<id>", "detectors": [0, ...], "time": "..."}],
+      "gains": {"rows": [...], "unpaired": [...]},   # the GainReport, or {}
       "gain_table": "...",                           # the table as logged
       "software_versions": {"python": "3.12.1", "lsst-daf-butler": "...", ...},
       "timings": {"elapsed": 1200.0, "camera_busy": 900.0, ...}    # seconds
@@ -60,7 +66,7 @@ The file (``format_version`` 1) is one JSON object::
 
 from __future__ import annotations
 
-__all__ = ["RunRecord"]
+__all__ = ["RUN_RECORD_DIR_ENV", "RunRecord"]
 
 import dataclasses
 import importlib.metadata
@@ -68,8 +74,14 @@ import json
 import math
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
+
+from ..repo.verification_verdict import VerificationVerdict
+from .certification_record import CertificationRecord
+from .gain_report import GainReport
+from .product_outcome import ProductOutcome, ProductStatus
 
 _PACKAGES = (
     "lsst-ts-calibrations",
@@ -79,6 +91,30 @@ _PACKAGES = (
     "numpy",
     "astropy",
 )
+
+RUN_RECORD_DIR_ENV = "TS_CALIBRATIONS_RUN_RECORDS"
+"""Environment variable naming the folder of run records (default ``<repository>/run_records``)."""
+
+RUN_RECORD_DIR_NAME = "run_records"
+"""Folder of run records in the repository root, by default."""
+
+FETCHABLE = (
+    ProductStatus.CERTIFIED,
+    ProductStatus.VERIFIED,
+    ProductStatus.VERIFICATION_FAILED,
+    ProductStatus.MEASURED,
+)
+"""Product states whose datasets are in the repository (`RunRecord.retrieval_lines`)."""
+
+_IMAGES_OF = {
+    "BIAS": "BIAS",
+    "DARK": "DARK",
+    "FLAT": "FLAT",
+    "DEFECTS": "FLAT",
+    "PTC": "FLAT",
+    "GAIN": "FLAT",
+}
+"""The image type whose exposures a product's data IDs name."""
 
 
 def _plain(value: Any) -> Any:
@@ -94,6 +130,127 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "value") and hasattr(value, "name") and not isinstance(value, str | int | float | bool):
         return value.value  # enums
     return value
+
+
+def _float(value: Any) -> float:
+    """A JSON number back to float (None, written for NaN, as `math.nan`)."""
+    return math.nan if value is None else float(value)
+
+
+# The JSON form of each typed result of a record, both ways.
+
+
+def _verdict_to_json(verdict: VerificationVerdict | None) -> dict[str, Any] | None:
+    return None if verdict is None else _plain(dataclasses.asdict(verdict))
+
+
+def _verdict_from_json(data: Any) -> VerificationVerdict | None:
+    if data is None or data == "":
+        return None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"A product's verdict must be a JSON object or null, not {data!r}.")
+    cp_success = data.get("cp_verify_success")
+    return VerificationVerdict(
+        image_type=str(data.get("image_type", "")),
+        passed=bool(data["passed"]),
+        threshold=int(data["threshold"]),
+        n_detectors=int(data["n_detectors"]),
+        n_exposures=int(data["n_exposures"]),
+        failures_to_fail_exposure=int(data["failures_to_fail_exposure"]),
+        exposures_to_fail_run=int(data["exposures_to_fail_run"]),
+        failure_counts={
+            str(e): {str(t): int(n) for t, n in counts.items()}
+            for e, counts in (data.get("failure_counts") or {}).items()
+        },
+        failed_exposures={
+            str(t): tuple(str(e) for e in es) for t, es in (data.get("failed_exposures") or {}).items()
+        },
+        failed_tests=tuple(str(t) for t in data.get("failed_tests") or ()),
+        cp_verify_success=None if cp_success is None else bool(cp_success),
+    )
+
+
+def _outcome_to_json(outcome: ProductOutcome) -> dict[str, Any]:
+    return {
+        "status": outcome.status.value,
+        "reason": outcome.reason,
+        "jobs": dict(outcome.jobs),
+        "collections": dict(outcome.collections),
+        "certified_into": outcome.certified_into,
+        "validity": list(outcome.validity) if outcome.validity else None,
+        "certified_at": outcome.certified_at,
+        "verdict": _verdict_to_json(outcome.verdict),
+    }
+
+
+def _outcome_from_json(name: str, data: Any) -> ProductOutcome:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"products[{name!r}] must be a JSON object, not {data!r}.")
+    try:
+        status = ProductStatus(data.get("status", ProductStatus.PENDING.value))
+    except ValueError as e:
+        raise ValueError(
+            f"products[{name!r}].status={data.get('status')!r} is not one of "
+            f"{', '.join(s.value for s in ProductStatus)}."
+        ) from e
+    validity = data.get("validity")
+    return ProductOutcome(
+        name=name,
+        status=status,
+        reason=str(data.get("reason", "")),
+        jobs={str(k): str(v) for k, v in (data.get("jobs") or {}).items()},
+        collections={str(k): str(v) for k, v in (data.get("collections") or {}).items()},
+        certified_into=str(data.get("certified_into") or ""),
+        validity=(str(validity[0]), str(validity[1])) if validity else None,
+        certified_at=str(data.get("certified_at") or ""),
+        verdict=_verdict_from_json(data.get("verdict")),
+    )
+
+
+def _gains_to_json(gains: GainReport | None) -> dict[str, Any]:
+    return {} if gains is None else gains.to_dict()
+
+
+def _gains_from_json(data: Any) -> GainReport | None:
+    if not data:
+        return None
+    if not isinstance(data, Mapping):
+        raise ValueError(f"gains must be a JSON object, not {data!r}.")
+    rows = []
+    for row in data.get("rows") or []:
+        rows.append(
+            (
+                int(row["exposure_1"]),
+                int(row["exposure_2"]),
+                _float(row.get("exposure_time")),
+                int(row["detector"]),
+                str(row["amplifier"]),
+                _float(row.get("gain")),
+                _float(row.get("gain_err")),
+                _float(row.get("noise")),
+                _float(row.get("mean")),
+            )
+        )
+    unpaired = tuple((int(e), int(d)) for e, d in data.get("unpaired") or [])
+    return GainReport(rows=tuple(rows), unpaired=unpaired)
+
+
+def _certification_from_json(data: Any) -> CertificationRecord:
+    if not isinstance(data, Mapping):
+        raise ValueError(f"A certification must be a JSON object, not {data!r}.")
+    return CertificationRecord(
+        dataset_type=str(data["dataset_type"]),
+        collection=str(data["collection"]),
+        begin=str(data["begin"]),
+        end=str(data["end"]),
+        input_collection=str(data.get("input_collection", "")),
+        detectors=tuple(int(d) for d in data.get("detectors") or ()),
+        time=str(data.get("time") or ""),
+    )
+
+
+def _exposures_from_json(data: Any) -> dict[str, list[int]]:
+    return {str(k): [int(e) for e in ids] for k, ids in (data or {}).items()}
 
 
 @dataclasses.dataclass
@@ -120,18 +277,22 @@ class RunRecord:
         ``CalibrationPlan.to_dict()``.
     exposures_taken, exposures_processed : `dict` [`str`, `list` [`int`]]
         Exposure ids per image type: every one taken; the kept ones.
-    products : `dict` [`str`, `dict`]
+    exposures_ingested : `dict` [`str`, `list` [`int`]]
+        Per image type, the exposures taken that the raw collection holds
+        (read from the repository at the end of the run).
+    products : `dict` [`str`, `ProductOutcome`]
         Outcome of each product.
     jobs : `dict` [`str`, `dict`]
-        OCPS job records by job id.
+        OCPS job records (the OCPS's own JSON) by job id.
     aborted_jobs : `list` [`str`]
         Jobs aborted at the end of the run.
     collections : `dict` [`str`, `str`]
-        Collections of the run by role.
-    certifications : `list` [`dict`]
+        Collections of the run by role ("raw", "calib", "run": the run's
+        CHAINED collection).
+    certifications : `list` [`CertificationRecord`]
         One entry per certification made.
-    gains : `dict`
-        ``GainReport.to_dict()``.
+    gains : `GainReport` or `None`
+        Gains from flat pairs, if measured.
     gain_table : `str`
         The gain table as logged.
     software_versions : `dict` [`str`, `str`]
@@ -155,12 +316,13 @@ class RunRecord:
     plan: dict[str, Any] = dataclasses.field(default_factory=dict)
     exposures_taken: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     exposures_processed: dict[str, list[int]] = dataclasses.field(default_factory=dict)
-    products: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    exposures_ingested: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    products: dict[str, ProductOutcome] = dataclasses.field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     aborted_jobs: list[str] = dataclasses.field(default_factory=list)
     collections: dict[str, str] = dataclasses.field(default_factory=dict)
-    certifications: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    gains: dict[str, Any] = dataclasses.field(default_factory=dict)
+    certifications: list[CertificationRecord] = dataclasses.field(default_factory=list)
+    gains: GainReport | None = None
     gain_table: str = ""
     software_versions: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -176,6 +338,42 @@ class RunRecord:
             except importlib.metadata.PackageNotFoundError:
                 versions[name] = "not installed"
         return versions
+
+    @staticmethod
+    def default_folder(repo_root: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Path:
+        """Where run records (and their reports) go.
+
+        Parameters
+        ----------
+        repo_root : `str` or `os.PathLike`
+            Root of the run's repository (aliases resolved).
+        environ : `~collections.abc.Mapping` [`str`, `str`], optional
+            Environment; ``os.environ`` by default.
+
+        Returns
+        -------
+        folder : `pathlib.Path`
+            ``$TS_CALIBRATIONS_RUN_RECORDS`` if set, else
+            ``<repo_root>/run_records``; absolute, never relative to the
+            working folder of the process.
+
+        Raises
+        ------
+        ValueError
+            If the variable is not set and ``repo_root`` is not a local
+            absolute path (a remote repository): the message says to set it.
+        """
+        env = os.environ if environ is None else environ
+        given = env.get(RUN_RECORD_DIR_ENV, "")
+        if given:
+            return Path(given).expanduser().absolute()
+        root = os.fspath(repo_root)
+        if "://" in root.removeprefix("file://") or not Path(root.removeprefix("file://")).is_absolute():
+            raise ValueError(
+                f"The repository {root} is not a local folder: set {RUN_RECORD_DIR_ENV} to the folder "
+                "of run records."
+            )
+        return Path(root.removeprefix("file://")) / RUN_RECORD_DIR_NAME
 
     def exposure_ids(self, image_type: str | None = None) -> list[int]:
         """Return the processed (kept) exposure ids, of one image type or all.
@@ -194,24 +392,94 @@ class RunRecord:
             return list(self.exposures_processed[image_type])
         return [exposure for ids in self.exposures_processed.values() for exposure in ids]
 
+    def retrieval_lines(self, repo: str, instrument: str = "LSSTComCam", index_line: str = "") -> list[str]:
+        """Python lines that fetch the results of the run, with its real collections.
+
+        Parameters
+        ----------
+        repo : `str`
+            Repository path or alias to write in the lines.
+        instrument : `str`, optional
+            Instrument of the data IDs.
+        index_line : `str`, optional
+            The line that makes the alias ``repo`` reach the repository in
+            a new session (``import os; os.environ[...] = ...``), written
+            first; "" when ``repo`` is a path.
+
+        Returns
+        -------
+        lines : `list` [`str`]
+            The procedure document's retrieval code for what this run made:
+            a butler on the run's CHAINED collection (when made), the
+            certified calibrations' collections and ``<instrument>/calib``;
+            certified calibrations; verification statistics and processed
+            images from each verification job's collection; gains and noise
+            from the gain job's collection.
+        """
+        detector = (self.plan.get("detectors") or [0])[0]
+        certified = sorted({p.certified_into for p in self.products.values() if p.certified_into})
+        chain = [self.collections["run"]] if self.collections.get("run") else []
+        lines = [index_line] if index_line else []
+        lines += [
+            "import lsst.daf.butler as dB",
+            f"butler = dB.Butler({repo!r}, collections={chain + certified + [f'{instrument}/calib']!r})",
+        ]
+        for name, product in self.products.items():
+            if product.status not in FETCHABLE:
+                continue
+            kind = name.lower()
+            first = self.exposures_processed.get(_IMAGES_OF.get(name, name)) or [None]
+            exposure = first[0]
+            data_id = f"detector={detector}, exposure={exposure}, instrument={instrument!r}"
+            if product.certified_into and exposure is not None:
+                lines.append(f"{kind} = butler.get({kind!r}, {data_id})")
+            verify = product.collections.get("verify")
+            if verify and exposure is not None:
+                title = name.title()
+                lines += [
+                    f"runStats = butler.get('verify{title}Stats', instrument={instrument!r}, "
+                    f"collections=[{verify!r}])",
+                    f"runDetStats = butler.get('verify{title}DetStats', {data_id}, collections=[{verify!r}])",
+                    f"imProc = butler.get('verify{title}Proc', {data_id}, collections=[{verify!r}])",
+                    "calibArray = imProc.getImage().getArray()",
+                ]
+            generated = product.collections.get("generate")
+            if name in ("GAIN", "PTC") and generated and exposure is not None:
+                lines += [
+                    f"cpCov = butler.get('cpPtcExtract', {data_id}, collections=[{generated!r}])",
+                    "gain_values, noise_values = cpCov.gain, cpCov.noise",
+                ]
+        return lines
+
     def to_dict(self) -> dict[str, Any]:
         """Return the record as a JSON-compatible dict."""
-        return _plain({field.name: getattr(self, field.name) for field in dataclasses.fields(self)})
+        data: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name == "products":
+                data[field.name] = {name: _outcome_to_json(outcome) for name, outcome in value.items()}
+            elif field.name == "gains":
+                data[field.name] = _gains_to_json(value)
+            elif field.name == "certifications":
+                data[field.name] = [_plain(dataclasses.asdict(entry)) for entry in value]
+            else:
+                data[field.name] = _plain(value)
+        return data
 
     def to_json(self) -> str:
         """Return the record as JSON text (indented, keys in field order)."""
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
+    def from_dict(cls, data: Any) -> RunRecord:
         """Make a record from `to_dict` output.
 
         Raises
         ------
         ValueError
             If ``data`` is not a dict, has another ``format_version``,
-            lacks ``script`` or ``index``, or has fields this version does
-            not know (named).
+            lacks ``script`` or ``index``, has fields this version does
+            not know (named), or a typed field is malformed (named).
         """
         if not isinstance(data, dict):
             raise ValueError(f"A run record must be a JSON object, not {type(data).__name__}.")
@@ -231,8 +499,19 @@ class RunRecord:
         if missing:
             raise ValueError(f"Run record lacks {', '.join(missing)}.")
         values = dict(data)
-        for key in ("exposures_taken", "exposures_processed"):
-            values[key] = {str(k): [int(e) for e in ids] for k, ids in values.get(key, {}).items()}
+        try:
+            for key in ("exposures_taken", "exposures_processed", "exposures_ingested"):
+                values[key] = _exposures_from_json(values.get(key))
+            values["products"] = {
+                str(name): _outcome_from_json(str(name), outcome)
+                for name, outcome in (values.get("products") or {}).items()
+            }
+            values["gains"] = _gains_from_json(values.get("gains"))
+            values["certifications"] = [
+                _certification_from_json(c) for c in values.get("certifications") or []
+            ]
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ValueError(f"Run record has a malformed field: {type(e).__name__}: {e}") from e
         return cls(**values)
 
     @classmethod

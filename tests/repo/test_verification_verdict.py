@@ -25,7 +25,7 @@ import json
 
 import pytest
 
-from lsst.ts.calibrations.scripts.verification_verdict import judge_verification
+from lsst.ts.calibrations.repo.verification_verdict import judge_verification
 
 AMPS = [f"C1{i}" for i in range(8)] + [f"C0{i}" for i in range(8)]
 DETECTORS = [f"R22_S{r}{c}" for r in range(3) for c in range(3)]

@@ -26,39 +26,47 @@ written (failed and stopped runs included: the report shows what exists)::
 
     await publish_report(self, repo=repo, run_record=self.run_record_path, out_dir=folder)
 
-The report is built in a thread (the butler reads and the figures never
-block the event loop), then announced with the script's
-``largeFileObjectAvailable`` event (``url`` a ``file://`` URL of the HTML
-page, ``mimeType`` ``text/html``, ``byteSize``, ``checkSum`` the MD5 of the
-file, ``generator`` ``ts_calibrations.report``, ``id`` the folder name) and
-in the log. A report that cannot be built is logged as an error and does not
-change the script's outcome.
+The report is built by the report's own command, ``python -m
+lsst.ts.calibrations.report --repo REPO --run-record FILE --out DIR``, in a
+process of its own: the script never imports the report (nor matplotlib),
+and drawing never competes with the script's event loop. The page is then
+announced with the script's ``largeFileObjectAvailable`` event (``url`` a
+``file://`` URL of the HTML page, ``mimeType`` ``text/html``,
+``byteSize``, ``checkSum`` the MD5 of the file, ``generator``
+``ts_calibrations.report``, ``id`` the folder name) and in the log. A
+report that cannot be built is logged as an error (with the command's
+output) and does not change the script's outcome.
 """
+
+from __future__ import annotations
 
 __all__ = ["publish_report"]
 
 import asyncio
 import hashlib
 import os
-from collections.abc import Mapping
+import sys
 from pathlib import Path
-from typing import Any
 
 from ..sal.base_script import BaseScript
-from .build_report import build_report
 
 GENERATOR = "ts_calibrations.report"
 FORMAT_VERSION = 1.0
+REPORT_MODULE = "lsst.ts.calibrations.report"
+"""The report's command, run as ``python -m``."""
+REPORT_TIMEOUT = 600.0
+"""Time limit (s) of the report's process."""
 
 
 async def publish_report(
     script: BaseScript,
     *,
     repo: str | os.PathLike[str],
-    run_record: str | os.PathLike[str] | Mapping[str, Any],
+    run_record: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
+    timeout: float = REPORT_TIMEOUT,
 ) -> Path | None:
-    """Build the report of the script's run and announce it.
+    """Build the report of the script's run (in a process) and announce it.
 
     Parameters
     ----------
@@ -66,21 +74,52 @@ async def publish_report(
         The script (its ``evt_largeFileObjectAvailable`` and ``log``).
     repo : `str` or `os.PathLike`
         The butler repository.
-    run_record : `str`, `os.PathLike` or `~collections.abc.Mapping`
-        The run record (file or contents).
+    run_record : `str` or `os.PathLike`
+        The run record file.
     out_dir : `str` or `os.PathLike`
         Folder for the report.
+    timeout : `float`, optional
+        Time limit (s) of the report's process.
 
     Returns
     -------
     path : `pathlib.Path` or `None`
         The HTML page, or `None` if it could not be built.
     """
+    path = Path(out_dir) / "report.html"
+    args = [
+        sys.executable,
+        "-m",
+        REPORT_MODULE,
+        "--repo",
+        os.fspath(repo),
+        "--run-record",
+        os.fspath(run_record),
+        "--out",
+        os.fspath(out_dir),
+    ]
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     try:
-        path = await asyncio.to_thread(build_report, repo, run_record=run_record, out_dir=out_dir)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+    except (TimeoutError, asyncio.CancelledError):
+        process.kill()
+        await process.wait()
+        script.log.error(
+            "The run report in %s was not built within %s s: its process was killed", out_dir, timeout
+        )
+        return None
+    text = output.decode(errors="replace").strip()
+    if process.returncode != 0:
+        script.log.error(
+            "Could not build the run report in %s (exit code %s): %s", out_dir, process.returncode, text
+        )
+        return None
+    try:
         data = await asyncio.to_thread(path.read_bytes)
-    except Exception as e:
-        script.log.error("Could not build the run report in %s: %s", out_dir, e)
+    except OSError as e:
+        script.log.error("The run report's command ended but %s cannot be read: %s (%s)", path, e, text)
         return None
     await script.evt_largeFileObjectAvailable.set_write(
         url=path.absolute().as_uri(),
