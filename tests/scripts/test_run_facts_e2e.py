@@ -1,0 +1,205 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""What a run states at its end, against the simulated observatory: facts only, a snippet that works
+as printed in a new shell, the run's own collection, and records beside the repository."""
+
+import asyncio
+import itertools
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lsst.daf.butler import Butler, CollectionType
+
+from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR
+from lsst.ts.calibrations.sal import ScriptState
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts.product_outcome import ProductStatus
+from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecord
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.sim_faults import SimFaults
+
+STD_TIMEOUT = 10.0
+RUN_TIMEOUT = 240.0
+SNIPPET_TIMEOUT = 120.0
+DATE = "2022-11-04"
+ALIAS = "/repo/LSSTComCam"
+_indices = itertools.count(400)
+
+
+class _Lines(logging.Handler):
+    """Keeps the messages logged."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """No run-record folder and no repository index given; the working folder is a fresh one."""
+    for name in (RUN_RECORD_DIR_ENV, INDEX_ENV_VAR, REPOSITORIES_ENV_VAR):
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield work
+
+
+async def run_script(config: dict[str, Any]) -> tuple[MakeComCamCalibrations, list[str]]:
+    """Configure and run the script; return it once ended, with its log messages."""
+    script = MakeComCamCalibrations(index=next(_indices))
+    lines = _Lines()
+    script.log.addHandler(lines)
+    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+    data = script.cmd_configure.DataType()
+    data.config = yaml.safe_dump(config)
+    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
+    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
+    script.log.removeHandler(lines)
+    return script, lines.messages
+
+
+def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = dict(
+        repo=repo,
+        detectors=[0],
+        n_processes=1,
+        oods_timeout=30,
+        script_mode="BIAS",
+        n_bias=2,
+        generate_calibrations=True,
+        calib_collection="LSSTComCam/calib/daily/calib.2022NOV04.1",
+        certify_calib_begin_date="2022-11-04",
+        certify_calib_end_date="2022-11-05",
+    )
+    config.update(overrides)
+    return config
+
+
+async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Path) -> None:
+    faults = SimFaults()
+    faults.fail_ingest(2)
+    async with SimulatedObservatory(
+        tmp_path / "repo",
+        time_scale=0.01,
+        date=DATE,
+        seed=3,
+        detectors=[0],
+        faults=faults,
+        heartbeat_interval=1.0,
+    ) as obs:
+        script, messages = await run_script(config_of(str(obs.repo), do_verify=False))
+    assert script.run_record_path is not None
+    record = RunRecord.read(script.run_record_path)
+    taken = record.exposures_taken["BIAS"]
+    assert len(taken) == 3
+    with Butler.from_config(str(tmp_path / "repo")) as butler:
+        held = {int(ref.dataId["exposure"]) for ref in butler.query_datasets("raw", "LSSTComCam/raw/all")}
+    # "Ingested" is what the raw collection holds, the damaged raw not among it.
+    assert taken[1] not in held
+    ingested = record.exposures_ingested["BIAS"]
+    # (read at the end of the run: an ingest still under way then may have ended since)
+    assert taken[1] not in ingested and taken[0] in ingested and set(ingested) <= held
+    summary = "\n".join(messages)
+    assert "every exposure taken is ingested" not in summary
+    assert f"not in LSSTComCam/raw/all: {sorted(set(taken) - set(ingested))}" in summary
+    assert f"ingested in LSSTComCam/raw/all (can be reprocessed): {sorted(ingested)}" in summary
+    # Every product has a status, and a reason when it is not certified or verified.
+    assert record.products
+    for outcome in record.products.values():
+        if outcome.status not in (ProductStatus.CERTIFIED, ProductStatus.VERIFIED):
+            assert outcome.reason, outcome
+            assert outcome.reason in summary
+    # Beside the repository, not in the working folder.
+    assert script.run_record_path.parent == tmp_path / "repo" / "run_records"
+    assert not (environment / "run_records").exists()
+
+
+async def test_snippet_works_as_printed_in_a_new_shell(environment: Path, tmp_path: Path) -> None:
+    async with SimulatedObservatory(
+        tmp_path / "repo",
+        time_scale=0.01,
+        date=DATE,
+        seed=3,
+        detectors=[0],
+        repo_alias=ALIAS,
+        heartbeat_interval=1.0,
+    ) as obs:
+        script, messages = await run_script(config_of(ALIAS, n_bias=3))
+        assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.run_record_path is not None
+    assert script.run_record_path.parent == obs.repo / "run_records"
+    assert not (environment / "run_records").exists()
+    record = RunRecord.read(script.run_record_path)
+    # One CHAINED collection of the run over its job outputs and the calibration collection.
+    chain = record.collections["run"]
+    outcome = record.products["BIAS"]
+    with Butler.from_config(str(obs.repo)) as butler:
+        assert butler.collections.get_info(chain).type == CollectionType.CHAINED
+        children = list(butler.collections.get_info(chain).children)
+    assert children == [
+        outcome.collections["generate"],
+        outcome.collections["verify"],
+        record.collections["calib"],
+    ]
+    # The snippet as logged, run by a new interpreter that knows no repository index.
+    text = next(m for m in messages if m.startswith("Fetch the results with:"))
+    snippet = [line.strip() for line in text.splitlines()[1:]]
+    assert snippet[0].startswith(f'import os; os.environ["{INDEX_ENV_VAR}"] = ')
+    assert chain in snippet[2]
+    code = "\n".join(
+        snippet
+        + [
+            "print('bias', bias.getImage().getArray().shape)",
+            "print('stats', sorted(str(k) for k in runStats))",
+            "print('proc', calibArray.shape)",
+            f"chained = dB.Butler({ALIAS!r}, collections=[{chain!r}])",
+            "print('chained', len(chained.get('verifyBiasStats', instrument='LSSTComCam')))",
+        ]
+    )
+    env = {k: v for k, v in os.environ.items() if k not in (INDEX_ENV_VAR, REPOSITORIES_ENV_VAR)}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=SNIPPET_TIMEOUT,
+        env=env,
+        cwd=environment,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = dict(line.split(" ", 1) for line in result.stdout.splitlines())
+    assert out["bias"].startswith("(") and out["proc"].startswith("(")
+    assert str(record.exposures_processed["BIAS"][0]) in out["stats"]
+    assert int(out["chained"]) >= 1
