@@ -368,9 +368,9 @@ async def test_publish_report_announces_the_page(repository: ReportRepository, t
     import asyncio
     import hashlib
 
-    from lsst.ts.calibrations.scripts.publish_report import publish_report
     from lsst.ts.calibrations.sal import Domain, Remote
     from lsst.ts.calibrations.sal.testscript import TestScript
+    from lsst.ts.calibrations.scripts.publish_report import publish_report
 
     index = 4242
     domain = Domain()

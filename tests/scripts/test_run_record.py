@@ -55,7 +55,9 @@ def make_record() -> RunRecord:
                 "BIAS",
                 ProductStatus.VERIFIED,
                 jobs={"verify": "abc"},
-                verdict=judge_verification({2024102400002: {"FAILURES": ["R22_S11 C10 NOISE"]}}, 8, 9, "BIAS"),
+                verdict=judge_verification(
+                    {2024102400002: {"FAILURES": ["R22_S11 C10 NOISE"]}}, 8, 9, image_type="BIAS"
+                ),
             )
         },
         jobs={"abc": {"jobId": "abc", "phase": "completed"}},
@@ -98,6 +100,37 @@ def test_round_trip(tmp_path: Path) -> None:
     assert again.exposure_ids("BIAS") == [2024102400002, 2024102400003]
     assert again.exposure_ids() == [2024102400002, 2024102400003]
     assert not list(tmp_path.glob("records/*.tmp"))
+    # Typed end to end: the record read back is the record written.
+    assert again == record
+    assert isinstance(again.products["BIAS"], ProductOutcome) and again.products["BIAS"].verdict is not None
+    assert again.products["BIAS"].verdict.failure_counts == {"2024102400002": {"NOISE": 1}}
+    assert isinstance(again.gains, GainReport) and again.gains.unpaired == ((2024102400004, 0),)
+    assert again.certifications[0].detectors == (0, 1)
+
+
+def test_retrieval_lines_name_the_run_collection_and_the_alias() -> None:
+    record = make_record()
+    record.collections["run"] = "u/ocps/runs/MakeComCamCalibrations_7_1"
+    record.products["BIAS"].collections["verify"] = "u/ocps/abc"
+    alias = 'import os; os.environ["DAF_BUTLER_REPOSITORY_INDEX"] = "/data/repo/repository-index.yaml"'
+    lines = record.retrieval_lines("/repo/LSSTComCam", index_line=alias)
+    assert lines[0] == alias
+    assert lines[2] == (
+        "butler = dB.Butler('/repo/LSSTComCam', "
+        "collections=['u/ocps/runs/MakeComCamCalibrations_7_1', 'LSSTComCam/calib'])"
+    )
+    text = "\n".join(lines)
+    assert "runStats = butler.get('verifyBiasStats'" in text and "verifyBiasProc" in text
+    compile(text, "<retrieval>", "exec")
+    # A path needs no alias line.
+    assert record.retrieval_lines("/data/repo")[0] == "import lsst.daf.butler as dB"
+
+
+def test_malformed_product_named() -> None:
+    data = make_record().to_dict()
+    data["products"]["BIAS"]["status"] = "done"
+    with pytest.raises(ValueError, match="products\\['BIAS'\\].status='done' is not one of"):
+        RunRecord.from_dict(data)
 
 
 def test_software_versions() -> None:

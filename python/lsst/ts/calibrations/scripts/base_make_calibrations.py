@@ -182,8 +182,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     instrument_name: typing.ClassVar[str] = ""
     ocps_index: typing.ClassVar[int] = 0
     detector_ids: typing.ClassVar[tuple[int, ...]] = ()
-    camera_class: typing.ClassVar[type[BaseCamera]]
-    """The camera control class (e.g. `ComCam`), made on the script's domain."""
+    camera_class: typing.ClassVar[collections.abc.Callable[..., BaseCamera]]
+    """The camera control class (e.g. `ComCam`), made on the script's domain with its log."""
 
     def __init__(self, index: int, descr: str) -> None:
         super().__init__(index=index, descr=descr)

@@ -53,7 +53,7 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
     instrument_name: typing.ClassVar[str] = "LSSTComCam"
     ocps_index: typing.ClassVar[int] = 2
     detector_ids: typing.ClassVar[tuple[int, ...]] = tuple(range(9))
-    camera_class: typing.ClassVar[type[BaseCamera]] = ComCam
+    camera_class: typing.ClassVar[typing.Callable[..., BaseCamera]] = ComCam
 
     def __init__(self, index: int) -> None:
         super().__init__(

@@ -103,13 +103,17 @@ async def publish_report(
     )
     try:
         output, _ = await asyncio.wait_for(process.communicate(), timeout)
-    except (TimeoutError, asyncio.CancelledError):
+    except TimeoutError:
         process.kill()
         await process.wait()
         script.log.error(
             "The run report in %s was not built within %s s: its process was killed", out_dir, timeout
         )
         return None
+    except asyncio.CancelledError:
+        process.kill()
+        await process.wait()
+        raise
     text = output.decode(errors="replace").strip()
     if process.returncode != 0:
         script.log.error(

@@ -428,8 +428,8 @@ class RunRecord:
             if product.status not in FETCHABLE:
                 continue
             kind = name.lower()
-            first = self.exposures_processed.get(_IMAGES_OF.get(name, name)) or [None]
-            exposure = first[0]
+            first = self.exposures_processed.get(_IMAGES_OF.get(name, name))
+            exposure = first[0] if first else None
             data_id = f"detector={detector}, exposure={exposure}, instrument={instrument!r}"
             if product.certified_into and exposure is not None:
                 lines.append(f"{kind} = butler.get({kind!r}, {data_id})")
