@@ -242,10 +242,16 @@ class CalibrationProcessor:
         if step.report_gains and generated is not None:
             await self._report_gains(step, generated)
             outcome.status = ProductStatus.MEASURED
+            pairs = len(self.gains.pairs) if self.gains is not None else 0
+            outcome.reason = (
+                f"gains from {pairs} flat pair(s), in the log and the record; not a certified product"
+            )
         if step.certify and generated is not None:
             await self._certify(step, outcome, generated)
+            outcome.reason = ""
         elif not step.generate and not step.verify:
             outcome.status = ProductStatus.TAKEN
+            outcome.reason = "images taken only: neither generation nor verification was asked"
 
     async def _run_job(
         self,
