@@ -134,5 +134,5 @@ async def publish_report(
         mimeType="text/html",
         id=path.parent.name,
     )
-    script.log.info("Run report: %s", path)
+    script.log.info("Run report: %s (%s)", path, text.splitlines()[-1] if text else "")
     return path
