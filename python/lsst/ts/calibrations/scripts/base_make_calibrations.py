@@ -570,6 +570,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 run_record=self.run_record_path,
                 out_dir=self.run_record_path.with_suffix(""),
             )
+        if self.repository is not None:
+            # A script runs once: its butler is not needed after the run.
+            await asyncio.to_thread(self.repository.close)
 
     async def close_tasks(self) -> None:
         """Close the repository's butler, then the script."""
