@@ -119,19 +119,27 @@ async def test_fault_and_recovery(index: int) -> None:
     async with await make_csc(index, initial_state=State.ENABLED) as csc, Domain() as domain:
         remote = Remote(domain, "Test", index)
         await assert_next_state(remote, State.ENABLED)
+        # The CSC wrote errorCode 0 when it started (as salobj).
+        error = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
+        assert (error.errorCode, error.errorReport) == (0, "")
         await remote.cmd_fault.start(timeout=STD_TIMEOUT)
         await assert_next_state(remote, State.FAULT)
         error = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
         assert (error.errorCode, error.errorReport) == (1, "Method do_fault called")
-        # A second fault is ignored: no new errorCode nor summaryState.
+        # A second fault updates errorCode but writes no new summaryState.
         await csc.fault(code=2, report="again")
+        error = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
+        assert (error.errorCode, error.errorReport) == (2, "again")
         assert csc.summary_state == State.FAULT
         for command in ("start", "enable", "disable", "exitControl"):
-            with pytest.raises(AckError):
+            with pytest.raises(AckError, match="not allowed in state <State.FAULT: 3>"):
                 await getattr(remote, f"cmd_{command}").start(timeout=STD_TIMEOUT)
         await remote.cmd_standby.start(timeout=STD_TIMEOUT)
         await assert_next_state(remote, State.STANDBY)
-        assert remote.evt_errorCode.nqueued == 0
+        assert remote.evt_summaryState.nqueued == 0
+        # Leaving FAULT clears the error code.
+        error = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
+        assert (error.errorCode, error.errorReport) == (0, "")
 
 
 async def test_fault_without_code(index: int) -> None:
@@ -141,7 +149,9 @@ async def test_fault_without_code(index: int) -> None:
         await csc.fault()
         await assert_next_state(remote, State.STANDBY)
         await assert_next_state(remote, State.FAULT)
-        assert not remote.evt_errorCode.has_data
+        # Only the errorCode 0 written at start: fault() without a code writes none.
+        assert remote.evt_errorCode.get().errorCode == 0
+        assert remote.evt_errorCode.nqueued == 1
 
 
 async def test_heartbeat(index: int) -> None:

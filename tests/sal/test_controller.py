@@ -186,4 +186,7 @@ async def test_do_callbacks(index: int) -> None:
         remote = Remote(domain, "Test", index)
         await remote.cmd_setScalars.set_start(int0=6, timeout=STD_TIMEOUT)
         assert seen == [6]
-        assert controller.cmd_wait.callback is None
+        # A command without do_ method is refused at once (as salobj).
+        with pytest.raises(AckError, match="wait is not supported") as exc_info:
+            await remote.cmd_wait.set_start(duration=0, timeout=STD_TIMEOUT)
+        assert exc_info.value.ackcmd.ack == SalRetCode.CMD_FAILED

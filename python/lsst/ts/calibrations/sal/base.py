@@ -30,8 +30,11 @@ __all__ = [
     "DEFAULT_QUEUE_LEN",
     "DEFAULT_START_TIMEOUT",
     "HEARTBEAT_INTERVAL",
+    "LOCAL_HOST",
+    "MAX_HISTORY_READ",
     "MAX_SAL_INDEX",
     "MAX_SEQ_NUM",
+    "MIN_QUEUE_LEN",
     "TAI_MINUS_UTC",
     "AckError",
     "AckTimeoutError",
@@ -39,10 +42,18 @@ __all__ = [
     "SalRetCode",
     "ScriptState",
     "State",
+    "WildcardIndexError",
+    "as_salRetCode",
+    "as_state",
     "current_tai",
+    "get_user_host",
+    "name_to_name_index",
 ]
 
 import enum
+import getpass
+import re
+import socket
 import time
 from typing import Any
 
@@ -60,6 +71,22 @@ DEFAULT_START_TIMEOUT = 30.0
 
 DEFAULT_QUEUE_LEN = 100
 """Number of messages a read topic queues before dropping the oldest."""
+
+MIN_QUEUE_LEN = 10
+"""Smallest ``queue_len`` a read topic accepts."""
+
+MAX_HISTORY_READ = 500
+"""Most historical messages per topic an indexed-component reader with
+index 0 looks through for the last message of each index (as salobj; the
+``LSST_MAX_HISTORY_READ`` environment variable overrides it there). The
+transports of this runtime keep the last message per index themselves, so
+the value is informative only.
+"""
+
+LOCAL_HOST = "127.0.0.1"
+"""Numeric address of the local host."""
+
+_NAME_INDEX_REGEX = re.compile(r"(?P<name>[a-zA-Z_-][a-zA-Z0-9_-]*)(:(?P<index>\d+|\*))?$")
 
 HEARTBEAT_INTERVAL = 1.0
 """Default interval (seconds) between ``heartbeat`` events."""
@@ -147,6 +174,106 @@ class AckTimeoutError(AckError, TimeoutError):
     ``ack=SalRetCode.CMD_NOACK`` if none was seen. It also is a
     `TimeoutError`, so ``except TimeoutError`` handlers catch it.
     """
+
+
+class WildcardIndexError(ValueError):
+    """A component name's index is the wildcard "*" (``"Name:*"``).
+
+    Parameters
+    ----------
+    name : `str`
+        Component name (without the index).
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"The index of component {name!r} is the wildcard '*', not a number")
+        self.name = name
+
+
+def name_to_name_index(name: str) -> tuple[str, int]:
+    """Split a component name of the form ``name[:index]``.
+
+    Parameters
+    ----------
+    name : `str`
+        "Name" or "Name:index"; no blanks anywhere.
+
+    Returns
+    -------
+    name_index : `tuple` [`str`, `int`]
+        The name and the index (0 if none is given).
+
+    Raises
+    ------
+    WildcardIndexError
+        If the index is "*".
+    ValueError
+        If ``name`` is not of the form ``name`` or ``name:index`` (leading or
+        trailing blanks, an empty or non-integer index).
+
+    Examples
+    --------
+    "Script" → ("Script", 0); "Script:15" → ("Script", 15);
+    "Script:" and " Script" raise `ValueError`.
+    """
+    match = _NAME_INDEX_REGEX.match(name)
+    if match is None:
+        raise ValueError(f"name {name!r} is not of the form 'name' or 'name:index' (e.g. 'Script:1')")
+    index_str = match["index"]
+    if index_str is None:
+        return match["name"], 0
+    if index_str == "*":
+        raise WildcardIndexError(match["name"])
+    return match["name"], int(index_str)
+
+
+def get_user_host() -> str:
+    """Return ``user@host``, with the host's fully qualified domain name.
+
+    Returns
+    -------
+    user_host : `str`
+        The user name and the host name.
+    """
+    return f"{getpass.getuser()}@{socket.getfqdn()}"
+
+
+def as_state(value: int) -> State | int:
+    """Return ``value`` as a `State` if it is one, else unchanged.
+
+    Parameters
+    ----------
+    value : `int`
+        A summary state value, possibly unknown.
+
+    Returns
+    -------
+    state : `State` or `int`
+        The `State`, or ``value`` if it is no known state.
+    """
+    try:
+        return State(value)
+    except ValueError:
+        return value
+
+
+def as_salRetCode(value: int) -> SalRetCode | int:  # noqa: N802
+    """Return ``value`` as a `SalRetCode` if it is one, else unchanged.
+
+    Parameters
+    ----------
+    value : `int`
+        An acknowledgement code, possibly unknown.
+
+    Returns
+    -------
+    code : `SalRetCode` or `int`
+        The `SalRetCode`, or ``value`` if it is no known code.
+    """
+    try:
+        return SalRetCode(value)
+    except ValueError:
+        return value
 
 
 class ExpectedError(Exception):

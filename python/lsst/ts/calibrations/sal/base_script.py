@@ -409,13 +409,18 @@ class BaseScript(Controller, abc.ABC):
     # Lifecycle
 
     async def start(self) -> None:
-        """Start the controller, start the remotes on its Domain, and write
-        the initial state (UNCONFIGURED) and the ``description`` event.
+        """Start the controller, wait for the remotes on its Domain, and
+        write the initial state (UNCONFIGURED) and the ``description`` event.
+
+        Every Remote built on ``self.domain`` is waited for, as in salobj;
+        one built with ``start=False`` is started here (salobj would wait
+        for it forever). ``description.remotes`` lists them as
+        "Name:index", sorted.
         """
         await super().start()
         others = [salinfo for salinfo in self.domain.salinfos if salinfo is not self.salinfo]
         await asyncio.gather(*(salinfo.start() for salinfo in others))
-        remote_names = sorted({salinfo.name_index for salinfo in others})
+        remote_names = sorted({f"{salinfo.name}:{salinfo.index}" for salinfo in others})
         await self.set_state(ScriptState.UNCONFIGURED)
         await self.evt_description.set_write(remotes=",".join(remote_names), force_output=True)
 

@@ -108,12 +108,17 @@ class Controller:
     do_callbacks : `bool`, optional
         Set each command's callback to the method ``do_<name>``; each
         command must have one (the Controller itself handles
-        ``setLogLevel`` and ``setAuthList``).
+        ``setLogLevel`` and ``setAuthList``). Callbacks are assigned when
+        the Controller starts.
     write_only : `bool`, optional
-        Make no command topics (write events and telemetry only).
+        Make no command topics and read nothing (write events and
+        telemetry only). Cannot be combined with ``do_callbacks``.
     allow_missing_callbacks : `bool`, optional
         With ``do_callbacks``, allow commands without a ``do_<name>``
-        method (they are left without callback).
+        method: they are refused with `ExpectedError` ("not supported").
+    extra_commands : `set` [`str`], optional
+        Names of ``do_<name>`` methods allowed although the interface has
+        no such command (code that supports two interface versions).
 
     Attributes
     ----------
@@ -127,7 +132,14 @@ class Controller:
         Interval (seconds) between ``evt_heartbeat`` messages; None or 0
         for none. Set it before the Controller starts.
     start_task : `asyncio.Task`
-        Done when `start` has finished.
+        Done when `start` (and `start_phase2`) have finished.
+    start_called : `bool`
+        Has `start` been called?
+    isopen : `bool`
+        True until `close` is called.
+    delay_start_event : `asyncio.Event`
+        `start` waits for it (it is set); a test may clear it right after
+        construction to hold the start back, then set it.
     done_task : `asyncio.Future`
         Done when the Controller has closed.
     cmd_<name> : `ControllerCommand`
@@ -144,12 +156,17 @@ class Controller:
         ``allow_missing_callbacks`` is False), or a ``do_<name>`` method has
         no command.
     ValueError
-        If the component is unknown or the index is bad.
+        If the component is unknown or the index is bad, if both
+        ``do_callbacks`` and ``write_only`` are true, or if
+        ``allow_missing_callbacks`` is true without ``do_callbacks``.
 
     Notes
     -----
-    Subclasses extend `start` (call ``await super().start()``) and
-    `close_tasks`. Use as ``async with Controller(...) as controller:``.
+    Subclasses extend `start` (call ``await super().start()``),
+    `start_phase2` and `close_tasks`. `start` first waits for every
+    started `Remote` built on this Controller's `domain`, so a component
+    that commands others has their event history before it acts. Use as
+    ``async with Controller(...) as controller:``.
     """
 
     heartbeat_interval: float | None = HEARTBEAT_INTERVAL
@@ -162,9 +179,21 @@ class Controller:
         do_callbacks: bool = False,
         write_only: bool = False,
         allow_missing_callbacks: bool = False,
+        extra_commands: set[str] | frozenset[str] = frozenset(),
     ) -> None:
+        if do_callbacks and write_only:
+            raise ValueError("do_callbacks and write_only cannot both be true")
+        if allow_missing_callbacks and not do_callbacks:
+            raise ValueError("allow_missing_callbacks=True requires do_callbacks=True")
+        self.isopen = False
+        self.start_called = False
+        self._do_callbacks = do_callbacks
+        self._allow_missing_callbacks = allow_missing_callbacks
+        self._extra_commands = frozenset(extra_commands)
+        self.delay_start_event = asyncio.Event()
+        self.delay_start_event.set()
         self.domain = Domain()
-        self.salinfo = SalInfo(domain=self.domain, name=name, index=index)
+        self.salinfo = SalInfo(domain=self.domain, name=name, index=index, write_only=write_only)
         self.salinfo.identity = self.salinfo.name_index
         self._closing = False
         self._controller_heartbeat_task: asyncio.Task[None] | None = None
@@ -186,16 +215,32 @@ class Controller:
                 setattr(self, "evt_" + evt_name, ControllerEvent(self.salinfo, evt_name))
             for tel_name in self.salinfo.telemetry_names:
                 setattr(self, "tel_" + tel_name, ControllerTelemetry(self.salinfo, tel_name))
-            for cmd_name in command_names:
-                if cmd_name in _BUILTIN_COMMANDS or do_callbacks:
-                    func = getattr(self, "do_" + cmd_name, None)
-                    if func is not None:
-                        getattr(self, "cmd_" + cmd_name).callback = func
         except BaseException:
             self.salinfo.domain.remove_salinfo(self.salinfo)
             raise
         self.log.addHandler(self._log_handler)
+        self.isopen = True
         self.start_task: asyncio.Task[None] = asyncio.create_task(self._run_start())
+
+    def _assign_cmd_callbacks(self) -> None:
+        """Set ``cmd_<name>.callback`` to ``do_<name>`` (or a refusal, for
+        a missing method allowed by ``allow_missing_callbacks``)."""
+        for cmd_name in self.salinfo.command_names:
+            topic = getattr(self, "cmd_" + cmd_name, None)
+            if topic is None:
+                continue
+            if cmd_name in _BUILTIN_COMMANDS or self._do_callbacks:
+                func = getattr(self, "do_" + cmd_name, None)
+                if func is None and self._do_callbacks:
+                    func = self._make_unsupported_callback(cmd_name)
+                if func is not None:
+                    topic.callback = func
+
+    def _make_unsupported_callback(self, cmd_name: str) -> Any:
+        async def refuse(data: Any) -> None:
+            raise ExpectedError(f"{self.salinfo.name_index}: command {cmd_name} is not supported")
+
+        return refuse
 
     def _check_do_methods(self, command_names: list[str], allow_missing_callbacks: bool) -> None:
         do_names = {
@@ -205,7 +250,9 @@ class Controller:
         missing = sorted(set(command_names) - do_names)
         if missing and not allow_missing_callbacks:
             raise TypeError(f"{self.salinfo.name}: no do_ methods for commands {missing}")
-        extra = sorted(do_names - set(command_names) - builtin_do_names - self._optional_do_names())
+        extra = sorted(
+            do_names - set(command_names) - builtin_do_names - self._optional_do_names() - self._extra_commands
+        )
         if extra:
             raise TypeError(f"{self.salinfo.name}: do_ methods {extra} match no command")
 
@@ -214,8 +261,10 @@ class Controller:
         return set()
 
     async def _run_start(self) -> None:
+        self.start_called = True
         try:
             await self.start()
+            await self.start_phase2()
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -227,12 +276,33 @@ class Controller:
         """Start reading commands, write ``logLevel`` and start the heartbeat.
 
         Subclasses that extend it must call ``await super().start()`` first.
+        It waits for `delay_start_event`, then for every started Remote of
+        this Controller's Domain, then starts reading commands and assigns
+        the command callbacks.
         """
+        await asyncio.sleep(0)  # let Remotes built just before begin starting
+        await self.delay_start_event.wait()
+        remote_starts = [
+            salinfo.start_task
+            for salinfo in self.domain.salinfos
+            if salinfo is not self.salinfo and salinfo.start_called
+        ]
+        if remote_starts:
+            await asyncio.gather(*remote_starts)
         await self.salinfo.start()
+        self._assign_cmd_callbacks()
         if hasattr(self, "evt_logLevel"):
             await self.evt_logLevel.set_write(level=self.log.getEffectiveLevel(), subsystem="")
         if self.heartbeat_interval and hasattr(self, "evt_heartbeat"):
             self._controller_heartbeat_task = asyncio.create_task(self._write_heartbeats())
+
+    async def start_phase2(self) -> None:
+        """Called after `start`, before `start_task` is done; `BaseCsc`
+        uses it to reach its initial state. Does nothing here."""
+
+    async def put_log_level(self) -> None:
+        """Write ``evt_logLevel`` with the current level of `log`."""
+        await self.evt_logLevel.set_write(level=self.log.getEffectiveLevel(), subsystem="")
 
     async def _write_heartbeats(self) -> None:
         assert self.heartbeat_interval
@@ -280,6 +350,7 @@ class Controller:
         if self._closing:
             return
         self._closing = True
+        self.isopen = False
         try:
             if cancel_start and not self.start_task.done():
                 self.start_task.cancel()

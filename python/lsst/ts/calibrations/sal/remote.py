@@ -58,14 +58,20 @@ class Remote:
         1: each event reader starts with the last event written per SAL
         index (a late joiner sees the current summaryState); 0: none.
     start : `bool`, optional
-        Start reading now (`start_task`)? If False, call `start` yourself.
+        Start reading now? If True, `start_task` runs `start`; if False,
+        the Remote has no `start_task` until you call `start` (as salobj,
+        whose Remote then has none at all), and ``async with`` does not
+        start it.
 
     Attributes
     ----------
     salinfo : `SalInfo`
         Component bookkeeping.
+    start_called : `bool`
+        Has `start` been called (or ``start=True`` given)?
     start_task : `asyncio.Future`
-        Done when the Remote has started (event history received).
+        Done when the Remote has started (event history received). Only
+        present once started (always, with ``start=True``).
     done_task : `asyncio.Future`
         Done when the Remote has closed.
     cmd_<name> : `RemoteCommand`
@@ -101,7 +107,7 @@ class Remote:
             read_names = self._select_topics(include=include, exclude=exclude)
             self._closing = False
             loop = asyncio.get_running_loop()
-            self.start_task: asyncio.Future[None] = loop.create_future()
+            self.start_called = False
             self.done_task: asyncio.Future[None] = loop.create_future()
             self._start_runner: asyncio.Task[None] | None = None
             if not readonly:
@@ -122,6 +128,8 @@ class Remote:
             raise
         self.salinfo.close_callbacks.append(self._salinfo_closed)
         if start:
+            self.start_called = True
+            self.start_task: asyncio.Future[None] = loop.create_future()
             self._start_runner = asyncio.create_task(self._auto_start())
 
     def _select_topics(self, include: Iterable[str] | None, exclude: Iterable[str] | None) -> set[str]:
@@ -153,6 +161,9 @@ class Remote:
         RuntimeError
             If the Remote (or its Domain) is closed.
         """
+        if not self.start_called:
+            self.start_called = True
+            self.start_task = asyncio.get_running_loop().create_future()
         try:
             await self.salinfo.start()
         except Exception as e:
@@ -167,13 +178,17 @@ class Remote:
             # Closed (e.g. with its Domain) before it could start.
             self.start_task.cancel()
             return
-        await self.start()
+        try:
+            await self.start()
+        except Exception:
+            # Reported through start_task, which the user awaits.
+            pass
 
     def _salinfo_closed(self) -> None:
         self._closing = True
         if self._start_runner is not None and not self._start_runner.done():
             self._start_runner.cancel()
-        if not self.start_task.done():
+        if self.start_called and not self.start_task.done():
             self.start_task.cancel()
         if not self.done_task.done():
             self.done_task.set_result(None)
@@ -185,7 +200,8 @@ class Remote:
         await self.salinfo.close()  # calls _salinfo_closed
 
     async def __aenter__(self) -> "Remote":
-        await self.start_task
+        if self.start_called:
+            await self.start_task
         return self
 
     async def __aexit__(

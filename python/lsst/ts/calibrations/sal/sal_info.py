@@ -23,8 +23,10 @@
 
 __all__ = ["SalInfo"]
 
+import asyncio
 import itertools
 import logging
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -57,21 +59,45 @@ class SalInfo:
     index : `int` or `None`, optional
         SAL index; None or 0 for a component that is not indexed. For an
         indexed component, 0 (or None) on a Remote means all indices.
+    write_only : `bool`, optional
+        If True, this SalInfo only writes: adding a read topic raises
+        `RuntimeError`.
     identity : `str`, optional
         ``private_identity`` of the messages written; the Domain's
         ``user@host`` if None.
+
+    Attributes
+    ----------
+    start_called : `bool`
+        Has `start` been called?
+    start_task : `asyncio.Future`
+        Done when `start` has finished.
+    started : `bool`
+        Has `start` begun (read topics are reading)?
 
     Raises
     ------
     ValueError
         If the component is unknown, or the index is out of range, or
         nonzero for a component that is not indexed.
+
+    Notes
+    -----
+    Use as ``async with SalInfo(domain, name, index) as salinfo:``; the
+    SalInfo is closed on exit (its Domain is not).
     """
 
     def __init__(
-        self, domain: Domain, name: str, index: int | None = None, identity: str | None = None
+        self,
+        domain: Domain,
+        name: str,
+        index: int | None = None,
+        write_only: bool = False,
+        *,
+        identity: str | None = None,
     ) -> None:
         self.domain = domain
+        self.write_only = bool(write_only)
         self.component_info = ComponentInfo.from_name(name)
         self.name = name
         index = 0 if index is None else int(index)
@@ -89,6 +115,8 @@ class SalInfo:
         self._ackcmd_writer: AckCmdWriter | None = None
         self.running_cmds: dict[tuple[int, str, int], CommandInfo] = {}
         self.started = False
+        self.start_called = False
+        self.start_task: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.closed = False
         self.close_callbacks: list[Callable[[], None]] = []
         """Functions called (without arguments) when this SalInfo closes."""
@@ -181,6 +209,8 @@ class SalInfo:
         """Register a read topic; it starts reading when this SalInfo starts."""
         if self.closed:
             raise RuntimeError(f"{self.name_index} is closed")
+        if self.write_only:
+            raise RuntimeError(f"{self.name_index}: cannot add read topic {topic.attr_name} to a write-only SalInfo")
         self._readers[topic.attr_name] = topic
         if self.started:
             topic.start()
@@ -197,11 +227,22 @@ class SalInfo:
         """Start every read topic and wait for the history of events. Idempotent."""
         if self.closed:
             raise RuntimeError(f"{self.name_index} is closed")
+        self.start_called = True
         if not self.started:
             self.started = True
             for reader in list(self._readers.values()):
                 reader.start()
-        await self.domain.transport.wait_for_history()
+        try:
+            await self.domain.transport.wait_for_history()
+        except BaseException as e:
+            if not self.start_task.done():
+                if isinstance(e, Exception):
+                    self.start_task.set_exception(e)
+                else:
+                    self.start_task.cancel()
+            raise
+        if not self.start_task.done():
+            self.start_task.set_result(None)
 
     async def close(self) -> None:
         """Stop reading and writing, and abort running commands. Idempotent."""
@@ -218,8 +259,23 @@ class SalInfo:
             cmd_info.abort()
         self.running_cmds.clear()
         self.domain.remove_salinfo(self)
+        if not self.start_task.done():
+            self.start_task.cancel()
         for callback in self.close_callbacks:
             callback()
+
+    async def __aenter__(self) -> "SalInfo":
+        if self.start_called:
+            await self.start_task
+        return self
+
+    async def __aexit__(
+        self,
+        type: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: types.TracebackType | None,
+    ) -> None:
+        await self.close()
 
     def __repr__(self) -> str:
         return f"SalInfo({self.name_index}, identity={self.identity!r})"

@@ -21,7 +21,7 @@
 
 """Command a CSC to a summary state, walking the state graph."""
 
-__all__ = ["set_summary_state"]
+__all__ = ["get_expected_summary_states", "make_state_transition_dict", "set_summary_state"]
 
 from typing import Any
 
@@ -37,6 +37,61 @@ _DOWN_COMMANDS = {
 }
 # Rank along OFFLINE → STANDBY → DISABLED → ENABLED.
 _RANK = {State.OFFLINE: 0, State.STANDBY: 1, State.DISABLED: 2, State.ENABLED: 3}
+
+StateTransitionDictType = dict[tuple[State, State], list[tuple[str, State]]]
+
+
+def make_state_transition_dict() -> StateTransitionDictType:
+    """Return the transition commands between every pair of summary states.
+
+    Returns
+    -------
+    transitions : `dict` [`tuple` [`State`, `State`], `list` [`tuple` [`str`, `State`]]]
+        For each (from state, to state) with "to" not FAULT: the list of
+        (command, state after the command) that leads there; empty if
+        the two are the same. From FAULT the first command is ``standby``.
+    """
+    transitions: StateTransitionDictType = {}
+    for begin in (*_RANK, State.FAULT):
+        for end in _RANK:
+            steps: list[tuple[str, State]] = []
+            current = begin
+            while current != end:
+                if current == State.FAULT or _RANK[current] > _RANK[end]:
+                    command = _DOWN_COMMANDS[current]
+                    current = State.STANDBY if current == State.FAULT else _step(current, -1)
+                else:
+                    command = _UP_COMMANDS[current]
+                    current = _step(current, +1)
+                steps.append((command, current))
+            transitions[(begin, end)] = steps
+    return transitions
+
+
+def get_expected_summary_states(initial_state: State | int, final_state: State | int) -> list[State]:
+    """Return the summary states a CSC passes through from one state to another.
+
+    Parameters
+    ----------
+    initial_state : `State` or `int`
+        Starting state.
+    final_state : `State` or `int`
+        Final state (not FAULT).
+
+    Returns
+    -------
+    states : `list` [`State`]
+        ``initial_state``, then the state after each transition command.
+
+    Raises
+    ------
+    ValueError
+        If a state is not a `State`, or ``final_state`` is FAULT.
+    """
+    begin, end = State(initial_state), State(final_state)
+    if end == State.FAULT:
+        raise ValueError("final_state cannot be FAULT")
+    return [begin] + [state for _, state in make_state_transition_dict()[(begin, end)]]
 
 
 async def set_summary_state(

@@ -29,7 +29,7 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..base import DEFAULT_QUEUE_LEN, current_tai
+from ..base import DEFAULT_QUEUE_LEN, MIN_QUEUE_LEN, current_tai
 from .base_topic import BaseTopic
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class ReadTopic(BaseTopic):
         0 to read only new messages; > 0 to also get the last message per
         SAL index written before this reader started (events).
     queue_len : `int`, optional
-        Number of messages queued for `next` and `get_oldest`; when the
+        Number of messages (at least `MIN_QUEUE_LEN`) queued for `next` and `get_oldest`; when the
         queue is full the oldest message is dropped, with a warning if the
         queue is being read (a topic read only with `get` or `aget`, such as
         a CSC's heartbeat on a script's Remote, drops old messages silently).
@@ -81,8 +81,10 @@ class ReadTopic(BaseTopic):
         super().__init__(salinfo=salinfo, attr_name=attr_name)
         if max_history < 0:
             raise ValueError(f"{attr_name}: max_history={max_history} must be >= 0")
-        if queue_len < 1:
-            raise ValueError(f"{attr_name}: queue_len={queue_len} must be >= 1")
+        if queue_len < MIN_QUEUE_LEN:
+            raise ValueError(f"{attr_name}: queue_len={queue_len} must be >= MIN_QUEUE_LEN={MIN_QUEUE_LEN}")
+        if max_history > queue_len:
+            raise ValueError(f"{attr_name}: max_history={max_history} must be <= queue_len={queue_len}")
         self.max_history = max_history
         self.queue_len = queue_len
         self.allow_multiple_callbacks = False

@@ -33,14 +33,19 @@ class SetWriteResult:
 
     Attributes
     ----------
-    did_write : `bool`
-        Was the message written?
+    was_written : `bool`
+        Was the message written? (``did_write`` is an alias.)
     did_change : `bool`
         Did any field change (always True for the first message)?
     data : ``DataType``
         The topic's data after the call.
     """
 
-    did_write: bool
+    was_written: bool
     did_change: bool
     data: Any
+
+    @property
+    def did_write(self) -> bool:
+        """Alias of `was_written`."""
+        return self.was_written

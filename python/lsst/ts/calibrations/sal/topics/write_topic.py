@@ -176,7 +176,7 @@ class WriteTopic(BaseTopic):
         do_write = did_change or force_output
         if do_write:
             self.basic_write()
-        return SetWriteResult(did_write=do_write, did_change=did_change, data=self._data)
+        return SetWriteResult(was_written=do_write, did_change=did_change, data=self._data)
 
     def basic_write(self) -> None:
         """Fill the private fields of `data` and publish it (synchronously).
