@@ -182,7 +182,7 @@ async def test_do_callbacks(index: int) -> None:
         def do_setScalars(self, data: Any) -> None:  # a plain function works too
             seen.append(data.int0)
 
-    async with Commanded(index) as controller, Domain() as domain:
+    async with Commanded(index), Domain() as domain:
         remote = Remote(domain, "Test", index)
         await remote.cmd_setScalars.set_start(int0=6, timeout=STD_TIMEOUT)
         assert seen == [6]

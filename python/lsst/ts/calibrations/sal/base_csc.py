@@ -255,7 +255,9 @@ class BaseCsc(Controller):
             self.log.info(f"{descr} is checking for an already-running instance")
             duplicate_origin = await self.check_for_duplicate_heartbeat()
             if duplicate_origin:
-                raise ExpectedError(f"{descr} quitting: found another instance with origin={duplicate_origin}")
+                raise ExpectedError(
+                    f"{descr} quitting: found another instance with origin={duplicate_origin}"
+                )
         await super().start()
         await self.set_simulation_mode(self._simulation_mode)
         if hasattr(self, "evt_softwareVersions"):
@@ -456,10 +458,10 @@ class BaseCsc(Controller):
     async def begin_standby(self, data: Any) -> None:
         """Called by ``standby`` before the state changes; raise to refuse."""
 
-    async def begin_exitControl(self, data: Any) -> None:
+    async def begin_exitControl(self, data: Any) -> None:  # noqa: N802
         """Called by ``exitControl`` before the state changes; raise to refuse."""
 
-    async def begin_enterControl(self, data: Any) -> None:
+    async def begin_enterControl(self, data: Any) -> None:  # noqa: N802
         """Called by ``enterControl`` before the state changes; raise to refuse."""
 
     async def end_start(self, data: Any) -> None:
@@ -474,10 +476,10 @@ class BaseCsc(Controller):
     async def end_standby(self, data: Any) -> None:
         """Called by ``standby`` after the state changes; raise to revert."""
 
-    async def end_exitControl(self, data: Any) -> None:
+    async def end_exitControl(self, data: Any) -> None:  # noqa: N802
         """Called by ``exitControl`` after the state changes; raise to revert."""
 
-    async def end_enterControl(self, data: Any) -> None:
+    async def end_enterControl(self, data: Any) -> None:  # noqa: N802
         """Called by ``enterControl`` after the state changes; raise to revert."""
 
     async def _close_after_delay(self) -> None:

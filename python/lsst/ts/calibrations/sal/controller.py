@@ -223,8 +223,10 @@ class Controller:
         self.start_task: asyncio.Task[None] = asyncio.create_task(self._run_start())
 
     def _assign_cmd_callbacks(self) -> None:
-        """Set ``cmd_<name>.callback`` to ``do_<name>`` (or a refusal, for
-        a missing method allowed by ``allow_missing_callbacks``)."""
+        """Set ``cmd_<name>.callback`` to ``do_<name>``.
+
+        A missing method allowed by ``allow_missing_callbacks`` gets a refusal.
+        """
         for cmd_name in self.salinfo.command_names:
             topic = getattr(self, "cmd_" + cmd_name, None)
             if topic is None:
@@ -250,9 +252,8 @@ class Controller:
         missing = sorted(set(command_names) - do_names)
         if missing and not allow_missing_callbacks:
             raise TypeError(f"{self.salinfo.name}: no do_ methods for commands {missing}")
-        extra = sorted(
-            do_names - set(command_names) - builtin_do_names - self._optional_do_names() - self._extra_commands
-        )
+        allowed = set(command_names) | builtin_do_names | self._optional_do_names() | self._extra_commands
+        extra = sorted(do_names - allowed)
         if extra:
             raise TypeError(f"{self.salinfo.name}: do_ methods {extra} match no command")
 
@@ -297,8 +298,10 @@ class Controller:
             self._controller_heartbeat_task = asyncio.create_task(self._write_heartbeats())
 
     async def start_phase2(self) -> None:
-        """Called after `start`, before `start_task` is done; `BaseCsc`
-        uses it to reach its initial state. Does nothing here."""
+        """Finish starting, after `start` and before `start_task` is done.
+
+        `BaseCsc` uses it to reach its initial state. Does nothing here.
+        """
 
     async def put_log_level(self) -> None:
         """Write ``evt_logLevel`` with the current level of `log`."""

@@ -210,7 +210,9 @@ class SalInfo:
         if self.closed:
             raise RuntimeError(f"{self.name_index} is closed")
         if self.write_only:
-            raise RuntimeError(f"{self.name_index}: cannot add read topic {topic.attr_name} to a write-only SalInfo")
+            raise RuntimeError(
+                f"{self.name_index}: cannot add read topic {topic.attr_name} to a write-only SalInfo"
+            )
         self._readers[topic.attr_name] = topic
         if self.started:
             topic.start()
