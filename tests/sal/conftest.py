@@ -22,9 +22,13 @@
 """Shared fixtures of the SAL runtime tests."""
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
+
+# Configurable CSCs (TestCsc) need a site, as salobj's BaseCscTestCase sets it.
+os.environ.setdefault("LSST_SITE", "test")
 
 _indices = itertools.count(1000)
 

@@ -272,7 +272,10 @@ async def test_set_summary_state(index: int) -> None:
         remote.evt_summaryState.flush()
         await csc.fault(code=3, report="test")
         await assert_next_state(remote, State.FAULT)
-        states = await set_summary_state(remote, State.DISABLED, override="x.yaml", timeout=STD_TIMEOUT)
+        states = await set_summary_state(
+            remote, State.DISABLED, override="all_fields.yaml", timeout=STD_TIMEOUT
+        )
+        assert csc.config.int0 == -47
         assert states == [State.FAULT, State.STANDBY, State.DISABLED]
         states = await set_summary_state(remote, State.OFFLINE, timeout=STD_TIMEOUT)
         assert states == [State.DISABLED, State.STANDBY, State.OFFLINE]

@@ -25,11 +25,14 @@ from .base import *
 from .base_csc import *
 from .base_script import *
 from .component_info import *
+from .config_schema import *
+from .configurable_csc import *
 from .controller import *
 from .defaulting_validator import *
 from .domain import *
 from .field_info import *
 from .heartbeat_monitor import *
+from .hierarchical_update import *
 from .isolation import *
 from .local_transport import *
 from .remote import *

@@ -21,7 +21,7 @@
 
 """JSON-schema (draft 7) validation that fills in defaults at every depth."""
 
-__all__ = ["DefaultingValidator"]
+__all__ = ["DefaultingValidator", "StandardValidator"]
 
 import copy
 import difflib
@@ -29,6 +29,9 @@ import typing
 
 import jsonschema
 import jsonschema.exceptions
+
+StandardValidator = jsonschema.Draft7Validator
+"""The plain draft 7 validator (no defaults filled), as salobj's."""
 
 # Marks "no default" (None is a valid default).
 _NO_DEFAULT = object()

@@ -44,6 +44,13 @@ class TestScript(BaseScript):
     descr : `str`, optional
         Short description.
 
+    Attributes
+    ----------
+    config : `types.SimpleNamespace` or `None`
+        The configuration (``wait_time``, ``fail_run``, ``fail_cleanup``);
+        None until configured. ``wait_time``, ``fail_run`` and
+        ``fail_cleanup`` are also attributes.
+
     Notes
     -----
     Configuration (all optional):
@@ -63,6 +70,7 @@ class TestScript(BaseScript):
         self.fail_run = False
         self.fail_cleanup = False
         self.cleanup_called = False
+        self.config: types.SimpleNamespace | None = None
 
     @classmethod
     def get_schema(cls) -> dict[str, typing.Any]:
@@ -101,6 +109,7 @@ class TestScript(BaseScript):
             ``fail_cleanup``).
         """
         self.log.info(f"Configure started with {vars(config)}")
+        self.config = config
         self.wait_time = float(config.wait_time)
         self.fail_run = bool(config.fail_run)
         self.fail_cleanup = bool(config.fail_cleanup)
@@ -115,6 +124,7 @@ class TestScript(BaseScript):
             Metadata to update.
         """
         metadata.duration = self.wait_time
+        metadata.totalCheckpoints = 2
 
     async def run(self) -> None:
         """Wait ``wait_time`` seconds between checkpoints "start" and "end".
