@@ -35,12 +35,16 @@ from .heartbeat_monitor import *
 from .hierarchical_update import *
 from .isolation import *
 from .local_transport import *
+from .make_mock_write_topics import *
 from .remote import *
 from .sal_info import *
+from .sal_log_handler import *
 from .set_summary_state import *
 from .testcsc import *
 from .testscript import *
+from .testutils import *
 from .topic_info import *
 from .topics import *
 from .transport import *
 from .transport_choice import *
+from .type_hints import *

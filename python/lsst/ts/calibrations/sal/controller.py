@@ -25,75 +25,19 @@ __all__ = ["Controller"]
 
 import asyncio
 import logging
-import threading
-import traceback
 import types
 from typing import Any
 
-from .base import HEARTBEAT_INTERVAL, TAI_MINUS_UTC, ExpectedError
+from .base import HEARTBEAT_INTERVAL, ExpectedError
 from .domain import Domain
 from .sal_info import SalInfo
+from .sal_log_handler import SalLogHandler
 from .topics.controller_command import ControllerCommand
 from .topics.controller_event import ControllerEvent
 from .topics.controller_telemetry import ControllerTelemetry
 
 # Commands the Controller itself handles.
 _BUILTIN_COMMANDS = ("setAuthList", "setLogLevel")
-
-
-class _LogMessageHandler(logging.Handler):
-    """Write an ``evt_logMessage`` for each log record of a Controller.
-
-    Records logged from another thread are written on the event loop.
-    """
-
-    def __init__(self, controller: "Controller") -> None:
-        super().__init__()
-        self.controller = controller
-        self.loop = asyncio.get_running_loop()
-        self.loop_thread_id = threading.get_ident()
-        self._writing = False
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if self.loop.is_closed():
-            return
-        try:
-            fields = self._fields(record)
-        except Exception:  # pragma: no cover - a formatting error in a log call
-            self.handleError(record)
-            return
-        if threading.get_ident() == self.loop_thread_id:
-            self._write(fields)
-        else:
-            self.loop.call_soon_threadsafe(self._write, fields)
-
-    def _fields(self, record: logging.LogRecord) -> dict[str, Any]:
-        tb = ""
-        if record.exc_info and record.exc_info[0] is not None:
-            tb = "".join(traceback.format_exception(*record.exc_info))
-        values: dict[str, Any] = dict(
-            name=record.name,
-            level=record.levelno,
-            message=record.getMessage(),
-            traceback=tb,
-            filePath=record.pathname,
-            functionName=record.funcName or "",
-            lineNumber=record.lineno,
-            process=record.process or 0,
-            timestamp=record.created + TAI_MINUS_UTC,
-        )
-        return values
-
-    def _write(self, fields: dict[str, Any]) -> None:
-        topic = getattr(self.controller, "evt_logMessage", None)
-        if topic is None or self._writing or self.controller.salinfo.closed:
-            return
-        self._writing = True
-        try:
-            topic.set(**{name: value for name, value in fields.items() if name in topic.topic_info.fields})
-            topic.basic_write()
-        finally:
-            self._writing = False
 
 
 class Controller:
@@ -204,7 +148,7 @@ class Controller:
         )
         if self.log.level == logging.NOTSET:
             self.log.setLevel(logging.INFO)
-        self._log_handler = _LogMessageHandler(self)
+        self._log_handler = SalLogHandler(self)
         try:
             command_names = [] if write_only else self.salinfo.command_names
             if do_callbacks:

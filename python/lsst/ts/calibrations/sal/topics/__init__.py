@@ -30,6 +30,7 @@ from .command_info import *
 from .controller_command import *
 from .controller_event import *
 from .controller_telemetry import *
+from .mock_write_topic import *
 from .read_topic import *
 from .remote_command import *
 from .remote_event import *

@@ -186,6 +186,17 @@ class WriteTopic(BaseTopic):
         RuntimeError
             If the component is closed.
         """
+        data = self._prepare_data_to_write()
+        self.salinfo.domain.transport.publish(self._writer_handle, data)
+
+    def _prepare_data_to_write(self) -> Any:
+        """Check `data`, fill its private fields and return it.
+
+        Raises
+        ------
+        RuntimeError
+            If the component is closed.
+        """
         if self.salinfo.closed:
             raise RuntimeError(f"{self.salinfo.name_index} is closed: cannot write {self.attr_name}")
         data = self._data
@@ -198,4 +209,4 @@ class WriteTopic(BaseTopic):
         data.private_identity = self.salinfo.identity
         data.private_origin = self.salinfo.domain.origin
         self._has_data = True
-        self.salinfo.domain.transport.publish(self._writer_handle, data)
+        return data
