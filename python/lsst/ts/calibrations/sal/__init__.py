@@ -21,6 +21,7 @@
 
 """A SAL runtime with the API and semantics of ts_salobj 8."""
 
+from .async_s3_bucket import *
 from .base import *
 from .base_csc import *
 from .base_script import *
