@@ -23,12 +23,15 @@
 
 from .async_s3_bucket import *
 from .base import *
+from .base_config_test_case import *
 from .base_csc import *
+from .base_csc_test_case import *
 from .base_script import *
 from .component_info import *
 from .config_schema import *
 from .configurable_csc import *
 from .controller import *
+from .csc_commander import *
 from .defaulting_validator import *
 from .domain import *
 from .field_info import *
@@ -42,6 +45,7 @@ from .sal_info import *
 from .sal_log_handler import *
 from .set_summary_state import *
 from .testcsc import *
+from .testcsccommander import *
 from .testscript import *
 from .testutils import *
 from .topic_info import *
