@@ -113,10 +113,10 @@ class RunCommand(salobj.BaseScript):
         Raises
         ------
         RuntimeError
-            If the component has no such command or event.
+            If the component has no such command.
         ValueError
-            If ``component`` is badly formed or a parameter is not a field
-            of the command.
+            If ``component`` is badly formed, the component has no such
+            event, or a parameter is not a field of the command.
         """
         self.config = config
         self.name, self.index = salobj.name_to_name_index(config.component)
@@ -135,8 +135,6 @@ class RunCommand(salobj.BaseScript):
                 f"known: {', '.join(self.remote.salinfo.command_names)}"
             )
         self.cmd = config.cmd
-        if self.event is not None and self.event not in self.remote.salinfo.event_names:
-            raise RuntimeError(f"Event {self.event} is not an event of {self.name}")
         parameters = getattr(config, "parameters", {"timeout": 30})
         config.parameters = parameters
         fields = {key: value for key, value in parameters.items() if key != "timeout"}

@@ -1,0 +1,200 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The standard scripts (Sleep, SetSummaryState, RunCommand), written as a
+salobj author writes them, run through run_one_script: in process, and one
+each as a separate process over DDS."""
+
+import io
+import pathlib
+import time
+import types
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import yaml
+
+from lsst.ts.calibrations import sal as salobj
+from lsst.ts.calibrations.sal import State
+from lsst.ts.calibrations.sal.run_one_script import load_script_class, run_one_script
+from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
+from lsst.ts.calibrations.standardscripts import RunCommand, SetSummaryState, Sleep
+
+STANDARD_ROOT = (
+    pathlib.Path(__file__).parents[2]
+    / "python"
+    / "lsst"
+    / "ts"
+    / "calibrations"
+    / "data"
+    / "standard_scripts"
+)
+SLEEP = STANDARD_ROOT / "sleep.py"
+SET_SUMMARY_STATE = STANDARD_ROOT / "set_summary_state.py"
+RUN_COMMAND = STANDARD_ROOT / "run_command.py"
+STD_TIMEOUT = 20.0
+
+
+@pytest.fixture
+def dds_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Use DDS in this process, with a topic subname of this test alone."""
+    subname = "test_" + uuid.uuid4().hex[:12]
+    monkeypatch.setenv(TRANSPORT_ENV, "dds")
+    monkeypatch.setenv("LSST_TOPIC_SUBNAME", subname)
+    yield subname
+
+
+async def run(script: pathlib.Path, index: int, config: object, transport: str = "local") -> tuple[int, str]:
+    stream = io.StringIO()
+    config_text = config if isinstance(config, str) else yaml.safe_dump(config)
+    code = await run_one_script(script, index=index, config=config_text, stream=stream, transport=transport)
+    return code, stream.getvalue()
+
+
+def test_executables() -> None:
+    for path, script_class in (
+        (SLEEP, Sleep),
+        (SET_SUMMARY_STATE, SetSummaryState),
+        (RUN_COMMAND, RunCommand),
+    ):
+        assert path.stat().st_mode & 0o111, f"{path} is not executable"
+        assert load_script_class(path) is script_class
+
+
+async def test_sleep(index: int) -> None:
+    start = time.monotonic()
+    code, output = await run(SLEEP, index, {"sleep_for": 0.3})
+    assert code == 0, output
+    assert time.monotonic() - start >= 0.3
+    assert "Sleep for 0.3 seconds..." in output
+    assert "final state DONE" in output
+
+    code, output = await run(SLEEP, index + 1, "sleep_for: -1")
+    assert code == 1
+    assert "final state CONFIGURE_FAILED" in output
+    assert "sleep_for" in output
+
+
+async def test_set_summary_state(index: int) -> None:
+    async with salobj.TestCsc(index, heartbeat_interval=0.1) as csc:
+        code, output = await run(SET_SUMMARY_STATE, index, {"data": [[f"Test:{index}", "enabled"]]})
+        assert code == 0, output
+        assert csc.summary_state == State.ENABLED
+        assert f"set Test:{index}" in output or "final state DONE" in output
+
+        # Reconfigure: to STANDBY, then DISABLED with an override.
+        config = {"data": [[f"Test:{index}", "standby"], [f"Test:{index}", "DISABLED", "all_fields.yaml"]]}
+        code, output = await run(SET_SUMMARY_STATE, index + 1, config)
+        assert code == 0, output
+        assert csc.summary_state == State.DISABLED
+        assert csc.config.int0 == -47
+
+        code, output = await run(SET_SUMMARY_STATE, index + 2, {"data": [[f"Test:{index}", "fault"]]})
+        assert code == 1 and "state cannot be FAULT" in output
+        code, output = await run(SET_SUMMARY_STATE, index + 3, {"data": [[f"Test:{index}", "asleep"]]})
+        assert code == 1 and "unknown summary state 'asleep'" in output
+        # A bad override fails the run, naming the file.
+        code, output = await run(
+            SET_SUMMARY_STATE,
+            index + 4,
+            {"data": [[f"Test:{index}", "standby"], [f"Test:{index}", "enabled", "nope.yaml"]]},
+        )
+        assert code == 1 and "nope.yaml" in output
+        assert csc.summary_state == State.STANDBY
+
+
+async def test_set_summary_state_wildcard(index: int) -> None:
+    # "Test:*" means every running instance, found by its heartbeats.
+    async with (
+        salobj.TestCsc(index, heartbeat_interval=0.05),
+        salobj.TestCsc(index + 1, heartbeat_interval=0.05),
+        SetSummaryState(index) as script,
+    ):
+        script.discovery_time = 0.5
+        config = types.SimpleNamespace(
+            data=[["Test:*", "disabled", "some_fields.yaml"]], mute_alarms=False, mute_duration=30
+        )
+        await script.configure(config)
+        found = {
+            name_index: (state, override) for name_index, state, override in script.nameind_state_override
+        }
+        assert found[("Test", index)] == found[("Test", index + 1)] == (State.DISABLED, "some_fields.yaml")
+        assert set(script.remotes) == set(found)
+
+
+async def test_set_summary_state_mute_needs_watcher(index: int) -> None:
+    if "Watcher" in salobj.ComponentInfo.available_names():
+        pytest.skip("the Watcher interface exists: muting is tested with a Watcher")
+    config = {"data": [[f"Test:{index}", "offline"]], "mute_alarms": True}
+    code, output = await run(SET_SUMMARY_STATE, index, config)
+    assert code == 1
+    assert "mute_alarms needs the Watcher component" in output
+
+
+async def test_run_command(index: int) -> None:
+    async with salobj.TestCsc(index, initial_state=State.ENABLED, heartbeat_interval=0.1) as csc:
+        config = {
+            "component": f"Test:{index}",
+            "cmd": "setScalars",
+            "parameters": {"int0": 5, "string0": "from RunCommand", "timeout": 10},
+            "event": "scalars",
+        }
+        code, output = await run(RUN_COMMAND, index, config)
+        assert code == 0, output
+        assert (csc.evt_scalars.data.int0, csc.evt_scalars.data.string0) == (5, "from RunCommand")
+        assert "scalars: " in output  # the event, logged by the script
+
+        # No event: the command alone; a failing command fails the script.
+        code, output = await run(RUN_COMMAND, index + 1, {"component": f"Test:{index}", "cmd": "disable"})
+        assert code == 0, output
+        assert csc.summary_state == State.DISABLED
+        code, output = await run(RUN_COMMAND, index + 2, {"component": f"Test:{index}", "cmd": "setScalars"})
+        assert code == 1 and "setScalars not allowed" in output
+
+        for bad, message in (
+            ({"component": f"Test:{index}", "cmd": "jump"}, "Command jump is not a command of Test"),
+            (
+                {"component": f"Test:{index}", "cmd": "setScalars", "event": "nope"},
+                "Test has no event or telemetry topics ['nope']",
+            ),
+            ({"component": f"Test:{index}", "cmd": "setScalars", "parameters": {"int1": 2}}, "int1"),
+            ({"component": "Test:x", "cmd": "start"}, "not of the form"),
+        ):
+            code, output = await run(RUN_COMMAND, index + 3, bad)
+            assert code == 1 and "CONFIGURE_FAILED" in output and message in output, output
+
+
+@pytest.mark.slow
+async def test_sleep_over_dds(dds_env: str, index: int) -> None:
+    code, output = await run(SLEEP, index, {"sleep_for": 0.1}, transport="dds")
+    assert code == 0, output
+    assert "Sleep for 0.1 seconds..." in output
+
+
+@pytest.mark.slow
+async def test_set_summary_state_over_dds(dds_env: str, index: int) -> None:
+    async with salobj.TestCsc(index, heartbeat_interval=0.2) as csc:
+        code, output = await run(
+            SET_SUMMARY_STATE, index, {"data": [[f"Test:{index}", "enabled"]]}, transport="dds"
+        )
+        assert code == 0, output
+        assert csc.summary_state == State.ENABLED
