@@ -69,6 +69,8 @@ class BaseCsc(Controller):
         with `ExpectedError`.
     extra_commands : `set` [`str`], optional
         ``do_<name>`` methods allowed without a command in the interface.
+    discard_out_of_order_telemetry, discard_out_of_order_events : `bool`, optional
+        salobj's Kafka reordering guards; accepted and ignored.
     heartbeat_interval : `float`, optional
         Interval (seconds) between heartbeats; 1 s if None (not a salobj
         argument: there one sets the attribute).
@@ -145,6 +147,8 @@ class BaseCsc(Controller):
         simulation_mode: int = 0,
         allow_missing_callbacks: bool = False,
         extra_commands: set[str] | frozenset[str] = frozenset(),
+        discard_out_of_order_telemetry: bool = True,
+        discard_out_of_order_events: bool = True,
         *,
         heartbeat_interval: float | None = None,
     ) -> None:

@@ -56,8 +56,10 @@ class ConfigurableCsc(BaseCsc, abc.ABC):
     config_dir : `str`, `pathlib.Path` or `None`, optional
         Directory of the configuration files; None for the default
         (`_get_default_config_dir`).
-    check_if_duplicate, initial_state, override, simulation_mode, extra_commands
+    check_if_duplicate, initial_state, override, simulation_mode, extra_commands : optional
         As for `BaseCsc`.
+    discard_out_of_order_telemetry, discard_out_of_order_events : `bool`, optional
+        Accepted and ignored, as by `BaseCsc`.
     heartbeat_interval : `float`, optional
         As for `BaseCsc`.
 
@@ -112,6 +114,8 @@ class ConfigurableCsc(BaseCsc, abc.ABC):
         override: str = "",
         simulation_mode: int = 0,
         extra_commands: set[str] | frozenset[str] = frozenset(),
+        discard_out_of_order_telemetry: bool = True,
+        discard_out_of_order_events: bool = True,
         *,
         heartbeat_interval: float | None = None,
     ) -> None:

@@ -63,6 +63,8 @@ class Controller:
     extra_commands : `set` [`str`], optional
         Names of ``do_<name>`` methods allowed although the interface has
         no such command (code that supports two interface versions).
+    discard_out_of_order_telemetry, discard_out_of_order_events : `bool`, optional
+        salobj's Kafka reordering guards; accepted and ignored.
 
     Attributes
     ----------
@@ -124,6 +126,8 @@ class Controller:
         write_only: bool = False,
         allow_missing_callbacks: bool = False,
         extra_commands: set[str] | frozenset[str] = frozenset(),
+        discard_out_of_order_telemetry: bool = True,
+        discard_out_of_order_events: bool = True,
     ) -> None:
         if do_callbacks and write_only:
             raise ValueError("do_callbacks and write_only cannot both be true")

@@ -62,6 +62,11 @@ class Remote:
         the Remote has no `start_task` until you call `start` (as salobj,
         whose Remote then has none at all), and ``async with`` does not
         start it.
+    num_messages, consume_messages_timeout : optional
+        salobj's Kafka consumer tuning; accepted and ignored.
+    discard_out_of_order_telemetry, discard_out_of_order_events : `bool`, optional
+        salobj's Kafka reordering guards; accepted and ignored (the
+        transports here deliver each writer's messages in order).
 
     Attributes
     ----------
@@ -99,6 +104,10 @@ class Remote:
         exclude: Iterable[str] | None = None,
         evt_max_history: int = 1,
         start: bool = True,
+        num_messages: int = 1,
+        consume_messages_timeout: float = 0.1,
+        discard_out_of_order_telemetry: bool = True,
+        discard_out_of_order_events: bool = True,
     ) -> None:
         if include is not None and exclude is not None:
             raise ValueError("Specify at most one of include and exclude")
