@@ -21,12 +21,18 @@
 
 """The standard scripts (Sleep, SetSummaryState, RunCommand), written as a
 salobj author writes them, run through run_one_script: in process, and one
-each as a separate process over DDS."""
+each as a separate process over DDS; and the salobj process tests: a script
+executable driven by a Remote, a CSC executable checked by check_bin_script."""
 
+import asyncio
 import io
+import os
 import pathlib
+import sys
+import tempfile
 import time
 import types
+import unittest
 import uuid
 from collections.abc import Iterator
 
@@ -198,3 +204,66 @@ async def test_set_summary_state_over_dds(dds_env: str, index: int) -> None:
         )
         assert code == 0, output
         assert csc.summary_state == State.ENABLED
+
+
+@pytest.mark.slow
+async def test_standard_script_process(dds_env: str, index: int) -> None:
+    # The salobj way: start the executable, then drive it with a Remote.
+    env = {name: value for name, value in os.environ.items() if name != TRANSPORT_ENV}
+    async with salobj.Domain() as domain, salobj.Remote(domain, "Script", index) as remote:
+        process = await asyncio.create_subprocess_exec(sys.executable, str(SLEEP), str(index), env=env)
+        try:
+            state = await remote.evt_state.next(flush=False, timeout=STD_TIMEOUT)
+            assert state.state == salobj.ScriptState.UNCONFIGURED
+            description = await remote.evt_description.aget(timeout=STD_TIMEOUT)
+            assert description.classname == "Sleep"
+            await domain.transport.wait_for_readers("Script", "command_configure", STD_TIMEOUT)  # type: ignore[attr-defined]
+            await remote.cmd_configure.set_start(config="sleep_for: 0.1", timeout=STD_TIMEOUT)
+            await remote.cmd_setGroupId.set_start(groupId="group", timeout=STD_TIMEOUT)
+            await remote.cmd_run.start(timeout=STD_TIMEOUT)
+            assert remote.evt_state.get().state == salobj.ScriptState.DONE
+            assert remote.evt_state.get().lastCheckpoint == "Sleep for 0.1 seconds..."
+            assert await asyncio.wait_for(process.wait(), STD_TIMEOUT) == 0
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+
+class BinScriptTestCase(salobj.BaseCscTestCase, unittest.IsolatedAsyncioTestCase):
+    """check_bin_script on a Test CSC executable (amain) over DDS."""
+
+    def basic_make_csc(
+        self, initial_state: object, config_dir: object, simulation_mode: int, **kwargs: object
+    ) -> salobj.BaseCsc:
+        raise NotImplementedError("not used: the CSC runs as a process")
+
+    def setUp(self) -> None:  # noqa: N802
+        self.tmp_dir = tempfile.TemporaryDirectory()
+        exe = pathlib.Path(self.tmp_dir.name) / "run_test_csc_for_tests"
+        exe.write_text(
+            f"#!{sys.executable}\n"
+            "import asyncio\n"
+            "from lsst.ts.calibrations.sal import TestCsc\n"
+            "asyncio.run(TestCsc.amain(index=True))\n"
+        )
+        exe.chmod(0o755)
+        self.saved_env = dict(os.environ)
+        os.environ["PATH"] = f"{self.tmp_dir.name}{os.pathsep}{os.environ['PATH']}"
+        os.environ[TRANSPORT_ENV] = "dds"
+        os.environ["LSST_TOPIC_SUBNAME"] = "test_" + uuid.uuid4().hex[:12]
+
+    def tearDown(self) -> None:  # noqa: N802
+        os.environ.clear()
+        os.environ.update(self.saved_env)
+        self.tmp_dir.cleanup()
+
+    @pytest.mark.slow
+    async def test_bin_script(self) -> None:
+        await self.check_bin_script(
+            name="Test",
+            index=self.next_index() + 30000,
+            exe_name="run_test_csc_for_tests",
+            initial_state=State.ENABLED,
+            override="all_fields.yaml",
+        )
