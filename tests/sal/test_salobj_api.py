@@ -231,3 +231,10 @@ def test_async_s3_bucket_needs_a_backend(monkeypatch: pytest.MonkeyPatch) -> Non
         salobj.AsyncS3Bucket("rubinobs-lfa-test")
     with pytest.raises(ValueError, match="invalid"):
         salobj.AsyncS3Bucket.make_bucket_name(s3instance="bad_name")
+
+
+async def test_kafka_only_names_refuse(index: int) -> None:
+    async with salobj.Domain() as domain, salobj.SalInfo(domain, "Test", index) as salinfo:
+        assert domain.salinfo_set == domain.salinfos == {salinfo}
+        with pytest.raises(NotImplementedError, match="no Kafka broker"):
+            salinfo.get_broker_client_configuration()

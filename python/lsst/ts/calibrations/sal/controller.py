@@ -182,6 +182,8 @@ class Controller:
             if cmd_name in _BUILTIN_COMMANDS or self._do_callbacks:
                 func = getattr(self, "do_" + cmd_name, None)
                 if func is None and self._do_callbacks:
+                    if topic.callback is not None:
+                        continue  # set by the subclass itself
                     func = self._make_unsupported_callback(cmd_name)
                 if func is not None:
                     topic.callback = func

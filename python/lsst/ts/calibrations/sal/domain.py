@@ -83,6 +83,11 @@ class Domain:
         """The open `SalInfo` of every Remote and Controller of this Domain."""
         return frozenset(self._salinfos)
 
+    @property
+    def salinfo_set(self) -> frozenset["SalInfo"]:
+        """Alias of `salinfos` (salobj's name)."""
+        return self.salinfos
+
     def add_salinfo(self, salinfo: "SalInfo") -> None:
         """Register a `SalInfo`; called by `SalInfo` itself.
 

@@ -169,6 +169,19 @@ class SalInfo:
             self._ackcmd_writer = AckCmdWriter(self)
         return self._ackcmd_writer
 
+    def get_broker_client_configuration(self) -> dict[str, Any]:
+        """Refuse: there is no Kafka broker.
+
+        Raises
+        ------
+        NotImplementedError
+            Always: salobj returns its Kafka client settings here; this
+            runtime's transports have none.
+        """
+        raise NotImplementedError(
+            "get_broker_client_configuration: this SAL runtime has no Kafka broker (see LSST_SAL_TRANSPORT)"
+        )
+
     def next_command_seq_num(self) -> int:
         """Return a ``private_seqNum`` for a command, unique in this process."""
         return (next(_command_seq_nums) - 1) % MAX_SEQ_NUM + 1
