@@ -25,6 +25,7 @@ buckets, and the names that cannot work without Kafka."""
 
 import asyncio
 import io
+import logging
 import os
 import pathlib
 
@@ -238,3 +239,21 @@ async def test_kafka_only_names_refuse(index: int) -> None:
         assert domain.salinfo_set == domain.salinfos == {salinfo}
         with pytest.raises(NotImplementedError, match="no Kafka broker"):
             salinfo.get_broker_client_configuration()
+
+
+def test_queue_capacity_checker(caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("test_queue_capacity_checker")
+    checker = salobj.topics.QueueCapacityChecker("test queue", log, queue_len=100)
+    assert checker.warn_thresholds == (10, 50, 90, 100)
+    logged = [n for n in range(0, 101) if checker.check_nitems(n)]
+    assert logged == [10, 50, 90, 100]  # one message per level
+    assert "test queue is full (100 elements)" in caplog.text
+    assert checker.warn_threshold is None
+    # Draining below half of a level re-arms it and the levels above.
+    assert not checker.check_nitems(40)
+    assert checker.warn_threshold == 90
+    assert not checker.check_nitems(4)
+    assert (checker.warn_threshold, checker.reset_threshold) == (10, None)
+    assert checker.check_nitems(12)
+    with pytest.raises(ValueError, match="MIN_QUEUE_LEN"):
+        salobj.topics.QueueCapacityChecker("small", log, queue_len=5)

@@ -31,6 +31,7 @@ from .controller_command import *
 from .controller_event import *
 from .controller_telemetry import *
 from .mock_write_topic import *
+from .queue_capacity_checker import *
 from .read_topic import *
 from .remote_command import *
 from .remote_event import *
