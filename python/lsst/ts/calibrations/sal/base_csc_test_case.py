@@ -54,7 +54,8 @@ class BaseCscTestCase(metaclass=abc.ABCMeta):
 
     Inherit from this and from `unittest.IsolatedAsyncioTestCase`, and
     define `basic_make_csc`. Each test runs with ``LSST_SITE=test`` and a
-    test ``LSST_TOPIC_SUBNAME``.
+    test ``LSST_TOPIC_SUBNAME`` (which keeps the DDS traffic of concurrent
+    test processes apart, and is inherited by the processes a test starts).
 
     Attributes
     ----------
@@ -72,11 +73,22 @@ class BaseCscTestCase(metaclass=abc.ABCMeta):
     _randomize_topic_subname = False
 
     def run(self, result: Any = None) -> Any:
-        """Set ``LSST_SITE=test`` and a topic subname, then run the test."""
+        """Run the test with ``LSST_SITE=test`` and a test ``LSST_TOPIC_SUBNAME``.
+
+        Both are restored afterwards (salobj leaves them set).
+        """
+        saved = {name: os.environ.get(name) for name in ("LSST_SITE", "LSST_TOPIC_SUBNAME")}
         set_test_topic_subname(randomize=self._randomize_topic_subname)
         os.environ["LSST_SITE"] = "test"
         self.csc_start_time = current_tai()
-        return super().run(result)  # type: ignore[misc]
+        try:
+            return super().run(result)  # type: ignore[misc]
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @abc.abstractmethod
     def basic_make_csc(

@@ -113,8 +113,9 @@ def set_test_topic_subname(randomize: bool = False) -> None:
     Notes
     -----
     salobj uses the variable to keep the Kafka topics of concurrent tests
-    apart. The transports of this runtime do not read it; it is set for
-    code that does.
+    apart; here it selects the DDS domain and partition of the
+    multi-process transport (see `isolation_name`), to the same end.
+    Processes started afterwards inherit it.
     """
     if randomize:
         root = os.urandom(12)
