@@ -24,6 +24,8 @@ salobj way: BaseCscTestCase and BaseConfigTestCase on unittest."""
 
 import os
 import pathlib
+import shutil
+import subprocess
 import unittest
 from typing import Any
 
@@ -212,3 +214,32 @@ def test_hierarchical_update() -> None:
         salobj.hierarchical_update(main, {"b": 1}, "main", "override")
     with pytest.raises(ValueError, match=r"override\[b\]\[c\]=7 is not a dict|is not a dict"):
         salobj.hierarchical_update(main, {"b": {"c": {"x": 1}}}, "main", "override")
+
+
+async def test_configs_version_leaves_no_lock(tmp_path: pathlib.Path) -> None:
+    """The configuration version comes from git without writing to the repository."""
+    config_dir = tmp_path / "config"
+    shutil.copytree(CONFIGS_ROOT / "good_no_site_file", config_dir)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "configs"], ["tag", "v1"]):
+        subprocess.run([*git, *args], cwd=config_dir, check=True)
+    async with salobj.TestCsc(1, config_dir=config_dir, heartbeat_interval=0.1) as csc:
+        assert (
+            await csc._get_configs_version()
+            == "tags/v1-0-g"
+            + subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"],
+                cwd=config_dir,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        (config_dir / "all_fields.yaml").write_text("int0: 1\n")
+        assert (await csc._get_configs_version()).endswith("-dirty")
+        assert not (config_dir / ".git" / "index.lock").exists()
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    (outside / "_init.yaml").write_text("")
+    async with salobj.TestCsc(2, config_dir=outside, heartbeat_interval=0.1) as csc:
+        assert await csc._get_configs_version() == ""

@@ -247,6 +247,15 @@ async def test_script_process_driven_by_another_process(dds_env: str, children: 
         assert await asyncio.to_thread(process.wait, STD_TIMEOUT) == 0
 
 
+async def wait_for_summary_state(remote: Remote, state: State) -> Any:
+    """Return the first summaryState equal to ``state``: a CSC started in
+    ENABLED writes STANDBY and DISABLED first, as salobj's."""
+    data = await remote.evt_summaryState.aget(timeout=STD_TIMEOUT)
+    while data.summaryState != state:
+        data = await remote.evt_summaryState.next(flush=False, timeout=STD_TIMEOUT)
+    return data
+
+
 async def test_killed_csc_process_detected(dds_env: str, children: ChildProcesses) -> None:
     index = 500 + os.getpid() % 1000
     process = await asyncio.to_thread(children.start_csc, index)
@@ -257,7 +266,7 @@ async def test_killed_csc_process_detected(dds_env: str, children: ChildProcesse
     ):
         await monitor.wait_beating(STD_TIMEOUT)
         assert monitor.alive
-        assert (await remote.evt_summaryState.aget(timeout=STD_TIMEOUT)).summaryState == State.ENABLED
+        assert (await wait_for_summary_state(remote, State.ENABLED)).summaryState == State.ENABLED
         process.send_signal(signal.SIGKILL)
         age = await monitor.wait_stopped(timeout=STD_TIMEOUT)
         assert age > 0.6
@@ -308,8 +317,7 @@ async def test_isolated_sets_side_by_side(dds_env: str, children: ChildProcesses
         assert remote.evt_summaryState.get() is None
         # ...and one of this set with the same index is seen.
         await asyncio.to_thread(children.start_csc, index)
-        data = await remote.evt_summaryState.aget(timeout=STD_TIMEOUT)
-        assert data.summaryState == State.ENABLED
+        data = await wait_for_summary_state(remote, State.ENABLED)
         assert data.private_origin == children.processes[-1].pid
 
 

@@ -279,24 +279,46 @@ class ConfigurableCsc(BaseCsc, abc.ABC):
             await asyncio.sleep(self.read_config_dir_interval)
 
     async def _get_configs_version(self) -> str:
-        """Return ``git describe`` of the configuration directory, or "" if it is no git work tree."""
+        """Return the ``git describe --all --long --always --dirty`` of the
+        configuration directory, or "" if it is no git work tree.
+
+        Computed without writing to the repository: ``git describe
+        --dirty`` takes the index lock (and a CSC closing while it runs
+        would leave a stale ``index.lock``), so the description and the
+        dirty check (``git status``) run separately, with
+        ``GIT_OPTIONAL_LOCKS=0``.
+        """
+        description = await self._run_git("describe", "--all", "--long", "--always")
+        if description is None:
+            return ""
+        changes = await self._run_git("status", "--porcelain", "--untracked-files=no")
+        return f"{description}-dirty" if changes else description
+
+    async def _run_git(self, *args: str) -> str | None:
+        """Run git in `config_dir`; return its stripped output, or None if it fails.
+
+        On cancellation git is killed and reaped.
+        """
         try:
             process = await asyncio.create_subprocess_exec(
                 "git",
-                "describe",
-                "--all",
-                "--long",
-                "--always",
-                "--dirty",
+                *args,
                 cwd=self.config_dir,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.DEVNULL,
+                env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
             )
         except OSError:
-            return ""
-        stdout, _ = await process.communicate()
+            return None
+        try:
+            stdout, _ = await process.communicate()
+        except asyncio.CancelledError:
+            if process.returncode is None:
+                process.kill()
+                await asyncio.shield(process.wait())
+            raise
         if process.returncode != 0:
-            return ""
+            return None
         return stdout.decode(errors="replace").strip()
 
     async def _report_summary_state(self) -> None:
