@@ -236,7 +236,7 @@ class Controller:
         remote_starts = [
             salinfo.start_task
             for salinfo in self.domain.salinfos
-            if salinfo is not self.salinfo and salinfo.start_called
+            if salinfo is not self.salinfo and salinfo.start_called and not salinfo.closed
         ]
         if remote_starts:
             await asyncio.gather(*remote_starts)
