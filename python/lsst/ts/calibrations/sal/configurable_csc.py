@@ -297,29 +297,28 @@ class ConfigurableCsc(BaseCsc, abc.ABC):
     async def _run_git(self, *args: str) -> str | None:
         """Run git in `config_dir`; return its stripped output, or None if it fails.
 
-        On cancellation git is killed and reaped.
+        Git runs to completion in a worker thread, which reaps it even if
+        the caller is cancelled (the CSC closing).
         """
+        return await asyncio.to_thread(self._run_git_blocking, args)
+
+    def _run_git_blocking(self, args: Sequence[str]) -> str | None:
         try:
-            process = await asyncio.create_subprocess_exec(
-                "git",
-                *args,
+            result = subprocess.run(
+                ["git", *args],
                 cwd=self.config_dir,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
                 env=dict(os.environ, GIT_OPTIONAL_LOCKS="0"),
+                timeout=60,
+                check=False,
             )
-        except OSError:
+        except (OSError, subprocess.TimeoutExpired):
             return None
-        try:
-            stdout, _ = await process.communicate()
-        except asyncio.CancelledError:
-            if process.returncode is None:
-                process.kill()
-                await asyncio.shield(process.wait())
-            raise
-        if process.returncode != 0:
+        if result.returncode != 0:
             return None
-        return stdout.decode(errors="replace").strip()
+        return result.stdout.strip()
 
     async def _report_summary_state(self) -> None:
         await super()._report_summary_state()
@@ -330,8 +329,10 @@ class ConfigurableCsc(BaseCsc, abc.ABC):
 
     async def close_tasks(self) -> None:
         """Stop reading the configuration directory, then as `BaseCsc`."""
-        if self._read_config_dir_task is not None:
-            self._read_config_dir_task.cancel()
+        task = self._read_config_dir_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
         await super().close_tasks()
 
     async def begin_start(self, data: Any) -> None:
