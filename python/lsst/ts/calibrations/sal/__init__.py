@@ -21,6 +21,7 @@
 
 """A SAL runtime with the API and semantics of ts_salobj 8."""
 
+from ..version import __version__
 from .async_s3_bucket import *
 from .base import *
 from .base_config_test_case import *

@@ -95,7 +95,7 @@ def get_expected_summary_states(initial_state: State | int, final_state: State |
 
 
 async def set_summary_state(
-    remote: Any, state: State | int, override: str = "", timeout: float = 30
+    remote: Any, state: State | int, override: str | None = "", timeout: float = 30
 ) -> list[State]:
     """Put a CSC in a summary state, sending the commands needed.
 
@@ -105,8 +105,9 @@ async def set_summary_state(
         Remote of the CSC (not readonly, reading ``summaryState``).
     state : `State`
         Desired summary state; not FAULT.
-    override : `str`, optional
-        Configuration override for the ``start`` command, if sent.
+    override : `str` or `None`, optional
+        Configuration override for the ``start`` command, if sent; None
+        means "".
     timeout : `float`, optional
         Time limit (seconds) for reading the current state and for each
         command.
@@ -132,6 +133,8 @@ async def set_summary_state(
         raise ValueError(f"state={state!r} is not a summary state") from None
     if target == State.FAULT:
         raise ValueError("state=FAULT cannot be commanded; a CSC goes to FAULT by itself")
+    if override is None:
+        override = ""
     current = State((await remote.evt_summaryState.aget(timeout=timeout)).summaryState)
     states = [current]
     while current != target:
