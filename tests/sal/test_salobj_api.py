@@ -61,9 +61,9 @@ def test_constants_and_helpers() -> None:
     assert salobj.as_salRetCode(-302) is salobj.SalRetCode.CMD_FAILED and salobj.as_salRetCode(7) == 7
 
 
-async def test_delete_kafka_topics_refused() -> None:
-    with pytest.raises(NotImplementedError, match="no Kafka"):
-        await salobj.delete_kafka_topics()
+async def test_delete_kafka_topics_has_nothing_to_do() -> None:
+    # salobj test cases call it in asyncTearDown: it must neither fail nor wait.
+    await asyncio.wait_for(salobj.delete_kafka_topics(), timeout=0.1)
 
 
 def test_set_test_topic_subname(monkeypatch: pytest.MonkeyPatch) -> None:
