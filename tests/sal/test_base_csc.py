@@ -297,7 +297,7 @@ async def test_set_summary_state_enter_control(index: int) -> None:
 
 async def test_missing_do_method() -> None:
     class Incomplete(BaseCsc):
-        pass
+        version = "1.0"
 
     with pytest.raises(TypeError, match="no do_ methods for commands"):
         Incomplete("Test", 1)

@@ -151,6 +151,9 @@ class AckError(Exception):
         super().__init__(msg)
         self.ackcmd = ackcmd
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self!s})"
+
     def __str__(self) -> str:
         if self.ackcmd is None:
             return str(self.args[0])

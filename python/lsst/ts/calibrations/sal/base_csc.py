@@ -88,7 +88,7 @@ class BaseCsc(Controller):
     simulation_help : `str` or `None`
         Class variable: help text of ``--simulate``.
     version : `str`
-        Class variable: the CSC's version, written as
+        Class variable, required: the CSC's version, written as
         ``evt_softwareVersions.cscVersion``.
     check_if_duplicate : `bool`
         See the parameter.
@@ -102,7 +102,8 @@ class BaseCsc(Controller):
         If ``initial_state`` is not a `State` or is FAULT, or
         ``simulation_mode`` is not in ``valid_simulation_modes``.
     RuntimeError
-        If ``valid_simulation_modes`` is None.
+        If class variable ``version`` is not set, or
+        ``valid_simulation_modes`` is None.
     TypeError
         If ``do_<name>`` methods and commands do not match (see
         `Controller`).
@@ -135,7 +136,7 @@ class BaseCsc(Controller):
     enable_cmdline_state: ClassVar[bool] = False
     valid_simulation_modes: ClassVar[Sequence[int]] = (0,)
     simulation_help: ClassVar[str | None] = None
-    version: ClassVar[str] = "?"
+    version: ClassVar[str]
 
     def __init__(
         self,
@@ -152,6 +153,8 @@ class BaseCsc(Controller):
         *,
         heartbeat_interval: float | None = None,
     ) -> None:
+        if not hasattr(self, "version"):
+            raise RuntimeError(f"{type(self).__name__} must set class variable `version` (e.g. __version__)")
         if self.valid_simulation_modes is None:
             raise RuntimeError(f"{type(self).__name__}.valid_simulation_modes must not be None")
         if initial_state is None:

@@ -179,6 +179,8 @@ class Controller:
             topic = getattr(self, "cmd_" + cmd_name, None)
             if topic is None:
                 continue
+            if cmd_name in _BUILTIN_COMMANDS and not self._do_callbacks and topic.callback is not None:
+                continue  # the subclass handles it itself
             if cmd_name in _BUILTIN_COMMANDS or self._do_callbacks:
                 func = getattr(self, "do_" + cmd_name, None)
                 if func is None and self._do_callbacks:

@@ -23,17 +23,21 @@
 
 __all__ = ["Domain"]
 
-import getpass
+import functools
 import os
-import socket
 import types
 from typing import TYPE_CHECKING
 
+from .base import get_user_host
 from .transport import Transport
 from .transport_choice import make_default_transport
 
 if TYPE_CHECKING:
     from .sal_info import SalInfo
+
+
+# The fully qualified host name can take a DNS round trip: look it up once.
+_process_user_host = functools.cache(get_user_host)
 
 
 class Domain:
@@ -66,7 +70,7 @@ class Domain:
         self._transport = transport
         self._close_transport = transport is not None
         self.origin = os.getpid()
-        self.user_host = f"{getpass.getuser()}@{socket.gethostname()}"
+        self.user_host = _process_user_host()
         self.default_identity = self.user_host
         self._salinfos: set[SalInfo] = set()
         self.closed = False

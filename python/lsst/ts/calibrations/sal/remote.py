@@ -112,6 +112,9 @@ class Remote:
         if include is not None and exclude is not None:
             raise ValueError("Specify at most one of include and exclude")
         self.salinfo = SalInfo(domain=domain, name=name, index=index)
+        # salobj's Kafka consumer settings: kept for code that reads them, unused.
+        self.salinfo.num_messages = num_messages
+        self.salinfo.consume_messages_timeout = consume_messages_timeout
         try:
             read_names = self._select_topics(include=include, exclude=exclude)
             self._closing = False

@@ -98,6 +98,8 @@ class SalInfo:
     ) -> None:
         self.domain = domain
         self.write_only = bool(write_only)
+        self.num_messages = 1
+        self.consume_messages_timeout = 0.1
         self.component_info = ComponentInfo.from_name(name)
         self.name = name
         index = 0 if index is None else int(index)
