@@ -207,3 +207,16 @@ async def test_missing_command_refused(index: int) -> None:
         with salobj.assertRaisesAckError(ack=salobj.SalRetCode.CMD_FAILED, result_contains="not supported"):
             await remote.cmd_setScalars.set_start(int0=1, timeout=STD_TIMEOUT)
         assert csc.summary_state == State.STANDBY
+
+
+async def test_leaving_fault_clears_error_code(index: int) -> None:
+    async with salobj.TestCsc(index, heartbeat_interval=HEARTBEAT_INTERVAL) as csc, salobj.Domain() as domain:
+        remote = salobj.Remote(domain, "Test", index)
+        await remote.start_task
+        remote.evt_errorCode.flush()
+        await csc.fault(code=None, report="no code")  # writes no errorCode
+        await remote.cmd_standby.start(timeout=STD_TIMEOUT)
+        # errorCode 0 is written again when leaving FAULT, though it did not change.
+        data = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
+        assert (data.errorCode, data.errorReport) == (0, "")
+        assert remote.evt_errorCode.nqueued == 0

@@ -389,10 +389,16 @@ class BaseCsc(Controller):
             self._faulting = False
 
     async def _report_summary_state(self) -> None:
-        """Write ``summaryState`` and, outside FAULT, ``errorCode`` 0 (each only if changed)."""
+        """Write ``summaryState`` (if changed) and, outside FAULT,
+        ``errorCode`` 0: at start, and whenever the CSC leaves FAULT (even
+        if the fault wrote no error code), so readers see the fault cleared.
+        """
+        previous = self.evt_summaryState.data.summaryState if self.evt_summaryState.has_data else None
         await self.evt_summaryState.set_write(summaryState=self._summary_state)
         if self._summary_state != State.FAULT:
-            await self.evt_errorCode.set_write(errorCode=0, errorReport="", traceback="")
+            await self.evt_errorCode.set_write(
+                errorCode=0, errorReport="", traceback="", force_output=previous == State.FAULT
+            )
 
     async def _do_change_state(
         self, data: Any, cmd_name: str, allowed_curr_states: Sequence[State], new_state: State
