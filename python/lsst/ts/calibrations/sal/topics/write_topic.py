@@ -204,7 +204,10 @@ class WriteTopic(BaseTopic):
         if self._set_seq_num:
             self._seq_num = self._seq_num % MAX_SEQ_NUM + 1
             data.private_seqNum = self._seq_num
-        data.salIndex = self.salinfo.index
+        if self.salinfo.index != 0 or not self.salinfo.indexed:
+            # A writer of index 0 on an indexed component writes the
+            # salIndex the caller set (as salobj).
+            data.salIndex = self.salinfo.index
         data.private_sndStamp = current_tai()
         data.private_identity = self.salinfo.identity
         data.private_origin = self.salinfo.domain.origin
