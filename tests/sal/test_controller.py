@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from lsst.ts.calibrations.sal import Controller, Domain, Remote, SalRetCode
+from lsst.ts.calibrations.sal import AckError, Controller, Domain, Remote, SalRetCode
 
 STD_TIMEOUT = 10.0
 

@@ -147,13 +147,23 @@ async def test_set_summary_state_wildcard(index: int) -> None:
         assert set(script.remotes) == set(found)
 
 
-async def test_set_summary_state_mute_needs_watcher(index: int) -> None:
-    if "Watcher" in salobj.ComponentInfo.available_names():
-        pytest.skip("the Watcher interface exists: muting is tested with a Watcher")
-    config = {"data": [[f"Test:{index}", "offline"]], "mute_alarms": True}
-    code, output = await run(SET_SUMMARY_STATE, index, config)
-    assert code == 1
-    assert "mute_alarms needs the Watcher component" in output
+async def test_set_summary_state_mutes_watcher_alarms(index: int) -> None:
+    muted: list[tuple[str, float, int, str]] = []
+
+    class Watcher(salobj.Controller):
+        def __init__(self) -> None:
+            super().__init__("Watcher")
+            self.cmd_mute.callback = self.mute
+
+        async def mute(self, data: object) -> None:
+            muted.append((data.name, data.duration, data.severity, data.mutedBy))  # type: ignore[attr-defined]
+
+    async with Watcher(), salobj.TestCsc(index, heartbeat_interval=0.1) as csc:
+        config = {"data": [[f"Test:{index}", "offline"]], "mute_alarms": True, "mute_duration": 2}
+        code, output = await run(SET_SUMMARY_STATE, index, config)
+        assert code == 0, output
+        assert csc.summary_state == State.OFFLINE
+    assert muted == [(rf"^(Enabled|Heartbeat)\.Test:{index}", 120.0, 4, "set_summary_state script")]
 
 
 async def test_run_command(index: int) -> None:
