@@ -61,7 +61,9 @@ class SetSummaryState(salobj.BaseScript):
     instance (found by their heartbeats). ``mute_alarms`` (default false
     here, true in ts_standardscripts) mutes the Watcher's "Enabled" and
     "Heartbeat" alarms of each CSC sent OFFLINE for ``mute_duration``
-    minutes (default 30); it needs the Watcher interface.
+    minutes (default 30); a failed mute is logged as a warning. The
+    default is false because, with no Watcher running, each mute waits
+    for its acknowledgement until `cmd_timeout`.
 
     To configure a CSC, list it twice: first STANDBY, then DISABLED or
     ENABLED with the override. Checkpoint: "set <name>:<index>" before
