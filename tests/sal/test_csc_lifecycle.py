@@ -220,3 +220,20 @@ async def test_leaving_fault_clears_error_code(index: int) -> None:
         data = await remote.evt_errorCode.next(flush=False, timeout=STD_TIMEOUT)
         assert (data.errorCode, data.errorReport) == (0, "")
         assert remote.evt_errorCode.nqueued == 0
+
+
+async def test_fault_survives_a_failing_report(index: int) -> None:
+    class BadReportCsc(salobj.TestCsc):
+        async def _report_summary_state(self) -> None:
+            if self.summary_state == State.FAULT:
+                raise RuntimeError("report fails in FAULT")
+            await super()._report_summary_state()
+
+    async with BadReportCsc(index, initial_state=State.ENABLED, heartbeat_interval=HEARTBEAT_INTERVAL) as csc:
+        async with salobj.Domain() as domain, salobj.Remote(domain, "Test", index) as remote:
+            await csc.fault(code=51, report="broken", traceback="tb")  # does not raise
+            data = await remote.evt_summaryState.next(flush=False, timeout=STD_TIMEOUT)
+            while data.summaryState != State.FAULT:
+                data = await remote.evt_summaryState.next(flush=False, timeout=STD_TIMEOUT)
+            error = remote.evt_errorCode.get()
+            assert (error.errorCode, error.errorReport, error.traceback) == (51, "broken", "tb")

@@ -365,7 +365,8 @@ class BaseCsc(Controller):
         -----
         Ignored while already going to FAULT. Writes ``errorCode`` (if a
         code is given) then ``summaryState``, then calls
-        `handle_summary_state` (an error there is logged, not raised).
+        `handle_summary_state`. Errors in these steps are logged, not
+        raised: the CSC is in FAULT and says so.
         """
         if self._faulting:
             return
@@ -380,7 +381,12 @@ class BaseCsc(Controller):
                 except Exception:
                     self.log.exception(f"Failed to write errorCode: code={code!r}; report={report!r}")
                 self.log.critical(f"Fault! errorCode={code}, errorReport={report!r}")
-            await self._report_summary_state()
+            try:
+                await self._report_summary_state()
+            except Exception:
+                # A subclass's report failed: still tell the world about the FAULT.
+                self.log.exception("_report_summary_state failed while going to FAULT")
+                await self.evt_summaryState.set_write(summaryState=self._summary_state)
             try:
                 await self.handle_summary_state()
             except Exception:
