@@ -250,7 +250,7 @@ class ImageModel:
             Raised if an illuminated image's filter has no flux.
         """
         model = self.sensor_model
-        expected = model.dark_current(detector, self.geometry)
+        expected = model.dark_current(detector, self.geometry, day_obs)
         expected *= np.float32(max(dark_time, 0.0))
         if image_type.upper() not in _DARK_TYPES and exposure_time > 0:
             fluxes = self.parameters.get("flat.flux")
@@ -358,7 +358,7 @@ class ImageModel:
         info = self.sensor_model.detector(detector)
         geometry = self.geometry
         model = self.sensor_model
-        amps = model.amp_arrays(info.id)
+        amps = model.amp_arrays(info.id, day_obs)
         n_amps = len(info.amps)
         rng = model.rng(_STREAM_NOISE, day_obs, seq_num, info.id)
 

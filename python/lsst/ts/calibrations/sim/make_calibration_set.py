@@ -167,7 +167,6 @@ def make_calibration_set(
     detector_ids = [camera[d].id for d in (detectors if detectors is not None else camera.detector_ids)]
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    truth = SimulationTruth.from_model(model, geometry, list(detector_ids))
 
     plan: list[tuple[str, float, str | None]] = [("BIAS", 0.0, None)] * n_bias
     plan += [("DARK", dark_time, None)] * n_dark
@@ -181,6 +180,7 @@ def make_calibration_set(
         day = datetime.datetime.strptime(str(day_obs), "%Y%m%d")
     except ValueError:
         raise ValueError(f"day_obs={day_obs!r} must be a date YYYYMMDD.") from None
+    truth = SimulationTruth.from_model(model, geometry, list(detector_ids), day_obs=int(day_obs))
     start = Time(day + datetime.timedelta(hours=18), scale="tai")
 
     for index, (image_type, exposure_time, filter_name) in enumerate(plan):

@@ -28,11 +28,17 @@ across the focal plane × detector QE × pixel response non-uniformity) and
 the defects (hot pixels, cold pixels, bad columns). Every quantity comes
 from its own random stream keyed by (seed, stream, detector, geometry), so
 it does not depend on which detectors or images were made before.
+
+Amplifiers listed under ``drift`` in the parameters change with the day:
+their gain, read noise or dark current on ``day_obs`` is the drawn value ×
+(1 + rate × days from ``drift.reference_day_obs``). Methods that take a
+``day_obs`` give that day's values; without one, the reference day's.
 """
 
 __all__ = ["SensorModel"]
 
 import collections
+import dataclasses
 import os
 import threading
 
@@ -41,7 +47,7 @@ import numpy as np
 from ..repo.camera import AmpGeometry, Camera, DetectorInfo
 from .amp_truth import AmpTruth
 from .detector_truth import DetectorTruth
-from .sensor_parameters import SensorParameters
+from .sensor_parameters import DRIFT_KEYS, SensorParameters
 
 # Random stream tags (the second entry of every seed sequence).
 _STREAM_AMPS = 1
@@ -128,8 +134,20 @@ class SensorModel:
 
     # ---- per-amplifier scalars -------------------------------------------------------------
 
-    def _amp_values(self, info: DetectorInfo) -> dict[str, np.ndarray]:
-        """Per-amplifier values of one detector (arrays in segment order)."""
+    def _drift_factors(self, info: DetectorInfo, day_obs: int | None) -> dict[str, np.ndarray]:
+        """Factor of each drifting quantity on ``day_obs`` (arrays in segment order; only drifting ones)."""
+        p = self.parameters
+        days = p.drift_days(day_obs)
+        factors: dict[str, np.ndarray] = {}
+        if days == 0:
+            return factors
+        for i, amp in enumerate(info.amps):
+            for key, rate in p.drift_rates(info.name, amp.name).items():
+                factors.setdefault(key, np.ones(len(info.amps)))[i] = max(1.0 + rate * days, 0.0)
+        return factors
+
+    def _amp_values(self, info: DetectorInfo, day_obs: int | None = None) -> dict[str, np.ndarray]:
+        """Per-amplifier values of one detector (arrays in segment order) on ``day_obs``."""
         p = self.parameters
         n = len(info.amps)
         rng = self.rng(_STREAM_AMPS, info.id)
@@ -166,15 +184,20 @@ class SensorModel:
         for i, amp in enumerate(info.amps):
             for key, value in p.amp_override(info.name, amp.name).items():
                 values[key][i] = value
+        for key, factor in self._drift_factors(info, day_obs).items():
+            values[key] = values[key] * factor
         return values
 
-    def amp_arrays(self, detector: int | str) -> dict[str, np.ndarray]:
+    def amp_arrays(self, detector: int | str, day_obs: int | None = None) -> dict[str, np.ndarray]:
         """Per-amplifier truth of a detector as arrays in segment order.
 
         Parameters
         ----------
         detector : `int` or `str`
             Detector id or name.
+        day_obs : `int` or `None`, optional
+            Day (YYYYMMDD) of drifting quantities; `None` for the
+            reference day.
 
         Returns
         -------
@@ -183,7 +206,7 @@ class SensorModel:
             ``dark_current`` (e⁻/s), ``full_well`` (e⁻), ``a00`` (1/e⁻),
             ``start_amplitude`` (ADU), ``qe`` (the detector's QE, repeated).
         """
-        return self._amp_values(self.detector(detector))
+        return self._amp_values(self.detector(detector), day_obs)
 
     # ---- defects ---------------------------------------------------------------------------
 
@@ -350,8 +373,10 @@ class SensorModel:
 
     # ---- dark and bias ---------------------------------------------------------------------
 
-    def dark_current(self, detector: int | str, geometry: AmpGeometry) -> np.ndarray:
-        """Dark current of each pixel of an assembled detector, e⁻/s.
+    def dark_current(
+        self, detector: int | str, geometry: AmpGeometry, day_obs: int | None = None
+    ) -> np.ndarray:
+        """Dark current of each pixel of an assembled detector, e⁻/s, on ``day_obs``.
 
         Returns
         -------
@@ -360,7 +385,7 @@ class SensorModel:
             dark current, hot pixels at their own.
         """
         info = self.detector(detector)
-        truth = self.detector_truth(info.id, geometry)
+        truth = self.detector_truth(info.id, geometry, day_obs)
         current = np.empty(geometry.detector_shape, dtype=np.float32)
         for amp in info.amps:
             current[amp.detector_slice(geometry)] = truth.amps[amp.name].dark_current
@@ -394,8 +419,10 @@ class SensorModel:
 
     # ---- truth -----------------------------------------------------------------------------
 
-    def detector_truth(self, detector: int | str, geometry: AmpGeometry) -> DetectorTruth:
-        """The truth of one detector in one geometry (cached).
+    def detector_truth(
+        self, detector: int | str, geometry: AmpGeometry, day_obs: int | None = None
+    ) -> DetectorTruth:
+        """The truth of one detector in one geometry on one day (cached).
 
         Parameters
         ----------
@@ -404,12 +431,32 @@ class SensorModel:
         geometry : `AmpGeometry`
             Geometry of the simulated segments (defect positions and the
             flat-response summary depend on it).
+        day_obs : `int` or `None`, optional
+            Day (YYYYMMDD) of drifting quantities; `None` for the
+            reference day.
 
         Returns
         -------
         truth : `DetectorTruth`
             The detector's truth.
         """
+        truth = self._reference_truth(detector, geometry)
+        factors = self._drift_factors(self.detector(detector), day_obs)
+        if not factors:
+            return truth
+        adc_max = float(self.parameters.get("saturation.adc_max"))
+        amps = {}
+        for i, amp in enumerate(self.detector(detector).amps):
+            base = truth.amps[amp.name]
+            changed = {k: getattr(base, k) * float(factors[k][i]) for k in DRIFT_KEYS if k in factors}
+            gain = changed.get("gain", base.gain)
+            full_scale = base.bias_level + base.full_well / gain if gain > 0 else adc_max
+            changed["saturation"] = min(adc_max, full_scale)
+            amps[amp.name] = dataclasses.replace(base, **changed)
+        return dataclasses.replace(truth, amps=amps)
+
+    def _reference_truth(self, detector: int | str, geometry: AmpGeometry) -> DetectorTruth:
+        """The truth of one detector on the reference day (cached)."""
         info = self.detector(detector)
         key = (info.id, geometry)
         with self._lock:

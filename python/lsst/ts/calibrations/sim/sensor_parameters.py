@@ -27,9 +27,10 @@ over the default file. Every value is checked (type and range) and an error
 names the parameter, the file and what would be right.
 """
 
-__all__ = ["SensorParameters"]
+__all__ = ["DRIFT_KEYS", "SensorParameters"]
 
 import copy
+import datetime
 import math
 import os
 from collections.abc import Mapping
@@ -89,7 +90,13 @@ _SPEC: dict[str, tuple[Any, ...]] = {
     "cosmic_rays.triple": ("float", 0.0, 1.0),
     "cosmic_rays.electrons": ("range", 1.0, 1e7),
     "overrides": ("overrides",),
+    "drift.reference_day_obs": ("day_obs",),
+    "drift.amps": ("drift",),
 }
+
+# Quantities that may drift per day, with the largest fractional change per day allowed.
+DRIFT_KEYS: tuple[str, ...] = ("gain", "read_noise", "dark_current")
+_MAX_DRIFT_PER_DAY = 0.5
 
 # Keys allowed per amplifier in ``overrides``, with their (min, max).
 _OVERRIDE_KEYS: dict[str, tuple[float, float]] = {
@@ -111,6 +118,14 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def _day(day_obs: Any) -> datetime.date | None:
+    """The date of a day_obs YYYYMMDD, or `None` if it is not one."""
+    try:
+        return datetime.datetime.strptime(str(int(day_obs)), "%Y%m%d").date()
+    except (TypeError, ValueError):
+        return None
 
 
 def _is_number(value: Any) -> bool:
@@ -279,6 +294,11 @@ class SensorParameters:
                         )
             case ("overrides",):
                 self._check_overrides(name, value)
+            case ("day_obs",):
+                if not isinstance(value, int) or isinstance(value, bool) or _day(value) is None:
+                    self._fail(name, f"= {value!r} must be a day_obs, an integer date YYYYMMDD.")
+            case ("drift",):
+                self._check_drift(name, value)
             case _:  # pragma: no cover - the table above is complete
                 raise AssertionError(f"Unknown kind {kind} for {name}.")
 
@@ -304,6 +324,66 @@ class SensorParameters:
                     low, high = _OVERRIDE_KEYS[key]
                     if not _is_number(number) or not low <= number <= high:
                         self._fail(f"{where}.{key}", f"= {number!r} must be a number in [{low:g}, {high:g}].")
+
+    def _check_drift(self, name: str, value: Any) -> None:
+        if not isinstance(value, Mapping):
+            self._fail(name, f"must map detector names to amplifiers, not {value!r}.")
+        for detector, amps in value.items():
+            if detector not in DETECTOR_NAMES:
+                self._fail(
+                    f"{name}.{detector}", f"is not a detector; use one of {', '.join(DETECTOR_NAMES)}."
+                )
+            if not isinstance(amps, Mapping):
+                self._fail(f"{name}.{detector}", f"must map amplifier names to drift rates, not {amps!r}.")
+            for amp, rates in amps.items():
+                where = f"{name}.{detector}.{amp}"
+                if amp not in AMP_NAMES:
+                    self._fail(where, f"is not an amplifier; use one of {', '.join(AMP_NAMES)}.")
+                if not isinstance(rates, Mapping):
+                    self._fail(where, f"must map quantities to fractional changes per day, not {rates!r}.")
+                for key, rate in rates.items():
+                    if key not in DRIFT_KEYS:
+                        self._fail(f"{where}.{key}", f"cannot drift; use one of {', '.join(DRIFT_KEYS)}.")
+                    if not _is_number(rate) or abs(rate) > _MAX_DRIFT_PER_DAY:
+                        self._fail(
+                            f"{where}.{key}",
+                            f"= {rate!r} must be a fractional change per day in "
+                            f"[{-_MAX_DRIFT_PER_DAY:g}, {_MAX_DRIFT_PER_DAY:g}] (0.005 is 0.5 % a day).",
+                        )
+
+    def drift_rates(self, detector: str, amp: str) -> dict[str, float]:
+        """Fractional change per day of each drifting quantity of one amplifier (may be empty).
+
+        Parameters
+        ----------
+        detector : `str`
+            Detector name (``R22_S11``).
+        amp : `str`
+            Amplifier name (``C10``).
+
+        Returns
+        -------
+        rates : `dict` [`str`, `float`]
+            By quantity (``gain``, ``read_noise``, ``dark_current``).
+        """
+        return {k: float(v) for k, v in self.values["drift"]["amps"].get(detector, {}).get(amp, {}).items()}
+
+    def drift_days(self, day_obs: int | None) -> int:
+        """Days from ``drift.reference_day_obs`` to ``day_obs`` (0 for `None`; negative before it).
+
+        Raises
+        ------
+        ValueError
+            Raised if ``day_obs`` is not a date YYYYMMDD.
+        """
+        if day_obs is None:
+            return 0
+        day = _day(day_obs)
+        if day is None:
+            raise ValueError(f"day_obs={day_obs!r} must be a date YYYYMMDD.")
+        reference = _day(self.get("drift.reference_day_obs"))
+        assert reference is not None  # checked in the constructor
+        return (day - reference).days
 
     def amp_override(self, detector: str, amp: str) -> dict[str, float]:
         """Values that replace the drawn ones for one amplifier (may be empty)."""

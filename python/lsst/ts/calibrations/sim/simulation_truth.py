@@ -69,6 +69,9 @@ class SimulationTruth:
         Truth per detector name.
     exposures : `list` [`dict` [`str`, `typing.Any`]]
         One entry per exposure (see ``doc/sim/truth.rst``).
+    day_obs : `int` or `None`, optional
+        Day (YYYYMMDD) whose values of drifting quantities the detectors
+        hold; `None` for the sensor model's reference day.
     """
 
     seed: int
@@ -78,10 +81,15 @@ class SimulationTruth:
     geometry: AmpGeometry
     detectors: dict[str, DetectorTruth]
     exposures: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    day_obs: int | None = None
 
     @classmethod
     def from_model(
-        cls, model: SensorModel, geometry: AmpGeometry, detectors: list[int | str]
+        cls,
+        model: SensorModel,
+        geometry: AmpGeometry,
+        detectors: list[int | str],
+        day_obs: int | None = None,
     ) -> "SimulationTruth":
         """The truth of some detectors of a sensor model (no exposures yet).
 
@@ -93,13 +101,16 @@ class SimulationTruth:
             Geometry of the raw segments.
         detectors : `list` [`int` or `str`]
             Detector ids or names.
+        day_obs : `int` or `None`, optional
+            Day (YYYYMMDD) of the data: drifting quantities take that day's
+            values; `None` for the reference day.
 
         Returns
         -------
         truth : `SimulationTruth`
             The truth.
         """
-        truths = [model.detector_truth(d, geometry) for d in detectors]
+        truths = [model.detector_truth(d, geometry, day_obs) for d in detectors]
         return cls(
             seed=model.seed,
             sensor_model=model.parameters.name,
@@ -107,6 +118,7 @@ class SimulationTruth:
             parameters=model.parameters.to_dict(),
             geometry=geometry,
             detectors={t.name: t for t in truths},
+            day_obs=day_obs,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,6 +128,7 @@ class SimulationTruth:
             "seed": self.seed,
             "sensor_model": self.sensor_model,
             "sensor_model_file": self.sensor_model_file,
+            "day_obs": self.day_obs,
             "geometry": dataclasses.asdict(self.geometry),
             "units": {
                 "gain": "electron/adu",
@@ -190,6 +203,7 @@ class SimulationTruth:
                 geometry=AmpGeometry(**values["geometry"]),
                 detectors={name: DetectorTruth.from_dict(name, d) for name, d in values["detectors"].items()},
                 exposures=list(values.get("exposures") or []),
+                day_obs=int(values["day_obs"]) if values.get("day_obs") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{source} is not a valid simulation truth file: {e!r}") from e
