@@ -1,0 +1,199 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""A week of simulated nights of the daily default with one amplifier's gain drifting.
+
+`make_week` builds the repository once (the tests' session fixture and
+``benchmarks/trends.py`` share it): reference calibrations, then one run of
+``MakeComCamCalibrations`` per night against the simulated observatory, each
+night's log kept. Also a command: ``python tests/trends/simulated_week.py DIR``.
+"""
+
+import asyncio
+import dataclasses
+import datetime
+import itertools
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
+
+STD_TIMEOUT = 60.0
+RUN_TIMEOUT = 600.0
+SEED = 3
+FIRST_NIGHT = datetime.date(2024, 10, 1)
+NIGHTS = 7
+DETECTORS = (0,)
+DRIFTING = ("R22_S00", "C10")
+GAIN_DRIFT_PER_DAY = 0.005
+# The daily default with small counts: 10 flat pairs keep a night's gain to ~0.3 %.
+CONFIG = {"n_bias": 3, "n_dark": 2, "n_flat": 20}
+_indices = itertools.count(500)
+
+
+@dataclasses.dataclass
+class SimulatedWeek:
+    """What `make_week` made.
+
+    Parameters
+    ----------
+    root : `pathlib.Path`
+        Folder of everything.
+    repo : `pathlib.Path`
+        The butler repository.
+    records : `pathlib.Path`
+        Folder of the run records.
+    nights : `list` [`int`]
+        day_obs of each night, in order.
+    logs : `dict` [`int`, `list` [`logging.LogRecord`]]
+        The script's log records (INFO and above) of each night.
+    states : `dict` [`int`, `str`]
+        Final state of each night's run.
+    seconds : `dict` [`str`, `float`]
+        Time taken: ``references`` and one entry per night.
+    """
+
+    root: Path
+    repo: Path
+    records: Path
+    nights: list[int]
+    logs: dict[int, list[logging.LogRecord]] = dataclasses.field(default_factory=dict)
+    states: dict[int, str] = dataclasses.field(default_factory=dict)
+    seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class _Keep(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def sensor_model_file(root: Path) -> Path:
+    """Write the sensor model with the drifting amplifier; return its path."""
+    detector, amp = DRIFTING
+    path = root / "drifting_gain.yaml"
+    model = {
+        "name": "comcam_drifting_gain",
+        "description": f"{detector} {amp} gain rising {GAIN_DRIFT_PER_DAY:.1%} a day",
+        "drift": {
+            "reference_day_obs": int(FIRST_NIGHT.strftime("%Y%m%d")),
+            "amps": {detector: {amp: {"gain": GAIN_DRIFT_PER_DAY}}},
+        },
+    }
+    path.write_text(yaml.safe_dump(model))
+    return path
+
+
+async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extra: dict) -> None:
+    """Run the daily default for one night (the clock starts at 18:00 UTC that day)."""
+    day_obs = int(night.strftime("%Y%m%d"))
+    began = time.monotonic()
+    async with SimulatedObservatory(
+        week.repo,
+        time_scale=0.01,
+        date=night.isoformat(),
+        seed=SEED,
+        detectors=list(DETECTORS),
+        sensor_model=model,
+        heartbeat_interval=1.0,
+    ):
+        script = MakeComCamCalibrations(index=next(_indices))
+        keep = _Keep()
+        script.log.addHandler(keep)
+        try:
+            await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+            data = script.cmd_configure.DataType()
+            data.config = yaml.safe_dump(
+                dict(CONFIG, detectors=list(DETECTORS), repo=str(week.repo), n_processes=1, **extra)
+            )
+            await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+            await script.do_setGroupId(type("GroupId", (), {"groupId": f"night-{day_obs}"})())
+            await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
+        finally:
+            script.log.removeHandler(keep)
+            await script.close()
+    week.logs[day_obs] = keep.records
+    week.states[day_obs] = script.state.state.name
+    week.seconds[str(day_obs)] = time.monotonic() - began
+
+
+async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None) -> SimulatedWeek:
+    """Make the references and run the daily default once a night.
+
+    Parameters
+    ----------
+    root : `pathlib.Path`
+        Folder to make everything in.
+    nights : `int`
+        Number of nights, from ``FIRST_NIGHT``.
+    extra : `dict` or `None`
+        Configuration added to ``CONFIG``.
+
+    Returns
+    -------
+    week : `SimulatedWeek`
+        What was made.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    days = [FIRST_NIGHT + datetime.timedelta(days=i) for i in range(nights)]
+    week = SimulatedWeek(
+        root=root,
+        repo=root / "repo",
+        records=root / "run_records",
+        nights=[int(d.strftime("%Y%m%d")) for d in days],
+    )
+    model = sensor_model_file(root)
+    began = time.monotonic()
+    references = ReferenceCalibrations(
+        week.repo,
+        detectors=list(DETECTORS),
+        seed=SEED,
+        sensor_model=model,
+        day_obs=int((FIRST_NIGHT - datetime.timedelta(days=1)).strftime("%Y%m%d")),
+    )
+    await asyncio.to_thread(references.make)
+    week.seconds["references"] = time.monotonic() - began
+    previous = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")
+    os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(week.records)
+    try:
+        for night in days:
+            await run_night(week, model, night, extra or {})
+    finally:
+        if previous is None:
+            del os.environ["TS_CALIBRATIONS_RUN_RECORDS"]
+        else:
+            os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = previous
+    return week
+
+
+if __name__ == "__main__":
+    made = asyncio.run(make_week(Path(sys.argv[1])))
+    print(made.states, made.seconds)
