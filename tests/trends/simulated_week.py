@@ -39,6 +39,7 @@ from pathlib import Path
 
 import yaml
 
+from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
@@ -141,7 +142,7 @@ async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extr
             script.log.removeHandler(keep)
             await script.close()
     week.logs[day_obs] = keep.records
-    week.states[day_obs] = script.state.state.name
+    week.states[day_obs] = ScriptState(script.state.state).name
     week.seconds[str(day_obs)] = time.monotonic() - began
 
 
