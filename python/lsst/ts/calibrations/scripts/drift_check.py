@@ -43,7 +43,8 @@ gain = median of the pairs' gains (error 1.2533 × standard deviation /
 √n); read noise = median of the bias verification's overscan
 ``READ_NOISE``; dark current = median over the dark verification's
 exposures of ``MEAN`` / ``EXPTIME`` (what remains after the reference dark
-is subtracted, e⁻/s). Run records keep them (``drift.measurements``), so
+is subtracted, e⁻/s); both over the first `EXPOSURES_PER_NIGHT` exposures
+per detector. Run records keep them (``drift.measurements``), so
 the next nights read their history from the records alone.
 
 Pure functions, plus `run_drift_check` (async; the butler and the files in
@@ -56,9 +57,11 @@ __all__ = [
     "DEFAULT_DRIFT_NIGHTS",
     "DEFAULT_DRIFT_THRESHOLD",
     "DRIFT_QUANTITIES",
+    "EXPOSURES_PER_NIGHT",
     "MIN_HISTORY_NIGHTS",
     "DriftCheck",
     "gain_measurements",
+    "drift_check_of_record",
     "load_history",
     "night_of_exposures",
     "run_drift_check",
@@ -82,6 +85,10 @@ DEFAULT_DRIFT_THRESHOLD = 3.0
 
 MIN_HISTORY_NIGHTS = 3
 """Fewest history nights for a judgement."""
+
+EXPOSURES_PER_NIGHT = 3
+"""Bias and dark verification exposures per detector read for a night's read noise and dark
+current (the first ones; as the run report reads the read noise)."""
 
 DRIFT_QUANTITIES: dict[str, str] = {
     "gain": "electron/adu",
@@ -471,11 +478,13 @@ def _verification_measurements(
         butler = open_repository(repo, collections=[collection])
         try:
             values: dict[tuple[str, str], list[float]] = {}
-            for ref in butler.query_datasets(
-                dataset_type, collections=[collection], explain=False, limit=None
-            ):
-                if detectors and int(ref.dataId["detector"]) not in detectors:
+            refs = butler.query_datasets(dataset_type, collections=[collection], explain=False, limit=None)
+            read: dict[int, int] = {}
+            for ref in sorted(refs, key=lambda r: int(r.dataId["exposure"])):
+                detector = int(ref.dataId["detector"])
+                if (detectors and detector not in detectors) or read.get(detector, 0) >= EXPOSURES_PER_NIGHT:
                     continue
+                read[detector] = read.get(detector, 0) + 1
                 stats = butler.get(ref)
                 exposure_time = float((stats.get("METADATA") or {}).get("EXPTIME", math.nan))
                 for amp, amp_stats in (stats.get("AMP") or {}).items():
@@ -572,3 +581,50 @@ async def run_drift_check(
             len(check.history_nights),
         )
     return check
+
+
+async def drift_check_of_record(
+    record: Mapping[str, Any], *, records_dir: str | Path, log: logging.Logger, exclude: Sequence[Path] = ()
+) -> DriftCheck:
+    """The drift check of a run, from its run record (the script's end-of-run entry).
+
+    Parameters
+    ----------
+    record : `~collections.abc.Mapping` [`str`, `typing.Any`]
+        The run's record (``RunRecord.to_dict()``): its ``config``
+        (``repo``, ``detectors``, ``drift_nights``, ``drift_threshold``),
+        ``gains``, the verification collections of its ``products`` and
+        its ``exposures_processed`` (tonight's day_obs).
+    records_dir : `str` or `pathlib.Path`
+        Folder of the run records (the history).
+    log : `logging.Logger`
+        Where the outcome goes.
+    exclude : `~collections.abc.Sequence` [`pathlib.Path`], optional
+        Records that are not history.
+
+    Returns
+    -------
+    check : `DriftCheck`
+        The outcome (see `run_drift_check`).
+    """
+    config = record.get("config") or {}
+    products = record.get("products") or {}
+    verify = {
+        name: str(outcome["collections"]["verify"])
+        for name, outcome in products.items()
+        if name in ("BIAS", "DARK") and ((outcome or {}).get("collections") or {}).get("verify")
+    }
+    taken = record.get("exposures_processed") or {}
+    return await run_drift_check(
+        repo=str(config.get("repo", "")),
+        day_obs=night_of_exposures([e for ids in taken.values() for e in ids]),
+        gains=record.get("gains") or {},
+        verify_collections=verify,
+        detectors=[int(d) for d in config.get("detectors") or []],
+        records_dir=records_dir,
+        script=str(record.get("script", "")),
+        n_nights=int(config.get("drift_nights", DEFAULT_DRIFT_NIGHTS)),
+        threshold=float(config.get("drift_threshold", DEFAULT_DRIFT_THRESHOLD)),
+        log=log,
+        exclude=exclude,
+    )

@@ -96,7 +96,11 @@ def _verification_cell(entry: dict | None) -> str:
     failures = entry.get("failures") or {}
     status = entry.get("status", "")
     passed = entry.get("success", True) and status != "verification_failed"
-    words = f"{entry.get('failed_exposures', 0)} of {entry.get('exposures', 0)} exposures failed"
+    words = (
+        f"{entry.get('failed_exposures', 0)} of {entry['exposures']} exposures failed"
+        if entry.get("exposures")
+        else "no verification statistics found"
+    )
     if status:
         words = f"{status}; {words}"
     if failures:
@@ -322,10 +326,11 @@ def build_trends(
     _verification_section(page, data)
     notes = "".join(f"<li>{E(n)}</li>" for n in data.notes)
     built = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    timings = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in data.seconds.items())
     page.add_section(
         "about",
         "About this page",
-        f"<p>Read in {read:.1f} s from {E(repo)}; built {E(built)}.</p>"
+        f"<p>Read in {read:.1f} s from {E(repo)} ({E(timings)}); built {E(built)}.</p>"
         + (f"<ul>{notes}</ul>" if notes else ""),
     )
     out = Path(out_dir)

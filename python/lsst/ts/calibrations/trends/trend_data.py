@@ -31,10 +31,11 @@ the nights asked for, and reads each dataset once:
 - ``ptc``: PTC gain and read noise with the fit's errors, when a PTC was
   made (its night is that of its flats);
 - ``verifyBiasDetStats``: overscan read noise (``READ_NOISE``) per bias
-  exposure, median over the night;
+  exposure, median over the night's first ``EXPOSURES_PER_NIGHT`` (3)
+  exposures per detector;
 - ``verifyDarkDetStats``: ``MEAN`` / ``EXPTIME`` of each dark after the
   reference dark is subtracted (dark current over the reference), median
-  over the night;
+  over the night's first three per detector;
 - ``verifyBiasProc``: the overscan median the ISR recorded (``LSST ISR
   OVERSCAN SERIAL MEDIAN``), the bias level, from the night's first bias
   verification exposure per detector;
@@ -60,7 +61,7 @@ from typing import Any
 from lsst.daf.butler import Butler, CollectionType, DatasetRef
 
 from ..repo.repository import RAW_RUN
-from ..scripts.drift_check import DriftCheck, summary_statistic
+from ..scripts.drift_check import EXPOSURES_PER_NIGHT, DriftCheck, summary_statistic
 from .trend_point import QUANTITIES, TrendPoint
 
 IMAGE_TYPES = ("bias", "dark", "flat")
@@ -366,7 +367,12 @@ class TrendData:
                         samples.setdefault(key, []).append((float(value), float(error or math.nan), ref.run))
 
     def _read_det_stats(self, butler: Butler, refs: list[DatasetRef], samples: dict, quantity: str) -> None:
-        for ref in refs:
+        read: dict[tuple[int, int], int] = {}
+        for ref in sorted(refs, key=lambda r: int(r.dataId["exposure"])):
+            key = (_night(int(ref.dataId["exposure"])), int(ref.dataId["detector"]))
+            if read.get(key, 0) >= EXPOSURES_PER_NIGHT:
+                continue
+            read[key] = read.get(key, 0) + 1
             stats = self._get(butler, ref)
             if not stats:
                 continue

@@ -28,7 +28,6 @@ import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from matplotlib.dates import DateFormatter, DayLocator
 
 from ..report.figure_png import figure_to_png, new_figure
 from .trend_point import TrendPoint
@@ -76,46 +75,33 @@ def trend_figure(
     amps = list(series)
     rows = max(1, math.ceil(len(amps) / _COLUMNS))
     figure.suptitle(f"{title} ({unit}); band: median of the previous nights ± {threshold:g} σ", fontsize=11)
-    all_dates = sorted({_date(p.night) for points in series.values() for p in points})
+    nights = sorted({p.night for points in series.values() for p in points})
+    first = _date(nights[0]) if nights else datetime.date.today()
+    days = [(_date(n) - first).days for n in nights]
+    span = days[-1] if days else 0
+    step = max(1, math.ceil((span + 1) / 4))
+    ticks = list(range(0, span + 1, step))
+    labels = [(first + datetime.timedelta(days=t)).strftime("%m-%d") for t in ticks]
     for index, amp in enumerate(amps):
         axes = figure.add_subplot(rows, _COLUMNS, index + 1)
         points = series[amp]
-        dates = [_date(p.night) for p in points]
+        x = np.array([(_date(p.night) - first).days for p in points], dtype=float)
         values = np.array([p.value for p in points])
         errors = np.array([p.error if math.isfinite(p.error) else 0.0 for p in points])
         reference = np.array([b[0] for b in bands[amp]])
         sigma = np.array([b[1] for b in bands[amp]])
         low, high = reference - threshold * sigma, reference + threshold * sigma
         if np.any(np.isfinite(reference)):
-            axes.fill_between(dates, low, high, color="tab:blue", alpha=0.18, step="mid", linewidth=0)
-            axes.plot(dates, reference, color="tab:blue", linewidth=0.8, drawstyle="steps-mid")
+            axes.fill_between(x, low, high, color="tab:blue", alpha=0.18, step="mid", linewidth=0)
+            axes.plot(x, reference, color="tab:blue", linewidth=0.8, drawstyle="steps-mid")
         outside = np.isfinite(reference) & ((values < low) | (values > high))
-        axes.errorbar(
-            [d for d, o in zip(dates, outside) if not o],
-            values[~outside],
-            yerr=errors[~outside],
-            fmt="o",
-            markersize=3,
-            color="black",
-            elinewidth=0.8,
-        )
+        axes.vlines(x, values - errors, values + errors, color="0.3", linewidth=0.8)
+        axes.plot(x[~outside], values[~outside], "o", markersize=3, color="black")
         if np.any(outside):
-            axes.errorbar(
-                [d for d, o in zip(dates, outside) if o],
-                values[outside],
-                yerr=errors[outside],
-                fmt="o",
-                markersize=4,
-                color="tab:red",
-                elinewidth=0.8,
-            )
+            axes.plot(x[outside], values[outside], "o", markersize=4, color="tab:red")
         axes.set_title(amp, fontsize=8, color="tab:red" if outside[-1:].any() else "black")
         axes.tick_params(labelsize=6)
-        if all_dates:
-            axes.set_xlim(
-                all_dates[0] - datetime.timedelta(hours=12), all_dates[-1] + datetime.timedelta(hours=12)
-            )
-        axes.xaxis.set_major_locator(DayLocator(interval=max(1, math.ceil(len(all_dates) / 4))))
-        axes.xaxis.set_major_formatter(DateFormatter("%m-%d"))
+        axes.set_xlim(-0.5, span + 0.5)
+        axes.set_xticks(ticks, labels)
     figure.subplots_adjust(left=0.06, right=0.99, bottom=0.05, top=0.92, hspace=0.45, wspace=0.3)
     return figure_to_png(figure)
