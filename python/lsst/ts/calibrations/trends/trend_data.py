@@ -37,8 +37,8 @@ the nights asked for, and reads each dataset once:
   reference dark is subtracted (dark current over the reference), median
   over the night's first three per detector;
 - ``verifyBiasProc``: the overscan median the ISR recorded (``LSST ISR
-  OVERSCAN SERIAL MEDIAN``), the bias level, from the night's first bias
-  verification exposure per detector;
+  OVERSCAN SERIAL MEDIAN``), the bias level, median over the night's first
+  three bias verification exposures per detector;
 - ``verify{Bias,Dark,Flat}Stats``: each run's verdict of the cp_verify tests
   per exposure and the failed tests.
 
@@ -277,7 +277,11 @@ class TrendData:
     def _refs(
         self, butler: Butler, dataset_type: str, runs: Sequence[str], per_exposure: bool = True
     ) -> list[DatasetRef]:
-        """Refs of one dataset type in all runs, within the nights, one per data ID (run name order)."""
+        """Refs of one dataset type in all runs, within the nights.
+
+        Per-exposure datasets: one per data ID (the first run in name order);
+        run-level ones: one per run.
+        """
         where = ""
         bind: dict[str, Any] = {}
         if per_exposure:
@@ -306,7 +310,9 @@ class TrendData:
         order = {name: i for i, name in enumerate(runs)}
         chosen: dict[Any, DatasetRef] = {}
         for ref in sorted(refs, key=lambda r: order.get(r.run, len(order))):
-            chosen.setdefault(ref.dataId.required_values, ref)
+            # A run-level dataset (no exposure) is one per run; an exposure's counts once.
+            key = ref.dataId.required_values if per_exposure else (ref.run, ref.dataId.required_values)
+            chosen.setdefault(key, ref)
         return list(chosen.values())
 
     def _get(self, butler: Butler, ref: DatasetRef) -> Any:
@@ -395,11 +401,13 @@ class TrendData:
         self._read_det_stats(butler, refs, samples, "dark_current")
 
     def _read_bias_level(self, butler: Butler, refs: list[DatasetRef], samples: dict) -> None:
-        first: dict[tuple[int, int], DatasetRef] = {}
+        first: dict[tuple[int, int], list[DatasetRef]] = {}
         for ref in sorted(refs, key=lambda r: int(r.dataId["exposure"])):
-            first.setdefault((_night(int(ref.dataId["exposure"])), int(ref.dataId["detector"])), ref)
+            chosen = first.setdefault((_night(int(ref.dataId["exposure"])), int(ref.dataId["detector"])), [])
+            if len(chosen) < EXPOSURES_PER_NIGHT:
+                chosen.append(ref)
         prefix = "LSST ISR OVERSCAN SERIAL MEDIAN "
-        for (night, detector), ref in sorted(first.items()):
+        for (night, detector), ref in sorted((k, r) for k, refs in first.items() for r in refs):
             exposure = self._get(butler, ref)
             if exposure is None:
                 continue
