@@ -60,8 +60,8 @@ __all__ = [
     "EXPOSURES_PER_NIGHT",
     "MIN_HISTORY_NIGHTS",
     "DriftCheck",
-    "gain_measurements",
     "drift_check_of_record",
+    "gain_measurements",
     "load_history",
     "night_of_exposures",
     "run_drift_check",
@@ -70,6 +70,7 @@ __all__ = [
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -270,7 +271,7 @@ class DriftCheck:
         reference = _median(finite)
         scatter = 0.0
         if k >= 3:
-            steps = [b - a for a, b in zip(finite, finite[1:])]
+            steps = [b - a for a, b in itertools.pairwise(finite)]
             middle = _median(steps)
             scatter = 1.4826 * _median([abs(s - middle) for s in steps]) / math.sqrt(2.0)
         floor = _median([float(e) for e in errors if e is not None and math.isfinite(e) and e > 0])
