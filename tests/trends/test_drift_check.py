@@ -73,9 +73,9 @@ def test_flagged_first_on_the_night_the_change_passes_the_threshold() -> None:
         history[night] = check.measurements
     # Night 3: median of 1, 1.005, 1.01 is 1.005; 1.015 is 2.7 σ away. Night 4: 3.5 σ.
     assert first == 4
-    check = DriftCheck.compare(
-        NIGHTS[4], night_gains(4), {n: night_gains(i) for i, n in enumerate(NIGHTS[:4])}
-    )
+    history = {n: night_gains(i) for i, n in enumerate(NIGHTS[:4])}
+    check = DriftCheck.compare(NIGHTS[4], night_gains(4), history, threshold=3.0)
+    assert not DriftCheck.compare(NIGHTS[4], night_gains(4), history).flagged  # 3.5 σ: not beyond 4 σ
     (change,) = check.flagged
     assert (change.detector, change.amp, change.quantity) == (0, "C10", "gain")
     assert change.change_sigma == pytest.approx(0.0125 / (ERROR * math.sqrt(1 + math.pi / 8)))

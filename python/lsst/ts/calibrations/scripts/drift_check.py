@@ -32,8 +32,9 @@ The rule (`DriftCheck.band`, shared with the trends page):
   nights (at most N, the latest run of each night before tonight);
 - σ is the night-to-night scatter of those values, 1.4826 × the median
   absolute deviation of successive differences / √2 (a steady drift does
-  not widen it), at least the median statistical error of a night; it is
-  widened by the uncertainty of a median of k nights, × √(1 + π / 2k);
+  not widen it), at least the statistical error of a night (root mean
+  square of the history's errors); it is widened by the uncertainty of a
+  median of k nights, × √(1 + π / 2k);
 - the change is (value − reference) / σ; beyond ``threshold`` it is
   flagged. Fewer than `MIN_HISTORY_NIGHTS` nights: nothing is judged, and
   the check says so.
@@ -81,8 +82,9 @@ from typing import Any
 DEFAULT_DRIFT_NIGHTS = 7
 """Default number of history nights (the schema's ``drift_nights``)."""
 
-DEFAULT_DRIFT_THRESHOLD = 3.0
-"""Default threshold in σ (the schema's ``drift_threshold``)."""
+DEFAULT_DRIFT_THRESHOLD = 4.0
+"""Default threshold in σ (the schema's ``drift_threshold``): nine detectors give 432 amplifier
+judgements a night, which 3 σ would turn into about one false warning a night."""
 
 MIN_HISTORY_NIGHTS = 3
 """Fewest history nights for a judgement."""
@@ -274,8 +276,11 @@ class DriftCheck:
             steps = [b - a for a, b in itertools.pairwise(finite)]
             middle = _median(steps)
             scatter = 1.4826 * _median([abs(s - middle) for s in steps]) / math.sqrt(2.0)
-        floor = _median([float(e) for e in errors if e is not None and math.isfinite(e) and e > 0])
-        sigma = max(scatter, floor if math.isfinite(floor) else 0.0)
+        # Pooled (root mean square) statistical error: the median of errors each estimated from
+        # a few exposures would be biased low.
+        known = [float(e) for e in errors if e is not None and math.isfinite(e) and e > 0]
+        floor = math.sqrt(sum(e * e for e in known) / len(known)) if known else 0.0
+        sigma = max(scatter, floor)
         return reference, sigma * math.sqrt(1.0 + math.pi / (2.0 * k))
 
     @property

@@ -45,7 +45,7 @@ figure a PNG data URI, the PNGs beside it), in the run report's look
 A section without data says so. Every value shown is HTML-escaped.
 """
 
-__all__ = ["build_trends"]
+__all__ = ["BAND_SIGMA", "build_trends"]
 
 import math
 import os
@@ -57,12 +57,14 @@ from ..repo.camera import Camera
 from ..repo.repository import INSTRUMENT_NAME, open_repository
 from ..report.amp_heat_map import amp_heat_map
 from ..report.report_page import ReportPage
-from ..scripts.drift_check import DEFAULT_DRIFT_NIGHTS, DEFAULT_DRIFT_THRESHOLD, DriftCheck
+from ..scripts.drift_check import DEFAULT_DRIFT_NIGHTS, DriftCheck
 from .trend_data import IMAGE_TYPES, TrendData
 from .trend_figure import trend_figure
 from .trend_point import QUANTITIES
 
 TITLE = "LSSTComCam calibration trends"
+BAND_SIGMA = 3.0
+"""Default half-width of a band, σ (the script's drift check warns from its own threshold, 4 σ)."""
 PAGE_NAME = "trends.html"
 
 E = ReportPage.escape
@@ -260,7 +262,7 @@ def build_trends(
     instrument: str = INSTRUMENT_NAME,
     run_records: Iterable[str | os.PathLike[str]] = (),
     n_nights: int = DEFAULT_DRIFT_NIGHTS,
-    threshold: float = DEFAULT_DRIFT_THRESHOLD,
+    threshold: float = BAND_SIGMA,
 ) -> Path:
     """Read a repository's runs and write the trends page (blocking: call it in a thread from async code).
 

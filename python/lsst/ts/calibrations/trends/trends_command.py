@@ -38,8 +38,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from ..scripts.drift_check import DEFAULT_DRIFT_NIGHTS, DEFAULT_DRIFT_THRESHOLD
-from .build_trends import build_trends
+from ..scripts.drift_check import DEFAULT_DRIFT_NIGHTS
+from .build_trends import BAND_SIGMA, build_trends
 from .trend_data import parse_day_obs
 
 
@@ -86,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--threshold",
         type=float,
-        default=DEFAULT_DRIFT_THRESHOLD,
-        help=f"half-width of a band in σ (default {DEFAULT_DRIFT_THRESHOLD:g})",
+        default=BAND_SIGMA,
+        help=f"half-width of a band in σ (default {BAND_SIGMA:g})",
     )
     args = parser.parse_args(argv)
     try:
