@@ -146,8 +146,9 @@ def test_page_shows_the_drifting_amplifier(page: Path, week: SimulatedWeek) -> N
     text = page.read_text()
     start, end = text.index('<section id="out-of-band">'), text.index('<section id="latest-change">')
     table = text[start:end]
+    # C10 has left its band (median ± 3 σ), further than any other amplifier's gain.
     gain_rows = [row for row in table.split("<tr>") if "Gain from flat pairs" in row]
-    assert len(gain_rows) == 1 and "<td>C10</td>" in gain_rows[0] and "R22_S00" in gain_rows[0]
+    assert gain_rows and "<td>C10</td>" in gain_rows[0] and "R22_S00" in gain_rows[0], gain_rows
     for section in ("nights", "gain", "read_noise", "dark_current", "bias_level", "verification"):
         assert f'<section id="{section}">' in text
     assert 'id="fig-gain_R22_S00"' in text and 'id="fig-latest_change_gain"' in text
