@@ -22,6 +22,8 @@
 """Shared fixtures of the trends tests: one simulated week, built once per session."""
 
 import asyncio
+import os
+from pathlib import Path
 
 import pytest
 from simulated_week import SimulatedWeek, make_week
@@ -29,5 +31,10 @@ from simulated_week import SimulatedWeek, make_week
 
 @pytest.fixture(scope="session")
 def week(tmp_path_factory: pytest.TempPathFactory) -> SimulatedWeek:
-    """A week of the daily default with R22_S00 C10's gain rising 0.5 % a day."""
-    return asyncio.run(make_week(tmp_path_factory.mktemp("week")))
+    """A week of the daily default with R22_S00 C10's gain rising 0.5 % a day.
+
+    Built in a temporary folder, or in (and reused from) ``$TS_CALIBRATIONS_TRENDS_WEEK``.
+    """
+    kept = os.environ.get("TS_CALIBRATIONS_TRENDS_WEEK")
+    root = Path(kept) if kept else tmp_path_factory.mktemp("week")
+    return asyncio.run(make_week(root))

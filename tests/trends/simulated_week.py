@@ -21,16 +21,19 @@
 
 """A week of simulated nights of the daily default with one amplifier's gain drifting.
 
-`make_week` builds the repository once (the tests' session fixture and
-``benchmarks/trends.py`` share it): reference calibrations, then one run of
-``MakeComCamCalibrations`` per night against the simulated observatory, each
-night's log kept. Also a command: ``python tests/trends/simulated_week.py DIR``.
+`make_week` builds the repository once (the tests' session fixture):
+reference calibrations, then one run of ``MakeComCamCalibrations`` per night
+against the simulated observatory, each night's log kept. A folder holding a
+complete week (``week.json``) is reused: set ``TS_CALIBRATIONS_TRENDS_WEEK``
+to a folder to keep the week between test sessions. Also a command:
+``python tests/trends/simulated_week.py DIR``.
 """
 
 import asyncio
 import dataclasses
 import datetime
 import itertools
+import json
 import logging
 import os
 import sys
@@ -56,6 +59,8 @@ GAIN_DRIFT_PER_DAY = 0.005
 # 0.5 % a day passes the script's 4 σ within the week.
 CONFIG = {"n_bias": 3, "n_dark": 3, "n_flat": 40}
 _indices = itertools.count(500)
+WEEK_FILE = "week.json"
+"""Written when the week is complete; `make_week` on a folder holding it reuses the week."""
 
 
 @dataclasses.dataclass
@@ -72,8 +77,8 @@ class SimulatedWeek:
         Folder of the run records.
     nights : `list` [`int`]
         day_obs of each night, in order.
-    logs : `dict` [`int`, `list` [`logging.LogRecord`]]
-        The script's log records (INFO and above) of each night.
+    logs : `dict` [`int`, `list` [`tuple` [`int`, `str`]]]
+        The script's log (level, message) at INFO and above, each night.
     states : `dict` [`int`, `str`]
         Final state of each night's run.
     seconds : `dict` [`str`, `float`]
@@ -84,9 +89,32 @@ class SimulatedWeek:
     repo: Path
     records: Path
     nights: list[int]
-    logs: dict[int, list[logging.LogRecord]] = dataclasses.field(default_factory=dict)
+    logs: dict[int, list[tuple[int, str]]] = dataclasses.field(default_factory=dict)
     states: dict[int, str] = dataclasses.field(default_factory=dict)
     seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    def write(self, path: Path) -> None:
+        """Write what was made as JSON (`read` gives it back)."""
+        data = dataclasses.asdict(self)
+        for key in ("root", "repo", "records"):
+            data[key] = str(data[key])
+        path.write_text(json.dumps(data))
+
+    @classmethod
+    def read(cls, path: Path) -> "SimulatedWeek":
+        """Read what `write` wrote."""
+        data = json.loads(path.read_text())
+        return cls(
+            root=Path(data["root"]),
+            repo=Path(data["repo"]),
+            records=Path(data["records"]),
+            nights=[int(n) for n in data["nights"]],
+            logs={
+                int(n): [(int(level), str(text)) for level, text in logs] for n, logs in data["logs"].items()
+            },
+            states={int(n): str(state) for n, state in data["states"].items()},
+            seconds=dict(data["seconds"]),
+        )
 
 
 class _Keep(logging.Handler):
@@ -142,7 +170,7 @@ async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extr
         finally:
             script.log.removeHandler(keep)
             await script.close()
-    week.logs[day_obs] = keep.records
+    week.logs[day_obs] = [(r.levelno, r.getMessage()) for r in keep.records]
     week.states[day_obs] = ScriptState(script.state.state).name
     week.seconds[str(day_obs)] = time.monotonic() - began
 
@@ -165,6 +193,9 @@ async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None)
         What was made.
     """
     root.mkdir(parents=True, exist_ok=True)
+    done = root / WEEK_FILE
+    if done.exists():
+        return SimulatedWeek.read(done)
     days = [FIRST_NIGHT + datetime.timedelta(days=i) for i in range(nights)]
     week = SimulatedWeek(
         root=root,
@@ -193,6 +224,7 @@ async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None)
             del os.environ["TS_CALIBRATIONS_RUN_RECORDS"]
         else:
             os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = previous
+    week.write(done)
     return week
 
 
