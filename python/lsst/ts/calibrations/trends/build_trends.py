@@ -124,13 +124,15 @@ def _nights_section(page: ReportPage, data: TrendData) -> None:
         check = data.drift_checks.get(night)
         if check is None:
             drift = '<td class="none">–</td>'
-        elif check.flagged:
-            names = ", ".join(
-                f"{c.detector}/{c.amp} {c.quantity} {c.change_sigma:+.1f}σ" for c in check.flagged
-            )
-            drift = f'<td class="fail">{E(names)}</td>'
         else:
-            drift = f'<td class="pass">{E(" ".join(check.notes) or "no drift")}</td>'
+            flagged = [f"{c.detector}/{c.amp} {c.quantity} {c.change_sigma:+.1f}σ" for c in check.flagged]
+            judged = (
+                [f"{len(check.changes)} judged, {len(flagged)} beyond {check.threshold:g} σ"]
+                if check.changes
+                else []
+            )
+            text = "; ".join(flagged + judged + check.notes)
+            drift = f'<td class="{"fail" if flagged else "pass"}">{E(text)}</td>'
         rows.append(
             [
                 E(_night_text(night)),
