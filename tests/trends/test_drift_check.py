@@ -163,7 +163,7 @@ async def test_run_drift_check_warns_per_amplifier(tmp_path: Path, caplog: pytes
         {"detector": 0, "amplifier": "C11", "gain": 1.2},
     ]
     arguments = dict(
-        repo=str(tmp_path / "no-repo"),
+        butler=None,
         day_obs=NIGHTS[4],
         gains={"rows": rows},
         verify_collections={},

@@ -470,37 +470,31 @@ def load_history(
 
 
 def _verification_measurements(
-    repo: str, collections: Mapping[str, str], detectors: Sequence[int]
+    butler: Any, collections: Mapping[str, str], detectors: Sequence[int]
 ) -> dict[str, dict[str, dict[str, list[float]]]]:
     """Read noise and dark current per amplifier from a run's verification outputs (blocking)."""
-    from ..repo.repository import open_repository
-
     wanted = {"read_noise": ("verifyBiasDetStats", "BIAS"), "dark_current": ("verifyDarkDetStats", "DARK")}
     result: dict[str, dict[str, dict[str, list[float]]]] = {}
     for quantity, (dataset_type, product) in wanted.items():
         collection = collections.get(product)
         if not collection:
             continue
-        butler = open_repository(repo, collections=[collection])
-        try:
-            values: dict[tuple[str, str], list[float]] = {}
-            refs = butler.query_datasets(dataset_type, collections=[collection], explain=False, limit=None)
-            read: dict[int, int] = {}
-            for ref in sorted(refs, key=lambda r: int(r.dataId["exposure"])):
-                detector = int(ref.dataId["detector"])
-                if (detectors and detector not in detectors) or read.get(detector, 0) >= EXPOSURES_PER_NIGHT:
-                    continue
-                read[detector] = read.get(detector, 0) + 1
-                stats = butler.get(ref)
-                exposure_time = float((stats.get("METADATA") or {}).get("EXPTIME", math.nan))
-                for amp, amp_stats in (stats.get("AMP") or {}).items():
-                    if quantity == "read_noise":
-                        value = float(amp_stats.get("READ_NOISE", math.nan))
-                    else:
-                        value = float(amp_stats.get("MEAN", math.nan)) / exposure_time
-                    values.setdefault((str(int(ref.dataId["detector"])), str(amp)), []).append(value)
-        finally:
-            butler.close()
+        values: dict[tuple[str, str], list[float]] = {}
+        refs = butler.query_datasets(dataset_type, collections=[collection], explain=False, limit=None)
+        read: dict[int, int] = {}
+        for ref in sorted(refs, key=lambda r: int(r.dataId["exposure"])):
+            detector = int(ref.dataId["detector"])
+            if (detectors and detector not in detectors) or read.get(detector, 0) >= EXPOSURES_PER_NIGHT:
+                continue
+            read[detector] = read.get(detector, 0) + 1
+            stats = butler.get(ref)
+            exposure_time = float((stats.get("METADATA") or {}).get("EXPTIME", math.nan))
+            for amp, amp_stats in (stats.get("AMP") or {}).items():
+                if quantity == "read_noise":
+                    value = float(amp_stats.get("READ_NOISE", math.nan))
+                else:
+                    value = float(amp_stats.get("MEAN", math.nan)) / exposure_time
+                values.setdefault((str(detector), str(amp)), []).append(value)
         for (detector, amp), series in sorted(values.items()):
             value, error, n = summary_statistic(series)
             if n:
@@ -510,7 +504,7 @@ def _verification_measurements(
 
 async def run_drift_check(
     *,
-    repo: str,
+    butler: Any,
     day_obs: int | None,
     gains: Mapping[str, Any],
     verify_collections: Mapping[str, str],
@@ -526,8 +520,9 @@ async def run_drift_check(
 
     Parameters
     ----------
-    repo : `str`
-        The butler repository.
+    butler : `lsst.daf.butler.Butler` or `None`
+        A butler on the run's repository (the script's repository facade's;
+        read in a thread); `None`: read noise and dark current are not read.
     day_obs : `int` or `None`
         Tonight.
     gains : `~collections.abc.Mapping` [`str`, `typing.Any`]
@@ -559,10 +554,12 @@ async def run_drift_check(
     gain = gain_measurements(gains) if gains else {}
     if gain:
         measurements["gain"] = gain
-    if verify_collections:
+    if verify_collections and butler is None:
+        notes.append("No repository to read the verification statistics from.")
+    elif verify_collections:
         try:
             measurements.update(
-                await asyncio.to_thread(_verification_measurements, repo, verify_collections, detectors)
+                await asyncio.to_thread(_verification_measurements, butler, verify_collections, detectors)
             )
         except Exception as e:
             notes.append(f"Could not read the verification statistics: {e!r}")
@@ -590,7 +587,12 @@ async def run_drift_check(
 
 
 async def drift_check_of_record(
-    record: Mapping[str, Any], *, records_dir: str | Path, log: logging.Logger, exclude: Sequence[Path] = ()
+    record: Mapping[str, Any],
+    *,
+    butler: Any,
+    records_dir: str | Path,
+    log: logging.Logger,
+    exclude: Sequence[Path] = (),
 ) -> DriftCheck:
     """The drift check of a run, from its run record (the script's end-of-run entry).
 
@@ -598,9 +600,11 @@ async def drift_check_of_record(
     ----------
     record : `~collections.abc.Mapping` [`str`, `typing.Any`]
         The run's record (``RunRecord.to_dict()``): its ``config``
-        (``repo``, ``detectors``, ``drift_nights``, ``drift_threshold``),
+        (``detectors``, ``drift_nights``, ``drift_threshold``),
         ``gains``, the verification collections of its ``products`` and
         its ``exposures_processed`` (tonight's day_obs).
+    butler : `lsst.daf.butler.Butler` or `None`
+        A butler on the run's repository.
     records_dir : `str` or `pathlib.Path`
         Folder of the run records (the history).
     log : `logging.Logger`
@@ -622,7 +626,7 @@ async def drift_check_of_record(
     }
     taken = record.get("exposures_processed") or {}
     return await run_drift_check(
-        repo=str(config.get("repo", "")),
+        butler=butler,
         day_obs=night_of_exposures([e for ids in taken.values() for e in ids]),
         gains=record.get("gains") or {},
         verify_collections=verify,

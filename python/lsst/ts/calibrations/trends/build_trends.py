@@ -279,7 +279,9 @@ def build_trends(
     instrument : `str`, optional
         Instrument name.
     run_records : `~collections.abc.Iterable` [`str` or `os.PathLike`], optional
-        Run record files or folders: the script's verdicts and drift checks.
+        Run record files or folders: the script's verdicts and drift checks;
+        by default ``<repo>/run_records`` if it exists (where the script
+        writes them unless ``TS_CALIBRATIONS_RUN_RECORDS`` says otherwise).
     n_nights : `int`, optional
         Nights of history of a band.
     threshold : `float`, optional
@@ -301,6 +303,9 @@ def build_trends(
         raise ValueError(f"n_nights={n_nights} must be >= 1.")
     if not threshold > 0:
         raise ValueError(f"threshold={threshold} must be > 0 (σ).")
+    records = [Path(r) for r in run_records]
+    if not records and (Path(repo) / "run_records").is_dir():
+        records = [Path(repo) / "run_records"]  # where the script writes them by default
     began = time.monotonic()
     butler = open_repository(str(repo))
     try:
@@ -309,7 +314,7 @@ def build_trends(
             instrument=instrument,
             since=since,
             until=until,
-            run_records=[Path(r) for r in run_records],
+            run_records=records,
             repo=str(repo),
         )
     finally:

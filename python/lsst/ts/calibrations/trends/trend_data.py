@@ -52,7 +52,6 @@ __all__ = ["TrendData", "parse_day_obs"]
 
 import dataclasses
 import datetime
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -463,38 +462,35 @@ class TrendData:
                     entry["failures"][str(failure)] = entry["failures"].get(str(failure), 0) + 1
 
     def _read_run_records(self, source: Path) -> None:
+        from ..scripts.run_record import RunRecord
+
         files = sorted(source.glob("*.json")) if source.is_dir() else [source]
         latest: dict[int, str] = {}
         for path in files:
             try:
-                record = json.loads(path.read_text())
+                record = RunRecord.read(path)
             except (OSError, ValueError) as e:
                 self.notes.append(f"Cannot read run record {path}: {e}")
                 continue
-            if not isinstance(record, dict):
-                continue
-            drift = record.get("drift") or {}
-            taken = record.get("exposures_processed") or {}
-            ids = [int(e) for values in taken.values() for e in values]
-            night = drift.get("day_obs") or (_night(max(ids)) if ids else None)
+            ids = [int(e) for values in record.exposures_processed.values() for e in values]
+            night = record.drift.get("day_obs") or (_night(max(ids)) if ids else None)
             if night is None or not self._in_range(int(night)):
                 continue
             night = int(night)
-            ended = str(record.get("ended") or "")
-            if ended < latest.get(night, ""):
+            if record.ended < latest.get(night, ""):
                 continue
-            latest[night] = ended
-            if drift:
+            latest[night] = record.ended
+            if record.drift:
                 try:
-                    self.drift_checks[night] = DriftCheck.from_dict(drift)
+                    self.drift_checks[night] = DriftCheck.from_dict(record.drift)
                 except ValueError as e:
                     self.notes.append(f"Run record {path}: {e}")
-            for product, outcome in (record.get("products") or {}).items():
+            for product, outcome in record.products.items():
                 kind = str(product).lower()
-                if kind in IMAGE_TYPES and (outcome or {}).get("verdict"):
+                if kind in IMAGE_TYPES and outcome.verdict is not None:
                     entry = self.verification.setdefault(night, {}).setdefault(
                         kind,
                         {"exposures": 0, "failed_exposures": 0, "success": True, "failures": {}, "runs": []},
                     )
-                    entry["status"] = str(outcome.get("status", ""))
-                    entry["verdict"] = str(outcome["verdict"])
+                    entry["status"] = outcome.status.value
+                    entry["verdict"] = outcome.verdict.summary()

@@ -75,7 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="*",
         default=[],
         metavar="PATH",
-        help="run record files or folders of them: the script's verdicts and drift checks on the page",
+        help="run record files or folders of them: the script's verdicts and drift checks on the page "
+        "(default: REPO/run_records if it exists)",
     )
     parser.add_argument(
         "--nights",
