@@ -71,6 +71,7 @@ SECTIONS = (
     "dark-current",
     "ptc",
     "verification",
+    "drift",
     "timeline",
     "certification",
 )
@@ -186,7 +187,7 @@ def test_every_section_has_its_data(report: Path) -> None:
     assert tuple(found) == SECTIONS
     # Everything was made, so no section says it has no data.
     for name in SECTIONS:
-        if name not in ("timeline", "certification"):
+        if name not in ("timeline", "certification", "drift"):
             assert 'class="nodata"' not in found[name], name
     assert "Combined bias from u/report/cpBias/" in found["mosaics"]
     assert html.count('class="pass"') + html.count('class="fail"') >= 2 * (3 + 2 + 6)

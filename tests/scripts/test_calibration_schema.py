@@ -86,6 +86,8 @@ EXTRAS = {
     "number_verification_tests_threshold_flat": 8,
     "wait_between_exposures": 0,
     "processing_timeout": 3600,
+    "drift_nights": 7,
+    "drift_threshold": 4.0,
 }
 
 

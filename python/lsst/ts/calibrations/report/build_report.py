@@ -45,6 +45,9 @@ written into ``out_dir``. Sections, in order:
 ``verification``
     Per image type: the verdict, the thresholds, and the matrix of
     exposures × detectors with the failed tests.
+``drift``
+    The script's drift check (``drift`` in the run record): the amplifiers
+    whose gain, read noise or dark current moved beyond the threshold.
 ``timeline``
     Exposures, ingestion, OCPS jobs and certifications on one time axis.
 ``certification``
@@ -415,6 +418,40 @@ def _verification_section(page: ReportPage, data: ReportData) -> None:
     page.add_section("verification", "Verification", body)
 
 
+def _drift_section(page: ReportPage, data: ReportData) -> None:
+    drift = data.run_record.drift if data.run_record is not None else {}
+    if not drift:
+        page.add_section("drift", "Drift", _no_data("No drift check in the run record."))
+        return
+    notes = "".join(f"<p>{E(note)}</p>" for note in drift.get("notes") or [])
+    flagged = [c for c in drift.get("changes") or [] if c.get("flagged")]
+    rows = [
+        [
+            E(c["quantity"]),
+            E(c["detector"]),
+            E(c["amp"]),
+            _fmt(c["value"], ".5g"),
+            _fmt(c["reference"], ".5g"),
+            _fmt(c["sigma"], ".3g"),
+            f'<td class="fail">{_fmt(c["change_sigma"], "+.1f")}</td>',
+            E(c["n_history"]),
+        ]
+        for c in flagged
+    ]
+    nights = ", ".join(str(n) for n in drift.get("history_nights") or []) or "none"
+    judged = len(drift.get("changes") or [])
+    body = (
+        f"<p>Night {E(drift.get('day_obs'))} against the nights {E(nights)}; threshold "
+        f"{E(drift.get('threshold'))} σ; {judged} amplifier measurement(s) judged.</p>" + notes
+    )
+    if rows:
+        header = ["quantity", "detector", "amplifier", "value", "median", "σ", "change (σ)", "history nights"]
+        body += _table(header, rows)
+    elif drift.get("changes"):
+        body += "<p>No amplifier moved beyond the threshold.</p>"
+    page.add_section("drift", "Drift", body)
+
+
 def _timeline_section(page: ReportPage, data: ReportData) -> None:
     if data.timeline.empty:
         page.add_section(
@@ -565,6 +602,7 @@ def build_report(
     _dark_section(page, data, plane)
     _ptc_section(page, data)
     _verification_section(page, data)
+    _drift_section(page, data)
     _timeline_section(page, data)
     _certification_section(page, data)
     return page.write(Path(out_dir))

@@ -550,6 +550,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 index_line = await asyncio.to_thread(repository.index_line)
             except Exception as e:
                 self.log.error("Could not read the repository at the end of the run: %s", e)
+        if self.plan is not None and self.processor is not None:
+            record.drift = await self._check_drift(record)
         for line in self.summary_lines(record, ingest_known=ingest_known):
             self.log.info("%s", line)
         if self.plan is not None and self.processor is not None:
@@ -579,6 +581,22 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         if self.repository is not None:
             await asyncio.to_thread(self.repository.close)
         await super().close_tasks()
+
+    async def _check_drift(self, record: RunRecord) -> dict[str, typing.Any]:
+        """The drift check of this run against the recent nights' run records (`drift_check`)."""
+        from .drift_check import drift_check_of_record
+
+        try:
+            root = self.repository.root if self.repository is not None else ""
+            folder = await asyncio.to_thread(RunRecord.default_folder, root)
+            butler = self.repository.butler if self.repository is not None else None
+            check = await drift_check_of_record(
+                record.to_dict(), butler=butler, records_dir=folder, log=self.log
+            )
+            return check.to_dict()
+        except Exception as e:
+            self.log.exception("The drift check failed.")
+            return {"notes": [f"The drift check failed: {e!r}"]}
 
     def _ingested(self, repository: CalibrationRepository) -> dict[str, list[int]]:
         """Per image type, the exposures taken that the raw collection holds (blocking)."""
@@ -635,6 +653,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             )
         if record.aborted_jobs:
             lines.append(f"  aborted jobs: {', '.join(record.aborted_jobs)}")
+        if record.drift.get("day_obs") is not None:
+            from .drift_check import DriftCheck
+
+            lines += ["  " + line for line in DriftCheck.from_dict(record.drift).summary_lines()]
+        else:
+            lines += [f"  Drift check: {note}" for note in record.drift.get("notes", [])]
         return lines
 
     def _pending_reason(self, image_type_of: collections.abc.Sequence[str]) -> str:

@@ -310,6 +310,21 @@ def make_schema() -> dict[str, typing.Any]:
         "number_verification_tests_threshold_flat": _count(
             "As number_verification_tests_threshold_bias, for the flats.", 8, 1
         ),
+        "drift_nights": _count(
+            "Nights of history the end-of-run drift check compares this run's gains, read noise and "
+            "dark current with (the latest run of each of the last drift_nights nights in the run "
+            "records); at least 3 are needed for a judgement.",
+            7,
+            1,
+        ),
+        "drift_threshold": {
+            "description": "Drift check threshold, in σ of each amplifier's own history: an amplifier "
+            "whose value moved further from the median of its last drift_nights nights is named in a "
+            "WARNING, the run record, the report and the summary.",
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "default": 4.0,
+        },
         "program": {
             "description": "Program name recorded with every exposure (block metadata); blank for none.",
             "type": "string",

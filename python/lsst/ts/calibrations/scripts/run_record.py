@@ -59,6 +59,7 @@ The file (``format_version`` 1) is one JSON object::
                           "input_collection": "u/ocps/<id>", "detectors": [0, ...], "time": "..."}],
       "gains": {"rows": [...], "unpaired": [...]},   # the GainReport, or {}
       "gain_table": "...",                           # the table as logged
+      "drift": {...},                                # DriftCheck.to_dict() (drift_check.py), or {}
       "software_versions": {"python": "3.12.1", "lsst-daf-butler": "...", ...},
       "timings": {"elapsed": 1200.0, "camera_busy": 900.0, ...}    # seconds
     }
@@ -295,6 +296,8 @@ class RunRecord:
         Gains from flat pairs, if measured.
     gain_table : `str`
         The gain table as logged.
+    drift : `dict`
+        ``DriftCheck.to_dict()``: tonight against the recent nights.
     software_versions : `dict` [`str`, `str`]
         Package versions.
     timings : `dict` [`str`, `float`]
@@ -324,6 +327,7 @@ class RunRecord:
     certifications: list[CertificationRecord] = dataclasses.field(default_factory=list)
     gains: GainReport | None = None
     gain_table: str = ""
+    drift: dict[str, Any] = dataclasses.field(default_factory=dict)
     software_versions: dict[str, str] = dataclasses.field(default_factory=dict)
     timings: dict[str, float] = dataclasses.field(default_factory=dict)
     format_version: int = 1
