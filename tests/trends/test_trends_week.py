@@ -165,12 +165,12 @@ def test_values_are_escaped(week: SimulatedWeek, tmp_path: Path) -> None:
     last = max(records.glob("*.json"), key=lambda p: RunRecord.read(p).ended)
     data = json.loads(last.read_text())
     data["drift"]["notes"] = ["<script>alert('x')</script>"]
-    data["products"]["BIAS"]["verdict"] = "<b>verdict</b> & more"
+    data["products"]["BIAS"]["verdict"]["image_type"] = "<b>BIAS</b> & more"
     last.write_text(json.dumps(data))
     path = build_trends(week.repo, tmp_path / "out", run_records=[records])
     text = path.read_text()
     assert "<script>" not in text and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in text
-    assert "&lt;b&gt;verdict&lt;/b&gt; &amp; more" in text
+    assert "&lt;b&gt;BIAS&lt;/b&gt; &amp; more verification: PASSED" in text
 
 
 def test_since_and_until_choose_the_nights(week: SimulatedWeek, tmp_path: Path) -> None:
