@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from simulated_week import DETECTORS, DRIFTING, GAIN_DRIFT_PER_DAY, SimulatedWeek
+from simulated_week import CONFIG, DETECTORS, DRIFTING, GAIN_DRIFT_PER_DAY, SimulatedWeek
 
 from lsst.ts.calibrations.repo.repository import open_repository
 from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
@@ -128,7 +128,7 @@ def test_trend_data_measures_the_true_drift(week: SimulatedWeek) -> None:
     assert len(series) == 16 * len(DETECTORS)
     for (detector, amp), points in series.items():
         assert [p.night for p in points] == week.nights
-        assert all(p.n == 10 and math.isfinite(p.error) and p.error > 0 for p in points)
+        assert all(p.n == CONFIG["n_flat"] // 2 and math.isfinite(p.error) and p.error > 0 for p in points)
         days = np.arange(len(points))
         values = np.array([p.value for p in points])
         slope = np.polyfit(days, values / values.mean(), 1)[0]
