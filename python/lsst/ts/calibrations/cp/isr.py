@@ -46,6 +46,7 @@ from lsst.pex.config import Field
 from lsst.pipe.base import PipelineTask, PipelineTaskConfig, PipelineTaskConnections, Struct
 from lsst.pipe.base import connectionTypes as cT
 
+from ..repo.exposure_id import make_exposure_id
 from ..repo.images import MASK_PLANES, Exposure
 from ..repo.raw import RawImage
 from .isr_algorithms import overscan_levels, variance_plane
@@ -354,7 +355,7 @@ class IsrTask(PipelineTask):
                 "DARKTIME": dark_time,
                 "DETECTOR": detector.id,
                 "DET_NAME": detector.name,
-                "EXPOSURE": int(raw.header["DAYOBS"]) * 100_000 + int(raw.header["SEQNUM"]),
+                "EXPOSURE": make_exposure_id(int(raw.header["DAYOBS"]), int(raw.header["SEQNUM"])),
                 "IMGTYPE": raw.observation_type.upper(),
                 "FILTER": raw.physical_filter,
                 UNITS_KEY: units,

@@ -131,7 +131,14 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
 
     @classmethod
     def get_image_types(cls) -> list[str]:
-        """Image types `take_imgtype` accepts."""
+        """Image types `take_imgtype` accepts (the SAL ``imageType`` values).
+
+        Plain strings, as ts_observatory_control gives them: this layer
+        imports only the SAL runtime. The one definition of image types for
+        the simulator, the pipelines and the scripts is
+        ``lsst.ts.calibrations.repo.image_type.ImageType``, whose members
+        are these strings (a test keeps the two equal).
+        """
         return [
             "BIAS",
             "DARK",
@@ -554,7 +561,12 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
 
     @staticmethod
     def image_name_from_exposure_id(exposure_id: int, prefix: str = "CC_O") -> str:
-        """Image name of an exposure ID: ``2024102400123`` → ``CC_O_20241024_000123``."""
+        """Image name of an exposure ID: ``2024102400123`` → ``CC_O_20241024_000123``.
+
+        The inverse of `exposure_id_from_image_name`, on the text of the SAL
+        image name (this layer cannot import ``repo.exposure_id``, the
+        formula's home; a test keeps them in agreement).
+        """
         day_obs, seq_num = divmod(int(exposure_id), 100000)
         return f"{prefix}_{day_obs:08d}_{seq_num:06d}"
 

@@ -94,6 +94,7 @@ from lsst.daf.butler.registry import ConflictingDefinitionError
 
 from .camera import AMP_NAMES, Camera
 from .errors import IngestError
+from .exposure_id import MAX_SEQ_NUM, make_exposure_id
 from .formatters import RawImageFormatter
 from .instrument import EMPTY_FILTER, FILTER_BANDS
 from .raw import RAW_REQUIRED_KEYS
@@ -191,9 +192,9 @@ def _records_from_header(path: str, header: Mapping[str, Any]) -> _RawInfo:
     if not 19_000_101 <= day_obs <= 99_991_231:
         raise ValueError(f"DAYOBS={header['DAYOBS']!r} is not a date YYYYMMDD")
     seq_num = int(header["SEQNUM"])
-    if not 0 <= seq_num < 100_000:
-        raise ValueError(f"SEQNUM={seq_num} must be in 0-99999")
-    exposure_id = day_obs * 100_000 + seq_num
+    if not 0 <= seq_num <= MAX_SEQ_NUM:
+        raise ValueError(f"SEQNUM={seq_num} must be in 0-{MAX_SEQ_NUM}")
+    exposure_id = make_exposure_id(day_obs, seq_num)
     scale = str(header.get("TIMESYS", "TAI")).lower()
     begin = astropy.time.Time(str(header["DATE-OBS"]), format="isot", scale=scale).tai
     exposure_time = float(header["EXPTIME"])

@@ -68,13 +68,14 @@ from typing import Any, ClassVar
 from astropy.time import Time
 
 from ..repo.camera import Camera
+from ..repo.image_type import ImageType
 from ..repo.instrument import FILTER_BANDS
 from ..repo.raw import write_raw
 from ..repo.repository import INSTRUMENT_NAME, open_repository
 from ..sal.base import TAI_MINUS_UTC, ExpectedError, State
 from ..sal.base_csc import BaseCsc
 from ..version import __version__
-from .image_model import IMAGE_TYPES, ImageModel
+from .image_model import ImageModel
 from .raw_store import RawStore
 from .sim_clock import SimClock
 from .sim_faults import SimFaults
@@ -107,9 +108,6 @@ class FilterChangerState(enum.IntEnum):
     NOFILTER = 6
     UNKNOWN = 7
 
-
-# Image types taken with the shutter closed.
-_DARK_TYPES = ("BIAS", "DARK")
 
 # keyValueMap keys that become raw header keys.
 _HEADER_KEYS = {"groupId": "GROUPID", "testType": "TESTTYPE", "reason": "REASON", "program": "PROGRAM"}
@@ -291,10 +289,10 @@ class CCCameraCsc(BaseCsc):
             raise ExpectedError(f"takeImages expTime={data.expTime} must be >= 0 s")
         key_values = parse_key_value_map(data.keyValueMap)
         image_type = key_values.get("imageType", "").upper()
-        if image_type not in IMAGE_TYPES:
+        if image_type not in ImageType.__members__:
             raise ExpectedError(
                 f"takeImages keyValueMap imageType={image_type or None!r} "
-                f"must be one of {', '.join(IMAGE_TYPES)}"
+                f"must be one of {', '.join(ImageType)}"
             )
         detectors = self._parse_sensors(data.sensors)
         shutter = bool(data.shutter)
@@ -573,7 +571,7 @@ class CCCameraCsc(BaseCsc):
                 # current, cosmic rays) from one run to the next.
                 dark_time=exptime + (2 * self.shutter_time if shutter else 0.0),
                 shutter_open_time=shutter_open_time,
-                physical_filter=None if image_type in _DARK_TYPES else self.current_filter,
+                physical_filter=self.current_filter if ImageType(image_type).shutter_open else None,
                 date_obs=date_obs,
                 detectors=detectors,
                 header=header,

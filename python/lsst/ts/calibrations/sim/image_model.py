@@ -66,6 +66,7 @@ import numpy as np
 from astropy.time import Time, TimeDelta
 
 from ..repo.camera import FULL_GEOMETRY, AmpGeometry
+from ..repo.image_type import ImageType
 from ..repo.raw import RawImage, make_header
 from .sensor_model import SensorModel
 
@@ -76,27 +77,6 @@ _STREAM_ILLUMINATION = 12
 
 # Physical filter of exposures without one (lsst.ts.calibrations.repo.instrument.EMPTY_FILTER).
 NO_FILTER = "empty"
-
-# Image types with the shutter closed.
-_DARK_TYPES = ("BIAS", "DARK")
-
-# Image types a ComCam takes (ts_observatory_control ComCam).
-IMAGE_TYPES = (
-    "BIAS",
-    "DARK",
-    "FLAT",
-    "OBJECT",
-    "ENGTEST",
-    "ACQ",
-    "CWFS",
-    "FOCUS",
-    "STUTTERED",
-    "INDOME",
-    "CBP",
-    "SFLAT",
-    "DFLAT",
-    "SPOT",
-)
 
 # Pixel offsets (dy, dx) of cosmic-ray hit shapes by number of pixels.
 _CR_SHAPES: dict[int, tuple[tuple[tuple[int, int], ...], ...]] = {
@@ -149,10 +129,10 @@ class ImageModel:
         Darks always do (when the rate is not zero), biases never; other
         types from ``cosmic_rays.min_dark_time`` seconds of dark time on.
         """
-        image_type = image_type.upper()
-        if image_type == "BIAS" or dark_time <= 0 or self.parameters.get("cosmic_rays.rate") <= 0:
+        kind = ImageType.from_name(image_type)
+        if kind is ImageType.BIAS or dark_time <= 0 or self.parameters.get("cosmic_rays.rate") <= 0:
             return False
-        return image_type == "DARK" or dark_time >= self.parameters.get("cosmic_rays.min_dark_time")
+        return kind is ImageType.DARK or dark_time >= self.parameters.get("cosmic_rays.min_dark_time")
 
     def cosmic_ray_hits(
         self, detector: int | str, *, image_type: str, dark_time: float, day_obs: int, seq_num: int
@@ -252,7 +232,7 @@ class ImageModel:
         model = self.sensor_model
         expected = model.dark_current(detector, self.geometry, day_obs)
         expected *= np.float32(max(dark_time, 0.0))
-        if image_type.upper() not in _DARK_TYPES and exposure_time > 0:
+        if ImageType.from_name(image_type).shutter_open and exposure_time > 0:
             fluxes = self.parameters.get("flat.flux")
             if physical_filter not in fluxes:
                 raise ValueError(
@@ -336,11 +316,10 @@ class ImageModel:
             Raised for an unknown image type, a negative time, a bad
             day_obs or seq_num, or an illuminated filter without flux.
         """
-        image_type = str(image_type).upper()
-        if image_type not in IMAGE_TYPES:
-            raise ValueError(
-                f"image_type={image_type!r} is not a ComCam image type; use one of {IMAGE_TYPES}."
-            )
+        try:
+            image_type = ImageType.from_name(image_type).value
+        except ValueError as e:
+            raise ValueError(f"image_type={image_type!r} is not a ComCam image type: {e}.") from None
         if exposure_time < 0:
             raise ValueError(f"exposure_time={exposure_time} must be >= 0 s.")
         if dark_time is None:
@@ -459,7 +438,7 @@ class ImageModel:
         end = start + TimeDelta(exposure_time, format="sec")
         start_text = _isot(start)
         end_text = _isot(end)
-        shutter_open = image_type not in _DARK_TYPES
+        shutter_open = ImageType.from_name(image_type).shutter_open
         band = physical_filter.split("_")[0] if physical_filter != NO_FILTER else "white"
         obs_id = f"CC_O_{day_obs:08d}_{seq_num:06d}"
         return {

@@ -43,6 +43,7 @@ import numpy as np
 from astropy.time import Time, TimeDelta
 
 from ..repo.camera import Camera, get_geometry
+from ..repo.exposure_id import make_exposure_id
 from ..repo.raw import write_raw
 from .image_model import ImageModel, _isot
 from .sensor_model import SensorModel
@@ -188,7 +189,7 @@ def make_calibration_set(
         obs_id = f"CC_O_{day_obs}_{seq_num:06d}"
         entry: dict = {
             "obs_id": obs_id,
-            "exposure_id": int(day_obs) * 100000 + seq_num,
+            "exposure_id": make_exposure_id(int(day_obs), seq_num),
             "day_obs": int(day_obs),
             "seq_num": seq_num,
             "image_type": image_type,
