@@ -40,7 +40,8 @@ import jsonschema
 import yaml
 
 from .base import ExpectedError, ScriptState, current_tai
-from .config_yaml import load_config_yaml
+from .config_problem import ConfigProblem
+from .config_yaml import read_config_yaml
 from .controller import Controller
 from .defaulting_validator import DefaultingValidator
 from .transport_choice import standalone_transport
@@ -191,6 +192,82 @@ class BaseScript(Controller, abc.ABC):
         configuration (`ExpectedError` for an operator's mistake).
         """
         raise NotImplementedError()
+
+    async def check_and_configure(
+        self, config: types.SimpleNamespace, problems: Sequence[ConfigProblem]
+    ) -> None:
+        """Configure the script, or refuse the configuration with all its problems at once.
+
+        Called by `do_configure` with the configuration as far as it could
+        be read and validated, and the problems found in its text and by
+        the schema. This implementation refuses if there is any problem and
+        otherwise calls `configure`. A script that checks more (rules
+        between options, resources outside the script) overrides it to add
+        its own problems to ``problems``, skipping the options they already
+        name, so that the operator gets every problem in one answer.
+
+        Parameters
+        ----------
+        config : `types.SimpleNamespace`
+            The configuration with defaults filled in; an option named by a
+            problem is at its default (an unknown one is left out).
+        problems : `~collections.abc.Sequence` [`ConfigProblem`]
+            Problems found so far.
+
+        Raises
+        ------
+        ExpectedError
+            If there is any problem (`ConfigProblem.describe_all`).
+        """
+        if problems:
+            raise ExpectedError(ConfigProblem.describe_all(problems))
+        await self.configure(config)
+
+    def read_configuration(
+        self, config_yaml: str
+    ) -> tuple[dict[str, typing.Any] | None, list[ConfigProblem]]:
+        """Read and validate the configuration text, finding every problem of the text and the schema.
+
+        Sets `explicit_config_keys` to the options written.
+
+        Parameters
+        ----------
+        config_yaml : `str`
+            The ``config`` field of the ``configure`` command.
+
+        Returns
+        -------
+        config : `dict` or `None`
+            The configuration with defaults filled in, options with a problem
+            at their default; `None` if the text cannot be read as options.
+        problems : `list` [`ConfigProblem`]
+            Problems of the text (`read_config_yaml`) then of the schema
+            (`DefaultingValidator.validate_all`), an unknown option with its
+            line.
+        """
+        config_dict, lines, problems = read_config_yaml(config_yaml)
+        if config_dict is None:
+            return None, problems
+        # The options the operator wrote, before defaults are filled: scripts
+        # treat an option set explicitly differently from one left at its default.
+        self.explicit_config_keys = frozenset(config_dict)
+        if self.config_validator is None:
+            if config_dict:
+                problems.append(
+                    ConfigProblem(
+                        f"this script has no configuration, so config must be empty, not {config_dict}"
+                    )
+                )
+            return config_dict, problems
+        recovered, schema_problems = self.config_validator.validate_all(config_dict)
+        for option, message in schema_problems:
+            problem = ConfigProblem(message, option=option)
+            problems.append(
+                problem.on_line(lines)
+                if option not in self.config_validator.schema.get("properties", {})
+                else problem
+            )
+        return recovered, problems
 
     @abc.abstractmethod
     def set_metadata(self, metadata: typing.Any) -> None:
@@ -575,18 +652,10 @@ class BaseScript(Controller, abc.ABC):
         try:
             self._check_regex("pauseCheckpoint", data.pauseCheckpoint)
             self._check_regex("stopCheckpoint", data.stopCheckpoint)
-            config_dict = load_config_yaml(config_yaml)
-            # The options the operator wrote, before defaults are filled: scripts
-            # treat an option set explicitly differently from one left at its default.
-            self.explicit_config_keys = frozenset(config_dict)
-            if self.config_validator is None:
-                if config_dict:
-                    raise ValueError(
-                        f"this script has no configuration, so config must be empty, not {config_dict}"
-                    )
-            else:
-                config_dict = self.config_validator.validate(config_dict)
-            await self.configure(types.SimpleNamespace(**config_dict))
+            config_dict, problems = self.read_configuration(config_yaml)
+            if config_dict is None:
+                raise ExpectedError(ConfigProblem.describe_all(problems))
+            await self.check_and_configure(types.SimpleNamespace(**config_dict), problems)
         except Exception as e:
             message = f"config({config_yaml}) failed: {e}"
             if isinstance(e, ExpectedError | ValueError | jsonschema.ValidationError):

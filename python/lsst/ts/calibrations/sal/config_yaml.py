@@ -21,12 +21,14 @@
 
 """Parsing of the YAML configuration text that scripts receive."""
 
-__all__ = ["config_text_hints", "load_config_yaml"]
+__all__ = ["config_text_hints", "load_config_yaml", "read_config_yaml"]
 
 import re
 import typing
 
 import yaml
+
+from .config_problem import ConfigProblem
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -69,6 +71,28 @@ _ConfigLoader.yaml_implicit_resolvers = {
     first_char: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first_char, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class _LenientLoader(_ConfigLoader):
+    """`_ConfigLoader` that records repeated keys (keeping the last value) instead of failing."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.repeated: list[tuple[typing.Any, int, int]] = []
+
+    def construct_mapping(
+        self, node: yaml.MappingNode, deep: bool = False
+    ) -> dict[typing.Hashable, typing.Any]:
+        seen: dict[typing.Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line + 1)
+            except TypeError:
+                continue
+            if first != key_node.start_mark.line + 1:
+                self.repeated.append((key, first, key_node.start_mark.line + 1))
+        return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
 
 
 # A line "name=value" or "name value" in a block mapping (no "name: value").
@@ -143,3 +167,109 @@ def load_config_yaml(config_yaml: str) -> dict[str, typing.Any]:
         )
     config.pop("metadata", None)
     return config
+
+
+def _fix_lines(config_yaml: str) -> tuple[str, list[ConfigProblem]]:
+    """Rewrite the lines `config_text_hints` explains as ``name: value``; return the text and the problems."""
+    lines = config_yaml.splitlines()
+    problems = []
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "-", "---", "...")) or _PAIR.match(line):
+            continue
+        match = _NOT_A_PAIR.match(line)
+        if match is None:
+            continue
+        name, value = match["name"], match["value"].strip()
+        lines[number - 1] = f"{match['indent']}{name}: {value}"
+        problems.append(
+            ConfigProblem(
+                f"{stripped!r} is not an option: each option is written `key: value`, the option name, a "
+                f"colon and a space, then the value; write `{name}: {value}`",
+                option=name,
+                line=number,
+            )
+        )
+    return "\n".join(lines) + "\n", problems
+
+
+def _key_lines(config_yaml: str) -> dict[str, int]:
+    """Line (1-based) of each top-level key; the first occurrence of a repeated one."""
+    try:
+        root = yaml.compose(config_yaml, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    if isinstance(root, yaml.MappingNode):
+        for key_node, _ in root.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                lines.setdefault(str(key_node.value), key_node.start_mark.line + 1)
+    return lines
+
+
+def read_config_yaml(
+    config_yaml: str,
+) -> tuple[dict[str, typing.Any] | None, dict[str, int], list[ConfigProblem]]:
+    """Parse the ``config`` text, recovering from common slips so later checks can run too.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        Configuration as YAML text; blank means no configuration.
+
+    Returns
+    -------
+    config : `dict` [`str`, `typing.Any`] or `None`
+        The configuration as far as it could be read, without its top-level
+        ``metadata`` key: lines written ``name=value`` or ``name value``
+        read as ``name: value``; a repeated top-level key left out. `None`
+        if the text cannot be read as a mapping at all.
+    lines : `dict` [`str`, `int`]
+        The line of each top-level option.
+    problems : `list` [`ConfigProblem`]
+        Problems of the text, each with its line: a line that is not a
+        ``key: value`` pair (with the corrected form), a repeated key,
+        invalid YAML, a text that is not a mapping. Empty if none.
+    """
+    text = config_yaml
+    problems: list[ConfigProblem] = []
+    for attempt in range(2):
+        loader = _LenientLoader(text)
+        try:
+            config = loader.get_single_data()
+        except yaml.YAMLError as e:
+            error: str | None = f"invalid YAML: {e}"
+        else:
+            error = None
+            if config is None:
+                config = {}
+            if not isinstance(config, dict):
+                error = (
+                    f"config must be a mapping of name: value pairs, not a {type(config).__name__} "
+                    f"({config!r})"
+                )
+        finally:
+            loader.dispose()
+        if error is None or attempt == 1:
+            break
+        text, fixes = _fix_lines(config_yaml)
+        if not fixes:
+            break
+        problems = fixes
+    if error is not None:
+        return None, {}, [*problems, ConfigProblem(error)]
+    lines = _key_lines(text)
+    for key, first, again in loader.repeated:
+        top = isinstance(key, str) and lines.get(key) == first
+        problems.append(
+            ConfigProblem(
+                f"duplicate key {key!r} (first on line {first}, again on line {again}); each key may appear "
+                "only once" + (": the option is left at its default until you keep one" if top else ""),
+                option=key if top else "",
+                line=again,
+            )
+        )
+        if top:
+            config.pop(key, None)
+    config.pop("metadata", None)
+    return {str(key): value for key, value in config.items()}, lines, problems

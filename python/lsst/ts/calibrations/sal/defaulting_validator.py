@@ -110,6 +110,67 @@ class DefaultingValidator:
             )
         return result
 
+    def validate_all(
+        self, data: dict[str, typing.Any]
+    ) -> tuple[dict[str, typing.Any] | None, list[tuple[str, str]]]:
+        """Validate data, finding every problem, and recover what is valid.
+
+        Parameters
+        ----------
+        data : `dict`
+            Data to validate (not modified).
+
+        Returns
+        -------
+        result : `dict` or `None`
+            A deep copy of ``data`` with defaults filled in, in which every
+            top-level property with a problem is left at its default (an
+            unknown one is left out); `None` if that is still not valid.
+        problems : `list` [`tuple` [`str`, `str`]]
+            ``(property, message)`` for each top-level property with a
+            problem, in the order of ``data`` then of the schema (one
+            message per property, as `validate` words it; an unknown
+            property suggests the closest known name); the property is ""
+            for a problem of the whole.
+        """
+        result = copy.deepcopy(data)
+        self._fill(self.schema, result)
+        by_name: dict[str, list[jsonschema.ValidationError]] = {}
+        problems: list[tuple[str, str]] = []
+        for error in self._validator.iter_errors(result):
+            path = list(error.absolute_path)
+            if not path and error.validator == "additionalProperties" and isinstance(error.instance, dict):
+                known = list(self.schema.get("properties", {}))
+                for name in error.instance:
+                    if name not in known:
+                        problems.append((str(name), self._describe_unknown(str(name), known)))
+            elif path:
+                by_name.setdefault(str(path[0]), []).append(error)
+            else:
+                problems.append(("", self._describe(error)))
+        order = {name: i for i, name in enumerate([*data, *self.schema.get("properties", {})])}
+        for name, errors in by_name.items():
+            best = jsonschema.exceptions.best_match(errors)
+            assert best is not None
+            problems.append((name, self._describe(best)))
+        problems.sort(key=lambda problem: order.get(problem[0], -1))
+        if not problems:
+            return result, []
+        bad = {name for name, _ in problems}
+        recovered = {name: value for name, value in copy.deepcopy(data).items() if name not in bad}
+        self._fill(self.schema, recovered)
+        if jsonschema.exceptions.best_match(self._validator.iter_errors(recovered)) is not None:
+            return None, problems
+        return recovered, problems
+
+    @staticmethod
+    def _describe_unknown(name: str, known: list[str]) -> str:
+        """Message for an unknown top-level property, suggesting the closest known name."""
+        matches = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if matches:
+            return f"{name!r} is not an option: did you mean {matches[0]} instead of {name}?"
+        return f"{name!r} is not an option; allowed options: {', '.join(known)}"
+
     def _resolve(self, schema: typing.Any) -> typing.Any:
         """Follow local ``$ref`` ("#/definitions/x") links; return the schema
         unchanged if it is not a local reference.
