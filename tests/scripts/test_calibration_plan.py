@@ -24,23 +24,44 @@
 import datetime
 import types
 
-import jsonschema
 import pytest
 
-from lsst.ts.calibrations.sal.config_yaml import load_config_yaml
-from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan, resolve_filter
+from lsst.ts.calibrations.sal import DefaultingValidator
+from lsst.ts.calibrations.sal.config_problem import ConfigProblem
+from lsst.ts.calibrations.sal.config_yaml import read_and_validate_config
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+from lsst.ts.calibrations.scripts.plan_rules import resolve_filter
+
+# The script's schema, validated once as BaseScript.do_configure does.
+VALIDATOR = DefaultingValidator(MakeComCamCalibrations.get_schema())
+
+
+def review(text: str) -> tuple[CalibrationPlan | None, list[ConfigProblem]]:
+    """Read, validate and plan the YAML as configure does; every problem found."""
+    config, explicit, problems = read_and_validate_config(text, VALIDATOR)
+    assert config is not None, problems
+    plan, more = CalibrationPlan.build(config, explicit_keys=explicit, skip=ConfigProblem.options(problems))
+    return plan, problems + more
 
 
 def plan_of(text: str) -> CalibrationPlan:
-    """Parse the YAML as the script does and build the plan with its explicit keys."""
-    config = load_config_yaml(text)
-    return CalibrationPlan.from_config(config, explicit_keys=config.keys())
+    """The plan of a configuration that has no problem."""
+    plan, problems = review(text)
+    assert not problems, ConfigProblem.describe_all(problems)
+    assert plan is not None
+    return plan
 
 
 def refused(text: str) -> str:
-    with pytest.raises(ValueError) as info:
-        plan_of(text)
-    return str(info.value)
+    """The one answer refusing a configuration: every problem."""
+    plan, problems = review(text)
+    assert problems, f"accepted: {plan}"
+    return ConfigProblem.describe_all(problems)
+
+
+def validated(config: dict) -> dict:
+    return VALIDATOR.validate(config)
 
 
 # ----------------------------------------------------------------------
@@ -114,17 +135,14 @@ def test_daily_default() -> None:
 
 
 def test_exposure_times_example() -> None:
-    message = refused_schema("exp_times_dark: 20\nexp_times_flats: 30\n")
-    assert "did you mean exp_times_flat instead of exp_times_flats?" in message
+    message = refused("exp_times_dark: 20\nexp_times_flats: 30\n")
+    assert message == (
+        "1 configuration problem(s): (1) line 2: 'exp_times_flats' is not an option: did you mean "
+        "exp_times_flat instead of exp_times_flats?"
+    )
     plan = plan_of("exp_times_dark: 20\nexp_times_flat: 30\n")
     assert plan.sequence("DARK").exposure_times == (20.0,) * 21
     assert plan.sequence("FLAT").exposure_times == (30.0,) * 21
-
-
-def refused_schema(text: str) -> str:
-    with pytest.raises(jsonschema.ValidationError) as info:
-        plan_of(text)
-    return str(info.value.message)
 
 
 def test_numbers_and_times_example() -> None:
@@ -143,13 +161,23 @@ def test_numbers_and_times_example() -> None:
 
 
 def test_internal_verification_example_as_written() -> None:
-    with pytest.raises(ValueError, match="duplicate key 'certify_calib_begin_date'"):
-        plan_of(INTERNAL_VERIFICATION)
-    # With the date fixed, the unknown option suggests calib_collection.
+    # Both slips of the example in one answer: the repeated date and the unknown option, with lines.
+    message = refused(INTERNAL_VERIFICATION)
+    assert message.startswith("2 configuration problem(s): ")
+    assert (
+        "(1) line 5: duplicate key 'certify_calib_begin_date' (first on line 4, again on line 5)" in message
+    )
+    assert (
+        "(2) line 3: 'calibration_collection' is not an option: did you mean calib_collection instead of "
+        "calibration_collection?" in message
+    )
+    # With the date fixed, only the unknown option is left.
     text = INTERNAL_VERIFICATION.replace(
         'certify_calib_begin_date: "2022-11-05"', 'certify_calib_end_date: "2022-11-05"'
     )
-    assert "did you mean calib_collection instead of calibration_collection?" in refused_schema(text)
+    message = refused(text)
+    assert message.startswith("1 configuration problem(s)")
+    assert "did you mean calib_collection instead of calibration_collection?" in message
 
 
 def test_internal_verification_example_corrected() -> None:
@@ -177,15 +205,18 @@ def test_internal_verification_example_corrected() -> None:
 
 
 def test_ptc_example_as_written() -> None:
-    with pytest.raises(ValueError) as info:
-        plan_of(PTC_EXAMPLE)
-    message = str(info.value)
-    assert "line 6: 'generate_calibrations=True' is not an option" in message
+    # Both slips of the example in one answer: the line without a colon and the placeholder filter.
+    message = refused(PTC_EXAMPLE)
+    assert message.startswith(
+        "2 configuration problem(s): (1) line 6: 'generate_calibrations=True' is not an option"
+    )
     assert (
         "each option is written `key: value`" in message and "write `generate_calibrations: True`" in message
     )
+    assert "(2) filter='${FILTER_NAME_OR_ID}' is the procedure document's placeholder" in message
     # With the colon fixed, the placeholder filter is refused.
     message = refused(PTC_EXAMPLE.replace("generate_calibrations=True", "generate_calibrations: True"))
+    assert message.startswith("1 configuration problem(s)")
     assert "filter='${FILTER_NAME_OR_ID}' is the procedure document's placeholder" in message
 
 
@@ -232,13 +263,19 @@ def test_notes_gain_example() -> None:
         "7 (1 s), 8 (1.5 s), 9 (1.7 s), 10 (2.1 s), 11 (2.3 s) are taken but in no pair" in n
         for n in plan.notes
     )
-    # The snippet that gives only the list needs n_flat set to its length.
-    message = refused("exp_times_flat: [1.2, 1.2]\n")
+    # The note's snippet gives only the list: n_flat, left at its default, follows its length.
+    plan = plan_of("exp_times_flat: [1.2, 1.2]\n")
+    assert plan.gain_pairs == ((0, 1),) and plan.sequence("FLAT").exposure_times == (1.2, 1.2, 1.2)
+    assert (
+        "n_flat is 2, the number of entries of exp_times_flat (n_flat was left at its default, 20, so it "
+        "follows the list); 1 more flat taken first and discarded, at 1.2 s." in plan.notes
+    )
+    assert plan_of("n_flat: 2\nexp_times_flat: [1.2, 1.2]\n").sequences == plan.sequences
+    # An n_flat written explicitly that disagrees with the list is refused.
+    message = refused("n_flat: 20\nexp_times_flat: [1.2, 1.2]\n")
     assert (
         "exp_times_flat has 2 entries" in message and "20 (n_flat) or 21 (n_flat + n_discard_flat" in message
     )
-    plan = plan_of("n_flat: 2\nexp_times_flat: [1.2, 1.2]\n")
-    assert plan.gain_pairs == ((0, 1),) and plan.sequence("FLAT").exposure_times == (1.2, 1.2, 1.2)
 
 
 # ----------------------------------------------------------------------
@@ -337,8 +374,8 @@ def test_dates() -> None:
         "certify_calib_begin_date": datetime.date(2022, 11, 4),
         "certify_calib_end_date": datetime.date(2022, 11, 5),
     }
-    validated = {**config, "certify_calib_begin_date": "2022-11-04", "certify_calib_end_date": "2022-11-05"}
-    assert CalibrationPlan.from_config(validated).certify_end == "2022-11-05"
+    plan = CalibrationPlan.from_config({**validated({}), **config})
+    assert (plan.certify_begin, plan.certify_end) == ("2022-11-04", "2022-11-05")
 
 
 @pytest.mark.parametrize(
@@ -391,7 +428,7 @@ def test_config_options_checked() -> None:
 
 
 def test_detectors_and_namespace_config() -> None:
-    config = types.SimpleNamespace(detectors=[4, 0], script_mode="BIAS")
+    config = types.SimpleNamespace(**validated({"detectors": [4, 0], "script_mode": "BIAS"}))
     plan = CalibrationPlan.from_config(config, explicit_keys={"detectors", "script_mode"})
     assert plan.detectors == (4, 0) and plan.image_types == ("BIAS",)
     assert plan.config["detectors"] == [4, 0] and plan.explicit_keys == {"detectors", "script_mode"}

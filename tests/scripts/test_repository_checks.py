@@ -32,7 +32,9 @@ from lsst.ts.calibrations.repo.calibration_repository import CalibrationReposito
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
+from lsst.ts.calibrations.sal import DefaultingValidator
 from lsst.ts.calibrations.sal.config_yaml import load_config_yaml
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
 from lsst.ts.calibrations.scripts.repository_checks import check_repository
 
@@ -75,7 +77,8 @@ def butler(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CalibrationRepo
 
 def plan_of(text: str) -> CalibrationPlan:
     config = load_config_yaml(text)
-    return CalibrationPlan.from_config(config, explicit_keys=config.keys())
+    validated = DefaultingValidator(MakeComCamCalibrations.get_schema()).validate(config)
+    return CalibrationPlan.from_config(validated, explicit_keys=config.keys())
 
 
 def test_external_verification_ready(butler: CalibrationRepository) -> None:

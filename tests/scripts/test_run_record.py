@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 
 from lsst.ts.calibrations.repo.verification_verdict import judge_verification
+from lsst.ts.calibrations.sal import DefaultingValidator
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
 from lsst.ts.calibrations.scripts.certification_record import CertificationRecord
 from lsst.ts.calibrations.scripts.gain_report import GainReport
@@ -37,7 +39,10 @@ from lsst.ts.calibrations.scripts.run_record import RunRecord
 
 
 def make_record() -> RunRecord:
-    plan = CalibrationPlan.from_config({"n_bias": 2, "n_dark": 2, "n_flat": 2}, explicit_keys={"n_bias"})
+    config = DefaultingValidator(MakeComCamCalibrations.get_schema()).validate(
+        {"n_bias": 2, "n_dark": 2, "n_flat": 2}
+    )
+    plan = CalibrationPlan.from_config(config, explicit_keys={"n_bias"})
     return RunRecord(
         script="MakeComCamCalibrations",
         index=7,

@@ -41,7 +41,7 @@ import yaml
 
 from .base import ExpectedError, ScriptState, current_tai
 from .config_problem import ConfigProblem
-from .config_yaml import read_config_yaml
+from .config_yaml import read_and_validate_config
 from .controller import Controller
 from .defaulting_validator import DefaultingValidator
 from .transport_choice import standalone_transport
@@ -241,33 +241,13 @@ class BaseScript(Controller, abc.ABC):
             The configuration with defaults filled in, options with a problem
             at their default; `None` if the text cannot be read as options.
         problems : `list` [`ConfigProblem`]
-            Problems of the text (`read_config_yaml`) then of the schema
-            (`DefaultingValidator.validate_all`), an unknown option with its
-            line.
+            Problems of the text then of the schema, an unknown option with
+            its line (`read_and_validate_config`).
         """
-        config_dict, lines, problems = read_config_yaml(config_yaml)
-        if config_dict is None:
-            return None, problems
-        # The options the operator wrote, before defaults are filled: scripts
-        # treat an option set explicitly differently from one left at its default.
-        self.explicit_config_keys = frozenset(config_dict)
-        if self.config_validator is None:
-            if config_dict:
-                problems.append(
-                    ConfigProblem(
-                        f"this script has no configuration, so config must be empty, not {config_dict}"
-                    )
-                )
-            return config_dict, problems
-        recovered, schema_problems = self.config_validator.validate_all(config_dict)
-        for option, message in schema_problems:
-            problem = ConfigProblem(message, option=option)
-            problems.append(
-                problem.on_line(lines)
-                if option not in self.config_validator.schema.get("properties", {})
-                else problem
-            )
-        return recovered, problems
+        config, self.explicit_config_keys, problems = read_and_validate_config(
+            config_yaml, self.config_validator
+        )
+        return config, problems
 
     @abc.abstractmethod
     def set_metadata(self, metadata: typing.Any) -> None:

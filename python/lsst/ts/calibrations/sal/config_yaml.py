@@ -21,7 +21,7 @@
 
 """Parsing of the YAML configuration text that scripts receive."""
 
-__all__ = ["config_text_hints", "load_config_yaml", "read_config_yaml"]
+__all__ = ["config_text_hints", "load_config_yaml", "read_and_validate_config", "read_config_yaml"]
 
 import re
 import typing
@@ -29,6 +29,7 @@ import typing
 import yaml
 
 from .config_problem import ConfigProblem
+from .defaulting_validator import DefaultingValidator
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -273,3 +274,49 @@ def read_config_yaml(
             config.pop(key, None)
     config.pop("metadata", None)
     return {str(key): value for key, value in config.items()}, lines, problems
+
+
+def read_and_validate_config(
+    config_yaml: str, validator: DefaultingValidator | None
+) -> tuple[dict[str, typing.Any] | None, frozenset[str], list[ConfigProblem]]:
+    """Read the configuration text and validate it, finding every problem of both.
+
+    What ``BaseScript.do_configure`` does before the script's own checks.
+
+    Parameters
+    ----------
+    config_yaml : `str`
+        The ``config`` text.
+    validator : `DefaultingValidator` or `None`
+        The script's schema validator; `None` if the script has no
+        configuration (then the text must be empty).
+
+    Returns
+    -------
+    config : `dict` or `None`
+        The configuration with defaults filled in, every option named by a
+        problem at its default (an unknown one left out); `None` if the text
+        cannot be read as options.
+    explicit_keys : `frozenset` [`str`]
+        The options written, before defaults were filled in.
+    problems : `list` [`ConfigProblem`]
+        Problems of the text (`read_config_yaml`) then of the schema
+        (`DefaultingValidator.validate_all`), an unknown option with its
+        line.
+    """
+    config, lines, problems = read_config_yaml(config_yaml)
+    if config is None:
+        return None, frozenset(), problems
+    explicit = frozenset(config)
+    if validator is None:
+        if config:
+            problems.append(
+                ConfigProblem(f"this script has no configuration, so config must be empty, not {config}")
+            )
+        return config, explicit, problems
+    known = validator.schema.get("properties", {})
+    recovered, schema_problems = validator.validate_all(config)
+    for option, message in schema_problems:
+        problem = ConfigProblem(message, option=option)
+        problems.append(problem if option in known else problem.on_line(lines))
+    return recovered, explicit, problems

@@ -76,13 +76,16 @@ from pathlib import Path
 
 from ..observatory.base_camera import BaseCamera
 from ..observatory.remote_group import RemoteGroup
+from ..repo.image_type import ImageType
 from ..repo.verification_verdict import VerificationVerdict, judge_verification
 from ..sal.base import ExpectedError
 from ..sal.base_script import BaseScript
+from ..sal.config_problem import ConfigProblem
 from .calibration_plan import CalibrationPlan
 from .calibration_processor import CalibrationProcessor
 from .certification_record import CertificationRecord
 from .ocps_client import OcpsClient
+from .plan_rules import resolve_filter
 from .product_outcome import ProductOutcome, ProductStatus
 from .publish_report import publish_report
 from .repository_checks import check_repository
@@ -90,8 +93,6 @@ from .run_record import RunRecord
 
 if typing.TYPE_CHECKING:
     from ..repo.calibration_repository import CalibrationRepository
-
-PLURALS = {"BIAS": "biases", "DARK": "darks", "FLAT": "flats"}
 
 REPROCESS_SCHEMA: dict[str, typing.Any] = {
     "reprocess_exposures": {
@@ -102,13 +103,13 @@ REPROCESS_SCHEMA: dict[str, typing.Any] = {
         ),
         "type": "object",
         "properties": {
-            kind: {
+            image_type.observation_type: {
                 "type": "array",
                 "items": {"type": "integer", "minimum": 0},
                 "minItems": 1,
                 "uniqueItems": True,
             }
-            for kind in ("bias", "dark", "flat")
+            for image_type in ImageType.calibration_types()
         },
         "additionalProperties": False,
         "default": {},
@@ -199,7 +200,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.taken: dict[str, list[int]] = {}
         self.kept: dict[str, list[int]] = {}
         self.run_record_path: Path | None = None
-        self.reprocess: dict[str, list[int]] = {}
+        self.reprocess: dict[ImageType, list[int]] = {}
         self._ingests: list[asyncio.Task[None]] = []
         self._config: dict[str, typing.Any] = {}
         self._run_began = 0.0
@@ -213,10 +214,36 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         """Make the camera group (`camera_class`) on this script's domain."""
         return self.camera_class(domain=self.domain, log=self.log)
 
-    @abc.abstractmethod
     async def resolve_filter(self, value: str | int | None) -> str | None:
-        """Check the configured filter against the camera's; return its name (None: keep)."""
-        raise NotImplementedError()
+        """Check the ``filter`` option against the camera's available filters; return its name.
+
+        The filters are the camera's ``get_available_instrument_setup()``
+        (``availableFilters.filterNames``, in order); `plan_rules.resolve_filter`
+        picks the name. A camera whose setups are not a list of filter
+        names overrides this.
+
+        Returns
+        -------
+        name : `str` or `None`
+            The physical filter; `None` for ``filter: null`` (keep it).
+
+        Raises
+        ------
+        ExpectedError
+            If the camera does not tell its filters, or the filter is not
+            among them (the message lists those that are, with indices).
+        """
+        if value is None:
+            return None
+        assert self.camera is not None
+        try:
+            available = await self.camera.get_available_instrument_setup()
+        except RuntimeError as e:
+            raise ExpectedError(f"filter={value!r} cannot be checked: {e}") from e
+        try:
+            return resolve_filter(value, available)
+        except ValueError as e:
+            raise ExpectedError(str(e)) from e
 
     def judge_verification(
         self, stats: collections.abc.Mapping[typing.Any, typing.Any], threshold: int, n_detectors: int
@@ -227,31 +254,72 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     # BaseScript API.
 
     async def configure(self, config: types.SimpleNamespace) -> None:
-        """Check the configuration, the repository and the filter; take nothing.
+        """Check the configuration, the repository and the filter; take nothing (`check_and_configure`).
 
         Raises
         ------
         ExpectedError
-            Naming the option and what would be right, for any refusal.
+            Listing every problem, each naming the option and what would be right.
+        """
+        await self.check_and_configure(config, ())
+
+    async def check_and_configure(
+        self, config: types.SimpleNamespace, problems: typing.Sequence[ConfigProblem]
+    ) -> None:
+        """Plan the run from the validated configuration; refuse it with every problem at once.
+
+        ``BaseScript.do_configure`` validated ``config`` against
+        `get_schema` and found ``problems`` in its text and schema; this
+        adds, skipping the options those name, the problems of the
+        reprocessing options, of the plan's rules (`CalibrationPlan.build`),
+        of the filter (against the camera's ``availableFilters``) and of the
+        repository (`repository_checks.check_repository`), and refuses the
+        configuration once if there is any. The plan's notes are logged at
+        INFO.
+
+        Raises
+        ------
+        ExpectedError
+            Listing every problem (`ConfigProblem.describe_all`).
         """
         self._config = dict(vars(config))
-        values = dict(self._config)
-        explicit = set(self.explicit_config_keys)
-        self.reprocess = await self._reprocessing(values, explicit)
-        try:
-            plan = CalibrationPlan.from_config(
-                values, explicit_keys=frozenset(explicit), instrument=self.instrument_name
-            )
-        except ValueError as e:
-            raise ExpectedError(str(e)) from e
-        for note in plan.notes:
-            self.log.info("%s", note)
+        problems = list(problems)
+        skip = ConfigProblem.options(problems)
+        reprocess, more = await self._reprocessing(self._config, skip)
+        problems += more
+        plan, more = CalibrationPlan.build(
+            config,
+            explicit_keys=self.explicit_config_keys,
+            instrument=self.instrument_name,
+            detector_ids=self.detector_ids,
+            reprocess=reprocess,
+            skip=skip,
+        )
+        problems += more
+        if plan is not None:
+            for note in plan.notes:
+                self.log.info("%s", note)
         await asyncio.gather(self.camera.start_task, self.ocps_group.start_task)
-        self.filter_name = await self.resolve_filter(plan.filter)
-        problems = await asyncio.to_thread(self._check_repository, plan, self.filter_name)
-        if problems:
-            raise ExpectedError("; ".join(problems))
+        self.filter_name = None
+        if plan is not None and "filter" not in ConfigProblem.options(problems):
+            try:
+                self.filter_name = await self.resolve_filter(plan.filter)
+            except ExpectedError as e:
+                problems.append(ConfigProblem(str(e), option="filter"))
+        if plan is not None and "repo" not in skip:
+            try:
+                found = await asyncio.to_thread(self._check_repository, plan, self.filter_name)
+            except RuntimeError as e:  # RepositoryError: not a repository (its module imports the butler)
+                found = [f"repo={plan.repo!r}: {e}"]
+            problems += [ConfigProblem(text, option="repo") for text in found]
+        if problems or plan is None:
+            raise ExpectedError(ConfigProblem.describe_all(problems))
         self.plan = plan
+        self.reprocess = {image_type: list(ids) for image_type, ids in plan.reprocess.items()}
+        if self.reprocess:
+            self.log.info(
+                "Reprocessing exposures already in %s (no image taken): %s", plan.repo, self.reprocess
+            )
         self.log.info("%s", plan.describe())
 
     @staticmethod
@@ -260,52 +328,76 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         schema.setdefault("properties", {}).update(REPROCESS_SCHEMA)
         return schema
 
-    async def _reprocessing(self, values: dict[str, typing.Any], explicit: set[str]) -> dict[str, list[int]]:
-        """Exposures to reprocess per image type ({} to take new images); adjusts the config.
+    async def _reprocessing(
+        self, values: typing.Mapping[str, typing.Any], skip: typing.Collection[str]
+    ) -> tuple[dict[ImageType, list[tuple[int, float]]] | None, list[ConfigProblem]]:
+        """The exposures to reprocess, an input of the plan; the configuration is not changed.
 
-        Removes the reprocessing options from ``values`` and ``explicit``;
-        when reprocessing, sets ``n_*`` to the number of exposures given,
-        ``n_discard_*`` to 0 and ``exp_times_*`` to their exposure times
-        (read from the repository's exposure records).
+        Parameters
+        ----------
+        values : `~collections.abc.Mapping`
+            The validated configuration.
+        skip : `~collections.abc.Collection` [`str`]
+            Options already refused (not checked again).
 
-        Raises
-        ------
-        ExpectedError
-            If both options are given, the run record cannot be read, an
-            image type of ``script_mode`` has no exposures, or an exposure
-            is not in the repository or is of another type.
+        Returns
+        -------
+        exposures : `dict` [`ImageType`, `list` [`tuple` [`int`, `float`]]] or `None`
+            ``(exposure id, exposure time)`` per image type of
+            ``script_mode``, the times read from the repository's exposure
+            records; `None` to take new images (or if refused).
+        problems : `list` [`ConfigProblem`]
+            Both options given; a run record that cannot be read; an image
+            type of ``script_mode`` without exposures; an exposure not in
+            the repository or of another type.
         """
-        given = values.pop("reprocess_exposures", None) or {}
-        record_path = values.pop("reprocess_run_record", "") or ""
-        explicit -= set(REPROCESS_SCHEMA)
+        names = tuple(REPROCESS_SCHEMA)
+        if any(name in skip for name in names):
+            return None, []
+        given = values.get("reprocess_exposures") or {}
+        record_path = values.get("reprocess_run_record") or ""
         if given and record_path:
-            raise ExpectedError("reprocess_exposures and reprocess_run_record are both set: give one of them")
+            problem = ConfigProblem(
+                "reprocess_exposures and reprocess_run_record are both set: give one of them",
+                option="reprocess_run_record",
+            )
+            return None, [problem]
+        option = "reprocess_run_record" if record_path else "reprocess_exposures"
         if record_path:
             try:
                 processed = (await asyncio.to_thread(RunRecord.read, record_path)).exposures_processed
             except (OSError, ValueError, KeyError, TypeError) as e:
-                raise ExpectedError(
+                problem = ConfigProblem(
                     f"reprocess_run_record={record_path!r} is not a readable run record "
-                    f"(a JSON file with exposures_processed): {e}"
-                ) from e
+                    f"(a JSON file with exposures_processed): {e}",
+                    option=option,
+                )
+                return None, [problem]
             given = {str(k).lower(): [int(i) for i in v] for k, v in processed.items() if v}
         if not given:
-            return {}
-        mode = str(values.get("script_mode", "BIAS_DARK_FLAT"))
-        kinds = [kind for kind in ("bias", "dark", "flat") if kind.upper() in mode.split("_")]
-        option = "reprocess_run_record" if record_path else "reprocess_exposures"
-        absent = [kind for kind in kinds if not given.get(kind)]
+            return None, []
+        mode = str(values["script_mode"])
+        image_types = [t for t in ImageType.calibration_types() if t.value in mode.split("_")]
+        absent = [t.observation_type for t in image_types if not given.get(t.observation_type)]
         if absent:
-            raise ExpectedError(
+            problem = ConfigProblem(
                 f"{option} has no {', '.join(absent)} exposures, which script_mode={mode} processes: "
-                f"give them or choose a script_mode of the image types given ({', '.join(sorted(given))})"
+                f"give them or choose a script_mode of the image types given ({', '.join(sorted(given))})",
+                option=option,
             )
-        repo = str(values.get("repo", "/repo/LSSTComCam"))
-        records = await asyncio.to_thread(
-            self._exposure_records, repo, self.instrument_name, [i for k in kinds for i in given[k]]
-        )
-        exposures: dict[str, list[int]] = {}
-        for kind in kinds:
+            return None, [problem]
+        repo = str(values["repo"])
+        wanted = [i for t in image_types for i in given[t.observation_type]]
+        try:
+            records = await asyncio.to_thread(self._exposure_records, repo, self.instrument_name, wanted)
+        except RuntimeError as e:  # RepositoryError
+            return None, [
+                ConfigProblem(f"{option}: the exposures cannot be read from {repo!r}: {e}", option=option)
+            ]
+        exposures: dict[ImageType, list[tuple[int, float]]] = {}
+        problems = []
+        for image_type in image_types:
+            kind = image_type.observation_type
             ids = list(given[kind])
             wrong = [
                 f"{i} ({records[i][0] if i in records else 'not in the repository'})"
@@ -313,15 +405,14 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 if i not in records or records[i][0] != kind
             ]
             if wrong:
-                raise ExpectedError(f"{option}: {kind} exposure(s) {', '.join(wrong)} are not {kind} images")
-            values[f"n_{kind}"] = len(ids)
-            values[f"n_discard_{kind}"] = 0
-            if kind != "bias":
-                values[f"exp_times_{kind}"] = [records[i][1] for i in ids]
-            explicit.update({f"n_{kind}", f"n_discard_{kind}"})
-            exposures[kind.upper()] = ids
-        self.log.info("Reprocessing exposures already in %s (no image taken): %s", repo, exposures)
-        return exposures
+                problems.append(
+                    ConfigProblem(
+                        f"{option}: {kind} exposure(s) {', '.join(wrong)} are not {kind} images",
+                        option=option,
+                    )
+                )
+            exposures[image_type] = [(i, records[i][1] if i in records else 0.0) for i in ids]
+        return (None if problems else exposures), problems
 
     def open_repository(self, repo: str) -> CalibrationRepository:
         """The run's repository facade on ``repo`` (made once; another ``repo`` replaces it).
@@ -381,7 +472,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         for sequence in plan.sequences:
             image_type = sequence.image_type
             times = sequence.exposure_times
-            await self.checkpoint(f"Taking {len(times)} {PLURALS[image_type]}.")
+            await self.checkpoint(f"Taking {len(times)} {image_type.plural}.")
             exposure_ids = await self.take_images(image_type, times)
             kept = exposure_ids[sequence.n_discard :]
             self.kept[image_type] = kept
@@ -439,10 +530,10 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.checkpoint("Reprocessing exposures already in the repository.")
         await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
         self.processor = self.make_processor(plan)
-        for sequence in plan.sequences:
-            kept = self.reprocess[sequence.image_type]
-            self.kept[sequence.image_type] = kept
-            self.processor.start(sequence.image_type, kept)
+        for image_type, ids in plan.reprocess.items():
+            kept = list(ids)
+            self.kept[image_type] = kept
+            self.processor.start(image_type, kept)
         await self.processor.wait()
         self.judge_run()
 

@@ -33,16 +33,21 @@ Public API
     The same schema as YAML text (what ``make_comcam_calibrations.py 0
     --schema`` prints).
 
-The configuration text is parsed by the SAL runtime's
-`lsst.ts.calibrations.sal.config_yaml.load_config_yaml`: duplicate keys are
-refused, dates kept as typed, and a line that is not a ``name: value`` pair
-(the procedure document writes ``generate_calibrations=True``) is explained.
+The configuration text is read by the SAL runtime
+(`lsst.ts.calibrations.sal.config_yaml.read_config_yaml`) and validated
+once, by ``BaseScript.do_configure``, against the script's ``get_schema()``
+(this schema plus the reprocessing options for ``MakeComCamCalibrations``):
+repeated keys are refused, dates kept as typed, and a line that is not a
+``name: value`` pair (the procedure document writes
+``generate_calibrations=True``) is explained; every problem is reported in
+one answer with the script's own checks.
 
 Constants: ``SCRIPT_MODES``, ``IMAGE_TYPES_BY_MODE``, ``DETECTOR_IDS``,
 ``DEFAULT_INPUT_COLLECTION``.
 
-This module imports only the standard library, PyYAML and the SAL runtime's
-YAML loader: printing the schema never imports the butler or a pipeline.
+This module imports only the standard library, PyYAML and the image types of
+``repo`` (which import nothing else): printing the schema never imports the
+butler or a pipeline.
 """
 
 __all__ = [
@@ -60,17 +65,19 @@ import typing
 
 import yaml
 
+from ..repo.image_type import ImageType
+
 SCHEMA_ID = "https://github.com/lsst-ts/ts_calibrations/blob/main/python/lsst/ts/calibrations/scripts/calibration_schema.py"
 """``$id`` of the configuration schema."""
 
 SCRIPT_MODES: tuple[str, ...] = ("BIAS", "DARK", "BIAS_DARK", "BIAS_DARK_FLAT")
 """Values of ``script_mode``."""
 
-IMAGE_TYPES_BY_MODE: dict[str, tuple[str, ...]] = {
-    "BIAS": ("BIAS",),
-    "DARK": ("DARK",),
-    "BIAS_DARK": ("BIAS", "DARK"),
-    "BIAS_DARK_FLAT": ("BIAS", "DARK", "FLAT"),
+IMAGE_TYPES_BY_MODE: dict[str, tuple[ImageType, ...]] = {
+    "BIAS": (ImageType.BIAS,),
+    "DARK": (ImageType.DARK,),
+    "BIAS_DARK": (ImageType.BIAS, ImageType.DARK),
+    "BIAS_DARK_FLAT": (ImageType.BIAS, ImageType.DARK, ImageType.FLAT),
 }
 """Image types each ``script_mode`` takes, in the order they are taken."""
 

@@ -21,12 +21,16 @@
 
 """ExposureSequence: the exposures of one image type, discards first."""
 
+from __future__ import annotations
+
 __all__ = ["ExposureSequence"]
 
 import dataclasses
 import math
 import typing
 from collections.abc import Sequence
+
+from ..repo.image_type import ImageType
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,8 +39,8 @@ class ExposureSequence:
 
     Parameters
     ----------
-    image_type : `str`
-        "BIAS", "DARK" or "FLAT".
+    image_type : `ImageType`
+        BIAS, DARK or FLAT.
     n : `int`
         Number of exposures kept (processed).
     n_discard : `int`
@@ -46,7 +50,7 @@ class ExposureSequence:
         ``n + n_discard``. Biases have 0.
     """
 
-    image_type: str
+    image_type: ImageType
     n: int
     n_discard: int
     exposure_times: tuple[float, ...]
@@ -54,7 +58,7 @@ class ExposureSequence:
     def __post_init__(self) -> None:
         if len(self.exposure_times) != self.n + self.n_discard:
             raise ValueError(
-                f"{self.image_type}: {len(self.exposure_times)} exposure times for "
+                f"{self.image_type.value}: {len(self.exposure_times)} exposure times for "
                 f"n={self.n} + n_discard={self.n_discard} exposures."
             )
 
@@ -75,14 +79,14 @@ class ExposureSequence:
 
     @classmethod
     def from_options(
-        cls, image_type: str, n: int, n_discard: int, exp_times: float | Sequence[float] | None, option: str
-    ) -> "ExposureSequence":
+        cls, image_type: ImageType, n: int, n_discard: int, exp_times: float | Sequence[float] | None
+    ) -> ExposureSequence:
         """Build the sequence from the configuration options.
 
         Parameters
         ----------
-        image_type : `str`
-            "BIAS", "DARK" or "FLAT".
+        image_type : `ImageType`
+            BIAS, DARK or FLAT (its option names are in the messages).
         n, n_discard : `int`
             Numbers of exposures kept and discarded.
         exp_times : `float`, sequence of `float`, or `None`
@@ -90,8 +94,6 @@ class ExposureSequence:
             times (the discards reuse the first); or a list of
             ``n + n_discard`` times, the discards' first. `None` for biases
             (exposure time 0).
-        option : `str`
-            Name of the exposure-time option, for error messages.
 
         Returns
         -------
@@ -101,16 +103,17 @@ class ExposureSequence:
         Raises
         ------
         ValueError
-            If a list has another length (the message names the option and
+            If a list has another length (the message names the options and
             both acceptable lengths), or a time is not a finite number >= 0.
         """
+        names = image_type.options
+        option = names.exp_times or names.n
         if exp_times is None:
             times: list[float] = [0.0] * (n + n_discard)
         elif isinstance(exp_times, int | float) and not isinstance(exp_times, bool):
             times = [float(exp_times)] * (n + n_discard)
         elif isinstance(exp_times, Sequence):
             values = [float(value) for value in exp_times]
-            kind = image_type.lower()
             if len(values) == n + n_discard:
                 times = values
             elif len(values) == n and values:
@@ -119,13 +122,15 @@ class ExposureSequence:
                 lengths = f"{n}"
                 if n_discard:
                     lengths = (
-                        f"{n} (n_{kind}) or {n + n_discard} (n_{kind} + n_discard_{kind}, "
+                        f"{n} ({names.n}) or {n + n_discard} ({names.n} + {names.n_discard}, "
                         f"the first {n_discard} for the discarded images)"
                     )
                 raise ValueError(
-                    f"{option} has {len(values)} entries, but with n_{kind}={n} and "
-                    f"n_discard_{kind}={n_discard} it must be a single value or a list of {lengths} entries; "
-                    f"change {option} or set n_{kind} to the number of exposures wanted."
+                    f"{option} has {len(values)} entries, but with {names.n}={n} and "
+                    f"{names.n_discard}={n_discard} it must be a single value or a list of {lengths} "
+                    "entries; "
+                    f"change {option}, or set {names.n} to the number of exposures wanted (or leave it "
+                    "out: then it follows the length of the list)."
                 )
         else:
             raise ValueError(f"{option}={exp_times!r} must be a number of seconds or a list of them.")
@@ -133,6 +138,16 @@ class ExposureSequence:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{option}: exposure time {value} must be a finite number of seconds >= 0.")
         return cls(image_type=image_type, n=n, n_discard=n_discard, exposure_times=tuple(times))
+
+    @classmethod
+    def from_exposures(cls, image_type: ImageType, exposure_times: Sequence[float]) -> ExposureSequence:
+        """The sequence of exposures already taken (reprocessing): all kept, none discarded."""
+        return cls(
+            image_type=image_type,
+            n=len(exposure_times),
+            n_discard=0,
+            exposure_times=tuple(float(t) for t in exposure_times),
+        )
 
     def to_dict(self) -> dict[str, typing.Any]:
         """Return a JSON-compatible dict of the fields."""

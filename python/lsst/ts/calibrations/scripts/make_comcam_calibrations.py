@@ -29,9 +29,8 @@ import typing
 
 from ..observatory.base_camera import BaseCamera
 from ..observatory.comcam import ComCam
-from ..sal.base import ExpectedError
 from .base_make_calibrations import BaseMakeCalibrations
-from .calibration_schema import make_schema
+from .calibration_schema import DETECTOR_IDS, make_schema
 
 
 class MakeComCamCalibrations(BaseMakeCalibrations):
@@ -47,12 +46,12 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
     ``filter``: a filter name among the camera's ``availableFilters`` (e.g.
     "r_03"), or an integer: the position (0-based) of the filter in
     ``availableFilters.filterNames``; null (default) keeps the filter in
-    place.
+    place (`BaseMakeCalibrations.resolve_filter`).
     """
 
     instrument_name: typing.ClassVar[str] = "LSSTComCam"
     ocps_index: typing.ClassVar[int] = 2
-    detector_ids: typing.ClassVar[tuple[int, ...]] = tuple(range(9))
+    detector_ids: typing.ClassVar[tuple[int, ...]] = DETECTOR_IDS
     camera_class: typing.ClassVar[typing.Callable[..., BaseCamera]] = ComCam
 
     def __init__(self, index: int) -> None:
@@ -71,31 +70,6 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         """The ComCam group."""
         assert isinstance(self.camera, ComCam)
         return self.camera
-
-    async def resolve_filter(self, value: str | int | None) -> str | None:
-        """Check ``filter`` against ``CCCamera.availableFilters``.
-
-        Raises
-        ------
-        ExpectedError
-            If the filter is not available (the message lists those that are).
-        """
-        if value is None:
-            return None
-        try:
-            available = await self.comcam.get_available_filters()
-        except RuntimeError as e:
-            raise ExpectedError(f"filter={value!r} cannot be checked: {e}") from e
-        if isinstance(value, int) and not isinstance(value, bool):
-            if not 0 <= value < len(available):
-                raise ExpectedError(
-                    f"filter={value} is not a position in the camera's availableFilters {available}; "
-                    f"give 0..{len(available) - 1} or a name"
-                )
-            return available[value]
-        if value not in available:
-            raise ExpectedError(f"filter={value!r} is not in the camera's availableFilters {available}")
-        return value
 
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
         """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
