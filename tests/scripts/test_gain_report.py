@@ -28,7 +28,7 @@ import pytest
 
 from lsst.ts.calibrations.repo.camera import AMP_NAMES
 from lsst.ts.calibrations.repo.ptc_dataset import PhotonTransferCurveDataset
-from lsst.ts.calibrations.scripts.gain_report import GainReport, format_gain_table
+from lsst.ts.calibrations.scripts.gain_report import GainReport
 
 
 def extract(
@@ -83,7 +83,7 @@ def test_table_per_pair_detector_and_amplifier() -> None:
         assert measured[pair][det] == pytest.approx(expected)
     first = report.rows[0]
     assert first[:5] == (11, 12, 0.35, 0, sorted(AMP_NAMES)[0])
-    text = format_gain_table(extracts)
+    text = report.format()
     lines = text.splitlines()
     assert (
         lines[0]
@@ -116,7 +116,7 @@ def test_nan_and_empty() -> None:
     report = GainReport.from_extracts({(1, 2): extract((1, 2), 1, 2, gains)})
     assert math.isnan(report.gains()[(1, 2)][2]["C10"])
     assert report.to_dict()["rows"][[r[4] for r in report.rows].index("C10")]["gain"] is None
-    assert "(no flat pair measured)" in format_gain_table({})
+    assert "(no flat pair measured)" in GainReport.from_extracts({}).format()
 
 
 def test_inconsistent_pair_refused() -> None:

@@ -30,8 +30,8 @@ Public API
     ``.rawExpTimes``, ``.rawMeans``, ``.gainErr``; ``.metadata`` with
     ``PAIRED`` false for a flat without a partner). Both exposures of a pair
     carry that pair's values; each pair appears once per detector.
-``format_gain_table(extracts) -> str``
-    ``str(GainReport.from_extracts(extracts))``: one table for the log.
+``GainReport.format() -> str``
+    One table for the log.
 ``GainReport.rows``
     Tuples in the order of `GainReport.COLUMNS`: first exposure, second
     exposure, exposure time (s), detector, amplifier, gain (e-/ADU), gain
@@ -44,7 +44,7 @@ thread) and passes them in.
 
 from __future__ import annotations
 
-__all__ = ["GainReport", "format_gain_table"]
+__all__ = ["GainReport"]
 
 import dataclasses
 import math
@@ -215,19 +215,3 @@ class GainReport:
             ],
             "unpaired": [list(item) for item in self.unpaired],
         }
-
-
-def format_gain_table(extracts: Mapping[tuple[int, int], Any]) -> str:
-    """Return the gain table of ``cpPtcExtract`` datasets (see `GainReport`).
-
-    Parameters
-    ----------
-    extracts : `~collections.abc.Mapping` [`tuple` [`int`, `int`], `typing.Any`]
-        ``(exposure, detector)`` → ``PhotonTransferCurveDataset``.
-
-    Returns
-    -------
-    table : `str`
-        The table, one line per exposure pair, detector and amplifier.
-    """
-    return GainReport.from_extracts(extracts).format()

@@ -179,7 +179,6 @@ class OcpsClient:
         pipeline: str,
         config: str,
         data_query: str,
-        prereq_jobs: Sequence[str] = (),
         timeout: float = 60.0,
     ) -> str:
         """Submit a job; return its id as soon as the OCPS has accepted it.
@@ -194,8 +193,6 @@ class OcpsClient:
             Pipetask options (see `make_config`).
         data_query : `str`
             Data query (see `make_data_query`).
-        prereq_jobs : `list` [`str`], optional
-            Jobs the OCPS must see complete before this one runs.
         timeout : `float`, optional
             Time limit (s) for the OCPS to accept the job.
 
@@ -211,12 +208,11 @@ class OcpsClient:
             no job id.
         """
         self.log.info(
-            "Submitting %s to OCPS: pipeline=%s config=%r data_query=%r prereq_jobs=%r",
+            "Submitting %s to OCPS: pipeline=%s config=%r data_query=%r",
             label,
             pipeline,
             config,
             data_query,
-            ",".join(prereq_jobs),
         )
         try:
             ack = await self.remote.cmd_execute.set_start(
@@ -226,7 +222,8 @@ class OcpsClient:
                 version="",
                 config=config,
                 data_query=data_query,
-                prereq_jobs=",".join(prereq_jobs),
+                # The run orders its jobs itself (a step waits for the steps it comes after).
+                prereq_jobs="",
                 output_dataset_types="",
             )
         except AckError as e:
@@ -293,19 +290,6 @@ class OcpsClient:
                 result,
             )
         return result
-
-    async def run(
-        self,
-        label: str,
-        pipeline: str,
-        config: str,
-        data_query: str,
-        prereq_jobs: Sequence[str] = (),
-        timeout: float | None = None,
-    ) -> OcpsJobResult:
-        """Submit a job and wait for its result (`submit` then `wait`)."""
-        job_id = await self.submit(label, pipeline, config, data_query, prereq_jobs)
-        return await self.wait(job_id, timeout=timeout)
 
     async def abort(self, job_id: str, timeout: float = 30.0) -> None:
         """Abort a job of this client if it is still running.

@@ -55,6 +55,9 @@ __all__ = ["check_repository"]
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..repo.image_type import ImageType
+from .calibration_product import CalibrationProduct
+
 if TYPE_CHECKING:
     from ..repo.calibration_repository import CalibrationRepository
     from .calibration_plan import CalibrationPlan
@@ -70,15 +73,6 @@ PIPELINE_NEEDS: dict[str, tuple[str, ...]] = {
     "verifyBias": ("bias",),
     "verifyDark": ("bias", "dark"),
     "verifyFlat": ("bias", "dark", "flat"),
-}
-
-_OPTION_KIND = {
-    "BIAS": "bias",
-    "DARK": "dark",
-    "FLAT": "flat",
-    "DEFECTS": "defects",
-    "PTC": "ptc",
-    "GAIN": "ptc",
 }
 
 
@@ -121,16 +115,18 @@ def check_repository(
 
     checked: set[tuple[str, str]] = set()
     for step in plan.steps:
-        kind = _OPTION_KIND[step.name]
+        product = CalibrationProduct(step.name)
         produced_before = {plan.step(name).dataset_type for name in step.after}
         jobs: list[tuple[str, str, Sequence[str], set[str]]] = []
         if step.generate:
-            jobs.append((f"input_collections_{kind}", step.pipeline, step.input_collections, produced_before))
+            jobs.append(
+                (product.input_collections_option, step.pipeline, step.input_collections, produced_before)
+            )
         if step.verify:
             made = produced_before | ({step.dataset_type} if step.verification == "internal" else set())
             jobs.append(
                 (
-                    f"input_collections_verify_{kind}",
+                    ImageType(step.images[0]).options.input_collections_verify,
                     step.verify_pipeline,
                     step.verify_input_collections,
                     made,
