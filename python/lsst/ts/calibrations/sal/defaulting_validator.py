@@ -148,7 +148,9 @@ class DefaultingValidator:
                 by_name.setdefault(str(path[0]), []).append(error)
             else:
                 problems.append(("", self._describe(error)))
-        order = {name: i for i, name in enumerate([*data, *self.schema.get("properties", {})])}
+        order: dict[str, int] = {}
+        for name in [*data, *self.schema.get("properties", {})]:
+            order.setdefault(str(name), len(order))
         for name, errors in by_name.items():
             best = jsonschema.exceptions.best_match(errors)
             assert best is not None

@@ -156,7 +156,9 @@ def exposure_sequences(
     sequences : `list` [`ExposureSequence`]
         One per image type that could be made.
     problems : `list` [`ConfigProblem`]
-        A list of the wrong length or a bad time, naming the option.
+        A list of the wrong length or a bad time, naming the option (the
+        image type is then planned as if ``n_*`` followed the list, when it
+        is a list, for the checks that come later).
     notes : `list` [`str`]
         INFO lines: an ``n_*`` that followed its list; options overridden
         by reprocessing.
@@ -194,6 +196,14 @@ def exposure_sequences(
             sequences.append(ExposureSequence.from_options(image_type, n, n_discard, exp_times))
         except ValueError as e:
             problems.append(ConfigProblem(str(e), option=names.exp_times or names.n))
+            if isinstance(exp_times, list) and exp_times:
+                # Planned as if n followed the list, so that the checks that come later still run.
+                try:
+                    sequences.append(
+                        ExposureSequence.from_options(image_type, len(exp_times), n_discard, exp_times)
+                    )
+                except ValueError:
+                    pass  # a bad time: reported above
     return sequences, problems, notes
 
 
