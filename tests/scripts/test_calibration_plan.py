@@ -255,7 +255,9 @@ def test_another_example() -> None:
 
 
 def test_notes_gain_example() -> None:
-    plan = plan_of("n_flat: 11\nexp_times_flat: [0.1, 0.1, 0.35, 0.35, 0.6, 0.6, 1, 1.5, 1.7, 2.1, 2.3]\n")
+    # As written in the notes: only the list (n_flat follows it).
+    plan = plan_of("exp_times_flat: [0.1, 0.1, 0.35, 0.35, 0.6, 0.6, 1, 1.5, 1.7, 2.1, 2.3]\n")
+    assert plan.sequence("FLAT").n == 11
     assert plan.gain_pairs == ((0, 1), (2, 3), (4, 5))
     assert plan.flat_pair_times == (0.1, 0.35, 0.6)
     assert plan.unpaired_flats == (6, 7, 8, 9, 10)

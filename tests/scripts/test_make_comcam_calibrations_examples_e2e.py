@@ -282,13 +282,12 @@ do_ptc: True
 async def test_notes_gain_from_flat_pairs(
     observatory: SimulatedObservatory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # The Notes' snippet, n_flat set to the list's length: gains from the first three pairs.
+    # The Notes' snippet as written (n_flat follows the list): gains from the first three pairs.
     caplog.set_level(logging.INFO)
     text = """
 script_mode: BIAS_DARK_FLAT
 n_bias: 2
 n_dark: 2
-n_flat: 11
 exp_times_flat: [0.1, 0.1, 0.35, 0.35, 0.6, 0.6, 1, 1.5, 1.7, 2.1, 2.3]
 do_verify: False
 """
@@ -312,6 +311,7 @@ do_verify: False
     amplifiers = {row["amplifier"] for row in rows}
     assert len(amplifiers) == 16 and len(rows) == 3 * len(amplifiers)
     assert "unused for the gain" in caplog.text
+    assert "n_flat is 11, the number of entries of exp_times_flat" in caplog.text
 
 
 async def test_dark_mode_generates_from_reference_bias(observatory: SimulatedObservatory) -> None:
