@@ -184,8 +184,8 @@ class ImageType(enum.StrEnum):
             If no image type has that name; the message lists them.
         """
         try:
-            return cls(str(name).strip().upper())
-        except ValueError:
+            return cls[str(name).strip().upper()]
+        except KeyError:
             raise ValueError(
                 f"{name!r} is not an image type; use one of {', '.join(member.value for member in cls)}"
             ) from None

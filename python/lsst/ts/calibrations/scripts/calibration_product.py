@@ -81,7 +81,7 @@ class CalibrationProduct(enum.StrEnum):
     @classmethod
     def of_image_type(cls, image_type: ImageType) -> CalibrationProduct:
         """Return the product combined from one calibration image type (BIAS, DARK, FLAT)."""
-        return cls(image_type.value)
+        return cls[image_type.value]
 
     @property
     def config_options_option(self) -> str:
@@ -100,4 +100,4 @@ class CalibrationProduct(enum.StrEnum):
     @property
     def image_type(self) -> ImageType | None:
         """The image type it is combined from (BIAS, DARK, FLAT), or `None`."""
-        return ImageType(self.value) if self.value in ImageType.__members__ else None
+        return ImageType[self.value] if self.value in ImageType.__members__ else None

@@ -170,7 +170,9 @@ def exposure_sequences(
         names = image_type.options
         if reprocess is not None and image_type in reprocess:
             sequences.append(ExposureSequence.from_exposures(image_type, reprocess[image_type]))
-            ignored = [name for name in (names.n, names.n_discard, names.exp_times) if name in explicit]
+            ignored = [
+                name for name in (names.n, names.n_discard, names.exp_times) if name and name in explicit
+            ]
             if ignored:
                 notes.append(
                     f"{', '.join(ignored)} ignored: the {len(reprocess[image_type])} "

@@ -115,7 +115,7 @@ def check_repository(
 
     checked: set[tuple[str, str]] = set()
     for step in plan.steps:
-        product = CalibrationProduct(step.name)
+        product = CalibrationProduct[step.name]
         produced_before = {plan.step(name).dataset_type for name in step.after}
         jobs: list[tuple[str, str, Sequence[str], set[str]]] = []
         if step.generate:
@@ -126,7 +126,7 @@ def check_repository(
             made = produced_before | ({step.dataset_type} if step.verification == "internal" else set())
             jobs.append(
                 (
-                    ImageType(step.images[0]).options.input_collections_verify,
+                    ImageType[step.images[0]].options.input_collections_verify,
                     step.verify_pipeline,
                     step.verify_input_collections,
                     made,

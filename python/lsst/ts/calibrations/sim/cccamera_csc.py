@@ -571,7 +571,7 @@ class CCCameraCsc(BaseCsc):
                 # current, cosmic rays) from one run to the next.
                 dark_time=exptime + (2 * self.shutter_time if shutter else 0.0),
                 shutter_open_time=shutter_open_time,
-                physical_filter=self.current_filter if ImageType(image_type).shutter_open else None,
+                physical_filter=self.current_filter if ImageType[image_type].shutter_open else None,
                 date_obs=date_obs,
                 detectors=detectors,
                 header=header,
