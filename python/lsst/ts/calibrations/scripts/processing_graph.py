@@ -103,7 +103,11 @@ class ProcessingGraph:
             names = image_type.options
             # cpDark needs the run's bias, cpFlat its bias and dark.
             after = (
-                tuple(s.name for s in steps if s.certify and s.name in (CalibrationProduct.BIAS, "DARK"))
+                tuple(
+                    s.name
+                    for s in steps
+                    if s.certify and s.name in (CalibrationProduct.BIAS, CalibrationProduct.DARK)
+                )
                 if generate
                 else ()
             )
