@@ -34,8 +34,9 @@ from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecor
 
 STD_TIMEOUT = 10.0
 SCRIPTS = Path(__file__).parents[2] / "python/lsst/ts/calibrations/scripts"
-FACADE_MODULES = {"calibration_repository", "verification_verdict"}
-"""The modules of repo/ that scripts/ may use: the repository facade and the verdict rule."""
+FACADE_MODULES = {"calibration_repository", "verification_verdict", "image_type"}
+"""The modules of repo/ that scripts/ may use: the repository facade, the verdict rule and the image
+types (plain definitions, no butler)."""
 _indices = itertools.count(300)
 
 
