@@ -78,8 +78,9 @@ async def test_remotes_are_made_with_the_script_and_described() -> None:
         await asyncio.wait_for(script.start_task, STD_TIMEOUT)
         # Made in the constructor, from the class's declared camera and OCPS: no configure needed.
         assert script.camera is not None and script.ocps is not None
+        # "Name:index", as salobj's BaseScript writes them (index 0 for a component without index).
         remotes = script.evt_description.data.remotes.split(",")
-        assert remotes == ["CCCamera", "CCHeaderService", "CCOODS", "OCPS:2"]
+        assert remotes == ["CCCamera:0", "CCHeaderService:0", "CCOODS:0", "OCPS:2"]
     finally:
         await script.close()
 
