@@ -169,14 +169,14 @@ class QueueState:
         """What the panel sent with ``add`` (config, descr, log level), by script index."""
         self._tasks: set[asyncio.Task[None]] = set()
         self._shown: set[int] = set()
-        self.remote = Remote(domain, "ScriptQueue", index)
-        self.script_remote = Remote(domain, "Script", 0, readonly=True, include=SCRIPT_EVENTS)
-        self.start_task = asyncio.ensure_future(self._start())
-
-    # Lifecycle.
-
-    async def _start(self) -> None:
-        await asyncio.gather(self.remote.start_task, self.script_remote.start_task)
+        self._state_seen: set[int] = set()
+        self.summary_value: dict[str, typing.Any] = {}
+        # Callbacks are set before the Remotes start, so the event history
+        # (the queue's state before the panel started) reaches them.
+        self.remote = Remote(domain, "ScriptQueue", index, start=False)
+        self.script_remote = Remote(
+            domain, "Script", 0, readonly=True, include=SCRIPT_EVENTS, start=False
+        )
         for name, callback in (
             ("summaryState", self._on_summary_state),
             ("queue", self._on_queue),
@@ -188,6 +188,12 @@ class QueueState:
             getattr(self.remote, f"evt_{name}").callback = callback
         for name in SCRIPT_EVENTS:
             getattr(self.script_remote, f"evt_{name}").callback = getattr(self, f"_on_script_{name}")
+        self.start_task = asyncio.ensure_future(self._start())
+
+    # Lifecycle.
+
+    async def _start(self) -> None:
+        await asyncio.gather(self.remote.start(), self.script_remote.start())
         self._spawn(self._beat_heartbeats())
         self._publish_state()
         self._publish_scripts()
@@ -323,6 +329,7 @@ class QueueState:
         for index in set(self.scripts) - wanted:
             del self.scripts[index]
             self.logs.pop(index, None)
+            self._state_seen.discard(index)
         for index in wanted - set(self.scripts):
             self.scripts[index] = _Script(index=index)
             info = self.pending_info.pop(index, None)
@@ -360,7 +367,8 @@ class QueueState:
         script.type = "standard" if data.isStandard else "external"
         script.path = data.path
         script.process_state = _enum_name(ScriptProcessState, data.processState)
-        if data.scriptState:
+        # The script's own state event is newer than the queue's copy of it.
+        if data.scriptState and script.index not in self._state_seen:
             script.script_state = _enum_name(ScriptState, data.scriptState)
         for name in (
             "timestampConfigureEnd",
@@ -397,6 +405,7 @@ class QueueState:
         script = self._script_of(data)
         if script is None:
             return
+        self._state_seen.add(script.index)
         script.script_state = _enum_name(ScriptState, data.state)
         script.last_checkpoint = data.lastCheckpoint
         if data.reason:

@@ -2,7 +2,7 @@
 //
 // It speaks LOVE's protocol (see doc/queue/panel.rst): websocket subscriptions in
 // LOVE's envelope, commands as POST /manager/api/cmd/ {cmd, csc, salindex, params}.
-// Every value from the server is shown with textContent: never innerHTML.
+// Every value from the server is shown with textContent, never parsed as HTML.
 "use strict";
 
 (() => {
@@ -600,7 +600,8 @@
     $("finished-count").textContent = String(finished.length);
     clear(list);
     for (const script of finished) {
-      const final = script.script_state !== "UNKNOWN" ? script.script_state : script.process_state;
+      const processEnded = ["TERMINATED", "LOADFAILED", "CONFIGUREFAILED"].includes(script.process_state);
+      const final = processEnded || script.script_state === "UNKNOWN" ? script.process_state : script.script_state;
       const ran = script.timestampRunStart > 0 && script.timestampProcessEnd > 0 ? script.timestampProcessEnd - script.timestampRunStart : 0;
       const head = el("div", { class: "head" },
         el("span", { class: "path mono" }, script.path),
