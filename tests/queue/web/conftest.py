@@ -22,10 +22,15 @@
 """Shared fixtures of the queue panel's tests."""
 
 import pathlib
+import shutil
+import typing
 from collections.abc import AsyncIterator
 
 import pytest
-from panel_harness import TOKEN, PanelHarness, panel_harness
+from panel_harness import STD_TIMEOUT, TOKEN, PanelHarness, panel_harness
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+"""Debian's chromium: Playwright drives it with ``executable_path``."""
 
 
 @pytest.fixture
@@ -40,3 +45,26 @@ async def token_harness(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
     """A ScriptQueue (ENABLED) and its panel requiring a token."""
     async with panel_harness(tmp_path, token=TOKEN) as h:
         yield h
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[typing.Any]:
+    """A page of headless Debian chromium (Playwright's own browser is not used).
+
+    The test fails if the page raises a JavaScript error.
+    """
+    from playwright.async_api import async_playwright, expect
+
+    expect.set_options(timeout=STD_TIMEOUT * 1000)
+    errors: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+            page = await context.new_page()
+            page.set_default_timeout(STD_TIMEOUT * 1000)
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            yield page
+        finally:
+            await browser.close()
+    assert not errors, f"JavaScript errors in the page: {errors}"

@@ -509,10 +509,12 @@
     const expected = current.expected_duration;
     const fraction = expected > 0 ? Math.min(1, elapsed / expected) : 0;
     box.append(
+      ...[
       el("div", { class: "line" }, el("span", { class: "path mono" }, current.path), el("span", { class: "idx" }, `#${current.index}`), el("span", { class: `state state-${current.script_state}` }, current.script_state), el("span", { class: "pstate" }, current.process_state)),
       el("div", { class: "line" }, el("span", { class: "elapsed" }, `Elapsed ${fmtDuration(elapsed)} of ${fmtDuration(expected)} expected`), el("span", { class: "checkpoint" }, `Last checkpoint: ${current.last_checkpoint || "-"}`), el("span", { class: "heartbeat" }, `Lost heartbeats: ${current.lost_heartbeats}`)),
       el("div", { class: "progress" }, el("div")),
       current.descr ? el("div", { class: "descr" }, current.descr) : null,
+      ].filter((node) => node !== null),
     );
     box.querySelector(".progress div").style.width = `${(fraction * 100).toFixed(1)}%`;
     renderLog($("current-log"), state.logs.get(current.index) || []);
