@@ -95,10 +95,13 @@ async def test_token_required_everywhere(token_harness: PanelHarness) -> None:
         status, answer = await h.command(session, "showQueue")
         assert (status, answer["ack"]) == (200, "CMD_COMPLETE")
         async with session.ws_connect(url + f"manager/ws/subscription?token={TOKEN}") as ws:
-            await ws.send_json(
-                {"option": "subscribe", "category": "event", "csc": "ScriptQueueState", "salindex": 1,
-                 "stream": "stateStream"}
-            )  # fmt: skip
+            subscription = {
+                "category": "event",
+                "csc": "ScriptQueueState",
+                "salindex": 1,
+                "stream": "stateStream",
+            }
+            await ws.send_json({"option": "subscribe", **subscription})
             reply = await ws.receive_json(timeout=STD_TIMEOUT)
             assert reply == {"data": "Successfully subscribed to event-ScriptQueueState-1-stateStream"}
 
@@ -187,10 +190,8 @@ async def test_config_size_capped(harness: PanelHarness) -> None:
             session, "add", {"isStandard": True, "path": "wait.py", "config": big, "location": 2}
         )
         assert status == 400 and f"limit is {MAX_CONFIG_BYTES} bytes" in answer["error"]
-        status, answer = await harness.post(
-            session, "manager/api/validate-config-schema/", {"isStandard": True, "path": "wait.py", "config": big,
-                                                             "schema": ""}
-        )  # fmt: skip
+        body = {"isStandard": True, "path": "wait.py", "config": big, "schema": ""}
+        status, answer = await harness.post(session, "manager/api/validate-config-schema/", body)
         assert status == 200 and answer["title"] == "CONFIG TOO LARGE"
         status, answer = await harness.post(
             session,
