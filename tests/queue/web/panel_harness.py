@@ -23,6 +23,7 @@
 
 import asyncio
 import contextlib
+import io
 import json
 import os
 import pathlib
@@ -124,3 +125,46 @@ async def panel_harness(
             harness = PanelHarness(csc, panel)
             await harness.wait_available()
             yield harness
+
+
+DATE = "2022-11-04T06:00:00"
+"""The simulated clock's start: the exposures fall in the example's validity range."""
+
+
+@contextlib.asynccontextmanager
+async def comcam_panel(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
+    """The simulated observatory (own process), the ScriptQueue with this
+    package's scripts as the external root, and the panel.
+    """
+    # The simulator is imported only here: the other panel tests do without it.
+    from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
+    from lsst.ts.calibrations.sim.run_comcam_sim import ObservatoryProcess
+
+    repo = tmp_path / "repo"
+    for physical_filter in ("r_03", "y_04"):
+        references = ReferenceCalibrations(
+            repo, detectors=[0], seed=3, day_obs=20221102, physical_filter=physical_filter
+        )
+        await asyncio.to_thread(references.make)
+    old_records = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")
+    os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(tmp_path / "records")
+    try:
+        with dds_isolation("panel_e2e"):
+            args = ["--repo", str(repo), "--time-scale", "0.01", "--date", DATE, "--seed", "3"]
+            async with (
+                ObservatoryProcess(args, stream=io.StringIO()),
+                ScriptQueue(index=1, standardpath=STANDARD_ROOT, initial_state=State.ENABLED) as csc,
+                QueuePanel(1, db_path=tmp_path / "panel.sqlite3") as panel,
+            ):
+                harness = PanelHarness(csc, panel)
+                state = panel.state
+                assert state is not None
+                await harness.wait_for(
+                    lambda: state.is_available(False, "maintel/make_comcam_calibrations.py"), "the script"
+                )
+                yield harness
+    finally:
+        if old_records is None:
+            os.environ.pop("TS_CALIBRATIONS_RUN_RECORDS", None)
+        else:
+            os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = old_records
