@@ -256,7 +256,7 @@ class Run:
         seen = [(name, t_ms) for name, page_index, t_ms in await page.evaluate("window.__changes")
                 if page_index == str(index)]  # fmt: skip
         # Match the script's transitions in order with the page's.
-        latencies = []
+        latencies: list[float] = []
         position = 0
         first_running = next(i for i, (name, _) in enumerate(sent) if name == "RUNNING")
         for name, stamp in sent[first_running + 1 :]:

@@ -195,7 +195,7 @@ class QueuePanel:
         self.state: QueueState | None = None
         self._script_remotes: dict[int, Remote] = {}
         self._check_lock = asyncio.Lock()
-        self._close_tasks: set[asyncio.Future[None]] = set()
+        self._close_tasks: set[asyncio.Future[bool]] = set()
         self._runner: web.AppRunner | None = None
         self._closed = False
         self.app = self.make_app()
@@ -219,9 +219,8 @@ class QueuePanel:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = getattr(site, "_server", None)
-        if self.port == 0 and server is not None and server.sockets:
-            self.port = server.sockets[0].getsockname()[1]
+        if self.port == 0:
+            self.port = int(self._runner.addresses[0][1])
         await self.state.start_task
         self.log.info("Queue panel of ScriptQueue:%s at %s", self.queue_index, self.url)
 
@@ -492,7 +491,7 @@ class QueuePanel:
             if name == "add":
                 self.state.remember(new_index, config=params.get("config", ""), descr=params.get("descr", ""))
                 await self.store.set_last(
-                    bool(params.get("isStandard")), str(params.get("path")), params["config"]
+                    bool(params.get("isStandard")), str(params.get("path")), params.get("config", "")
                 )
             else:
                 old = self.state.scripts.get(int(params.get("scriptSalIndex", 0)))

@@ -174,9 +174,7 @@ class QueueState:
         # Callbacks are set before the Remotes start, so the event history
         # (the queue's state before the panel started) reaches them.
         self.remote = Remote(domain, "ScriptQueue", index, start=False)
-        self.script_remote = Remote(
-            domain, "Script", 0, readonly=True, include=SCRIPT_EVENTS, start=False
-        )
+        self.script_remote = Remote(domain, "Script", 0, readonly=True, include=SCRIPT_EVENTS, start=False)
         for name, callback in (
             ("summaryState", self._on_summary_state),
             ("queue", self._on_queue),
