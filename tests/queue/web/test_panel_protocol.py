@@ -25,7 +25,9 @@ configurations (without a browser).
 """
 
 import asyncio
+import os
 import pathlib
+import signal
 import subprocess
 import sys
 import typing
@@ -329,3 +331,30 @@ async def test_check_runs_configure_only(harness: PanelHarness) -> None:
     # Nothing went through the queue; check scripts used their own indices.
     assert not harness.csc.model.queue and not harness.csc.model.history
     assert not any(index >= CHECK_INDEX_BASE for index in state.scripts)
+
+
+@pytest.mark.slow
+async def test_lost_heartbeats_counted(harness: PanelHarness) -> None:
+    """A script that stops beating (its process frozen) is shown with lost heartbeats."""
+    state = harness.panel.state
+    assert state is not None
+    async with aiohttp.ClientSession() as session:
+        params = {"isStandard": True, "path": "wait.py", "config": "wait_time: 120\n", "location": 2}
+        status, answer = await harness.command(session, "add", params)
+        assert status == 200
+        index = int(answer["result"])
+        await harness.wait_for(
+            lambda: index in state.scripts and state.scripts[index].script_state == "RUNNING", "RUNNING"
+        )
+        script = harness.csc.model.current_script
+        assert script is not None and script.index == index and script.pid is not None
+        os.kill(script.pid, signal.SIGSTOP)
+        try:
+            await harness.wait_for(lambda: state.scripts[index].lost_heartbeats >= 1, "a lost heartbeat", 60)
+        finally:
+            os.kill(script.pid, signal.SIGCONT)
+        await harness.wait_for(lambda: state.scripts[index].lost_heartbeats == 0, "beating again", 60)
+        status, _ = await harness.command(
+            session, "stopScripts", {"length": 1, "salIndices": [index] + [0] * 399, "terminate": True}
+        )
+        assert status == 200
