@@ -434,7 +434,7 @@
       $("check-status").className = `status ${ok ? "status-valid" : "status-error"}`;
       $("check-result").hidden = false;
       $("check-duration").textContent = fmtDuration(data.duration);
-      $("check-nimages").textContent = String(data.nimages ?? "-");
+      $("check-nimages").textContent = data.nimages > 0 ? String(data.nimages) : "not stated by the script";
       $("check-plan").textContent = data.plan || "";
       $("check-log").textContent = (data.log || []).map((l) => l.message).join("\n");
     } finally {
