@@ -72,6 +72,7 @@ PTC_FIXED = (
 )
 
 
+@pytest.mark.timeout(RUN_TIMEOUT + 900)
 async def test_launch_the_script(tmp_path: pathlib.Path, browser_page: Page) -> None:
     page = browser_page
     async with comcam_panel(tmp_path) as harness:
