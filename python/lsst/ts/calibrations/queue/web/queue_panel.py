@@ -184,10 +184,8 @@ class QueuePanel:
         self.token = token
         self.log = logging.getLogger(f"{__name__}.{queue_index}")
         if db_path is None:
-            db_dir = pathlib.Path.home() / ".lsst"
-            db_dir.mkdir(parents=True, exist_ok=True)
-            db_path = db_dir / "ts_calibrations_queue_panel.sqlite3"
-        self.db_path = db_path
+            db_path = pathlib.Path.home() / ".lsst" / "ts_calibrations_queue_panel.sqlite3"
+        self.db_path = pathlib.Path(db_path)
         self._own_domain = domain is None
         self.domain = domain if domain is not None else Domain()
         self.clients: set[_Client] = set()
@@ -213,7 +211,7 @@ class QueuePanel:
         """Follow the queue and listen. Idempotent."""
         if self._runner is not None:
             return
-        self.store = await asyncio.to_thread(ConfigStore, self.db_path)
+        self.store = await asyncio.to_thread(self._open_store)
         self.state = QueueState(self.domain, self.queue_index, publish=self.publish, log=self.log)
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
@@ -223,6 +221,11 @@ class QueuePanel:
             self.port = int(self._runner.addresses[0][1])
         await self.state.start_task
         self.log.info("Queue panel of ScriptQueue:%s at %s", self.queue_index, self.url)
+
+    def _open_store(self) -> ConfigStore:
+        if str(self.db_path) != ":memory:":
+            self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        return ConfigStore(self.db_path)
 
     async def close(self) -> None:
         """Close websockets, the server, the Remotes and the store. Idempotent."""
