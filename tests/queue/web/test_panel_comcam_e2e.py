@@ -1,0 +1,122 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The procedure document's "Launch the script" steps in the panel, in
+headless chromium, against the simulated observatory: the calibration
+script found by filter, the daily configuration valid, the PTC example's
+typo shown on its line, fixed, CHECKed (plan and duration, nothing taken),
+ADDed, run to DONE, and its report opened.
+
+Minutes of pipelines (generation, verification, defects, PTC through
+``pipetask``), hence ``slow``.
+"""
+
+import pathlib
+import typing
+
+import pytest
+from panel_harness import comcam_panel
+from playwright.async_api import Page, expect
+
+pytestmark = pytest.mark.slow
+
+RUN_TIMEOUT = 1200.0
+"""Time limit (s) of the run to DONE (pipelines on a shared 2-core machine)."""
+
+COMCAM = "li.script[data-path='maintel/make_comcam_calibrations.py'] button"
+
+TIMES_AND_NUMBERS = """n_bias: 30
+n_dark: 5
+exp_times_dark: [5, 10, 15, 20, 25]
+n_flat: 10
+exp_times_flat: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+"""
+
+PTC = """script_mode: BIAS_DARK_FLAT
+n_flat: 14
+exp_times_flat: [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30, 35, 35]
+filter: ${FILTER_NAME_OR_ID}
+generate_calibrations=True
+calib_collection: "LSSTComCam/calib/daily/calibs.2022NOV04.1"
+certify_calib_begin_date: "2022-11-04"
+certify_calib_end_date: "2022-11-05"
+do_defects: True
+do_ptc: True
+"""
+
+# Fixed as the document intends: the colon, the filter placeholder set to y_04 (bright enough
+# for the 35 s flats to stay below full well); one detector and one process for the pipelines.
+PTC_FIXED = (
+    PTC.replace("generate_calibrations=True", "generate_calibrations: True").replace(
+        "${FILTER_NAME_OR_ID}", "y_04"
+    )
+    + "detectors: [0]\nn_processes: 1\n"
+)
+
+
+@pytest.mark.timeout(RUN_TIMEOUT + 900)
+async def test_launch_the_script(tmp_path: pathlib.Path, browser_page: Page) -> None:
+    page = browser_page
+    async with comcam_panel(tmp_path) as harness:
+        await page.goto(harness.url)
+        await expect(page.locator("#summary-state")).to_have_text("ENABLED")
+        # Load the script: search for it under AVAILABLE SCRIPTS.
+        await page.fill("#script-filter", "comcam")
+        await expect(page.locator("#script-tree li.script")).to_have_count(1)
+        await page.click(COMCAM)
+        await expect(page.locator("#schema")).to_contain_text("title: MakeComCamCalibrations v1")
+        # The daily default: no configuration; the defaults the script fills in are shown.
+        await page.fill("#config-editor", "")
+        await expect(page.locator("#validation-status")).to_have_text("EMPTY")
+        await expect(page.locator("#defaults")).to_contain_text('script_mode: "BIAS_DARK_FLAT"')
+        await expect(page.locator("#defaults")).to_contain_text("n_bias: 20")
+        await page.fill("#config-editor", TIMES_AND_NUMBERS)
+        await expect(page.locator("#validation-status")).to_have_text("VALID")
+        # The PTC example as printed: the error is on its line 5.
+        await page.fill("#config-editor", PTC)
+        await expect(page.locator("#validation-status")).to_have_text("ERROR")
+        await expect(page.locator("#validation-error")).to_contain_text("line 5, column 1")
+        await expect(page.locator("#validation-error")).to_contain_text("write `generate_calibrations: True`")
+        await expect(page.locator("#gutter .err-line")).to_have_text("5")
+        # Fixed, then CHECKed: the plan and its duration; nothing is taken.
+        await page.fill("#config-editor", PTC_FIXED)
+        await expect(page.locator("#validation-status")).to_have_text("VALID")
+        await page.click("#btn-check")
+        await expect(page.locator("#check-status")).to_have_text("CHECK PASSED", timeout=300_000)
+        await expect(page.locator("#check-plan")).to_contain_text("FLAT")
+        assert await page.locator("#check-duration").text_content() not in ("", "-")
+        assert not harness.csc.model.history
+        # ADD; watch it run to DONE in the finished list; open its report.
+        async with page.expect_response("**/manager/api/cmd/") as response_info:
+            await page.click("#btn-add")
+        answer = await (await response_info.value).json()
+        assert answer["ack"] == "CMD_COMPLETE", answer
+        index = int(answer["result"])
+        await expect(page.locator("#current .state")).to_have_text("RUNNING", timeout=300_000)
+        item = page.locator(f"#finished li[data-index='{index}']")
+        await expect(item.locator(".state")).to_have_text("DONE", timeout=RUN_TIMEOUT * 1000)
+        await expect(item.locator("a.report")).to_be_visible()
+        async with page.context.expect_page() as new_page_info:
+            await item.locator("a.report").click()
+        report: typing.Any = await new_page_info.value
+        await report.wait_for_load_state()
+        assert "LSSTComCam/calib/daily/calibs.2022NOV04.1" in await report.content()
+        await report.close()
