@@ -28,48 +28,41 @@ file is imported under a private module name (script executables run
 `BaseScript` subclass is constructed; it is then driven through a `Remote`,
 exactly as a script queue drives a script process.
 
-Simulated observatory (``--simulate``): the options ``--repo PATH``,
-``--time-scale F``, ``--sensor-model FILE``, ``--seed N``, ``--date
-YYYY-MM-DD``, ``--geometry full|reduced`` and ``--sim-fault SPEC`` start
-`lsst.ts.calibrations.sim.observatory.SimulatedObservatory` (CCCamera,
-CCHeaderService, CCOODS and OCPS, ENABLED) in this process before the
-script, on the repository (created and bootstrapped on first use), with
-the alias ``/repo/LSSTComCam`` installed so the script's default ``repo``
-reaches it, and close it after the script. Without ``--simulate`` nothing
-is started: the script's components must be those of a real observatory,
-and the script says so (it fails naming each component that is not
-running).
+What the script runs against: by default nothing is started, and the
+script's components must be those of a real observatory, running and
+reachable (the script says so, naming each component that is not). An
+observatory provider (`ObservatoryProvider`, found by entry point, group
+``lsst.ts.calibrations.observatories``, or passed to `make_parser`,
+`parse_args` and `main`) may add its own options; when they ask for an
+observatory (e.g. ``--simulate`` of the simulated ComCam observatory), the
+provider makes an async context manager that `run_one_script` enters
+before the script and leaves after it. This module knows nothing of what
+the observatory is: it only enters it and prints its ``describe()`` line
+and ``alias_line``, if it has them.
 
-Isolation: with ``--simulate`` the observatory is private to this run: a
-fresh isolation name (``LSST_TOPIC_SUBNAME``, see
+Isolation: when the command starts an observatory, the observatory is
+private to this run: a fresh isolation name (``LSST_TOPIC_SUBNAME``, see
 `lsst.ts.calibrations.sal.isolation`) is set unless the user gave one, and
 every process the command starts inherits it, so two runs on one machine
 never see each other.
 
 Transport: with the DDS transport (``--transport dds``, or
-``LSST_SAL_TRANSPORT=dds``; the default of the command line) the script runs
-as its own process, ``python SCRIPT_PATH INDEX`` as a script queue starts
-it, driven over DDS; a process that exits, or stops beating, without a
-final state is reported and counts as a failure. With ``--simulate`` the
-simulated observatory then also runs as its own process (``run_comcam_sim``,
-`lsst.ts.calibrations.sim.run_comcam_sim.ObservatoryProcess`). With the
-local transport everything runs in this process, as described above.
-
-Why this layout: the options are declared here, as plain values, so
-``--help`` lists them and their errors are argparse errors; but this module
-does not import the simulator at module level (``sal`` is the bottom layer
-and a script run at the observatory must not pay for it). The simulator is
-imported by `make_simulated_observatory` only when ``--simulate`` is given,
-and `run_one_script` only sees an async context manager (``observatory``)
-to enter around the script, so any environment (a test double, another
-simulator) can be given the same way.
+``LSST_SAL_TRANSPORT=dds``; the default) the script runs as its own
+process, ``python SCRIPT_PATH INDEX`` as a script queue starts it, driven
+over DDS; a process that exits, or stops beating, without a final state is
+reported and counts as a failure. The observatory provider is told the
+transport, so it may run the observatory as its own process too. With the
+local transport the script is imported under a private module name (script
+executables run ``amain()`` only under ``if __name__ == "__main__"``), its
+one `BaseScript` subclass is constructed in this process, and it is driven
+through a `Remote`, exactly as a script queue drives a script process.
 """
 
 __all__ = [
     "load_script_class",
     "main",
+    "make_observatory",
     "make_parser",
-    "make_simulated_observatory",
     "parse_args",
     "run_one_script",
 ]
@@ -78,7 +71,6 @@ import argparse
 import asyncio
 import contextlib
 import datetime
-import importlib
 import importlib.util
 import inspect
 import itertools
@@ -99,6 +91,7 @@ from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
 from .domain import Domain
 from .heartbeat_monitor import HeartbeatMonitor
 from .isolation import SUBNAME_ENV, ensure_isolation_name
+from .observatory_provider import ObservatoryProvider, find_observatory_providers
 from .remote import Remote
 from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name
 
@@ -233,8 +226,14 @@ def _log_level(text: str) -> int:
     return level
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(providers: typing.Sequence[ObservatoryProvider] | None = None) -> argparse.ArgumentParser:
     """Make the command-line parser of ``run_one_script``.
+
+    Parameters
+    ----------
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers whose options to add; None for those found
+        by entry point (`find_observatory_providers`).
 
     Returns
     -------
@@ -269,142 +268,58 @@ def make_parser() -> argparse.ArgumentParser:
         help="Configuration as name=value pairs; each value is parsed as YAML.",
     )
     add_transport_argument(parser, default="dds")
-    sim = parser.add_argument_group(
-        "simulated observatory",
-        "Without --simulate the script talks to the real observatory's components.",
-    )
-    sim.add_argument(
-        "--simulate",
-        action="store_true",
-        help="Start the simulated observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2) in this process.",
-    )
-    sim.add_argument("--repo", metavar="PATH", help="Butler repository; created and bootstrapped if missing.")
-    sim.add_argument(
-        "--time-scale",
-        type=float,
-        metavar="F",
-        help="Real seconds per simulated second (default 1.0: the real camera's timings).",
-    )
-    sim.add_argument("--sensor-model", metavar="FILE", help="Sensor-model file (default: the shipped model).")
-    sim.add_argument("--seed", type=int, metavar="N", help="Seed of the sensor model (default 0).")
-    sim.add_argument(
-        "--date",
-        metavar="YYYY-MM-DD",
-        help="Start the simulated clock on this day, 18:00 UTC (or give YYYY-MM-DDTHH:MM:SS UTC); "
-        "day_obs rolls over at 12:00 UTC. Default: now.",
-    )
-    sim.add_argument(
-        "--geometry", choices=("reduced", "full"), help="Raw geometry (default reduced: fewer pixels)."
-    )
-    sim.add_argument(
-        "--sim-fault",
-        action="append",
-        metavar="SPEC",
-        help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
-        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
-    )
-    add_ocps_max_processes_argument(sim)
+    for provider in _providers(providers):
+        provider.add_arguments(parser)
     return parser
 
 
-def add_ocps_max_processes_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--ocps-max-processes N`` (the simulated OCPS's cap on ``pipetask -j``).
-
-    Parameters
-    ----------
-    parser : `argparse.ArgumentParser` or argument group
-        Where to add the option.
-    """
-    parser.add_argument(
-        "--ocps-max-processes",
-        type=int,
-        metavar="N",
-        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). pipetask -j N > 1 "
-        "starts a process per quantum; 1 is fastest for reduced-geometry quanta.",
-    )
+def _providers(providers: typing.Sequence[ObservatoryProvider] | None) -> list[ObservatoryProvider]:
+    """Return the given providers, or those found by entry point."""
+    return find_observatory_providers() if providers is None else list(providers)
 
 
-_SIM_OPTIONS = (
-    "repo",
-    "time_scale",
-    "sensor_model",
-    "seed",
-    "date",
-    "geometry",
-    "sim_fault",
-    "ocps_max_processes",
-)
-
-
-def _check_sim_options(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
-    """Check the simulated-observatory options (without importing the simulator)."""
-    given = [name for name in _SIM_OPTIONS if getattr(namespace, name, None) is not None]
-    if not namespace.simulate:
-        if given:
-            options = ", ".join("--" + name.replace("_", "-") for name in given)
-            parser.error(f"{options} need --simulate (they configure the simulated observatory)")
-        return
-    if namespace.repo is None:
-        parser.error("--simulate needs --repo PATH: the butler repository to use (created if missing)")
-    if namespace.time_scale is not None and not namespace.time_scale > 0:
-        parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
-    if namespace.seed is not None and namespace.seed < 0:
-        parser.error(f"--seed {namespace.seed} must be >= 0")
-    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
-        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
-    if namespace.date is not None:
-        try:
-            datetime.datetime.fromisoformat(namespace.date)
-        except ValueError:
-            parser.error(f"--date {namespace.date!r} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
-
-
-def make_simulated_observatory(
+def make_observatory(
     namespace: argparse.Namespace,
-) -> contextlib.AbstractAsyncContextManager[typing.Any]:
-    """Make the simulated observatory the ``--simulate`` options describe.
-
-    Imports ``lsst.ts.calibrations.sim.observatory`` (only now).
+    transport: str,
+    providers: typing.Sequence[ObservatoryProvider] | None = None,
+) -> contextlib.AbstractAsyncContextManager[typing.Any] | None:
+    """Make the observatory the command-line options ask for, if any.
 
     Parameters
     ----------
     namespace : `argparse.Namespace`
-        Parsed options (`parse_args`) with ``simulate`` set.
+        Parsed options (`parse_args`).
+    transport : `str`
+        The script's transport, "local" or "dds" (the provider may run the
+        observatory in its own process with "dds").
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers; None for those found by entry point.
 
     Returns
     -------
-    observatory : `lsst.ts.calibrations.sim.observatory.SimulatedObservatory`
-        Not started; enter it with ``async with``.
+    observatory : async context manager or `None`
+        Not entered; None if no provider was asked for one.
 
     Raises
     ------
     ValueError
-        If a fault spec or the sensor model is not valid.
+        If a provider refuses a value, or several providers were asked for
+        an observatory.
     """
-    module = importlib.import_module("lsst.ts.calibrations.sim.observatory")
-    faults_module = importlib.import_module("lsst.ts.calibrations.sim.sim_faults")
-    alias_module = importlib.import_module("lsst.ts.calibrations.repo.repo_alias")
-    faults = faults_module.SimFaults()
-    for spec in namespace.sim_fault or ():
-        faults.add_spec(spec)
-    return typing.cast(
-        contextlib.AbstractAsyncContextManager[typing.Any],
-        module.SimulatedObservatory(
-            namespace.repo,
-            time_scale=1.0 if namespace.time_scale is None else namespace.time_scale,
-            date=namespace.date,
-            seed=0 if namespace.seed is None else namespace.seed,
-            sensor_model=namespace.sensor_model,
-            geometry=namespace.geometry or "reduced",
-            faults=faults,
-            repo_alias=alias_module.DEFAULT_REPO_ALIAS,
-            ocps_max_processes=namespace.ocps_max_processes,
-        ),
-    )
+    made = [
+        observatory
+        for provider in _providers(providers)
+        if (observatory := provider.make_observatory(namespace, transport)) is not None
+    ]
+    if len(made) > 1:
+        raise ValueError(f"the options ask for {len(made)} observatories; give the options of one")
+    return made[0] if made else None
 
 
 def parse_args(
-    args: typing.Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+    args: typing.Sequence[str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+    providers: typing.Sequence[ObservatoryProvider] | None = None,
 ) -> argparse.Namespace:
     """Parse the command line of ``run_one_script``.
 
@@ -413,7 +328,11 @@ def parse_args(
     args : `list` [`str`], optional
         Arguments; `None` for ``sys.argv[1:]``.
     parser : `argparse.ArgumentParser`, optional
-        Parser; `None` for `make_parser()`.
+        Parser made by `make_parser` with the same ``providers``; `None`
+        for ``make_parser(providers)``.
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers that check their options; None for those
+        found by entry point.
 
     Returns
     -------
@@ -421,8 +340,9 @@ def parse_args(
         With ``script``, ``index`` (always set), ``loglevel``, and
         ``config`` (YAML text; "" if none given).
     """
+    providers = _providers(providers)
     if parser is None:
-        parser = make_parser()
+        parser = make_parser(providers)
     namespace = parser.parse_args(args)
     if namespace.index is None:
         namespace.index = random.randint(1, MAX_DEFAULT_INDEX)
@@ -430,7 +350,8 @@ def parse_args(
         parser.error(f"--index {namespace.index} must be in the range [1, {MAX_SAL_INDEX}]")
     if namespace.config is None:
         namespace.config = ""
-    _check_sim_options(parser, namespace)
+    for provider in providers:
+        provider.check_arguments(parser, namespace)
     return namespace
 
 
@@ -515,9 +436,9 @@ async def run_one_script(
         On SIGINT or SIGTERM send ``stop`` to the script and wait for its
         final state.
     observatory : async context manager, optional
-        Entered before the script starts and exited after it ends (e.g. the
-        simulated observatory, `make_simulated_observatory`); its
-        ``describe()`` line, if any, is printed. None: the script uses
+        Entered before the script starts and exited after it ends (made by
+        an observatory provider, `make_observatory`); its ``describe()``
+        line and ``alias_line``, if any, are printed. None: the script uses
         whatever components are running (a real observatory).
     transport : `str`, optional
         "local": the script runs in this process; "dds": the script runs as
@@ -789,25 +710,9 @@ async def _drive(
             await remote.cmd_stop.start(timeout=STD_TIMEOUT)
 
 
-def _make_observatory_process(
-    namespace: argparse.Namespace,
-) -> contextlib.AbstractAsyncContextManager[typing.Any]:
-    """Make the ``run_comcam_sim`` child process the ``--simulate`` options describe."""
-    module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
-    sim_args = ["--repo", str(namespace.repo)]
-    # Every --simulate option but the repository (given first) and the faults (repeatable, below).
-    for name in (name for name in _SIM_OPTIONS if name not in ("repo", "sim_fault")):
-        value = getattr(namespace, name)
-        if value is not None:
-            sim_args += ["--" + name.replace("_", "-"), str(value)]
-    for spec in namespace.sim_fault or ():
-        sim_args += ["--sim-fault", spec]
-    return typing.cast(
-        contextlib.AbstractAsyncContextManager[typing.Any], module.ObservatoryProcess(sim_args)
-    )
-
-
-def main(args: typing.Sequence[str] | None = None) -> None:
+def main(
+    args: typing.Sequence[str] | None = None, providers: typing.Sequence[ObservatoryProvider] | None = None
+) -> None:
     """Run ``run_one_script`` from the command line and exit with the
     script's exit code.
 
@@ -815,20 +720,19 @@ def main(args: typing.Sequence[str] | None = None) -> None:
     ----------
     args : `list` [`str`], optional
         Arguments; `None` for ``sys.argv[1:]``.
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers; None for those found by entry point.
     """
-    namespace = parse_args(args)
+    providers = _providers(providers)
+    namespace = parse_args(args, providers=providers)
     try:
         transport = namespace.transport or get_transport_name(default="dds")
-        observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None
-        if namespace.simulate:
+        observatory = make_observatory(namespace, transport, providers)
+        if observatory is not None:
             # The observatory this command starts is private to it (and the processes it starts).
             name, created = ensure_isolation_name("run")
             how = "private to this run" if created else f"from {SUBNAME_ENV}"
             print(f"isolation name {SUBNAME_ENV}={name} ({how})", flush=True)
-            if transport == "dds":
-                observatory = _make_observatory_process(namespace)
-            else:
-                observatory = make_simulated_observatory(namespace)
         code = asyncio.run(
             run_one_script(
                 namespace.script,
