@@ -22,7 +22,8 @@
 """Multi-process transport over Cyclone DDS.
 
 Each (component, SAL topic) is one DDS topic whose type is made at run time
-from the interface definition (`TopicInfo`), with ``salIndex`` as the key.
+from the interface definition (`TopicInfo`), with ``salIndex`` as the key
+(the type mapping is `lsst.ts.calibrations.sal.dds_types`).
 Quality of service, by SAL topic kind:
 
 * commands and ``ackcmd``: reliable, volatile (a late joiner never receives
@@ -53,13 +54,11 @@ __all__ = ["DdsTransport"]
 import asyncio
 import ctypes
 import dataclasses
-import functools
 import itertools
 import logging
 import os
 import threading
 import time
-import weakref
 import xml.sax.saxutils
 import zlib
 from collections.abc import Callable
@@ -79,15 +78,13 @@ from cyclonedds.core import (
 )
 from cyclonedds.domain import Domain as CycloneDomain
 from cyclonedds.domain import DomainParticipant
-from cyclonedds.idl import IdlStruct, make_idl_struct, types
 from cyclonedds.pub import DataWriter, Publisher
 from cyclonedds.sub import DataReader, Subscriber
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from .component_info import ComponentInfo
+from .dds_types import idl_type_of, make_converter, sample_field_names, topic_kind
 from .isolation import isolation_name
-from .topic_info import TopicInfo
 from .transport import ReaderCallback, Transport
 
 INTERFACE_ENV = "LSST_DDS_INTERFACE"
@@ -125,22 +122,6 @@ _MAX_TRIGGERED = 256
 _TAKE_N = 256
 
 _log = logging.getLogger(__name__)
-
-# SAL type: IDL type.
-_IDL_TYPES: dict[str, Any] = {
-    "boolean": bool,
-    "byte": types.uint8,
-    "short": types.int16,
-    "int": types.int32,
-    "long": types.int64,
-    "long long": types.int64,
-    "unsigned short": types.uint16,
-    "unsigned int": types.uint32,
-    "unsigned long": types.uint64,
-    "float": types.float32,
-    "double": types.float64,
-    "string": str,
-}
 
 
 def subname_from_env() -> str:
@@ -202,36 +183,6 @@ def make_cyclone_config(interface: str | None = None, peers: list[str] | None = 
         f"<LeaseDuration>{LEASE_DURATION}s</LeaseDuration>"
         "</Discovery></Domain></CycloneDDS>"
     )
-
-
-@functools.cache
-def _idl_type(component: str, sal_name: str) -> tuple[type[IdlStruct], TopicInfo]:
-    """Return the IDL struct type of a topic, made from its interface definition."""
-    component_info = ComponentInfo.from_name(component)
-    topic_info = next((t for t in component_info.topics.values() if t.sal_name == sal_name), None)
-    if topic_info is None:
-        raise ValueError(f"{component} has no topic with SAL name {sal_name!r}")
-    fields: dict[str, Any] = {}
-    for info in (*topic_info.fields.values(), *TopicInfo.PRIVATE_FIELDS.values()):
-        idl = _IDL_TYPES[info.sal_type]
-        fields[info.name] = types.array[idl, info.count] if info.count > 1 else idl  # type: ignore[misc]
-    idl_type = make_idl_struct(
-        f"{component}_{sal_name}",
-        f"lsst_sal::{component}::{sal_name}",
-        fields,
-        field_annotations={"salIndex": {"key": True}},
-    )
-    return idl_type, topic_info
-
-
-def _topic_kind(sal_name: str) -> str:
-    if sal_name.startswith("command_"):
-        return "command"
-    if sal_name.startswith("logevent_"):
-        return "event"
-    if sal_name == "ackcmd":
-        return "ackcmd"
-    return "telemetry"
 
 
 def _delete(entity: Any) -> None:
@@ -317,14 +268,13 @@ class DdsTransport(Transport):
 
     Notes
     -----
-    Use `for_loop` to share one transport (one DDS participant, one reader
-    thread) among every `Domain` of an event loop. The transport closes
-    itself if its event loop closes first.
+    Use `Transport.for_loop` to share one transport (one DDS participant,
+    one reader thread) among every `Domain` of an event loop; a change of
+    ``LSST_TOPIC_SUBNAME`` gives a new one. The transport closes itself if
+    its event loop closes first.
     """
 
-    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "DdsTransport"] = (
-        weakref.WeakKeyDictionary()
-    )
+    name = "dds"
 
     def __init__(
         self,
@@ -367,33 +317,14 @@ class DdsTransport(Transport):
         )
         self._thread.start()
 
-    @classmethod
-    def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> "DdsTransport":
-        """Return the transport shared by everything on an event loop.
+    def is_current(self) -> bool:
+        """Is ``LSST_TOPIC_SUBNAME`` still this transport's subname? (`Transport.for_loop`)"""
+        return self.subname == subname_from_env()
 
-        Parameters
-        ----------
-        loop : `asyncio.AbstractEventLoop`, optional
-            The event loop; the running loop if None.
-
-        Returns
-        -------
-        transport : `DdsTransport`
-            Made on first use (and again after a close), with the subname
-            of ``LSST_TOPIC_SUBNAME``; a change of that variable gives a new
-            transport.
-        """
-        if loop is None:
-            loop = asyncio.get_running_loop()
-        transport = cls._instances.get(loop)
-        if transport is None or transport.closed or transport.subname != subname_from_env():
-            if transport is not None and not transport.closed:
-                # The subname changed: the reader thread deletes the old participant.
-                transport.closed = True
-                transport._guard.set(True)
-            transport = cls(loop)
-            cls._instances[loop] = transport
-        return transport
+    def retire(self) -> None:
+        """Stop this transport without awaiting: the reader thread deletes the participant."""
+        self.closed = True
+        self._guard.set(True)
 
     # ------------------------------------------------------------------
     # Transport interface
@@ -401,8 +332,8 @@ class DdsTransport(Transport):
     def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:
         """See `Transport.add_writer`."""
         self._assert_open()
-        idl_type, topic_info = _idl_type(component, sal_name)
-        kind = _topic_kind(sal_name)
+        idl_type, topic_info = idl_type_of(component, sal_name)
+        kind = topic_kind(sal_name)
         policies: list[Any] = [Policy.Reliability.Reliable(duration(milliseconds=100))]
         if kind == "telemetry":
             policies.append(Policy.History.KeepLast(TELEMETRY_DEPTH))
@@ -415,7 +346,7 @@ class DdsTransport(Transport):
             ]
         else:
             policies.append(Policy.Durability.Volatile)
-        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
+        names = sample_field_names(topic_info)
         with self._lock:
             topic = self._topic(component, sal_name, idl_type)
             dds_writer = DataWriter(self._publisher, topic, qos=Qos(*policies))
@@ -458,24 +389,15 @@ class DdsTransport(Transport):
     ) -> int:
         """See `Transport.add_reader`."""
         self._assert_open()
-        idl_type, topic_info = _idl_type(component, sal_name)
-        kind = _topic_kind(sal_name)
+        idl_type, topic_info = idl_type_of(component, sal_name)
+        kind = topic_kind(sal_name)
         depth = TELEMETRY_DEPTH if kind == "telemetry" else WRITER_DEPTH
         policies = [
             Policy.Reliability.Reliable(duration(milliseconds=100)),
             Policy.History.KeepLast(depth),
             Policy.Durability.TransientLocal if history else Policy.Durability.Volatile,
         ]
-        data_type = topic_info.DataType
-        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
-        array_names = frozenset(name for name, info in topic_info.fields.items() if info.count > 1)
-
-        def convert(sample: Any) -> Any:
-            values = {name: getattr(sample, name) for name in names}
-            for name in array_names:
-                values[name] = list(values[name])
-            return data_type(**values)
-
+        convert = make_converter(topic_info)
         with self._lock:
             topic = self._topic(component, sal_name, idl_type)
             dds_reader = DataReader(self._subscriber, topic, qos=Qos(*policies))

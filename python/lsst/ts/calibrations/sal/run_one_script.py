@@ -267,7 +267,7 @@ def make_parser(providers: typing.Sequence[ObservatoryProvider] | None = None) -
         metavar="NAME=VALUE",
         help="Configuration as name=value pairs; each value is parsed as YAML.",
     )
-    add_transport_argument(parser, default="dds")
+    add_transport_argument(parser)
     for provider in _providers(providers):
         provider.add_arguments(parser)
     return parser
@@ -443,7 +443,7 @@ async def run_one_script(
     transport : `str`, optional
         "local": the script runs in this process; "dds": the script runs as
         its own process, driven over DDS. None: ``LSST_SAL_TRANSPORT``
-        (default "local").
+        (default "dds", as everywhere).
 
     Returns
     -------
@@ -726,7 +726,7 @@ def main(
     providers = _providers(providers)
     namespace = parse_args(args, providers=providers)
     try:
-        transport = namespace.transport or get_transport_name(default="dds")
+        transport = namespace.transport or get_transport_name()
         observatory = make_observatory(namespace, transport, providers)
         if observatory is not None:
             # The observatory this command starts is private to it (and the processes it starts).
