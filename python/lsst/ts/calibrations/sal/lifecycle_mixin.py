@@ -40,15 +40,20 @@ class LifecycleMixin:
     idempotent and ends whatever the component started (its ``done_task``,
     where it has one, is done after `close`).
 
-    Entering waits for `start_task` (or awaits `start`) and returns the
-    component; leaving awaits `close`, also when the block raised (the
-    exception then propagates).
+    Entering waits for `start_task`, else awaits `start` (unless
+    `start_on_enter` is False: a salobj Remote made with ``start=False``
+    is not started by ``async with``), and returns the component; leaving
+    awaits `close`, also when the block raised (the exception then
+    propagates).
 
     Notes
     -----
     A subclass sets ``self.start_task`` in its constructor, or implements
     `start`; it always implements `close`.
     """
+
+    start_on_enter: typing.ClassVar[bool] = True
+    """Without a `start_task`, does entering await `start`?"""
 
     start_task: asyncio.Future[None] | None = None
     """Done when the component has started; None: `start` is awaited on entering."""
@@ -67,10 +72,10 @@ class LifecycleMixin:
         raise NotImplementedError(f"{type(self).__name__} must implement close()")
 
     async def __aenter__(self) -> typing.Self:
-        if self.start_task is None:
-            await self.start()
-        else:
+        if self.start_task is not None:
             await self.start_task
+        elif self.start_on_enter:
+            await self.start()
         return self
 
     async def __aexit__(
