@@ -75,13 +75,13 @@ class Transport(abc.ABC):
     sets `loop` and `closed`, and names itself in `name`.
     """
 
-    name: typing.ClassVar[str]
+    name: typing.ClassVar[str] = "unnamed"
     """Name of the transport, as ``LSST_SAL_TRANSPORT`` spells it ("local", "dds")."""
 
     loop: asyncio.AbstractEventLoop
     """The event loop on which reader callbacks run."""
 
-    closed: bool
+    closed: bool = False
     """True once `close` has been called (or the transport closed itself)."""
 
     _instances: typing.ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "Transport"]]

@@ -137,15 +137,16 @@ def set_transport_name(name: str) -> None:
 _open_domains: weakref.WeakKeyDictionary[object, Transport] = weakref.WeakKeyDictionary()
 
 
+def _is_open(transport: Transport) -> bool:
+    """Is a transport open, on a loop that is not closed?"""
+    # A transport written elsewhere may lack what this package's transports set.
+    loop = getattr(transport, "loop", None)
+    return not getattr(transport, "closed", False) and (loop is None or not loop.is_closed())
+
+
 def _publish_open_transports() -> None:
     """Write ``LSST_SAL_PARENT_TRANSPORT`` from the Domains open in this process."""
-    names = sorted(
-        {
-            transport.name
-            for transport in list(_open_domains.values())
-            if not transport.closed and not transport.loop.is_closed()
-        }
-    )
+    names = sorted({transport.name for transport in list(_open_domains.values()) if _is_open(transport)})
     if names:
         os.environ[PARENT_ENV] = f"{os.getpid()}:{','.join(names)}"
     elif os.environ.get(PARENT_ENV, "").startswith(f"{os.getpid()}:"):
