@@ -335,3 +335,23 @@ def test_load_provider_errors() -> None:
         load_provider("argparse:Namespace")
     with pytest.raises(ImportError):
         load_provider("lsst.ts.calibrations.no_such_module:Provider")
+
+
+def test_broken_provider_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importlib import metadata
+
+    from lsst.ts.calibrations.sal import observatory_provider
+
+    # An install declaring a provider whose module is gone.
+    entry = metadata.EntryPoint(
+        "gone", "no_such_package.provider:Provider", observatory_provider.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(observatory_provider.importlib.metadata, "entry_points", lambda group: [entry])
+    with pytest.raises(SystemExit) as excinfo:
+        main([str(TEST_SCRIPT)])
+    assert excinfo.value.code == 1
+    error = capsys.readouterr().err
+    assert "run_one_script: error: observatory provider 'gone' (no_such_package.provider:Provider" in error
+    assert "cannot be imported" in error

@@ -196,4 +196,13 @@ def find_observatory_providers() -> list[ObservatoryProvider]:
     values = {entry.name: entry.value for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
     for name, value in _declared_in_source().items():
         values.setdefault(name, value)
-    return [load_provider(values[name]) for name in sorted(values)]
+    providers = []
+    for name in sorted(values):
+        try:
+            providers.append(load_provider(values[name]))
+        except ImportError as e:
+            raise ImportError(
+                f"observatory provider {name!r} ({values[name]}, entry point group {ENTRY_POINT_GROUP}) "
+                f"cannot be imported: {e}"
+            ) from e
+    return providers

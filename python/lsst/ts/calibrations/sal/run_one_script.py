@@ -723,7 +723,11 @@ def main(
     providers : `list` [`ObservatoryProvider`], optional
         Observatory providers; None for those found by entry point.
     """
-    providers = _providers(providers)
+    try:
+        providers = _providers(providers)
+    except (ImportError, TypeError) as e:
+        print(f"run_one_script: error: {e}", file=sys.stderr)
+        sys.exit(1)
     namespace = parse_args(args, providers=providers)
     try:
         transport = namespace.transport or get_transport_name()
