@@ -423,6 +423,13 @@ async def test_local_script_process_is_refused_naming_why(
             sys.executable, str(TEST_SCRIPT), str(index), stderr=subprocess.PIPE
         )
         _, stderr = await asyncio.wait_for(process.communicate(), STD_TIMEOUT)
+        # --schema makes no Domain: it works from any parent.
+        schema = await asyncio.create_subprocess_exec(
+            sys.executable, str(TEST_SCRIPT), "0", "--schema", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        schema_out, schema_err = await asyncio.wait_for(schema.communicate(), STD_TIMEOUT)
+        assert schema.returncode == 0, schema_err.decode()
+        assert b"wait_time" in schema_out
     assert process.returncode == 1
     message = stderr.decode()
     assert "testscript.py: error: LSST_SAL_TRANSPORT=local: this process is on the in-process bus" in message

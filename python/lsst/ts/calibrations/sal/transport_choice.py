@@ -35,7 +35,8 @@ variable is inherited, so the choice travels to the processes started.
 Mismatches are named, not left to time out. Each process records the
 transports of its open Domains in ``LSST_SAL_PARENT_TRANSPORT`` (``PID:NAMES``),
 which the processes it starts inherit; a standalone process
-(`standalone_transport`) started by that process compares:
+(`standalone_transport`) started by that process compares, when it makes
+its first Domain transport (``SCRIPT 0 --schema`` makes none):
 
 * it would run on ``local`` (it can reach nothing outside itself):
   `TransportMismatchError`, and the process exits saying why;
@@ -218,14 +219,23 @@ def check_parent_transport(name: str) -> str:
     return ""
 
 
+# Depth of standalone_transport blocks: inside one, the default transport is checked
+# against the parent's when it is made (so "SCRIPT 0 --schema", which makes none, is not).
+_standalone_depth = 0
+_warned = False
+
+
 @contextlib.contextmanager
 def standalone_transport(default: str = DEFAULT_TRANSPORT) -> Iterator[str]:
     """Use ``default`` as the transport inside the block unless
     ``LSST_SAL_TRANSPORT`` names one; restore the variable after.
 
     The transport of a standalone process (a script executable's
-    `BaseScript.amain`), checked against the process that started it
-    (`check_parent_transport`).
+    `BaseScript.amain`). When the block makes its first Domain transport
+    (`make_default_transport`), it is checked against the process that
+    started this one (`check_parent_transport`): a transport that cannot
+    reach it ends the process with a one-line error, a likely mismatch is
+    warned about on standard error.
 
     Parameters
     ----------
@@ -242,25 +252,38 @@ def standalone_transport(default: str = DEFAULT_TRANSPORT) -> Iterator[str]:
     ValueError
         If the variable (or ``default``) is not a valid name.
     SystemExit
-        If the transport cannot reach the process that started this one
-        (`TransportMismatchError`); the message says why.
+        If the block's transport cannot reach the process that started
+        this one (`TransportMismatchError`); the message says why.
     """
+    global _standalone_depth
     old = os.environ.get(TRANSPORT_ENV)
     name = get_transport_name(default=default)
-    try:
-        warning = check_parent_transport(name)
-    except TransportMismatchError as e:
-        raise SystemExit(f"{os.path.basename(sys.argv[0]) or 'python'}: error: {e}") from e
-    if warning:
-        print(f"{os.path.basename(sys.argv[0]) or 'python'}: warning: {warning}", file=sys.stderr, flush=True)
     os.environ[TRANSPORT_ENV] = name
+    _standalone_depth += 1
     try:
         yield name
+    except TransportMismatchError as e:
+        raise SystemExit(f"{_program()}: error: {e}") from e
     finally:
+        _standalone_depth -= 1
         if old is None:
             os.environ.pop(TRANSPORT_ENV, None)
         else:
             os.environ[TRANSPORT_ENV] = old
+
+
+def _program() -> str:
+    """Name of this program, for messages."""
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+
+
+def _check_standalone(name: str) -> None:
+    """Inside `standalone_transport`: check ``name`` against the parent's (warn once)."""
+    global _warned
+    warning = check_parent_transport(name)
+    if warning and not _warned:
+        _warned = True
+        print(f"{_program()}: warning: {warning}", file=sys.stderr, flush=True)
 
 
 def add_transport_argument(parser: argparse.ArgumentParser, default: str = DEFAULT_TRANSPORT) -> None:
@@ -295,8 +318,17 @@ def make_default_transport(loop: asyncio.AbstractEventLoop | None = None) -> Tra
     transport : `Transport`
         `DdsTransport.for_loop` for "dds" (the default),
         `LocalTransport.for_loop` for "local".
+
+    Raises
+    ------
+    TransportMismatchError
+        Inside `standalone_transport`, if the transport cannot reach the
+        process that started this one (see `check_parent_transport`).
     """
-    if get_transport_name() == "dds":
+    name = get_transport_name()
+    if _standalone_depth:
+        _check_standalone(name)
+    if name == "dds":
         from .dds_transport import DdsTransport
 
         return DdsTransport.for_loop(loop)
