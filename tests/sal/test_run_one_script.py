@@ -27,12 +27,14 @@ import argparse
 import contextlib
 import io
 import itertools
+import os
 import pathlib
 import signal
 import subprocess
 import sys
 import time
 import typing
+import uuid
 
 import pytest
 import yaml
@@ -172,12 +174,20 @@ async def test_tracebacks_on_failure_and_at_debug_level() -> None:
     assert output.index("Traceback") < output.index("final state FAILED")
 
 
+def command_env() -> dict[str, str]:
+    """The command's own default transport (DDS), in a DDS domain of this test alone."""
+    env = {name: value for name, value in os.environ.items() if name != "LSST_SAL_TRANSPORT"}
+    env["LSST_TOPIC_SUBNAME"] = f"test_{uuid.uuid4().hex[:12]}"
+    return env
+
+
 def run_command(*args: str, timeout: float = STD_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.sal.run_one_script", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=command_env(),
     )
 
 
@@ -222,6 +232,7 @@ def test_stop_by_signal(signum: int) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=command_env(),
     )
     assert process.stdout is not None
     lines: list[str] = []
