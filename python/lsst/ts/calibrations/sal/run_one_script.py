@@ -22,11 +22,9 @@
 """``run_one_script``: configure, run and report one SAL script, as
 ts_scriptqueue's command of that name does.
 
-With the in-process transport the script runs in this process: the script
-file is imported under a private module name (script executables run
-``amain()`` only under ``if __name__ == "__main__"``) and its one
-`BaseScript` subclass is constructed; it is then driven through a `Remote`,
-exactly as a script queue drives a script process.
+This module is the command line; the script is driven by
+`lsst.ts.calibrations.sal.script_monitor` (`run_loaded_script`,
+`run_script_process`).
 
 What the script runs against: by default nothing is started, and the
 script's components must be those of a real observatory, running and
@@ -70,7 +68,6 @@ __all__ = [
 import argparse
 import asyncio
 import contextlib
-import datetime
 import importlib.util
 import inspect
 import itertools
@@ -79,33 +76,18 @@ import os
 import pathlib
 import random
 import re
-import signal
 import sys
 import traceback
 import typing
 
 import yaml
 
-from .base import MAX_SAL_INDEX, AckError, ScriptState, current_tai
-from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
-from .domain import Domain
-from .heartbeat_monitor import HeartbeatMonitor
+from .base import MAX_SAL_INDEX
+from .base_script import BaseScript
 from .isolation import SUBNAME_ENV, ensure_isolation_name
 from .observatory_provider import ObservatoryProvider, find_observatory_providers
-from .remote import Remote
-from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name
-
-STD_TIMEOUT = 10.0
-"""Time limit (seconds) for quick commands (setLogLevel, setGroupId, stop)."""
-
-CONFIGURE_TIMEOUT = 600.0
-"""Time limit (seconds) for the configure command."""
-
-START_TIMEOUT = 60.0
-"""Time limit (seconds) for the script to start."""
-
-CLOSE_TIMEOUT = 30.0
-"""Time limit (seconds) for the script to close after its final state."""
+from .script_monitor import ScriptMonitor, run_loaded_script, run_script_process
+from .transport_choice import add_transport_argument, get_transport_name
 
 MAX_DEFAULT_INDEX = 99999
 """The default index is random in [1, MAX_DEFAULT_INDEX]."""
@@ -355,57 +337,6 @@ def parse_args(
     return namespace
 
 
-def _tai_iso() -> str:
-    """Return the current TAI time as ISO-8601 text (the group ID)."""
-    tai = datetime.datetime.fromtimestamp(current_tai(), datetime.UTC).replace(tzinfo=None)
-    return tai.isoformat(timespec="milliseconds")
-
-
-class _ScriptMonitor:
-    """Print a script's log messages and state changes; track its state.
-
-    Parameters
-    ----------
-    stream : `typing.TextIO`
-        Where to print.
-    show_tracebacks : `bool`
-        Print tracebacks as they arrive; otherwise keep them and print
-        them only if the script fails.
-    """
-
-    def __init__(self, stream: typing.TextIO, show_tracebacks: bool) -> None:
-        self.stream = stream
-        self.show_tracebacks = show_tracebacks
-        self.tracebacks: list[str] = []
-        self.state = ScriptState.UNKNOWN
-        self.reason = ""
-        self.final_state: asyncio.Future[ScriptState] = asyncio.get_running_loop().create_future()
-
-    def print(self, text: str) -> None:
-        """Print a line and flush it."""
-        print(text, file=self.stream, flush=True)
-
-    def log_callback(self, data: typing.Any) -> None:
-        """Print one ``logMessage`` event."""
-        now = datetime.datetime.now().time().isoformat(timespec="milliseconds")
-        self.print(f"{now} {logging.getLevelName(data.level)} {data.name}: {data.message}")
-        if data.traceback:
-            if self.show_tracebacks:
-                self.print(data.traceback.rstrip())
-            else:
-                self.tracebacks.append(data.traceback.rstrip())
-
-    def state_callback(self, data: typing.Any) -> None:
-        """Record and print a ``state`` event."""
-        state = ScriptState(data.state)
-        if state != self.state:
-            self.print(f"script state {state.name}" + (f": {data.reason}" if data.reason else ""))
-        self.state = state
-        self.reason = data.reason
-        if state in FINAL_STATES and not self.final_state.done():
-            self.final_state.set_result(state)
-
-
 async def run_one_script(
     script: str | os.PathLike[str],
     *,
@@ -461,7 +392,7 @@ async def run_one_script(
         raise ValueError("index must be nonzero: index 0 would address every script")
     path = pathlib.Path(script).resolve()
     script_class = await asyncio.to_thread(load_script_class, path)
-    monitor = _ScriptMonitor(
+    monitor = ScriptMonitor(
         stream=sys.stdout if stream is None else stream,
         show_tracebacks=loglevel is not None and loglevel <= logging.DEBUG,
     )
@@ -481,233 +412,10 @@ async def run_one_script(
             if alias_line:
                 monitor.print(f"to reach the repository from another session: {alias_line}")
         if (transport or get_transport_name()) == "dds":
-            code = await _run_script_process(path, index, config, loglevel, monitor, handle_signals)
+            code = await run_script_process(path, index, config, loglevel, monitor, handle_signals)
         else:
-            code = await _run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
+            code = await run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
     return code
-
-
-async def _run_loaded_script(
-    script_class: type[BaseScript],
-    index: int,
-    config: str,
-    loglevel: int | None,
-    monitor: "_ScriptMonitor",
-    handle_signals: bool,
-) -> int:
-    """Run a loaded script class through a Remote; return its exit code."""
-    async with Domain() as domain, Remote(domain, "Script", index) as remote:
-        remote.evt_logMessage.callback = monitor.log_callback
-        remote.evt_state.callback = monitor.state_callback
-        with _StopOnSignal(remote, monitor, handle_signals) as stop:
-            # Script classes are constructed from the index alone, as by `BaseScript.amain`.
-            script_instance = typing.cast(typing.Callable[..., BaseScript], script_class)(index=index)
-            try:
-                await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
-                await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
-                await monitor.final_state
-                try:
-                    await asyncio.wait_for(asyncio.shield(script_instance.done_task), timeout=CLOSE_TIMEOUT)
-                except Exception:
-                    # The script failed while exiting; its final state says so.
-                    pass
-            finally:
-                await script_instance.close()
-    return _report_final_state(monitor)
-
-
-class _StopOnSignal:
-    """While active, SIGINT and SIGTERM send the script a stop command (once).
-
-    Parameters
-    ----------
-    remote : `Remote`
-        The script's Remote.
-    monitor : `_ScriptMonitor`
-        Where to say what happens.
-    enabled : `bool`
-        Install the handlers (False: a context that does nothing).
-    """
-
-    def __init__(self, remote: Remote, monitor: "_ScriptMonitor", enabled: bool) -> None:
-        self.remote = remote
-        self.monitor = monitor
-        self.signals = (signal.SIGINT, signal.SIGTERM) if enabled else ()
-        self.stop_requested = False
-        self.background: set[asyncio.Task[None]] = set()
-        self.loop = asyncio.get_running_loop()
-
-    def requested(self) -> bool:
-        """Return True once a signal asked the script to stop."""
-        return self.stop_requested
-
-    async def _send_stop(self) -> None:
-        try:
-            await self.remote.cmd_stop.start(timeout=STD_TIMEOUT)
-        except AckError as e:
-            self.monitor.print(f"stop command failed: {e}")
-
-    def _on_signal(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        if self.stop_requested:
-            self.monitor.print(f"received {name} again; still waiting for the script to stop")
-            return
-        self.stop_requested = True
-        self.monitor.print(f"received {name}; stopping the script")
-        task = asyncio.create_task(self._send_stop())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
-    def __enter__(self) -> "_StopOnSignal":
-        for signum in self.signals:
-            self.loop.add_signal_handler(signum, self._on_signal, signum)
-        return self
-
-    def __exit__(self, *args: typing.Any) -> None:
-        for signum in self.signals:
-            self.loop.remove_signal_handler(signum)
-        for task in self.background:
-            task.cancel()
-
-
-def _report_final_state(monitor: "_ScriptMonitor") -> int:
-    """Print the script's final state (and its tracebacks if it failed); return the exit code."""
-    final = monitor.final_state.result()
-    if final not in SUCCESS_STATES and monitor.tracebacks:
-        monitor.print("\n".join(monitor.tracebacks))
-    monitor.print(f"final state {final.name}" + (f"; reason: {monitor.reason}" if monitor.reason else ""))
-    return 0 if final in SUCCESS_STATES else 1
-
-
-SCRIPT_HEARTBEAT_INTERVAL = 5.0
-"""Heartbeat interval (seconds) of a script (`BaseScript.heartbeat_interval`)."""
-
-SCRIPT_MAX_MISSED_HEARTBEATS = 3
-"""A script process that misses this many heartbeats is reported as stopped."""
-
-
-async def _run_script_process(
-    path: pathlib.Path,
-    index: int,
-    config: str,
-    loglevel: int | None,
-    monitor: "_ScriptMonitor",
-    handle_signals: bool,
-) -> int:
-    """Run a script file as its own process over DDS; return its exit code.
-
-    The process is started as a script queue starts it (``SCRIPT INDEX``,
-    here with this Python), then driven through a `Remote`. A process that
-    exits, or stops beating, without a final state is reported: exit code 1.
-    """
-    loop = asyncio.get_running_loop()
-    from .dds_transport import DdsTransport
-
-    async with (
-        Domain(transport=DdsTransport(loop)) as domain,
-        Remote(domain, "Script", index) as remote,
-        HeartbeatMonitor(
-            domain,
-            "Script",
-            index,
-            interval=SCRIPT_HEARTBEAT_INTERVAL,
-            max_missed=SCRIPT_MAX_MISSED_HEARTBEATS,
-        ) as heartbeat,
-    ):
-        remote.evt_logMessage.callback = monitor.log_callback
-        remote.evt_state.callback = monitor.state_callback
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(path), str(index), env=dict(os.environ, **{TRANSPORT_ENV: "dds"})
-        )
-        monitor.print(f"script process {process.pid} started")
-        exited = asyncio.create_task(process.wait())
-        stopped_beating = asyncio.create_task(heartbeat.wait_stopped())
-
-        drive_task: asyncio.Task[None] | None = None
-        try:
-            with _StopOnSignal(remote, monitor, handle_signals) as stop:
-                async with asyncio.timeout(START_TIMEOUT):
-                    while monitor.state == ScriptState.UNKNOWN and not exited.done():
-                        await asyncio.wait({exited}, timeout=0.05)
-                transport = domain.transport
-                wait_for_readers = getattr(transport, "wait_for_readers", None)
-                if wait_for_readers is not None and not exited.done():
-                    await wait_for_readers("Script", "command_configure", START_TIMEOUT)
-                if not exited.done():
-                    drive_task = asyncio.create_task(
-                        _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
-                    )
-                    waits: set[asyncio.Future[typing.Any]] = {monitor.final_state, exited, stopped_beating}
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if monitor.final_state.done():
-                    try:
-                        await asyncio.wait_for(asyncio.shield(exited), CLOSE_TIMEOUT)
-                    except TimeoutError:
-                        monitor.print(
-                            f"script process {process.pid} did not exit after its final state; killing it"
-                        )
-                elif exited.done():
-                    # A final state may still be in flight: give it a moment.
-                    try:
-                        await asyncio.wait_for(asyncio.shield(monitor.final_state), 1.0)
-                    except TimeoutError:
-                        pass
-        finally:
-            for task in (drive_task, stopped_beating):
-                if task is not None:
-                    task.cancel()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    if not monitor.final_state.done():
-        code = process.returncode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        if stopped_beating.done() and not stopped_beating.cancelled() and not exited.done():
-            how = f"stopped beating (no heartbeat for {heartbeat.timeout:.0f} s) and was killed"
-        monitor.print(
-            f"script process {process.pid} {how} without a final state (last state {monitor.state.name})"
-        )
-        return 1
-    return _report_final_state(monitor)
-
-
-async def _drive(
-    remote: Remote,
-    monitor: _ScriptMonitor,
-    *,
-    config: str,
-    loglevel: int | None,
-    stopping: typing.Callable[[], bool],
-) -> None:
-    """Send setLogLevel, configure, setGroupId and run, as a script queue
-    does; stop sending once the script ends or a stop was requested.
-    """
-
-    def done() -> bool:
-        return stopping() or monitor.final_state.done()
-
-    try:
-        if loglevel is not None and not done():
-            await remote.cmd_setLogLevel.set_start(level=loglevel, timeout=STD_TIMEOUT)
-        if not done():
-            await remote.cmd_configure.set_start(config=config, timeout=CONFIGURE_TIMEOUT)
-        if not done():
-            group_id = _tai_iso()
-            monitor.print(f"group ID {group_id}")
-            await remote.cmd_setGroupId.set_start(groupId=group_id, timeout=STD_TIMEOUT)
-        if not done():
-            # The run acknowledgement arrives when the run has ended;
-            # the final state event is what ends the wait.
-            run_task = asyncio.create_task(remote.cmd_run.start(timeout=None))
-            await asyncio.wait({run_task, monitor.final_state}, return_when=asyncio.FIRST_COMPLETED)
-            if run_task.done():
-                run_task.result()
-            else:
-                run_task.cancel()
-    except AckError as e:
-        if not done():
-            monitor.print(f"command failed: {e}; stopping the script")
-            await remote.cmd_stop.start(timeout=STD_TIMEOUT)
 
 
 def main(
