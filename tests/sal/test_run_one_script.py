@@ -39,7 +39,11 @@ import uuid
 import pytest
 import yaml
 
-from lsst.ts.calibrations.sal.observatory_provider import ObservatoryProvider, load_provider
+from lsst.ts.calibrations.sal.observatory_provider import (
+    ObservatoryProvider,
+    load_provider,
+    observatory_from_args,
+)
 from lsst.ts.calibrations.sal.run_one_script import (
     load_script_class,
     main,
@@ -366,3 +370,16 @@ def test_broken_provider_is_named(
     error = capsys.readouterr().err
     assert "run_one_script: error: observatory provider 'gone' (no_such_package.provider:Provider" in error
     assert "cannot be imported" in error
+
+
+def test_observatory_from_args() -> None:
+    """Another command (a script queue) asks for an observatory in the providers' own words."""
+    provider = _BenchProvider()
+    bench = observatory_from_args(["--bench", "b3"], "dds", [provider])
+    assert isinstance(bench, _Bench) and bench.name == "b3"
+    assert provider.transports == ["dds"]
+    assert observatory_from_args([], "dds", [provider]) is None
+    with pytest.raises(ValueError, match="--bench needs a name"):
+        observatory_from_args(["--bench", ""], "dds", [provider])
+    with pytest.raises(ValueError, match="observatory options: unrecognized arguments: --simulate"):
+        observatory_from_args(["--simulate"], "dds", [provider])

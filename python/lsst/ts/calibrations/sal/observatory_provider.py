@@ -35,6 +35,10 @@ names a class (or a ready object) whose instances implement the protocol::
     [project.entry-points."lsst.ts.calibrations.observatories"]
     simulated = "package.module:ProviderClass"
 
+A command other than ``run_one_script`` (a script queue) asks for an
+observatory in the providers' own command-line words with
+`observatory_from_args`, e.g. ``["--simulate", "--repo", PATH]``.
+
 An install made before an entry point was declared does not list it; then
 `find_observatory_providers` also reads the declarations from the
 ``pyproject.toml`` of the source tree this package is imported from (an
@@ -42,7 +46,13 @@ editable install or ``PYTHONPATH``), so a new provider works without a
 reinstall.
 """
 
-__all__ = ["ENTRY_POINT_GROUP", "ObservatoryProvider", "find_observatory_providers", "load_provider"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "ObservatoryProvider",
+    "find_observatory_providers",
+    "load_provider",
+    "observatory_from_args",
+]
 
 import argparse
 import contextlib
@@ -206,3 +216,56 @@ def find_observatory_providers() -> list[ObservatoryProvider]:
                 f"cannot be imported: {e}"
             ) from e
     return providers
+
+
+def observatory_from_args(
+    args: typing.Sequence[str],
+    transport: str,
+    providers: typing.Sequence[ObservatoryProvider] | None = None,
+) -> contextlib.AbstractAsyncContextManager[typing.Any] | None:
+    """Make the observatory that providers' options ask for, given as a command line.
+
+    Parameters
+    ----------
+    args : `list` [`str`]
+        The providers' options, e.g. ``["--simulate", "--repo", "/tmp/repo"]``.
+    transport : `str`
+        The transport of the scripts that will use the observatory, "local"
+        or "dds".
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers; None for those found by entry point.
+
+    Returns
+    -------
+    observatory : async context manager or `None`
+        Not entered; None if no provider was asked for one.
+
+    Raises
+    ------
+    ValueError
+        If the options are not those of the providers, or a value is bad
+        (the message names it), or they ask for several observatories.
+    """
+    if providers is None:
+        providers = find_observatory_providers()
+    parser = _RaisingParser(prog="observatory", add_help=False)
+    for provider in providers:
+        provider.add_arguments(parser)
+    namespace = parser.parse_args(list(args))
+    for provider in providers:
+        provider.check_arguments(parser, namespace)
+    made = [
+        observatory
+        for provider in providers
+        if (observatory := provider.make_observatory(namespace, transport)) is not None
+    ]
+    if len(made) > 1:
+        raise ValueError(f"{' '.join(args)!r} asks for {len(made)} observatories; give the options of one")
+    return made[0] if made else None
+
+
+class _RaisingParser(argparse.ArgumentParser):
+    """A parser whose errors are `ValueError` (not an exit): options given by a program."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        raise ValueError(f"observatory options: {message}")
