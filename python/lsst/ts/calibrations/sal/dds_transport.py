@@ -38,10 +38,10 @@ Isolation: the subname (``LSST_TOPIC_SUBNAME``) selects both the DDS domain
 ID and the partition, so sets of processes with different subnames do not
 exchange discovery traffic (unless two subnames share a domain ID) and never
 exchange data. The package writes its own Cyclone configuration: loopback
-only, multicast off, peers on localhost and a participant-index limit of
-`MAX_PARTICIPANT_INDEX` (Cyclone's default of 9 stops the tenth process).
-``LSST_DDS_INTERFACE`` names another network interface (then multicast
-discovery is allowed) and ``LSST_DDS_PEERS`` lists unicast peers.
+only, multicast off, peers on localhost and a participant-index limit
+(Cyclone's default of 9 stops the tenth process); ``LSST_DDS_INTERFACE``
+names another network interface (then multicast discovery is allowed) and
+``LSST_DDS_PEERS`` lists unicast peers (`lsst.ts.calibrations.sal.dds_domain`).
 
 One reader thread per transport (one DDS participant) waits on a WaitSet
 holding every reader's ReadCondition, takes the samples of the readers that
@@ -59,8 +59,6 @@ import logging
 import os
 import threading
 import time
-import xml.sax.saxutils
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -76,31 +74,23 @@ from cyclonedds.core import (
     ViewState,
     WaitSet,
 )
-from cyclonedds.domain import Domain as CycloneDomain
 from cyclonedds.domain import DomainParticipant
 from cyclonedds.pub import DataWriter, Publisher
 from cyclonedds.sub import DataReader, Subscriber
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
+from .dds_domain import (
+    INTERFACE_ENV,
+    PEERS_ENV,
+    DdsDomain,
+    domain_id_for_subname,
+    make_cyclone_config,
+    subname_from_env,
+)
+from .dds_domain import delete_entity as _delete
 from .dds_types import idl_type_of, make_converter, sample_field_names, topic_kind
-from .isolation import isolation_name
 from .transport import ReaderCallback, Transport
-
-INTERFACE_ENV = "LSST_DDS_INTERFACE"
-"""Environment variable: network interface (name or address); loopback if unset."""
-
-PEERS_ENV = "LSST_DDS_PEERS"
-"""Environment variable: comma-separated unicast peer addresses (with an interface)."""
-
-MAX_PARTICIPANT_INDEX = 119
-"""Highest participant index: up to 120 processes per domain on one host."""
-
-NUM_DOMAIN_IDS = 200
-"""Domain IDs 1..NUM_DOMAIN_IDS are used for non-empty subnames; 0 for none."""
-
-LEASE_DURATION = 5.0
-"""Participant lease (seconds): a killed process's endpoints go away after this."""
 
 WRITER_DEPTH = 1000
 """Samples per ``salIndex`` a command or event writer keeps for retransmission."""
@@ -122,104 +112,6 @@ _MAX_TRIGGERED = 256
 _TAKE_N = 256
 
 _log = logging.getLogger(__name__)
-
-
-def subname_from_env() -> str:
-    """Return ``LSST_TOPIC_SUBNAME`` ("" if unset)."""
-    return isolation_name()
-
-
-def domain_id_for_subname(subname: str) -> int:
-    """Return the DDS domain ID of a subname: 0 for "", else in [1, NUM_DOMAIN_IDS].
-
-    Parameters
-    ----------
-    subname : `str`
-        The subname.
-
-    Returns
-    -------
-    domain_id : `int`
-        The same in every process (a CRC of the name).
-    """
-    if not subname:
-        return 0
-    return zlib.crc32(subname.encode()) % NUM_DOMAIN_IDS + 1
-
-
-def make_cyclone_config(interface: str | None = None, peers: list[str] | None = None) -> str:
-    """Return the Cyclone DDS configuration (XML) of this package.
-
-    Parameters
-    ----------
-    interface : `str`, optional
-        Network interface name or address; None for loopback only
-        (multicast off, peer localhost).
-    peers : `list` [`str`], optional
-        Unicast peer addresses (with ``interface``).
-
-    Returns
-    -------
-    config : `str`
-        XML for ``cyclonedds.domain.Domain``.
-    """
-    quote = xml.sax.saxutils.quoteattr
-    if interface is None:
-        iface = '<NetworkInterface address="127.0.0.1"/>'
-        multicast = "false"
-        peers = ["localhost"]
-    else:
-        attr = "address" if interface[:1].isdigit() else "name"
-        iface = f"<NetworkInterface {attr}={quote(interface)}/>"
-        multicast = "false" if peers else "true"
-    peer_xml = "".join(f"<Peer address={quote(peer)}/>" for peer in peers or ())
-    return (
-        '<CycloneDDS><Domain Id="any">'
-        f"<General><Interfaces>{iface}</Interfaces><AllowMulticast>{multicast}</AllowMulticast></General>"
-        "<Discovery>"
-        + (f"<Peers>{peer_xml}</Peers>" if peer_xml else "")
-        + "<ParticipantIndex>auto</ParticipantIndex>"
-        f"<MaxAutoParticipantIndex>{MAX_PARTICIPANT_INDEX}</MaxAutoParticipantIndex>"
-        f"<LeaseDuration>{LEASE_DURATION}s</LeaseDuration>"
-        "</Discovery></Domain></CycloneDDS>"
-    )
-
-
-def _delete(entity: Any) -> None:
-    """Delete a DDS entity now (and its children), not when garbage collected."""
-    try:
-        entity.__del__()
-    except DDSException:
-        pass
-
-
-class _SharedDomain:
-    """Cyclone domains by ID, shared by the transports of a process
-    (Cyclone allows one configured domain per ID).
-    """
-
-    lock = threading.Lock()
-    domains: dict[int, tuple[CycloneDomain, int]] = {}
-
-    @classmethod
-    def acquire(cls, domain_id: int, config: str) -> None:
-        with cls.lock:
-            domain, count = cls.domains.get(domain_id, (None, 0))
-            if domain is None:
-                domain = CycloneDomain(domain_id, config)
-            cls.domains[domain_id] = (domain, count + 1)
-
-    @classmethod
-    def release(cls, domain_id: int) -> None:
-        with cls.lock:
-            domain, count = cls.domains.get(domain_id, (None, 0))
-            if domain is None:
-                return
-            if count <= 1:
-                del cls.domains[domain_id]
-                _delete(domain)
-            else:
-                cls.domains[domain_id] = (domain, count - 1)
 
 
 @dataclasses.dataclass(eq=False)
@@ -299,7 +191,7 @@ class DdsTransport(Transport):
         self._topics: dict[tuple[str, str], Topic] = {}
         self._pending: list[_Reader | _Writer] = []
         self._participant_reader: BuiltinDataReader | None = None
-        _SharedDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
+        DdsDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
         try:
             self._participant: DomainParticipant | None = DomainParticipant(self.domain_id)
             partition_qos = Qos(Policy.Partition([self.partition]))
@@ -309,7 +201,7 @@ class DdsTransport(Transport):
             self._guard = GuardCondition(self._participant)
             self._waitset.attach(self._guard)
         except Exception:
-            _SharedDomain.release(self.domain_id)
+            DdsDomain.release(self.domain_id)
             raise
         self._start_time = time.monotonic()
         self._thread = threading.Thread(
@@ -615,7 +507,7 @@ class DdsTransport(Transport):
             self._waitset.attached.clear()
             _delete(self._participant)
             self._participant = None
-        _SharedDomain.release(self.domain_id)
+        DdsDomain.release(self.domain_id)
 
     def _read_loop(self) -> None:
         """Reader thread: wait on the WaitSet; hand samples to the event loop."""
