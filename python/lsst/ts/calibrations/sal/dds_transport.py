@@ -216,7 +216,7 @@ class DdsTransport(Transport):
     def retire(self) -> None:
         """Stop this transport without awaiting: the reader thread deletes the participant."""
         self.closed = True
-        self._guard.set(True)
+        self._wake_reader()
 
     # ------------------------------------------------------------------
     # Transport interface
@@ -311,7 +311,7 @@ class DdsTransport(Transport):
             self._readers[handle] = reader
             self._readers_by_address[ctypes.addressof(value_pt)] = reader
             self._pending.append(reader)
-        self._guard.set(True)
+        self._wake_reader()
         return handle
 
     def remove_reader(self, handle: int) -> None:
@@ -460,9 +460,20 @@ class DdsTransport(Transport):
         if self.closed:
             return
         self.closed = True
-        self._guard.set(True)
+        self._wake_reader()
         await asyncio.to_thread(self._thread.join, 5.0)
         self._shutdown()
+
+    def _wake_reader(self) -> None:
+        """Wake the reader thread, unless it has already deleted the participant.
+
+        Once `closed` is set the reader thread may stop and delete the
+        participant (and the guard condition) at any moment; the lock keeps
+        that from happening while the guard is set.
+        """
+        with self._lock:
+            if self._participant is not None:
+                self._guard.set(True)
 
     # ------------------------------------------------------------------
     # Internals
