@@ -70,9 +70,9 @@ MIDDLEWARE = ("lsst.daf", "lsst.pipe", "lsst.ctrl", "lsst.pex", "lsst.resources"
 
 MIDDLEWARE_USERS = frozenset({"repo", "cp", "sim", "report", "trends"})
 
-SAL_THIRD_PARTY = frozenset({"yaml", "jsonschema", "cyclonedds", "numpy"})
-"""What the SAL runtime may import outside the standard library (numpy: array fields and TestCsc's
-random data, as in salobj)."""
+SAL_THIRD_PARTY = frozenset({"yaml", "jsonschema", "cyclonedds", "numpy", "astropy"})
+"""What the SAL runtime may import outside the standard library (numpy and astropy as salobj does:
+array fields, TestCsc's random data, AsyncS3Bucket's dated keys)."""
 
 # A layer may start a higher one's command as a process (``python -m MODULE``) without importing it:
 # at the observatory they are different processes too.
