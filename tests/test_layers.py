@@ -41,7 +41,10 @@ import pytest
 PACKAGE = "lsst.ts.calibrations"
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "python" / "lsst" / "ts" / "calibrations"
 
-RECORD_TYPES = frozenset({"run_record", "product_outcome", "gain_report", "certification_record"})
+# drift_check: DriftCheck is the run record's "drift", and its rule (DriftCheck.band) is the trends page's.
+RECORD_TYPES = frozenset(
+    {"run_record", "product_outcome", "gain_report", "certification_record", "drift_check"}
+)
 """Modules of ``scripts`` holding the run record's types (what ``report`` and ``trends`` may read)."""
 
 # Layer: the layers (and "scripts.<module>" entries) it may import. Top-level modules of the package
