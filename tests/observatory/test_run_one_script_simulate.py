@@ -33,10 +33,25 @@ import typing
 import pytest
 from lsst.daf.butler import Butler
 
-from lsst.ts.calibrations.sal.run_one_script import make_simulated_observatory, parse_args, run_one_script
+from lsst.ts.calibrations.sal.observatory_provider import find_observatory_providers
+from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args, run_one_script
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.observatory_process import ObservatoryProcess
+from lsst.ts.calibrations.sim.run_comcam_sim import make_parser as make_sim_parser
+from lsst.ts.calibrations.sim.simulated_observatory_provider import (
+    SimulatedObservatoryProvider,
+    check_simulator_arguments,
+    make_simulated_observatory,
+    simulator_argv,
+)
 
 STD_TIMEOUT = 60.0
 SCRIPT = pathlib.Path(__file__).parent / "data" / "take_bias_script.py"
+
+
+def test_the_simulator_is_found_by_entry_point() -> None:
+    providers = find_observatory_providers()
+    assert [type(provider) for provider in providers] == [SimulatedObservatoryProvider]
 
 
 def test_sal_does_not_import_the_simulator() -> None:
@@ -88,10 +103,21 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
         ]
     )
     observatory = make_simulated_observatory(namespace)
-    assert observatory.ocps_max_processes == 1  # type: ignore[attr-defined]
-    assert observatory.clock.day_obs() == 20210901  # type: ignore[attr-defined]
-    assert observatory.seed == 4  # type: ignore[attr-defined]
-    assert observatory.faults.lost_images == {2}  # type: ignore[attr-defined]
+    assert observatory.ocps_max_processes == 1
+    assert observatory.clock.day_obs() == 20210901
+    assert observatory.seed == 4
+    assert observatory.faults.lost_images == {2}
+    # The local transport runs it in this process; DDS as run_comcam_sim, given the same options.
+    assert isinstance(make_observatory(namespace, "local"), SimulatedObservatory)
+    process = make_observatory(namespace, "dds")
+    assert isinstance(process, ObservatoryProcess)
+    assert process.args == simulator_argv(namespace)
+    sim_parser = make_sim_parser()
+    sim_namespace = sim_parser.parse_args(process.args)
+    check_simulator_arguments(sim_parser, sim_namespace)
+    for name in ("repo", "time_scale", "seed", "date", "geometry", "sim_fault", "ocps_max_processes"):
+        assert getattr(sim_namespace, name) == getattr(namespace, name), name
+    assert make_observatory(parse_args([str(SCRIPT)]), "local") is None
     with pytest.raises(ValueError, match="fault spec 'disk:1'"):
         make_simulated_observatory(
             parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "disk:1"])

@@ -23,20 +23,31 @@
 -p, exit codes, log output, and stopping by signal.
 """
 
+import argparse
+import contextlib
 import io
 import itertools
+import os
 import pathlib
 import signal
 import subprocess
 import sys
 import time
+import typing
+import uuid
 
 import pytest
 import yaml
 
+from lsst.ts.calibrations.sal.observatory_provider import (
+    ObservatoryProvider,
+    load_provider,
+    observatory_from_args,
+)
 from lsst.ts.calibrations.sal.run_one_script import (
     load_script_class,
     main,
+    make_observatory,
     make_parser,
     parse_args,
     run_one_script,
@@ -167,12 +178,20 @@ async def test_tracebacks_on_failure_and_at_debug_level() -> None:
     assert output.index("Traceback") < output.index("final state FAILED")
 
 
+def command_env() -> dict[str, str]:
+    """The command's own default transport (DDS), in a DDS domain of this test alone."""
+    env = {name: value for name, value in os.environ.items() if name != "LSST_SAL_TRANSPORT"}
+    env["LSST_TOPIC_SUBNAME"] = f"test_{uuid.uuid4().hex[:12]}"
+    return env
+
+
 def run_command(*args: str, timeout: float = STD_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.sal.run_one_script", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
+        env=command_env(),
     )
 
 
@@ -217,6 +236,7 @@ def test_stop_by_signal(signum: int) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=command_env(),
     )
     assert process.stdout is not None
     lines: list[str] = []
@@ -243,3 +263,123 @@ def test_stop_by_signal(signum: int) -> None:
     assert "Cleanup succeeded" in output
     assert "final state STOPPED" in output
     assert duration < 10
+
+
+class _Bench:
+    """An observatory double: records when it is entered and left."""
+
+    def __init__(self, events: list[str], name: str) -> None:
+        self.events = events
+        self.name = name
+        self.alias_line = f"export BENCH={name}"
+
+    def describe(self) -> str:
+        return f"bench {self.name} ready"
+
+    async def __aenter__(self) -> "_Bench":
+        self.events.append("enter")
+        return self
+
+    async def __aexit__(self, *args: typing.Any) -> None:
+        self.events.append("exit")
+
+
+class _BenchProvider:
+    """An observatory provider double with its own option group."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.transports: list[str] = []
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        group = parser.add_argument_group("bench", "A test bench.")
+        group.add_argument("--bench", metavar="NAME")
+
+    def check_arguments(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+        if namespace.bench == "":
+            parser.error("--bench needs a name")
+
+    def make_observatory(
+        self, namespace: argparse.Namespace, transport: str
+    ) -> contextlib.AbstractAsyncContextManager[typing.Any] | None:
+        self.transports.append(transport)
+        return None if namespace.bench is None else _Bench(self.events, namespace.bench)
+
+
+def test_provider_options(capsys: pytest.CaptureFixture[str]) -> None:
+    provider = _BenchProvider()
+    assert isinstance(provider, ObservatoryProvider)
+    help_text = make_parser([provider]).format_help()
+    assert "--bench NAME" in help_text
+    # Only the given providers' options exist.
+    assert "--simulate" not in help_text
+    with pytest.raises(SystemExit):
+        parse_args([str(TEST_SCRIPT), "--bench", ""], providers=[provider])
+    assert "--bench needs a name" in capsys.readouterr().err
+    namespace = parse_args([str(TEST_SCRIPT), "--bench", "b1"], providers=[provider])
+    assert isinstance(make_observatory(namespace, "local", [provider]), _Bench)
+    assert make_observatory(parse_args([str(TEST_SCRIPT)], providers=[provider]), "dds", [provider]) is None
+    assert provider.transports == ["local", "dds"]
+    with pytest.raises(ValueError, match="ask for 2 observatories"):
+        make_observatory(namespace, "local", [provider, _BenchProvider()])
+
+
+def test_main_enters_the_provided_observatory(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # main sets a fresh isolation name in this process; restore the environment afterwards.
+    monkeypatch.setenv("LSST_TOPIC_SUBNAME", "")
+    provider = _BenchProvider()
+    args = [str(TEST_SCRIPT), "-p", "wait_time=0", "--index", str(next_index()), "--transport", "local"]
+    with pytest.raises(SystemExit) as excinfo:
+        main([*args, "--bench", "b2"], providers=[provider])
+    assert excinfo.value.code == 0
+    output = capsys.readouterr().out
+    assert provider.events == ["enter", "exit"]
+    assert provider.transports == ["local"]
+    assert "bench b2 ready" in output
+    assert "to reach the repository from another session: export BENCH=b2" in output
+    assert "isolation name LSST_TOPIC_SUBNAME=" in output
+    assert "final state DONE" in output
+
+
+def test_load_provider_errors() -> None:
+    with pytest.raises(TypeError, match="module:attribute"):
+        load_provider("no_colon")
+    with pytest.raises(TypeError, match="lacks add_arguments"):
+        load_provider("argparse:Namespace")
+    with pytest.raises(ImportError):
+        load_provider("lsst.ts.calibrations.no_such_module:Provider")
+
+
+def test_broken_provider_is_named(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from importlib import metadata
+
+    from lsst.ts.calibrations.sal import observatory_provider
+
+    # An install declaring a provider whose module is gone.
+    entry = metadata.EntryPoint(
+        "gone", "no_such_package.provider:Provider", observatory_provider.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(observatory_provider.importlib.metadata, "entry_points", lambda group: [entry])
+    with pytest.raises(SystemExit) as excinfo:
+        main([str(TEST_SCRIPT)])
+    assert excinfo.value.code == 1
+    error = capsys.readouterr().err
+    assert "run_one_script: error: observatory provider 'gone' (no_such_package.provider:Provider" in error
+    assert "cannot be imported" in error
+
+
+def test_observatory_from_args() -> None:
+    """Another command (a script queue) asks for an observatory in the providers' own words."""
+    provider = _BenchProvider()
+    bench = observatory_from_args(["--bench", "b3"], "dds", [provider])
+    assert isinstance(bench, _Bench) and bench.name == "b3"
+    assert provider.transports == ["dds"]
+    assert observatory_from_args([], "dds", [provider]) is None
+    with pytest.raises(ValueError, match="--bench needs a name"):
+        observatory_from_args(["--bench", ""], "dds", [provider])
+    with pytest.raises(ValueError, match="observatory options: unrecognized arguments: --simulate"):
+        observatory_from_args(["--simulate"], "dds", [provider])

@@ -152,7 +152,7 @@ def test_standalone_transport_default(monkeypatch: pytest.MonkeyPatch) -> None:
     with standalone_transport() as name:
         assert name == get_transport_name() == "dds"
     assert TRANSPORT_ENV not in os.environ
-    assert get_transport_name() == "local"
+    assert get_transport_name() == "dds"  # one default everywhere
     monkeypatch.setenv(TRANSPORT_ENV, "local")
     with standalone_transport() as name:
         assert name == "local"

@@ -48,8 +48,15 @@ from lsst.ts.calibrations.sal import (
     ScriptState,
     State,
 )
+from lsst.ts.calibrations.sal.local_transport import LocalTransport
 from lsst.ts.calibrations.sal.run_one_script import run_one_script
-from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV, get_transport_name
+from lsst.ts.calibrations.sal.transport_choice import (
+    PARENT_ENV,
+    TRANSPORT_ENV,
+    TransportMismatchError,
+    check_parent_transport,
+    get_transport_name,
+)
 
 STD_TIMEOUT = 20.0
 DATA_DIR = pathlib.Path(__file__).parents[1] / "data"
@@ -353,3 +360,118 @@ async def test_observatory_and_script_processes(dds_env: str, tmp_path: pathlib.
     assert "script process" in output
     assert "exposure ids [2021090100001, 2021090100002]" in output
     assert "final state DONE" in output
+
+
+# ----------------------------------------------------------------------
+# One transport choice: a test's Domain and the script process it starts
+
+
+# A unit test as a salobj author writes it, run with no SAL variable set: Domain() and a script
+# executable started from it meet.
+SALOBJ_STYLE_TEST = """
+import asyncio, sys
+from lsst.ts.calibrations import sal as salobj
+
+async def main(script, index):
+    async with salobj.Domain() as domain, salobj.Remote(domain, "Script", index) as remote:
+        process = await asyncio.create_subprocess_exec(sys.executable, script, str(index))
+        data = await remote.evt_state.next(flush=False, timeout=60)
+        assert data.state == salobj.ScriptState.UNCONFIGURED, data
+        await remote.cmd_configure.set_start(config="wait_time: 0", timeout=60)
+        await remote.cmd_setGroupId.set_start(groupId="g", timeout=10)
+        await remote.cmd_run.start(timeout=60)
+        assert await asyncio.wait_for(process.wait(), 60) == 0
+        print("met over", domain.transport.name, flush=True)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def without_sal_variables() -> dict[str, str]:
+    """This environment without LSST_SAL_TRANSPORT and the parent record, with a subname of its own."""
+    env = {name: value for name, value in os.environ.items() if name not in (TRANSPORT_ENV, PARENT_ENV)}
+    env["LSST_TOPIC_SUBNAME"] = random_subname()
+    return env
+
+
+async def test_salobj_style_test_meets_its_script_process(index: int) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SALOBJ_STYLE_TEST,
+        str(TEST_SCRIPT),
+        str(index),
+        env=without_sal_variables(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    stdout, _ = await asyncio.wait_for(process.communicate(), STD_TIMEOUT * 6)
+    output = stdout.decode()
+    assert process.returncode == 0, output
+    assert "met over dds" in output
+
+
+async def test_local_script_process_is_refused_naming_why(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # This test's Domain is local and the child inherits LSST_SAL_TRANSPORT=local: it could never be reached.
+    monkeypatch.setenv(TRANSPORT_ENV, "local")
+    async with Domain() as domain, Remote(domain, "Script", index):
+        assert isinstance(domain.transport, LocalTransport)
+        assert os.environ[PARENT_ENV] == f"{os.getpid()}:local"
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(TEST_SCRIPT), str(index), stderr=subprocess.PIPE
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), STD_TIMEOUT)
+        # --schema makes no Domain: it works from any parent.
+        schema = await asyncio.create_subprocess_exec(
+            sys.executable, str(TEST_SCRIPT), "0", "--schema", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        schema_out, schema_err = await asyncio.wait_for(schema.communicate(), STD_TIMEOUT)
+        assert schema.returncode == 0, schema_err.decode()
+        assert b"wait_time" in schema_out
+    assert process.returncode == 1
+    message = stderr.decode()
+    assert "testscript.py: error: LSST_SAL_TRANSPORT=local: this process is on the in-process bus" in message
+    assert f"(pid {os.getpid()}, on local) can never reach it" in message
+    assert "Traceback" not in message
+    # Closed: the record goes with the last open Domain.
+    assert PARENT_ENV not in os.environ
+
+
+async def test_dds_script_process_of_a_local_parent_says_so(
+    index: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(TRANSPORT_ENV, "local")
+    async with Domain() as domain, Remote(domain, "Script", index):
+        assert domain.transport.name == "local"
+        env = dict(os.environ, LSST_TOPIC_SUBNAME=random_subname())
+        del env[TRANSPORT_ENV]  # the child takes the default, DDS
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, str(TEST_SCRIPT), str(index), stderr=subprocess.PIPE, env=env
+        )
+        try:
+            assert process.stderr is not None
+            line = await asyncio.wait_for(process.stderr.readline(), STD_TIMEOUT)
+        finally:
+            process.terminate()
+            await asyncio.wait_for(process.communicate(), STD_TIMEOUT)
+    assert line.decode().startswith(
+        "testscript.py: warning: this process uses the dds transport but the process that started it "
+        f"(pid {os.getpid()}) has only local Domains open: its Remotes will not hear this process"
+    )
+
+
+def test_check_parent_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    parent = os.getppid()
+    monkeypatch.delenv(PARENT_ENV, raising=False)
+    assert check_parent_transport("local") == ""  # started by hand: nothing to compare
+    monkeypatch.setenv(PARENT_ENV, f"{parent}:dds,local")
+    assert check_parent_transport("dds") == ""
+    with pytest.raises(TransportMismatchError, match="reaches nothing outside it"):
+        check_parent_transport("local")
+    monkeypatch.setenv(PARENT_ENV, f"{parent}:local")
+    assert "has only local Domains open" in check_parent_transport("dds")
+    # The record of a grandparent (another pid) is not this process's parent's.
+    monkeypatch.setenv(PARENT_ENV, f"{parent + 100000}:local")
+    assert check_parent_transport("local") == ""

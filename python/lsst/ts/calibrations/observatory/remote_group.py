@@ -38,6 +38,7 @@ from collections.abc import Iterable, Mapping
 
 from ..sal.base import AckError, State
 from ..sal.domain import Domain
+from ..sal.lifecycle_mixin import LifecycleMixin
 from ..sal.remote import Remote
 from ..sal.set_summary_state import set_summary_state
 from .errors import ComponentNotEnabledError, ComponentNotRunningError
@@ -46,7 +47,7 @@ GENERIC_TOPICS_READ = ("heartbeat", "summaryState", "errorCode", "logMessage")
 """Events every Remote of a group reads, whatever `RemoteGroup.remote_topics` names."""
 
 
-class RemoteGroup:
+class RemoteGroup(LifecycleMixin):
     """Remotes of several SAL components, started, checked and commanded together.
 
     Parameters
@@ -285,15 +286,3 @@ class RemoteGroup:
             await getattr(self.rem, attr).close()
         if self._owns_domain:
             await self.domain.close()
-
-    async def __aenter__(self) -> "RemoteGroup":
-        await self.start_task
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()

@@ -62,6 +62,7 @@ import typing
 
 from ..sal import State
 from ..sal.isolation import SUBNAME_ENV, ensure_isolation_name
+from ..sal.observatory_provider import observatory_from_args
 from ..sal.transport_choice import set_transport_name
 from .base import SalIndex
 from .script_queue import ScriptQueue
@@ -146,8 +147,9 @@ def start_simulated_observatory(
 ) -> contextlib.AbstractAsyncContextManager[typing.Any]:
     """Return the simulated observatory process of ``--simulate`` (not started).
 
-    The one place that knows the simulator's command: it is imported only
-    here, only with ``--simulate``.
+    The observatory comes from an observatory provider
+    (`lsst.ts.calibrations.sal.observatory_provider`), asked in its own
+    command-line words; the queue never names the simulator.
 
     Parameters
     ----------
@@ -159,12 +161,22 @@ def start_simulated_observatory(
     observatory : async context manager
         Entering it starts the process and waits until it is ready
         (``describe()`` says what runs); exiting stops it.
+
+    Raises
+    ------
+    RuntimeError
+        If no observatory provider offers ``--simulate``.
     """
-    module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
-    args = ["--repo", str(namespace.repo)]
+    args = ["--simulate", "--repo", str(namespace.repo)]
     if namespace.time_scale is not None:
         args += ["--time-scale", str(namespace.time_scale)]
-    return typing.cast(contextlib.AbstractAsyncContextManager[typing.Any], module.ObservatoryProcess(args))
+    try:
+        observatory = observatory_from_args(args, transport="dds")
+    except ValueError as e:
+        raise RuntimeError(f"no observatory provider offers {' '.join(args)}: {e}") from e
+    if observatory is None:
+        raise RuntimeError(f"no observatory provider made an observatory of {' '.join(args)}")
+    return observatory
 
 
 async def start_web_panel(

@@ -391,8 +391,9 @@ class BaseScript(Controller, abc.ABC):
 
         The transport is DDS unless ``LSST_SAL_TRANSPORT`` names another
         (`standalone_transport`): a script executable is its own process,
-        driven by a script queue (or ``run_one_script``) in another.
-        `make_from_cmd_line` alone keeps the in-process default.
+        driven by a script queue (or ``run_one_script``) in another. A
+        transport that cannot reach the process that started this one is
+        named (`check_parent_transport`): on ``local`` the process exits.
 
         Parameters
         ----------
@@ -404,7 +405,8 @@ class BaseScript(Controller, abc.ABC):
         ------
         SystemExit
             With code 1 if the final state is not DONE or STOPPED (or the
-            script failed while closing).
+            script failed while closing), or if its transport cannot reach
+            the process that started it.
         """
         with standalone_transport("dds"):
             script = cls.make_from_cmd_line(**kwargs)

@@ -22,7 +22,8 @@
 """Multi-process transport over Cyclone DDS.
 
 Each (component, SAL topic) is one DDS topic whose type is made at run time
-from the interface definition (`TopicInfo`), with ``salIndex`` as the key.
+from the interface definition (`TopicInfo`), with ``salIndex`` as the key
+(the type mapping is `lsst.ts.calibrations.sal.dds_types`).
 Quality of service, by SAL topic kind:
 
 * commands and ``ackcmd``: reliable, volatile (a late joiner never receives
@@ -37,10 +38,10 @@ Isolation: the subname (``LSST_TOPIC_SUBNAME``) selects both the DDS domain
 ID and the partition, so sets of processes with different subnames do not
 exchange discovery traffic (unless two subnames share a domain ID) and never
 exchange data. The package writes its own Cyclone configuration: loopback
-only, multicast off, peers on localhost and a participant-index limit of
-`MAX_PARTICIPANT_INDEX` (Cyclone's default of 9 stops the tenth process).
-``LSST_DDS_INTERFACE`` names another network interface (then multicast
-discovery is allowed) and ``LSST_DDS_PEERS`` lists unicast peers.
+only, multicast off, peers on localhost and a participant-index limit
+(Cyclone's default of 9 stops the tenth process); ``LSST_DDS_INTERFACE``
+names another network interface (then multicast discovery is allowed) and
+``LSST_DDS_PEERS`` lists unicast peers (`lsst.ts.calibrations.sal.dds_domain`).
 
 One reader thread per transport (one DDS participant) waits on a WaitSet
 holding every reader's ReadCondition, takes the samples of the readers that
@@ -53,15 +54,11 @@ __all__ = ["DdsTransport"]
 import asyncio
 import ctypes
 import dataclasses
-import functools
 import itertools
 import logging
 import os
 import threading
 import time
-import weakref
-import xml.sax.saxutils
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -77,33 +74,23 @@ from cyclonedds.core import (
     ViewState,
     WaitSet,
 )
-from cyclonedds.domain import Domain as CycloneDomain
 from cyclonedds.domain import DomainParticipant
-from cyclonedds.idl import IdlStruct, make_idl_struct, types
 from cyclonedds.pub import DataWriter, Publisher
 from cyclonedds.sub import DataReader, Subscriber
 from cyclonedds.topic import Topic
 from cyclonedds.util import duration
 
-from .component_info import ComponentInfo
-from .isolation import isolation_name
-from .topic_info import TopicInfo
+from .dds_domain import (
+    INTERFACE_ENV,
+    PEERS_ENV,
+    DdsDomain,
+    domain_id_for_subname,
+    make_cyclone_config,
+    subname_from_env,
+)
+from .dds_domain import delete_entity as _delete
+from .dds_types import idl_type_of, make_converter, sample_field_names, topic_kind
 from .transport import ReaderCallback, Transport
-
-INTERFACE_ENV = "LSST_DDS_INTERFACE"
-"""Environment variable: network interface (name or address); loopback if unset."""
-
-PEERS_ENV = "LSST_DDS_PEERS"
-"""Environment variable: comma-separated unicast peer addresses (with an interface)."""
-
-MAX_PARTICIPANT_INDEX = 119
-"""Highest participant index: up to 120 processes per domain on one host."""
-
-NUM_DOMAIN_IDS = 200
-"""Domain IDs 1..NUM_DOMAIN_IDS are used for non-empty subnames; 0 for none."""
-
-LEASE_DURATION = 5.0
-"""Participant lease (seconds): a killed process's endpoints go away after this."""
 
 WRITER_DEPTH = 1000
 """Samples per ``salIndex`` a command or event writer keeps for retransmission."""
@@ -125,150 +112,6 @@ _MAX_TRIGGERED = 256
 _TAKE_N = 256
 
 _log = logging.getLogger(__name__)
-
-# SAL type: IDL type.
-_IDL_TYPES: dict[str, Any] = {
-    "boolean": bool,
-    "byte": types.uint8,
-    "short": types.int16,
-    "int": types.int32,
-    "long": types.int64,
-    "long long": types.int64,
-    "unsigned short": types.uint16,
-    "unsigned int": types.uint32,
-    "unsigned long": types.uint64,
-    "float": types.float32,
-    "double": types.float64,
-    "string": str,
-}
-
-
-def subname_from_env() -> str:
-    """Return ``LSST_TOPIC_SUBNAME`` ("" if unset)."""
-    return isolation_name()
-
-
-def domain_id_for_subname(subname: str) -> int:
-    """Return the DDS domain ID of a subname: 0 for "", else in [1, NUM_DOMAIN_IDS].
-
-    Parameters
-    ----------
-    subname : `str`
-        The subname.
-
-    Returns
-    -------
-    domain_id : `int`
-        The same in every process (a CRC of the name).
-    """
-    if not subname:
-        return 0
-    return zlib.crc32(subname.encode()) % NUM_DOMAIN_IDS + 1
-
-
-def make_cyclone_config(interface: str | None = None, peers: list[str] | None = None) -> str:
-    """Return the Cyclone DDS configuration (XML) of this package.
-
-    Parameters
-    ----------
-    interface : `str`, optional
-        Network interface name or address; None for loopback only
-        (multicast off, peer localhost).
-    peers : `list` [`str`], optional
-        Unicast peer addresses (with ``interface``).
-
-    Returns
-    -------
-    config : `str`
-        XML for ``cyclonedds.domain.Domain``.
-    """
-    quote = xml.sax.saxutils.quoteattr
-    if interface is None:
-        iface = '<NetworkInterface address="127.0.0.1"/>'
-        multicast = "false"
-        peers = ["localhost"]
-    else:
-        attr = "address" if interface[:1].isdigit() else "name"
-        iface = f"<NetworkInterface {attr}={quote(interface)}/>"
-        multicast = "false" if peers else "true"
-    peer_xml = "".join(f"<Peer address={quote(peer)}/>" for peer in peers or ())
-    return (
-        '<CycloneDDS><Domain Id="any">'
-        f"<General><Interfaces>{iface}</Interfaces><AllowMulticast>{multicast}</AllowMulticast></General>"
-        "<Discovery>"
-        + (f"<Peers>{peer_xml}</Peers>" if peer_xml else "")
-        + "<ParticipantIndex>auto</ParticipantIndex>"
-        f"<MaxAutoParticipantIndex>{MAX_PARTICIPANT_INDEX}</MaxAutoParticipantIndex>"
-        f"<LeaseDuration>{LEASE_DURATION}s</LeaseDuration>"
-        "</Discovery></Domain></CycloneDDS>"
-    )
-
-
-@functools.cache
-def _idl_type(component: str, sal_name: str) -> tuple[type[IdlStruct], TopicInfo]:
-    """Return the IDL struct type of a topic, made from its interface definition."""
-    component_info = ComponentInfo.from_name(component)
-    topic_info = next((t for t in component_info.topics.values() if t.sal_name == sal_name), None)
-    if topic_info is None:
-        raise ValueError(f"{component} has no topic with SAL name {sal_name!r}")
-    fields: dict[str, Any] = {}
-    for info in (*topic_info.fields.values(), *TopicInfo.PRIVATE_FIELDS.values()):
-        idl = _IDL_TYPES[info.sal_type]
-        fields[info.name] = types.array[idl, info.count] if info.count > 1 else idl  # type: ignore[misc]
-    idl_type = make_idl_struct(
-        f"{component}_{sal_name}",
-        f"lsst_sal::{component}::{sal_name}",
-        fields,
-        field_annotations={"salIndex": {"key": True}},
-    )
-    return idl_type, topic_info
-
-
-def _topic_kind(sal_name: str) -> str:
-    if sal_name.startswith("command_"):
-        return "command"
-    if sal_name.startswith("logevent_"):
-        return "event"
-    if sal_name == "ackcmd":
-        return "ackcmd"
-    return "telemetry"
-
-
-def _delete(entity: Any) -> None:
-    """Delete a DDS entity now (and its children), not when garbage collected."""
-    try:
-        entity.__del__()
-    except DDSException:
-        pass
-
-
-class _SharedDomain:
-    """Cyclone domains by ID, shared by the transports of a process
-    (Cyclone allows one configured domain per ID).
-    """
-
-    lock = threading.Lock()
-    domains: dict[int, tuple[CycloneDomain, int]] = {}
-
-    @classmethod
-    def acquire(cls, domain_id: int, config: str) -> None:
-        with cls.lock:
-            domain, count = cls.domains.get(domain_id, (None, 0))
-            if domain is None:
-                domain = CycloneDomain(domain_id, config)
-            cls.domains[domain_id] = (domain, count + 1)
-
-    @classmethod
-    def release(cls, domain_id: int) -> None:
-        with cls.lock:
-            domain, count = cls.domains.get(domain_id, (None, 0))
-            if domain is None:
-                return
-            if count <= 1:
-                del cls.domains[domain_id]
-                _delete(domain)
-            else:
-                cls.domains[domain_id] = (domain, count - 1)
 
 
 @dataclasses.dataclass(eq=False)
@@ -317,14 +160,13 @@ class DdsTransport(Transport):
 
     Notes
     -----
-    Use `for_loop` to share one transport (one DDS participant, one reader
-    thread) among every `Domain` of an event loop. The transport closes
-    itself if its event loop closes first.
+    Use `Transport.for_loop` to share one transport (one DDS participant,
+    one reader thread) among every `Domain` of an event loop; a change of
+    ``LSST_TOPIC_SUBNAME`` gives a new one. The transport closes itself if
+    its event loop closes first.
     """
 
-    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "DdsTransport"] = (
-        weakref.WeakKeyDictionary()
-    )
+    name = "dds"
 
     def __init__(
         self,
@@ -349,7 +191,7 @@ class DdsTransport(Transport):
         self._topics: dict[tuple[str, str], Topic] = {}
         self._pending: list[_Reader | _Writer] = []
         self._participant_reader: BuiltinDataReader | None = None
-        _SharedDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
+        DdsDomain.acquire(self.domain_id, make_cyclone_config(interface, peers))
         try:
             self._participant: DomainParticipant | None = DomainParticipant(self.domain_id)
             partition_qos = Qos(Policy.Partition([self.partition]))
@@ -359,7 +201,7 @@ class DdsTransport(Transport):
             self._guard = GuardCondition(self._participant)
             self._waitset.attach(self._guard)
         except Exception:
-            _SharedDomain.release(self.domain_id)
+            DdsDomain.release(self.domain_id)
             raise
         self._start_time = time.monotonic()
         self._thread = threading.Thread(
@@ -367,33 +209,14 @@ class DdsTransport(Transport):
         )
         self._thread.start()
 
-    @classmethod
-    def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> "DdsTransport":
-        """Return the transport shared by everything on an event loop.
+    def is_current(self) -> bool:
+        """Is ``LSST_TOPIC_SUBNAME`` still this transport's subname? (`Transport.for_loop`)"""
+        return self.subname == subname_from_env()
 
-        Parameters
-        ----------
-        loop : `asyncio.AbstractEventLoop`, optional
-            The event loop; the running loop if None.
-
-        Returns
-        -------
-        transport : `DdsTransport`
-            Made on first use (and again after a close), with the subname
-            of ``LSST_TOPIC_SUBNAME``; a change of that variable gives a new
-            transport.
-        """
-        if loop is None:
-            loop = asyncio.get_running_loop()
-        transport = cls._instances.get(loop)
-        if transport is None or transport.closed or transport.subname != subname_from_env():
-            if transport is not None and not transport.closed:
-                # The subname changed: the reader thread deletes the old participant.
-                transport.closed = True
-                transport._guard.set(True)
-            transport = cls(loop)
-            cls._instances[loop] = transport
-        return transport
+    def retire(self) -> None:
+        """Stop this transport without awaiting: the reader thread deletes the participant."""
+        self.closed = True
+        self._wake_reader()
 
     # ------------------------------------------------------------------
     # Transport interface
@@ -401,8 +224,8 @@ class DdsTransport(Transport):
     def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:
         """See `Transport.add_writer`."""
         self._assert_open()
-        idl_type, topic_info = _idl_type(component, sal_name)
-        kind = _topic_kind(sal_name)
+        idl_type, topic_info = idl_type_of(component, sal_name)
+        kind = topic_kind(sal_name)
         policies: list[Any] = [Policy.Reliability.Reliable(duration(milliseconds=100))]
         if kind == "telemetry":
             policies.append(Policy.History.KeepLast(TELEMETRY_DEPTH))
@@ -415,7 +238,7 @@ class DdsTransport(Transport):
             ]
         else:
             policies.append(Policy.Durability.Volatile)
-        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
+        names = sample_field_names(topic_info)
         with self._lock:
             topic = self._topic(component, sal_name, idl_type)
             dds_writer = DataWriter(self._publisher, topic, qos=Qos(*policies))
@@ -458,24 +281,15 @@ class DdsTransport(Transport):
     ) -> int:
         """See `Transport.add_reader`."""
         self._assert_open()
-        idl_type, topic_info = _idl_type(component, sal_name)
-        kind = _topic_kind(sal_name)
+        idl_type, topic_info = idl_type_of(component, sal_name)
+        kind = topic_kind(sal_name)
         depth = TELEMETRY_DEPTH if kind == "telemetry" else WRITER_DEPTH
         policies = [
             Policy.Reliability.Reliable(duration(milliseconds=100)),
             Policy.History.KeepLast(depth),
             Policy.Durability.TransientLocal if history else Policy.Durability.Volatile,
         ]
-        data_type = topic_info.DataType
-        names = (*topic_info.fields, *TopicInfo.PRIVATE_FIELDS)
-        array_names = frozenset(name for name, info in topic_info.fields.items() if info.count > 1)
-
-        def convert(sample: Any) -> Any:
-            values = {name: getattr(sample, name) for name in names}
-            for name in array_names:
-                values[name] = list(values[name])
-            return data_type(**values)
-
+        convert = make_converter(topic_info)
         with self._lock:
             topic = self._topic(component, sal_name, idl_type)
             dds_reader = DataReader(self._subscriber, topic, qos=Qos(*policies))
@@ -497,7 +311,7 @@ class DdsTransport(Transport):
             self._readers[handle] = reader
             self._readers_by_address[ctypes.addressof(value_pt)] = reader
             self._pending.append(reader)
-        self._guard.set(True)
+        self._wake_reader()
         return handle
 
     def remove_reader(self, handle: int) -> None:
@@ -646,9 +460,20 @@ class DdsTransport(Transport):
         if self.closed:
             return
         self.closed = True
-        self._guard.set(True)
+        self._wake_reader()
         await asyncio.to_thread(self._thread.join, 5.0)
         self._shutdown()
+
+    def _wake_reader(self) -> None:
+        """Wake the reader thread, unless it has already deleted the participant.
+
+        Once `closed` is set the reader thread may stop and delete the
+        participant (and the guard condition) at any moment; the lock keeps
+        that from happening while the guard is set.
+        """
+        with self._lock:
+            if self._participant is not None:
+                self._guard.set(True)
 
     # ------------------------------------------------------------------
     # Internals
@@ -693,7 +518,7 @@ class DdsTransport(Transport):
             self._waitset.attached.clear()
             _delete(self._participant)
             self._participant = None
-        _SharedDomain.release(self.domain_id)
+        DdsDomain.release(self.domain_id)
 
     def _read_loop(self) -> None:
         """Reader thread: wait on the WaitSet; hand samples to the event loop."""

@@ -25,12 +25,12 @@ __all__ = ["Domain"]
 
 import functools
 import os
-import types
 from typing import TYPE_CHECKING
 
 from .base import get_user_host
+from .lifecycle_mixin import LifecycleMixin
 from .transport import Transport
-from .transport_choice import make_default_transport
+from .transport_choice import make_default_transport, note_domain_closed, note_domain_transport
 
 if TYPE_CHECKING:
     from .sal_info import SalInfo
@@ -40,17 +40,17 @@ if TYPE_CHECKING:
 _process_user_host = functools.cache(get_user_host)
 
 
-class Domain:
+class Domain(LifecycleMixin):
     """Transport, identity and bookkeeping for the SAL components of a process.
 
     Parameters
     ----------
     transport : `Transport`, optional
         The transport. If None, the transport of the event loop chosen by
-        ``LSST_SAL_TRANSPORT`` (see `make_default_transport`: the in-process
-        `LocalTransport` unless "dds"), shared by every Domain on that loop;
-        it is looked up when first needed, so a Domain can be built before
-        the loop runs.
+        ``LSST_SAL_TRANSPORT`` (see `make_default_transport`: `DdsTransport`
+        unless "local"), shared by every Domain on that loop; it is looked
+        up when first needed, so a Domain can be built before the loop
+        runs.
 
     Attributes
     ----------
@@ -63,7 +63,9 @@ class Domain:
     Notes
     -----
     `close` closes every `Remote` and `Controller` topic set built on this
-    Domain. Use as ``async with Domain() as domain:``.
+    Domain. Use as ``async with Domain() as domain:``. While open, the
+    Domain's transport is recorded for the processes this one starts
+    (`note_domain_transport`), so that a mismatch is named.
     """
 
     def __init__(self, transport: Transport | None = None) -> None:
@@ -74,12 +76,16 @@ class Domain:
         self.default_identity = self.user_host
         self._salinfos: set[SalInfo] = set()
         self.closed = False
+        if transport is not None:
+            note_domain_transport(self, transport)
 
     @property
     def transport(self) -> Transport:
         """The transport (the event loop's default transport unless given)."""
         if self._transport is None:
             self._transport = make_default_transport()
+            if not self.closed:
+                note_domain_transport(self, self._transport)
         return self._transport
 
     @property
@@ -117,21 +123,11 @@ class Domain:
         if self.closed:
             return
         self.closed = True
+        note_domain_closed(self)
         for salinfo in list(self._salinfos):
             await salinfo.close()
         if self._close_transport and self._transport is not None:
             await self._transport.close()
-
-    async def __aenter__(self) -> "Domain":
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"Domain(origin={self.origin}, identity={self.default_identity!r})"

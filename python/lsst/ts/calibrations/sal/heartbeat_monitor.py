@@ -24,15 +24,15 @@
 __all__ = ["HeartbeatMonitor"]
 
 import asyncio
-import types
 from typing import Any
 
 from .base import current_tai
 from .domain import Domain
+from .lifecycle_mixin import LifecycleMixin
 from .remote import Remote
 
 
-class HeartbeatMonitor:
+class HeartbeatMonitor(LifecycleMixin):
     """Watch the ``heartbeat`` event of one component (a CSC or a script).
 
     Parameters
@@ -148,15 +148,3 @@ class HeartbeatMonitor:
     async def close(self) -> None:
         """Stop watching. Idempotent."""
         await self.remote.close()
-
-    async def __aenter__(self) -> "HeartbeatMonitor":
-        await self.start_task
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()

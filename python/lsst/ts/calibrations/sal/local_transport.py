@@ -28,7 +28,6 @@ import copy
 import dataclasses
 import functools
 import itertools
-import weakref
 from typing import Any
 
 from .transport import ReaderCallback, Transport
@@ -83,16 +82,14 @@ class LocalTransport(Transport):
 
     Notes
     -----
-    Use `for_loop` to get the bus shared by every `Domain` of an event loop
+    Use `Transport.for_loop` to get the bus shared by every `Domain` of an event loop
     (so a `Remote` in one domain hears a `Controller` in another, as
     separate processes do over a network). Each reader receives its own
     copy of each message, delivered with ``loop.call_soon``: in write order,
     never from inside `publish`, without polling.
     """
 
-    _instances: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "LocalTransport"] = (
-        weakref.WeakKeyDictionary()
-    )
+    name = "local"
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
@@ -103,33 +100,6 @@ class LocalTransport(Transport):
         # key: {salIndex: (writer handle, data)}
         self._history: dict[tuple[str, str], dict[int, tuple[int, Any]]] = {}
         self.closed = False
-
-    @classmethod
-    def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> "LocalTransport":
-        """Return the bus shared by everything on an event loop.
-
-        Parameters
-        ----------
-        loop : `asyncio.AbstractEventLoop`, optional
-            The event loop; the running loop if None.
-
-        Returns
-        -------
-        transport : `LocalTransport`
-            The shared bus, made on first use (and again after a close).
-
-        Raises
-        ------
-        RuntimeError
-            If ``loop`` is None and no event loop is running.
-        """
-        if loop is None:
-            loop = asyncio.get_running_loop()
-        transport = cls._instances.get(loop)
-        if transport is None or transport.closed:
-            transport = cls(loop)
-            cls._instances[loop] = transport
-        return transport
 
     def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:
         """See `Transport.add_writer`."""

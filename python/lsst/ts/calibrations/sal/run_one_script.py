@@ -22,54 +22,45 @@
 """``run_one_script``: configure, run and report one SAL script, as
 ts_scriptqueue's command of that name does.
 
-With the in-process transport the script runs in this process: the script
-file is imported under a private module name (script executables run
-``amain()`` only under ``if __name__ == "__main__"``) and its one
-`BaseScript` subclass is constructed; it is then driven through a `Remote`,
-exactly as a script queue drives a script process.
+This module is the command line; the script is driven by
+`lsst.ts.calibrations.sal.script_monitor` (`run_loaded_script`,
+`run_script_process`).
 
-Simulated observatory (``--simulate``): the options ``--repo PATH``,
-``--time-scale F``, ``--sensor-model FILE``, ``--seed N``, ``--date
-YYYY-MM-DD``, ``--geometry full|reduced`` and ``--sim-fault SPEC`` start
-`lsst.ts.calibrations.sim.observatory.SimulatedObservatory` (CCCamera,
-CCHeaderService, CCOODS and OCPS, ENABLED) in this process before the
-script, on the repository (created and bootstrapped on first use), with
-the alias ``/repo/LSSTComCam`` installed so the script's default ``repo``
-reaches it, and close it after the script. Without ``--simulate`` nothing
-is started: the script's components must be those of a real observatory,
-and the script says so (it fails naming each component that is not
-running).
+What the script runs against: by default nothing is started, and the
+script's components must be those of a real observatory, running and
+reachable (the script says so, naming each component that is not). An
+observatory provider (`ObservatoryProvider`, found by entry point, group
+``lsst.ts.calibrations.observatories``, or passed to `make_parser`,
+`parse_args` and `main`) may add its own options; when they ask for an
+observatory (e.g. ``--simulate`` of the simulated ComCam observatory), the
+provider makes an async context manager that `run_one_script` enters
+before the script and leaves after it. This module knows nothing of what
+the observatory is: it only enters it and prints its ``describe()`` line
+and ``alias_line``, if it has them.
 
-Isolation: with ``--simulate`` the observatory is private to this run: a
-fresh isolation name (``LSST_TOPIC_SUBNAME``, see
+Isolation: when the command starts an observatory, the observatory is
+private to this run: a fresh isolation name (``LSST_TOPIC_SUBNAME``, see
 `lsst.ts.calibrations.sal.isolation`) is set unless the user gave one, and
 every process the command starts inherits it, so two runs on one machine
 never see each other.
 
 Transport: with the DDS transport (``--transport dds``, or
-``LSST_SAL_TRANSPORT=dds``; the default of the command line) the script runs
-as its own process, ``python SCRIPT_PATH INDEX`` as a script queue starts
-it, driven over DDS; a process that exits, or stops beating, without a
-final state is reported and counts as a failure. With ``--simulate`` the
-simulated observatory then also runs as its own process (``run_comcam_sim``,
-`lsst.ts.calibrations.sim.run_comcam_sim.ObservatoryProcess`). With the
-local transport everything runs in this process, as described above.
-
-Why this layout: the options are declared here, as plain values, so
-``--help`` lists them and their errors are argparse errors; but this module
-does not import the simulator at module level (``sal`` is the bottom layer
-and a script run at the observatory must not pay for it). The simulator is
-imported by `make_simulated_observatory` only when ``--simulate`` is given,
-and `run_one_script` only sees an async context manager (``observatory``)
-to enter around the script, so any environment (a test double, another
-simulator) can be given the same way.
+``LSST_SAL_TRANSPORT=dds``; the default) the script runs as its own
+process, ``python SCRIPT_PATH INDEX`` as a script queue starts it, driven
+over DDS; a process that exits, or stops beating, without a final state is
+reported and counts as a failure. The observatory provider is told the
+transport, so it may run the observatory as its own process too. With the
+local transport the script is imported under a private module name (script
+executables run ``amain()`` only under ``if __name__ == "__main__"``), its
+one `BaseScript` subclass is constructed in this process, and it is driven
+through a `Remote`, exactly as a script queue drives a script process.
 """
 
 __all__ = [
     "load_script_class",
     "main",
+    "make_observatory",
     "make_parser",
-    "make_simulated_observatory",
     "parse_args",
     "run_one_script",
 ]
@@ -77,8 +68,6 @@ __all__ = [
 import argparse
 import asyncio
 import contextlib
-import datetime
-import importlib
 import importlib.util
 import inspect
 import itertools
@@ -87,32 +76,18 @@ import os
 import pathlib
 import random
 import re
-import signal
 import sys
 import traceback
 import typing
 
 import yaml
 
-from .base import MAX_SAL_INDEX, AckError, ScriptState, current_tai
-from .base_script import FINAL_STATES, SUCCESS_STATES, BaseScript
-from .domain import Domain
-from .heartbeat_monitor import HeartbeatMonitor
+from .base import MAX_SAL_INDEX
+from .base_script import BaseScript
 from .isolation import SUBNAME_ENV, ensure_isolation_name
-from .remote import Remote
-from .transport_choice import TRANSPORT_ENV, add_transport_argument, get_transport_name
-
-STD_TIMEOUT = 10.0
-"""Time limit (seconds) for quick commands (setLogLevel, setGroupId, stop)."""
-
-CONFIGURE_TIMEOUT = 600.0
-"""Time limit (seconds) for the configure command."""
-
-START_TIMEOUT = 60.0
-"""Time limit (seconds) for the script to start."""
-
-CLOSE_TIMEOUT = 30.0
-"""Time limit (seconds) for the script to close after its final state."""
+from .observatory_provider import ObservatoryProvider, find_observatory_providers
+from .script_monitor import ScriptMonitor, run_loaded_script, run_script_process
+from .transport_choice import add_transport_argument, get_transport_name
 
 MAX_DEFAULT_INDEX = 99999
 """The default index is random in [1, MAX_DEFAULT_INDEX]."""
@@ -233,8 +208,14 @@ def _log_level(text: str) -> int:
     return level
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser(providers: typing.Sequence[ObservatoryProvider] | None = None) -> argparse.ArgumentParser:
     """Make the command-line parser of ``run_one_script``.
+
+    Parameters
+    ----------
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers whose options to add; None for those found
+        by entry point (`find_observatory_providers`).
 
     Returns
     -------
@@ -268,143 +249,59 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="Configuration as name=value pairs; each value is parsed as YAML.",
     )
-    add_transport_argument(parser, default="dds")
-    sim = parser.add_argument_group(
-        "simulated observatory",
-        "Without --simulate the script talks to the real observatory's components.",
-    )
-    sim.add_argument(
-        "--simulate",
-        action="store_true",
-        help="Start the simulated observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2) in this process.",
-    )
-    sim.add_argument("--repo", metavar="PATH", help="Butler repository; created and bootstrapped if missing.")
-    sim.add_argument(
-        "--time-scale",
-        type=float,
-        metavar="F",
-        help="Real seconds per simulated second (default 1.0: the real camera's timings).",
-    )
-    sim.add_argument("--sensor-model", metavar="FILE", help="Sensor-model file (default: the shipped model).")
-    sim.add_argument("--seed", type=int, metavar="N", help="Seed of the sensor model (default 0).")
-    sim.add_argument(
-        "--date",
-        metavar="YYYY-MM-DD",
-        help="Start the simulated clock on this day, 18:00 UTC (or give YYYY-MM-DDTHH:MM:SS UTC); "
-        "day_obs rolls over at 12:00 UTC. Default: now.",
-    )
-    sim.add_argument(
-        "--geometry", choices=("reduced", "full"), help="Raw geometry (default reduced: fewer pixels)."
-    )
-    sim.add_argument(
-        "--sim-fault",
-        action="append",
-        metavar="SPEC",
-        help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
-        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
-    )
-    add_ocps_max_processes_argument(sim)
+    add_transport_argument(parser)
+    for provider in _providers(providers):
+        provider.add_arguments(parser)
     return parser
 
 
-def add_ocps_max_processes_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """Add ``--ocps-max-processes N`` (the simulated OCPS's cap on ``pipetask -j``).
-
-    Parameters
-    ----------
-    parser : `argparse.ArgumentParser` or argument group
-        Where to add the option.
-    """
-    parser.add_argument(
-        "--ocps-max-processes",
-        type=int,
-        metavar="N",
-        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). pipetask -j N > 1 "
-        "starts a process per quantum; 1 is fastest for reduced-geometry quanta.",
-    )
+def _providers(providers: typing.Sequence[ObservatoryProvider] | None) -> list[ObservatoryProvider]:
+    """Return the given providers, or those found by entry point."""
+    return find_observatory_providers() if providers is None else list(providers)
 
 
-_SIM_OPTIONS = (
-    "repo",
-    "time_scale",
-    "sensor_model",
-    "seed",
-    "date",
-    "geometry",
-    "sim_fault",
-    "ocps_max_processes",
-)
-
-
-def _check_sim_options(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
-    """Check the simulated-observatory options (without importing the simulator)."""
-    given = [name for name in _SIM_OPTIONS if getattr(namespace, name, None) is not None]
-    if not namespace.simulate:
-        if given:
-            options = ", ".join("--" + name.replace("_", "-") for name in given)
-            parser.error(f"{options} need --simulate (they configure the simulated observatory)")
-        return
-    if namespace.repo is None:
-        parser.error("--simulate needs --repo PATH: the butler repository to use (created if missing)")
-    if namespace.time_scale is not None and not namespace.time_scale > 0:
-        parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
-    if namespace.seed is not None and namespace.seed < 0:
-        parser.error(f"--seed {namespace.seed} must be >= 0")
-    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
-        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
-    if namespace.date is not None:
-        try:
-            datetime.datetime.fromisoformat(namespace.date)
-        except ValueError:
-            parser.error(f"--date {namespace.date!r} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
-
-
-def make_simulated_observatory(
+def make_observatory(
     namespace: argparse.Namespace,
-) -> contextlib.AbstractAsyncContextManager[typing.Any]:
-    """Make the simulated observatory the ``--simulate`` options describe.
-
-    Imports ``lsst.ts.calibrations.sim.observatory`` (only now).
+    transport: str,
+    providers: typing.Sequence[ObservatoryProvider] | None = None,
+) -> contextlib.AbstractAsyncContextManager[typing.Any] | None:
+    """Make the observatory the command-line options ask for, if any.
 
     Parameters
     ----------
     namespace : `argparse.Namespace`
-        Parsed options (`parse_args`) with ``simulate`` set.
+        Parsed options (`parse_args`).
+    transport : `str`
+        The script's transport, "local" or "dds" (the provider may run the
+        observatory in its own process with "dds").
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers; None for those found by entry point.
 
     Returns
     -------
-    observatory : `lsst.ts.calibrations.sim.observatory.SimulatedObservatory`
-        Not started; enter it with ``async with``.
+    observatory : async context manager or `None`
+        Not entered; None if no provider was asked for one.
 
     Raises
     ------
     ValueError
-        If a fault spec or the sensor model is not valid.
+        If a provider refuses a value, or several providers were asked for
+        an observatory.
     """
-    module = importlib.import_module("lsst.ts.calibrations.sim.observatory")
-    faults_module = importlib.import_module("lsst.ts.calibrations.sim.sim_faults")
-    alias_module = importlib.import_module("lsst.ts.calibrations.repo.repo_alias")
-    faults = faults_module.SimFaults()
-    for spec in namespace.sim_fault or ():
-        faults.add_spec(spec)
-    return typing.cast(
-        contextlib.AbstractAsyncContextManager[typing.Any],
-        module.SimulatedObservatory(
-            namespace.repo,
-            time_scale=1.0 if namespace.time_scale is None else namespace.time_scale,
-            date=namespace.date,
-            seed=0 if namespace.seed is None else namespace.seed,
-            sensor_model=namespace.sensor_model,
-            geometry=namespace.geometry or "reduced",
-            faults=faults,
-            repo_alias=alias_module.DEFAULT_REPO_ALIAS,
-            ocps_max_processes=namespace.ocps_max_processes,
-        ),
-    )
+    made = [
+        observatory
+        for provider in _providers(providers)
+        if (observatory := provider.make_observatory(namespace, transport)) is not None
+    ]
+    if len(made) > 1:
+        raise ValueError(f"the options ask for {len(made)} observatories; give the options of one")
+    return made[0] if made else None
 
 
 def parse_args(
-    args: typing.Sequence[str] | None = None, parser: argparse.ArgumentParser | None = None
+    args: typing.Sequence[str] | None = None,
+    parser: argparse.ArgumentParser | None = None,
+    providers: typing.Sequence[ObservatoryProvider] | None = None,
 ) -> argparse.Namespace:
     """Parse the command line of ``run_one_script``.
 
@@ -413,7 +310,11 @@ def parse_args(
     args : `list` [`str`], optional
         Arguments; `None` for ``sys.argv[1:]``.
     parser : `argparse.ArgumentParser`, optional
-        Parser; `None` for `make_parser()`.
+        Parser made by `make_parser` with the same ``providers``; `None`
+        for ``make_parser(providers)``.
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers that check their options; None for those
+        found by entry point.
 
     Returns
     -------
@@ -421,8 +322,9 @@ def parse_args(
         With ``script``, ``index`` (always set), ``loglevel``, and
         ``config`` (YAML text; "" if none given).
     """
+    providers = _providers(providers)
     if parser is None:
-        parser = make_parser()
+        parser = make_parser(providers)
     namespace = parser.parse_args(args)
     if namespace.index is None:
         namespace.index = random.randint(1, MAX_DEFAULT_INDEX)
@@ -430,59 +332,9 @@ def parse_args(
         parser.error(f"--index {namespace.index} must be in the range [1, {MAX_SAL_INDEX}]")
     if namespace.config is None:
         namespace.config = ""
-    _check_sim_options(parser, namespace)
+    for provider in providers:
+        provider.check_arguments(parser, namespace)
     return namespace
-
-
-def _tai_iso() -> str:
-    """Return the current TAI time as ISO-8601 text (the group ID)."""
-    tai = datetime.datetime.fromtimestamp(current_tai(), datetime.UTC).replace(tzinfo=None)
-    return tai.isoformat(timespec="milliseconds")
-
-
-class _ScriptMonitor:
-    """Print a script's log messages and state changes; track its state.
-
-    Parameters
-    ----------
-    stream : `typing.TextIO`
-        Where to print.
-    show_tracebacks : `bool`
-        Print tracebacks as they arrive; otherwise keep them and print
-        them only if the script fails.
-    """
-
-    def __init__(self, stream: typing.TextIO, show_tracebacks: bool) -> None:
-        self.stream = stream
-        self.show_tracebacks = show_tracebacks
-        self.tracebacks: list[str] = []
-        self.state = ScriptState.UNKNOWN
-        self.reason = ""
-        self.final_state: asyncio.Future[ScriptState] = asyncio.get_running_loop().create_future()
-
-    def print(self, text: str) -> None:
-        """Print a line and flush it."""
-        print(text, file=self.stream, flush=True)
-
-    def log_callback(self, data: typing.Any) -> None:
-        """Print one ``logMessage`` event."""
-        now = datetime.datetime.now().time().isoformat(timespec="milliseconds")
-        self.print(f"{now} {logging.getLevelName(data.level)} {data.name}: {data.message}")
-        if data.traceback:
-            if self.show_tracebacks:
-                self.print(data.traceback.rstrip())
-            else:
-                self.tracebacks.append(data.traceback.rstrip())
-
-    def state_callback(self, data: typing.Any) -> None:
-        """Record and print a ``state`` event."""
-        state = ScriptState(data.state)
-        if state != self.state:
-            self.print(f"script state {state.name}" + (f": {data.reason}" if data.reason else ""))
-        self.state = state
-        self.reason = data.reason
-        if state in FINAL_STATES and not self.final_state.done():
-            self.final_state.set_result(state)
 
 
 async def run_one_script(
@@ -515,14 +367,14 @@ async def run_one_script(
         On SIGINT or SIGTERM send ``stop`` to the script and wait for its
         final state.
     observatory : async context manager, optional
-        Entered before the script starts and exited after it ends (e.g. the
-        simulated observatory, `make_simulated_observatory`); its
-        ``describe()`` line, if any, is printed. None: the script uses
+        Entered before the script starts and exited after it ends (made by
+        an observatory provider, `make_observatory`); its ``describe()``
+        line and ``alias_line``, if any, are printed. None: the script uses
         whatever components are running (a real observatory).
     transport : `str`, optional
         "local": the script runs in this process; "dds": the script runs as
         its own process, driven over DDS. None: ``LSST_SAL_TRANSPORT``
-        (default "local").
+        (default "dds", as everywhere).
 
     Returns
     -------
@@ -540,7 +392,7 @@ async def run_one_script(
         raise ValueError("index must be nonzero: index 0 would address every script")
     path = pathlib.Path(script).resolve()
     script_class = await asyncio.to_thread(load_script_class, path)
-    monitor = _ScriptMonitor(
+    monitor = ScriptMonitor(
         stream=sys.stdout if stream is None else stream,
         show_tracebacks=loglevel is not None and loglevel <= logging.DEBUG,
     )
@@ -560,254 +412,15 @@ async def run_one_script(
             if alias_line:
                 monitor.print(f"to reach the repository from another session: {alias_line}")
         if (transport or get_transport_name()) == "dds":
-            code = await _run_script_process(path, index, config, loglevel, monitor, handle_signals)
+            code = await run_script_process(path, index, config, loglevel, monitor, handle_signals)
         else:
-            code = await _run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
+            code = await run_loaded_script(script_class, index, config, loglevel, monitor, handle_signals)
     return code
 
 
-async def _run_loaded_script(
-    script_class: type[BaseScript],
-    index: int,
-    config: str,
-    loglevel: int | None,
-    monitor: "_ScriptMonitor",
-    handle_signals: bool,
-) -> int:
-    """Run a loaded script class through a Remote; return its exit code."""
-    async with Domain() as domain, Remote(domain, "Script", index) as remote:
-        remote.evt_logMessage.callback = monitor.log_callback
-        remote.evt_state.callback = monitor.state_callback
-        with _StopOnSignal(remote, monitor, handle_signals) as stop:
-            # Script classes are constructed from the index alone, as by `BaseScript.amain`.
-            script_instance = typing.cast(typing.Callable[..., BaseScript], script_class)(index=index)
-            try:
-                await asyncio.wait_for(script_instance.start_task, timeout=START_TIMEOUT)
-                await _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
-                await monitor.final_state
-                try:
-                    await asyncio.wait_for(asyncio.shield(script_instance.done_task), timeout=CLOSE_TIMEOUT)
-                except Exception:
-                    # The script failed while exiting; its final state says so.
-                    pass
-            finally:
-                await script_instance.close()
-    return _report_final_state(monitor)
-
-
-class _StopOnSignal:
-    """While active, SIGINT and SIGTERM send the script a stop command (once).
-
-    Parameters
-    ----------
-    remote : `Remote`
-        The script's Remote.
-    monitor : `_ScriptMonitor`
-        Where to say what happens.
-    enabled : `bool`
-        Install the handlers (False: a context that does nothing).
-    """
-
-    def __init__(self, remote: Remote, monitor: "_ScriptMonitor", enabled: bool) -> None:
-        self.remote = remote
-        self.monitor = monitor
-        self.signals = (signal.SIGINT, signal.SIGTERM) if enabled else ()
-        self.stop_requested = False
-        self.background: set[asyncio.Task[None]] = set()
-        self.loop = asyncio.get_running_loop()
-
-    def requested(self) -> bool:
-        """Return True once a signal asked the script to stop."""
-        return self.stop_requested
-
-    async def _send_stop(self) -> None:
-        try:
-            await self.remote.cmd_stop.start(timeout=STD_TIMEOUT)
-        except AckError as e:
-            self.monitor.print(f"stop command failed: {e}")
-
-    def _on_signal(self, signum: int) -> None:
-        name = signal.Signals(signum).name
-        if self.stop_requested:
-            self.monitor.print(f"received {name} again; still waiting for the script to stop")
-            return
-        self.stop_requested = True
-        self.monitor.print(f"received {name}; stopping the script")
-        task = asyncio.create_task(self._send_stop())
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
-
-    def __enter__(self) -> "_StopOnSignal":
-        for signum in self.signals:
-            self.loop.add_signal_handler(signum, self._on_signal, signum)
-        return self
-
-    def __exit__(self, *args: typing.Any) -> None:
-        for signum in self.signals:
-            self.loop.remove_signal_handler(signum)
-        for task in self.background:
-            task.cancel()
-
-
-def _report_final_state(monitor: "_ScriptMonitor") -> int:
-    """Print the script's final state (and its tracebacks if it failed); return the exit code."""
-    final = monitor.final_state.result()
-    if final not in SUCCESS_STATES and monitor.tracebacks:
-        monitor.print("\n".join(monitor.tracebacks))
-    monitor.print(f"final state {final.name}" + (f"; reason: {monitor.reason}" if monitor.reason else ""))
-    return 0 if final in SUCCESS_STATES else 1
-
-
-SCRIPT_HEARTBEAT_INTERVAL = 5.0
-"""Heartbeat interval (seconds) of a script (`BaseScript.heartbeat_interval`)."""
-
-SCRIPT_MAX_MISSED_HEARTBEATS = 3
-"""A script process that misses this many heartbeats is reported as stopped."""
-
-
-async def _run_script_process(
-    path: pathlib.Path,
-    index: int,
-    config: str,
-    loglevel: int | None,
-    monitor: "_ScriptMonitor",
-    handle_signals: bool,
-) -> int:
-    """Run a script file as its own process over DDS; return its exit code.
-
-    The process is started as a script queue starts it (``SCRIPT INDEX``,
-    here with this Python), then driven through a `Remote`. A process that
-    exits, or stops beating, without a final state is reported: exit code 1.
-    """
-    loop = asyncio.get_running_loop()
-    from .dds_transport import DdsTransport
-
-    async with (
-        Domain(transport=DdsTransport(loop)) as domain,
-        Remote(domain, "Script", index) as remote,
-        HeartbeatMonitor(
-            domain,
-            "Script",
-            index,
-            interval=SCRIPT_HEARTBEAT_INTERVAL,
-            max_missed=SCRIPT_MAX_MISSED_HEARTBEATS,
-        ) as heartbeat,
-    ):
-        remote.evt_logMessage.callback = monitor.log_callback
-        remote.evt_state.callback = monitor.state_callback
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, str(path), str(index), env=dict(os.environ, **{TRANSPORT_ENV: "dds"})
-        )
-        monitor.print(f"script process {process.pid} started")
-        exited = asyncio.create_task(process.wait())
-        stopped_beating = asyncio.create_task(heartbeat.wait_stopped())
-
-        drive_task: asyncio.Task[None] | None = None
-        try:
-            with _StopOnSignal(remote, monitor, handle_signals) as stop:
-                async with asyncio.timeout(START_TIMEOUT):
-                    while monitor.state == ScriptState.UNKNOWN and not exited.done():
-                        await asyncio.wait({exited}, timeout=0.05)
-                transport = domain.transport
-                wait_for_readers = getattr(transport, "wait_for_readers", None)
-                if wait_for_readers is not None and not exited.done():
-                    await wait_for_readers("Script", "command_configure", START_TIMEOUT)
-                if not exited.done():
-                    drive_task = asyncio.create_task(
-                        _drive(remote, monitor, config=config, loglevel=loglevel, stopping=stop.requested)
-                    )
-                    waits: set[asyncio.Future[typing.Any]] = {monitor.final_state, exited, stopped_beating}
-                    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                if monitor.final_state.done():
-                    try:
-                        await asyncio.wait_for(asyncio.shield(exited), CLOSE_TIMEOUT)
-                    except TimeoutError:
-                        monitor.print(
-                            f"script process {process.pid} did not exit after its final state; killing it"
-                        )
-                elif exited.done():
-                    # A final state may still be in flight: give it a moment.
-                    try:
-                        await asyncio.wait_for(asyncio.shield(monitor.final_state), 1.0)
-                    except TimeoutError:
-                        pass
-        finally:
-            for task in (drive_task, stopped_beating):
-                if task is not None:
-                    task.cancel()
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
-    if not monitor.final_state.done():
-        code = process.returncode
-        how = f"was killed by signal {-code}" if code is not None and code < 0 else f"exited with code {code}"
-        if stopped_beating.done() and not stopped_beating.cancelled() and not exited.done():
-            how = f"stopped beating (no heartbeat for {heartbeat.timeout:.0f} s) and was killed"
-        monitor.print(
-            f"script process {process.pid} {how} without a final state (last state {monitor.state.name})"
-        )
-        return 1
-    return _report_final_state(monitor)
-
-
-async def _drive(
-    remote: Remote,
-    monitor: _ScriptMonitor,
-    *,
-    config: str,
-    loglevel: int | None,
-    stopping: typing.Callable[[], bool],
+def main(
+    args: typing.Sequence[str] | None = None, providers: typing.Sequence[ObservatoryProvider] | None = None
 ) -> None:
-    """Send setLogLevel, configure, setGroupId and run, as a script queue
-    does; stop sending once the script ends or a stop was requested.
-    """
-
-    def done() -> bool:
-        return stopping() or monitor.final_state.done()
-
-    try:
-        if loglevel is not None and not done():
-            await remote.cmd_setLogLevel.set_start(level=loglevel, timeout=STD_TIMEOUT)
-        if not done():
-            await remote.cmd_configure.set_start(config=config, timeout=CONFIGURE_TIMEOUT)
-        if not done():
-            group_id = _tai_iso()
-            monitor.print(f"group ID {group_id}")
-            await remote.cmd_setGroupId.set_start(groupId=group_id, timeout=STD_TIMEOUT)
-        if not done():
-            # The run acknowledgement arrives when the run has ended;
-            # the final state event is what ends the wait.
-            run_task = asyncio.create_task(remote.cmd_run.start(timeout=None))
-            await asyncio.wait({run_task, monitor.final_state}, return_when=asyncio.FIRST_COMPLETED)
-            if run_task.done():
-                run_task.result()
-            else:
-                run_task.cancel()
-    except AckError as e:
-        if not done():
-            monitor.print(f"command failed: {e}; stopping the script")
-            await remote.cmd_stop.start(timeout=STD_TIMEOUT)
-
-
-def _make_observatory_process(
-    namespace: argparse.Namespace,
-) -> contextlib.AbstractAsyncContextManager[typing.Any]:
-    """Make the ``run_comcam_sim`` child process the ``--simulate`` options describe."""
-    module = importlib.import_module("lsst.ts.calibrations.sim.run_comcam_sim")
-    sim_args = ["--repo", str(namespace.repo)]
-    # Every --simulate option but the repository (given first) and the faults (repeatable, below).
-    for name in (name for name in _SIM_OPTIONS if name not in ("repo", "sim_fault")):
-        value = getattr(namespace, name)
-        if value is not None:
-            sim_args += ["--" + name.replace("_", "-"), str(value)]
-    for spec in namespace.sim_fault or ():
-        sim_args += ["--sim-fault", spec]
-    return typing.cast(
-        contextlib.AbstractAsyncContextManager[typing.Any], module.ObservatoryProcess(sim_args)
-    )
-
-
-def main(args: typing.Sequence[str] | None = None) -> None:
     """Run ``run_one_script`` from the command line and exit with the
     script's exit code.
 
@@ -815,20 +428,23 @@ def main(args: typing.Sequence[str] | None = None) -> None:
     ----------
     args : `list` [`str`], optional
         Arguments; `None` for ``sys.argv[1:]``.
+    providers : `list` [`ObservatoryProvider`], optional
+        Observatory providers; None for those found by entry point.
     """
-    namespace = parse_args(args)
     try:
-        transport = namespace.transport or get_transport_name(default="dds")
-        observatory: contextlib.AbstractAsyncContextManager[typing.Any] | None = None
-        if namespace.simulate:
+        providers = _providers(providers)
+    except (ImportError, TypeError) as e:
+        print(f"run_one_script: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    namespace = parse_args(args, providers=providers)
+    try:
+        transport = namespace.transport or get_transport_name()
+        observatory = make_observatory(namespace, transport, providers)
+        if observatory is not None:
             # The observatory this command starts is private to it (and the processes it starts).
             name, created = ensure_isolation_name("run")
             how = "private to this run" if created else f"from {SUBNAME_ENV}"
             print(f"isolation name {SUBNAME_ENV}={name} ({how})", flush=True)
-            if transport == "dds":
-                observatory = _make_observatory_process(namespace)
-            else:
-                observatory = make_simulated_observatory(namespace)
         code = asyncio.run(
             run_one_script(
                 namespace.script,

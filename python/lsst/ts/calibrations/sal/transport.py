@@ -27,11 +27,14 @@ and the topic's SAL name (``command_takeImages``, ``logevent_summaryState``,
 
 * `LocalTransport`: an in-process bus shared by every `Domain` on one event
   loop (messages copied, ordered, delivered with ``loop.call_soon``).
-* A multi-process transport (e.g. Cyclone DDS: one DDS topic per
+* `DdsTransport`: Cyclone DDS between processes (one DDS topic per
   (component, SAL name), ``salIndex`` as key, reliable, TRANSIENT_LOCAL
-  KeepLast(1) for writers that keep history) implements the same methods;
-  its listener hands each sample to the reader callback on the event loop
-  with ``loop.call_soon_threadsafe``.
+  KeepLast(1) for writers that keep history); its reader thread hands each
+  sample to the reader callback on the event loop with
+  ``loop.call_soon_threadsafe``.
+
+Each implementation is shared by the Domains of one event loop:
+`Transport.for_loop` returns the loop's instance, made on first use.
 
 The topic classes use only this interface.
 """
@@ -39,6 +42,9 @@ The topic classes use only this interface.
 __all__ = ["Transport"]
 
 import abc
+import asyncio
+import typing
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +70,73 @@ class Transport(abc.ABC):
     * Index filtering: a reader made with ``index`` 0 or None receives
       messages of every ``salIndex``; otherwise only those with that
       ``salIndex``.
+
+    An implementation is constructed with its event loop (``cls(loop)``),
+    sets `loop` and `closed`, and names itself in `name`.
     """
+
+    name: typing.ClassVar[str] = "unnamed"
+    """Name of the transport, as ``LSST_SAL_TRANSPORT`` spells it ("local", "dds")."""
+
+    loop: asyncio.AbstractEventLoop
+    """The event loop on which reader callbacks run."""
+
+    closed: bool = False
+    """True once `close` has been called (or the transport closed itself)."""
+
+    _instances: typing.ClassVar[weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, "Transport"]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # One registry per implementation: a loop may have a LocalTransport and a DdsTransport.
+        cls._instances = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def for_loop(cls, loop: asyncio.AbstractEventLoop | None = None) -> typing.Self:
+        """Return the transport of this kind shared by everything on an event loop.
+
+        Parameters
+        ----------
+        loop : `asyncio.AbstractEventLoop`, optional
+            The event loop; the running loop if None.
+
+        Returns
+        -------
+        transport : `Transport`
+            The shared instance, made on first use, and made again after it
+            closed or stopped being current (`is_current`).
+
+        Raises
+        ------
+        RuntimeError
+            If ``loop`` is None and no event loop is running.
+        """
+        if loop is None:
+            loop = asyncio.get_running_loop()
+        transport = cls._instances.get(loop)
+        if transport is None or transport.closed or not transport.is_current():
+            if transport is not None and not transport.closed:
+                transport.retire()
+            transport = cls(loop)  # type: ignore[call-arg]
+            cls._instances[loop] = transport
+        return typing.cast(typing.Self, transport)
+
+    def is_current(self) -> bool:
+        """Does this transport still match the process's settings? (`for_loop`)
+
+        Returns
+        -------
+        current : `bool`
+            True unless an implementation's setting changed (e.g. the
+            isolation name of `DdsTransport`).
+        """
+        return True
+
+    def retire(self) -> None:
+        """Stop using a transport that is no longer current, without
+        awaiting (`for_loop` replaces it). Implementations release their
+        resources in the background; the default does nothing.
+        """
 
     @abc.abstractmethod
     def add_writer(self, component: str, sal_name: str, *, keep_history: bool) -> int:

@@ -37,18 +37,16 @@ import asyncio
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from astropy.io import fits
 
 from ..sal.base import State
-from ..sal.base_csc import BaseCsc
-from ..sal.remote import Remote
-from ..version import __version__
+from .camera_listener_csc import CameraListenerCsc
 from .raw_store import RawStore
 
 
-class CCHeaderServiceCsc(BaseCsc):
+class CCHeaderServiceCsc(CameraListenerCsc):
     """The simulated header service of ComCam.
 
     Parameters
@@ -70,8 +68,7 @@ class CCHeaderServiceCsc(BaseCsc):
         Number of headers written and announced.
     """
 
-    valid_simulation_modes: ClassVar[tuple[int, ...]] = (1,)
-    version: ClassVar[str] = __version__
+    skipped_message: ClassVar[str] = "Not ENABLED: no header for %s"
 
     def __init__(
         self,
@@ -82,29 +79,18 @@ class CCHeaderServiceCsc(BaseCsc):
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
     ) -> None:
-        self.raw_store = raw_store if raw_store is not None else RawStore(Path(repo).absolute() / "sim_raws")
         self.headers_written = 0
         super().__init__(
             "CCHeaderService",
+            repo,
+            raw_store=raw_store,
             initial_state=initial_state,
             simulation_mode=simulation_mode,
             heartbeat_interval=heartbeat_interval,
         )
-        self.camera = Remote(
-            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
-        )
-        self.camera.evt_endOfImageTelemetry.callback = self._end_of_image
 
-    async def start(self) -> None:
-        """Start the CSC and its camera remote."""
-        await super().start()
-        await self.camera.start_task
-
-    async def _end_of_image(self, data: Any) -> None:
-        if self.summary_state != State.ENABLED:
-            self.log.warning("Not ENABLED: no header for %s", data.imageName)
-            return
-        obs_id = data.imageName
+    async def handle_image(self, obs_id: str) -> None:
+        """Write the image's header (in a thread) and announce it."""
         try:
             path, size, checksum = await asyncio.to_thread(self._write_header, obs_id)
         except Exception as e:

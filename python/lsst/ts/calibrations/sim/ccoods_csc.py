@@ -43,16 +43,14 @@ import dataclasses
 import os
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from lsst.daf.butler import Butler
 
 from ..repo.ingest import ingest_raws
 from ..repo.repository import RAW_RUN, open_repository
 from ..sal.base import State
-from ..sal.base_csc import BaseCsc
-from ..sal.remote import Remote
-from ..version import __version__
+from .camera_listener_csc import CameraListenerCsc
 from .raw_store import RawStore
 from .sim_faults import SimFaults
 
@@ -67,7 +65,7 @@ class _FileStatus:
     description: str
 
 
-class CCOODSCsc(BaseCsc):
+class CCOODSCsc(CameraListenerCsc):
     """The simulated OODS of ComCam.
 
     Parameters
@@ -91,8 +89,7 @@ class CCOODSCsc(BaseCsc):
         Number of raw files ingested.
     """
 
-    valid_simulation_modes: ClassVar[tuple[int, ...]] = (1,)
-    version: ClassVar[str] = __version__
+    skipped_message: ClassVar[str] = "Not ENABLED: %s not ingested"
 
     def __init__(
         self,
@@ -104,8 +101,6 @@ class CCOODSCsc(BaseCsc):
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
     ) -> None:
-        self.repo = Path(repo).absolute()
-        self.raw_store = raw_store if raw_store is not None else RawStore(self.repo / "sim_raws")
         self.faults = faults if faults is not None else SimFaults()
         self.files_ingested = 0
         self._butler: Butler | None = None
@@ -113,26 +108,19 @@ class CCOODSCsc(BaseCsc):
         self._butler_lock = threading.Lock()
         super().__init__(
             "CCOODS",
+            repo,
+            raw_store=raw_store,
             initial_state=initial_state,
             simulation_mode=simulation_mode,
             heartbeat_interval=heartbeat_interval,
         )
-        self.camera = Remote(
-            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
-        )
-        self.camera.evt_endOfImageTelemetry.callback = self._end_of_image
 
-    async def start(self) -> None:
-        """Open the repository (in a thread), then start the CSC and its camera remote."""
+    async def prepare(self) -> None:
+        """Open the repository (in a thread)."""
         self._butler = await asyncio.to_thread(open_repository, self.repo, run=RAW_RUN)
-        await super().start()
-        await self.camera.start_task
 
-    async def _end_of_image(self, data: Any) -> None:
-        obs_id = data.imageName
-        if self.summary_state != State.ENABLED:
-            self.log.warning("Not ENABLED: %s not ingested", obs_id)
-            return
+    async def handle_image(self, obs_id: str) -> None:
+        """Ingest the image's raws (in a thread); one ``imageInOODS`` per file."""
         if self.faults.is_lost(obs_id):
             self.log.warning("%s never reaches the OODS (SimFaults.lose_image)", obs_id)
             return

@@ -50,7 +50,6 @@ __all__ = ["SimulatedObservatory"]
 import asyncio
 import datetime
 import os
-import types
 from pathlib import Path
 
 from ..repo.camera import get_geometry
@@ -58,6 +57,7 @@ from ..repo.repo_alias import install_repository_alias
 from ..repo.repository import bootstrap_repository
 from ..sal.base import State
 from ..sal.base_csc import BaseCsc
+from ..sal.lifecycle_mixin import LifecycleMixin
 from .cccamera_csc import CCCameraCsc
 from .ccheader_service_csc import CCHeaderServiceCsc
 from .ccoods_csc import CCOODSCsc
@@ -69,7 +69,7 @@ from .sim_clock import SimClock
 from .sim_faults import SimFaults
 
 
-class SimulatedObservatory:
+class SimulatedObservatory(LifecycleMixin):
     """Start the simulated ComCam camera, header service and OODS.
 
     Parameters
@@ -259,15 +259,3 @@ class SimulatedObservatory:
             f"start {self.clock.start_utc.isoformat(timespec='seconds')} (day_obs {self.clock.day_obs()}), "
             f"seed={self.seed}, sensor model {self.sensor_model or 'default'}, geometry {self.geometry.name}"
         )
-
-    async def __aenter__(self) -> "SimulatedObservatory":
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()

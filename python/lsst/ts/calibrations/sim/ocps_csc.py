@@ -91,15 +91,13 @@ Fault injection (tests and demos):
 __all__ = ["OcpsCsc"]
 
 import asyncio
-import contextlib
 import json
 import os
 import shlex
-import signal
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any, ClassVar
+from typing import Any, ClassVar
 
 from ..cp.pipeline_paths import PipelinePaths, pipetask_executable
 from ..repo.repo_alias import resolve_repository
@@ -218,9 +216,6 @@ class OcpsCsc(BaseCsc):
         self.pipetask = list(pipetask) if pipetask is not None else [pipetask_executable()]
         self.pipeline_paths = PipelinePaths()
         self.jobs: dict[str, OcpsJob] = {}
-        self._job_tasks: dict[str, asyncio.Task[None]] = {}
-        self._processes: dict[str, asyncio.subprocess.Process] = {}
-        self._spawning: set[str] = set()
         self._fail_count = 0
         self._fail_reason = ""
         self._slow_count = 0
@@ -273,6 +268,13 @@ class OcpsCsc(BaseCsc):
         self._slow_count = int(count)
         self._slow_delay = float(delay)
 
+    def _next_delay(self) -> float | None:
+        """Return the delay of the next job to start (`inject_slow_jobs`), or None."""
+        if self._slow_count <= 0:
+            return None
+        self._slow_count -= 1
+        return self._slow_delay
+
     # Commands.
 
     async def do_execute(self, data: Any) -> Any:
@@ -294,8 +296,15 @@ class OcpsCsc(BaseCsc):
         await self.evt_job_id.set_write(
             event_name="cmd_execute", seq_num=data.private_seqNum, job_id=job.job_id
         )
-        task = asyncio.create_task(self._run_job(job))
-        self._job_tasks[job.job_id] = task
+        task = asyncio.create_task(
+            job.run(
+                env=self.pipeline_paths.pipeline_environment(),
+                log=self.log,
+                prerequisites=self._wait_for_prereqs,
+                delay=self._next_delay,
+            )
+        )
+        job.task = task
         try:
             while True:
                 done, _ = await asyncio.wait([task], timeout=self.in_progress_timeout / 2)
@@ -305,9 +314,9 @@ class OcpsCsc(BaseCsc):
                     data, timeout=self.in_progress_timeout, result=ack_result
                 )
         except asyncio.CancelledError:
-            await self._abort(job, grace_period=min(self.abort_grace_period, 1.0))
+            await job.abort(min(self.abort_grace_period, 1.0), self.log)
             raise
-        if not job.is_final:  # _run_job failed unexpectedly; it logged why.
+        if not job.is_final:  # run failed unexpectedly; it logged why.
             job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
         record = job.record()
         await self.evt_job_result.set_write(
@@ -338,7 +347,7 @@ class OcpsCsc(BaseCsc):
         if job.is_final:
             raise ExpectedError(f"abort_job: job {job.job_id} has already ended with phase {job.phase}.")
         await self.cmd_abort_job.ack_in_progress(data, timeout=self.abort_grace_period + 10.0)
-        await self._abort(job, grace_period=self.abort_grace_period)
+        await job.abort(self.abort_grace_period, self.log)
 
     # Jobs.
 
@@ -467,143 +476,15 @@ class OcpsCsc(BaseCsc):
                 return f"prerequisite job {prereq_id} ended with phase {phase}{because}"
         return ""
 
-    async def _run_job(self, job: OcpsJob) -> None:
-        """Run one job to its end; never raises (except on cancellation by close)."""
-        log_file: IO[bytes] | None = None
-        try:
-            await asyncio.to_thread(job.log_file.parent.mkdir, parents=True, exist_ok=True)
-            await self._write_record(job)
-            if job.prereq_jobs:
-                reason = await self._wait_for_prereqs(job)
-                if reason:
-                    job.finish(OcpsJobPhase.ERROR, reason)
-                    self.log.warning("Job %s not run: %s", job.job_id, reason)
-                    return
-                job.phase = OcpsJobPhase.QUEUED
-            if self._slow_count > 0:
-                self._slow_count -= 1
-                job.start(None)
-                await self._write_record(job)
-                self.log.info("Job %s delayed %.3g s (inject_slow_jobs)", job.job_id, self._slow_delay)
-                await asyncio.sleep(self._slow_delay)
-            header = [f"# OCPS job {job.job_id}", f"# command: {shlex.join(job.command)}"]
-            if job.requested_processes is not None and job.requested_processes > job.processes:
-                cap = (
-                    f"-j {job.requested_processes} requested, capped at {job.processes} "
-                    f"(max_processes: the cores of this machine)"
-                )
-                header.append(f"# {cap}")
-                self.log.info("Job %s: %s", job.job_id, cap)
-            # Opened in a thread that a cancellation cannot orphan: if this task is
-            # cancelled meanwhile, the file is closed as soon as the open completes.
-            open_task = asyncio.ensure_future(asyncio.to_thread(job.log_file.open, "wb"))
-            try:
-                log_file = await asyncio.shield(open_task)
-            except asyncio.CancelledError:
-                open_task.add_done_callback(_close_opened_file)
-                raise
-            await asyncio.to_thread(log_file.write, ("\n".join(header) + "\n").encode())
-            await asyncio.to_thread(log_file.flush)
-            # Not cancelled while the process is being created (see _abort), so no process is lost.
-            self._spawning.add(job.job_id)
-            try:
-                process = await asyncio.create_subprocess_exec(
-                    *job.command,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=asyncio.subprocess.STDOUT,
-                    env=self.pipeline_paths.pipeline_environment(),
-                    cwd=job.job_dir,
-                    start_new_session=True,
-                )
-                self._processes[job.job_id] = process
-            finally:
-                self._spawning.discard(job.job_id)
-            job.start(process.pid)
-            self.log.info("Job %s started: pid %s, %s", job.job_id, process.pid, shlex.join(job.command))
-            await self._write_record(job)
-            if job.abort_requested:
-                self._signal(process, signal.SIGTERM)
-            return_code = await process.wait()
-            if job.abort_requested:
-                job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job", return_code)
-            elif return_code == 0:
-                job.finish(OcpsJobPhase.COMPLETED, "", return_code)
-            else:
-                job.finish(
-                    OcpsJobPhase.ERROR,
-                    f"pipetask ended with return code {return_code}; see {job.log_file}",
-                    return_code,
-                )
-            self.log.info("Job %s ended: %s, return code %s", job.job_id, job.phase, return_code)
-        except asyncio.CancelledError:
-            job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job" if job.abort_requested else "OCPS closed")
-            raise
-        except Exception as e:
-            self.log.exception("Job %s failed to run", job.job_id)
-            job.finish(OcpsJobPhase.ERROR, f"the OCPS could not run the job: {e!r}")
-        finally:
-            self._processes.pop(job.job_id, None)
-            if log_file is not None:
-                await asyncio.shield(asyncio.to_thread(log_file.close))
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._write_record(job))
-
-    async def _write_record(self, job: OcpsJob) -> None:
-        text = json.dumps(job.record(), indent=2)
-        tmp = job.record_file.with_suffix(".json.tmp")
-
-        def write() -> None:
-            job.job_dir.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(text)
-            os.replace(tmp, job.record_file)
-
-        await asyncio.to_thread(write)
-
-    @staticmethod
-    def _signal(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
-        """Send a signal to a job's process group (the process leads its own session)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-
-    async def _abort(self, job: OcpsJob, grace_period: float) -> None:
-        """End a job: cancel it if it has no process, else SIGTERM then SIGKILL."""
-        if job.is_final:
-            return
-        job.abort_requested = True
-        task = self._job_tasks.get(job.job_id)
-        process = self._processes.get(job.job_id)
-        if process is None:
-            if job.job_id not in self._spawning and task is not None:
-                # Waiting for prerequisites, delayed or preparing: no process to end.
-                task.cancel()
-            # Else the process is being created: the runner signals it as soon as it exists.
-        else:
-            self.log.info("Aborting job %s: SIGTERM to process group %s", job.job_id, process.pid)
-            self._signal(process, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(asyncio.shield(job.done), grace_period)
-            except TimeoutError:
-                self.log.warning(
-                    "Job %s still running %.3g s after SIGTERM: SIGKILL", job.job_id, grace_period
-                )
-                self._signal(process, signal.SIGKILL)
-        await asyncio.shield(job.done)
-
     async def close_tasks(self) -> None:
         """Abort the jobs still running (SIGTERM, SIGKILL after 1 s), then close."""
         running = [job for job in self.jobs.values() if not job.is_final]
         if running:
             await asyncio.gather(
-                *(self._abort(job, grace_period=min(self.abort_grace_period, 1.0)) for job in running),
+                *(job.abort(min(self.abort_grace_period, 1.0), self.log) for job in running),
                 return_exceptions=True,
             )
-        for task in self._job_tasks.values():
-            task.cancel()
+        for job in self.jobs.values():
+            if job.task is not None:
+                job.task.cancel()
         await super().close_tasks()
-
-
-def _close_opened_file(task: "asyncio.Future[Any]") -> None:
-    """Close the file a cancelled open completed with (a done callback)."""
-    if not task.cancelled() and task.exception() is None:
-        task.result().close()

@@ -52,15 +52,29 @@ key                    value
 ``processes``          the ``-j`` the job ran with (after the cap)
 ``requestedProcesses`` the ``-j`` requested, or null
 =====================  ====================================================
+
+Running: `OcpsJob.run` takes a job from QUEUED (or PENDING) to its end:
+it waits for its prerequisites, writes its log header, starts its process
+(an argument list, in a session of its own, stdout and stderr into the
+log) and waits for it, rewriting ``job.json`` at each phase change;
+`OcpsJob.abort` ends it (cancelling a job without a process, else SIGTERM
+to its process group, then SIGKILL after a grace period).
 """
 
 __all__ = ["OcpsJob"]
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
+import json
+import logging
+import os
+import shlex
+import signal
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .ocps_job_phase import FINAL_PHASES as _FINAL_PHASES
 from .ocps_job_phase import OcpsJobPhase as Phase
@@ -121,6 +135,12 @@ class OcpsJob:
         default_factory=lambda: asyncio.get_running_loop().create_future(), repr=False
     )
     abort_requested: bool = False
+    task: asyncio.Task[None] | None = dataclasses.field(default=None, repr=False)
+    """The task running `run` (set by whoever starts it)."""
+    process: asyncio.subprocess.Process | None = dataclasses.field(default=None, repr=False)
+    """The job's process while it runs."""
+    spawning: bool = dataclasses.field(default=False, repr=False)
+    """True while the process is being created (`abort` then lets `run` signal it)."""
 
     @property
     def log_file(self) -> Path:
@@ -206,3 +226,160 @@ class OcpsJob:
             "processes": self.processes,
             "requestedProcesses": self.requested_processes,
         }
+
+    async def write_record(self) -> None:
+        """Write the record to `record_file` (atomically, in a thread)."""
+        text = json.dumps(self.record(), indent=2)
+        tmp = self.record_file.with_suffix(".json.tmp")
+
+        def write() -> None:
+            self.job_dir.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(text)
+            os.replace(tmp, self.record_file)
+
+        await asyncio.to_thread(write)
+
+    async def run(
+        self,
+        *,
+        env: Mapping[str, str],
+        log: logging.Logger,
+        prerequisites: Callable[["OcpsJob"], Awaitable[str]],
+        delay: Callable[[], float | None] = lambda: None,
+    ) -> None:
+        """Run the job to its end; never raises (except when cancelled).
+
+        Parameters
+        ----------
+        env : `dict` [`str`, `str`]
+            Environment of the process.
+        log : `logging.Logger`
+            Where to say what happens (the OCPS's log).
+        prerequisites : callable
+            ``await prerequisites(job)`` waits for the prerequisite jobs
+            and returns why this job cannot run, or "".
+        delay : callable, optional
+            Called once the prerequisites are met: seconds to wait in phase
+            EXECUTING before the process starts (a busy compute node), or
+            None for no delay.
+        """
+        log_file: IO[bytes] | None = None
+        try:
+            await asyncio.to_thread(self.log_file.parent.mkdir, parents=True, exist_ok=True)
+            await self.write_record()
+            if self.prereq_jobs:
+                reason = await prerequisites(self)
+                if reason:
+                    self.finish(Phase.ERROR, reason)
+                    log.warning("Job %s not run: %s", self.job_id, reason)
+                    return
+                self.phase = Phase.QUEUED
+            seconds = delay()
+            if seconds is not None:
+                self.start(None)
+                await self.write_record()
+                log.info("Job %s delayed %.3g s (inject_slow_jobs)", self.job_id, seconds)
+                await asyncio.sleep(seconds)
+            header = [f"# OCPS job {self.job_id}", f"# command: {shlex.join(self.command)}"]
+            if self.requested_processes is not None and self.requested_processes > self.processes:
+                cap = (
+                    f"-j {self.requested_processes} requested, capped at {self.processes} "
+                    f"(max_processes: the cores of this machine)"
+                )
+                header.append(f"# {cap}")
+                log.info("Job %s: %s", self.job_id, cap)
+            # Opened in a thread that a cancellation cannot orphan: if this task is
+            # cancelled meanwhile, the file is closed as soon as the open completes.
+            open_task = asyncio.ensure_future(asyncio.to_thread(self.log_file.open, "wb"))
+            try:
+                log_file = await asyncio.shield(open_task)
+            except asyncio.CancelledError:
+                open_task.add_done_callback(_close_opened_file)
+                raise
+            await asyncio.to_thread(log_file.write, ("\n".join(header) + "\n").encode())
+            await asyncio.to_thread(log_file.flush)
+            # Not cancelled while the process is being created (see abort), so no process is lost.
+            self.spawning = True
+            try:
+                self.process = await asyncio.create_subprocess_exec(
+                    *self.command,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=asyncio.subprocess.STDOUT,
+                    env=dict(env),
+                    cwd=self.job_dir,
+                    start_new_session=True,
+                )
+            finally:
+                self.spawning = False
+            process = self.process
+            self.start(process.pid)
+            log.info("Job %s started: pid %s, %s", self.job_id, process.pid, shlex.join(self.command))
+            await self.write_record()
+            if self.abort_requested:
+                _signal(process, signal.SIGTERM)
+            return_code = await process.wait()
+            if self.abort_requested:
+                self.finish(Phase.ABORTED, "aborted by abort_job", return_code)
+            elif return_code == 0:
+                self.finish(Phase.COMPLETED, "", return_code)
+            else:
+                self.finish(
+                    Phase.ERROR,
+                    f"pipetask ended with return code {return_code}; see {self.log_file}",
+                    return_code,
+                )
+            log.info("Job %s ended: %s, return code %s", self.job_id, self.phase, return_code)
+        except asyncio.CancelledError:
+            self.finish(Phase.ABORTED, "aborted by abort_job" if self.abort_requested else "OCPS closed")
+            raise
+        except Exception as e:
+            log.exception("Job %s failed to run", self.job_id)
+            self.finish(Phase.ERROR, f"the OCPS could not run the job: {e!r}")
+        finally:
+            self.process = None
+            if log_file is not None:
+                await asyncio.shield(asyncio.to_thread(log_file.close))
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.write_record())
+
+    async def abort(self, grace_period: float, log: logging.Logger) -> None:
+        """End the job: cancel it if it has no process, else SIGTERM then SIGKILL.
+
+        Parameters
+        ----------
+        grace_period : `float`
+            Time (seconds) between SIGTERM and SIGKILL.
+        log : `logging.Logger`
+            Where to say what happens.
+        """
+        if self.is_final:
+            return
+        self.abort_requested = True
+        process = self.process
+        if process is None:
+            if not self.spawning and self.task is not None:
+                # Waiting for prerequisites, delayed or preparing: no process to end.
+                self.task.cancel()
+            # Else the process is being created: run signals it as soon as it exists.
+        else:
+            log.info("Aborting job %s: SIGTERM to process group %s", self.job_id, process.pid)
+            _signal(process, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.done), grace_period)
+            except TimeoutError:
+                log.warning("Job %s still running %.3g s after SIGTERM: SIGKILL", self.job_id, grace_period)
+                _signal(process, signal.SIGKILL)
+        await asyncio.shield(self.done)
+
+
+def _signal(process: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+    """Send a signal to a job's process group (the process leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, sig)
+
+
+def _close_opened_file(task: "asyncio.Future[Any]") -> None:
+    """Close the file a cancelled open completed with (a done callback)."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()

@@ -1,0 +1,279 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+
+"""The simulated ComCam observatory as an observatory provider of ``run_one_script``.
+
+`SimulatedObservatoryProvider` is found by ``run_one_script`` through the
+entry point ``simulated`` of the ``lsst.ts.calibrations.observatories``
+group. It adds the "simulated observatory" options (``--simulate``,
+``--repo PATH``, ``--time-scale F``, ``--sensor-model FILE``, ``--seed
+N``, ``--date YYYY-MM-DD``, ``--geometry reduced|full``, ``--sim-fault
+SPEC``, ``--ocps-max-processes N``), checks them, and with ``--simulate``
+makes the observatory:
+
+* with the local transport, `SimulatedObservatory` (CCCamera,
+  CCHeaderService, CCOODS and OCPS:2, ENABLED) in the process of
+  ``run_one_script``, on the repository (created and bootstrapped on first
+  use), with the repository alias ``/repo/LSSTComCam`` installed;
+* with the DDS transport, the same observatory as its own process,
+  ``run_comcam_sim`` (`ObservatoryProcess`), given the same options.
+
+``run_comcam_sim`` declares and checks its options with the same functions
+(`add_simulator_arguments`, `check_simulator_arguments`), so the two
+commands cannot drift apart.
+
+Importing this module is cheap: the simulator is imported only when an
+observatory is made.
+"""
+
+__all__ = [
+    "SimulatedObservatoryProvider",
+    "add_simulator_arguments",
+    "check_simulator_arguments",
+    "make_simulated_observatory",
+    "simulator_argv",
+]
+
+import argparse
+import contextlib
+import datetime
+import typing
+
+if typing.TYPE_CHECKING:
+    from .observatory import SimulatedObservatory
+
+SIMULATOR_OPTIONS = (
+    "repo",
+    "time_scale",
+    "sensor_model",
+    "seed",
+    "date",
+    "geometry",
+    "sim_fault",
+    "ocps_max_processes",
+)
+"""Destinations of the simulator's options, in command-line order."""
+
+
+def add_simulator_arguments(
+    parser: argparse.ArgumentParser | argparse._ArgumentGroup, *, repo_required: bool = False
+) -> None:
+    """Add the simulator's options (all but ``--simulate``).
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser` or argument group
+        Where to add them.
+    repo_required : `bool`, optional
+        Make ``--repo`` required (``run_comcam_sim``); otherwise
+        `check_simulator_arguments` asks for it with ``--simulate``.
+    """
+    parser.add_argument(
+        "--repo",
+        required=repo_required,
+        metavar="PATH",
+        help="Butler repository; created and bootstrapped if missing.",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        metavar="F",
+        help="Real seconds per simulated second (default 1.0: the real camera's timings).",
+    )
+    parser.add_argument(
+        "--sensor-model", metavar="FILE", help="Sensor-model file (default: the shipped model)."
+    )
+    parser.add_argument("--seed", type=int, metavar="N", help="Seed of the sensor model (default 0).")
+    parser.add_argument(
+        "--date",
+        metavar="YYYY-MM-DD",
+        help="Start the simulated clock on this day, 18:00 UTC (or give YYYY-MM-DDTHH:MM:SS UTC); "
+        "day_obs rolls over at 12:00 UTC. Default: now.",
+    )
+    parser.add_argument(
+        "--geometry", choices=("reduced", "full"), help="Raw geometry (default reduced: fewer pixels)."
+    )
+    parser.add_argument(
+        "--sim-fault",
+        action="append",
+        metavar="SPEC",
+        help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
+        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
+    )
+    parser.add_argument(
+        "--ocps-max-processes",
+        type=int,
+        metavar="N",
+        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). pipetask -j N > 1 "
+        "starts a process per quantum; 1 is fastest for reduced-geometry quanta.",
+    )
+
+
+def check_simulator_arguments(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+    """Check the simulator's options; ``parser.error`` names a bad one.
+
+    Parameters
+    ----------
+    parser : `argparse.ArgumentParser`
+        The parser.
+    namespace : `argparse.Namespace`
+        Parsed options. Without a ``simulate`` attribute (``run_comcam_sim``)
+        the observatory is always wanted.
+    """
+    simulate = getattr(namespace, "simulate", True)
+    if not simulate:
+        given = [name for name in SIMULATOR_OPTIONS if getattr(namespace, name, None) is not None]
+        if given:
+            options = ", ".join("--" + name.replace("_", "-") for name in given)
+            parser.error(f"{options} need --simulate (they configure the simulated observatory)")
+        return
+    if namespace.repo is None:
+        parser.error("--simulate needs --repo PATH: the butler repository to use (created if missing)")
+    if namespace.time_scale is not None and not namespace.time_scale > 0:
+        parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
+    if namespace.seed is not None and namespace.seed < 0:
+        parser.error(f"--seed {namespace.seed} must be >= 0")
+    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
+        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
+    if namespace.date is not None:
+        try:
+            datetime.datetime.fromisoformat(namespace.date)
+        except ValueError:
+            parser.error(f"--date {namespace.date!r} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
+
+
+def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObservatory":
+    """Make the simulated observatory the options describe, in this process.
+
+    Parameters
+    ----------
+    namespace : `argparse.Namespace`
+        Parsed, checked options (`check_simulator_arguments`).
+
+    Returns
+    -------
+    observatory : `SimulatedObservatory`
+        Not started; enter it with ``async with``. The repository alias
+        ``/repo/LSSTComCam`` is installed when it starts.
+
+    Raises
+    ------
+    ValueError
+        If a fault spec or another value is not valid.
+    """
+    from ..repo.repo_alias import DEFAULT_REPO_ALIAS
+    from .observatory import SimulatedObservatory
+    from .sim_faults import SimFaults
+
+    faults = SimFaults()
+    for spec in namespace.sim_fault or ():
+        faults.add_spec(spec)
+    return SimulatedObservatory(
+        namespace.repo,
+        time_scale=1.0 if namespace.time_scale is None else namespace.time_scale,
+        date=namespace.date,
+        seed=0 if namespace.seed is None else namespace.seed,
+        sensor_model=namespace.sensor_model,
+        geometry=namespace.geometry or "reduced",
+        faults=faults,
+        repo_alias=DEFAULT_REPO_ALIAS,
+        ocps_max_processes=namespace.ocps_max_processes,
+    )
+
+
+def simulator_argv(namespace: argparse.Namespace) -> list[str]:
+    """Return the ``run_comcam_sim`` arguments that repeat the given options.
+
+    Parameters
+    ----------
+    namespace : `argparse.Namespace`
+        Parsed, checked options.
+
+    Returns
+    -------
+    argv : `list` [`str`]
+        ``--repo PATH`` first, then every other option given (each fault
+        as its own ``--sim-fault SPEC``).
+    """
+    argv = ["--repo", str(namespace.repo)]
+    for name in SIMULATOR_OPTIONS:
+        value = getattr(namespace, name)
+        if name == "repo" or value is None:
+            continue
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            argv += ["--" + name.replace("_", "-"), str(item)]
+    return argv
+
+
+class SimulatedObservatoryProvider:
+    """The simulated ComCam observatory, offered to ``run_one_script``.
+
+    Implements `lsst.ts.calibrations.sal.observatory_provider.ObservatoryProvider`:
+    adds the "simulated observatory" argument group, checks it and, with
+    ``--simulate``, makes the observatory (in this process with the local
+    transport, as its own process with DDS).
+    """
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add ``--simulate`` and the simulator's options as one group."""
+        group = parser.add_argument_group(
+            "simulated observatory",
+            "Without --simulate the script talks to the real observatory's components.",
+        )
+        group.add_argument(
+            "--simulate",
+            action="store_true",
+            help="Start the simulated observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2): in this "
+            "process with the local transport, as its own process (run_comcam_sim) with DDS.",
+        )
+        add_simulator_arguments(group)
+
+    def check_arguments(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+        """See `check_simulator_arguments`."""
+        check_simulator_arguments(parser, namespace)
+
+    def make_observatory(
+        self, namespace: argparse.Namespace, transport: str
+    ) -> contextlib.AbstractAsyncContextManager[typing.Any] | None:
+        """Make the observatory ``--simulate`` asks for (None without it).
+
+        Parameters
+        ----------
+        namespace : `argparse.Namespace`
+            Parsed, checked options.
+        transport : `str`
+            "local": `SimulatedObservatory` in this process; "dds": the
+            ``run_comcam_sim`` process (`ObservatoryProcess`).
+
+        Returns
+        -------
+        observatory : async context manager or `None`
+            Not started.
+        """
+        if not namespace.simulate:
+            return None
+        if transport == "dds":
+            from .observatory_process import ObservatoryProcess
+
+            return ObservatoryProcess(simulator_argv(namespace))
+        return make_simulated_observatory(namespace)
