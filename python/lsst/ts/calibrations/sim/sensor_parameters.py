@@ -33,7 +33,7 @@ import copy
 import datetime
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -302,7 +302,8 @@ class SensorParameters:
             case _:  # pragma: no cover - the table above is complete
                 raise AssertionError(f"Unknown kind {kind} for {name}.")
 
-    def _check_overrides(self, name: str, value: Any) -> None:
+    def _amp_entries(self, name: str, value: Any, what: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Check a detector → amplifier → mapping section; yield (where, mapping) per amplifier."""
         if not isinstance(value, Mapping):
             self._fail(name, f"must map detector names to amplifiers, not {value!r}.")
         for detector, amps in value.items():
@@ -311,45 +312,37 @@ class SensorParameters:
                     f"{name}.{detector}", f"is not a detector; use one of {', '.join(DETECTOR_NAMES)}."
                 )
             if not isinstance(amps, Mapping):
-                self._fail(f"{name}.{detector}", f"must map amplifier names to values, not {amps!r}.")
-            for amp, amp_values in amps.items():
+                self._fail(f"{name}.{detector}", f"must map amplifier names to {what}, not {amps!r}.")
+            for amp, entries in amps.items():
                 where = f"{name}.{detector}.{amp}"
                 if amp not in AMP_NAMES:
                     self._fail(where, f"is not an amplifier; use one of {', '.join(AMP_NAMES)}.")
-                if not isinstance(amp_values, Mapping):
-                    self._fail(where, f"must map value names to numbers, not {amp_values!r}.")
-                for key, number in amp_values.items():
-                    if key not in _OVERRIDE_KEYS:
-                        self._fail(f"{where}.{key}", f"is unknown; use one of {', '.join(_OVERRIDE_KEYS)}.")
-                    low, high = _OVERRIDE_KEYS[key]
-                    if not _is_number(number) or not low <= number <= high:
-                        self._fail(f"{where}.{key}", f"= {number!r} must be a number in [{low:g}, {high:g}].")
+                yield where, entries
+
+    def _check_overrides(self, name: str, value: Any) -> None:
+        for where, amp_values in self._amp_entries(name, value, "values"):
+            if not isinstance(amp_values, Mapping):
+                self._fail(where, f"must map value names to numbers, not {amp_values!r}.")
+            for key, number in amp_values.items():
+                if key not in _OVERRIDE_KEYS:
+                    self._fail(f"{where}.{key}", f"is unknown; use one of {', '.join(_OVERRIDE_KEYS)}.")
+                low, high = _OVERRIDE_KEYS[key]
+                if not _is_number(number) or not low <= number <= high:
+                    self._fail(f"{where}.{key}", f"= {number!r} must be a number in [{low:g}, {high:g}].")
 
     def _check_drift(self, name: str, value: Any) -> None:
-        if not isinstance(value, Mapping):
-            self._fail(name, f"must map detector names to amplifiers, not {value!r}.")
-        for detector, amps in value.items():
-            if detector not in DETECTOR_NAMES:
-                self._fail(
-                    f"{name}.{detector}", f"is not a detector; use one of {', '.join(DETECTOR_NAMES)}."
-                )
-            if not isinstance(amps, Mapping):
-                self._fail(f"{name}.{detector}", f"must map amplifier names to drift rates, not {amps!r}.")
-            for amp, rates in amps.items():
-                where = f"{name}.{detector}.{amp}"
-                if amp not in AMP_NAMES:
-                    self._fail(where, f"is not an amplifier; use one of {', '.join(AMP_NAMES)}.")
-                if not isinstance(rates, Mapping):
-                    self._fail(where, f"must map quantities to fractional changes per day, not {rates!r}.")
-                for key, rate in rates.items():
-                    if key not in DRIFT_KEYS:
-                        self._fail(f"{where}.{key}", f"cannot drift; use one of {', '.join(DRIFT_KEYS)}.")
-                    if not _is_number(rate) or abs(rate) > _MAX_DRIFT_PER_DAY:
-                        self._fail(
-                            f"{where}.{key}",
-                            f"= {rate!r} must be a fractional change per day in "
-                            f"[{-_MAX_DRIFT_PER_DAY:g}, {_MAX_DRIFT_PER_DAY:g}] (0.005 is 0.5 % a day).",
-                        )
+        for where, rates in self._amp_entries(name, value, "drift rates"):
+            if not isinstance(rates, Mapping):
+                self._fail(where, f"must map quantities to fractional changes per day, not {rates!r}.")
+            for key, rate in rates.items():
+                if key not in DRIFT_KEYS:
+                    self._fail(f"{where}.{key}", f"cannot drift; use one of {', '.join(DRIFT_KEYS)}.")
+                if not _is_number(rate) or abs(rate) > _MAX_DRIFT_PER_DAY:
+                    self._fail(
+                        f"{where}.{key}",
+                        f"= {rate!r} must be a fractional change per day in "
+                        f"[{-_MAX_DRIFT_PER_DAY:g}, {_MAX_DRIFT_PER_DAY:g}] (0.005 is 0.5 % a day).",
+                    )
 
     def drift_rates(self, detector: str, amp: str) -> dict[str, float]:
         """Fractional change per day of each drifting quantity of one amplifier (may be empty).
