@@ -137,8 +137,8 @@ async def comcam_panel(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
     package's scripts as the external root, and the panel.
     """
     # The simulator is imported only here: the other panel tests do without it.
+    from lsst.ts.calibrations.sim.observatory_process import ObservatoryProcess
     from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
-    from lsst.ts.calibrations.sim.run_comcam_sim import ObservatoryProcess
 
     repo = tmp_path / "repo"
     for physical_filter in ("r_03", "y_04"):
