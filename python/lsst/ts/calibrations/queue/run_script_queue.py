@@ -56,13 +56,13 @@ import asyncio
 import contextlib
 import importlib
 import pathlib
-import signal
 import sys
 import typing
 
 from ..sal import State
 from ..sal.isolation import SUBNAME_ENV, ensure_isolation_name
 from ..sal.observatory_provider import observatory_from_args
+from ..sal.stop_signals import stop_on_signals
 from ..sal.transport_choice import set_transport_name
 from .base import SalIndex
 from .script_queue import ScriptQueue
@@ -239,12 +239,7 @@ async def run_script_queue(namespace: argparse.Namespace, stream: typing.TextIO 
     name, created = ensure_isolation_name("queue")
     how = "private, made for this session" if created else "given"
     print(f"run_script_queue: isolation name ({how}) {SUBNAME_ENV}={name}", file=out, flush=True)
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         async with contextlib.AsyncExitStack() as stack:
             if namespace.simulate:
                 observatory = await stack.enter_async_context(start_simulated_observatory(namespace))
@@ -269,9 +264,6 @@ async def run_script_queue(namespace: argparse.Namespace, stream: typing.TextIO 
             print(f"{READY_PREFIX}; panel: {url or 'none'}", file=out, flush=True)
             await stop.wait()
             print("run_script_queue: stopping", file=out, flush=True)
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
     print("run_script_queue: stopped", file=out, flush=True)
 
 

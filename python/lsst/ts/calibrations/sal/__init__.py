@@ -45,6 +45,7 @@ from .remote import *
 from .sal_info import *
 from .sal_log_handler import *
 from .set_summary_state import *
+from .stop_signals import *
 from .testcsc import *
 from .testcsccommander import *
 from .testscript import *

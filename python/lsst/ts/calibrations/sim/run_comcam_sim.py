@@ -45,11 +45,11 @@ __all__ = ["main", "make_parser", "run_comcam_sim"]
 import argparse
 import asyncio
 import os
-import signal
 import sys
 import typing
 
 from ..sal.isolation import SUBNAME_ENV, ensure_isolation_name
+from ..sal.stop_signals import stop_on_signals
 from ..sal.transport_choice import set_transport_name
 from .observatory_process import ENV_LINE_PREFIX, READY_LINE
 from .simulated_observatory_provider import (
@@ -81,12 +81,7 @@ async def run_comcam_sim(namespace: argparse.Namespace, stream: typing.TextIO | 
         Where to print; `sys.stdout` if None.
     """
     out = sys.stdout if stream is None else stream
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, stop.set)
-    try:
+    with stop_on_signals() as stop:
         observatory = make_simulated_observatory(namespace)
         async with observatory as started:
             print(started.describe(), file=out, flush=True)
@@ -96,9 +91,6 @@ async def run_comcam_sim(namespace: argparse.Namespace, stream: typing.TextIO | 
             print(READY_LINE, file=out, flush=True)
             await stop.wait()
             print("run_comcam_sim: stopping", file=out, flush=True)
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
     print("run_comcam_sim: stopped", file=out, flush=True)
 
 
