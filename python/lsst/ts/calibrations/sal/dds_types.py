@@ -26,7 +26,8 @@ The IDL struct of a (component, SAL topic) is made at run time from the
 interface definition (`TopicInfo`): one member per field, arrays as
 ``types.array[T, count]``, the private fields after the topic's own, and
 ``salIndex`` as the key. The SAL types map to IDL types as in
-ts_sal's IDL (`IDL_TYPES`).
+ts_sal's IDL (`IDL_TYPES`). Each type's XTypes data comes from the
+machine's `DdsTypeCache` when it holds it.
 """
 
 __all__ = ["IDL_TYPES", "idl_type_of", "make_converter", "sample_field_names", "topic_kind"]
@@ -38,6 +39,7 @@ from typing import Any
 from cyclonedds.idl import IdlStruct, make_idl_struct, types
 
 from .component_info import ComponentInfo
+from .dds_type_cache import DdsTypeCache
 from .topic_info import TopicInfo
 
 IDL_TYPES: dict[str, Any] = {
@@ -86,16 +88,31 @@ def idl_type_of(component: str, sal_name: str) -> tuple[type[IdlStruct], TopicIn
     if topic_info is None:
         raise ValueError(f"{component} has no topic with SAL name {sal_name!r}")
     fields: dict[str, Any] = {}
+    members = []
     for info in (*topic_info.fields.values(), *TopicInfo.PRIVATE_FIELDS.values()):
         idl = IDL_TYPES[info.sal_type]
         fields[info.name] = types.array[idl, info.count] if info.count > 1 else idl  # type: ignore[misc]
+        members.append((info.name, info.sal_type, info.count))
+    typename = f"lsst_sal::{component}::{sal_name}"
     idl_type = make_idl_struct(
         f"{component}_{sal_name}",
-        f"lsst_sal::{component}::{sal_name}",
+        typename,
         fields,
-        field_annotations={"salIndex": {"key": True}},
+        field_annotations={_KEY: {"key": True}},
     )
+    cache = _type_cache()
+    cache.prefill(idl_type, cache.key(typename, tuple(members), (_KEY,)))
     return idl_type, topic_info
+
+
+_KEY = "salIndex"
+"""The key member of every topic type."""
+
+
+@functools.cache
+def _type_cache() -> DdsTypeCache:
+    """The process's type data cache, chosen by the environment when first needed."""
+    return DdsTypeCache.from_env()
 
 
 def topic_kind(sal_name: str) -> str:
