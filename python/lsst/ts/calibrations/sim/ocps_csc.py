@@ -88,7 +88,7 @@ Fault injection (tests and demos):
   busy compute node); they can be aborted while waiting.
 """
 
-__all__ = ["OcpsCsc"]
+__all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS", "OcpsCsc"]
 
 import asyncio
 import json
@@ -104,8 +104,10 @@ from ..repo.repo_alias import resolve_repository
 from ..repo.repository import RAW_RUN
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
-from .ocps_job import OcpsJob
+from .ocps_job import ExecuteJob, OcpsJob
 from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
+from .quantum_worker_pool import QuantumWorkerPool
+from .worker_job_runner import WorkerJobRunner
 
 # Options the OCPS sets itself; a request's config may not set them.
 _RESERVED_OPTIONS = {
@@ -122,6 +124,9 @@ _RESERVED_OPTIONS = {
 _PROCESS_OPTIONS = ("-j", "--processes")
 # Task label used by inject_failure: no pipeline has it, so pipetask fails.
 INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
+# How the OCPS runs a job's quanta (the configuration's execution_backend).
+EXECUTION_BACKENDS = ("pipetask", "workers")
+DEFAULT_EXECUTION_BACKEND = "workers"
 
 
 def _machine_cores() -> int:
@@ -165,13 +170,18 @@ class OcpsCsc(BaseCsc):
         this Python by default.
     heartbeat_interval : `float`, optional
         Interval (s) between heartbeats; 1 s if None.
+    execution_backend : `str`, optional
+        How a job's quanta run: ``workers`` (default: long-lived quantum
+        workers, up to the job's ``-j``, kept warm between jobs) or
+        ``pipetask`` (one ``pipetask run`` process per job).
 
     Raises
     ------
     ValueError
         Raised if ``max_processes``, ``in_progress_timeout`` or
-        ``abort_grace_period`` is not positive, or another argument is
-        invalid (see `BaseCsc`).
+        ``abort_grace_period`` is not positive, ``execution_backend`` is
+        not one of `EXECUTION_BACKENDS`, or another argument is invalid
+        (see `BaseCsc`).
 
     Attributes
     ----------
@@ -198,7 +208,12 @@ class OcpsCsc(BaseCsc):
         abort_grace_period: float = 10.0,
         pipetask: Sequence[str] | None = None,
         heartbeat_interval: float | None = None,
+        execution_backend: str = DEFAULT_EXECUTION_BACKEND,
     ) -> None:
+        if execution_backend not in EXECUTION_BACKENDS:
+            raise ValueError(
+                f"execution_backend={execution_backend!r} is not one of {', '.join(EXECUTION_BACKENDS)}"
+            )
         for name, value in (
             ("max_processes", max_processes),
             ("in_progress_timeout", in_progress_timeout),
@@ -216,6 +231,9 @@ class OcpsCsc(BaseCsc):
         self.pipetask = list(pipetask) if pipetask is not None else [pipetask_executable()]
         self.pipeline_paths = PipelinePaths()
         self.jobs: dict[str, OcpsJob] = {}
+        self.execution_backend = execution_backend
+        self.worker_pool: QuantumWorkerPool | None = None
+        self.worker_runner: WorkerJobRunner | None = None
         self._fail_count = 0
         self._fail_reason = ""
         self._slow_count = 0
@@ -238,7 +256,27 @@ class OcpsCsc(BaseCsc):
             self.jobs_root = Path(self.repo_root) / "ocps" / "jobs"
         assert self.jobs_root is not None
         await asyncio.to_thread(self.jobs_root.mkdir, parents=True, exist_ok=True)
+        if self.execution_backend == "workers":
+            self.worker_pool = QuantumWorkerPool(
+                self.jobs_root.parent / "workers",
+                self.pipeline_paths.pipeline_environment(),
+                max_idle=self.max_processes,
+                log=self.log,
+            )
+            self.worker_pool.prestart(self.max_processes)
+            self.worker_runner = WorkerJobRunner(self.worker_pool, self.repo, self.log)
         await super().start()
+
+    def _backend(self, job: OcpsJob) -> ExecuteJob:
+        """The execution backend's way to run ``job`` (the configuration's ``execution_backend``)."""
+        match self.execution_backend:
+            case "pipetask":
+                return OcpsJob.run_pipetask
+            case "workers":
+                assert self.worker_runner is not None
+                runner = self.worker_runner
+                return lambda job, log_file, env, log: runner.run(job, job.command[len(self.pipetask) :])
+        raise AssertionError(f"unknown execution_backend {self.execution_backend!r}")
 
     # Fault injection.
 
@@ -267,6 +305,32 @@ class OcpsCsc(BaseCsc):
         """
         self._slow_count = int(count)
         self._slow_delay = float(delay)
+
+    def inject_worker_death(self, count: int = 1, after_quanta: int = 1) -> None:
+        """Kill (SIGKILL) a quantum worker of each of the next ``count`` jobs mid-quantum.
+
+        Workers backend only: the worker dies as it runs the quantum that
+        follows the first ``after_quanta`` finished quanta of its job.
+
+        Parameters
+        ----------
+        count : `int`, optional
+            Number of jobs.
+        after_quanta : `int`, optional
+            Quanta finished before the kill.
+
+        Raises
+        ------
+        RuntimeError
+            Raised if the backend is not ``workers`` or the CSC has not
+            started.
+        """
+        if self.worker_runner is None:
+            raise RuntimeError(
+                f"inject_worker_death needs execution_backend='workers' and a started CSC "
+                f"(execution_backend={self.execution_backend!r})"
+            )
+        self.worker_runner.inject_worker_death(count, after_quanta)
 
     def _next_delay(self) -> float | None:
         """Return the delay of the next job to start (`inject_slow_jobs`), or None."""
@@ -302,6 +366,7 @@ class OcpsCsc(BaseCsc):
                 log=self.log,
                 prerequisites=self._wait_for_prereqs,
                 delay=self._next_delay,
+                execute=self._backend(job),
             )
         )
         job.task = task
@@ -414,6 +479,7 @@ class OcpsCsc(BaseCsc):
             processes=processes,
             requested_processes=requested,
             phase=OcpsJobPhase.PENDING if prereq_jobs else OcpsJobPhase.QUEUED,
+            execution_backend=self.execution_backend,
         )
 
     def _cap_processes(self, options: list[str], config: str) -> tuple[list[str], int | None, int]:
@@ -487,4 +553,6 @@ class OcpsCsc(BaseCsc):
         for job in self.jobs.values():
             if job.task is not None:
                 job.task.cancel()
+        if self.worker_pool is not None:
+            await self.worker_pool.close()
         await super().close_tasks()

@@ -51,17 +51,33 @@ key                    value
 ``commandLine``        the process's argument list
 ``processes``          the ``-j`` the job ran with (after the cap)
 ``requestedProcesses`` the ``-j`` requested, or null
+``executionBackend``   ``pipetask`` (one process runs the job) or
+                       ``workers`` (long-lived quantum workers)
+``workers``            workers backend: per worker its ``pid``, the
+                       ``quanta`` it finished and its ``returnCode`` if it
+                       ended (null while alive); else null
+``quanta``             workers backend: every quantum's ``id``, ``label``,
+                       ``dataId``, ``status`` (``succeeded``, ``failed``,
+                       ``lost`` with its worker, ``blocked`` by an input
+                       that was not made), ``error`` and ``worker``; else
+                       null
+``firstQuantumStart``  workers backend: when the first quantum started
+``lastQuantumEnd``     workers backend: when the last quantum ended
 =====================  ====================================================
 
 Running: `OcpsJob.run` takes a job from QUEUED (or PENDING) to its end:
-it waits for its prerequisites, writes its log header, starts its process
-(an argument list, in a session of its own, stdout and stderr into the
-log) and waits for it, rewriting ``job.json`` at each phase change;
-`OcpsJob.abort` ends it (cancelling a job without a process, else SIGTERM
-to its process group, then SIGKILL after a grace period).
+it waits for its prerequisites, writes its log header, then hands the job
+to its backend: `OcpsJob.run_pipetask` starts one process (an argument
+list, in a session of its own, stdout and stderr into the log) and waits
+for it; the workers backend
+(`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`) runs the
+quanta on long-lived workers. ``job.json`` is rewritten at each phase
+change. `OcpsJob.abort` ends a job (cancelling a job that runs nothing
+yet, else SIGTERM to what runs it — its process group, or its workers —
+then SIGKILL after a grace period).
 """
 
-__all__ = ["OcpsJob"]
+__all__ = ["ExecuteJob", "OcpsJob"]
 
 import asyncio
 import contextlib
@@ -78,6 +94,9 @@ from typing import IO, Any
 
 from .ocps_job_phase import FINAL_PHASES as _FINAL_PHASES
 from .ocps_job_phase import OcpsJobPhase as Phase
+
+ExecuteJob = Callable[["OcpsJob", IO[bytes], Mapping[str, str], logging.Logger], Awaitable[None]]
+"""A backend's way to run a job: ``await execute(job, log_file, env, log)`` must finish it."""
 
 _EXIT_CODES = {Phase.COMPLETED: 0, Phase.ERROR: 1, Phase.ABORTED: 255}
 
@@ -141,6 +160,16 @@ class OcpsJob:
     """The job's process while it runs."""
     spawning: bool = dataclasses.field(default=False, repr=False)
     """True while the process is being created (`abort` then lets `run` signal it)."""
+    execution_backend: str = "pipetask"
+    """The backend that runs the job (``pipetask`` or ``workers``)."""
+    stop: Callable[[signal.Signals], None] | None = dataclasses.field(default=None, repr=False)
+    """Signals what runs the job (set by a backend while it has processes)."""
+    workers: list[dict[str, Any]] | None = None
+    """Workers backend: per worker its pid, quanta finished and return code."""
+    quanta: list[dict[str, Any]] | None = None
+    """Workers backend: every quantum and how it ended."""
+    first_quantum_start: str | None = None
+    last_quantum_end: str | None = None
 
     @property
     def log_file(self) -> Path:
@@ -225,6 +254,11 @@ class OcpsJob:
             "commandLine": list(self.command),
             "processes": self.processes,
             "requestedProcesses": self.requested_processes,
+            "executionBackend": self.execution_backend,
+            "workers": self.workers,
+            "quanta": self.quanta,
+            "firstQuantumStart": self.first_quantum_start,
+            "lastQuantumEnd": self.last_quantum_end,
         }
 
     async def write_record(self) -> None:
@@ -246,6 +280,7 @@ class OcpsJob:
         log: logging.Logger,
         prerequisites: Callable[["OcpsJob"], Awaitable[str]],
         delay: Callable[[], float | None] = lambda: None,
+        execute: ExecuteJob | None = None,
     ) -> None:
         """Run the job to its end; never raises (except when cancelled).
 
@@ -262,6 +297,10 @@ class OcpsJob:
             Called once the prerequisites are met: seconds to wait in phase
             EXECUTING before the process starts (a busy compute node), or
             None for no delay.
+        execute : callable, optional
+            The backend: ``await execute(job, log_file, env, log)`` runs the
+            job once its log header is written and finishes it;
+            `run_pipetask` by default.
         """
         log_file: IO[bytes] | None = None
         try:
@@ -281,6 +320,7 @@ class OcpsJob:
                 log.info("Job %s delayed %.3g s (inject_slow_jobs)", self.job_id, seconds)
                 await asyncio.sleep(seconds)
             header = [f"# OCPS job {self.job_id}", f"# command: {shlex.join(self.command)}"]
+            header.append(f"# execution backend: {self.execution_backend}")
             if self.requested_processes is not None and self.requested_processes > self.processes:
                 cap = (
                     f"-j {self.requested_processes} requested, capped at {self.processes} "
@@ -290,7 +330,8 @@ class OcpsJob:
                 log.info("Job %s: %s", self.job_id, cap)
             # Opened in a thread that a cancellation cannot orphan: if this task is
             # cancelled meanwhile, the file is closed as soon as the open completes.
-            open_task = asyncio.ensure_future(asyncio.to_thread(self.log_file.open, "wb"))
+            # Appending: workers write to the same file through their own descriptors.
+            open_task = asyncio.ensure_future(asyncio.to_thread(self.log_file.open, "ab"))
             try:
                 log_file = await asyncio.shield(open_task)
             except asyncio.CancelledError:
@@ -298,38 +339,10 @@ class OcpsJob:
                 raise
             await asyncio.to_thread(log_file.write, ("\n".join(header) + "\n").encode())
             await asyncio.to_thread(log_file.flush)
-            # Not cancelled while the process is being created (see abort), so no process is lost.
-            self.spawning = True
-            try:
-                self.process = await asyncio.create_subprocess_exec(
-                    *self.command,
-                    stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=asyncio.subprocess.STDOUT,
-                    env=dict(env),
-                    cwd=self.job_dir,
-                    start_new_session=True,
-                )
-            finally:
-                self.spawning = False
-            process = self.process
-            self.start(process.pid)
-            log.info("Job %s started: pid %s, %s", self.job_id, process.pid, shlex.join(self.command))
-            await self.write_record()
-            if self.abort_requested:
-                _signal(process, signal.SIGTERM)
-            return_code = await process.wait()
-            if self.abort_requested:
-                self.finish(Phase.ABORTED, "aborted by abort_job", return_code)
-            elif return_code == 0:
-                self.finish(Phase.COMPLETED, "", return_code)
-            else:
-                self.finish(
-                    Phase.ERROR,
-                    f"pipetask ended with return code {return_code}; see {self.log_file}",
-                    return_code,
-                )
-            log.info("Job %s ended: %s, return code %s", self.job_id, self.phase, return_code)
+            await (execute or OcpsJob.run_pipetask)(self, log_file, env, log)
+            if not self.is_final:
+                raise RuntimeError(f"the {self.execution_backend} backend returned without ending the job")
+            log.info("Job %s ended: %s %s", self.job_id, self.phase, self.message)
         except asyncio.CancelledError:
             self.finish(Phase.ABORTED, "aborted by abort_job" if self.abort_requested else "OCPS closed")
             raise
@@ -342,6 +355,54 @@ class OcpsJob:
                 await asyncio.shield(asyncio.to_thread(log_file.close))
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.write_record())
+
+    async def run_pipetask(self, log_file: IO[bytes], env: Mapping[str, str], log: logging.Logger) -> None:
+        """The ``pipetask`` backend: run `command` as one process and finish the job by its return code.
+
+        Parameters
+        ----------
+        log_file : `typing.IO` [`bytes`]
+            The job's log, open: the process's stdout and stderr.
+        env : `dict` [`str`, `str`]
+            Environment of the process.
+        log : `logging.Logger`
+            Where to say what happens (the OCPS's log).
+        """
+        # Not cancelled while the process is being created (see abort), so no process is lost.
+        self.spawning = True
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=asyncio.subprocess.STDOUT,
+                env=dict(env),
+                cwd=self.job_dir,
+                start_new_session=True,
+            )
+        finally:
+            self.spawning = False
+        process = self.process
+        self.stop = lambda sig: _signal(process, sig)
+        try:
+            self.start(process.pid)
+            log.info("Job %s started: pid %s, %s", self.job_id, process.pid, shlex.join(self.command))
+            await self.write_record()
+            if self.abort_requested:
+                _signal(process, signal.SIGTERM)
+            return_code = await process.wait()
+        finally:
+            self.stop = None
+        if self.abort_requested:
+            self.finish(Phase.ABORTED, "aborted by abort_job", return_code)
+        elif return_code == 0:
+            self.finish(Phase.COMPLETED, "", return_code)
+        else:
+            self.finish(
+                Phase.ERROR,
+                f"pipetask ended with return code {return_code}; see {self.log_file}",
+                return_code,
+            )
 
     async def abort(self, grace_period: float, log: logging.Logger) -> None:
         """End the job: cancel it if it has no process, else SIGTERM then SIGKILL.
@@ -356,20 +417,20 @@ class OcpsJob:
         if self.is_final:
             return
         self.abort_requested = True
-        process = self.process
-        if process is None:
+        stop = self.stop
+        if stop is None:
             if not self.spawning and self.task is not None:
-                # Waiting for prerequisites, delayed or preparing: no process to end.
+                # Waiting for prerequisites, delayed or preparing: nothing runs it yet.
                 self.task.cancel()
             # Else the process is being created: run signals it as soon as it exists.
         else:
-            log.info("Aborting job %s: SIGTERM to process group %s", self.job_id, process.pid)
-            _signal(process, signal.SIGTERM)
+            log.info("Aborting job %s: SIGTERM to what runs it (%s)", self.job_id, self.execution_backend)
+            stop(signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.shield(self.done), grace_period)
             except TimeoutError:
                 log.warning("Job %s still running %.3g s after SIGTERM: SIGKILL", self.job_id, grace_period)
-                _signal(process, signal.SIGKILL)
+                stop(signal.SIGKILL)
         await asyncio.shield(self.done)
 
 

@@ -1,0 +1,233 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""QuantumWorker: a long-lived process that plans OCPS jobs and executes their quanta.
+
+Run as ``python -m lsst.ts.calibrations.sim.quantum_worker``; the OCPS
+(`~lsst.ts.calibrations.sim.quantum_worker_process.QuantumWorkerProcess`)
+drives it with one JSON object per line on stdin and reads one JSON reply per
+line. The middleware (daf_butler, pipe_base, ctrl_mpexec) and the
+calibration tasks are imported once, when the process starts; a worker then
+serves job after job.
+
+Requests (``op``) and replies:
+
+``plan`` (``args``, ``graph``)
+    Run ``pipetask`` in this process with ``args`` (``--long-log run ...
+    --init-only --save-qgraph GRAPH``): build and save the quantum graph,
+    make the output collections, register dataset types, write init outputs,
+    configs and package versions, exactly as ``pipetask run`` does before
+    its first quantum. Reply ``{"ok": true, "quanta": [...]}`` with, in a
+    topological order, each quantum's ``id``, ``label``, ``dataId`` and
+    ``upstream`` ids, or ``{"ok": false, "error": "..."}``.
+``open`` (``repo``, ``graph``, ``output``, ``outputRun``)
+    Read the saved graph and make a writeable butler on the output run.
+``run`` (``id``)
+    Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
+    ``pipetask run`` does, one at a time). Reply ``{"ok": true}`` or
+    ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log).
+``close``
+    Forget the job (graph and butler); the process waits for the next.
+``log`` (``path``)
+    Send this process's stdout and stderr (so every log line, traceback or
+    C-level message) to ``path``, appending: the job's ``ocps.log`` while a
+    job runs, the worker's own log between jobs.
+``exit``
+    End the process.
+
+The replies go to a private copy of the original stdout: anything a task
+prints lands in the log, never in the protocol.
+"""
+
+from __future__ import annotations
+
+__all__ = ["QuantumWorker", "main"]
+
+import importlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+import traceback
+import uuid
+from typing import IO, Any
+
+import networkx
+from lsst.ctrl.mpexec.cli.pipetask import cli as pipetask_cli
+from lsst.daf.butler import Butler
+from lsst.pipe.base import TaskFactory
+from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
+from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+
+from ..cp.pipeline_paths import PipelinePaths
+
+_log = logging.getLogger("lsst.ts.calibrations.sim.quantum_worker")
+
+
+class QuantumWorker:
+    """The worker side of the protocol (see the module documentation).
+
+    Parameters
+    ----------
+    requests : `typing.IO` [`str`]
+        Where requests come from (one JSON object per line).
+    replies : `typing.IO` [`str`]
+        Where replies go.
+    """
+
+    def __init__(self, requests: IO[str], replies: IO[str]) -> None:
+        self.requests = requests
+        self.replies = replies
+        self.graph: PredictedQuantumGraph | None = None
+        self.butler: Butler | None = None
+        self.executor: SingleQuantumExecutor | None = None
+
+    def serve(self) -> None:
+        """Answer requests until ``exit`` or the end of the input."""
+        self._reply({"ok": True, "op": "ready", "pid": os.getpid()})
+        for line in self.requests:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            op = request.get("op")
+            if op == "exit":
+                self._close_job()
+                self._reply({"ok": True})
+                return
+            handler = getattr(self, f"_do_{op}", None)
+            if handler is None:
+                self._reply({"ok": False, "error": f"unknown op {op!r}"})
+                continue
+            try:
+                reply = handler(request)
+            except BaseException as e:  # noqa: BLE001 - SystemExit from click included.
+                traceback.print_exc()
+                reply = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._reply(reply)
+
+    def _reply(self, reply: dict[str, Any]) -> None:
+        self.replies.write(json.dumps(reply) + "\n")
+        self.replies.flush()
+
+    def _do_log(self, request: dict[str, Any]) -> dict[str, Any]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        fd = os.open(request["path"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+        finally:
+            os.close(fd)
+        return {"ok": True}
+
+    def _do_plan(self, request: dict[str, Any]) -> dict[str, Any]:
+        args = list(request["args"])
+        try:
+            pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
+        graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        xgraph = graph.quantum_only_xgraph
+        quanta = []
+        for quantum_id in networkx.lexicographical_topological_sort(xgraph, key=str):
+            node = xgraph.nodes[quantum_id]
+            data_id = node["data_id"]
+            quanta.append(
+                {
+                    "id": str(quantum_id),
+                    "label": node["task_label"],
+                    "dataId": {str(k): _plain(v) for k, v in data_id.required.items()},
+                    "upstream": [str(u) for u in xgraph.predecessors(quantum_id)],
+                }
+            )
+        return {"ok": True, "quanta": quanta}
+
+    def _do_open(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._close_job()
+        self.graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        self.butler = Butler.from_config(
+            request["repo"], collections=[request["output"]], run=request["outputRun"], writeable=True
+        )
+        self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+        return {"ok": True}
+
+    def _do_run(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.graph is None or self.executor is None:
+            return {"ok": False, "error": "run before open: no job"}
+        quantum_id = uuid.UUID(request["id"])
+        start = time.time()
+        quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
+        node = self.graph.quantum_only_xgraph.nodes[quantum_id]
+        task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
+        try:
+            self.executor.execute(task_node, quantum, quantum_id=quantum_id)
+        except Exception as e:
+            _log.exception("Quantum %s (%s@%s) failed", quantum_id, task_node.label, node["data_id"])
+            return {"ok": False, "error": f"{type(e).__name__}: {e}", "start": start, "end": time.time()}
+        return {"ok": True, "start": start, "end": time.time()}
+
+    def _do_close(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._close_job()
+        return {"ok": True}
+
+    def _close_job(self) -> None:
+        if self.butler is not None:
+            self.butler.close()
+        self.graph = self.butler = self.executor = None
+
+
+def _plain(value: Any) -> Any:
+    """A data ID value as JSON can carry it."""
+    return value if isinstance(value, int | float | str) else str(value)
+
+
+def import_pipeline_tasks() -> list[str]:
+    """Import the module of every task class this package's pipelines name.
+
+    Returns
+    -------
+    modules : `list` [`str`]
+        The modules imported.
+    """
+    pattern = re.compile(r"^\s*class:\s*([\w.]+)\.\w+\s*$", re.MULTILINE)
+    modules: set[str] = set()
+    for path in PipelinePaths().pipelines_dir.rglob("*.yaml"):
+        modules.update(pattern.findall(path.read_text()))
+    for module in sorted(modules):
+        importlib.import_module(module)
+    return sorted(modules)
+
+
+def main() -> None:
+    """Serve the protocol on stdin and a private copy of stdout."""
+    import_pipeline_tasks()
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # What tasks print goes to the log, not into the protocol.
+    QuantumWorker(sys.stdin, replies).serve()
+
+
+if __name__ == "__main__":
+    main()

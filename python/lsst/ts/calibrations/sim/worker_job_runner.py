@@ -1,0 +1,327 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""WorkerJobRunner: runs one OCPS job's quanta on long-lived quantum workers.
+
+1. Takes ``processes`` warm workers from the pool and points their logs at
+   the job's ``ocps.log``.
+2. The first worker plans the job: ``pipetask run ... --init-only
+   --save-qgraph <job dir>/graph.qg`` in its own process (the options and
+   their checks are pipetask's own), which makes the collections and writes
+   the init outputs; its reply lists the quanta with their dependencies.
+3. Every worker opens the graph and a butler on the output run; the runner
+   hands out quanta whose inputs are done, one at a time, each worker
+   preferring the detectors of its shard (detector ``k``-th in sorted order
+   goes to worker ``k mod N``), then quanta of no detector (per exposure, per
+   run), then any other ready quantum.
+4. Success is read per quantum from the worker's reply. A quantum that
+   failed, and those downstream of it, are named; a worker that dies takes
+   the quantum it was running with it: that quantum and those downstream are
+   named as not run, the other workers go on with the rest, and the job ends
+   ERROR.
+"""
+
+__all__ = ["WorkerJobRunner"]
+
+import asyncio
+import dataclasses
+import datetime
+import logging
+import signal
+from typing import Any
+
+from .ocps_job import OcpsJob
+from .ocps_job_phase import OcpsJobPhase
+from .quantum_worker_pool import QuantumWorkerPool
+from .quantum_worker_process import QuantumWorkerDiedError, QuantumWorkerProcess
+
+_NAMED = 10  # quanta named in a message (all of them are in the record)
+
+
+@dataclasses.dataclass
+class _Quantum:
+    id: str
+    label: str
+    data_id: dict[str, Any]
+    upstream: list[str]
+    status: str = "pending"  # pending, running, succeeded, failed, lost, blocked
+    error: str = ""
+    worker: int | None = None
+
+    @property
+    def name(self) -> str:
+        data_id = ", ".join(f"{k}: {v!r}" for k, v in self.data_id.items())
+        return f"{self.label}@{{{data_id}}}"
+
+    def summary(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"id": self.id, "label": self.label, "dataId": self.data_id}
+        item["status"] = self.status
+        if self.error:
+            item["error"] = self.error
+        if self.worker is not None:
+            item["worker"] = self.worker
+        return item
+
+
+def _iso(seconds: float) -> str:
+    when = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class WorkerJobRunner:
+    """Runs jobs on the quantum workers of a pool (see the module documentation).
+
+    Parameters
+    ----------
+    pool : `QuantumWorkerPool`
+        Where the workers come from.
+    repo : `str`
+        The repository (path or alias) the workers open.
+    log : `logging.Logger`
+        The OCPS's log.
+    """
+
+    def __init__(self, pool: QuantumWorkerPool, repo: str, log: logging.Logger) -> None:
+        self.pool = pool
+        self.repo = repo
+        self.log = log
+        self._kill_after: list[int] = []
+
+    def inject_worker_death(self, count: int, after_quanta: int) -> None:
+        """Kill (SIGKILL) a worker of each of the next ``count`` jobs mid-quantum.
+
+        The worker is killed as soon as it has been handed the quantum that
+        follows the first ``after_quanta`` finished ones of its job.
+        """
+        self._kill_after = [int(after_quanta)] * int(count)
+
+    async def run(self, job: OcpsJob, pipetask_args: list[str]) -> None:
+        """Run ``job`` and finish it (COMPLETED or ERROR); abort is `OcpsJob.abort`'s.
+
+        Parameters
+        ----------
+        job : `OcpsJob`
+            The job; its log header is written.
+        pipetask_args : `list` [`str`]
+            The ``pipetask`` arguments (after the executable) of the job.
+        """
+        kill_after = self._kill_after.pop(0) if self._kill_after else None
+        workers: list[QuantumWorkerProcess] = []
+        own_logs: dict[QuantumWorkerProcess, str] = {}
+
+        def stop(sig: signal.Signals) -> None:
+            for worker in workers:
+                worker.kill(sig)
+
+        job.stop = stop
+        try:
+            workers = await self.pool.acquire(job.processes)
+            if job.abort_requested:
+                stop(signal.SIGKILL)
+                return
+            job.start(workers[0].pid)
+            job.workers = [{"pid": w.pid, "quanta": 0, "returnCode": None} for w in workers]
+            await job.write_record()
+            self.log.info(
+                "Job %s started on %d worker(s) (pids %s)",
+                job.job_id,
+                len(workers),
+                ", ".join(str(w.pid) for w in workers),
+            )
+            log_path = str(job.log_file)
+            for worker in workers:
+                own_logs[worker] = str(worker.log_file)
+            await asyncio.gather(*(w.request("log", path=log_path) for w in workers))
+            graph = str(job.job_dir / "graph.qg")
+            plan = await workers[0].request(
+                "plan", args=[*pipetask_args, "--init-only", "--save-qgraph", graph], graph=graph
+            )
+            if not plan["ok"]:
+                job.finish(
+                    OcpsJobPhase.ERROR,
+                    f"pipetask could not make the quantum graph ({plan['error']}); see {job.log_file}",
+                )
+                return
+            quanta = [_Quantum(q["id"], q["label"], q["dataId"], q["upstream"]) for q in plan["quanta"]]
+            opened = await asyncio.gather(
+                *(
+                    w.request(
+                        "open",
+                        repo=self.repo,
+                        graph=graph,
+                        output=job.output_collection,
+                        outputRun=job.output_run,
+                    )
+                    for w in workers
+                )
+            )
+            for reply in opened:
+                if not reply["ok"]:
+                    job.finish(OcpsJobPhase.ERROR, f"a worker could not open the job: {reply['error']}")
+                    return
+            await self._schedule(job, workers, quanta, kill_after)
+        except QuantumWorkerDiedError as e:
+            if not job.abort_requested:
+                job.finish(OcpsJobPhase.ERROR, f"a quantum worker died before the quanta ran: {e}")
+        finally:
+            job.stop = None
+            for index, worker in enumerate(workers):
+                if job.workers and index < len(job.workers):
+                    job.workers[index]["returnCode"] = worker.return_code
+            await self._give_back(workers, own_logs)
+            if job.abort_requested:
+                job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job")
+
+    async def _give_back(self, workers: list[QuantumWorkerProcess], own_logs: dict[Any, str]) -> None:
+        """Forget the job in the live workers and return them to the pool."""
+
+        async def reset(worker: QuantumWorkerProcess) -> None:
+            try:
+                if worker.alive:
+                    await worker.request("close")
+                    await worker.request("log", path=own_logs.get(worker, str(worker.log_file)))
+            except QuantumWorkerDiedError:
+                pass
+            except asyncio.CancelledError:
+                worker.kill()
+                raise
+
+        await asyncio.gather(*(reset(w) for w in workers), return_exceptions=True)
+        for worker in workers:
+            self.pool.release_one(worker)
+
+    async def _schedule(
+        self,
+        job: OcpsJob,
+        workers: list[QuantumWorkerProcess],
+        quanta: list[_Quantum],
+        kill_after: int | None,
+    ) -> None:
+        by_id = {q.id: q for q in quanta}
+        detectors = sorted({q.data_id["detector"] for q in quanta if "detector" in q.data_id})
+        rank = {d: i for i, d in enumerate(detectors)}
+        n = len(workers)
+
+        def shard(q: _Quantum) -> int | None:
+            detector = q.data_id.get("detector")
+            return rank[detector] % n if detector is not None else None
+
+        def ready(q: _Quantum) -> bool:
+            return q.status == "pending" and all(by_id[u].status == "succeeded" for u in q.upstream)
+
+        def pick(index: int) -> _Quantum | None:
+            candidates = [q for q in quanta if ready(q)]
+            for choose in (
+                lambda q: shard(q) == index,
+                lambda q: shard(q) is None,
+                lambda q: True,
+            ):
+                for q in candidates:
+                    if choose(q):
+                        return q
+            return None
+
+        first_start: float | None = None
+        last_end: float | None = None
+        finished = 0
+        idle = list(range(n))
+        running: dict[asyncio.Task[dict[str, Any]], tuple[int, _Quantum]] = {}
+        try:
+            while True:
+                for index in list(idle):
+                    q = pick(index)
+                    if q is None:
+                        continue
+                    idle.remove(index)
+                    q.status, q.worker = "running", workers[index].pid
+                    task = asyncio.create_task(workers[index].request("run", id=q.id))
+                    running[task] = (index, q)
+                    if kill_after is not None and finished >= kill_after:
+                        kill_after = None
+                        self.log.warning(
+                            "Job %s: killing worker %s while it runs %s (inject_worker_death)",
+                            job.job_id,
+                            workers[index].pid,
+                            q.name,
+                        )
+                        workers[index].kill(signal.SIGKILL)
+                if not running:
+                    break
+                done, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    index, q = running.pop(task)
+                    try:
+                        reply = task.result()
+                    except QuantumWorkerDiedError as e:
+                        q.status, q.error = "lost", f"worker {workers[index].pid} died: {e}"
+                        self.log.error("Job %s: %s while running %s", job.job_id, q.error, q.name)
+                        continue
+                    finished += 1
+                    job.workers[index]["quanta"] += 1
+                    first_start = min(first_start or reply["start"], reply["start"])
+                    last_end = max(last_end or reply["end"], reply["end"])
+                    if reply["ok"]:
+                        q.status = "succeeded"
+                    else:
+                        q.status, q.error = "failed", reply["error"]
+                    idle.append(index)
+        except asyncio.CancelledError:
+            for task in running:
+                task.cancel()
+            raise
+        finally:
+            job.first_quantum_start = _iso(first_start) if first_start is not None else None
+            job.last_quantum_end = _iso(last_end) if last_end is not None else None
+        for q in quanta:
+            if q.status == "pending":
+                q.status = "blocked"
+        job.quanta = [q.summary() for q in quanta]
+        self._finish(job, quanta)
+
+    def _finish(self, job: OcpsJob, quanta: list[_Quantum]) -> None:
+        if job.abort_requested:
+            return
+        counts = {s: sum(q.status == s for q in quanta) for s in ("succeeded", "failed", "lost", "blocked")}
+        if counts["succeeded"] == len(quanta):
+            job.finish(OcpsJobPhase.COMPLETED, "")
+            return
+        parts = []
+        for status, what in (
+            ("failed", "failed"),
+            ("lost", "did not run: their worker died while running them"),
+            ("blocked", "did not run: an input failed or was not made"),
+        ):
+            selected = [q for q in quanta if q.status == status]
+            if selected:
+                parts.append(f"{len(selected)} {what}: {_names(selected)}")
+        job.finish(
+            OcpsJobPhase.ERROR,
+            f"{counts['succeeded']} of {len(quanta)} quanta succeeded; "
+            + "; ".join(parts)
+            + f"; see {job.log_file}",
+        )
+
+
+def _names(quanta: list[_Quantum]) -> str:
+    text = ", ".join(q.name for q in quanta[:_NAMED])
+    if len(quanta) > _NAMED:
+        text += f" and {len(quanta) - _NAMED} more (all in the record's quanta)"
+    return text
