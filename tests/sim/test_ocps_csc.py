@@ -141,7 +141,10 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(alias_index: Path, tmp_path: Path) -> AsyncIterator[Harness]:
+async def harness(
+    alias_index: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Harness]:
+    """An ENABLED OCPS and a remote; the ``pipetask`` backend unless parametrized (indirect)."""
     index = next(_indices)
     csc = OcpsCsc(
         DEFAULT_REPO_ALIAS,
@@ -149,6 +152,7 @@ async def harness(alias_index: Path, tmp_path: Path) -> AsyncIterator[Harness]:
         index=index,
         initial_state=State.ENABLED,
         abort_grace_period=5.0,
+        execution_backend=getattr(request, "param", "pipetask"),
     )
     await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
     async with Domain() as domain:
@@ -172,13 +176,15 @@ def collection_exists(repo: Path, name: str) -> bool:
         return bool(butler.collections.query(name))
 
 
+@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
 async def test_bias_job_end_to_end(
     harness: Harness, repo_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A cpBias job through the alias: ack with job_id, job_result 0 with the record, outputs and log."""
     caplog.set_level(logging.INFO)
-    # One process per job here (-j > 1 spawns a process per quantum: slow for tiny quanta).
+    # One process (or worker) per job here.
     harness.csc.max_processes = 1
+    backend = harness.csc.execution_backend
     job_id, ack = await harness.submit(config=f"-j 64 {BIAS_CONFIG}")
     final = await harness.finish(ack)
     assert final.ack == SalRetCode.CMD_COMPLETE
@@ -189,7 +195,17 @@ async def test_bias_job_end_to_end(
     assert record["jobId"] == job_id
     assert record["phase"] == "COMPLETED"
     assert record["creationTime"] <= record["startTime"] <= record["endTime"]
-    assert record["returnCode"] == 0
+    assert record["executionBackend"] == backend
+    if backend == "pipetask":
+        assert record["returnCode"] == 0
+        assert record["quanta"] is None
+    else:
+        # No one process: per-quantum outcomes instead, all succeeded, on the one worker.
+        assert record["returnCode"] is None
+        assert [q["label"] for q in record["quanta"]].count("isr") == N_BIAS * len(DETECTORS)
+        assert {q["status"] for q in record["quanta"]} == {"succeeded"}
+        assert len(record["workers"]) == 1 and record["workers"][0]["quanta"] == len(record["quanta"])
+        assert record["startTime"] <= record["firstQuantumStart"] <= record["lastQuantumEnd"]
     assert record["outputCollection"] == f"u/ocps/{job_id}"
     assert record["outputRun"] == f"u/ocps/{job_id}/run"
     # ${CP_PIPE_DIR} resolves to this package's pipeline file.
@@ -243,6 +259,7 @@ async def test_prereq_jobs_order(harness: Harness) -> None:
     assert second["startTime"] >= first["endTime"]
 
 
+@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
 async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     """An injected failure: exit_code 1, ERROR, log kept; a job waiting for it fails naming it."""
     harness.csc.inject_failure(count=1, reason="broken")
@@ -250,12 +267,16 @@ async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     waiting_id, waiting_ack = await harness.submit(prereq_jobs=failing_id)
     final = await harness.finish(failing_ack)
     assert final.ack == SalRetCode.CMD_COMPLETE
-    assert final.result.startswith(f"Job {failing_id} ERROR: pipetask ended with return code 1")
     data = await harness.job_result(failing_id)
     assert data.exit_code == 1
     record = json.loads(data.result)
     assert record["phase"] == "ERROR"
-    assert record["returnCode"] == 1
+    if harness.csc.execution_backend == "pipetask":
+        assert final.result.startswith(f"Job {failing_id} ERROR: pipetask ended with return code 1")
+        assert record["returnCode"] == 1
+    else:
+        # The worker ran pipetask's own planning, which refused the override.
+        assert final.result.startswith(f"Job {failing_id} ERROR: pipetask could not make the quantum graph")
     log_text = Path(record["logFile"]).read_text()
     assert f"There are no tasks labeled '{INJECTED_FAILURE_LABEL}'" in log_text
 
@@ -270,14 +291,16 @@ async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     assert INJECTED_FAILURE_LABEL not in " ".join(waiting_record["commandLine"])
 
 
+@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
 async def test_abort_running_job(harness: Harness) -> None:
-    """abort_job ends the pipetask process (SIGTERM) and the job reports 255."""
-    job_id, ack = await harness.submit()
+    """abort_job ends the pipetask process or the workers (SIGTERM): none is left, the job reports 255."""
+    job_id, ack = await harness.submit(config=f"-j 2 {BIAS_CONFIG}")
     job = harness.csc.jobs[job_id]
-    async with asyncio.timeout(STD_TIMEOUT):
+    async with asyncio.timeout(JOB_TIMEOUT):
         while job.pid is None:
             await asyncio.sleep(0.05)
     pid = job.pid
+    worker_pids = [w["pid"] for w in job.workers or []]
     await harness.remote.cmd_abort_job.set_start(job_id=job_id, timeout=STD_TIMEOUT)
     final = await harness.finish(ack)
     assert final.ack == SalRetCode.CMD_COMPLETE
@@ -286,9 +309,14 @@ async def test_abort_running_job(harness: Harness) -> None:
     assert data.exit_code == 255
     record = json.loads(data.result)
     assert record["phase"] == "ABORTED"
-    assert record["returnCode"] < 0  # ended by a signal
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    if harness.csc.execution_backend == "pipetask":
+        assert record["returnCode"] < 0  # ended by a signal
+    else:
+        assert len(worker_pids) == 2 and pid in worker_pids
+        assert [w["returnCode"] for w in record["workers"]] == [-15, -15]  # SIGTERM
+    for ended in {pid, *worker_pids}:
+        with pytest.raises(ProcessLookupError):
+            os.kill(ended, 0)
     # Aborting it again, or an unknown job, fails naming the job.
     for bad_id in (job_id, "nosuchjob"):
         with pytest.raises(AckError) as exc_info:

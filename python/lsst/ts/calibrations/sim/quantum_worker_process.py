@@ -151,14 +151,10 @@ class QuantumWorkerProcess:
                 os.killpg(self.process.pid, sig)
 
     async def close(self, timeout: float = 5.0) -> None:
-        """Ask the worker to exit; kill it if it does not within ``timeout`` seconds."""
+        """End the worker: SIGTERM (it holds nothing between jobs), SIGKILL after ``timeout`` seconds."""
         if self.process is None:
             return
-        if self.alive:
-            try:
-                await asyncio.wait_for(self.request("exit"), timeout)
-            except (QuantumWorkerDiedError, TimeoutError):
-                pass
+        self.kill(signal.SIGTERM)
         try:
             await asyncio.wait_for(self.process.wait(), timeout)
         except TimeoutError:

@@ -183,10 +183,10 @@ class WorkerJobRunner:
                 job.finish(OcpsJobPhase.ERROR, f"a quantum worker died before the quanta ran: {e}")
         finally:
             job.stop = None
+            await self._give_back(workers, own_logs)
             for index, worker in enumerate(workers):
                 if job.workers and index < len(job.workers):
                     job.workers[index]["returnCode"] = worker.return_code
-            await self._give_back(workers, own_logs)
             if job.abort_requested:
                 job.finish(OcpsJobPhase.ABORTED, "aborted by abort_job")
 

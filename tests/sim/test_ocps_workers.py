@@ -1,0 +1,229 @@
+# This file is part of ts_calibrations.
+#
+# Developed for the Vera C. Rubin Observatory Telescope and Site Systems.
+# This product includes software developed by the LSST Project
+# (https://www.lsst.org).
+# See the COPYRIGHT file at the top-level directory of this distribution
+# for details of code ownership.
+#
+# This program is free software: you can redistribute it and/or modify
+# it under the terms of the GNU General Public License as published by
+# the Free Software Foundation, either version 3 of the License, or
+# (at your option) any later version.
+#
+# This program is distributed in the hope that it will be useful,
+# but WITHOUT ANY WARRANTY; without even the implied warranty of
+# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+# GNU General Public License for more details.
+#
+# You should have received a copy of the GNU General Public License
+# along with this program.  If not, see <https://www.gnu.org/licenses/>.
+
+"""The OCPS's workers backend: same products as pipetask, a dying worker, no orphan worker."""
+
+import asyncio
+import itertools
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from lsst.daf.butler import Butler
+
+from lsst.ts.calibrations.repo.ingest import ingest_raws
+from lsst.ts.calibrations.repo.repository import bootstrap_repository
+from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
+from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
+from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.sensor_model import SensorModel
+
+STD_TIMEOUT = 10.0
+# Workers import the middleware once (several seconds on a loaded machine); jobs are small.
+JOB_TIMEOUT = 180.0
+DAY_OBS = 20241025
+N_BIAS = 3
+DETECTORS = (0, 1)
+BIAS_PIPELINE = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+BIAS_CONFIG = "-i LSSTComCam/calib --register-dataset-types -c isr:doDefect=False"
+QUERY = (
+    f"instrument='LSSTComCam' AND detector IN ({', '.join(map(str, DETECTORS))}) "
+    f"AND exposure IN ({', '.join(str(DAY_OBS * 100_000 + s) for s in range(1, N_BIAS + 1))})"
+)
+
+_indices = itertools.count(60)
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with N_BIAS reduced-geometry biases of DETECTORS."""
+    root = tmp_path_factory.mktemp("ocps_workers")
+    make_calibration_set(
+        root / "raws",
+        model=SensorModel.from_yaml(None, seed=5),
+        geometry_name="reduced",
+        detectors=list(DETECTORS),
+        n_bias=N_BIAS,
+        n_dark=0,
+        flat_times=(),
+        day_obs=DAY_OBS,
+    )
+    with bootstrap_repository(root / "repo") as butler:
+        ingest_raws(butler, sorted((root / "raws").glob("*.fits")))
+    return root / "repo"
+
+
+class Client:
+    """An ENABLED OCPS (workers backend) and a remote that submits and waits for job results."""
+
+    def __init__(self, csc: OcpsCsc, remote: Remote) -> None:
+        self.csc = csc
+        self.remote = remote
+
+    async def submit(self, config: str = BIAS_CONFIG) -> tuple[str, Any]:
+        ack = await self.remote.cmd_execute.set_start(
+            wait_done=False,
+            timeout=STD_TIMEOUT,
+            pipeline=BIAS_PIPELINE,
+            version="",
+            config=config,
+            data_query=QUERY,
+            prereq_jobs="",
+            output_dataset_types="",
+        )
+        assert ack.ack == SalRetCode.CMD_INPROGRESS
+        return json.loads(ack.result)["job_id"], ack
+
+    async def run(self, config: str = BIAS_CONFIG) -> dict[str, Any]:
+        """Run a job to its end; return its final record."""
+        job_id, ack = await self.submit(config)
+        final = await self.remote.cmd_execute.next_ackcmd(ack, timeout=JOB_TIMEOUT)
+        assert final.ack == SalRetCode.CMD_COMPLETE
+        return self.csc.jobs[job_id].record()
+
+
+@pytest.fixture
+async def client(repo: Path, tmp_path: Path) -> AsyncIterator[Client]:
+    index = next(_indices)
+    csc = OcpsCsc(
+        repo,
+        jobs_root=tmp_path / "jobs",
+        index=index,
+        initial_state=State.ENABLED,
+        abort_grace_period=5.0,
+        max_processes=2,
+        execution_backend="workers",
+    )
+    await asyncio.wait_for(csc.start_task, JOB_TIMEOUT)
+    try:
+        async with Domain() as domain:
+            remote = Remote(domain, "OCPS", index)
+            await asyncio.wait_for(remote.start_task, STD_TIMEOUT)
+            yield Client(csc, remote)
+    finally:
+        await csc.close()
+
+
+def products(repo: Path, collection: str) -> dict[tuple[str, int, int | None], np.ndarray]:
+    """Every image-like output of a job: (dataset type, detector, exposure) -> array."""
+    found = {}
+    with Butler.from_config(str(repo), collections=[collection]) as butler:
+        for name in ("cpBiasIsrExp", "bias"):
+            for ref in butler.query_datasets(name, collections=collection, find_first=True):
+                if not ref.run.startswith(collection):
+                    continue
+                exposure = ref.dataId.get("exposure")
+                key = (name, int(ref.dataId["detector"]), int(exposure) if exposure is not None else None)
+                found[key] = np.asarray(butler.get(ref).getImage().getArray())
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_workers_make_what_pipetask_makes(client: Client, repo: Path) -> None:
+    """A job on two workers, sharded by detector, gives the pipetask backend's products, value for value."""
+    on_workers = await client.run(f"-j 2 {BIAS_CONFIG}")
+    assert on_workers["phase"] == "COMPLETED", on_workers["message"]
+    # Each worker ran quanta; each detector's ISR stayed on its shard's worker.
+    assert all(w["quanta"] > 0 for w in on_workers["workers"])
+    isr_workers = {q["dataId"]["detector"]: set() for q in on_workers["quanta"]}
+    for q in on_workers["quanta"]:
+        if q["label"] == "isr":
+            isr_workers[q["dataId"]["detector"]].add(q["worker"])
+    assert all(len(w) == 1 for w in isr_workers.values()) and isr_workers[0] != isr_workers[1]
+
+    client.csc.execution_backend = "pipetask"
+    on_pipetask = await client.run(BIAS_CONFIG)
+    assert on_pipetask["phase"] == "COMPLETED", on_pipetask["message"]
+
+    ours = products(repo, on_workers["outputCollection"])
+    theirs = products(repo, on_pipetask["outputCollection"])
+    assert len(ours) == N_BIAS * len(DETECTORS) + len(DETECTORS)
+    assert sorted(ours) == sorted(theirs)
+    for key, array in ours.items():
+        np.testing.assert_array_equal(array, theirs[key], err_msg=str(key))
+    # The output chain is the one pipetask makes: the run, then the inputs in order.
+    with Butler.from_config(str(repo)) as butler:
+        chains = [
+            list(butler.collections.get_info(record["outputCollection"]).children)
+            for record in (on_workers, on_pipetask)
+        ]
+    assert chains[0][1:] == chains[1][1:] and chains[0][0] == on_workers["outputRun"]
+
+
+async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: Client, repo: Path) -> None:
+    """A worker killed mid-quantum: the job ends ERROR (exit code 1), naming the quanta that did not run."""
+    client.csc.inject_worker_death(count=1, after_quanta=1)
+    record = await client.run(f"-j 2 {BIAS_CONFIG}")
+    assert record["phase"] == "ERROR" and record["exitCode"] == 1
+    statuses = {q["id"]: q["status"] for q in record["quanta"]}
+    lost = [q for q in record["quanta"] if q["status"] == "lost"]
+    blocked = [q for q in record["quanta"] if q["status"] == "blocked"]
+    assert len(lost) == 1 and lost[0]["label"] == "isr"
+    dead_detector = lost[0]["dataId"]["detector"]
+    # The combine of the dead worker's detector could not run; the other detector's did.
+    assert [(q["label"], q["dataId"]["detector"]) for q in blocked] == [("cpBiasCombine", dead_detector)]
+    assert statuses and sum(s == "succeeded" for s in statuses.values()) == len(statuses) - 2
+    dead = [w for w in record["workers"] if w["returnCode"] is not None]
+    assert len(dead) == 1 and dead[0]["returnCode"] == -9 and not alive(dead[0]["pid"])
+    message = record["message"]
+    assert "did not run: their worker died" in message
+    assert f"isr@{{instrument: 'LSSTComCam', detector: {dead_detector}, exposure: " in message
+    assert f"cpBiasCombine@{{instrument: 'LSSTComCam', detector: {dead_detector}}}" in message
+    # Nothing of the dead detector's combine was made.
+    with Butler.from_config(str(repo), collections=[record["outputCollection"]]) as butler:
+        refs = butler.query_datasets("bias", collections=record["outputRun"], explain=False)
+        made = {ref.dataId["detector"] for ref in refs}
+    assert made == set(DETECTORS) - {dead_detector}
+    # The pool replaces the dead worker: the next job runs on two live workers.
+    again = await client.run(f"-j 2 {BIAS_CONFIG}")
+    assert again["phase"] == "COMPLETED", again["message"]
+    assert len({w["pid"] for w in again["workers"]}) == 2
+
+
+async def test_close_leaves_no_worker(repo: Path, tmp_path: Path) -> None:
+    """Closing the OCPS ends its warm workers too."""
+    csc = OcpsCsc(repo, jobs_root=tmp_path / "jobs", index=next(_indices), max_processes=2)
+    assert csc.execution_backend == "workers"  # the default
+    await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
+    assert csc.worker_pool is not None
+    workers = await asyncio.wait_for(csc.worker_pool.acquire(2), JOB_TIMEOUT)
+    pids = [w.pid for w in workers]
+    for worker in workers:
+        csc.worker_pool.release_one(worker)
+    assert all(pid is not None and alive(pid) for pid in pids)
+    await csc.close()
+    assert not any(alive(pid) for pid in pids if pid is not None)
+
+
+def test_bad_backend_is_refused(repo: Path) -> None:
+    with pytest.raises(ValueError, match="execution_backend='slurm' is not one of pipetask, workers"):
+        OcpsCsc(repo, execution_backend="slurm")
