@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from lsst.daf.butler import Butler
+import yaml
+from lsst.daf.butler import Butler, CollectionType
 
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
@@ -227,3 +228,57 @@ async def test_close_leaves_no_worker(repo: Path, tmp_path: Path) -> None:
 def test_bad_backend_is_refused(repo: Path) -> None:
     with pytest.raises(ValueError, match="execution_backend='slurm' is not one of pipetask, workers"):
         OcpsCsc(repo, execution_backend="slurm")
+
+
+async def test_script_run_with_a_dying_worker_certifies_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """End to end: the bias job's worker dies mid-way; the script fails naming the job; nothing certified."""
+    from lsst.ts.calibrations.sal import ScriptState
+    from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+    from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    calib_collection = "LSSTComCam/calib/daily/calib.2022NOV04.1"
+    config = dict(
+        repo=str(tmp_path / "repo"),
+        detectors=[0],
+        n_processes=1,
+        oods_timeout=30,
+        script_mode="BIAS",
+        n_bias=2,
+        generate_calibrations=True,
+        do_verify=False,
+        calib_collection=calib_collection,
+        certify_calib_begin_date="2022-11-04",
+        certify_calib_end_date="2022-11-05",
+    )
+    async with SimulatedObservatory(
+        tmp_path / "repo", time_scale=0.01, date="2022-11-04", seed=3, detectors=[0], heartbeat_interval=1.0
+    ) as observatory:
+        assert observatory.ocps is not None and observatory.ocps.execution_backend == "workers"
+        observatory.ocps.inject_worker_death(count=1, after_quanta=1)
+        script = MakeComCamCalibrations(index=next(_indices))
+        await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+        data = script.cmd_configure.DataType()
+        data.config = yaml.safe_dump(config)
+        await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+        await script.do_setGroupId(type("G", (), {"groupId": "workers-test"})())
+        await asyncio.wait_for(script.do_run(None), 2 * JOB_TIMEOUT)
+        assert script.state.state == ScriptState.FAILED
+        assert script.processor is not None
+        job_id = script.processor.outcomes["BIAS"].jobs["generate"]
+        assert job_id in script.state.reason
+        record = observatory.ocps.jobs[job_id].record()
+        assert record["exitCode"] == 1 and "did not run: their worker died" in record["message"]
+        assert len(script.taken["BIAS"]) == 3  # nothing taken is lost
+    with Butler.from_config(str(tmp_path / "repo")) as butler:
+        # No CALIBRATION collection holds a bias: the calibration collection was not even made.
+        calibrations = butler.collections.query("*", collection_types={CollectionType.CALIBRATION})
+        refs = (
+            butler.query_datasets("bias", collections=calibrations, find_first=False, explain=False)
+            if calibrations
+            else []
+        )
+        assert calib_collection not in butler.collections.query("LSSTComCam/calib/*")
+    assert not refs

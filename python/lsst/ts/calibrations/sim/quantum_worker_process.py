@@ -139,7 +139,7 @@ class QuantumWorkerProcess:
         if not line:
             await self.process.wait()
             raise QuantumWorkerDiedError(
-                f"worker {self.pid} ended with return code {self.return_code}; see {self.log_file}"
+                f"worker {self.pid} ended with return code {self.return_code}"
             )
         return json.loads(line)
 
