@@ -63,6 +63,7 @@ from .ccheader_service_csc import CCHeaderServiceCsc
 from .ccoods_csc import CCOODSCsc
 from .image_model import ImageModel
 from .ocps_csc import OcpsCsc
+from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKENDS
 from .raw_store import RawStore
 from .sensor_model import SensorModel
 from .sim_clock import SimClock
@@ -105,6 +106,10 @@ class SimulatedObservatory(LifecycleMixin):
         the default if None). ``pipetask -j N`` with N > 1 starts a Python
         process per quantum, which costs more than a reduced-geometry
         quantum: 1 runs each job in one process.
+    ocps_execution_backend : `str`, optional
+        How the OCPS runs a job's quanta
+        (`~lsst.ts.calibrations.sim.ocps_csc.EXECUTION_BACKENDS`): long-lived
+        ``workers`` (the default) or one ``pipetask`` process per job.
 
     Attributes
     ----------
@@ -149,6 +154,7 @@ class SimulatedObservatory(LifecycleMixin):
         ocps: bool = True,
         repo_alias: str | None = None,
         ocps_max_processes: int | None = None,
+        ocps_execution_backend: str = DEFAULT_EXECUTION_BACKEND,
     ) -> None:
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
@@ -167,6 +173,12 @@ class SimulatedObservatory(LifecycleMixin):
         if ocps_max_processes is not None and ocps_max_processes < 1:
             raise ValueError(f"ocps_max_processes={ocps_max_processes} must be >= 1.")
         self.ocps_max_processes = ocps_max_processes
+        if ocps_execution_backend not in EXECUTION_BACKENDS:
+            raise ValueError(
+                f"ocps_execution_backend={ocps_execution_backend!r} is not one of "
+                f"{', '.join(EXECUTION_BACKENDS)}."
+            )
+        self.ocps_execution_backend = ocps_execution_backend
         self.alias_line = ""
         self.ocps: OcpsCsc | None = None
         self._csc_list: list[BaseCsc] = []
@@ -215,6 +227,7 @@ class SimulatedObservatory(LifecycleMixin):
                     simulation_mode=1,
                     heartbeat_interval=self.heartbeat_interval,
                     max_processes=self.ocps_max_processes,
+                    execution_backend=self.ocps_execution_backend,
                 )
                 self._csc_list.append(self.ocps)
                 if self.faults.ocps_failures:

@@ -104,6 +104,7 @@ from ..repo.repo_alias import resolve_repository
 from ..repo.repository import RAW_RUN
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
+from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKENDS
 from .ocps_job import ExecuteJob, OcpsJob
 from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
 from .quantum_worker_pool import QuantumWorkerPool
@@ -124,9 +125,6 @@ _RESERVED_OPTIONS = {
 _PROCESS_OPTIONS = ("-j", "--processes")
 # Task label used by inject_failure: no pipeline has it, so pipetask fails.
 INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
-# How the OCPS runs a job's quanta (the configuration's execution_backend).
-EXECUTION_BACKENDS = ("pipetask", "workers")
-DEFAULT_EXECUTION_BACKEND = "workers"
 
 
 def _machine_cores() -> int:

@@ -138,9 +138,7 @@ class QuantumWorkerProcess:
         line = await self.process.stdout.readline()
         if not line:
             await self.process.wait()
-            raise QuantumWorkerDiedError(
-                f"worker {self.pid} ended with return code {self.return_code}"
-            )
+            raise QuantumWorkerDiedError(f"worker {self.pid} ended with return code {self.return_code}")
         return json.loads(line)
 
     def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:

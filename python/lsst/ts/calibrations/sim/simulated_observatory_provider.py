@@ -58,6 +58,8 @@ import contextlib
 import datetime
 import typing
 
+from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKENDS
+
 if typing.TYPE_CHECKING:
     from .observatory import SimulatedObservatory
 
@@ -70,6 +72,7 @@ SIMULATOR_OPTIONS = (
     "geometry",
     "sim_fault",
     "ocps_max_processes",
+    "ocps_execution_backend",
 )
 """Destinations of the simulator's options, in command-line order."""
 
@@ -123,8 +126,14 @@ def add_simulator_arguments(
         "--ocps-max-processes",
         type=int,
         metavar="N",
-        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). pipetask -j N > 1 "
-        "starts a process per quantum; 1 is fastest for reduced-geometry quanta.",
+        help="Cap on the simulated OCPS's -j (default: the machine's cores): the workers of a job, or "
+        "pipetask's processes (pipetask -j N > 1 starts a process per quantum).",
+    )
+    parser.add_argument(
+        "--ocps-execution-backend",
+        choices=EXECUTION_BACKENDS,
+        help=f"How the simulated OCPS runs a job's quanta (default: {DEFAULT_EXECUTION_BACKEND}): workers "
+        "(long-lived processes, up to the job's -j) or pipetask (one pipetask run process per job).",
     )
 
 
@@ -197,6 +206,7 @@ def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObser
         faults=faults,
         repo_alias=DEFAULT_REPO_ALIAS,
         ocps_max_processes=namespace.ocps_max_processes,
+        ocps_execution_backend=namespace.ocps_execution_backend or DEFAULT_EXECUTION_BACKEND,
     )
 
 
