@@ -100,10 +100,13 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
             "oods-lose:2",
             "--ocps-max-processes",
             "1",
+            "--ocps-execution-backend",
+            "pipetask",
         ]
     )
     observatory = make_simulated_observatory(namespace)
     assert observatory.ocps_max_processes == 1
+    assert observatory.ocps_execution_backend == "pipetask"
     assert observatory.clock.day_obs() == 20210901
     assert observatory.seed == 4
     assert observatory.faults.lost_images == {2}
@@ -115,7 +118,16 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
     sim_parser = make_sim_parser()
     sim_namespace = sim_parser.parse_args(process.args)
     check_simulator_arguments(sim_parser, sim_namespace)
-    for name in ("repo", "time_scale", "seed", "date", "geometry", "sim_fault", "ocps_max_processes"):
+    for name in (
+        "repo",
+        "time_scale",
+        "seed",
+        "date",
+        "geometry",
+        "sim_fault",
+        "ocps_max_processes",
+        "ocps_execution_backend",
+    ):
         assert getattr(sim_namespace, name) == getattr(namespace, name), name
     assert make_observatory(parse_args([str(SCRIPT)]), "local") is None
     with pytest.raises(ValueError, match="fault spec 'disk:1'"):

@@ -76,11 +76,7 @@ class QuantumWorkerPool:
         worker = QuantumWorkerProcess(self.workers_dir / f"worker-{next(self._numbers)}.log", self.env)
 
         async def start() -> QuantumWorkerProcess:
-            try:
-                await worker.start()
-            except BaseException:
-                worker.kill()
-                raise
+            await worker.start()  # ends the process itself if it fails or is cancelled
             return worker
 
         task = asyncio.create_task(start())
@@ -95,10 +91,7 @@ class QuantumWorkerPool:
             self.log.error("A quantum worker failed to start: %r", task.exception())
             return
         worker = task.result()
-        if self._closed:
-            worker.kill()
-        else:
-            self.idle.append(worker)
+        self.idle.append(worker)  # close() ends it if the pool is closing
 
     async def acquire(self, count: int) -> list[QuantumWorkerProcess]:
         """Return ``count`` ready workers, marked busy.
@@ -130,18 +123,18 @@ class QuantumWorkerPool:
                         self.release_one(worker)
                     for other in results:
                         if isinstance(other, QuantumWorkerProcess):
-                            other.kill()
+                            await other.terminate()
                     raise QuantumWorkerDiedError(f"a quantum worker failed to start: {result!r}")
                 workers.append(result)
         self.busy.update(workers)
         return workers
 
     def release_one(self, worker: QuantumWorkerProcess) -> None:
-        """Take a worker back: idle if alive and there is room, else ended."""
+        """Take a worker back: idle if alive and there is room, else ended (and reaped)."""
         self.busy.discard(worker)
         if worker.alive and not self._closed and len(self.idle) < self.max_idle:
             self.idle.append(worker)
-        elif worker.alive:
+        else:
             task = asyncio.create_task(worker.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
@@ -153,6 +146,7 @@ class QuantumWorkerPool:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        await asyncio.sleep(0)  # done callbacks of workers that were ready
         for closing in list(self._closing):
             with contextlib.suppress(BaseException):
                 await closing

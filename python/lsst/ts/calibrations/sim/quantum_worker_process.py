@@ -83,8 +83,8 @@ class QuantumWorkerProcess:
         """
         await asyncio.to_thread(self.log_file.parent.mkdir, parents=True, exist_ok=True)
         log = await asyncio.to_thread(self.log_file.open, "ab")
-        try:
-            self.process = await asyncio.create_subprocess_exec(
+        creating = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
                 "lsst.ts.calibrations.sim.quantum_worker",
@@ -95,9 +95,20 @@ class QuantumWorkerProcess:
                 start_new_session=True,
                 limit=2**26,
             )
-        finally:
-            await asyncio.to_thread(log.close)
-        await self._read()
+        )
+        try:
+            try:
+                self.process = await asyncio.shield(creating)
+            except asyncio.CancelledError:
+                # Let the process come into being, so that it can be ended, not orphaned.
+                self.process = await creating
+                raise
+            finally:
+                log.close()
+            await self._read()
+        except BaseException:
+            await asyncio.shield(self.terminate())
+            raise
 
     async def request(self, op: str, **fields: Any) -> dict[str, Any]:
         """Send one request and return its reply.
@@ -154,7 +165,16 @@ class QuantumWorkerProcess:
             return
         self.kill(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.process.wait(), timeout)
+            await asyncio.wait_for(asyncio.shield(self.process.wait()), timeout)
         except TimeoutError:
-            self.kill()
-            await self.process.wait()
+            pass
+        await self.terminate()
+
+    async def terminate(self) -> None:
+        """End the worker now (SIGKILL), wait for it and close its pipes."""
+        if self.process is None:
+            return
+        self.kill()
+        await self.process.wait()
+        if self.process.stdin is not None:
+            self.process.stdin.close()
