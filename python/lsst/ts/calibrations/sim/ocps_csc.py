@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""OcpsCsc: the simulated OCPS (OCS-controlled pipeline system), running ``pipetask`` jobs.
+"""OcpsCsc: the simulated OCPS (OCS-controlled pipeline system), running pipelines as jobs.
 
 ``execute(pipeline, version, config, data_query, prereq_jobs,
 output_dataset_types)``:
@@ -33,8 +33,8 @@ output_dataset_types)``:
    (each in-progress ack extends the limit by its timeout);
 3. writes ``job_id(event_name="cmd_execute", seq_num, job_id)``;
 4. runs the job: waits for the ``prereq_jobs`` (a prerequisite that did not
-   complete fails the job, naming it), then runs, as its own process (an
-   argument list, never a shell)::
+   complete fails the job, naming it), then runs, on its execution backend
+   (``execution_backend``, one of `EXECUTION_BACKENDS`)::
 
        pipetask --long-log run -p PIPELINE -b REPO -o u/ocps/<job_id>
            -i LSSTComCam/raw/all <config, split with shlex>
@@ -47,9 +47,15 @@ output_dataset_types)``:
    process inherits ``DAF_BUTLER_REPOSITORY_INDEX``
    (`~lsst.ts.calibrations.repo.repo_alias`). A requested ``-j N`` (or
    ``--processes N``) above ``max_processes`` (the cores of this machine by
-   default) is lowered to it, and the cap is logged (CSC log and job log);
+   default) is lowered to it, and the cap is logged (CSC log and job log).
+   The ``pipetask`` backend runs that command as one process; the
+   ``workers`` backend (the default) runs the same arguments (plus
+   ``--init-only --save-qgraph``) in a warm quantum worker to plan the job,
+   then executes the quanta on ``-j`` long-lived workers
+   (`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`), and the
+   job completes only if every quantum succeeded;
 5. writes ``job_result(job_id, exit_code, result)``: ``exit_code`` 0 if the
-   job COMPLETED (process return code 0), 1 for ERROR, 255 if ABORTED;
+   job COMPLETED, 1 for ERROR, 255 if ABORTED;
    ``result`` is the JSON of the final job record
    (`~lsst.ts.calibrations.sim.ocps_job.OcpsJob`, UWS names ``jobId``,
    ``phase``, ``creationTime``, ``startTime``, ``endTime``, ...);
@@ -72,8 +78,8 @@ not known to this CSC instance is looked up in ``<jobs_root>/<id>/job.json``,
 so jobs of an earlier run of the CSC can be prerequisites.
 
 ``abort_job(job_id)``: a job waiting for prerequisites (or delayed) ends at
-once; a running process group gets SIGTERM, then SIGKILL after
-``abort_grace_period`` seconds. The job ends ABORTED with ``exit_code`` 255;
+once; a running process group (or each of the job's workers) gets SIGTERM,
+then SIGKILL after ``abort_grace_period`` seconds. The job ends ABORTED with ``exit_code`` 255;
 the command completes when the job has ended. Closing the CSC aborts every
 job still running.
 
@@ -86,6 +92,9 @@ Fault injection (tests and demos):
 - `inject_slow_jobs` (``count`` jobs, ``delay`` seconds): the next jobs
   wait ``delay`` seconds in phase EXECUTING before their process starts (a
   busy compute node); they can be aborted while waiting.
+- `inject_worker_death` (``count`` jobs, workers backend): a worker of each
+  job is killed mid-quantum; the job ends ERROR naming the quanta that did
+  not run.
 """
 
 __all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS", "OcpsCsc"]
