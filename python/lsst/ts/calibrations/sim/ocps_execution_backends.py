@@ -19,9 +19,9 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The simulated OCPS's execution backends: how a job's quanta run (cheap to import)."""
+"""The simulated OCPS's execution backends: names and errors (cheap to import)."""
 
-__all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS"]
+__all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS", "QuantumWorkerDiedError"]
 
 EXECUTION_BACKENDS: tuple[str, ...] = ("pipetask", "workers")
 """Values of the OCPS's ``execution_backend``: ``pipetask`` runs a job as one
@@ -30,3 +30,7 @@ workers (`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`)."""
 
 DEFAULT_EXECUTION_BACKEND = "workers"
 """The backend used unless configured otherwise."""
+
+
+class QuantumWorkerDiedError(ConnectionError):
+    """Raised when a quantum worker process ends while a request to it is outstanding."""

@@ -179,13 +179,13 @@ class QuantumWorker:
             return {"ok": False, "error": "run before open: no job"}
         quantum_id = uuid.UUID(request["id"])
         start = time.time()
-        quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
         node = self.graph.quantum_only_xgraph.nodes[quantum_id]
-        task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
         try:
+            quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
+            task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
             self.executor.execute(task_node, quantum, quantum_id=quantum_id)
         except Exception as e:
-            _log.exception("Quantum %s (%s@%s) failed", quantum_id, task_node.label, node["data_id"])
+            _log.exception("Quantum %s (%s@%s) failed", quantum_id, node["task_label"], node["data_id"])
             return {"ok": False, "error": f"{type(e).__name__}: {e}", "start": start, "end": time.time()}
         return {"ok": True, "start": start, "end": time.time()}
 

@@ -30,7 +30,8 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from .quantum_worker_process import QuantumWorkerDiedError, QuantumWorkerProcess
+from .ocps_execution_backends import QuantumWorkerDiedError
+from .quantum_worker_process import QuantumWorkerProcess
 
 
 class QuantumWorkerPool:

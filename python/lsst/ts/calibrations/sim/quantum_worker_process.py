@@ -21,7 +21,7 @@
 
 """QuantumWorkerProcess: the OCPS's handle on one long-lived quantum worker."""
 
-__all__ = ["QuantumWorkerDiedError", "QuantumWorkerProcess"]
+__all__ = ["QuantumWorkerProcess"]
 
 import asyncio
 import contextlib
@@ -33,9 +33,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-
-class QuantumWorkerDiedError(ConnectionError):
-    """Raised when a worker process ends while a request is outstanding."""
+from .ocps_execution_backends import QuantumWorkerDiedError
 
 
 class QuantumWorkerProcess:

@@ -48,10 +48,11 @@ import logging
 import signal
 from typing import Any
 
+from .ocps_execution_backends import QuantumWorkerDiedError
 from .ocps_job import OcpsJob
 from .ocps_job_phase import OcpsJobPhase
 from .quantum_worker_pool import QuantumWorkerPool
-from .quantum_worker_process import QuantumWorkerDiedError, QuantumWorkerProcess
+from .quantum_worker_process import QuantumWorkerProcess
 
 _NAMED = 10  # quanta named in a message (all of them are in the record)
 
@@ -276,8 +277,9 @@ class WorkerJobRunner:
                         continue
                     finished += 1
                     job.workers[index]["quanta"] += 1
-                    first_start = min(first_start or reply["start"], reply["start"])
-                    last_end = max(last_end or reply["end"], reply["end"])
+                    if "start" in reply:
+                        first_start = min(first_start or reply["start"], reply["start"])
+                        last_end = max(last_end or reply["end"], reply["end"])
                     if reply["ok"]:
                         q.status = "succeeded"
                     else:
