@@ -81,10 +81,23 @@ _STAMP = re.compile(
 
 
 def prepare(repo: Path, detectors: list[int], n_exposures: int) -> list[int]:
-    """Certify reference calibrations and ingest the biases to verify; return their exposure ids."""
+    """Certify reference calibrations and ingest the biases to verify; return their exposure ids.
+
+    A work folder prepared by an earlier run with the same numbers is reused.
+    """
     ReferenceCalibrations(
         repo, detectors=detectors, day_obs=REFERENCE_DAY_OBS, n_bias=3, n_dark=2, n_flat=2
     ).make()
+    with bootstrap_repository(repo) as butler:
+        refs = butler.query_datasets(
+            "raw",
+            collections="LSSTComCam/raw/all",
+            where=f"exposure.day_obs = {DAY_OBS}",
+            instrument="LSSTComCam",
+            explain=False,
+        )
+    if len(refs) == n_exposures * len(detectors):
+        return sorted({int(ref.dataId["exposure"]) for ref in refs})
     raws = repo.parent / "verify_raws"
     make_calibration_set(
         raws,
@@ -253,6 +266,8 @@ def report(results: dict[str, Any]) -> None:
 
 
 def main() -> None:
+    # SAL in this process only: no other process on the machine can send this OCPS a job.
+    os.environ["LSST_SAL_TRANSPORT"] = "local"
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--workdir", default=None, help="folder for the repository (a new temporary one if not given)"

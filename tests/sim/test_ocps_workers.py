@@ -25,6 +25,9 @@ import asyncio
 import itertools
 import json
 import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -282,3 +285,30 @@ async def test_script_run_with_a_dying_worker_certifies_nothing(
         )
         assert calib_collection not in butler.collections.query("LSSTComCam/calib/*")
     assert not refs
+
+
+def test_killed_ocps_leaves_no_worker(tmp_path: Path) -> None:
+    """A worker dies with the process that started it, even one killed without a chance to clean up."""
+    code = (
+        "import asyncio, os, sys, time\n"
+        "from pathlib import Path\n"
+        "from lsst.ts.calibrations.sim.quantum_worker_process import QuantumWorkerProcess\n"
+        "async def main():\n"
+        f"    worker = QuantumWorkerProcess(Path({str(tmp_path / 'worker.log')!r}), dict(os.environ))\n"
+        "    await worker.start()\n"
+        "    print(worker.pid, flush=True)\n"
+        "    time.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True) as parent:
+        try:
+            assert parent.stdout is not None
+            worker_pid = int(parent.stdout.readline())
+            assert alive(worker_pid)
+        finally:
+            parent.kill()
+            parent.wait(timeout=STD_TIMEOUT)
+    deadline = time.monotonic() + STD_TIMEOUT
+    while alive(worker_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker_pid)

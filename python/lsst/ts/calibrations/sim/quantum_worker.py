@@ -21,7 +21,9 @@
 
 """QuantumWorker: a long-lived process that plans OCPS jobs and executes their quanta.
 
-Run as ``python -m lsst.ts.calibrations.sim.quantum_worker``; the OCPS
+Run as ``python -m lsst.ts.calibrations.sim.quantum_worker --parent PID``
+(the worker dies with that process, so an OCPS that is killed leaves no
+worker behind); the OCPS
 (`~lsst.ts.calibrations.sim.quantum_worker_process.QuantumWorkerProcess`)
 drives it with one JSON object per line on stdin and reads one JSON reply per
 line. The middleware (daf_butler, pipe_base, ctrl_mpexec) and the
@@ -61,17 +63,21 @@ from __future__ import annotations
 
 __all__ = ["QuantumWorker", "main"]
 
+import ctypes
 import importlib
+import importlib.metadata
 import json
 import logging
 import os
 import re
+import signal
 import sys
 import time
 import traceback
 import uuid
 from typing import IO, Any
 
+import lsst.utils.packages
 import networkx
 from lsst.ctrl.mpexec.cli.pipetask import cli as pipetask_cli
 from lsst.daf.butler import Butler
@@ -99,6 +105,7 @@ class QuantumWorker:
         self.requests = requests
         self.replies = replies
         self.graph: PredictedQuantumGraph | None = None
+        self.butlers: dict[str, Butler] = {}
         self.butler: Butler | None = None
         self.executor: SingleQuantumExecutor | None = None
 
@@ -168,9 +175,14 @@ class QuantumWorker:
     def _do_open(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
         self.graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
-        self.butler = Butler.from_config(
-            request["repo"], collections=[request["output"]], run=request["outputRun"], writeable=True
-        )
+        # One connection per repository for the worker's life; each job gets a clone of it
+        # with its own collections and run (the registry refreshed: the run is new).
+        repo = request["repo"]
+        if repo not in self.butlers:
+            self.butlers[repo] = Butler.from_config(repo, writeable=True)
+        base = self.butlers[repo]
+        base.registry.refresh()
+        self.butler = base.clone(collections=[request["output"]], run=request["outputRun"])
         self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
         return {"ok": True}
 
@@ -194,8 +206,6 @@ class QuantumWorker:
         return {"ok": True}
 
     def _close_job(self) -> None:
-        if self.butler is not None:
-            self.butler.close()
         self.graph = self.butler = self.executor = None
 
 
@@ -221,9 +231,49 @@ def import_pipeline_tasks() -> list[str]:
     return sorted(modules)
 
 
+def scan_distributions_once() -> None:
+    """Make ``pipetask``'s package-version record scan the installed distributions once per worker.
+
+    Writing a job's package versions maps every imported module to its
+    distribution with `importlib.metadata.packages_distributions`, a walk
+    over every installed file: most of a job's planning time on a loaded
+    machine. A worker lives for one environment, so it keeps the first
+    walk's result, as ``lsst.utils.packages`` already does for the list of
+    distributions; the versions recorded are the same.
+    """
+    mapping = importlib.metadata.packages_distributions()
+
+    def packages_distributions() -> dict[str, list[str]]:
+        return {name: list(dists) for name, dists in mapping.items()}
+
+    lsst.utils.packages.packages_distributions = packages_distributions  # type: ignore[assignment]
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel end this worker (SIGKILL) as soon as the process that started it ends (Linux).
+
+    Parameters
+    ----------
+    parent : `int`
+        The pid of the process that started this one; if it has already
+        ended, this process exits at once.
+    """
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def main() -> None:
-    """Serve the protocol on stdin and a private copy of stdout."""
+    """Serve the protocol on stdin and a private copy of stdout.
+
+    ``--parent PID`` (given by the OCPS): end with that process.
+    """
+    if len(sys.argv) == 3 and sys.argv[1] == "--parent":
+        die_with_parent(int(sys.argv[2]))
     import_pipeline_tasks()
+    scan_distributions_once()
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # What tasks print goes to the log, not into the protocol.
     QuantumWorker(sys.stdin, replies).serve()

@@ -86,6 +86,8 @@ class QuantumWorkerProcess:
                 sys.executable,
                 "-m",
                 "lsst.ts.calibrations.sim.quantum_worker",
+                "--parent",
+                str(os.getpid()),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=log,
