@@ -22,7 +22,8 @@
 """Processing throughput of the simulated OCPS's execution backends, and its overhead per job.
 
 Run as ``python benchmarks/processing_throughput.py [--workdir DIR] [--exposures 10]
-[--detectors 9] [--repeats 3] [--runs pipetask:1,workers:1,workers:2] [--json FILE]``.
+[--detectors 9] [--repeats 3] [--runs pipetask:1,workers:1,workers:2] [--json FILE]``
+(``--report FILE`` prints the figures of an earlier ``--json`` file).
 
 One verification job (``verifyBias``: ISR, per-detector statistics,
 per-exposure and per-run merges) over ``--exposures`` new biases of
@@ -249,6 +250,12 @@ def report(results: dict[str, Any]) -> None:
         f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
     )
     if "workers:1" in medians and "workers:2" in medians:
+        # Each round's own ratio too: the load of a shared machine drifts between rounds.
+        rounds = [
+            a["processing"] / b["processing"]
+            for a, b in zip(jobs["workers:1"], jobs["workers:2"], strict=False)
+        ]
+        print(f"speed-up 1 -> 2 workers per round (processing): {', '.join(f'{r:.2f}x' for r in rounds)}")
         one, two = medians["workers:1"], medians["workers:2"]
         print(
             f"speed-up 1 -> 2 workers: processing {one['processing'] / two['processing']:.2f}x, "
@@ -277,7 +284,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="jobs per run (medians)")
     parser.add_argument("--runs", default="pipetask:1,workers:1,workers:2", help="BACKEND:PROCESSES,...")
     parser.add_argument("--json", default=None, help="also write the figures to this file")
+    parser.add_argument(
+        "--report", default=None, help="only print the figures of an earlier run's --json file"
+    )
     args = parser.parse_args()
+    if args.report:
+        report(json.loads(Path(args.report).read_text()))
+        return
     results = asyncio.run(benchmark(args))
     report(results)
     if args.json:
