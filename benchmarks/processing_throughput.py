@@ -42,7 +42,9 @@ the same for both backends):
 - wall: from sending ``execute`` to receiving ``job_result``;
 - processing: from the first quantum's start to the last quantum's end;
 - overhead before: from sending ``execute`` to the first quantum's start;
-- overhead after: from the last quantum's end to receiving ``job_result``.
+- overhead after: from the last quantum's end to receiving ``job_result``;
+- at once: the quanta's summed run times (pipe_base's "took") over the
+  processing time, the number of quanta running at once on average.
 
 It prints the medians side by side, the speed-up of the processing from 1
 to 2 workers, and the load average (1 min) before and after each job: the
@@ -77,7 +79,8 @@ PIPELINE = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
 OPTIONS = "-i LSSTComCam/calib --register-dataset-types -c isr:doDefect=False"
 JOB_TIMEOUT = 3600.0
 _STAMP = re.compile(
-    r"^\w+ (\S+) lsst\.pipe\.base\.single_quantum_executor .*- (Preparing execution|Execution of task)"
+    r"^\w+ (\S+) lsst\.pipe\.base\.single_quantum_executor .*- "
+    r"(Preparing execution|Execution of task .* took ([0-9.]+) seconds)"
 )
 
 
@@ -116,18 +119,23 @@ def prepare(repo: Path, detectors: list[int], n_exposures: int) -> list[int]:
     return sorted({int(ref.dataId["exposure"]) for ref in refs})
 
 
-def quantum_times(log_file: Path) -> tuple[float, float, int]:
-    """First quantum start, last quantum end (POSIX seconds) and quanta run, from a job's log."""
+def quantum_times(log_file: Path) -> tuple[float, float, int, float]:
+    """First quantum start, last quantum end (POSIX seconds), quanta run and their summed run times."""
     starts: list[float] = []
     ends: list[float] = []
+    busy = 0.0
     for line in log_file.read_text(errors="replace").splitlines():
         match = _STAMP.match(line)
         if match:
             when = datetime.datetime.fromisoformat(match.group(1)).timestamp()
-            (starts if match.group(2) == "Preparing execution" else ends).append(when)
+            if match.group(3) is None:
+                starts.append(when)
+            else:
+                ends.append(when)
+                busy += float(match.group(3))
     if not starts or not ends:
         raise RuntimeError(f"{log_file}: no quantum ran")
-    return min(starts), max(ends), len(ends)
+    return min(starts), max(ends), len(ends), busy
 
 
 async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> dict[str, Any]:
@@ -157,12 +165,13 @@ async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> d
     record = json.loads(data.result)
     if data.exit_code != 0:
         raise RuntimeError(f"job {job_id} failed: {record['message']}")
-    first, last, quanta = await asyncio.to_thread(quantum_times, Path(record["logFile"]))
+    first, last, quanta, busy = await asyncio.to_thread(quantum_times, Path(record["logFile"]))
     return {
         "job": job_id,
         "quanta": quanta,
         "wall": received - sent,
         "processing": last - first,
+        "busy": busy,
         "before": first - sent,
         "after": received - last,
         "load": [load_before, os.getloadavg()[0]],
@@ -223,12 +232,18 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> None:
     jobs = results["jobs"]
+    for name, items in jobs.items():
+        for item in items:
+            if "busy" not in item:  # saved before the figure existed: read it from the job's log
+                job_dir = Path(results["workdir"]) / f"jobs-{name.split(':')[0]}" / item["job"]
+                item["busy"] = quantum_times(job_dir / "outs" / "ocps.log")[3]
     print()
     print(
         f"verifyBias, {len(results['exposures'])} exposures x {len(results['detectors'])} detectors, reduced"
     )
     print(
         f"{'run':<12}{'quanta':>7}{'wall s':>9}{'proc. s':>9}{'quanta/s':>10}{'before s':>10}{'after s':>9}"
+        f"{'at once':>9}"
     )
     medians: dict[str, dict[str, float]] = {}
     for name, items in jobs.items():
@@ -238,11 +253,13 @@ def report(results: dict[str, Any]) -> None:
             key: statistics.median(item[key] for item in items)
             for key in ("wall", "processing", "before", "after")
         }
+        # Quanta running at once, on average: summed quantum run times over the processing span.
+        m["parallel"] = statistics.median(item["busy"] / item["processing"] for item in items)
         medians[name] = m
         quanta = items[0]["quanta"]
         print(
             f"{name:<12}{quanta:>7}{m['wall']:>9.1f}{m['processing']:>9.1f}{quanta / m['processing']:>10.2f}"
-            f"{m['before']:>10.2f}{m['after']:>9.2f}"
+            f"{m['before']:>10.2f}{m['after']:>9.2f}{m['parallel']:>9.2f}"
         )
     loads = [load for items in jobs.values() for item in items for load in item["load"]]
     print(
