@@ -246,7 +246,7 @@ def scan_distributions_once() -> None:
     def packages_distributions() -> dict[str, list[str]]:
         return {name: list(dists) for name, dists in mapping.items()}
 
-    lsst.utils.packages.packages_distributions = packages_distributions  # type: ignore[assignment]
+    lsst.utils.packages.packages_distributions = packages_distributions
 
 
 def die_with_parent(parent: int) -> None:

@@ -276,7 +276,8 @@ class WorkerJobRunner:
                         self.log.error("Job %s: %s while running %s", job.job_id, q.error, q.name)
                         continue
                     finished += 1
-                    job.workers[index]["quanta"] += 1
+                    if job.workers is not None:
+                        job.workers[index]["quanta"] += 1
                     if "start" in reply:
                         first_start = min(first_start or reply["start"], reply["start"])
                         last_end = max(last_end or reply["end"], reply["end"])
