@@ -58,6 +58,13 @@ output_dataset_types)``:
    and the job's success is ``job_result.exit_code``, written before the
    final acknowledgement.
 
+Execution backend (``execution_backend``): ``"pipetask"`` runs the command
+above; ``"bps"`` runs the job as a ctrl_bps workflow with the Parsl plugin,
+quanta clustered per detector, on ``-j`` local workers: its process is
+``bps submit <jobs_root>/<job_id>/bps/submit.yaml``, and the job completes
+only if every quantum wrote its outputs
+(`~lsst.ts.calibrations.sim.ocps_bps_backend.OcpsBpsBackend`).
+
 Several jobs run at once (``cmd_execute.allow_multiple_callbacks``). Job
 processes never block the event loop (asyncio subprocesses; file writes in
 threads).
@@ -104,6 +111,8 @@ from ..repo.repo_alias import resolve_repository
 from ..repo.repository import RAW_RUN
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
+from .ocps_bps_backend import OcpsBpsBackend
+from .ocps_execution_backend import OcpsExecutionBackend
 from .ocps_job import OcpsJob
 from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
 
@@ -122,6 +131,19 @@ _RESERVED_OPTIONS = {
 _PROCESS_OPTIONS = ("-j", "--processes")
 # Task label used by inject_failure: no pipeline has it, so pipetask fails.
 INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
+
+
+def _without_processes(options: list[str]) -> list[str]:
+    """Return the options without the ``-j N`` that `OcpsCsc._cap_processes` put in."""
+    result: list[str] = []
+    i = 0
+    while i < len(options):
+        if options[i] == "-j":
+            i += 2
+        else:
+            result.append(options[i])
+            i += 1
+    return result
 
 
 def _machine_cores() -> int:
@@ -165,13 +187,22 @@ class OcpsCsc(BaseCsc):
         this Python by default.
     heartbeat_interval : `float`, optional
         Interval (s) between heartbeats; 1 s if None.
+    execution_backend : `OcpsExecutionBackend` or `str`, optional
+        How jobs run: ``"pipetask"`` (one ``pipetask run`` process, the
+        default) or ``"bps"`` (a ctrl_bps workflow on local Parsl workers,
+        `~lsst.ts.calibrations.sim.ocps_bps_backend.OcpsBpsBackend`).
+    bps_keep_submit : `str`, optional
+        With the ``"bps"`` backend, when a job's BPS submit folder
+        (``<jobs_root>/<job_id>/bps``) is kept: ``"failed"`` (the default),
+        ``"always"`` or ``"never"``.
 
     Raises
     ------
     ValueError
         Raised if ``max_processes``, ``in_progress_timeout`` or
-        ``abort_grace_period`` is not positive, or another argument is
-        invalid (see `BaseCsc`).
+        ``abort_grace_period`` is not positive, ``execution_backend`` or
+        ``bps_keep_submit`` is not one of its values, or another argument
+        is invalid (see `BaseCsc`).
 
     Attributes
     ----------
@@ -198,7 +229,19 @@ class OcpsCsc(BaseCsc):
         abort_grace_period: float = 10.0,
         pipetask: Sequence[str] | None = None,
         heartbeat_interval: float | None = None,
+        execution_backend: OcpsExecutionBackend | str = OcpsExecutionBackend.PIPETASK,
+        bps_keep_submit: str = "failed",
     ) -> None:
+        try:
+            self.execution_backend = OcpsExecutionBackend(execution_backend)
+        except ValueError:
+            choices = ", ".join(repr(str(b)) for b in OcpsExecutionBackend)
+            raise ValueError(f"execution_backend={execution_backend!r} must be one of {choices}") from None
+        if bps_keep_submit not in OcpsBpsBackend.KEEP_SUBMIT:
+            choices = ", ".join(map(repr, OcpsBpsBackend.KEEP_SUBMIT))
+            raise ValueError(f"bps_keep_submit={bps_keep_submit!r} must be one of {choices}")
+        self.bps_keep_submit = bps_keep_submit
+        self.bps_backend: OcpsBpsBackend | None = None
         for name, value in (
             ("max_processes", max_processes),
             ("in_progress_timeout", in_progress_timeout),
@@ -238,6 +281,8 @@ class OcpsCsc(BaseCsc):
             self.jobs_root = Path(self.repo_root) / "ocps" / "jobs"
         assert self.jobs_root is not None
         await asyncio.to_thread(self.jobs_root.mkdir, parents=True, exist_ok=True)
+        if self.execution_backend == OcpsExecutionBackend.BPS:
+            self.bps_backend = OcpsBpsBackend(self.repo_root, RAW_RUN, keep_submit=self.bps_keep_submit)
         await super().start()
 
     # Fault injection.
@@ -402,7 +447,14 @@ class OcpsCsc(BaseCsc):
         command += ["-o", output, "-i", RAW_RUN, *options, "--output-run", f"{output}/run"]
         if parameters["data_query"].strip():
             command += ["-d", parameters["data_query"]]
-        return OcpsJob(
+        if self.bps_backend is not None:
+            bps_options = _without_processes(options)
+            try:
+                self.bps_backend.check_options(bps_options)
+            except ValueError as e:
+                raise ExpectedError(f"execute: {e}") from None
+            command = self.bps_backend.command(self.jobs_root / job_id)
+        job = OcpsJob(
             job_id=job_id,
             parameters=parameters,
             pipeline=pipeline,
@@ -414,7 +466,11 @@ class OcpsCsc(BaseCsc):
             processes=processes,
             requested_processes=requested,
             phase=OcpsJobPhase.PENDING if prereq_jobs else OcpsJobPhase.QUEUED,
+            backend=self.bps_backend,
         )
+        if self.bps_backend is not None:
+            self.bps_backend.register(job, bps_options)
+        return job
 
     def _cap_processes(self, options: list[str], config: str) -> tuple[list[str], int | None, int]:
         """Lower a requested ``-j N`` / ``--processes N`` to ``max_processes``.
