@@ -86,7 +86,12 @@ async def ocps(repo: Path, jobs_root: Path, backend: str, **kwargs: Any) -> Asyn
     """An enabled OCPS with the given backend and a remote of it."""
     index = next(_indices)
     csc = OcpsCsc(
-        repo, jobs_root=jobs_root, index=index, initial_state=State.ENABLED, execution_backend=backend, **kwargs
+        repo,
+        jobs_root=jobs_root,
+        index=index,
+        initial_state=State.ENABLED,
+        execution_backend=backend,
+        **kwargs,
     )
     try:
         await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
