@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 import yaml
 from lsst.daf.butler import Butler
@@ -231,3 +232,57 @@ async def test_failed_quantum_detected_though_bps_exits_0(repo_root: Path, tmp_p
     assert list(biases(repo_root, record["outputCollection"])) == [0]
     logs = jobs_root / record["jobId"] / "bps" / "submit" / "logs" / "perDetector"
     assert "perDetector_1.stderr" in {p.name for p in logs.iterdir()}
+
+
+def workflow_processes(job_dir: Path) -> list[psutil.Process]:
+    """Processes started for a job's workflow: their command line names its submit folder."""
+    marker = str(job_dir / "bps" / "submit") + "/"
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        if any(marker in part for part in process.info.get("cmdline") or []):
+            found.append(process)
+    return found
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+async def test_abort_ends_parsl_workers(repo_root: Path, tmp_path: Path) -> None:
+    """abort_job while cluster jobs run: ABORTED, 255, and no Parsl worker pool or pipetask is left."""
+    jobs_root = tmp_path / "jobs"
+    async with ocps(repo_root, jobs_root, "bps", abort_grace_period=5.0) as remote:
+        ack = await remote.cmd_execute.set_start(
+            wait_done=False,
+            timeout=STD_TIMEOUT,
+            pipeline=BIAS_PIPELINE,
+            version="",
+            config=f"-j 1 {BIAS_CONFIG}",
+            data_query=QUERY,
+            prereq_jobs="",
+            output_dataset_types="",
+        )
+        job_id = json.loads(ack.result)["job_id"]
+        job_dir = jobs_root / job_id
+        # Wait for the Parsl worker pool (its own process group) to be running.
+        async with asyncio.timeout(JOB_TIMEOUT):
+            while not any(
+                "process_worker_pool" in " ".join(p.info["cmdline"] or [])
+                for p in await asyncio.to_thread(workflow_processes, job_dir)
+            ):
+                await asyncio.sleep(0.5)
+        await remote.cmd_abort_job.set_start(job_id=job_id, timeout=STD_TIMEOUT + 10.0)
+        final = await remote.cmd_execute.next_ackcmd(ack, timeout=STD_TIMEOUT)
+    assert final.result.startswith(f"Job {job_id} ABORTED")
+    record = json.loads((job_dir / "job.json").read_text())
+    assert record["phase"] == "ABORTED" and record["exitCode"] == 255
+    async with asyncio.timeout(STD_TIMEOUT):
+        while left := [p for p in await asyncio.to_thread(workflow_processes, job_dir) if alive(p)]:
+            await asyncio.sleep(0.2)
+    assert not left
+    # An aborted job keeps its submit folder (bps_keep_submit="failed").
+    assert (job_dir / "bps" / "submit.yaml").is_file()
