@@ -153,11 +153,21 @@ def test_options_and_clusters(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="braces"):
         backend.check_options(["-c", "isr:x={y}"])
     paths = PipelinePaths()
-    assert backend._detector_clusters(paths.pipeline("cpBias")) == {"perDetector": ["isr", "cpBiasCombine"]}
+    det = {"dimensions": "detector"}
+    run = {"dimensions": "instrument"}
+    assert backend._clusters(paths.pipeline("cpBias")) == {
+        "perDetector": {"pipetasks": "isr,cpBiasCombine", **det}
+    }
     # cpFlatNormalize (instrument, physical_filter) sits between the detector tasks.
-    assert backend._detector_clusters(paths.pipeline("cpFlat")) == {
-        "perDetector": ["isr", "cpFlatMeasure"],
-        "perDetector2": ["cpFlatCombine"],
+    assert backend._clusters(paths.pipeline("cpFlat")) == {
+        "perDetector": {"pipetasks": "isr,cpFlatMeasure", **det},
+        "perRun": {"pipetasks": "cpFlatNormalize", **run},
+        "perDetector2": {"pipetasks": "cpFlatCombine", **det},
+    }
+    # The exposure and run merges of verification share one job.
+    assert backend._clusters(paths.pipeline("verifyBias")) == {
+        "perDetector": {"pipetasks": "isr,verifyBiasMeasure", **det},
+        "perRun": {"pipetasks": "verifyBiasExpMerge,verifyBiasRunMerge", **run},
     }
     with pytest.raises(ValueError, match="keep_submit='sometimes' must be one of failed, always, never"):
         OcpsBpsBackend(str(tmp_path), RAW_RUN, keep_submit="sometimes")

@@ -34,11 +34,14 @@ Chosen by the OCPS's ``execution_backend="bps"``. For each job the OCPS:
    ``-j``, no retries), the payload (``butlerConfig``, ``inCollection``,
    ``dataQuery``, ``output`` ``u/ocps/<job_id>``, ``outputRun``
    ``u/ocps/<job_id>/run``), ``submitPath`` ``<job folder>/bps/submit``
-   and quanta clustered per detector (``dimension_clustering``): every task
-   with the ``detector`` dimension is in a per-detector cluster, one cluster
-   per stage where a task without it (e.g. ``cpFlatNormalize``) separates
-   them, so one ``pipetask run-qbb`` process runs all of a detector's quanta
-   of a stage;
+   and quanta clustered (``dimension_clustering``, `_clusters`): the
+   tasks with the ``detector`` dimension per detector, so one ``pipetask
+   run-qbb`` process runs all of a detector's quanta of a stage; the others
+   (exposure and run merges, flat normalization) per instrument, one job
+   for all their quanta; a new stage, with clusters of its own, begins
+   where the task graph goes from one kind of task to the other (cpFlat:
+   ``perDetector`` isr and cpFlatMeasure, ``perRun`` cpFlatNormalize,
+   ``perDetector2`` cpFlatCombine);
 3. runs ``bps submit <job folder>/bps/submit.yaml`` (`command`: an argument
    list, the ``bps`` beside this Python) as the job's process, its output in
    the job log;
@@ -290,7 +293,7 @@ class OcpsBpsBackend:
             Lines for the job log's header.
         """
         request = self._requests.get(job.job_id, _Request((), ()))
-        clusters = await asyncio.to_thread(self._detector_clusters, job.pipeline)
+        clusters = await asyncio.to_thread(self._clusters, job.pipeline)
         config = self.submit_config(job, request, clusters)
         path = self.submit_file(job)
 
@@ -299,14 +302,16 @@ class OcpsBpsBackend:
             path.write_text(yaml.safe_dump(config, sort_keys=False))
 
         await asyncio.to_thread(write)
-        summary = "; ".join(f"{name}: {', '.join(labels)}" for name, labels in clusters.items()) or "none"
+        summary = "; ".join(
+            f"{name} ({section['dimensions']}): {section['pipetasks']}" for name, section in clusters.items()
+        )
         return [
             f"# bps submit file: {path}",
-            f"# Parsl site local, {job.processes} worker(s); clusters per detector: {summary}",
+            f"# Parsl site local, {job.processes} worker(s); clusters: {summary}",
         ]
 
     def submit_config(
-        self, job: "OcpsJob", request: _Request, clusters: Mapping[str, Sequence[str]]
+        self, job: "OcpsJob", request: _Request, clusters: Mapping[str, Mapping[str, str]]
     ) -> dict[str, object]:
         """Return the job's BPS submit configuration (see the module documentation)."""
         inputs = ",".join(dict.fromkeys([self.raw_collection, *request.inputs]))
@@ -343,18 +348,18 @@ class OcpsBpsBackend:
         }
         if clusters:
             config["clusterAlgorithm"] = _CLUSTER_ALGORITHM
-            config["cluster"] = {
-                name: {"pipetasks": ",".join(labels), "dimensions": _CLUSTER_DIMENSION}
-                for name, labels in clusters.items()
-            }
+            config["cluster"] = {name: dict(section) for name, section in clusters.items()}
         return config
 
-    def _detector_clusters(self, pipeline: str) -> dict[str, list[str]]:
-        """Group the pipeline's detector tasks into per-detector clusters, one per stage.
+    def _clusters(self, pipeline: str) -> dict[str, dict[str, str]]:
+        """Return the ``cluster`` section for a pipeline (see the module documentation).
 
-        A task's stage counts the tasks without the detector dimension on
-        its longest path of ancestors; clusters of different stages never
-        depend on each other both ways.
+        Tasks with the ``detector`` dimension are clustered per detector,
+        the others (exposure and run merges, flat normalization) per
+        instrument: one job for all their quanta. Along each path of the
+        task graph, a task's stage grows by one where the path goes from one
+        kind to the other; a cluster holds the tasks of one kind and one
+        stage, so clusters never depend on each other both ways.
         """
         from lsst.daf.butler import DimensionUniverse
         from lsst.pipe.base import Pipeline
@@ -363,16 +368,26 @@ class OcpsBpsBackend:
         graph.resolve(dimensions=DimensionUniverse())
         xgraph = graph.make_task_xgraph()
         order = list(networkx.topological_sort(xgraph))
-        has_detector = {node: _CLUSTER_DIMENSION in graph.tasks[node.name].dimensions.names for node in order}
+        per_detector = {node: _CLUSTER_DIMENSION in graph.tasks[node.name].dimensions.names for node in order}
         stage: dict[object, int] = {}
-        clusters: dict[str, list[str]] = {}
+        labels: dict[tuple[bool, int], list[str]] = {}
         for node in order:
             stage[node] = max(
-                (stage[p] + (0 if has_detector[p] else 1) for p in xgraph.predecessors(node)), default=0
+                (stage[p] + (per_detector[p] != per_detector[node]) for p in xgraph.predecessors(node)),
+                default=0,
             )
-            if has_detector[node]:
-                name = "perDetector" if stage[node] == 0 else f"perDetector{stage[node] + 1}"
-                clusters.setdefault(name, []).append(node.name)
+            labels.setdefault((per_detector[node], stage[node]), []).append(node.name)
+        clusters: dict[str, dict[str, str]] = {}
+        counts = {True: 0, False: 0}
+        for (detector, _), names in labels.items():
+            counts[detector] += 1
+            name = ("perDetector" if detector else "perRun") + (
+                str(counts[detector]) if counts[detector] > 1 else ""
+            )
+            clusters[name] = {
+                "pipetasks": ",".join(names),
+                "dimensions": _CLUSTER_DIMENSION if detector else "instrument",
+            }
         return clusters
 
     async def find_failed_quanta(self, job: "OcpsJob") -> list[str]:
