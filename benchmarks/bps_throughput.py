@@ -48,6 +48,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -102,7 +103,6 @@ def build_repo(root: Path, detectors: list[int], n_exposures: int) -> Path:
     repo = root / "repo"
     with bootstrap_repository(repo) as butler:
         ingest_raws(butler, sorted(raws.glob("*.fits")))
-    shutil.rmtree(raws)
     paths = PipelinePaths()
     command = paths.pipetask_run_args(
         repo,
@@ -191,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None, help="work folder (a temporary one if unset)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
+    # The OCPS and its remote in this process, on the in-process bus: no other process can reach them.
+    os.environ["LSST_SAL_TRANSPORT"] = "local"
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bps-throughput-"))
     workdir.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,7 @@ from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
 from lsst.ts.calibrations.sal import AckError, Domain, Remote, SalRetCode, State
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_bps_backend import OcpsBpsBackend
-from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.ocps_csc import INJECTED_FAILURE_LABEL, OcpsCsc
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
 STD_TIMEOUT = 10.0
@@ -83,7 +83,9 @@ def repo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @asynccontextmanager
-async def ocps(repo: Path, jobs_root: Path, backend: str, **kwargs: Any) -> AsyncIterator[Remote]:
+async def ocps(
+    repo: Path, jobs_root: Path, backend: str, **kwargs: Any
+) -> AsyncIterator[tuple[OcpsCsc, Remote]]:
     """An enabled OCPS with the given backend and a remote of it."""
     index = next(_indices)
     csc = OcpsCsc(
@@ -99,7 +101,7 @@ async def ocps(repo: Path, jobs_root: Path, backend: str, **kwargs: Any) -> Asyn
         async with Domain() as domain:
             remote = Remote(domain, "OCPS", index)
             await asyncio.wait_for(remote.start_task, STD_TIMEOUT)
-            yield remote
+            yield csc, remote
     finally:
         await csc.close()
 
@@ -176,7 +178,7 @@ def test_options_and_clusters(tmp_path: Path) -> None:
 
 
 async def test_refused_option_fails_execute(repo_root: Path, tmp_path: Path) -> None:
-    async with ocps(repo_root, tmp_path / "jobs", "bps") as remote:
+    async with ocps(repo_root, tmp_path / "jobs", "bps") as (_, remote):
         with pytest.raises(AckError) as exc_info:
             await run_job(remote, config=f"--no-versions {BIAS_CONFIG}")
     assert exc_info.value.ackcmd.ack == SalRetCode.CMD_FAILED
@@ -184,13 +186,25 @@ async def test_refused_option_fails_execute(repo_root: Path, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+async def test_injected_failure_fails_bps_submit(repo_root: Path, tmp_path: Path) -> None:
+    """inject_failure reaches the quantum-graph build: bps submit fails, the job ends ERROR with its code."""
+    async with ocps(repo_root, tmp_path / "jobs", "bps") as (csc, remote):
+        csc.inject_failure(count=1, reason="broken node")
+        record = await run_job(remote)
+    assert record["phase"] == "ERROR" and record["exitCode"] == 1
+    assert record["returnCode"] not in (0, None)
+    assert record["message"].startswith(f"bps submit ended with return code {record['returnCode']}")
+    assert f"There are no tasks labeled '{INJECTED_FAILURE_LABEL}'" in Path(record["logFile"]).read_text()
+
+
+@pytest.mark.slow
 async def test_bps_job_equals_pipetask_job(repo_root: Path, tmp_path: Path) -> None:
     """The same bias job through pipetask and through bps/Parsl: identical biases; the workflow's shape."""
-    async with ocps(repo_root, tmp_path / "pipetask-jobs", "pipetask") as remote:
+    async with ocps(repo_root, tmp_path / "pipetask-jobs", "pipetask") as (_, remote):
         reference = await run_job(remote)
     assert reference["phase"] == "COMPLETED"
     jobs_root = tmp_path / "bps-jobs"
-    async with ocps(repo_root, jobs_root, "bps", bps_keep_submit="always") as remote:
+    async with ocps(repo_root, jobs_root, "bps", bps_keep_submit="always") as (_, remote):
         record = await run_job(remote, config=f"-j 2 {BIAS_CONFIG}")
     assert record["phase"] == "COMPLETED", record["message"]
     assert record["exitCode"] == 0 and record["processes"] == 2
@@ -228,7 +242,7 @@ async def test_failed_quantum_detected_though_bps_exits_0(repo_root: Path, tmp_p
     lost.rename(aside)
     jobs_root = tmp_path / "jobs"
     try:
-        async with ocps(repo_root, jobs_root, "bps") as remote:
+        async with ocps(repo_root, jobs_root, "bps") as (_, remote):
             record = await run_job(remote, config=f"-j 1 {BIAS_CONFIG}")
     finally:
         aside.rename(lost)
@@ -265,7 +279,7 @@ def alive(process: psutil.Process) -> bool:
 async def test_abort_ends_parsl_workers(repo_root: Path, tmp_path: Path) -> None:
     """abort_job while cluster jobs run: ABORTED, 255, and no Parsl worker pool or pipetask is left."""
     jobs_root = tmp_path / "jobs"
-    async with ocps(repo_root, jobs_root, "bps", abort_grace_period=5.0) as remote:
+    async with ocps(repo_root, jobs_root, "bps", abort_grace_period=5.0) as (_, remote):
         ack = await remote.cmd_execute.set_start(
             wait_done=False,
             timeout=STD_TIMEOUT,

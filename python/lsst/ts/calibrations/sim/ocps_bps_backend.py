@@ -66,11 +66,13 @@ __all__ = ["OcpsBpsBackend"]
 import asyncio
 import contextlib
 import dataclasses
+import io
 import os
 import shlex
 import shutil
 import signal
 import sys
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -99,6 +101,26 @@ class _Request:
 
     inputs: tuple[str, ...]
     qgraph_options: tuple[str, ...]
+
+
+_SITE_DIR = Path(__file__).parent / "data" / "bps_site"
+
+
+def _zipfile_seek_fault() -> bool:
+    """Does a forward seek in one open zip member land wrong after another member moved the file?"""
+    data = bytes(range(256)) * 40
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("a", bytes(10_000))
+        archive.writestr("b", data)
+    with zipfile.ZipFile(buffer) as archive, archive.open("b") as b, archive.open("a") as a:
+        b.read(1)  # b's read buffer now holds its first 4 kB
+        a.read(9_000)  # moves the shared file
+        b.seek(8_000)  # beyond b's buffer: a relative seek of the shared file
+        return b.read(4) != data[8_000:8_004]
+
+
+_ZIPFILE_SEEK_FAULT = _zipfile_seek_fault()
 
 
 def _bps_executable() -> str:
@@ -246,7 +268,12 @@ class OcpsBpsBackend:
 
         The workflow's commands (``pipetask``, ``butler``) are looked up on
         ``PATH`` by the workers: the folder of this Python's executables
-        comes first.
+        comes first. If this Python's `zipfile` seeks wrongly in an archive
+        with several members open (`_zipfile_seek_fault`), which makes
+        ``pipetask run-qbb --qgraph-node-id`` fail with ``EOFError`` on
+        graphs of more than a few quanta, ``PYTHONPATH`` starts with
+        ``data/bps_site``, whose ``sitecustomize`` corrects it in the
+        workflow's processes.
 
         Parameters
         ----------
@@ -263,6 +290,9 @@ class OcpsBpsBackend:
         path = result.get("PATH", "")
         if bin_dir not in path.split(os.pathsep):
             result["PATH"] = os.pathsep.join([bin_dir, path]) if path else bin_dir
+        if _ZIPFILE_SEEK_FAULT:
+            python_path = result.get("PYTHONPATH", "")
+            result["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SITE_DIR), python_path) if p)
         return result
 
     # Running.
