@@ -24,6 +24,9 @@
 import asyncio
 import itertools
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -175,6 +178,26 @@ def test_options_and_clusters(tmp_path: Path) -> None:
         OcpsBpsBackend(str(tmp_path), RAW_RUN, keep_submit="sometimes")
     with pytest.raises(ValueError, match="execution_backend='condor' must be one of 'pipetask', 'bps'"):
         OcpsCsc(tmp_path, execution_backend="condor")
+
+
+def test_workflow_environment(tmp_path: Path) -> None:
+    """bps finds pipetask beside this Python; zipfile's seek is right in the workflow's processes."""
+    from lsst.ts.calibrations.sim import ocps_bps_backend
+
+    env = OcpsBpsBackend(str(tmp_path), RAW_RUN).environment({"PATH": "/usr/bin", "PYTHONPATH": "/x"})
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert env["PYTHONPATH"].endswith("/x")
+    check = "from lsst.ts.calibrations.sim.ocps_bps_backend import _zipfile_seek_fault as f; print(f())"
+    python_path = os.pathsep.join([*env["PYTHONPATH"].split(os.pathsep)[:-1], *sys.path])
+    process = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": python_path},
+    )
+    assert process.stdout.strip() == "False", process.stderr
+    # The correction is applied only where needed.
+    assert (str(ocps_bps_backend._SITE_DIR) in env["PYTHONPATH"]) == ocps_bps_backend._ZIPFILE_SEEK_FAULT
 
 
 async def test_refused_option_fails_execute(repo_root: Path, tmp_path: Path) -> None:
