@@ -374,7 +374,9 @@ class OcpsBpsBackend:
             # The query as one shell word (bps splits this command with shlex).
             "pipetaskDataQuery": f"-d {shlex.quote(data_query)}" if data_query else "",
             "extraQgraphOptions": shlex.join(request.qgraph_options),
-            "finalJob": {"requestCpus": job.processes},
+            # butler aggregate-graph in one process: for a job's few hundred quanta its
+            # worker processes cost more than they save (measured: doc/sim/bps.rst).
+            "finalJob": {"requestCpus": 1},
         }
         if clusters:
             config["clusterAlgorithm"] = _CLUSTER_ALGORITHM
