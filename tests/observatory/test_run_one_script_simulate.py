@@ -33,6 +33,7 @@ import typing
 import pytest
 from lsst.daf.butler import Butler
 
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.sal.observatory_provider import find_observatory_providers
 from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args, run_one_script
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -45,7 +46,6 @@ from lsst.ts.calibrations.sim.simulated_observatory_provider import (
     simulator_argv,
 )
 
-STD_TIMEOUT = 60.0
 SCRIPT = pathlib.Path(__file__).parent / "data" / "take_bias_script.py"
 
 
@@ -59,7 +59,7 @@ def test_sal_does_not_import_the_simulator() -> None:
         "import sys; import lsst.ts.calibrations.sal.run_one_script; "
         "assert not [m for m in sys.modules if m.startswith('lsst.ts.calibrations.sim')], 'sim imported'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=STD_TIMEOUT)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=PROCESS_TIMEOUT)
 
 
 @pytest.mark.parametrize(

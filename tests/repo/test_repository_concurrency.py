@@ -7,12 +7,11 @@ import numpy as np
 from lsst.daf.butler import Butler, DatasetType
 from test_repository import write_test_raw
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
-
-STD_TIMEOUT = 60.0
 
 
 def test_parallel_writers_do_not_lock(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ import uuid
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal.observatory_provider import (
     ObservatoryProvider,
     load_provider,
@@ -54,7 +55,6 @@ from lsst.ts.calibrations.sal.run_one_script import (
 )
 from lsst.ts.calibrations.sal.testscript import TestScript
 
-STD_TIMEOUT = 30.0
 SCRIPTS_DIR = pathlib.Path(__file__).parent.parent / "data" / "scripts"
 TEST_SCRIPT = SCRIPTS_DIR / "testscript.py"
 _index_generator = itertools.count(2000)

@@ -40,15 +40,14 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 400.0
 # The clock runs 100 times faster than real time: starting at 06:00 UTC, the exposures of the
 # tests that fetch certified calibrations by exposure fall in the examples' validity
 # [2022-11-04, 2022-11-05) (those tests come first).

@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.queue import ScriptQueue
 from lsst.ts.calibrations.queue.web import QueuePanel
 from lsst.ts.calibrations.sal import State
@@ -41,7 +42,6 @@ from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 STANDARD_ROOT = DATA_DIR / "standard"
 EXTERNAL_ROOT = DATA_DIR / "external"
-STD_TIMEOUT = 30.0
 """Time limit (s) of every wait in these tests."""
 
 TOKEN = "test-token-0123456789abcdef"
