@@ -75,9 +75,11 @@ PTC_FIXED = (
 
 
 @pytest.mark.timeout(PANEL_RUN_TIMEOUT + PIPETASK_TIMEOUT)
-async def test_launch_the_script(tmp_path: pathlib.Path, browser_page: Page) -> None:
+async def test_launch_the_script(
+    tmp_path: pathlib.Path, browser_page: Page, reference_repository: pathlib.Path
+) -> None:
     page = browser_page
-    async with comcam_panel(tmp_path) as harness:
+    async with comcam_panel(tmp_path, reference_repository) as harness:
         await page.goto(harness.url)
         await expect(page.locator("#summary-state")).to_have_text("ENABLED")
         # Load the script: search for it under AVAILABLE SCRIPTS.
