@@ -16,6 +16,7 @@ import pytest
 from lsst.daf.butler import Butler
 
 from fixtures.repositories import certify, pipetask, simulate_and_ingest
+from fixtures.timeouts import BUILD_TIMEOUT
 from lsst.ts.calibrations.cp.isr_algorithms import amp_value_image, median_variance
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY, Camera
 from lsst.ts.calibrations.repo.ingest import ingest_raws
@@ -23,7 +24,8 @@ from lsst.ts.calibrations.repo.repository import RAW_RUN
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-pytestmark = pytest.mark.slow
+# The module's repository is built by its first test (simulation, ingest, pipetask runs).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
 GEOMETRY = REDUCED_GEOMETRY
 DETECTORS = (0, 4)

@@ -34,12 +34,14 @@ import pytest
 from lsst.daf.butler import Butler
 
 from fixtures.repositories import certify, pipetask, simulate_and_ingest
+from fixtures.timeouts import BUILD_TIMEOUT
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
 from lsst.ts.calibrations.repo.defects import Defects
 from lsst.ts.calibrations.repo.repository import RAW_RUN
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-pytestmark = pytest.mark.slow
+# The module's repository is built by its first test (simulation, ingest, pipetask runs).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
 GEOMETRY = REDUCED_GEOMETRY
 DETECTOR = 4
