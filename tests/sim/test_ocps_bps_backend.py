@@ -38,6 +38,7 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler
 
+from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
@@ -47,10 +48,9 @@ from lsst.ts.calibrations.sim.ocps_bps_backend import OcpsBpsBackend
 from lsst.ts.calibrations.sim.ocps_csc import INJECTED_FAILURE_LABEL, OcpsCsc
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-STD_TIMEOUT = 10.0
 # bps submit: a quantum-graph build, an init job, Parsl start-up, the clusters and
 # the final aggregation, each its own interpreter; leave room for a loaded machine.
-JOB_TIMEOUT = 900.0
+JOB_TIMEOUT = PIPETASK_TIMEOUT
 DAY_OBS = 20241024
 N_BIAS = 2
 DETECTORS = (0, 1)
