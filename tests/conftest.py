@@ -35,3 +35,5 @@ child's environment without the variable).
 import os
 
 os.environ.setdefault("LSST_SAL_TRANSPORT", "local")
+
+pytest_plugins = ["postgres_fixture"]

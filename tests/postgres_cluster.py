@@ -260,13 +260,15 @@ class PostgresCluster:
         return self.url
 
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove the cluster. Idempotent."""
+        """Stop the server (immediate shutdown: nothing to keep) and remove the cluster. Idempotent."""
         if self.directory is None:
             return
         try:
             data = self.directory / "data"
             if (data / "postmaster.pid").is_file():
-                self._run("pg_ctl", "-D", str(data), "-m", "fast", "-w", "-t", str(START_TIMEOUT), "stop")
+                self._run(
+                    "pg_ctl", "-D", str(data), "-m", "immediate", "-w", "-t", str(START_TIMEOUT), "stop"
+                )
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
             self.directory = None
