@@ -30,6 +30,12 @@ Registered by ``tests/conftest.py`` (``pytest_plugins``).
   that need it are skipped, saying why, unless
   ``TS_CALIBRATIONS_REQUIRE_POSTGRES=1`` (set by ``bin/run-tests`` in CI,
   ``.ci/run``): then they fail.
+- ``registry_everywhere`` (session, automatic): with
+  ``TS_CALIBRATIONS_TEST_REGISTRY=postgresql`` every repository the tests
+  bootstrap without naming a registry goes on PostgreSQL: the session
+  sets ``TS_CALIBRATIONS_REGISTRY_DB`` (inherited by the processes tests
+  start) to ``postgres_registry_db``, which is then required. ``.ci/run``
+  runs the script's end-to-end tests so, after the whole suite on SQLite.
 - ``registry_db``: the ``registry_db`` argument of `bootstrap_repository
   <lsst.ts.calibrations.repo.repository.bootstrap_repository>` for a
   test's repositories: None (the default registry) unless the test is
@@ -37,13 +43,22 @@ Registered by ``tests/conftest.py`` (``pytest_plugins``).
   with the PostgreSQL URL.
 """
 
-__all__ = ["BOTH_REGISTRIES", "REQUIRE_ENV_VAR", "URL_ENV_VAR", "postgres_registry_db", "registry_db"]
+__all__ = [
+    "BACKEND_ENV_VAR",
+    "BOTH_REGISTRIES",
+    "REQUIRE_ENV_VAR",
+    "URL_ENV_VAR",
+    "postgres_registry_db",
+    "registry_db",
+    "registry_everywhere",
+]
 
 import os
 from collections.abc import Iterator
 
 import pytest
 
+from lsst.ts.calibrations.repo.registry_database import REGISTRY_DB_ENV_VAR
 from postgres_cluster import PostgresCluster, PostgresUnavailableError
 
 REQUIRE_ENV_VAR = "TS_CALIBRATIONS_REQUIRE_POSTGRES"
@@ -51,6 +66,9 @@ REQUIRE_ENV_VAR = "TS_CALIBRATIONS_REQUIRE_POSTGRES"
 
 URL_ENV_VAR = "TS_CALIBRATIONS_TEST_POSTGRES_URL"
 """An existing PostgreSQL database for the tests' registries (its account may create schemas)."""
+
+BACKEND_ENV_VAR = "TS_CALIBRATIONS_TEST_REGISTRY"
+"""Set to ``postgresql``: the session's repositories get PostgreSQL registries by default."""
 
 
 @pytest.fixture(scope="session")
@@ -67,11 +85,37 @@ def postgres_registry_db() -> Iterator[str]:
     try:
         cluster = PostgresCluster()
     except PostgresUnavailableError as e:
-        if os.environ.get(REQUIRE_ENV_VAR) == "1":
+        if os.environ.get(REQUIRE_ENV_VAR) == "1" or _everywhere():
             pytest.fail(f"PostgreSQL is required here ({REQUIRE_ENV_VAR}=1) but not available: {e}")
         pytest.skip(f"PostgreSQL not available: {e}")
     with cluster:
         yield cluster.url
+
+
+def _everywhere() -> bool:
+    """Return whether the session puts every repository on PostgreSQL (raise if the value is bad)."""
+    backend = os.environ.get(BACKEND_ENV_VAR, "").strip()
+    if backend not in ("", "sqlite", "postgresql"):
+        raise pytest.UsageError(f"{BACKEND_ENV_VAR}={backend!r}: use 'sqlite' (the default) or 'postgresql'.")
+    return backend == "postgresql"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def registry_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``TS_CALIBRATIONS_TEST_REGISTRY=postgresql``, default new repositories to PostgreSQL."""
+    if not _everywhere():
+        yield
+        return
+    url = str(request.getfixturevalue("postgres_registry_db"))
+    before = os.environ.get(REGISTRY_DB_ENV_VAR)
+    os.environ[REGISTRY_DB_ENV_VAR] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(REGISTRY_DB_ENV_VAR, None)
+        else:
+            os.environ[REGISTRY_DB_ENV_VAR] = before
 
 
 BOTH_REGISTRIES = pytest.mark.parametrize("registry_db", ["sqlite", "postgresql"], indirect=True)
