@@ -48,6 +48,7 @@ from typing import Any
 
 import sqlalchemy
 from lsst.daf.butler.registry import RegistryConfig
+from lsst.utils.db_auth import DbAuthError
 
 from .errors import RepositoryError
 
@@ -198,10 +199,19 @@ class RegistryDatabase:
         Raises
         ------
         RepositoryError
-            If the server cannot be reached, the extension is missing and
-            cannot be created, or the schema already exists.
+            If the credentials file is unreadable or too open, the server
+            cannot be reached, the extension is missing and cannot be
+            created, or the schema already exists.
         """
-        connect_url = RegistryConfig({"db": self.url.render_as_string(hide_password=False)}).connectionString
+        try:
+            connect_url = RegistryConfig(
+                {"db": self.url.render_as_string(hide_password=False)}
+            ).connectionString
+        except DbAuthError as e:
+            raise RepositoryError(
+                f"Cannot read the credentials of {self.url.render_as_string()} from the db-auth file "
+                f"(~/.lsst/db-auth.yaml or $LSST_DB_AUTH): {e}"
+            ) from e
         engine = sqlalchemy.create_engine(connect_url, poolclass=sqlalchemy.pool.NullPool)
         try:
             with engine.connect() as connection:
