@@ -83,24 +83,27 @@ class PostgresUnavailableError(RuntimeError):
 
 
 def _find_bindir() -> Path:
-    """Return the directory of ``initdb`` and ``pg_ctl``.
+    """Return the directory of ``initdb``, ``pg_ctl`` and ``postgres``.
 
-    ``PATH`` first, then Debian's ``/usr/lib/postgresql/VERSION/bin``
-    (newest version), where the ``postgresql`` package puts them.
+    That of ``initdb`` on ``PATH`` first, then Debian's
+    ``/usr/lib/postgresql/VERSION/bin`` (newest version first), where the
+    ``postgresql`` package puts them.
     """
-    on_path = [shutil.which(name) for name in ("initdb", "pg_ctl")]
-    if all(on_path):
-        return Path(os.path.realpath(on_path[0])).parent  # type: ignore[arg-type]
-    candidates = sorted(
-        (Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin") if (Path(p) / "pg_ctl").is_file()),
-        key=lambda p: float(p.parent.name) if p.parent.name.replace(".", "", 1).isdigit() else 0.0,
+    candidates = []
+    initdb = shutil.which("initdb")
+    if initdb is not None:
+        candidates.append(Path(os.path.realpath(initdb)).parent)
+    debian = [Path(p) for p in glob.glob("/usr/lib/postgresql/*/bin")]
+    candidates += sorted(
+        debian, key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0, reverse=True
     )
-    if not candidates:
-        raise PostgresUnavailableError(
-            "PostgreSQL server binaries (initdb, pg_ctl) not found on PATH nor in /usr/lib/postgresql/*/bin: "
-            "install Debian's postgresql package (bin/setup-env does, as root)."
-        )
-    return candidates[-1]
+    for bindir in candidates:
+        if all((bindir / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
+            return bindir
+    raise PostgresUnavailableError(
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH nor in "
+        "/usr/lib/postgresql/*/bin: install Debian's postgresql package (.ci/run does, as root)."
+    )
 
 
 def _free_port() -> int:
