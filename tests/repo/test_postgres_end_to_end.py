@@ -1,8 +1,9 @@
 """The script end to end on a PostgreSQL registry: ``run_one_script --simulate --registry-db URL``.
 
 Bootstrap, ingest by the OODS, OCPS ``pipetask`` jobs (generation and
-verification), the verdict, certification and the procedure document's
-retrieval all run on a repository whose registry is in PostgreSQL.
+verification), the verdict, certification, the run report and the
+procedure document's retrieval all run on a repository whose registry is in
+PostgreSQL.
 """
 
 import json
@@ -113,6 +114,9 @@ def test_bias_run_on_postgresql(tmp_path: Path, postgres_registry_db: str) -> No
     record = json.loads(record_path.read_text())
     bias = record["products"]["BIAS"]
     assert bias["status"] == "certified" and bias["certified_into"] == CALIB
+    # The run report read the products from the same registry.
+    report = record_path.with_suffix("") / "report.html"
+    assert report.is_file() and "Combined bias" in report.read_text()
     exposures = record["exposures_processed"]["BIAS"]
     assert len(exposures) == 2 and len(record["exposures_taken"]["BIAS"]) == 3
     # The procedure document's retrieval, by path, from the PostgreSQL registry.
