@@ -120,8 +120,8 @@ class PostgresCluster:
     ----------
     parent : `str` or `None`, optional
         Directory in which to make the cluster's directory (default: the
-        system's temporary directory). As root, the ``postgres`` account
-        must be able to reach it.
+        system's temporary directory; ``/tmp`` as root). As root, the
+        ``postgres`` account must be able to reach it.
 
     Attributes
     ----------
@@ -182,6 +182,9 @@ class PostgresCluster:
         result = subprocess.run(
             argv,
             user=self._user,
+            # As root: the account's own group, none of root's groups.
+            group=pwd.getpwnam(self._user).pw_gid if self._user is not None else None,
+            extra_groups=[] if self._user is not None else None,
             cwd=self.directory,
             capture_output=True,
             text=True,
@@ -209,7 +212,10 @@ class PostgresCluster:
         """
         if self.directory is not None:
             return self.url
-        self.directory = Path(tempfile.mkdtemp(prefix="ts-calib-pg-", dir=self.parent))
+        # As root, in /tmp unless told otherwise: the postgres account must reach the directory,
+        # which a private TMPDIR (under /root, say) would not let it.
+        parent = self.parent if self.parent is not None or self._user is None else "/tmp"
+        self.directory = Path(tempfile.mkdtemp(prefix="ts-calib-pg-", dir=parent))
         try:
             if self._user is not None:
                 account = pwd.getpwnam(self._user)
