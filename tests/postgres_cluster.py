@@ -53,8 +53,6 @@ import tempfile
 import types
 from pathlib import Path
 
-import sqlalchemy
-
 DATABASE = "butler"
 """The database made for butler registries."""
 
@@ -252,6 +250,8 @@ class PostgresCluster:
                         f"pg_ctl start failed ({started.returncode}):\n{started.stdout}{started.stderr}\n"
                         f"server log:\n{self.log_path.read_text()}"
                     )
+            import sqlalchemy
+
             admin = sqlalchemy.create_engine(
                 f"{DRIVER}://{SUPERUSER}@127.0.0.1:{self.port}/postgres", isolation_level="AUTOCOMMIT"
             )
@@ -291,6 +291,8 @@ class PostgresCluster:
         schemas : `list` [`str`]
             Every schema but PostgreSQL's own.
         """
+        import sqlalchemy
+
         engine = sqlalchemy.create_engine(self._engine_url)
         try:
             with engine.connect() as connection:

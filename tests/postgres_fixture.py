@@ -58,7 +58,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from lsst.ts.calibrations.repo.registry_database import REGISTRY_DB_ENV_VAR
 from postgres_cluster import PostgresCluster, PostgresUnavailableError
 
 REQUIRE_ENV_VAR = "TS_CALIBRATIONS_REQUIRE_POSTGRES"
@@ -106,6 +105,9 @@ def registry_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
     if not _everywhere():
         yield
         return
+    # Imported here: the butler's import is not for every session's start.
+    from lsst.ts.calibrations.repo.registry_database import REGISTRY_DB_ENV_VAR
+
     url = str(request.getfixturevalue("postgres_registry_db"))
     before = os.environ.get(REGISTRY_DB_ENV_VAR)
     os.environ[REGISTRY_DB_ENV_VAR] = url
