@@ -283,6 +283,40 @@ class PostgresCluster:
             self.directory = None
             self.url = ""
 
+    def add_password_role(self, name: str, password: str) -> str:
+        """Add an account that must give a password, allowed to make schemas in ``butler``.
+
+        Parameters
+        ----------
+        name : `str`
+            The account (a lower-case identifier).
+        password : `str`
+            Its password (scram-sha-256 over TCP).
+
+        Returns
+        -------
+        url : `str`
+            ``postgresql://NAME@127.0.0.1:PORT/butler``, without the password.
+        """
+        import sqlalchemy
+
+        if self.directory is None:
+            raise RuntimeError("The cluster is not started.")
+        engine = sqlalchemy.create_engine(self._engine_url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as connection:
+                connection.execute(
+                    sqlalchemy.text(f"CREATE ROLE {name} LOGIN PASSWORD :password"), {"password": password}
+                )
+                connection.execute(sqlalchemy.text(f"GRANT CREATE ON DATABASE {DATABASE} TO {name}"))
+        finally:
+            engine.dispose()
+        # pg_hba.conf is read top down: this account's line goes before initdb's trust lines.
+        hba = self.directory / "data" / "pg_hba.conf"
+        hba.write_text(f"host all {name} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._run("pg_ctl", "-D", str(self.directory / "data"), "reload")
+        return f"postgresql://{name}@127.0.0.1:{self.port}/{DATABASE}"
+
     def schemas(self) -> list[str]:
         """Return the names of the schemas of the ``butler`` database, sorted.
 

@@ -23,19 +23,21 @@
 
 Registered by ``tests/conftest.py`` (``pytest_plugins``).
 
+- ``postgres_cluster`` (session): a throwaway cluster (`PostgresCluster`),
+  started on first use and removed at the end of the session.
 - ``postgres_registry_db`` (session): the URL of a PostgreSQL database for
   registries. ``TS_CALIBRATIONS_TEST_POSTGRES_URL`` names an existing one;
-  otherwise a throwaway cluster (`PostgresCluster`) is started on first
-  use and removed at the end of the session. Without PostgreSQL the tests
-  that need it are skipped, saying why, unless
-  ``TS_CALIBRATIONS_REQUIRE_POSTGRES=1`` (set by ``bin/run-tests`` in CI,
-  ``.ci/run``): then they fail.
+  otherwise the ``butler`` database of ``postgres_cluster``.
+
+  Without PostgreSQL the tests that need it are skipped, saying why,
+  unless ``TS_CALIBRATIONS_REQUIRE_POSTGRES=1`` (set by ``.ci/run``): then
+  they fail.
 - ``registry_everywhere`` (session, automatic): with
   ``TS_CALIBRATIONS_TEST_REGISTRY=postgresql`` every repository the tests
   bootstrap without naming a registry goes on PostgreSQL: the session
   sets ``TS_CALIBRATIONS_REGISTRY_DB`` (inherited by the processes tests
   start) to ``postgres_registry_db``, which is then required. ``.ci/run``
-  runs the script's end-to-end tests so, after the whole suite on SQLite.
+  runs some of the script's end-to-end tests so, after the whole suite.
 - ``registry_db``: the ``registry_db`` argument of `bootstrap_repository
   <lsst.ts.calibrations.repo.repository.bootstrap_repository>` for a
   test's repositories: None (the default registry) unless the test is
@@ -48,6 +50,7 @@ __all__ = [
     "BOTH_REGISTRIES",
     "REQUIRE_ENV_VAR",
     "URL_ENV_VAR",
+    "postgres_cluster",
     "postgres_registry_db",
     "registry_db",
     "registry_everywhere",
@@ -71,16 +74,8 @@ BACKEND_ENV_VAR = "TS_CALIBRATIONS_TEST_REGISTRY"
 
 
 @pytest.fixture(scope="session")
-def postgres_registry_db() -> Iterator[str]:
-    """Return the URL of a PostgreSQL database for butler registries.
-
-    Each repository bootstrapped on it gets its own schema, so tests share
-    the database without meeting each other's tables.
-    """
-    external = os.environ.get(URL_ENV_VAR, "").strip()
-    if external:
-        yield external
-        return
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """Return a throwaway PostgreSQL cluster, started on first use, removed at the end."""
     try:
         cluster = PostgresCluster()
     except PostgresUnavailableError as e:
@@ -88,7 +83,22 @@ def postgres_registry_db() -> Iterator[str]:
             pytest.fail(f"PostgreSQL is required here ({REQUIRE_ENV_VAR}=1) but not available: {e}")
         pytest.skip(f"PostgreSQL not available: {e}")
     with cluster:
-        yield cluster.url
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_registry_db(request: pytest.FixtureRequest) -> str:
+    """Return the URL of a PostgreSQL database for butler registries.
+
+    ``TS_CALIBRATIONS_TEST_POSTGRES_URL``, or the ``butler`` database of
+    ``postgres_cluster``. Each repository bootstrapped on it gets its own
+    schema, so tests share the database without meeting each other's
+    tables.
+    """
+    external = os.environ.get(URL_ENV_VAR, "").strip()
+    if external:
+        return external
+    return str(request.getfixturevalue("postgres_cluster").url)
 
 
 def _everywhere() -> bool:

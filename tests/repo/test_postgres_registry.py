@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy
+import yaml
 from lsst.daf.butler import Butler, CollectionType, Config
 
 from lsst.ts.calibrations.repo.errors import RepositoryError
@@ -21,6 +22,7 @@ from lsst.ts.calibrations.repo.repository import (
     open_repository,
     registry_description,
 )
+from postgres_cluster import PostgresCluster
 
 
 def schemas(url: str) -> set[str]:
@@ -127,3 +129,31 @@ def test_existing_repository_on_another_database(tmp_path: Path, postgres_regist
         bootstrap_repository(root, registry_db=elsewhere)
     with Butler.from_config(str(root)) as butler:
         assert butler.registry.queryDimensionRecords("instrument").any()
+
+
+def test_password_from_db_auth(
+    tmp_path: Path, postgres_cluster: PostgresCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "calib-" + secrets.token_hex(8)
+    role = f"writer_{secrets.token_hex(4)}"
+    url = postgres_cluster.add_password_role(role, password)
+    # No credentials: the server refuses, and the error names the database, not a password.
+    monkeypatch.setenv("LSST_DB_AUTH", str(tmp_path / "no-such-db-auth.yaml"))
+    with pytest.raises(RepositoryError, match=f"Cannot use the registry database .*{role}@") as info:
+        bootstrap_repository(tmp_path / "refused", registry_db=url)
+    assert password not in str(info.value)
+    # The password in daf_butler's credentials file (mode 600), as at the observatory.
+    auth = tmp_path / "db-auth.yaml"
+    auth.write_text(yaml.safe_dump([{"url": url, "password": password}]))
+    auth.chmod(0o600)
+    monkeypatch.setenv("LSST_DB_AUTH", str(auth))
+    root = tmp_path / "repo"
+    with bootstrap_repository(root, registry_db=url) as butler:
+        assert len(butler.query_dimension_records("detector")) == 9
+    assert password not in (root / "butler.yaml").read_text()
+    with open_repository(root) as butler:
+        assert butler.collections.get_info(RAW_RUN).type == CollectionType.RUN
+    # A credentials file others can read is refused, naming the file.
+    auth.chmod(0o644)
+    with pytest.raises(RepositoryError, match="Cannot read the credentials"):
+        bootstrap_repository(tmp_path / "open-auth", registry_db=url)
