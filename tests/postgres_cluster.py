@@ -22,7 +22,8 @@
 """A throwaway PostgreSQL cluster for butler registries in tests.
 
 `PostgresCluster` runs Debian's PostgreSQL server binaries (``initdb``,
-``pg_ctl``) on a new cluster in a temporary directory, listening on
+``pg_ctl``) on a new cluster in a new directory (in ``/dev/shm`` when it
+has room, else in the temporary directory), listening on
 127.0.0.1 at a free port with ``trust`` authentication (no password), and
 makes one database, ``butler``, with the ``btree_gist`` extension that
 daf_butler's PostgreSQL registry needs. Stopping it removes everything.
@@ -72,6 +73,9 @@ SERVER_SETTINGS = {
     "shared_buffers": "64MB",
 }
 
+SHM_MIN_FREE = 2 * 1024**3
+"""Bytes free on /dev/shm for the cluster to go there (a few hundred MB for a test session)."""
+
 START_TIMEOUT = 60
 """Seconds ``pg_ctl start`` and ``stop`` wait for the server."""
 
@@ -117,9 +121,10 @@ class PostgresCluster:
     Parameters
     ----------
     parent : `str` or `None`, optional
-        Directory in which to make the cluster's directory (default: the
-        system's temporary directory; ``/tmp`` as root). As root, the
-        ``postgres`` account must be able to reach it.
+        Directory in which to make the cluster's directory (default:
+        ``/dev/shm`` if it has room, else the system's temporary directory,
+        ``/tmp`` as root). As root, the ``postgres`` account must be able to
+        reach it.
 
     Attributes
     ----------
@@ -174,6 +179,24 @@ class PostgresCluster:
             raise RuntimeError("The cluster is not started.")
         return self.directory / "server.log"
 
+    def _parent_directory(self) -> str | None:
+        """Return where to make the cluster's directory.
+
+        ``parent`` if given; else ``/dev/shm`` when it is a memory file
+        system with room to spare (the cluster's thousands of small files
+        are made and removed there without waiting for a busy disk); else
+        the temporary directory, ``/tmp`` as root (the postgres account
+        must reach it, which a private TMPDIR under /root would not let it).
+        """
+        if self.parent is not None:
+            return self.parent
+        shm = "/dev/shm"
+        if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK):
+            stats = os.statvfs(shm)
+            if stats.f_bavail * stats.f_frsize >= SHM_MIN_FREE:
+                return shm
+        return "/tmp" if self._user is not None else None
+
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a server binary as the cluster's owner; raise with its output on failure."""
         argv = [str(self.bindir / args[0]), *args[1:]]
@@ -210,10 +233,7 @@ class PostgresCluster:
         """
         if self.directory is not None:
             return self.url
-        # As root, in /tmp unless told otherwise: the postgres account must reach the directory,
-        # which a private TMPDIR (under /root, say) would not let it.
-        parent = self.parent if self.parent is not None or self._user is None else "/tmp"
-        self.directory = Path(tempfile.mkdtemp(prefix="ts-calib-pg-", dir=parent))
+        self.directory = Path(tempfile.mkdtemp(prefix="ts-calib-pg-", dir=self._parent_directory()))
         try:
             if self._user is not None:
                 account = pwd.getpwnam(self._user)
