@@ -54,7 +54,7 @@ from pathlib import Path
 
 from ..repo.camera import get_geometry
 from ..repo.repo_alias import install_repository_alias
-from ..repo.repository import bootstrap_repository
+from ..repo.repository import bootstrap_repository, registry_description
 from ..sal.base import State
 from ..sal.base_csc import BaseCsc
 from ..sal.lifecycle_mixin import LifecycleMixin
@@ -105,6 +105,12 @@ class SimulatedObservatory(LifecycleMixin):
         the default if None). ``pipetask -j N`` with N > 1 starts a Python
         process per quantum, which costs more than a reduced-geometry
         quantum: 1 runs each job in one process.
+    registry_db : `str`, optional
+        Registry database of a new repository:
+        ``postgresql://USER@HOST:PORT/DATABASE`` (its own schema there), ""
+        for SQLite in the repository, None (the default) for the
+        environment variable ``TS_CALIBRATIONS_REGISTRY_DB`` or SQLite; see
+        `~lsst.ts.calibrations.repo.repository.bootstrap_repository`.
 
     Attributes
     ----------
@@ -125,6 +131,9 @@ class SimulatedObservatory(LifecycleMixin):
     alias_line : `str`
         With ``repo_alias``: the shell line that makes the alias reach the
         repository in another session; "" otherwise.
+    registry : `str`
+        The repository's registry, "SQLite" or ``URL (schema NAME)`` (set
+        by `start`).
 
     Raises
     ------
@@ -149,6 +158,7 @@ class SimulatedObservatory(LifecycleMixin):
         ocps: bool = True,
         repo_alias: str | None = None,
         ocps_max_processes: int | None = None,
+        registry_db: str | None = None,
     ) -> None:
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
@@ -167,6 +177,8 @@ class SimulatedObservatory(LifecycleMixin):
         if ocps_max_processes is not None and ocps_max_processes < 1:
             raise ValueError(f"ocps_max_processes={ocps_max_processes} must be >= 1.")
         self.ocps_max_processes = ocps_max_processes
+        self.registry_db = registry_db
+        self.registry = ""
         self.alias_line = ""
         self.ocps: OcpsCsc | None = None
         self._csc_list: list[BaseCsc] = []
@@ -190,8 +202,9 @@ class SimulatedObservatory(LifecycleMixin):
         if self._started:
             return
         self._started = True
-        butler = await asyncio.to_thread(bootstrap_repository, self.repo)
+        butler = await asyncio.to_thread(bootstrap_repository, self.repo, registry_db=self.registry_db)
         await asyncio.to_thread(butler.close)
+        self.registry = await asyncio.to_thread(registry_description, self.repo)
         if self.repo_alias is not None:
             self.alias_line = await asyncio.to_thread(install_repository_alias, self.repo, self.repo_alias)
         model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed)
@@ -253,8 +266,9 @@ class SimulatedObservatory(LifecycleMixin):
         """One line saying what runs where."""
         names = "CCCamera, CCHeaderService, CCOODS" + (", OCPS:2" if self.with_ocps else "")
         alias = f" (alias {self.repo_alias})" if self.repo_alias else ""
+        registry = f" (registry {self.registry})" if self.registry else ""
         return (
-            f"simulated observatory: {names} ENABLED on repository {self.repo}{alias} "
+            f"simulated observatory: {names} ENABLED on repository {self.repo}{alias}{registry} "
             f"(raws in {self.raw_store.root}); time_scale={self.clock.time_scale}, "
             f"start {self.clock.start_utc.isoformat(timespec='seconds')} (day_obs {self.clock.day_obs()}), "
             f"seed={self.seed}, sensor model {self.sensor_model or 'default'}, geometry {self.geometry.name}"
