@@ -16,6 +16,7 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler, Config
 
+from fixtures.timeouts import RUN_TIMEOUT
 from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args
 from lsst.ts.calibrations.sim.observatory_process import ObservatoryProcess
 from lsst.ts.calibrations.sim.run_comcam_sim import make_parser as make_sim_parser
@@ -24,7 +25,6 @@ from lsst.ts.calibrations.sim.simulated_observatory_provider import (
     make_simulated_observatory,
 )
 
-RUN_TIMEOUT = 600.0
 EXECUTABLE = (
     Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/maintel/make_comcam_calibrations.py"
 )
