@@ -119,7 +119,7 @@ def add_simulator_arguments(
         action="append",
         metavar="SPEC",
         help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
-        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
+        "process-fail:N[:DETECTOR], ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
     )
     parser.add_argument(
         "--ocps-max-processes",
