@@ -69,6 +69,11 @@ from .repository import RAW_RUN, open_repository
 type DateLike = datetime.date | datetime.datetime | str | astropy.time.Time
 
 
+def _seconds(time: astropy.time.Time) -> str:
+    """ISO text (TAI) to the second, e.g. "2024-10-24T00:00:00"."""
+    return str(astropy.time.Time(time, precision=0).tai.isot)
+
+
 class CalibrationRepository:
     """The butler repository of one calibration run (see the module documentation).
 
@@ -339,8 +344,8 @@ class CalibrationRepository:
                 if data_id["physical_filter"] != filter_name:
                     continue
             span = association.timespan
-            begin = span.begin.tai.isot if isinstance(span.begin, astropy.time.Time) else "-inf"
-            end = span.end.tai.isot if isinstance(span.end, astropy.time.Time) else "+inf"
+            begin = _seconds(span.begin) if isinstance(span.begin, astropy.time.Time) else "-inf"
+            end = _seconds(span.end) if isinstance(span.end, astropy.time.Time) else "+inf"
             ranges.setdefault(detector, []).append((association.collection, begin, end))
         for found in ranges.values():
             found.sort(key=lambda item: item[1])

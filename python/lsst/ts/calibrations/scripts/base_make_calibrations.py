@@ -262,6 +262,15 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         except ValueError as e:
             raise ExpectedError(str(e)) from e
 
+    async def current_filter(self) -> str | None:
+        """The filter in place (that of the flats when ``filter`` is null), or None if unknown.
+
+        The base class does not know it; a subclass whose camera tells it
+        overrides this, so the repository checks look for flats of that
+        filter.
+        """
+        return None
+
     def judge_verification(
         self, stats: collections.abc.Mapping[typing.Any, typing.Any], threshold: int, n_detectors: int
     ) -> VerificationVerdict:
@@ -325,8 +334,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 problems.append(ConfigProblem(str(e), option="filter"))
         if plan is not None and "repo" not in skip:
             when = self.images_time()
+            flats_filter = self.filter_name if self.filter_name is not None else await self.current_filter()
             try:
-                found = await asyncio.to_thread(self._check_repository, plan, self.filter_name, when)
+                found = await asyncio.to_thread(self._check_repository, plan, flats_filter, when)
             except RuntimeError as e:  # RepositoryError: not a repository (its module imports the butler)
                 found = [f"repo={plan.repo!r}: {e}"]
             problems += [ConfigProblem(text, option="repo") for text in found]

@@ -71,6 +71,13 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         assert isinstance(self.camera, ComCam)
         return self.camera
 
+    async def current_filter(self) -> str | None:
+        """The filter in place (``endSetFilter.filterName``), or None if the camera did not say."""
+        try:
+            return await self.comcam.get_current_filter()
+        except RuntimeError:
+            return None
+
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
         """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
         assert self.plan is not None
