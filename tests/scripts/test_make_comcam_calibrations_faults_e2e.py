@@ -253,7 +253,7 @@ async def test_bias_processing_overlaps_the_darks(tmp_path: Path) -> None:
         script_mode="BIAS_DARK",
         n_bias=2,
         n_dark=3,
-        exp_times_dark=4.0,
+        exp_times_dark=15.0,
         oods_timeout=60,
         calib_collection="LSSTComCam/calib/overlap",
         certify_calib_begin_date=(today - datetime.timedelta(days=1)).isoformat(),
@@ -275,5 +275,8 @@ async def test_bias_processing_overlaps_the_darks(tmp_path: Path) -> None:
 
     last_bias = max(record.exposures_taken["BIAS"])
     last_dark = max(record.exposures_taken["DARK"])
-    # The bias job started after its last image, and before the last dark was taken.
-    assert utc(spans[last_bias].begin) < started < utc(spans[last_dark].begin)
+    # The bias job ran after its last image, and while the darks were being taken.
+    ended = datetime.datetime.fromisoformat(bias_job["endTime"].replace("Z", "+00:00"))
+    first_dark = min(record.exposures_taken["DARK"])
+    assert utc(spans[last_bias].end) < started
+    assert started < utc(spans[last_dark].end) and ended > utc(spans[first_dark].begin)
