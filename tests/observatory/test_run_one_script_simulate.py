@@ -98,6 +98,8 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
             "reduced",
             "--sim-fault",
             "oods-lose:2",
+            "--sim-fault",
+            "process-fail:3:4",
             "--ocps-max-processes",
             "1",
         ]
@@ -107,6 +109,7 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
     assert observatory.clock.day_obs() == 20210901
     assert observatory.seed == 4
     assert observatory.faults.lost_images == {2}
+    assert observatory.faults.failed_processing == {3: 4}
     # The local transport runs it in this process; DDS as run_comcam_sim, given the same options.
     assert isinstance(make_observatory(namespace, "local"), SimulatedObservatory)
     process = make_observatory(namespace, "dds")
@@ -118,6 +121,10 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
     for name in ("repo", "time_scale", "seed", "date", "geometry", "sim_fault", "ocps_max_processes"):
         assert getattr(sim_namespace, name) == getattr(namespace, name), name
     assert make_observatory(parse_args([str(SCRIPT)]), "local") is None
+    with pytest.raises(ValueError, match="process-fail:N"):
+        make_simulated_observatory(
+            parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "process-fail:1:9"])
+        )
     with pytest.raises(ValueError, match="fault spec 'disk:1'"):
         make_simulated_observatory(
             parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "disk:1"])
