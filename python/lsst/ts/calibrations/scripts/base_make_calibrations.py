@@ -644,7 +644,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         for i, exptime in enumerate(times):
             why = self.processor.pointless(image_type) if self.processor is not None and i > 0 else ""
             if why:
-                self._stop_taking(ImageType(image_type), len(times) - i, why)
+                self._stop_taking(ImageType[str(image_type)], len(times) - i, why)
                 break
             if i > 0 and plan.wait_between_exposures > 0:
                 await asyncio.sleep(plan.wait_between_exposures)
