@@ -334,7 +334,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 problems.append(ConfigProblem(str(e), option="filter"))
         if plan is not None and "repo" not in skip:
             when = self.images_time()
-            flats_filter = self.filter_name if self.filter_name is not None else await self.current_filter()
+            flats_filter = self.filter_name
+            if flats_filter is None and ImageType.FLAT in plan.image_types:
+                flats_filter = await self.current_filter()
             try:
                 found = await asyncio.to_thread(self._check_repository, plan, flats_filter, when)
             except RuntimeError as e:  # RepositoryError: not a repository (its module imports the butler)

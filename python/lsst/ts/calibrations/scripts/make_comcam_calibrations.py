@@ -72,11 +72,15 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         return self.camera
 
     async def current_filter(self) -> str | None:
-        """The filter in place (``endSetFilter.filterName``), or None if the camera did not say."""
-        try:
-            return await self.comcam.get_current_filter()
-        except RuntimeError:
+        """The filter in place (the last ``endSetFilter.filterName``), or None if the camera did not say.
+
+        Read from what the camera has written, without waiting: a camera
+        that is not running leaves it unknown.
+        """
+        data = self.comcam.camera.evt_endSetFilter.get()
+        if data is None or not data.filterName:
             return None
+        return str(data.filterName)
 
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
         """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
