@@ -140,6 +140,7 @@ async def test_failed_ingest_is_left_out_and_the_rest_certified(tmp_path: Path) 
     assert "final state DONE" in output
 
 
+@pytest.mark.slow
 async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
     # The image is reported missing oods_timeout after the OODS last ingested anything.
     code, output, record = await run_simulated(
