@@ -25,7 +25,7 @@
 ``python benchmarks/accuracy.py --sensor-model FILE [--geometry full|reduced]
 [--seed N] [--detectors 0,1] [--json OUT] [--workdir DIR]``
 
-1. Plans a calibration set for accuracy (`_accuracy_lib.make_plan`: 20
+1. Plans a calibration set for accuracy (`_accuracy_plan.make_plan`: 20
    biases, darks long enough to measure 1e-3 e⁻/s, 14 flat pairs from 300 e⁻
    to 60 ke⁻ including one at 20 ke⁻), simulates it for the detectors asked
    (`lsst.ts.calibrations.sim.make_calibration_set`) with its truth, creates a
@@ -66,6 +66,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _accuracy_lib as lib  # noqa: E402
+import _accuracy_plan as planning  # noqa: E402
 from lsst.ts.calibrations.cp.pipeline_paths import pipetask_executable  # noqa: E402
 from lsst.ts.calibrations.repo.camera import Camera, get_geometry  # noqa: E402
 
@@ -302,7 +303,7 @@ def _truth_masks(detector_truth: Any) -> dict[str, np.ndarray]:
 
 def measure_detector(
     butler: Any,
-    plan: lib.AccuracyPlan,
+    plan: planning.AccuracyPlan,
     truth: Any,
     detector: int,
     runs: dict[str, StepResult],
@@ -314,7 +315,7 @@ def measure_detector(
     ----------
     butler : `lsst.daf.butler.Butler`
         Butler on the repository.
-    plan : `lib.AccuracyPlan`
+    plan : `planning.AccuracyPlan`
         The plan.
     truth : `lsst.ts.calibrations.sim.simulation_truth.SimulationTruth`
         The simulation's truth.
@@ -449,7 +450,7 @@ def _fmt(value: float, digits: int = 5) -> str:
 
 
 def print_report(
-    plan: lib.AccuracyPlan,
+    plan: planning.AccuracyPlan,
     comparisons: dict[str, list[lib.Comparison]],
     scores: list[lib.DefectScore],
     targets: list[lib.TargetResult],
@@ -562,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     camera = Camera.instance()
     planning_noise = max(amp.nominal_read_noise for d in args.detector_ids for amp in camera[d].amps)
     flux = float(model.parameters.get("flat.flux")[args.flat_filter])
-    plan = lib.make_plan(
+    plan = planning.make_plan(
         geometry,
         args.detector_ids,
         flat_filter=args.flat_filter,

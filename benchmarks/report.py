@@ -44,10 +44,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "report"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from report_repository import ReportRepository, make_report_repository  # noqa: E402
-
+from fixtures.repositories import CalibrationRun, make_calibration_run  # noqa: E402
 from lsst.ts.calibrations.report import build_report  # noqa: E402
 
 N_KEPT = 20
@@ -70,10 +69,10 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     state = work / "repository.pickle"
     if state.is_file():
-        repository: ReportRepository = pickle.loads(state.read_bytes())
+        repository: CalibrationRun = pickle.loads(state.read_bytes())
         print(f"Reusing the processed run in {repository.repo}")
     else:
-        repository = make_report_repository(
+        repository = make_calibration_run(
             work,
             detectors=list(range(9)),
             n_bias=N_KEPT,

@@ -22,6 +22,12 @@
 
 """Session settings of the whole test suite.
 
+Shared fixtures live in the ``fixtures`` package beside this file and
+reach every test as plugins (``pytest_plugins`` below): the timeout policy
+(`fixtures.timeouts`, which also scales pytest-timeout's limits) and the
+session-scoped simulated repositories (`fixtures.repositories`). See
+``doc/testing.rst``.
+
 The SAL transport defaults to DDS everywhere (``Domain()``, script
 executables, ``run_one_script``), as a unit test written for salobj
 expects. This suite builds most components in one process, where the
@@ -35,3 +41,5 @@ child's environment without the variable).
 import os
 
 os.environ.setdefault("LSST_SAL_TRANSPORT", "local")
+
+pytest_plugins = ["fixtures.timeouts", "fixtures.repositories", "postgres_fixture"]

@@ -4,6 +4,8 @@ import importlib
 import subprocess
 import sys
 
+import pytest
+
 
 def test_imports_beside_daf_butler() -> None:
     import lsst.daf.butler
@@ -14,6 +16,7 @@ def test_imports_beside_daf_butler() -> None:
     assert lsst.daf.butler.Butler is not None
 
 
+@pytest.mark.slow
 def test_import_in_fresh_interpreter() -> None:
     # Import order matters for pkgutil-style namespaces: check both orders in a clean process.
     for order in (
@@ -28,6 +31,7 @@ def test_version_module() -> None:
     assert version.__all__ == ["__version__"]
 
 
+@pytest.mark.slow
 def test_regular_install_beside_daf_butler(tmp_path) -> None:
     # A regular (non-editable) install: the wheel must not ship lsst/__init__.py or
     # lsst/ts/__init__.py (the lsst-* wheels own the pkgutil-style lsst/__init__.py),

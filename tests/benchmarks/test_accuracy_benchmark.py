@@ -31,10 +31,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+from fixtures.timeouts import BUILD_TIMEOUT
+
+# The benchmark simulates, ingests and runs five pipelines: a shared build's time.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py"
-STD_TIMEOUT = 900
 
 
 def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
@@ -62,7 +64,7 @@ def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=STD_TIMEOUT,
+        timeout=BUILD_TIMEOUT,
         check=False,
     )
     assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]

@@ -34,32 +34,33 @@ from lsst.ts.calibrations.repo.camera import FULL_GEOMETRY, REDUCED_GEOMETRY, Am
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
 import _accuracy_lib as lib  # noqa: E402
+import _accuracy_plan as planning  # noqa: E402
 
 SMALL = AmpGeometry(prescan=3, nx=64, ny=64, serial_overscan=16, parallel_overscan=8, name="custom")
 
 
-def small_plan(**changes: object) -> lib.AccuracyPlan:
+def small_plan(**changes: object) -> planning.AccuracyPlan:
     values: dict = dict(flat_filter="r_03", flat_flux=5000.0, planning_read_noise=7.0)
     values.update(changes)
-    return lib.make_plan(SMALL, [0], **values)
+    return planning.make_plan(SMALL, [0], **values)
 
 
 def test_median_variance() -> None:
-    assert lib.median_variance(1) == 1.0
-    assert lib.median_variance(2) == 0.5
+    assert planning.median_variance(1) == 1.0
+    assert planning.median_variance(2) == 0.5
     # Large n: the asymptotic pi / (2 n).
-    assert lib.median_variance(101) == pytest.approx(math.pi / 202, rel=0.03)
+    assert planning.median_variance(101) == pytest.approx(math.pi / 202, rel=0.03)
     with pytest.raises(ValueError, match="n=0"):
-        lib.median_variance(0)
+        planning.median_variance(0)
 
 
 def test_exp_approximation_limit() -> None:
     mu = np.array([100.0, 1e4])
-    linear = lib.exp_approximation_model(mu, 0.0, 1.5, 49.0)
+    linear = planning.exp_approximation_model(mu, 0.0, 1.5, 49.0)
     np.testing.assert_allclose(linear, mu / 1.5 + 49.0 / 1.5**2)
-    sagged = lib.exp_approximation_model(mu, -2e-6, 1.5, 49.0)
+    sagged = planning.exp_approximation_model(mu, -2e-6, 1.5, 49.0)
     assert np.all(sagged < linear)
-    np.testing.assert_allclose(lib.exp_approximation_model(mu, -1e-14, 1.5, 49.0), linear, rtol=1e-8)
+    np.testing.assert_allclose(planning.exp_approximation_model(mu, -1e-14, 1.5, 49.0), linear, rtol=1e-8)
 
 
 def test_pair_gain_sigma_matches_monte_carlo() -> None:
@@ -86,13 +87,13 @@ def test_ptc_sigma_matches_monte_carlo() -> None:
     gain, noise_e, a00 = 1.4, 7.0, -2e-6
     levels = np.array(plan.flat_levels)
     mu = levels / gain
-    model = lib.exp_approximation_model(mu, a00, gain, noise_e**2)
+    model = planning.exp_approximation_model(mu, a00, gain, noise_e**2)
     rel = math.sqrt(2 / plan.n_pixels)
     fitted = []
     for _ in range(200):
         var = model * (1 + rel * rng.standard_normal(mu.size))
         fit = least_squares(
-            lambda p: (var - lib.exp_approximation_model(mu, *p)) / (model * rel),
+            lambda p: (var - planning.exp_approximation_model(mu, *p)) / (model * rel),
             x0=[a00, gain, noise_e**2],
             x_scale=[1e-6, 0.01, 1.0],
         )
@@ -129,7 +130,7 @@ def test_dark_sigma_limits() -> None:
     expected = math.sqrt(0.01 * plan.dark_time / (plan.n_pixels * plan.n_dark)) / plan.dark_time
     assert plan.dark_sigma(0.01, 0.0) == pytest.approx(expected)
     # More darks lower it.
-    fixed = lib.AccuracyPlan(**{**plan.__dict__, "n_dark": 50})
+    fixed = planning.AccuracyPlan(**{**plan.__dict__, "n_dark": 50})
     assert fixed.dark_sigma(0.004, 7.0) < plan.dark_sigma(0.004, 7.0)
 
 
@@ -137,7 +138,7 @@ def test_dark_sigma_matches_monte_carlo() -> None:
     # Darks and biases with read noise, Poisson dark charge and a per-row
     # overscan median; the mean of (combined dark - combined bias) / t.
     rng = np.random.default_rng(4)
-    plan = lib.AccuracyPlan(**{**small_plan().__dict__, "n_bias": 5, "n_dark": 3, "dark_time": 100.0})
+    plan = planning.AccuracyPlan(**{**small_plan().__dict__, "n_bias": 5, "n_dark": 3, "dark_time": 100.0})
     ny, nx, n_os = SMALL.ny, SMALL.nx, plan.n_overscan_used
     rn, dc, t = 7.0, 0.02, plan.dark_time
 
@@ -168,24 +169,26 @@ def test_ptc_noise_offset_matches_monte_carlo() -> None:
 
     measured = math.sqrt(0.5 * (frame() - frame()).var()) - 1.0
     assert measured == pytest.approx(plan.ptc_noise_relative_offset(), abs=0.006)
-    assert plan.ptc_noise_relative_offset() == pytest.approx(math.sqrt(1 + lib.median_variance(10)) - 1)
+    assert plan.ptc_noise_relative_offset() == pytest.approx(math.sqrt(1 + planning.median_variance(10)) - 1)
 
 
 def test_make_plan_chooses_shortest_dark_meeting_goal() -> None:
-    full = lib.make_plan(FULL_GEOMETRY, [0], flat_filter="r_03", flat_flux=5000.0, planning_read_noise=9.0)
-    reduced = lib.make_plan(
+    full = planning.make_plan(
+        FULL_GEOMETRY, [0], flat_filter="r_03", flat_flux=5000.0, planning_read_noise=9.0
+    )
+    reduced = planning.make_plan(
         REDUCED_GEOMETRY, [0], flat_filter="r_03", flat_flux=5000.0, planning_read_noise=9.0
     )
     for plan in (full, reduced):
         assert plan.dark_sigma(1e-3, 9.0) <= 2e-4
         shorter = [t for t in (60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0) if t < plan.dark_time]
         for t in shorter:
-            assert lib.AccuracyPlan(**{**plan.__dict__, "dark_time": t}).dark_sigma(1e-3, 9.0) > 2e-4
+            assert planning.AccuracyPlan(**{**plan.__dict__, "dark_time": t}).dark_sigma(1e-3, 9.0) > 2e-4
     # Fewer pixels need longer darks.
     assert reduced.dark_time > full.dark_time
     assert full.n_bias == 20
     # The single-pair gain uses the pair at about 20 ke-.
-    assert full.flat_levels[full.gain_pair_index] == pytest.approx(lib.PAIR_GAIN_LEVEL, rel=0.05)
+    assert full.flat_levels[full.gain_pair_index] == pytest.approx(planning.PAIR_GAIN_LEVEL, rel=0.05)
     assert full.n_exposures == 20 + full.n_dark + 2 * len(full.flat_exposure_times)
     text = "\n".join(full.describe())
     assert f"{full.dark_time:g} s" in text and "20 ke-" in text
@@ -209,9 +212,9 @@ def test_make_plan_rejects_bad_values(changes: dict, field: str) -> None:
 
 def test_make_plan_rejects_bad_detectors() -> None:
     with pytest.raises(ValueError, match="detectors"):
-        lib.make_plan(SMALL, [], flat_filter="r_03", flat_flux=1.0, planning_read_noise=1.0)
+        planning.make_plan(SMALL, [], flat_filter="r_03", flat_flux=1.0, planning_read_noise=1.0)
     with pytest.raises(ValueError, match=r"\[9\]"):
-        lib.make_plan(SMALL, [0, 9], flat_filter="r_03", flat_flux=1.0, planning_read_noise=1.0)
+        planning.make_plan(SMALL, [0, 9], flat_filter="r_03", flat_flux=1.0, planning_read_noise=1.0)
 
 
 def test_compare_and_summarize() -> None:
@@ -231,7 +234,7 @@ def test_compare_and_summarize() -> None:
 
 def test_expected_value_moves_the_3_sigma_test_only() -> None:
     """A known effect of the data (here the ADC's quantization) sets what the pull is taken against."""
-    digitized = lib.AccuracyPlan.digitized_noise(5.0, 1.5)
+    digitized = planning.AccuracyPlan.digitized_noise(5.0, 1.5)
     assert digitized == pytest.approx(math.sqrt(25.0 + 2.25 / 12.0))
     rows = lib.compare("read_noise", 0, {"C10": 5.02}, {"C10": 5.0}, {"C10": 0.005}, "e-")
     assert not rows[0].within_3_sigma and rows[0].pull == pytest.approx(4.0)

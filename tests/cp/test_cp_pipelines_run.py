@@ -4,9 +4,7 @@ The raws come from the sensor simulator, the repository from the package's
 bootstrap and ingest; results are checked against the simulator's truth.
 """
 
-import glob
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,18 +15,18 @@ import numpy as np
 import pytest
 from lsst.daf.butler import Butler
 
+from fixtures.repositories import certify, pipetask, simulate_and_ingest
+from fixtures.timeouts import BUILD_TIMEOUT
 from lsst.ts.calibrations.cp.isr_algorithms import amp_value_image, median_variance
-from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY, Camera
-from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
+from lsst.ts.calibrations.repo.repository import RAW_RUN
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-pytestmark = pytest.mark.slow
+# The module's repository is built by its first test (simulation, ingest, pipetask runs).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
-STD_TIMEOUT = 300.0
 GEOMETRY = REDUCED_GEOMETRY
 DETECTORS = (0, 4)
 SEED = 5
@@ -38,7 +36,7 @@ DARK_TIME = 300.0
 FLAT_TIMES = (2.0, 4.0)
 FILTER = "r_03"
 CALIB = "u/test/calib"
-PATHS = PipelinePaths()
+VALIDITY = ("2024-10-01", "2024-11-01")
 
 
 @dataclass
@@ -47,14 +45,6 @@ class Setup:
     raw_dir: Path
     model: SensorModel
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def pipetask(repo: str, name: str, output: str, inputs: list[str], where: str) -> subprocess.CompletedProcess:
-    query = f"instrument='LSSTComCam' AND {where}"
-    args = PATHS.pipetask_run_args(repo, PATHS.pipeline(name), output, inputs, query)
-    return subprocess.run(
-        args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT
-    )
 
 
 def run_ok(setup: Setup, name: str, output: str, inputs: list[str], where: str) -> None:
@@ -67,39 +57,24 @@ def run_ok(setup: Setup, name: str, output: str, inputs: list[str], where: str) 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("cp_run")
-    model = SensorModel.from_yaml(None, seed=SEED)
-    make_calibration_set(
-        root / "raws",
-        model=model,
-        geometry_name=GEOMETRY.name,
-        detectors=list(DETECTORS),
+    repo, model = simulate_and_ingest(
+        root,
+        detectors=DETECTORS,
+        seed=SEED,
         n_bias=N_BIAS,
         n_dark=N_DARK,
         dark_time=DARK_TIME,
         flat_times=FLAT_TIMES,
-        flats_per_time=2,
         physical_filter=FILTER,
     )
-    repo = str(root / "repo")
-    butler = bootstrap_repository(repo)
-    ingest_raws(butler, sorted(glob.glob(str(root / "raws" / "*.fits"))))
-    butler.close()
-    setup = Setup(repo=repo, raw_dir=root / "raws", model=model)
+    setup = Setup(repo=str(repo), raw_dir=root / "raws", model=model)
     run_ok(setup, "cpBias", "u/test/bias", [RAW_RUN], "exposure.observation_type='bias'")
-    certify(repo, "u/test/bias", "bias")
+    certify(repo, "u/test/bias", CALIB, "bias", *VALIDITY)
     run_ok(setup, "cpDark", "u/test/dark", [RAW_RUN, CALIB], "exposure.observation_type='dark'")
-    certify(repo, "u/test/dark", "dark")
+    certify(repo, "u/test/dark", CALIB, "dark", *VALIDITY)
     run_ok(setup, "cpFlat", "u/test/flat", [RAW_RUN, CALIB], "exposure.observation_type='flat'")
     print("pipetask wall times (s):", {k: round(v, 1) for k, v in setup.timings.items()})
     yield setup
-
-
-def certify(repo: str, run: str, dataset_type: str) -> None:
-    butler = Butler.from_config(repo, writeable=True)
-    try:
-        certify_calibrations(butler, run, CALIB, dataset_type, "2024-10-01", "2024-11-01")
-    finally:
-        butler.close()
 
 
 def get(setup: Setup, dataset_type: str, detector: int, **data_id: str) -> Any:

@@ -26,8 +26,6 @@ defects, which are compared with the simulator's injected hot and cold
 pixels and bad columns.
 """
 
-import glob
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -35,23 +33,20 @@ import numpy as np
 import pytest
 from lsst.daf.butler import Butler
 
-from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
+from fixtures.repositories import certify, pipetask, simulate_and_ingest
+from fixtures.timeouts import BUILD_TIMEOUT
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
-from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.defects import Defects
-from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
-from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
+from lsst.ts.calibrations.repo.repository import RAW_RUN
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-pytestmark = pytest.mark.slow
+# The module's repository is built by its first test (simulation, ingest, pipetask runs).
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
 
-STD_TIMEOUT = 300.0
 GEOMETRY = REDUCED_GEOMETRY
 DETECTOR = 4
 SEED = 11
 CALIB = "u/test/calib"
-PATHS = PipelinePaths()
 
 
 @dataclass
@@ -60,23 +55,12 @@ class Setup:
     model: SensorModel
 
 
-def pipetask(repo: str, name: str, output: str, inputs: list[str], where: str) -> subprocess.CompletedProcess:
-    query = f"instrument='LSSTComCam' AND {where}"
-    args = PATHS.pipetask_run_args(repo, PATHS.pipeline(name), output, inputs, query)
-    return subprocess.run(
-        args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT
-    )
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    root = tmp_path_factory.mktemp("defects_run")
-    model = SensorModel.from_yaml(None, seed=SEED)
-    make_calibration_set(
-        root / "raws",
-        model=model,
-        geometry_name=GEOMETRY.name,
+    repo, model = simulate_and_ingest(
+        tmp_path_factory.mktemp("defects_run"),
         detectors=[DETECTOR],
+        seed=SEED,
         n_bias=3,
         n_dark=3,
         dark_time=30.0,
@@ -84,18 +68,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         flats_per_time=3,
         physical_filter="r_03",
     )
-    repo = str(root / "repo")
-    butler = bootstrap_repository(repo)
-    ingest_raws(butler, sorted(glob.glob(str(root / "raws" / "*.fits"))))
-    butler.close()
     result = pipetask(repo, "cpBias", "u/test/bias", [RAW_RUN], "exposure.observation_type='bias'")
     assert result.returncode == 0, result.stderr[-3000:]
-    butler = Butler.from_config(repo, writeable=True)
-    try:
-        certify_calibrations(butler, "u/test/bias", CALIB, "bias", "2024-10-01", "2024-11-01")
-    finally:
-        butler.close()
-    yield Setup(repo=repo, model=model)
+    certify(repo, "u/test/bias", CALIB, "bias", "2024-10-01", "2024-11-01")
+    yield Setup(repo=str(repo), model=model)
 
 
 @pytest.mark.parametrize("name", ["cpDefects", "findDefects"])

@@ -21,16 +21,14 @@
 
 """cpPtc, its gain subset and verifyBias/Dark/Flat run by ``pipetask`` on a simulated repository.
 
-One reduced-geometry detector: 3 biases, 2 darks and 5 flat pairs
-(0.5-8 s) are simulated, ingested, and bias, dark and flat are made with
-cpBias/cpDark/cpFlat and certified; the tests then run this module's
-pipelines with the procedure document's options and fetch the products with
-the document's own calls.
+The session's `calibration_run` (R22_S00 and R22_S11, seed 3: 3 biases, 2
+darks of 30 s and 5 flat pairs of 0.5-8 s, simulated and ingested; bias,
+dark and flat made with cpBias/cpDark/cpFlat and certified; cpPtc and
+verifyBias/Dark/Flat run with the procedure document's options) is
+shared with the report tests; these tests fetch R22_S11's products with the
+document's own calls, and run the gain subset into a collection of their own.
 """
 
-import subprocess
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import lsst.daf.butler as dB  # noqa: N812 (the procedure document's alias)
@@ -38,76 +36,40 @@ import numpy as np
 import pytest
 import yaml
 
-from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
-from lsst.ts.calibrations.repo.certify import certify_calibrations
-from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
-from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
-from lsst.ts.calibrations.sim.sensor_model import SensorModel
+from fixtures.repositories import CalibrationRun, pipetask
+from lsst.ts.calibrations.repo.repository import RAW_RUN
 
-STD_TIMEOUT = 300.0
-RAW = "LSSTComCam/raw/all"
-CALIB = "LSSTComCam/calib/test"
 DETECTOR = 4
 FLAT_TIMES = (0.5, 1.0, 2.0, 4.0, 8.0)
-PATHS = PipelinePaths()
-
-
-def run_pipetask(repo: Path, pipeline: str, output: str, where: str, inputs: list[str]) -> float:
-    """Run ``pipetask run`` with the procedure's default options; return its duration (s)."""
-    args = PATHS.pipetask_run_args(
-        repo, pipeline, output, inputs, f"instrument='LSSTComCam' AND detector={DETECTOR} AND {where}"
-    )
-    start = time.monotonic()
-    process = subprocess.run(
-        args, env=PATHS.pipeline_environment(), capture_output=True, text=True, timeout=STD_TIMEOUT
-    )
-    assert process.returncode == 0, f"pipetask {pipeline} failed:\n{process.stderr[-4000:]}"
-    return time.monotonic() - start
 
 
 @pytest.fixture(scope="module")
-def repo(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[Path, dict[int, tuple[str, float]], dict]]:
-    root = tmp_path_factory.mktemp("ptc_verify")
-    make_calibration_set(
-        root / "raws",
-        model=SensorModel.from_yaml(None, seed=3),
-        geometry_name="reduced",
-        detectors=[DETECTOR],
-        n_bias=3,
-        n_dark=2,
-        dark_time=30.0,
-        flat_times=FLAT_TIMES,
-        flats_per_time=2,
-    )
-    truth = yaml.safe_load((root / "raws" / "truth.yaml").read_text())
-    butler = bootstrap_repository(root / "repo")
-    ingest_raws(butler, sorted((root / "raws").glob("*.fits")))
-    exposures = {
-        int(r.id): (str(r.observation_type), float(r.exposure_time))
-        for r in butler.query_dimension_records("exposure", instrument="LSSTComCam")
-    }
-    for product, inputs in (("bias", [RAW]), ("dark", [RAW, CALIB]), ("flat", [RAW, CALIB])):
-        pipeline = PATHS.pipeline(f"cp{product.capitalize()}")
-        run_pipetask(
-            root / "repo", pipeline, f"u/test/{product}", f"exposure.observation_type='{product}'", inputs
-        )
-        certify_calibrations(butler, f"u/test/{product}", CALIB, product, "2024-10-01", "2024-11-30")
-    yield root / "repo", exposures, truth
-    butler.close()
+def repo(calibration_run: CalibrationRun) -> tuple[Path, dict[int, tuple[str, float]], dict]:
+    """The shared run's repository, its exposures (id → type, time) and the simulator's truth."""
+    truth = yaml.safe_load((calibration_run.raws / "truth.yaml").read_text())
+    butler = dB.Butler.from_config(str(calibration_run.repo))
+    try:
+        exposures = {
+            int(r.id): (str(r.observation_type), float(r.exposure_time))
+            for r in butler.query_dimension_records("exposure", instrument="LSSTComCam")
+        }
+    finally:
+        butler.close()
+    assert sorted(t for kind, t in exposures.values() if kind == "flat") == sorted(2 * FLAT_TIMES)
+    return calibration_run.repo, exposures, truth
 
 
 def flats(exposures: dict[int, tuple[str, float]]) -> list[int]:
     return sorted(e for e, (kind, _) in exposures.items() if kind == "flat")
 
 
-@pytest.mark.timeout(STD_TIMEOUT)
 def test_gain_from_flat_pair_subset(repo: tuple[Path, dict, dict]) -> None:
     path, exposures, truth = repo
-    pipeline = PATHS.pipeline("cpPtc", subset="generateGainFromFlatPair")
-    run_pipetask(path, pipeline, "u/test/gain", "exposure.observation_type='flat'", [RAW])
+    where = f"detector={DETECTOR} AND exposure.observation_type='flat'"
+    process = pipetask(path, "cpPtc", "u/test/gain", [RAW_RUN], where, subset="generateGainFromFlatPair")
+    assert process.returncode == 0, (
+        f"pipetask cpPtc#generateGainFromFlatPair failed:\n{process.stderr[-4000:]}"
+    )
     butler = dB.Butler(str(path), collections=["u/test/gain"])  # type: ignore[abstract]  # the document's form
     flat1, flat2 = flats(exposures)[6:8]  # the 4 s pair, about 19 ke⁻
     # The procedure document's call, for either exposure of the pair.
@@ -126,11 +88,10 @@ def test_gain_from_flat_pair_subset(repo: tuple[Path, dict, dict]) -> None:
     )
 
 
-@pytest.mark.timeout(STD_TIMEOUT)
-def test_cp_ptc(repo: tuple[Path, dict, dict]) -> None:
+def test_cp_ptc(repo: tuple[Path, dict, dict], calibration_run: CalibrationRun) -> None:
     path, exposures, truth = repo
-    run_pipetask(path, PATHS.pipeline("cpPtc"), "u/test/ptc", "exposure.observation_type='flat'", [RAW])
-    butler = dB.Butler(str(path), collections=["u/test/ptc"])  # type: ignore[abstract]  # the document's form
+    output = calibration_run.collections["cpPtc"]
+    butler = dB.Butler(str(path), collections=[output])  # type: ignore[abstract]  # the document's form
     ptc = butler.get("ptc", detector=DETECTOR, instrument="LSSTComCam")
     assert ptc.ptcFitType == "EXPAPPROXIMATION"
     assert len(ptc.inputExpIdPairs["C10"]) == len(FLAT_TIMES)
@@ -142,13 +103,11 @@ def test_cp_ptc(repo: tuple[Path, dict, dict]) -> None:
     assert abs(np.mean(errors)) < 0.005
 
 
-@pytest.mark.timeout(STD_TIMEOUT)
 @pytest.mark.parametrize("kind", ["Bias", "Dark", "Flat"])
-def test_verify_pipeline(repo: tuple[Path, dict, dict], kind: str) -> None:
+def test_verify_pipeline(repo: tuple[Path, dict, dict], calibration_run: CalibrationRun, kind: str) -> None:
     path, exposures, _ = repo
-    where = f"exposure.observation_type='{kind.lower()}'"
-    run_pipetask(path, PATHS.pipeline(f"verify{kind}"), f"u/test/verify{kind}", where, [RAW, CALIB])
-    butler = dB.Butler(str(path), collections=[f"u/test/verify{kind}"])  # type: ignore[abstract]  # the document's form
+    output = calibration_run.collections[f"verify{kind}"]
+    butler = dB.Butler(str(path), collections=[output])  # type: ignore[abstract]  # the document's form
     run_stats = butler.get(f"verify{kind}Stats", instrument="LSSTComCam")
     verified = sorted(e for e in run_stats if e != "SUCCESS")
     assert verified and all(exposures[e][0] == kind.lower() for e in verified)

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.observatory import (
     CameraExposure,
     ComCam,
@@ -42,7 +43,6 @@ from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
-STD_TIMEOUT = 30.0
 TIME_SCALE = 0.02
 DETECTORS = [0, 4]
 

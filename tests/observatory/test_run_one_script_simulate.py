@@ -33,6 +33,7 @@ import typing
 import pytest
 from lsst.daf.butler import Butler
 
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.sal.observatory_provider import find_observatory_providers
 from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args, run_one_script
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -45,7 +46,6 @@ from lsst.ts.calibrations.sim.simulated_observatory_provider import (
     simulator_argv,
 )
 
-STD_TIMEOUT = 60.0
 SCRIPT = pathlib.Path(__file__).parent / "data" / "take_bias_script.py"
 
 
@@ -59,7 +59,7 @@ def test_sal_does_not_import_the_simulator() -> None:
         "import sys; import lsst.ts.calibrations.sal.run_one_script; "
         "assert not [m for m in sys.modules if m.startswith('lsst.ts.calibrations.sim')], 'sim imported'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=STD_TIMEOUT)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=PROCESS_TIMEOUT)
 
 
 @pytest.mark.parametrize(
@@ -98,6 +98,8 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
             "reduced",
             "--sim-fault",
             "oods-lose:2",
+            "--sim-fault",
+            "process-fail:3:4",
             "--ocps-max-processes",
             "1",
             "--ocps-execution-backend",
@@ -110,6 +112,7 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
     assert observatory.clock.day_obs() == 20210901
     assert observatory.seed == 4
     assert observatory.faults.lost_images == {2}
+    assert observatory.faults.failed_processing == {3: 4}
     # The local transport runs it in this process; DDS as run_comcam_sim, given the same options.
     assert isinstance(make_observatory(namespace, "local"), SimulatedObservatory)
     process = make_observatory(namespace, "dds")
@@ -130,6 +133,10 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
     ):
         assert getattr(sim_namespace, name) == getattr(namespace, name), name
     assert make_observatory(parse_args([str(SCRIPT)]), "local") is None
+    with pytest.raises(ValueError, match="process-fail:N"):
+        make_simulated_observatory(
+            parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "process-fail:1:9"])
+        )
     with pytest.raises(ValueError, match="fault spec 'disk:1'"):
         make_simulated_observatory(
             parse_args([str(SCRIPT), "--simulate", "--repo", "r", "--sim-fault", "disk:1"])

@@ -26,10 +26,10 @@ import pathlib
 import typing
 from collections.abc import Callable
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.queue import Location, ScriptQueue
 from lsst.ts.calibrations.sal import Remote
 
-STD_TIMEOUT = 30.0
 """Time limit (seconds) of every wait in these tests."""
 
 DATA_DIR = pathlib.Path(__file__).parents[1] / "data" / "queue_scripts"

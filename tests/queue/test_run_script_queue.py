@@ -32,16 +32,17 @@ import sys
 
 import pytest
 import yaml
-from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT, STD_TIMEOUT
+from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT
 
+from fixtures.timeouts import PIPETASK_TIMEOUT, RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.queue import Location, ScriptProcessState
 from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, parse_args
 from lsst.ts.calibrations.sal import Domain, Remote, ScriptState, State
 from lsst.ts.calibrations.sal.isolation import SUBNAME_ENV
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 
-SIM_READY_TIMEOUT = 300.0
-RUN_TIMEOUT = 600.0
+# The simulated observatory makes its reference calibrations (pipelines) before it is ready.
+SIM_READY_TIMEOUT = PIPETASK_TIMEOUT
 
 
 def pids_in_subname(subname: str) -> list[int]:

@@ -28,6 +28,7 @@ from lsst.ts.calibrations.repo.repository import (
     bootstrap_repository,
     open_repository,
 )
+from postgres_fixture import BOTH_REGISTRIES
 
 DAY_OBS = 20241024
 
@@ -79,15 +80,15 @@ def tree_snapshot(path: Path) -> dict[str, tuple[int, float]]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path) -> Iterator[Butler]:
-    butler = bootstrap_repository(tmp_path / "repo")
+def repo(tmp_path: Path, registry_db: str | None) -> Iterator[Butler]:
+    butler = bootstrap_repository(tmp_path / "repo", registry_db=registry_db)
     yield butler
     butler.close()
 
 
 def test_bootstrap_creates_and_is_idempotent(tmp_path: Path) -> None:
     root = tmp_path / "repo"
-    butler = bootstrap_repository(root)
+    butler = bootstrap_repository(root, registry_db="")
     assert butler.run == RAW_RUN
     assert [r.name for r in butler.query_dimension_records("instrument")] == ["LSSTComCam"]
     detectors = butler.query_dimension_records("detector", order_by="detector")
@@ -186,6 +187,7 @@ def test_open_repository_by_alias(repo: Butler, tmp_path: Path, monkeypatch: pyt
         open_repository("/repo/LSSTCam")
 
 
+@BOTH_REGISTRIES
 def test_ingest_records(repo: Butler, tmp_path: Path) -> None:
     bias = [write_test_raw(tmp_path, 1, det) for det in (0, 1)]
     flat = write_test_raw(
@@ -222,6 +224,7 @@ def test_ingest_records(repo: Butler, tmp_path: Path) -> None:
     assert repo.getURI(refs[2]).ospath == str(flat)
 
 
+@BOTH_REGISTRIES
 def test_ingest_is_idempotent(repo: Butler, tmp_path: Path) -> None:
     paths = [write_test_raw(tmp_path, 3, det) for det in range(3)]
     first = ingest_raws(repo, paths, transfer="copy")
@@ -234,6 +237,7 @@ def test_ingest_is_idempotent(repo: Butler, tmp_path: Path) -> None:
         ingest_raws(repo, paths, transfer="teleport")
 
 
+@BOTH_REGISTRIES
 def test_ingest_bad_files_write_nothing(repo: Butler, tmp_path: Path) -> None:
     good = write_test_raw(tmp_path, 5, 0)
     truncated = write_test_raw(tmp_path, 6, 0)
@@ -355,6 +359,7 @@ def _make_bias(repo: Butler, run: str, detectors: tuple[int, ...], value: float)
         )
 
 
+@BOTH_REGISTRIES
 def test_certify_and_lookup_by_exposure(repo: Butler, tmp_path: Path) -> None:
     ingest_raws(repo, [write_test_raw(tmp_path, 1, 0), write_test_raw(tmp_path, 2, 1)])
     _register(repo, "bias", ("instrument", "detector"), "ComCamExposure", True)
@@ -378,6 +383,7 @@ def test_certify_and_lookup_by_exposure(repo: Butler, tmp_path: Path) -> None:
         assert reader.find_dataset("bias", detector=0, instrument="LSSTComCam", timespan=later) is None
 
 
+@BOTH_REGISTRIES
 def test_certify_overlap_detected_before_writing(repo: Butler) -> None:
     _register(repo, "bias", ("instrument", "detector"), "ComCamExposure", True)
     _make_bias(repo, "u/ocps/1", (0, 1), 1.0)
@@ -404,6 +410,7 @@ def test_certify_overlap_detected_before_writing(repo: Butler) -> None:
     certify_calibrations(repo, "u/ocps/2", calib, "bias", "2024-10-26", "2024-10-27")
 
 
+@BOTH_REGISTRIES
 def test_certify_bad_arguments(repo: Butler) -> None:
     _register(repo, "bias", ("instrument", "detector"), "ComCamExposure", True)
     _make_bias(repo, "u/ocps/1", (0,), 1.0)

@@ -1,4 +1,4 @@
-"""Several writers on one SQLite registry at once: ingest and certification do not lock each other out."""
+"""Several writers on one registry at once (SQLite, PostgreSQL): ingest and certification do not lock out."""
 
 import concurrent.futures
 from pathlib import Path
@@ -7,17 +7,18 @@ import numpy as np
 from lsst.daf.butler import Butler, DatasetType
 from test_repository import write_test_raw
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
+from postgres_fixture import BOTH_REGISTRIES
 
-STD_TIMEOUT = 60.0
 
-
-def test_parallel_writers_do_not_lock(tmp_path: Path) -> None:
+@BOTH_REGISTRIES
+def test_parallel_writers_do_not_lock(tmp_path: Path, registry_db: str) -> None:
     root = tmp_path / "repo"
-    with bootstrap_repository(root) as butler:
+    with bootstrap_repository(root, registry_db=registry_db) as butler:
         butler.registry.registerDatasetType(
             DatasetType(
                 "bias",

@@ -21,11 +21,12 @@
 
 """The calibration run report built from a repository processed by the real pipelines.
 
-Two reduced-geometry detectors (R22_S00, R22_S11): 3 biases, 2 darks and 4
-flat pairs simulated, ingested and processed by ``pipetask`` (cpBias, cpDark,
-cpFlat certified; cpPtc; findDefects; verifyBias/Dark/Flat) once for the
-module; the report is then built from the collections and from a run
-record, and its page is rendered in headless Chromium.
+The session's `calibration_run` (two reduced-geometry detectors, R22_S00 and
+R22_S11: 3 biases, 2 darks and 5 flat pairs simulated, ingested and processed
+by ``pipetask``: cpBias, cpDark, cpFlat certified; cpPtc; findDefects;
+verifyBias/Dark/Flat) is shared with the pipeline tests; the report is built
+from its collections and from a run record, and its page is rendered in
+headless Chromium.
 """
 
 import base64
@@ -36,7 +37,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,6 +44,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fixtures.repositories import CalibrationRun
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.report import build_report
 from lsst.ts.calibrations.report.amp_heat_map import HEAT_MAP_SIZE
 from lsst.ts.calibrations.report.mosaic_figure import MOSAIC_SIZE
@@ -54,13 +56,6 @@ from lsst.ts.calibrations.scripts.certification_record import CertificationRecor
 from lsst.ts.calibrations.scripts.product_outcome import ProductOutcome, ProductStatus
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 
-sys.path.insert(0, str(Path(__file__).parent))
-from report_repository import ReportRepository, make_report_repository  # noqa: E402
-
-pytestmark = pytest.mark.slow
-
-STD_TIMEOUT = 120.0
-FIXTURE_TIMEOUT = 900.0
 DETECTORS = [0, 4]
 SECTIONS = (
     "run",
@@ -86,12 +81,14 @@ EXPECTED_SIZES = {
 }
 
 
-@pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReportRepository]:
-    yield make_report_repository(tmp_path_factory.mktemp("report_run"), detectors=DETECTORS)
+@pytest.fixture
+def repository(calibration_run: CalibrationRun) -> CalibrationRun:
+    """The shared calibration run (read only)."""
+    assert calibration_run.detectors == DETECTORS
+    return calibration_run
 
 
-def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
+def run_record(repository: CalibrationRun, state: str = "DONE") -> RunRecord:
     """The script's run record for the repository's run (jobs and certification times made up)."""
     c = repository.collections
     start = datetime.datetime(2024, 10, 24, 18, 0, tzinfo=datetime.UTC)
@@ -169,10 +166,10 @@ def run_record(repository: ReportRepository, state: str = "DONE") -> RunRecord:
 
 
 @pytest.fixture(scope="module")
-def report(repository: ReportRepository, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(calibration_run: CalibrationRun, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    collections = [*repository.collections.values(), repository.calib_collection]
-    return build_report(repository.repo, collections=collections, out_dir=out)
+    collections = [*calibration_run.collections.values(), calibration_run.calib_collection]
+    return build_report(calibration_run.repo, collections=collections, out_dir=out)
 
 
 def sections(html: str) -> dict[str, str]:
@@ -180,7 +177,6 @@ def sections(html: str) -> dict[str, str]:
     return dict(re.findall(r'<section id="([^"]+)">(.*?)</section>', html, flags=re.S))
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
 def test_every_section_has_its_data(report: Path) -> None:
     html = report.read_text()
     found = sections(html)
@@ -204,7 +200,6 @@ def test_every_section_has_its_data(report: Path) -> None:
     assert plt.get_fignums() == []
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
 def test_images_are_pngs_of_their_size_and_embedded(report: Path) -> None:
     html = report.read_text()
     pngs = sorted(report.parent.glob("*.png"))
@@ -240,10 +235,7 @@ def test_images_are_pngs_of_their_size_and_embedded(report: Path) -> None:
         assert pixels.std() > 5, f"{path.name} is blank"
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
-def test_run_record_shows_jobs_and_what_was_not_certified(
-    repository: ReportRepository, tmp_path: Path
-) -> None:
+def test_run_record_shows_jobs_and_what_was_not_certified(repository: CalibrationRun, tmp_path: Path) -> None:
     record_path = tmp_path / "record.json"
     run_record(repository, state="STOPPED").write(record_path)
     path = build_report(repository.repo, run_record=record_path, out_dir=tmp_path / "out")
@@ -259,10 +251,7 @@ def test_run_record_shows_jobs_and_what_was_not_certified(
     assert plt.get_fignums() == []
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
-def test_failed_run_with_only_a_bias_says_what_is_missing(
-    repository: ReportRepository, tmp_path: Path
-) -> None:
+def test_failed_run_with_only_a_bias_says_what_is_missing(repository: CalibrationRun, tmp_path: Path) -> None:
     path = build_report(
         repository.repo, collections=[repository.collections["cpBias"], "u/no/such"], out_dir=tmp_path
     )
@@ -288,8 +277,7 @@ class _NoButler:
         pass
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
-def test_command_line(repository: ReportRepository, tmp_path: Path) -> None:
+def test_command_line(repository: CalibrationRun, tmp_path: Path) -> None:
     collections = ",".join([repository.collections["cpBias"], repository.collections["verifyBias"]])
     args = [
         sys.executable,
@@ -302,11 +290,11 @@ def test_command_line(repository: ReportRepository, tmp_path: Path) -> None:
         "--out",
         str(tmp_path),
     ]
-    process = subprocess.run(args, capture_output=True, text=True, timeout=STD_TIMEOUT)
+    process = subprocess.run(args, capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip().endswith(str(tmp_path / "report.html"))
     bad = subprocess.run(
-        args[:5] + ["--out", str(tmp_path)], capture_output=True, text=True, timeout=STD_TIMEOUT
+        args[:5] + ["--out", str(tmp_path)], capture_output=True, text=True, timeout=PROCESS_TIMEOUT
     )
     assert bad.returncode == 2 and "--collections or --run-record" in bad.stderr
 
@@ -320,7 +308,6 @@ def chromium() -> str:
     return path
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
 def test_page_renders_in_headless_chromium(report: Path) -> None:
     browser = chromium()
     with tempfile.TemporaryDirectory() as profile:
@@ -340,14 +327,14 @@ def test_page_renders_in_headless_chromium(report: Path) -> None:
         subprocess.run(
             [*common, f"--screenshot={screenshot}", "--window-size=1280,2000", report.as_uri()],
             capture_output=True,
-            timeout=STD_TIMEOUT,
+            timeout=PROCESS_TIMEOUT,
             check=True,
         )
         dom = subprocess.run(
             [*common, "--dump-dom", report.as_uri()],
             capture_output=True,
             text=True,
-            timeout=STD_TIMEOUT,
+            timeout=PROCESS_TIMEOUT,
             check=True,
         ).stdout
     assert '<h1 id="report-title">LSSTComCam calibration run report</h1>' in dom
@@ -364,8 +351,7 @@ def test_page_renders_in_headless_chromium(report: Path) -> None:
     assert len(np.unique(pixels[200:].reshape(-1, 3), axis=0)) > 50
 
 
-@pytest.mark.timeout(FIXTURE_TIMEOUT)
-async def test_publish_report_announces_the_page(repository: ReportRepository, tmp_path: Path) -> None:
+async def test_publish_report_announces_the_page(repository: CalibrationRun, tmp_path: Path) -> None:
     import asyncio
     import hashlib
 
@@ -378,15 +364,15 @@ async def test_publish_report_announces_the_page(repository: ReportRepository, t
     remote = Remote(domain, "Script", index)
     script = TestScript(index=index)
     try:
-        await asyncio.wait_for(remote.start_task, STD_TIMEOUT)
-        await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+        await asyncio.wait_for(remote.start_task, PROCESS_TIMEOUT)
+        await asyncio.wait_for(script.start_task, PROCESS_TIMEOUT)
         record = run_record(repository).write(tmp_path / "record.json")
         path = await asyncio.wait_for(
             publish_report(script, repo=repository.repo, run_record=record, out_dir=tmp_path / "report"),
-            STD_TIMEOUT,
+            PROCESS_TIMEOUT,
         )
         assert path == tmp_path / "report" / "report.html"
-        event = await remote.evt_largeFileObjectAvailable.next(flush=False, timeout=STD_TIMEOUT)
+        event = await remote.evt_largeFileObjectAvailable.next(flush=False, timeout=PROCESS_TIMEOUT)
         data = path.read_bytes()
         assert event.url == path.as_uri() and event.mimeType == "text/html"
         assert event.byteSize == len(data) and event.checkSum == hashlib.md5(data).hexdigest()

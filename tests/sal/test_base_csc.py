@@ -26,6 +26,7 @@ import logging
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import (
     AckError,
     BaseCsc,
@@ -38,7 +39,6 @@ from lsst.ts.calibrations.sal import (
     set_summary_state,
 )
 
-STD_TIMEOUT = 10.0
 HEARTBEAT_INTERVAL = 0.05
 
 

@@ -39,13 +39,13 @@ import jsonschema
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal.base import AckError, ExpectedError, SalRetCode, ScriptState
 from lsst.ts.calibrations.sal.base_script import BaseScript
 from lsst.ts.calibrations.sal.domain import Domain
 from lsst.ts.calibrations.sal.remote import Remote
 from lsst.ts.calibrations.sal.testscript import TestScript
 
-STD_TIMEOUT = 10.0
 SCRIPTS_DIR = pathlib.Path(__file__).parent.parent / "data" / "scripts"
 _index_generator = itertools.count(1000)
 

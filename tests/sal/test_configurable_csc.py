@@ -31,11 +31,11 @@ from typing import Any
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations import sal as salobj
 from lsst.ts.calibrations.sal import State
 
 CONFIGS_ROOT = pathlib.Path(__file__).parent / "data" / "configs"
-STD_TIMEOUT = 10.0
 
 
 class ConfigurableCscTestCase(salobj.BaseCscTestCase, unittest.IsolatedAsyncioTestCase):

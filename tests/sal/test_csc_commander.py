@@ -27,10 +27,9 @@ import io
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations import sal as salobj
 from lsst.ts.calibrations.sal import State
-
-STD_TIMEOUT = 10.0
 
 
 async def wait_for_output(commander: salobj.CscCommander, text: str) -> str:

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations import sal as salobj
 from lsst.ts.calibrations.sal import State
 
-STD_TIMEOUT = 10.0
 HEARTBEAT_INTERVAL = 0.05
 
 

@@ -26,10 +26,9 @@ import asyncio
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import Domain
 from lsst.ts.calibrations.sal.lifecycle_mixin import LifecycleMixin
-
-STD_TIMEOUT = 10.0
 
 
 class SelfStarting(LifecycleMixin):

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import (
     AckError,
     AckTimeoutError,
@@ -37,8 +38,6 @@ from lsst.ts.calibrations.sal import (
     Remote,
     SalRetCode,
 )
-
-STD_TIMEOUT = 10.0
 
 
 class FastController(Controller):

@@ -39,6 +39,7 @@ import uuid
 import pytest
 import yaml
 
+from fixtures.timeouts import PROCESS_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal.observatory_provider import (
     ObservatoryProvider,
     load_provider,
@@ -54,7 +55,6 @@ from lsst.ts.calibrations.sal.run_one_script import (
 )
 from lsst.ts.calibrations.sal.testscript import TestScript
 
-STD_TIMEOUT = 30.0
 SCRIPTS_DIR = pathlib.Path(__file__).parent.parent / "data" / "scripts"
 TEST_SCRIPT = SCRIPTS_DIR / "testscript.py"
 _index_generator = itertools.count(2000)
@@ -185,7 +185,7 @@ def command_env() -> dict[str, str]:
     return env
 
 
-def run_command(*args: str, timeout: float = STD_TIMEOUT) -> subprocess.CompletedProcess[str]:
+def run_command(*args: str, timeout: float = PROCESS_TIMEOUT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.sal.run_one_script", *args],
         capture_output=True,
@@ -195,6 +195,7 @@ def run_command(*args: str, timeout: float = STD_TIMEOUT) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_command_exit_codes(tmp_path: pathlib.Path) -> None:
     config_path = tmp_path / "config.yaml"
     config_path.write_text("wait_time: 0.01\n")

@@ -32,10 +32,9 @@ import pathlib
 import astropy.time
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations import sal as salobj
 from lsst.ts.calibrations.sal import State
-
-STD_TIMEOUT = 10.0
 
 
 def test_name_to_name_index() -> None:

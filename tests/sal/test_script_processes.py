@@ -35,16 +35,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from fixtures.timeouts import PROCESS_TIMEOUT, RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal import Domain, Remote, ScriptState
 from lsst.ts.calibrations.sal.testscript import TestScript
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV, get_transport_name, standalone_transport
 
-STD_TIMEOUT = 20.0
 TOP = pathlib.Path(__file__).parents[2]
 TEST_SCRIPT = TOP / "tests" / "data" / "scripts" / "testscript.py"
 CALIBRATION_SCRIPT = TOP / "python/lsst/ts/calibrations/data/scripts/maintel/make_comcam_calibrations.py"
-SIM_READY_TIMEOUT = 120.0
-CALIBRATION_TIMEOUT = 180.0
 
 S = ScriptState
 
@@ -243,6 +241,7 @@ async def read_until(stream: asyncio.StreamReader, text: str, lines: list[str]) 
             return
 
 
+@pytest.mark.slow
 async def test_calibration_script_against_run_comcam_sim(tmp_path: pathlib.Path) -> None:
     """Two terminals: ``run_comcam_sim`` and ``run_one_script`` of the
     calibration script; a bias run goes camera → OODS → OCPS generation →
@@ -270,7 +269,7 @@ async def test_calibration_script_against_run_comcam_sim(tmp_path: pathlib.Path)
     sim_lines: list[str] = []
     try:
         assert sim.stdout is not None
-        await asyncio.wait_for(read_until(sim.stdout, "run_comcam_sim: ready", sim_lines), SIM_READY_TIMEOUT)
+        await asyncio.wait_for(read_until(sim.stdout, "run_comcam_sim: ready", sim_lines), PROCESS_TIMEOUT)
         alias = [
             line for line in sim_lines if line.startswith("run_comcam_sim: env DAF_BUTLER_REPOSITORY_INDEX=")
         ]
@@ -299,7 +298,7 @@ async def test_calibration_script_against_run_comcam_sim(tmp_path: pathlib.Path)
             env=env,
         )
         try:
-            out, _ = await asyncio.wait_for(script.communicate(), CALIBRATION_TIMEOUT)
+            out, _ = await asyncio.wait_for(script.communicate(), RUN_TIMEOUT)
         finally:
             if script.returncode is None:
                 script.kill()

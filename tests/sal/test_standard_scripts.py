@@ -39,6 +39,7 @@ from collections.abc import Iterator
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations import sal as salobj
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sal.run_one_script import load_script_class, run_one_script
@@ -57,7 +58,6 @@ STANDARD_ROOT = (
 SLEEP = STANDARD_ROOT / "sleep.py"
 SET_SUMMARY_STATE = STANDARD_ROOT / "set_summary_state.py"
 RUN_COMMAND = STANDARD_ROOT / "run_command.py"
-STD_TIMEOUT = 20.0
 
 
 @pytest.fixture

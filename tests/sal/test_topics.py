@@ -27,9 +27,8 @@ from typing import Any
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import ComponentInfo, Controller, Domain, LocalTransport, Remote, current_tai
-
-STD_TIMEOUT = 10.0
 
 
 class FastController(Controller):

@@ -38,6 +38,7 @@ from typing import Any
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import (
     AckError,
     Controller,
@@ -58,7 +59,6 @@ from lsst.ts.calibrations.sal.transport_choice import (
     get_transport_name,
 )
 
-STD_TIMEOUT = 20.0
 DATA_DIR = pathlib.Path(__file__).parents[1] / "data"
 TEST_SCRIPT = DATA_DIR / "scripts" / "testscript.py"
 BIAS_SCRIPT = pathlib.Path(__file__).parents[1] / "observatory" / "data" / "take_bias_script.py"
@@ -328,6 +328,7 @@ async def test_isolated_sets_side_by_side(dds_env: str, children: ChildProcesses
         assert data.private_origin == children.processes[-1].pid
 
 
+@pytest.mark.slow
 async def test_observatory_and_script_processes(dds_env: str, tmp_path: pathlib.Path) -> None:
     """run_one_script --simulate over DDS: the observatory in one process, the script in another."""
     result = await asyncio.to_thread(

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecord
 
-STD_TIMEOUT = 10.0
 SCRIPTS = Path(__file__).parents[2] / "python/lsst/ts/calibrations/scripts"
 FACADE_MODULES = {"calibration_repository", "verification_verdict", "image_type"}
 """The modules of repo/ that scripts/ may use: the repository facade, the verdict rule and the image

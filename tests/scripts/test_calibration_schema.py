@@ -29,6 +29,7 @@ import jsonschema
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import DefaultingValidator
 from lsst.ts.calibrations.sal.config_yaml import config_text_hints, load_config_yaml
 from lsst.ts.calibrations.scripts.calibration_schema import (
@@ -36,8 +37,6 @@ from lsst.ts.calibrations.scripts.calibration_schema import (
     make_schema,
     schema_yaml,
 )
-
-STD_TIMEOUT = 60.0
 
 # The procedure document's options and defaults, as it lists them.
 DOCUMENTED_DEFAULTS = {

@@ -35,11 +35,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 
-STD_TIMEOUT = 30.0
 _indices = itertools.count(760)
 
 # Nothing to process: configure then needs only a repository, no calibrations in it.

@@ -34,12 +34,11 @@ from typing import Any
 import pytest
 import yaml
 
+from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 240.0
 DATE = "2022-11-04"
 EXECUTABLE = (
     Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/maintel/make_comcam_calibrations.py"
@@ -93,6 +92,7 @@ def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+@pytest.mark.slow
 async def test_bias_generation_certifies(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
@@ -141,6 +141,7 @@ def test_schema_fast_without_butler() -> None:
     assert "lsst.daf.butler" not in process.stderr
 
 
+@pytest.mark.slow
 async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
@@ -163,6 +164,7 @@ async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedOb
     assert config["calib_collection"] in dark_record["parameters"]["config"]
 
 
+@pytest.mark.slow
 async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> None:
     assert observatory.ocps is not None
     observatory.ocps.inject_failure(1)
@@ -178,6 +180,7 @@ async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> No
     assert len(script.taken["BIAS"]) == 3
 
 
+@pytest.mark.slow
 async def test_certification_conflict(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
@@ -201,6 +204,7 @@ async def test_certification_conflict(observatory: SimulatedObservatory) -> None
 @pytest.mark.parametrize(
     "checkpoint", ["Setup instrument.", "Taking 2 darks.", "Data-taking part completed."]
 )
+@pytest.mark.slow
 async def test_stop_at_checkpoint(observatory: SimulatedObservatory, checkpoint: str) -> None:
     config = base_config(
         observatory.repo,
@@ -223,6 +227,7 @@ async def test_stop_at_checkpoint(observatory: SimulatedObservatory, checkpoint:
     assert script.run_record_path is not None and script.run_record_path.exists()
 
 
+@pytest.mark.slow
 async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
     config = dict(repo=str(observatory.repo), detectors=[0], script_mode="BIAS", n_bias=1, do_verify=False)
     index = next(_indices)
@@ -244,6 +249,7 @@ async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
     assert len(script.taken["BIAS"]) == 2
 
 
+@pytest.mark.slow
 async def test_internal_verification_passes_and_certifies(observatory: SimulatedObservatory) -> None:
     config = base_config(observatory.repo, script_mode="BIAS", n_bias=3, generate_calibrations=True)
     script = await run_script(config)
@@ -255,6 +261,7 @@ async def test_internal_verification_passes_and_certifies(observatory: Simulated
     assert outcome.verdict
 
 
+@pytest.mark.slow
 async def test_verification_failure_blocks_certification(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

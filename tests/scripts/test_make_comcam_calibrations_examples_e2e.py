@@ -21,8 +21,9 @@
 
 """The procedure document's configuration examples end to end, on one simulated observatory.
 
-The observatory (detector 0, reduced geometry, time scale 0.01) and its
-reference calibrations in ``LSSTComCam/calib`` are shared by the module;
+The observatory (detector 0, reduced geometry, time scale 0.01) is shared
+by the module; its repository is a copy of the session's
+``reference_repository`` (reference calibrations in ``LSSTComCam/calib``);
 each example certifies into its own ``calib_collection``. Each example
 keeps its structure (counts, exposure times, options; typos corrected) and
 sets ``detectors: [0]`` and ``repo``.
@@ -40,15 +41,14 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from fixtures.repositories import copy_repository
+from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
-from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
-pytestmark = pytest.mark.asyncio(loop_scope="module")
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 400.0
 # The clock runs 100 times faster than real time: starting at 06:00 UTC, the exposures of the
 # tests that fetch certified calibrations by exposure fall in the examples' validity
 # [2022-11-04, 2022-11-05) (those tests come first).
@@ -57,15 +57,12 @@ _indices = itertools.count(300)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimulatedObservatory]:
+async def observatory(
+    tmp_path_factory: pytest.TempPathFactory, reference_repository: Path
+) -> AsyncIterator[SimulatedObservatory]:
+    # A copy of the session's references: r_03 (the camera's filter) and y_04 (the PTC example's).
     root = tmp_path_factory.mktemp("examples")
-    repo = root / "repo"
-    # References for the camera's filter (r_03) and for y_04, the PTC example's filter.
-    for physical_filter in ("r_03", "y_04"):
-        references = ReferenceCalibrations(
-            repo, detectors=[0], seed=3, day_obs=20221102, physical_filter=physical_filter
-        )
-        await asyncio.to_thread(references.make)
+    repo = await asyncio.to_thread(copy_repository, reference_repository, root / "repo")
     async with SimulatedObservatory(
         repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
     ) as obs:

@@ -29,11 +29,11 @@ from typing import Any
 import pytest
 import yaml
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 
-STD_TIMEOUT = 10.0
 _indices = itertools.count(700)
 
 

@@ -36,6 +36,7 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler, CollectionType
 
+from fixtures.timeouts import PROCESS_TIMEOUT, RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
@@ -44,9 +45,6 @@ from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecor
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.sim_faults import SimFaults
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 240.0
-SNIPPET_TIMEOUT = 120.0
 DATE = "2022-11-04"
 ALIAS = "/repo/LSSTComCam"
 _indices = itertools.count(400)
@@ -106,6 +104,7 @@ def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+@pytest.mark.slow
 async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Path) -> None:
     faults = SimFaults()
     faults.fail_ingest(2)
@@ -145,6 +144,7 @@ async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Pat
     assert not (environment / "run_records").exists()
 
 
+@pytest.mark.slow
 async def test_snippet_works_as_printed_in_a_new_shell(environment: Path, tmp_path: Path) -> None:
     async with SimulatedObservatory(
         tmp_path / "repo",
@@ -194,7 +194,7 @@ async def test_snippet_works_as_printed_in_a_new_shell(environment: Path, tmp_pa
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        timeout=SNIPPET_TIMEOUT,
+        timeout=PROCESS_TIMEOUT,
         env=env,
         cwd=environment,
     )

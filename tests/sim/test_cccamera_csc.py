@@ -35,6 +35,7 @@ import yaml
 from astropy.io import fits
 from astropy.time import Time
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import AckError, Domain, Remote, SalRetCode
@@ -44,7 +45,6 @@ from lsst.ts.calibrations.sim.sensor_model import SensorModel
 from lsst.ts.calibrations.sim.sim_clock import SimClock
 from lsst.ts.calibrations.sim.sim_faults import SimFaults
 
-STD_TIMEOUT = 30.0
 TIME_SCALE = 0.02
 IMAGE_EVENTS = ("startIntegration", "startReadout", "endReadout", "endOfImageTelemetry")
 

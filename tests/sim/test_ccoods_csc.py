@@ -31,11 +31,10 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
 from lsst.ts.calibrations.sal import Domain, Remote
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
-
-STD_TIMEOUT = 30.0
 
 
 @pytest.fixture

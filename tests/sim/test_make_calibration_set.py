@@ -26,12 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.repo.raw import read_raw
 from lsst.ts.calibrations.sim.make_calibration_set import main
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 from lsst.ts.calibrations.sim.simulation_truth import SimulationTruth, load_truth
-
-STD_TIMEOUT = 60
 
 ARGS = [
     "--geometry", "reduced", "--n-bias", "2", "--n-dark", "1", "--dark-time", "10",
@@ -101,7 +100,7 @@ def test_module_runs_as_a_command(tmp_path: Path) -> None:
         [sys.executable, "-m", "lsst.ts.calibrations.sim.make_calibration_set", "--help"],
         capture_output=True,
         text=True,
-        timeout=STD_TIMEOUT,
+        timeout=PROCESS_TIMEOUT,
         check=False,
     )
     assert result.returncode == 0, result.stderr

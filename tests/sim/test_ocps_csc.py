@@ -36,9 +36,10 @@ from typing import Any
 import pytest
 from lsst.daf.butler import Butler
 
+from fixtures.repositories import simulate_and_ingest
+from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.errors import RepositoryError
-from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repo_alias import (
     DEFAULT_REPO_ALIAS,
     INDEX_ENV_VAR,
@@ -46,15 +47,9 @@ from lsst.ts.calibrations.repo.repo_alias import (
     install_repository_alias,
     resolve_repository,
 )
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import AckError, Domain, Remote, SalRetCode, State
-from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import INJECTED_FAILURE_LABEL, OcpsCsc
-from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-STD_TIMEOUT = 10.0
-# A pipetask process costs 2-4 s of imports alone; leave room for a loaded machine.
-JOB_TIMEOUT = 180.0
 DAY_OBS = 20241024
 N_BIAS = 2
 DETECTORS = (0, 1)
@@ -75,21 +70,15 @@ def bias_query(detectors: tuple[int, ...] = DETECTORS) -> str:
 @pytest.fixture(scope="module")
 def repo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bootstrapped repository with N_BIAS reduced-geometry biases of DETECTORS ingested."""
-    root = tmp_path_factory.mktemp("ocps")
-    raws = root / "raws"
-    make_calibration_set(
-        raws,
-        model=SensorModel.from_yaml(None, seed=11),
-        geometry_name="reduced",
-        detectors=list(DETECTORS),
+    repo, _ = simulate_and_ingest(
+        tmp_path_factory.mktemp("ocps"),
+        detectors=DETECTORS,
+        seed=11,
         n_bias=N_BIAS,
         n_dark=0,
-        flat_times=(),
         day_obs=DAY_OBS,
     )
-    with bootstrap_repository(root / "repo") as butler:
-        ingest_raws(butler, sorted(raws.glob("*.fits")))
-    return root / "repo"
+    return repo
 
 
 @pytest.fixture
@@ -130,7 +119,7 @@ class Harness:
 
     async def finish(self, ack: Any) -> Any:
         """Wait for the final ack of an execute."""
-        return await self.remote.cmd_execute.next_ackcmd(ack, timeout=JOB_TIMEOUT)
+        return await self.remote.cmd_execute.next_ackcmd(ack, timeout=PIPETASK_TIMEOUT)
 
     async def job_result(self, job_id: str) -> Any:
         async with asyncio.timeout(STD_TIMEOUT):
@@ -176,6 +165,7 @@ def collection_exists(repo: Path, name: str) -> bool:
         return bool(butler.collections.query(name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
 async def test_bias_job_end_to_end(
     harness: Harness, repo_root: Path, caplog: pytest.LogCaptureFixture
@@ -231,6 +221,7 @@ async def test_bias_job_end_to_end(
         assert sorted(ref.dataId["detector"] for ref in refs) == list(DETECTORS)
 
 
+@pytest.mark.slow
 async def test_two_jobs_at_once(harness: Harness) -> None:
     """Two executes run their processes at the same time and both complete."""
     (id_a, ack_a), (id_b, ack_b) = await asyncio.gather(
@@ -245,6 +236,7 @@ async def test_two_jobs_at_once(harness: Harness) -> None:
     assert a["startTime"] < b["endTime"] and b["startTime"] < a["endTime"]
 
 
+@pytest.mark.slow
 async def test_prereq_jobs_order(harness: Harness) -> None:
     """A job with prereq_jobs starts only after its prerequisite has completed."""
     harness.csc.inject_slow_jobs(count=1, delay=1.0)
@@ -259,6 +251,7 @@ async def test_prereq_jobs_order(harness: Harness) -> None:
     assert second["startTime"] >= first["endTime"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
 async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     """An injected failure: exit_code 1, ERROR, log kept; a job waiting for it fails naming it."""
@@ -296,7 +289,7 @@ async def test_abort_running_job(harness: Harness) -> None:
     """abort_job ends the pipetask process or the workers (SIGTERM): none is left, the job reports 255."""
     job_id, ack = await harness.submit(config=f"-j 2 {BIAS_CONFIG}")
     job = harness.csc.jobs[job_id]
-    async with asyncio.timeout(JOB_TIMEOUT):
+    async with asyncio.timeout(PIPETASK_TIMEOUT):
         while job.pid is None:
             await asyncio.sleep(0.05)
     pid = job.pid

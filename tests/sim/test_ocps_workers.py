@@ -37,6 +37,7 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler, CollectionType
 
+from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
@@ -44,9 +45,8 @@ from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-STD_TIMEOUT = 10.0
 # Workers import the middleware once (several seconds on a loaded machine); jobs are small.
-JOB_TIMEOUT = 180.0
+JOB_TIMEOUT = PIPETASK_TIMEOUT
 DAY_OBS = 20241025
 N_BIAS = 3
 DETECTORS = (0, 1)
@@ -229,7 +229,9 @@ async def test_close_leaves_no_worker(repo: Path, tmp_path: Path) -> None:
 
 
 def test_bad_backend_is_refused(repo: Path) -> None:
-    with pytest.raises(ValueError, match="execution_backend='slurm' is not one of pipetask, workers"):
+    with pytest.raises(
+        ValueError, match="execution_backend=.slurm. must be one of .pipetask., .workers., .bps."
+    ):
         OcpsCsc(repo, execution_backend="slurm")
 
 

@@ -47,8 +47,10 @@ from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
-STD_TIMEOUT = 60.0
-RUN_TIMEOUT = 600.0
+if __name__ == "__main__":  # run as a command: the tests' shared modules are one folder up
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT  # noqa: E402
+
 SEED = 3
 FIRST_NIGHT = datetime.date(2024, 10, 1)
 NIGHTS = 7

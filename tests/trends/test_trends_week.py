@@ -41,15 +41,15 @@ import pytest
 from PIL import Image
 from simulated_week import CONFIG, DETECTORS, DRIFTING, GAIN_DRIFT_PER_DAY, SimulatedWeek
 
+from fixtures.timeouts import BUILD_TIMEOUT, PROCESS_TIMEOUT
 from lsst.ts.calibrations.repo.repository import open_repository
 from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
 from lsst.ts.calibrations.scripts.drift_check import MIN_HISTORY_NIGHTS, DriftCheck
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 from lsst.ts.calibrations.trends import TrendData, build_trends
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]  # the week is built by the first test
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]  # the week is built by the first test
 
-STD_TIMEOUT = 120.0
 DETECTOR_ID = 0
 
 
@@ -73,7 +73,7 @@ def page(week: SimulatedWeek, tmp_path_factory: pytest.TempPathFactory) -> Path:
     process = subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.trends", "--repo", str(week.repo), "--out", str(out),
          "--run-records", str(week.records)],
-        capture_output=True, text=True, timeout=STD_TIMEOUT, env=dict(os.environ),
+        capture_output=True, text=True, timeout=PROCESS_TIMEOUT, env=dict(os.environ),
     )  # fmt: skip
     assert process.returncode == 0, process.stderr
     assert process.stdout.strip().endswith(str(out / "trends.html"))
@@ -198,11 +198,11 @@ def test_command_line_errors(week: SimulatedWeek, tmp_path: Path) -> None:
         (["--since", "2024-10-05", "--until", "2024-10-01"], "is after --until"),
         (["--threshold", "0"], "--threshold"),
     ):
-        process = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=STD_TIMEOUT)
+        process = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
         assert process.returncode == 2 and message in process.stderr, process.stderr
     missing = subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.trends", "--repo", str(tmp_path / "none"), "--out",
-         str(tmp_path)], capture_output=True, text=True, timeout=STD_TIMEOUT,
+         str(tmp_path)], capture_output=True, text=True, timeout=PROCESS_TIMEOUT,
     )  # fmt: skip
     assert missing.returncode == 1 and "Cannot build the trends page" in missing.stderr
 
@@ -227,14 +227,14 @@ def test_page_renders_in_headless_chromium(page: Path) -> None:
         subprocess.run(
             [*common, f"--screenshot={screenshot}", "--window-size=1280,2400", page.as_uri()],
             capture_output=True,
-            timeout=STD_TIMEOUT,
+            timeout=PROCESS_TIMEOUT,
             check=True,
         )
         dom = subprocess.run(
             [*common, "--dump-dom", page.as_uri()],
             capture_output=True,
             text=True,
-            timeout=STD_TIMEOUT,
+            timeout=PROCESS_TIMEOUT,
             check=True,
         ).stdout
     assert '<h1 id="report-title">LSSTComCam calibration trends</h1>' in dom

@@ -33,6 +33,8 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
+from fixtures.repositories import REFERENCE_FILTERS, copy_repository
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.queue import ScriptQueue
 from lsst.ts.calibrations.queue.web import QueuePanel
 from lsst.ts.calibrations.sal import State
@@ -41,7 +43,6 @@ from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 DATA_DIR = pathlib.Path(__file__).parent / "data"
 STANDARD_ROOT = DATA_DIR / "standard"
 EXTERNAL_ROOT = DATA_DIR / "external"
-STD_TIMEOUT = 30.0
 """Time limit (s) of every wait in these tests."""
 
 TOKEN = "test-token-0123456789abcdef"
@@ -132,20 +133,29 @@ DATE = "2022-11-04T06:00:00"
 
 
 @contextlib.asynccontextmanager
-async def comcam_panel(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
+async def comcam_panel(
+    tmp_path: pathlib.Path, references: pathlib.Path | None = None
+) -> AsyncIterator[PanelHarness]:
     """The simulated observatory (own process), the ScriptQueue with this
     package's scripts as the external root, and the panel.
+
+    The observatory's repository is a copy of ``references`` (the session's
+    ``reference_repository``) if given, else its reference calibrations are
+    made here.
     """
     # The simulator is imported only here: the other panel tests do without it.
     from lsst.ts.calibrations.sim.observatory_process import ObservatoryProcess
     from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
     repo = tmp_path / "repo"
-    for physical_filter in ("r_03", "y_04"):
-        references = ReferenceCalibrations(
-            repo, detectors=[0], seed=3, day_obs=20221102, physical_filter=physical_filter
-        )
-        await asyncio.to_thread(references.make)
+    if references is not None:
+        await asyncio.to_thread(copy_repository, references, repo)
+    else:
+        for physical_filter in REFERENCE_FILTERS:
+            made = ReferenceCalibrations(
+                repo, detectors=[0], seed=3, day_obs=20221102, physical_filter=physical_filter
+            )
+            await asyncio.to_thread(made.make)
     old_records = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")
     os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(tmp_path / "records")
     try:

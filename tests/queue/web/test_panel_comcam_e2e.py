@@ -36,10 +36,12 @@ import pytest
 from panel_harness import comcam_panel
 from playwright.async_api import Page, expect
 
+from fixtures.timeouts import PIPETASK_TIMEOUT, RUN_TIMEOUT
+
 pytestmark = pytest.mark.slow
 
-RUN_TIMEOUT = 1200.0
-"""Time limit (s) of the run to DONE (pipelines on a shared 2-core machine)."""
+PANEL_RUN_TIMEOUT = 2 * RUN_TIMEOUT
+"""Time limit (s) of the run to DONE (a PTC run's pipelines on a shared 2-core machine)."""
 
 COMCAM = "li.script[data-path='maintel/make_comcam_calibrations.py'] button"
 
@@ -72,10 +74,12 @@ PTC_FIXED = (
 )
 
 
-@pytest.mark.timeout(RUN_TIMEOUT + 900)
-async def test_launch_the_script(tmp_path: pathlib.Path, browser_page: Page) -> None:
+@pytest.mark.timeout(PANEL_RUN_TIMEOUT + PIPETASK_TIMEOUT)
+async def test_launch_the_script(
+    tmp_path: pathlib.Path, browser_page: Page, reference_repository: pathlib.Path
+) -> None:
     page = browser_page
-    async with comcam_panel(tmp_path) as harness:
+    async with comcam_panel(tmp_path, reference_repository) as harness:
         await page.goto(harness.url)
         await expect(page.locator("#summary-state")).to_have_text("ENABLED")
         # Load the script: search for it under AVAILABLE SCRIPTS.
@@ -112,7 +116,7 @@ async def test_launch_the_script(tmp_path: pathlib.Path, browser_page: Page) -> 
         index = int(answer["result"])
         await expect(page.locator("#current .state")).to_have_text("RUNNING", timeout=300_000)
         item = page.locator(f"#finished li[data-index='{index}']")
-        await expect(item.locator(".state")).to_have_text("DONE", timeout=RUN_TIMEOUT * 1000)
+        await expect(item.locator(".state")).to_have_text("DONE", timeout=PANEL_RUN_TIMEOUT * 1000)
         await expect(item.locator("a.report")).to_be_visible()
         async with page.context.expect_page() as new_page_info:
             await item.locator("a.report").click()

@@ -56,6 +56,7 @@ __all__ = ["BaseCamera"]
 
 import abc
 import asyncio
+import dataclasses
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -68,6 +69,19 @@ from ..sal.domain import Domain
 from ..sal.remote import Remote
 from .camera_exposure import CameraExposure
 from .remote_group import RemoteGroup
+
+
+@dataclasses.dataclass(frozen=True)
+class _ImageTags:
+    """The pass-through arguments of the ``take_*`` methods, as `take_imgtype` documents them."""
+
+    group_id: str | None
+    test_type: str | None
+    reason: str | None
+    program: str | None
+    sensors: str | None
+    note: str | None
+    checkpoint: Callable[[str], Awaitable[Any]] | None
 
 
 class CameraSubstate(enum.IntEnum):
@@ -187,19 +201,12 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         note: str | None = None,
         checkpoint: Callable[[str], Awaitable[Any]] | None = None,
     ) -> list[int]:
-        """Take ``nbias`` bias images; return their exposure IDs (see `take_imgtype`)."""
-        return await self.take_imgtype(
-            "BIAS",
-            0.0,
-            nbias,
-            group_id=group_id,
-            test_type=test_type,
-            reason=reason,
-            program=program,
-            sensors=sensors,
-            note=note,
-            checkpoint=checkpoint,
-        )
+        """Take ``nbias`` bias images; return their exposure IDs.
+
+        The other parameters are `take_imgtype`'s.
+        """
+        tags = _ImageTags(group_id, test_type, reason, program, sensors, note, checkpoint)
+        return await self._take("BIAS", 0.0, nbias, tags)
 
     async def take_darks(
         self,
@@ -213,19 +220,12 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         note: str | None = None,
         checkpoint: Callable[[str], Awaitable[Any]] | None = None,
     ) -> list[int]:
-        """Take ``ndarks`` dark images of ``exptime`` s; return their exposure IDs."""
-        return await self.take_imgtype(
-            "DARK",
-            exptime,
-            ndarks,
-            group_id=group_id,
-            test_type=test_type,
-            reason=reason,
-            program=program,
-            sensors=sensors,
-            note=note,
-            checkpoint=checkpoint,
-        )
+        """Take ``ndarks`` dark images of ``exptime`` s; return their exposure IDs.
+
+        The other parameters are `take_imgtype`'s.
+        """
+        tags = _ImageTags(group_id, test_type, reason, program, sensors, note, checkpoint)
+        return await self._take("DARK", exptime, ndarks, tags)
 
     async def take_flats(
         self,
@@ -240,21 +240,12 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         checkpoint: Callable[[str], Awaitable[Any]] | None = None,
         **kwargs: Any,
     ) -> list[int]:
-        """Take ``nflats`` flats of ``exptime`` s, after `setup_instrument` (``**kwargs``)."""
-        self.check_kwargs(**kwargs)
-        return await self.take_imgtype(
-            "FLAT",
-            exptime,
-            nflats,
-            group_id=group_id,
-            test_type=test_type,
-            reason=reason,
-            program=program,
-            sensors=sensors,
-            note=note,
-            checkpoint=checkpoint,
-            **kwargs,
-        )
+        """Take ``nflats`` flats of ``exptime`` s, after `setup_instrument` (``**kwargs``).
+
+        The other parameters are `take_imgtype`'s.
+        """
+        tags = _ImageTags(group_id, test_type, reason, program, sensors, note, checkpoint)
+        return await self._take("FLAT", exptime, nflats, tags, **kwargs)
 
     async def take_imgtype(
         self,
@@ -313,15 +304,29 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
             exposure time is below `min_exptime`, or the camera fails or
             does not write an event it must (the message says which).
         """
+        tags = _ImageTags(group_id, test_type, reason, program, sensors, note, checkpoint)
+        return await self._take(imgtype, exptime, n, tags, n_snaps, n_shift, row_shift, **kwargs)
+
+    async def _take(
+        self,
+        imgtype: str,
+        exptime: float,
+        n: int,
+        tags: _ImageTags,
+        n_snaps: int = 1,
+        n_shift: int | None = None,
+        row_shift: int | None = None,
+        **kwargs: Any,
+    ) -> list[int]:
+        """What `take_imgtype` and `take_bias`/`take_darks`/`take_flats` do (see `take_imgtype`)."""
         self.check_kwargs(**kwargs)
         if imgtype not in self.get_image_types():
             raise RuntimeError(f"Invalid imgtype:{imgtype}. Must be one of {self.get_image_types()!r}")
-        if group_id is None:
-            group_id = self.next_group_id()
+        group_id = self.next_group_id() if tags.group_id is None else tags.group_id
         if imgtype not in ("BIAS", "DARK"):
             await self.setup_instrument(**kwargs)
-        if checkpoint is not None:
-            await checkpoint(f"Expose {n} {imgtype}")
+        if tags.checkpoint is not None:
+            await tags.checkpoint(f"Expose {n} {imgtype}")
         camera_exposure = CameraExposure(
             exp_time=exptime if imgtype != "BIAS" else 0.0,
             shutter=imgtype not in ("BIAS", "DARK"),
@@ -331,11 +336,11 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
             n_snaps=n_snaps,
             n_shift=n_shift,
             row_shift=row_shift,
-            test_type=test_type,
-            reason=reason,
-            program=program,
-            sensors=sensors,
-            note=note,
+            test_type=tags.test_type,
+            reason=tags.reason,
+            program=tags.program,
+            sensors=tags.sensors,
+            note=tags.note,
         )
         return await self.expose(camera_exposure)
 

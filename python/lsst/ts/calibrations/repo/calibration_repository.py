@@ -33,8 +33,11 @@ What it offers, with plain Python values in and out:
 
 - `exposure_records`: observation type and exposure time of exposures;
 - `ingested_exposures`: which exposures have raws in the raw collection;
-- `collection_type`, `missing_detectors`, `overlapping_detectors`: the
-  configure-time checks (`scripts.repository_checks`);
+- `collection_type`, `missing_detectors`, `validity_ranges`,
+  `overlapping_detectors`: the configure-time checks
+  (`scripts.repository_checks`);
+- `processed_detectors`: which quanta of a task a job ran successfully
+  (to name the exposures whose processing failed);
 - `verification_statistics`, `ptc_extracts`: what the verdict and the gain
   report read from a job's output collection;
 - `certify`: certification into a CALIBRATION collection
@@ -64,6 +67,11 @@ from .repo_alias import INDEX_ENV_VAR, read_repository_index, repository_index_l
 from .repository import RAW_RUN, open_repository
 
 type DateLike = datetime.date | datetime.datetime | str | astropy.time.Time
+
+
+def _seconds(time: astropy.time.Time) -> str:
+    """ISO text (TAI) to the second, e.g. "2024-10-24T00:00:00"."""
+    return str(astropy.time.Time(time, precision=0).tai.isot)
 
 
 class CalibrationRepository:
@@ -279,6 +287,70 @@ class CalibrationRepository:
             found = {int(ref.dataId["detector"]) for ref in refs}
             return [detector for detector in detectors if detector not in found]
 
+    def validity_ranges(
+        self,
+        dataset_type: str,
+        collections: Sequence[str],
+        detectors: Sequence[int],
+        filter_name: str | None = None,
+    ) -> dict[int, list[tuple[str, str, str]]]:
+        """The validity ranges of ``dataset_type`` certified in ``collections``, per detector.
+
+        A calibration lookup by date finds a certification whose range holds
+        the date; this lists every range there is, to say why none does.
+
+        Parameters
+        ----------
+        dataset_type : `str`
+            E.g. "bias".
+        collections : `list` [`str`]
+            Existing collections searched (CHAINED ones are followed; only
+            CALIBRATION collections have validity ranges).
+        detectors : `list` [`int`]
+            Detectors wanted.
+        filter_name : `str`, optional
+            Physical filter the dataset must have (flats); others are left out.
+
+        Returns
+        -------
+        ranges : `dict` [`int`, `list` [`tuple` [`str`, `str`, `str`]]]
+            Detector → ``(collection, begin, end)`` of each certification
+            (ISO, TAI; "-inf"/"+inf" for an open end), sorted by begin;
+            a detector with none is absent.
+        """
+        wanted = {int(d) for d in detectors}
+        ranges: dict[int, list[tuple[str, str, str]]] = {}
+        if not collections:
+            return ranges
+        with self._lock:
+            butler = self._fresh()
+            try:
+                associations = list(
+                    butler.registry.queryDatasetAssociations(
+                        dataset_type,
+                        collections=list(collections),
+                        collectionTypes={CollectionType.CALIBRATION},
+                        flattenChains=True,
+                    )
+                )
+            except MissingDatasetTypeError:
+                return ranges
+        for association in associations:
+            data_id = association.ref.dataId
+            detector = int(data_id["detector"])
+            if detector not in wanted or association.timespan is None:
+                continue
+            if filter_name is not None and "physical_filter" in data_id.dimensions.names:
+                if data_id["physical_filter"] != filter_name:
+                    continue
+            span = association.timespan
+            begin = _seconds(span.begin) if isinstance(span.begin, astropy.time.Time) else "-inf"
+            end = _seconds(span.end) if isinstance(span.end, astropy.time.Time) else "+inf"
+            ranges.setdefault(detector, []).append((association.collection, begin, end))
+        for found in ranges.values():
+            found.sort(key=lambda item: item[1])
+        return ranges
+
     def overlapping_detectors(
         self,
         calib_collection: str,
@@ -330,6 +402,53 @@ class CalibrationRepository:
         if not isinstance(stats, Mapping):
             raise TypeError(f"{dataset_type} in {collection} is a {type(stats).__name__}, not a mapping.")
         return stats
+
+    def processed_detectors(
+        self, collection: str, exposures: Iterable[int], label: str = "isr"
+    ) -> dict[int, list[int]]:
+        """Per exposure, the detectors whose ``label`` quantum ran successfully in a job.
+
+        A quantum that succeeds writes ``<label>_metadata``; one that fails
+        writes none. Every pipeline of this package labels its ISR ``isr``,
+        the first task each exposure goes through.
+
+        Parameters
+        ----------
+        collection : `str`
+            The job's output collection (or RUN).
+        exposures : iterable of `int`
+            Exposure ids the job processed.
+        label : `str`, optional
+            Task label.
+
+        Returns
+        -------
+        detectors : `dict` [`int`, `list` [`int`]]
+            Exposure → sorted detector ids; every exposure given is a key
+            (an empty list if none succeeded, or the collection is missing).
+        """
+        found: dict[int, list[int]] = {int(e): [] for e in exposures}
+        if not found:
+            return found
+        with self._lock:
+            butler = self._fresh()
+            try:
+                refs = butler.query_datasets(
+                    f"{label}_metadata",
+                    collections=[collection],
+                    where=f"exposure IN ({', '.join(str(i) for i in sorted(found))})",
+                    instrument=self.instrument,
+                    find_first=False,
+                    explain=False,
+                    limit=None,
+                )
+            except (MissingDatasetTypeError, MissingCollectionError):
+                return found
+        for ref in refs:
+            exposure = int(ref.dataId["exposure"])
+            if exposure in found:
+                found[exposure].append(int(ref.dataId["detector"]))
+        return {exposure: sorted(set(detectors)) for exposure, detectors in found.items()}
 
     def ptc_extracts(
         self, collection: str, exposures: Sequence[int], detectors: Sequence[int]

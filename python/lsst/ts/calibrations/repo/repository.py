@@ -33,10 +33,17 @@ A repository made by `bootstrap_repository` has, as at the observatory:
 - the CHAINED collection ``LSSTComCam/calib`` whose first child is the
   CALIBRATION collection ``LSSTComCam/calib/certified``; new certified
   collections can be prepended to the chain (DMTN-222);
-- a SQLite registry in write-ahead-log mode (``PRAGMA journal_mode=WAL``,
-  persistent in the database file), so readers do not wait for a writer
-  and writers do not wait for readers; daf_butler itself sets a 300 s busy
-  timeout and begins write transactions with ``BEGIN IMMEDIATE``.
+- by default, a SQLite registry in the repository, in write-ahead-log mode
+  (``PRAGMA journal_mode=WAL``, persistent in the database file), so
+  readers do not wait for a writer and writers do not wait for readers;
+  daf_butler itself sets a 300 s busy timeout and begins write
+  transactions with ``BEGIN IMMEDIATE``;
+- or, given a PostgreSQL URL (``registry_db``, or the environment variable
+  ``TS_CALIBRATIONS_REGISTRY_DB``), a registry in its own schema of that
+  database (`~lsst.ts.calibrations.repo.registry_database.RegistryDatabase`),
+  as the observatory's repositories have: many writers on many machines.
+  The URL and schema are written into ``butler.yaml``, so everything else
+  opens the repository by its path, whichever the registry.
 
 `open_repository` opens a repository by path or by alias (the butler
 repository index) with the same checks.
@@ -50,6 +57,7 @@ __all__ = [
     "SEED_CONFIG",
     "bootstrap_repository",
     "open_repository",
+    "registry_description",
 ]
 
 import contextlib
@@ -58,10 +66,12 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+import sqlalchemy
 from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
 
 from .errors import RepositoryError
 from .instrument import LSSTComCam
+from .registry_database import RegistryDatabase, resolve_registry_db
 from .repo_alias import read_repository_index
 
 INSTRUMENT_NAME = LSSTComCam.getName()
@@ -121,7 +131,62 @@ def _set_wal(path: Path) -> None:
         raise RepositoryError(f"Cannot put the registry {database} in WAL mode (got {mode!r}).")
 
 
-def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True) -> Butler:
+def _check_registry(root: Path, registry_db: str) -> None:
+    """Raise `RepositoryError` if an existing repository's registry is not ``registry_db``."""
+    names = [name for name in _CONFIG_NAMES if (root / name).is_file()]
+    config = Config(str(root / names[0]))
+    have = str(config.get(("registry", "db"), "")) if "registry" in config else ""
+    wanted = RegistryDatabase.for_repository(registry_db, root).url
+    if have.startswith("sqlite") or not have:
+        raise RepositoryError(
+            f"Butler repository {root} exists with a SQLite registry, not {wanted.render_as_string()}: "
+            "a registry database applies to new repositories; give a new path (or no registry_db)."
+        )
+    existing = sqlalchemy.engine.make_url(have)
+    if (existing.host, existing.port, existing.database) != (wanted.host, wanted.port, wanted.database):
+        raise RepositoryError(
+            f"Butler repository {root} exists with the registry {existing.render_as_string()}, not "
+            f"{wanted.render_as_string()}: give a new path, or its own registry URL."
+        )
+
+
+def registry_description(path: str | os.PathLike[str]) -> str:
+    """Describe a repository's registry for people: ``SQLite`` or ``URL (schema NAME)``.
+
+    Parameters
+    ----------
+    path : `str` or `os.PathLike`
+        Repository root.
+
+    Returns
+    -------
+    description : `str`
+        "SQLite" or the PostgreSQL URL (password hidden) and schema.
+
+    Raises
+    ------
+    RepositoryError
+        If the path is not a butler repository.
+    """
+    root = Path(path).expanduser().absolute()
+    names = [name for name in _CONFIG_NAMES if (root / name).is_file()]
+    if not names:
+        raise RepositoryError(f"{root} is not a butler repository (no butler.yaml).")
+    config = Config(str(root / names[0]))
+    db = str(config.get(("registry", "db"), "")) if "registry" in config else ""
+    if not db or db.startswith("sqlite"):
+        return "SQLite"
+    url = sqlalchemy.engine.make_url(db)
+    return f"{url.render_as_string()} (schema {config.get(('registry', 'namespace'), 'default')})"
+
+
+def bootstrap_repository(
+    path: str | os.PathLike[str],
+    *,
+    exist_ok: bool = True,
+    registry_db: str | None = None,
+    registry_namespace: str | None = None,
+) -> Butler:
     """Create (or complete) an LSSTComCam butler repository and return a writeable butler.
 
     Idempotent: bootstrapping an existing LSSTComCam repository only adds
@@ -135,6 +200,19 @@ def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True)
     exist_ok : `bool`, optional
         Accept an existing repository (the default). If false, an existing
         repository is an error.
+    registry_db : `str`, optional
+        Registry database of a new repository:
+        ``postgresql://USER@HOST:PORT/DATABASE`` puts it in a new schema of
+        that PostgreSQL database (no password in the URL: daf_butler reads
+        it from ``~/.lsst/db-auth.yaml``); "" gives a SQLite registry in
+        the repository; None (the default) takes the environment variable
+        ``TS_CALIBRATIONS_REGISTRY_DB``, SQLite if it is unset or empty.
+        Given explicitly for an existing repository, it must be that
+        repository's database.
+    registry_namespace : `str`, optional
+        Schema of a new PostgreSQL registry (default: made from the
+        directory name and a random suffix, so every new repository has its
+        own). Ignored for SQLite.
 
     Returns
     -------
@@ -147,14 +225,19 @@ def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True)
         Raised, leaving the path untouched, if the path is a file or a
         non-empty directory that is not a butler repository, if it is a
         repository of another instrument, if it exists and ``exist_ok``
-        is false, or if the repository lacks this package's storage classes.
+        is false, or if the repository lacks this package's storage classes;
+        if ``registry_db`` is not a usable PostgreSQL database (the message
+        says why), or is given and differs from an existing repository's.
     """
     root = Path(path).expanduser().absolute()
+    url = resolve_registry_db(registry_db)
     if root.exists() and not root.is_dir():
         raise RepositoryError(f"{root} exists and is not a directory: give a new or empty directory.")
     if root.is_dir() and _is_repository(root):
         if not exist_ok:
             raise RepositoryError(f"Butler repository {root} already exists (exist_ok=False).")
+        if registry_db:
+            _check_registry(root, registry_db)
         butler = Butler.from_config(str(root), writeable=True)
         try:
             _check_instruments(butler, str(root), require=False)
@@ -168,7 +251,12 @@ def bootstrap_repository(path: str | os.PathLike[str], *, exist_ok: bool = True)
             "give a repository, a new path or an empty directory."
         )
     else:
-        Butler.makeRepo(str(root), config=Config(SEED_CONFIG))
+        config = Config(SEED_CONFIG)
+        if url is not None:
+            database = RegistryDatabase.for_repository(url, root, registry_namespace)
+            database.prepare()
+            config["registry"] = database.registry_config()
+        Butler.makeRepo(str(root), config=config)
         _set_wal(root)
         butler = Butler.from_config(str(root), writeable=True)
     raw_type = DatasetType(

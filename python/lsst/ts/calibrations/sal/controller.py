@@ -25,11 +25,11 @@ __all__ = ["Controller"]
 
 import asyncio
 import logging
-import types
 from typing import Any
 
 from .base import HEARTBEAT_INTERVAL, ExpectedError
 from .domain import Domain
+from .lifecycle_mixin import LifecycleMixin
 from .sal_info import SalInfo
 from .sal_log_handler import SalLogHandler
 from .topics.controller_command import ControllerCommand
@@ -40,7 +40,7 @@ from .topics.controller_telemetry import ControllerTelemetry
 _BUILTIN_COMMANDS = ("setAuthList", "setLogLevel")
 
 
-class Controller:
+class Controller(LifecycleMixin):
     """The SAL side of a component: read its commands, write its events and telemetry.
 
     Parameters
@@ -323,18 +323,6 @@ class Controller:
                     self.done_task.set_result(None)
                 else:
                     self.done_task.set_exception(exception)
-
-    async def __aenter__(self) -> "Controller":
-        await self.start_task
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __getattr__(self, name: str) -> Any:
         # Only called for missing attributes: say which topics exist.

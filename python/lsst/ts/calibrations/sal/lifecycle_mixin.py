@@ -55,8 +55,10 @@ class LifecycleMixin:
     start_on_enter: typing.ClassVar[bool] = True
     """Without a `start_task`, does entering await `start`?"""
 
-    start_task: asyncio.Future[None] | None = None
-    """Done when the component has started; None: `start` is awaited on entering."""
+    start_task: asyncio.Future[None]
+    """Done when the component has started. A component may have none (a
+    salobj Remote made with ``start=False`` has no such attribute); then
+    `start` is awaited on entering."""
 
     async def start(self) -> None:
         """Start the component; awaited on entering when there is no `start_task`."""
@@ -72,8 +74,9 @@ class LifecycleMixin:
         raise NotImplementedError(f"{type(self).__name__} must implement close()")
 
     async def __aenter__(self) -> typing.Self:
-        if self.start_task is not None:
-            await self.start_task
+        start_task = getattr(self, "start_task", None)
+        if start_task is not None:
+            await start_task
         elif self.start_on_enter:
             await self.start()
         return self

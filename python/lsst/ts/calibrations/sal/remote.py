@@ -24,18 +24,18 @@
 __all__ = ["Remote"]
 
 import asyncio
-import types
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from .domain import Domain
+from .lifecycle_mixin import LifecycleMixin
 from .sal_info import SalInfo
 from .topics.remote_command import RemoteCommand
 from .topics.remote_event import RemoteEvent
 from .topics.remote_telemetry import RemoteTelemetry
 
 
-class Remote:
+class Remote(LifecycleMixin):
     """Command a SAL component and read its events and telemetry.
 
     Parameters
@@ -92,6 +92,9 @@ class Remote:
         If the component is unknown, the index is bad, both ``include`` and
         ``exclude`` are given, or they name topics that do not exist.
     """
+
+    start_on_enter: ClassVar[bool] = False
+    """``async with`` does not start a Remote made with ``start=False`` (as salobj)."""
 
     def __init__(
         self,
@@ -210,19 +213,6 @@ class Remote:
         if self._closing:
             return
         await self.salinfo.close()  # calls _salinfo_closed
-
-    async def __aenter__(self) -> "Remote":
-        if self.start_called:
-            await self.start_task
-        return self
-
-    async def __aexit__(
-        self,
-        type: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: types.TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __getattr__(self, name: str) -> Any:
         # Only called for missing attributes: say which topics exist.

@@ -29,6 +29,7 @@ from .certification_record import *
 from .config_options import *
 from .exposure_sequence import *
 from .gain_report import *
+from .left_out_exposures import *
 from .make_comcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *

@@ -32,10 +32,17 @@ included:
 2. Per image type of ``script_mode``: "Taking N biases." (N = n +
    n_discard); the images taken one at a time, tagged with program,
    reason, note and the group ID; "Images taken: (...); type: BIAS" (the
-   discards dropped); then, while the camera takes the next type, every
-   detector of every image is awaited in the OODS (``imageInOODS`` matched
-   by image name, ``statusCode`` checked, ``oods_timeout``) and that
-   type's processing starts (`CalibrationProcessor`).
+   discards dropped). From its readout on, every detector of each image is
+   awaited in the OODS (``imageInOODS`` matched by image name,
+   ``statusCode`` checked, ``oods_timeout`` counted from that image's
+   readout); an image whose ingest failed, or that never reached the OODS,
+   is left out of processing and named (`CalibrationProcessor.leave_out`).
+   Once every image of the type is in the OODS or left out, while the
+   camera takes the next type, that type's processing starts with the rest
+   (`CalibrationProcessor`). Before each image, the script checks that
+   some product can still use it (`CalibrationProcessor.pointless`): when
+   none can (the biases all failed and the darks need the new bias), data
+   taking stops at once, with a WARNING saying why.
 3. "Data-taking part completed."; the processing awaited.
 4. The summary logged (facts only: what the repository holds, and why
    each product not certified or verified is so), the run's CHAINED
@@ -53,8 +60,12 @@ writes to the butler repository goes through one
 per run, called in threads; this package never imports the butler.
 
 Final state: FAILED if a step failed (the reason names the step and the
-job) or a generation run did not certify every product it was asked for;
-DONE with a WARNING when external verification finds failures. ``stop``
+job, or the exposures left out that leave too few to make the product) or
+a generation run did not certify every product it was asked for; DONE with
+a WARNING when external verification finds failures, and DONE with a
+WARNING naming each exposure left out and why when the rest made every
+product (also in the summary and the run record's
+``exposures_left_out``). ``stop``
 (or SIGTERM) ends camera work after the image being taken, aborts the OCPS
 jobs still running and ends STOPPED. Every exposure taken stays ingested
 and is listed in the log and the record with the jobs and collections, so
@@ -78,7 +89,7 @@ from ..observatory.base_camera import BaseCamera
 from ..observatory.remote_group import RemoteGroup
 from ..repo.image_type import ImageType
 from ..repo.verification_verdict import VerificationVerdict, judge_verification
-from ..sal.base import ExpectedError
+from ..sal.base import ExpectedError, current_tai
 from ..sal.base_script import BaseScript
 from ..sal.config_problem import ConfigProblem
 from .calibration_plan import CalibrationPlan
@@ -169,7 +180,11 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     taken : `dict` [`str`, `list` [`int`]]
         Exposure ids taken per image type, discards included.
     kept : `dict` [`str`, `list` [`int`]]
-        Exposure ids processed per image type (discards dropped).
+        Exposure ids kept per image type (discards dropped; those left out
+        of processing included: see `CalibrationProcessor.left_out`).
+    not_taken : `dict` [`str`, `str`]
+        Image types whose images were not all taken because no product
+        could use them any more, and why.
     processor : `CalibrationProcessor` or `None`
         The processing of the run (set by ``run``).
     run_record_path : `pathlib.Path` or `None`
@@ -201,7 +216,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         self.kept: dict[str, list[int]] = {}
         self.run_record_path: Path | None = None
         self.reprocess: dict[ImageType, list[int]] = {}
+        self.not_taken: dict[str, str] = {}
         self._ingests: list[asyncio.Task[None]] = []
+        self._oods_waits: dict[int, asyncio.Task[None]] = {}
         self._config: dict[str, typing.Any] = {}
         self._run_began = 0.0
         self.timings: dict[str, float] = {}
@@ -244,6 +261,15 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             return resolve_filter(value, available)
         except ValueError as e:
             raise ExpectedError(str(e)) from e
+
+    async def current_filter(self) -> str | None:
+        """The filter in place (that of the flats when ``filter`` is null), or None if unknown.
+
+        The base class does not know it; a subclass whose camera tells it
+        overrides this, so the repository checks look for flats of that
+        filter.
+        """
+        return None
 
     def judge_verification(
         self, stats: collections.abc.Mapping[typing.Any, typing.Any], threshold: int, n_detectors: int
@@ -307,8 +333,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             except ExpectedError as e:
                 problems.append(ConfigProblem(str(e), option="filter"))
         if plan is not None and "repo" not in skip:
+            when = self.images_time()
+            flats_filter = self.filter_name
+            if flats_filter is None and ImageType.FLAT in plan.image_types:
+                flats_filter = await self.current_filter()
             try:
-                found = await asyncio.to_thread(self._check_repository, plan, self.filter_name)
+                found = await asyncio.to_thread(self._check_repository, plan, flats_filter, when)
             except RuntimeError as e:  # RepositoryError: not a repository (its module imports the butler)
                 found = [f"repo={plan.repo!r}: {e}"]
             problems += [ConfigProblem(text, option="repo") for text in found]
@@ -436,9 +466,39 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         assert repository.instrument == instrument
         return repository.exposure_records(ids)
 
-    def _check_repository(self, plan: CalibrationPlan, filter_name: str | None) -> list[str]:
-        """Problems of the repository for the plan (`check_repository`; blocking)."""
-        return check_repository(plan, self.open_repository(plan.repo), filter_name=filter_name)
+    def _check_repository(self, plan: CalibrationPlan, filter_name: str | None, when: str) -> list[str]:
+        """Problems of the repository for the plan (`check_repository`; blocking).
+
+        Reference calibrations must be valid at ``when`` (ISO, TAI): the time
+        of the images to be taken (`images_time`).
+        """
+        return check_repository(plan, self.open_repository(plan.repo), filter_name=filter_name, when=when)
+
+    def images_time(self) -> str:
+        """When the images of the run will be taken, by the camera's clock (ISO, TAI).
+
+        The camera's latest timestamp (``timestampTransition`` of
+        ``ccsCommandState``, ``timestampEndOfReadout`` of ``endReadout``)
+        advanced by the time since it was received; now if the camera has
+        reported neither. At the observatory this is now; a simulated
+        camera runs on its own clock.
+        """
+        camera = self.camera.camera
+        now = current_tai()
+        stamps = []
+        for topic, field in (
+            (camera.evt_ccsCommandState, "timestampTransition"),
+            (camera.evt_endReadout, "timestampEndOfReadout"),
+        ):
+            data = topic.get()
+            if data is not None and float(getattr(data, field)) > 0:
+                stamps.append((float(data.private_rcvStamp), float(getattr(data, field))))
+        tai = now
+        if stamps:
+            received, stamp = max(stamps)
+            tai = stamp + max(0.0, now - received)
+        moment = datetime.datetime.fromtimestamp(tai, datetime.UTC).replace(tzinfo=None)
+        return moment.isoformat(timespec="seconds")
 
     def estimate_duration(self) -> float:
         """Estimated duration (s) of the run: camera time plus the processing tail (`CalibrationPlan`)."""
@@ -472,8 +532,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         for sequence in plan.sequences:
             image_type = sequence.image_type
             times = sequence.exposure_times
+            why = self.processor.pointless(image_type)
+            if why:
+                self._stop_taking(image_type, len(times), why)
+                continue
             await self.checkpoint(f"Taking {len(times)} {image_type.plural}.")
-            exposure_ids = await self.take_images(image_type, times)
+            exposure_ids = await self.take_images(image_type, times, n_discard=sequence.n_discard)
             kept = exposure_ids[sequence.n_discard :]
             self.kept[image_type] = kept
             await self.checkpoint(f"Images taken: {tuple(kept)}; type: {image_type}")
@@ -484,8 +548,16 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.checkpoint("Data-taking part completed.")
         await asyncio.gather(*self._ingests)
         await self.processor.wait()
+        self.processor.block_unstarted()
         self._mark("processing_end")
         self.judge_run()
+
+    def _stop_taking(self, image_type: ImageType, count: int, why: str) -> None:
+        """Record and say (WARNING) that ``count`` images of a type are not taken, and why."""
+        self.not_taken[image_type] = why
+        self.log.warning(
+            "Not taking the %s %s: no product can use them any more: %s", count, image_type.plural, why
+        )
 
     def make_processor(self, plan: CalibrationPlan) -> CalibrationProcessor:
         """The processing of the run, on the run's repository."""
@@ -494,24 +566,40 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         )
 
     async def _ingest_then_process(self, image_type: str, exposure_ids: list[int], kept: list[int]) -> None:
-        """Wait until the OODS has every detector of the images, then start their processing.
+        """Wait until every image is in the OODS or left out, then start the processing of the rest.
 
-        Runs while the camera takes the next image type.
+        Runs while the camera takes the next image type. The waits
+        (`_wait_for_one`) started as each image was read out.
+        """
+        assert self.processor is not None
+        waits = [self._oods_waits[e] for e in exposure_ids if e in self._oods_waits]
+        await asyncio.gather(*waits)
+        remaining = self.processor.left_out.remaining(image_type, kept)
+        self.log.info(
+            "%s: %d image(s) in the OODS, %d kept left out; processing starts with %d",
+            image_type,
+            len(exposure_ids),
+            len(kept) - len(remaining),
+            len(remaining),
+        )
+        self.processor.start(image_type, kept)
 
-        Raises
-        ------
-        ExpectedError
-            If the OODS did not ingest them (the message says which and why).
+    async def _wait_for_one(self, image_type: str, exposure_id: int, kept: bool) -> None:
+        """Wait for one image in the OODS (`wait_for_ingest`); leave it out if it never gets there.
+
+        ``oods_timeout`` counts from the image's readout. A discarded image
+        that is not ingested is only reported (it is not processed anyway).
         """
         assert self.processor is not None
         try:
-            await self.wait_for_ingest(exposure_ids)
+            await self.wait_for_ingest([exposure_id])
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            raise ExpectedError(f"OODS ingest of the {image_type} images {exposure_ids} failed: {e}") from e
-        self.log.info("%s: %d image(s) in the OODS; processing starts", image_type, len(exposure_ids))
-        self.processor.start(image_type, kept)
+            if kept:
+                self.processor.leave_out(image_type, exposure_id, f"not ingested: {e}")
+            else:
+                self.log.warning("Discarded %s exposure %s not ingested: %s", image_type, exposure_id, e)
 
     def _mark(self, name: str) -> None:
         if self._run_began and name not in self.timings:
@@ -537,18 +625,29 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.processor.wait()
         self.judge_run()
 
-    async def take_images(self, image_type: str, times: typing.Sequence[float]) -> list[int]:
-        """Take the images of one type one at a time (the OODS wait is `_ingest_then_process`).
+    async def take_images(
+        self, image_type: str, times: typing.Sequence[float], n_discard: int = 0
+    ) -> list[int]:
+        """Take the images of one type one at a time; return their exposure ids.
 
-        A stop while an image is being taken lets that image finish (it is
-        then listed with the others) before the stop takes effect.
+        The OODS wait of each image (`_wait_for_one`) starts as it is read
+        out; the first ``n_discard`` are discards. Taking stops early, with
+        a WARNING, as soon as no product can use these images any more
+        (`CalibrationProcessor.pointless`). A stop while an image is being
+        taken lets that image finish (it is then listed with the others)
+        before the stop takes effect.
         """
         plan = self.plan
         assert plan is not None
         taken = self.taken.setdefault(image_type, [])
         group_id = self.group_id or None
         self._mark("first_image")
+        first = len(taken)
         for i, exptime in enumerate(times):
+            why = self.processor.pointless(image_type) if self.processor is not None and i > 0 else ""
+            if why:
+                self._stop_taking(ImageType[str(image_type)], len(times) - i, why)
+                break
             if i > 0 and plan.wait_between_exposures > 0:
                 await asyncio.sleep(plan.wait_between_exposures)
             task = asyncio.create_task(
@@ -568,11 +667,16 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 if not task.done():
                     self.log.info("Stop requested: finishing the %s image being taken", image_type)
                     try:
-                        taken += await task
+                        finished = await task
+                        taken += finished
+                        for exposure_id in finished:
+                            self._watch_ingest(image_type, exposure_id, kept=i >= n_discard)
                     except Exception as e:
                         self.log.error("The %s image being taken when stopped failed: %s", image_type, e)
                 raise
             taken += exposure_ids
+            for exposure_id in exposure_ids:
+                self._watch_ingest(image_type, exposure_id, kept=i >= n_discard)
             done = sum(len(ids) for ids in self.taken.values())
             planned = sum(sequence.total for sequence in plan.sequences)
             self.log.info(
@@ -584,7 +688,17 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 done,
                 planned,
             )
-        return taken[-len(times) :]
+        return taken[first:]
+
+    def _watch_ingest(self, image_type: str, exposure_id: int, kept: bool) -> None:
+        """Start the OODS wait of an image just read out (`_wait_for_one`)."""
+        if self.processor is None or exposure_id in self._oods_waits:
+            return
+        if kept:
+            self.processor.left_out.add_kept(image_type, exposure_id)
+        self._oods_waits[exposure_id] = asyncio.create_task(
+            self._wait_for_one(image_type, exposure_id, kept), name=f"OODS wait {exposure_id}"
+        )
 
     @abc.abstractmethod
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
@@ -602,6 +716,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         """
         assert self.processor is not None and self.plan is not None
         outcomes = self.processor.outcomes
+        left_out = self.processor.left_out.describe()
         if self.processor.failures:
             raise ExpectedError("Failed: " + " | ".join(self.processor.failures))
         certifying = [step.name for step in self.plan.steps if step.certify]
@@ -616,13 +731,18 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         failed = [o.describe() for o in outcomes.values() if o.status == ProductStatus.VERIFICATION_FAILED]
         if failed:
             self.log.warning("Verification found failures: %s", " | ".join(failed))
+        if left_out:
+            self.log.warning(
+                "Left out of processing (the products were made from the rest): %s", " | ".join(left_out)
+            )
 
     async def cleanup(self) -> None:
         """Abort running jobs; log the summary; define the run collection; write the record; report."""
         self._mark("end")
-        for task in self._ingests:
+        waits = [*self._ingests, *self._oods_waits.values()]
+        for task in waits:
             task.cancel()
-        await asyncio.gather(*self._ingests, return_exceptions=True)
+        await asyncio.gather(*waits, return_exceptions=True)
         aborted = await self.ocps.abort_running()
         if self.processor is not None:
             await self.processor.cancel()
@@ -734,6 +854,11 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                     lines.append(f"  not in {raw}: {absent}")
             else:
                 lines.append(f"  ingestion into {raw} could not be read from the repository")
+        for image_type, why in record.images_not_taken.items():
+            lines.append(f"  {image_type}: images not (all) taken: no product could use them ({why})")
+        for image_type, reasons in record.exposures_left_out.items():
+            for exposure, why in reasons.items():
+                lines.append(f"  left out of processing: {image_type} {exposure}: {why}")
         for outcome in record.products.values():
             lines.append(f"  {outcome.describe()}")
         for job_id, job in record.jobs.items():
@@ -786,7 +911,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             explicit_keys=sorted(self.explicit_config_keys),
             plan=plan.to_dict() if plan is not None else {},
             exposures_taken={k: list(v) for k, v in self.taken.items()},
-            exposures_processed={k: list(v) for k, v in self.kept.items()},
+            exposures_processed={
+                k: (self.processor.left_out.remaining(k, v) if self.processor is not None else list(v))
+                for k, v in self.kept.items()
+            },
+            exposures_left_out=self.processor.left_out.to_dict() if self.processor is not None else {},
+            images_not_taken=dict(self.not_taken),
             aborted_jobs=list(aborted),
             software_versions=RunRecord.software_versions_now(),
         )

@@ -52,13 +52,24 @@ blocks its dependents (`CalibrationPlan.dependents`), which are reported
 as not generated with the reason. External verification failures are
 recorded (``VERIFICATION_FAILED``) but are not failures of the run.
 
+Exposures left out (`left_out`, a `LeftOutExposures`): the script leaves
+out an exposure whose ingest failed or that never reached the OODS
+(`leave_out`); a job that fails because the ISR of some exposures failed
+for a detector (no ``isr_metadata`` for it in the job's output, while other
+exposures have theirs) leaves those exposures out and is submitted again
+with the rest. A step starts, and a job is submitted again, only while the
+exposures left can still make its product (`LeftOutExposures.shortfall`);
+otherwise the step fails, naming what was left out. `pointless` tells the
+script when the images of a type can no longer serve any step, so it stops
+taking them.
+
 Nothing is swallowed: every failed job or certification is recorded in
 `failures` with the step and the job id, and the script ends FAILED.
 """
 
 from __future__ import annotations
 
-__all__ = ["CalibrationProcessor"]
+__all__ = ["CalibrationProcessor", "NotEnoughExposuresError"]
 
 import asyncio
 import datetime
@@ -68,6 +79,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..repo.verification_verdict import VerificationVerdict
 from .gain_report import GainReport
+from .left_out_exposures import LeftOutExposures
 from .ocps_client import OcpsClient
 from .ocps_job_result import OcpsJobError, OcpsJobResult
 from .processing_step import ProcessingStep
@@ -79,6 +91,10 @@ if TYPE_CHECKING:
 
 type VerdictFunction = Callable[[Mapping[Any, Any], int, int], VerificationVerdict]
 """``judge(stats, threshold, n_detectors) -> VerificationVerdict`` (see `judge_verification`)."""
+
+
+class NotEnoughExposuresError(RuntimeError):
+    """The exposures left after leaving some out cannot make a product (the message says why)."""
 
 
 class CalibrationProcessor:
@@ -107,6 +123,8 @@ class CalibrationProcessor:
         The gains from flat pairs (`None` if none were measured).
     exposures : `dict` [`str`, `list` [`int`]]
         Exposures given to `start`, per image type.
+    left_out : `LeftOutExposures`
+        The kept exposures and those left out of processing, with why.
     """
 
     def __init__(
@@ -126,6 +144,7 @@ class CalibrationProcessor:
         self.failures: list[str] = []
         self.gains: GainReport | None = None
         self.exposures: dict[str, list[int]] = {}
+        self.left_out = LeftOutExposures(plan)
         self._certified: dict[str, asyncio.Future[bool]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -184,14 +203,76 @@ class CalibrationProcessor:
         await asyncio.gather(*running, return_exceptions=True)
 
     def exposures_of(self, step: ProcessingStep) -> list[int]:
-        """The kept exposures a step's jobs process."""
-        return [e for image_type in step.images for e in self.exposures.get(image_type, [])]
+        """The kept exposures a step's jobs process (those left out excluded)."""
+        return [
+            e
+            for image_type in step.images
+            for e in self.left_out.remaining(image_type, self.exposures.get(image_type, []))
+        ]
+
+    def leave_out(self, image_type: str, exposure: int, reason: str) -> None:
+        """Leave a kept exposure out of processing, with why (logged as a warning once)."""
+        if self.left_out.leave_out(image_type, exposure, reason):
+            self.log.warning("Leaving out %s exposure %s: %s", image_type, exposure, reason)
+
+    def doomed(self, name: str) -> str:
+        """Why step ``name`` can no longer make its product ("" if it still can).
+
+        It cannot when it ended without its product (failed, blocked,
+        verification failed), when the exposures left fall short
+        (`LeftOutExposures.shortfall`), or when a step it needs cannot.
+        """
+        step = self.plan.step(name)
+        outcome = self.outcomes[name]
+        future = self._certified.get(name)
+        if future is not None and future.done() and step.certify and not future.result():
+            return outcome.describe()
+        if outcome.status in (ProductStatus.FAILED, ProductStatus.BLOCKED):
+            return outcome.describe()
+        short = self.left_out.shortfall(step)
+        if short:
+            return f"{name}: {short}"
+        for dependency in step.after:
+            why = self.doomed(dependency)
+            if why:
+                return why
+        return ""
+
+    def pointless(self, image_type: str) -> str:
+        """Why taking (more) images of a type is pointless ("" if some step can still use them).
+
+        Images no step uses (no processing asked) are never pointless:
+        they are what the run was asked for.
+        """
+        users = [step for step in self.plan.steps if image_type in step.images]
+        reasons = []
+        for step in users:
+            why = self.doomed(step.name)
+            if not why:
+                return ""
+            reasons.append(f"{step.name} cannot be made ({why})")
+        return "; ".join(reasons)
+
+    def block_unstarted(self) -> None:
+        """Mark the steps never started that can no longer be made BLOCKED, with why."""
+        for step in self.plan.steps:
+            outcome = self.outcomes[step.name]
+            if step.name in self._tasks or outcome.status != ProductStatus.PENDING:
+                continue
+            why = self.doomed(step.name)
+            if why and not why.startswith(f"{step.name}:"):
+                outcome.status = ProductStatus.BLOCKED
+                outcome.reason = f"not made: it needs what cannot be made ({why})"
+            elif why:
+                outcome.status = ProductStatus.FAILED
+                outcome.reason = why.removeprefix(f"{step.name}: ")
+                self.failures.append(why)
 
     async def _process(self, step: ProcessingStep) -> None:
         outcome = self.outcomes[step.name]
         try:
             await self._run_step(step, outcome)
-        except OcpsJobError as e:
+        except (OcpsJobError, NotEnoughExposuresError) as e:
             outcome.status = ProductStatus.FAILED
             outcome.reason = str(e)
             self.failures.append(f"{step.name}: {e}")
@@ -219,16 +300,17 @@ class CalibrationProcessor:
             outcome.reason = f"needs {', '.join(missing)}, which was not certified"
             self.log.warning("%s not generated: %s", step.name, outcome.reason)
             return
+        self._check_enough(step)
         generated: OcpsJobResult | None = None
         if step.generate:
-            generated = await self._run_job(
+            generated = await self._run_job_leaving_out(
                 outcome, "generate", step.pipeline, step.config_options, step.input_collections, step
             )
         if step.verify:
             inputs = list(step.verify_input_collections)
             if step.verification == "internal" and generated is not None:
                 inputs.insert(0, generated.output_collection)
-            verified = await self._run_job(
+            verified = await self._run_job_leaving_out(
                 outcome, "verify", step.verify_pipeline, step.verify_config_options, inputs, step
             )
             if not await self._verdict(step, outcome, verified):
@@ -252,6 +334,77 @@ class CalibrationProcessor:
         elif not step.generate and not step.verify:
             outcome.status = ProductStatus.TAKEN
             outcome.reason = "images taken only: neither generation nor verification was asked"
+
+    def _check_enough(self, step: ProcessingStep) -> None:
+        """Raise `NotEnoughExposuresError` if the exposures left cannot make the step's product."""
+        short = self.left_out.shortfall(step)
+        if short:
+            raise NotEnoughExposuresError(f"{step.name} not made: {short}")
+
+    async def _run_job_leaving_out(
+        self,
+        outcome: ProductOutcome,
+        kind: str,
+        pipeline: str,
+        options: Sequence[str],
+        inputs: Sequence[str],
+        step: ProcessingStep,
+    ) -> OcpsJobResult:
+        """Run a job; if it failed for some exposures only, leave them out and run it again.
+
+        Raises
+        ------
+        OcpsJobError
+            If the job failed otherwise (the message names the job).
+        NotEnoughExposuresError
+            If the exposures left can no longer make the product.
+        """
+        while True:
+            try:
+                return await self._run_job(outcome, kind, pipeline, options, inputs, step)
+            except OcpsJobError as e:
+                if e.result is None or not await self._leave_out_failed(step, kind, e.result):
+                    raise
+            self._check_enough(step)
+            self.log.warning(
+                "%s %s: submitting the job again without the exposures left out (%d left)",
+                kind,
+                step.name,
+                len(self.exposures_of(step)),
+            )
+
+    async def _leave_out_failed(self, step: ProcessingStep, kind: str, result: OcpsJobResult) -> bool:
+        """Leave out the exposures whose ISR failed in a failed job; return whether there were any.
+
+        Only when the ISR succeeded for some exposures: a job that processed
+        none failed for another reason, which no exposure is blamed for.
+        """
+        exposures = self.exposures_of(step)
+        detectors = list(self.plan.detectors)
+        try:
+            processed = await asyncio.to_thread(
+                self.repository.processed_detectors, result.output_collection, exposures
+            )
+        except Exception as e:
+            self.log.warning("Could not read what job %s processed: %s", result.job_id, e)
+            return False
+        failed = {
+            exposure: [d for d in detectors if d not in processed.get(exposure, [])] for exposure in exposures
+        }
+        failed = {exposure: missing for exposure, missing in failed.items() if missing}
+        if not failed or not any(processed.values()):
+            return False
+        for exposure, missing in failed.items():
+            image_type = next(
+                (t for t in step.images if exposure in self.exposures.get(t, [])), step.images[0]
+            )
+            self.leave_out(
+                image_type,
+                exposure,
+                f"processing failed for detector(s) {', '.join(str(d) for d in missing)} in job "
+                f"{result.job_id} ({kind} {step.name}; log {result.log_path})",
+            )
+        return True
 
     async def _run_job(
         self,

@@ -71,6 +71,17 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         assert isinstance(self.camera, ComCam)
         return self.camera
 
+    async def current_filter(self) -> str | None:
+        """The filter in place (the last ``endSetFilter.filterName``), or None if the camera did not say.
+
+        Read from what the camera has written, without waiting: a camera
+        that is not running leaves it unknown.
+        """
+        data = self.comcam.camera.evt_endSetFilter.get()
+        if data is None or not data.filterName:
+            return None
+        return str(data.filterName)
+
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
         """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
         assert self.plan is not None

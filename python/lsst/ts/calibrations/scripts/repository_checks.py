@@ -36,8 +36,11 @@ Public API
       plan (and ``filter_name`` for flats, when given): cpDark needs bias;
       cpFlat bias and dark; findDefects bias; verifyBias bias; verifyDark
       bias and dark; verifyFlat bias, dark and flat; cpBias and cpPtc none.
-      With ``when`` (an ISO date or `astropy.time.Time`, e.g. the date of
-      the exposures to come) the calibration must also be valid then;
+      With ``when`` (an ISO date or `astropy.time.Time`: the time of the
+      exposures to come, by the camera's clock) the calibration must also
+      be valid then, by the butler's calibration lookup by date (as ISR
+      finds it); one certified only for other dates is refused naming its
+      dataset type, detector, collection and validity range;
     * ``calib_collection``, when the run certifies, is a CALIBRATION
       collection if it exists, and holds no certification of the same
       dataset type and detector whose validity overlaps the plan's range
@@ -153,6 +156,31 @@ def check_repository(
                     filter_name if dataset_type == "flat" else None,
                     when,
                 )
+                ranges = (
+                    repository.validity_ranges(
+                        dataset_type, search, missing, filter_name if dataset_type == "flat" else None
+                    )
+                    if missing and when is not None
+                    else {}
+                )
+                if ranges:
+                    found = "; ".join(
+                        f"detector {detector}: "
+                        + ", ".join(f"[{begin}, {end}) in {collection}" for collection, begin, end in spans)
+                        for detector, spans in sorted(ranges.items())
+                    )
+                    band = f" for filter {filter_name}" if dataset_type == "flat" and filter_name else ""
+                    problems.append(
+                        f"{option}: {_pipeline_name(pipeline)} needs a {dataset_type}{band} valid at "
+                        f"{when} TAI (when the images are to be taken, by the camera's clock), but the "
+                        f"{dataset_type} certified in {', '.join(names)} is valid only (TAI) {found}: "
+                        f"certify a {dataset_type} valid then (e.g. in {plan.instrument}/calib) or give "
+                        "collections that hold one"
+                        + (".", " or set generate_calibrations: true to make it in this run.")[
+                            not plan.generate_calibrations
+                        ]
+                    )
+                    missing = [d for d in missing if d not in ranges]
                 if missing:
                     where = f" valid at {when}" if when is not None else ""
                     band = f" for filter {filter_name}" if dataset_type == "flat" and filter_name else ""

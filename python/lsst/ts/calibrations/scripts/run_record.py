@@ -48,6 +48,8 @@ The file (``format_version`` 1) is one JSON object::
       "exposures_taken": {"BIAS": [2024102400001, ...], ...},      # every exposure, discards included
       "exposures_processed": {"BIAS": [2024102400002, ...], ...},  # the kept ones
       "exposures_ingested": {"BIAS": [2024102400001, ...], ...},   # those the raw collection holds
+      "exposures_left_out": {"BIAS": {"2024102400003": "not ingested: ..."}},  # kept, not processed: why
+      "images_not_taken": {"DARK": "DARK cannot be made (...)"},   # taking stopped: no product could use them
       "products": {"BIAS": {"status": "certified", "reason": "", "jobs": {"generate": "<id>", ...},
                             "collections": {"generate": "u/ocps/<id>", ...}, "certified_into": "...",
                             "validity": ["2024-10-24", "2024-10-25"],
@@ -281,6 +283,13 @@ class RunRecord:
     exposures_ingested : `dict` [`str`, `list` [`int`]]
         Per image type, the exposures taken that the raw collection holds
         (read from the repository at the end of the run).
+    exposures_left_out : `dict` [`str`, `dict` [`int`, `str`]]
+        Per image type, each kept exposure left out of processing (not
+        ingested, never in the OODS, or its processing failed) and why; the
+        others are ``exposures_processed``.
+    images_not_taken : `dict` [`str`, `str`]
+        Image types whose images were not (all) taken because no product
+        could use them any more, and why.
     products : `dict` [`str`, `ProductOutcome`]
         Outcome of each product.
     jobs : `dict` [`str`, `dict`]
@@ -320,6 +329,8 @@ class RunRecord:
     exposures_taken: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     exposures_processed: dict[str, list[int]] = dataclasses.field(default_factory=dict)
     exposures_ingested: dict[str, list[int]] = dataclasses.field(default_factory=dict)
+    exposures_left_out: dict[str, dict[int, str]] = dataclasses.field(default_factory=dict)
+    images_not_taken: dict[str, str] = dataclasses.field(default_factory=dict)
     products: dict[str, ProductOutcome] = dataclasses.field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     aborted_jobs: list[str] = dataclasses.field(default_factory=list)
@@ -506,6 +517,13 @@ class RunRecord:
         try:
             for key in ("exposures_taken", "exposures_processed", "exposures_ingested"):
                 values[key] = _exposures_from_json(values.get(key))
+            values["exposures_left_out"] = {
+                str(image_type): {int(e): str(why) for e, why in reasons.items()}
+                for image_type, reasons in (values.get("exposures_left_out") or {}).items()
+            }
+            values["images_not_taken"] = {
+                str(k): str(v) for k, v in (values.get("images_not_taken") or {}).items()
+            }
             values["products"] = {
                 str(name): _outcome_from_json(str(name), outcome)
                 for name, outcome in (values.get("products") or {}).items()

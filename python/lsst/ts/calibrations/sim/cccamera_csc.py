@@ -627,6 +627,9 @@ class CCCameraCsc(BaseCsc):
                 # A damaged transfer: the file ends early (SimFaults.fail_ingest).
                 with open(path, "r+b") as stream:
                     stream.truncate(path.stat().st_size * 3 // 5)
+            elif self.faults.processing_fails(image.obs_id, detector_id, image.detectors):
+                # Ingests, but cannot be read for processing (SimFaults.fail_processing).
+                self.faults.damage_for_processing(path)
 
     async def close_tasks(self) -> None:
         """Stop the image writer (an image being written in its thread finishes)."""

@@ -54,7 +54,7 @@ from pathlib import Path
 
 from ..repo.camera import get_geometry
 from ..repo.repo_alias import install_repository_alias
-from ..repo.repository import bootstrap_repository
+from ..repo.repository import bootstrap_repository, registry_description
 from ..sal.base import State
 from ..sal.base_csc import BaseCsc
 from ..sal.lifecycle_mixin import LifecycleMixin
@@ -110,6 +110,12 @@ class SimulatedObservatory(LifecycleMixin):
         How the OCPS runs a job's quanta
         (`~lsst.ts.calibrations.sim.ocps_csc.EXECUTION_BACKENDS`): long-lived
         ``workers`` (the default) or one ``pipetask`` process per job.
+    registry_db : `str`, optional
+        Registry database of a new repository:
+        ``postgresql://USER@HOST:PORT/DATABASE`` (its own schema there), ""
+        for SQLite in the repository, None (the default) for the
+        environment variable ``TS_CALIBRATIONS_REGISTRY_DB`` or SQLite; see
+        `~lsst.ts.calibrations.repo.repository.bootstrap_repository`.
 
     Attributes
     ----------
@@ -130,6 +136,9 @@ class SimulatedObservatory(LifecycleMixin):
     alias_line : `str`
         With ``repo_alias``: the shell line that makes the alias reach the
         repository in another session; "" otherwise.
+    registry : `str`
+        The repository's registry, "SQLite" or ``URL (schema NAME)`` (set
+        by `start`).
 
     Raises
     ------
@@ -155,6 +164,7 @@ class SimulatedObservatory(LifecycleMixin):
         repo_alias: str | None = None,
         ocps_max_processes: int | None = None,
         ocps_execution_backend: str = DEFAULT_EXECUTION_BACKEND,
+        registry_db: str | None = None,
     ) -> None:
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
@@ -179,6 +189,8 @@ class SimulatedObservatory(LifecycleMixin):
                 f"{', '.join(EXECUTION_BACKENDS)}."
             )
         self.ocps_execution_backend = ocps_execution_backend
+        self.registry_db = registry_db
+        self.registry = ""
         self.alias_line = ""
         self.ocps: OcpsCsc | None = None
         self._csc_list: list[BaseCsc] = []
@@ -202,8 +214,9 @@ class SimulatedObservatory(LifecycleMixin):
         if self._started:
             return
         self._started = True
-        butler = await asyncio.to_thread(bootstrap_repository, self.repo)
+        butler = await asyncio.to_thread(bootstrap_repository, self.repo, registry_db=self.registry_db)
         await asyncio.to_thread(butler.close)
+        self.registry = await asyncio.to_thread(registry_description, self.repo)
         if self.repo_alias is not None:
             self.alias_line = await asyncio.to_thread(install_repository_alias, self.repo, self.repo_alias)
         model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed)
@@ -266,8 +279,9 @@ class SimulatedObservatory(LifecycleMixin):
         """One line saying what runs where."""
         names = "CCCamera, CCHeaderService, CCOODS" + (", OCPS:2" if self.with_ocps else "")
         alias = f" (alias {self.repo_alias})" if self.repo_alias else ""
+        registry = f" (registry {self.registry})" if self.registry else ""
         return (
-            f"simulated observatory: {names} ENABLED on repository {self.repo}{alias} "
+            f"simulated observatory: {names} ENABLED on repository {self.repo}{alias}{registry} "
             f"(raws in {self.raw_store.root}); time_scale={self.clock.time_scale}, "
             f"start {self.clock.start_utc.isoformat(timespec='seconds')} (day_obs {self.clock.day_obs()}), "
             f"seed={self.seed}, sensor model {self.sensor_model or 'default'}, geometry {self.geometry.name}"

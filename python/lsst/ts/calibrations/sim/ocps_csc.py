@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""OcpsCsc: the simulated OCPS (OCS-controlled pipeline system), running pipelines as jobs.
+"""OcpsCsc: the simulated OCPS (OCS-controlled pipeline system), running ``pipetask`` jobs.
 
 ``execute(pipeline, version, config, data_query, prereq_jobs,
 output_dataset_types)``:
@@ -33,8 +33,8 @@ output_dataset_types)``:
    (each in-progress ack extends the limit by its timeout);
 3. writes ``job_id(event_name="cmd_execute", seq_num, job_id)``;
 4. runs the job: waits for the ``prereq_jobs`` (a prerequisite that did not
-   complete fails the job, naming it), then runs, on its execution backend
-   (``execution_backend``, one of `EXECUTION_BACKENDS`)::
+   complete fails the job, naming it), then runs, as its own process (an
+   argument list, never a shell)::
 
        pipetask --long-log run -p PIPELINE -b REPO -o u/ocps/<job_id>
            -i LSSTComCam/raw/all <config, split with shlex>
@@ -47,15 +47,9 @@ output_dataset_types)``:
    process inherits ``DAF_BUTLER_REPOSITORY_INDEX``
    (`~lsst.ts.calibrations.repo.repo_alias`). A requested ``-j N`` (or
    ``--processes N``) above ``max_processes`` (the cores of this machine by
-   default) is lowered to it, and the cap is logged (CSC log and job log).
-   The ``pipetask`` backend runs that command as one process; the
-   ``workers`` backend (the default) runs the same arguments (plus
-   ``--init-only --save-qgraph``) in a warm quantum worker to plan the job,
-   then executes the quanta on ``-j`` long-lived workers
-   (`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`), and the
-   job completes only if every quantum succeeded;
+   default) is lowered to it, and the cap is logged (CSC log and job log);
 5. writes ``job_result(job_id, exit_code, result)``: ``exit_code`` 0 if the
-   job COMPLETED, 1 for ERROR, 255 if ABORTED;
+   job COMPLETED (process return code 0), 1 for ERROR, 255 if ABORTED;
    ``result`` is the JSON of the final job record
    (`~lsst.ts.calibrations.sim.ocps_job.OcpsJob`, UWS names ``jobId``,
    ``phase``, ``creationTime``, ``startTime``, ``endTime``, ...);
@@ -63,6 +57,18 @@ output_dataset_types)``:
    dm_OCPS does: the command's result text is ``"Job <id> <PHASE>: ..."``
    and the job's success is ``job_result.exit_code``, written before the
    final acknowledgement.
+
+Execution backend (``execution_backend``): ``"workers"`` (the default)
+runs the same arguments (plus ``--init-only --save-qgraph``) in a warm
+quantum worker to plan the job, then executes the quanta on ``-j``
+long-lived workers, and the job completes only if every quantum succeeded
+(`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`);
+``"pipetask"`` runs the command above as one process; ``"bps"`` runs the
+job as a ctrl_bps workflow with the Parsl plugin, quanta clustered per
+detector, on ``-j`` local workers: its process is
+``bps submit <jobs_root>/<job_id>/bps/submit.yaml``, and the job completes
+only if every quantum wrote its outputs
+(`~lsst.ts.calibrations.sim.ocps_bps_backend.OcpsBpsBackend`).
 
 Several jobs run at once (``cmd_execute.allow_multiple_callbacks``). Job
 processes never block the event loop (asyncio subprocesses; file writes in
@@ -78,8 +84,8 @@ not known to this CSC instance is looked up in ``<jobs_root>/<id>/job.json``,
 so jobs of an earlier run of the CSC can be prerequisites.
 
 ``abort_job(job_id)``: a job waiting for prerequisites (or delayed) ends at
-once; a running process group (or each of the job's workers) gets SIGTERM,
-then SIGKILL after ``abort_grace_period`` seconds. The job ends ABORTED with ``exit_code`` 255;
+once; a running process group gets SIGTERM, then SIGKILL after
+``abort_grace_period`` seconds. The job ends ABORTED with ``exit_code`` 255;
 the command completes when the job has ended. Closing the CSC aborts every
 job still running.
 
@@ -89,15 +95,15 @@ Fault injection (tests and demos):
   extra ``-c ocpsInjectedFailure:reason=...`` override naming a task label
   that no pipeline has, so ``pipetask`` itself fails (return code 1, the
   error in the log) and the job ends ERROR with ``exit_code`` 1.
-- `inject_slow_jobs` (``count`` jobs, ``delay`` seconds): the next jobs
-  wait ``delay`` seconds in phase EXECUTING before their process starts (a
-  busy compute node); they can be aborted while waiting.
 - `inject_worker_death` (``count`` jobs, workers backend): a worker of each
   job is killed mid-quantum; the job ends ERROR naming the quanta that did
   not run.
+- `inject_slow_jobs` (``count`` jobs, ``delay`` seconds): the next jobs
+  wait ``delay`` seconds in phase EXECUTING before their process starts (a
+  busy compute node); they can be aborted while waiting.
 """
 
-__all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS", "OcpsCsc"]
+__all__ = ["OcpsCsc"]
 
 import asyncio
 import json
@@ -113,7 +119,9 @@ from ..repo.repo_alias import resolve_repository
 from ..repo.repository import RAW_RUN
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
-from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKENDS
+from .ocps_bps_backend import OcpsBpsBackend
+from .ocps_execution_backend import OcpsExecutionBackend
+from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND
 from .ocps_job import ExecuteJob, OcpsJob
 from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
 from .quantum_worker_pool import QuantumWorkerPool
@@ -134,6 +142,19 @@ _RESERVED_OPTIONS = {
 _PROCESS_OPTIONS = ("-j", "--processes")
 # Task label used by inject_failure: no pipeline has it, so pipetask fails.
 INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
+
+
+def _without_processes(options: list[str]) -> list[str]:
+    """Return the options without the ``-j N`` that `OcpsCsc._cap_processes` put in."""
+    result: list[str] = []
+    i = 0
+    while i < len(options):
+        if options[i] == "-j":
+            i += 2
+        else:
+            result.append(options[i])
+            i += 1
+    return result
 
 
 def _machine_cores() -> int:
@@ -177,18 +198,24 @@ class OcpsCsc(BaseCsc):
         this Python by default.
     heartbeat_interval : `float`, optional
         Interval (s) between heartbeats; 1 s if None.
-    execution_backend : `str`, optional
-        How a job's quanta run: ``workers`` (default: long-lived quantum
-        workers, up to the job's ``-j``, kept warm between jobs) or
-        ``pipetask`` (one ``pipetask run`` process per job).
+    execution_backend : `OcpsExecutionBackend` or `str`, optional
+        How jobs run: ``"workers"`` (the default: long-lived quantum
+        workers, up to the job's ``-j``, kept warm between jobs),
+        ``"pipetask"`` (one ``pipetask run`` process) or ``"bps"`` (a
+        ctrl_bps workflow on local Parsl workers,
+        `~lsst.ts.calibrations.sim.ocps_bps_backend.OcpsBpsBackend`).
+    bps_keep_submit : `str`, optional
+        With the ``"bps"`` backend, when a job's BPS submit folder
+        (``<jobs_root>/<job_id>/bps``) is kept: ``"failed"`` (the default),
+        ``"always"`` or ``"never"``.
 
     Raises
     ------
     ValueError
         Raised if ``max_processes``, ``in_progress_timeout`` or
-        ``abort_grace_period`` is not positive, ``execution_backend`` is
-        not one of `EXECUTION_BACKENDS`, or another argument is invalid
-        (see `BaseCsc`).
+        ``abort_grace_period`` is not positive, ``execution_backend`` or
+        ``bps_keep_submit`` is not one of its values, or another argument
+        is invalid (see `BaseCsc`).
 
     Attributes
     ----------
@@ -215,12 +242,21 @@ class OcpsCsc(BaseCsc):
         abort_grace_period: float = 10.0,
         pipetask: Sequence[str] | None = None,
         heartbeat_interval: float | None = None,
-        execution_backend: str = DEFAULT_EXECUTION_BACKEND,
+        execution_backend: OcpsExecutionBackend | str = DEFAULT_EXECUTION_BACKEND,
+        bps_keep_submit: str = "failed",
     ) -> None:
-        if execution_backend not in EXECUTION_BACKENDS:
-            raise ValueError(
-                f"execution_backend={execution_backend!r} is not one of {', '.join(EXECUTION_BACKENDS)}"
-            )
+        try:
+            self.execution_backend = OcpsExecutionBackend(execution_backend)
+        except ValueError:
+            choices = ", ".join(repr(str(b)) for b in OcpsExecutionBackend)
+            raise ValueError(f"execution_backend={execution_backend!r} must be one of {choices}") from None
+        if bps_keep_submit not in OcpsBpsBackend.KEEP_SUBMIT:
+            choices = ", ".join(map(repr, OcpsBpsBackend.KEEP_SUBMIT))
+            raise ValueError(f"bps_keep_submit={bps_keep_submit!r} must be one of {choices}")
+        self.bps_keep_submit = bps_keep_submit
+        self.bps_backend: OcpsBpsBackend | None = None
+        self.worker_pool: QuantumWorkerPool | None = None
+        self.worker_runner: WorkerJobRunner | None = None
         for name, value in (
             ("max_processes", max_processes),
             ("in_progress_timeout", in_progress_timeout),
@@ -238,9 +274,6 @@ class OcpsCsc(BaseCsc):
         self.pipetask = list(pipetask) if pipetask is not None else [pipetask_executable()]
         self.pipeline_paths = PipelinePaths()
         self.jobs: dict[str, OcpsJob] = {}
-        self.execution_backend = execution_backend
-        self.worker_pool: QuantumWorkerPool | None = None
-        self.worker_runner: WorkerJobRunner | None = None
         self._fail_count = 0
         self._fail_reason = ""
         self._slow_count = 0
@@ -263,7 +296,9 @@ class OcpsCsc(BaseCsc):
             self.jobs_root = Path(self.repo_root) / "ocps" / "jobs"
         assert self.jobs_root is not None
         await asyncio.to_thread(self.jobs_root.mkdir, parents=True, exist_ok=True)
-        if self.execution_backend == "workers":
+        if self.execution_backend == OcpsExecutionBackend.BPS:
+            self.bps_backend = OcpsBpsBackend(self.repo_root, RAW_RUN, keep_submit=self.bps_keep_submit)
+        if self.execution_backend == OcpsExecutionBackend.WORKERS:
             self.worker_pool = QuantumWorkerPool(
                 self.jobs_root.parent / "workers",
                 self.pipeline_paths.pipeline_environment(),
@@ -276,14 +311,14 @@ class OcpsCsc(BaseCsc):
 
     def _backend(self, job: OcpsJob) -> ExecuteJob:
         """The execution backend's way to run ``job`` (the configuration's ``execution_backend``)."""
-        match self.execution_backend:
-            case "pipetask":
-                return OcpsJob.run_pipetask
-            case "workers":
+        match job.execution_backend:
+            case OcpsExecutionBackend.PIPETASK | OcpsExecutionBackend.BPS:
+                return OcpsJob.run_pipetask  # bps: the process is ``bps submit``
+            case OcpsExecutionBackend.WORKERS:
                 assert self.worker_runner is not None
                 runner = self.worker_runner
                 return lambda job, log_file, env, log: runner.run(job, job.command[len(self.pipetask) :])
-        raise AssertionError(f"unknown execution_backend {self.execution_backend!r}")
+        raise AssertionError(f"unknown execution_backend {job.execution_backend!r}")
 
     # Fault injection.
 
@@ -335,7 +370,7 @@ class OcpsCsc(BaseCsc):
         if self.worker_runner is None:
             raise RuntimeError(
                 f"inject_worker_death needs execution_backend='workers' and a started CSC "
-                f"(execution_backend={self.execution_backend!r})"
+                f"(execution_backend={str(self.execution_backend)!r})"
             )
         self.worker_runner.inject_worker_death(count, after_quanta)
 
@@ -474,7 +509,14 @@ class OcpsCsc(BaseCsc):
         command += ["-o", output, "-i", RAW_RUN, *options, "--output-run", f"{output}/run"]
         if parameters["data_query"].strip():
             command += ["-d", parameters["data_query"]]
-        return OcpsJob(
+        if self.bps_backend is not None:
+            bps_options = _without_processes(options)
+            try:
+                self.bps_backend.check_options(bps_options)
+            except ValueError as e:
+                raise ExpectedError(f"execute: {e}") from None
+            command = self.bps_backend.command(self.jobs_root / job_id)
+        job = OcpsJob(
             job_id=job_id,
             parameters=parameters,
             pipeline=pipeline,
@@ -486,8 +528,12 @@ class OcpsCsc(BaseCsc):
             processes=processes,
             requested_processes=requested,
             phase=OcpsJobPhase.PENDING if prereq_jobs else OcpsJobPhase.QUEUED,
-            execution_backend=self.execution_backend,
+            backend=self.bps_backend,
+            execution_backend=str(self.execution_backend),
         )
+        if self.bps_backend is not None:
+            self.bps_backend.register(job, bps_options)
+        return job
 
     def _cap_processes(self, options: list[str], config: str) -> tuple[list[str], int | None, int]:
         """Lower a requested ``-j N`` / ``--processes N`` to ``max_processes``.

@@ -23,13 +23,14 @@
 
 __all__ = ["DEFAULT_EXECUTION_BACKEND", "EXECUTION_BACKENDS", "QuantumWorkerDiedError"]
 
-EXECUTION_BACKENDS: tuple[str, ...] = ("pipetask", "workers")
-"""Values of the OCPS's ``execution_backend``: ``pipetask`` runs a job as one
-``pipetask run`` process; ``workers`` runs its quanta on long-lived quantum
-workers (`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`)."""
+from .ocps_execution_backend import OcpsExecutionBackend
 
-DEFAULT_EXECUTION_BACKEND = "workers"
-"""The backend used unless configured otherwise."""
+EXECUTION_BACKENDS: tuple[str, ...] = tuple(str(backend) for backend in OcpsExecutionBackend)
+"""Values of the OCPS's ``execution_backend`` (`OcpsExecutionBackend`)."""
+
+DEFAULT_EXECUTION_BACKEND = str(OcpsExecutionBackend.WORKERS)
+"""The backend used unless configured otherwise: measured faster than one
+``pipetask`` process per job (:doc:`sim/ocps`)."""
 
 
 class QuantumWorkerDiedError(ConnectionError):

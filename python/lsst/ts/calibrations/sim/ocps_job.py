@@ -90,10 +90,13 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .ocps_job_phase import FINAL_PHASES as _FINAL_PHASES
 from .ocps_job_phase import OcpsJobPhase as Phase
+
+if TYPE_CHECKING:
+    from .ocps_bps_backend import OcpsBpsBackend
 
 ExecuteJob = Callable[["OcpsJob", IO[bytes], Mapping[str, str], logging.Logger], Awaitable[None]]
 """A backend's way to run a job: ``await execute(job, log_file, env, log)`` must finish it."""
@@ -160,6 +163,8 @@ class OcpsJob:
     """The job's process while it runs."""
     spawning: bool = dataclasses.field(default=False, repr=False)
     """True while the process is being created (`abort` then lets `run` signal it)."""
+    backend: "OcpsBpsBackend | None" = dataclasses.field(default=None, repr=False)
+    """The BPS backend when the job runs as a BPS workflow (its process is ``bps submit``)."""
     execution_backend: str = "pipetask"
     """The backend that runs the job (``pipetask`` or ``workers``)."""
     stop: Callable[[signal.Signals], None] | None = dataclasses.field(default=None, repr=False)
@@ -328,6 +333,9 @@ class OcpsJob:
                 )
                 header.append(f"# {cap}")
                 log.info("Job %s: %s", self.job_id, cap)
+            if self.backend is not None:
+                header += await self.backend.prepare(self)
+                env = self.backend.environment(env)
             # Opened in a thread that a cancellation cannot orphan: if this task is
             # cancelled meanwhile, the file is closed as soon as the open completes.
             # Appending: workers write to the same file through their own descriptors.
@@ -351,6 +359,9 @@ class OcpsJob:
             self.finish(Phase.ERROR, f"the OCPS could not run the job: {e!r}")
         finally:
             self.process = None
+            if self.backend is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.backend.finish(self, self.phase == Phase.COMPLETED))
             if log_file is not None:
                 await asyncio.shield(asyncio.to_thread(log_file.close))
             with contextlib.suppress(Exception):
@@ -395,14 +406,44 @@ class OcpsJob:
             self.stop = None
         if self.abort_requested:
             self.finish(Phase.ABORTED, "aborted by abort_job", return_code)
+        elif return_code == 0 and self.backend is not None:
+            await self._finish_workflow(log)
         elif return_code == 0:
             self.finish(Phase.COMPLETED, "", return_code)
+        elif self.backend is not None:
+            self.finish(
+                Phase.ERROR,
+                f"{self.backend.name} ended with return code {return_code}; see {self.log_file}",
+                return_code,
+            )
         else:
             self.finish(
                 Phase.ERROR,
                 f"pipetask ended with return code {return_code}; see {self.log_file}",
                 return_code,
             )
+
+    async def _finish_workflow(self, log: logging.Logger) -> None:
+        """End a BPS job whose ``bps submit`` ended with 0: COMPLETED only if every quantum wrote
+        its outputs.
+        """
+        assert self.backend is not None
+        try:
+            failed = await self.backend.find_failed_quanta(self)
+        except Exception as e:
+            log.exception("Job %s: cannot read the outcome of its quanta", self.job_id)
+            self.finish(Phase.ERROR, f"the outcome of the job's quanta cannot be read: {e!r}", 0)
+            return
+        if not failed:
+            self.finish(Phase.COMPLETED, "", 0)
+            return
+        shown = ", ".join(failed[:20]) + (f" and {len(failed) - 20} more" if len(failed) > 20 else "")
+        self.finish(
+            Phase.ERROR,
+            f"{self.backend.name} ended with 0 but {len(failed)} quanta wrote no outputs: {shown}; "
+            f"cluster logs in {self.backend.submit_path(self) / 'logs'}",
+            0,
+        )
 
     async def abort(self, grace_period: float, log: logging.Logger) -> None:
         """End the job: cancel it if it has no process, else SIGTERM then SIGKILL.
@@ -426,11 +467,15 @@ class OcpsJob:
         else:
             log.info("Aborting job %s: SIGTERM to what runs it (%s)", self.job_id, self.execution_backend)
             stop(signal.SIGTERM)
+            if self.backend is not None:
+                await self.backend.terminate(self, signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.shield(self.done), grace_period)
             except TimeoutError:
                 log.warning("Job %s still running %.3g s after SIGTERM: SIGKILL", self.job_id, grace_period)
                 stop(signal.SIGKILL)
+                if self.backend is not None:
+                    await self.backend.terminate(self, signal.SIGKILL)
         await asyncio.shield(self.done)
 
 

@@ -47,7 +47,7 @@ Blocking (butler, subprocesses): call `make` in a thread from async code.
 From the shell::
 
     python -m lsst.ts.calibrations.sim.reference_calibrations REPO [--detectors 0,1] [--geometry reduced]
-        [--filter r_03] [--defects] [--ptc]
+        [--filter r_03] [--defects] [--ptc] [--registry-db postgresql://USER@HOST:PORT/DATABASE]
 """
 
 from __future__ import annotations
@@ -136,6 +136,10 @@ class ReferenceCalibrations:
         Exposure times (s) of the reference darks and flats.
     n_processes : `int`, optional
         ``pipetask -j``.
+    registry_db : `str` or `None`, optional
+        Registry database of a new repository (``postgresql://...``; ""
+        for SQLite; None for ``TS_CALIBRATIONS_REGISTRY_DB`` or SQLite), as
+        `~lsst.ts.calibrations.repo.repository.bootstrap_repository` takes it.
     log : `logging.Logger` or `None`, optional
         Logger; this module's if None.
 
@@ -165,6 +169,7 @@ class ReferenceCalibrations:
         dark_time: float = 5.0,
         flat_time: float = 5.0,
         n_processes: int = 1,
+        registry_db: str | None = None,
         log: logging.Logger | None = None,
     ) -> None:
         for name, value in (("n_bias", n_bias), ("n_dark", n_dark), ("n_flat", n_flat)):
@@ -191,6 +196,7 @@ class ReferenceCalibrations:
         self.dark_time = dark_time
         self.flat_time = flat_time
         self.n_processes = n_processes
+        self.registry_db = registry_db
         self.log = log if log is not None else logging.getLogger(__name__)
         self.pipeline_paths = PipelinePaths()
 
@@ -202,7 +208,7 @@ class ReferenceCalibrations:
         products : `list` [`str`]
             e.g. ``["flat", "ptc"]``; empty if every requested product is there.
         """
-        butler = bootstrap_repository(self.repo)
+        butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
         try:
             missing = []
             for product in self.products:
@@ -251,7 +257,7 @@ class ReferenceCalibrations:
             ids = [e for kind in IMAGES[product] for e in exposures[kind]]
             began = time.monotonic()
             self._pipetask(product, output, ids)
-            butler = bootstrap_repository(self.repo)
+            butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
             try:
                 refs = certify_calibrations(
                     butler, [output], CERTIFIED_COLLECTION, product, self.begin, self.end
@@ -277,7 +283,7 @@ class ReferenceCalibrations:
         """Simulate and ingest the raws the products need; exposure ids per kind."""
         kinds = sorted({kind for product in products for kind in IMAGES[product]}, key=PRODUCTS.index)
         model = SensorModel.from_yaml(self.sensor_model, self.seed)
-        butler = bootstrap_repository(self.repo)
+        butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
         exposures: dict[str, list[int]] = {}
         try:
             records = butler.registry.queryDimensionRecords(
@@ -373,6 +379,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "-j", "--processes", type=int, default=1, help="pipetask -j (1: in one process, the fastest here)."
     )
+    parser.add_argument(
+        "--registry-db",
+        metavar="URL",
+        help="Registry of a new repository: postgresql://USER@HOST:PORT/DATABASE (its own schema there). "
+        "Default: $TS_CALIBRATIONS_REGISTRY_DB, else SQLite in the repository.",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
@@ -390,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             defects=args.defects,
             ptc=args.ptc,
             n_processes=args.processes,
+            registry_db=args.registry_db,
         ).make()
     except (RuntimeError, ValueError, LookupError) as e:
         print(f"reference_calibrations: {e}", file=sys.stderr)

@@ -32,7 +32,12 @@ and demonstrations arm faults on it before or while images are taken:
   ``imageInOODS`` is written for it;
 - `SimFaults.fail_ingest`: the raw files of this image arrive damaged
   (truncated), so the OODS's ingest fails and each of its detectors gets
-  ``imageInOODS`` with ``statusCode`` 1 and the ingest error.
+  ``imageInOODS`` with ``statusCode`` 1 and the ingest error;
+- `SimFaults.fail_processing`: the raw file of one detector of this image
+  is complete and ingests, but the header of its first amplifier segment
+  lacks ``DATASEC`` (`damage_for_processing`), so reading it for
+  processing fails: that detector's ISR quantum fails in every OCPS job
+  that processes the image.
 
 The same faults can be given as text (`SimFaults.add_spec`, used by
 ``run_one_script --simulate --sim-fault SPEC``):
@@ -43,6 +48,8 @@ spec                           fault
 ``camera:COMMAND[:TIMES]``     the next TIMES (default 1) CCCamera COMMANDs fail
 ``oods-lose:N``                image N never reaches the OODS
 ``ingest-fail:N``              ingest of image N fails
+``process-fail:N[:DETECTOR]``  processing of image N fails for DETECTOR (an
+                               id; default the first detector read out)
 ``ocps-fail[:COUNT]``          the next COUNT (default 1) OCPS jobs fail
 ``ocps-slow:COUNT:DELAY``      the next COUNT OCPS jobs wait DELAY s to start
 =============================  ===============================================
@@ -55,6 +62,9 @@ __all__ = ["SimFaults"]
 
 import collections
 import dataclasses
+import os
+
+from astropy.io import fits
 
 
 @dataclasses.dataclass
@@ -69,6 +79,9 @@ class SimFaults:
         Ordinals (1-based) of images that never reach the OODS.
     failed_ingests : `set` [`int`]
         Ordinals (1-based) of images whose ingest fails.
+    failed_processing : `dict` [`int`, `int` or `None`]
+        Ordinal (1-based) of each image whose processing fails → the
+        detector id it fails for (None: the first detector read out).
     image_numbers : `dict` [`str`, `int`]
         Ordinal of each image taken, by image name (filled by the camera).
     ocps_failures : `int`
@@ -80,6 +93,7 @@ class SimFaults:
     camera_commands: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     lost_images: set[int] = dataclasses.field(default_factory=set)
     failed_ingests: set[int] = dataclasses.field(default_factory=set)
+    failed_processing: dict[int, int | None] = dataclasses.field(default_factory=dict)
     image_numbers: dict[str, int] = dataclasses.field(default_factory=dict)
     ocps_failures: int = 0
     ocps_slow_jobs: int = 0
@@ -124,6 +138,55 @@ class SimFaults:
         """
         self.failed_ingests.add(self._check_number(image_number))
 
+    def fail_processing(self, image_number: int, detector: int | None = None) -> None:
+        """Make processing of image ``image_number`` (1 = the first taken) fail for one detector.
+
+        The raw ingests; reading it for processing fails (`damage_for_processing`).
+
+        Parameters
+        ----------
+        image_number : `int`
+            Ordinal of the image (>= 1).
+        detector : `int`, optional
+            Detector id (0-8); the first detector the image reads out if None.
+
+        Raises
+        ------
+        ValueError
+            If ``image_number`` < 1 or ``detector`` is not in 0-8.
+        """
+        if detector is not None and not 0 <= detector <= 8:
+            raise ValueError(f"detector={detector} must be a ComCam detector id, 0-8.")
+        self.failed_processing[self._check_number(image_number)] = detector
+
+    def processing_fails(self, obs_id: str, detector: int, detectors: list[int]) -> bool:
+        """Is the raw of this image and detector armed to fail processing?
+
+        Parameters
+        ----------
+        obs_id : `str`
+            Image name.
+        detector : `int`
+            Detector id of the raw.
+        detectors : `list` [`int`]
+            Detectors the image reads out, in order.
+        """
+        number = self.image_numbers.get(obs_id)
+        if number not in self.failed_processing:
+            return False
+        wanted = self.failed_processing[number]
+        return detector == (wanted if wanted is not None else detectors[0])
+
+    @staticmethod
+    def damage_for_processing(path: str | os.PathLike[str]) -> None:
+        """Remove ``DATASEC`` from the first amplifier segment of a raw file (blocking).
+
+        The file keeps its size, segments and primary header, so it
+        ingests; reading its pixels for processing fails.
+        """
+        with fits.open(path, mode="update") as hdul:
+            del hdul[1].header["DATASEC"]
+
     def take_camera_command_fault(self, command: str) -> bool:
         """Use up one armed failure of a camera command; return whether there was one."""
         if self.camera_commands[command] > 0:
@@ -163,7 +226,8 @@ class SimFaults:
         ----------
         spec : `str`
             ``camera:COMMAND[:TIMES]``, ``oods-lose:N``, ``ingest-fail:N``,
-            ``ocps-fail[:COUNT]`` or ``ocps-slow:COUNT:DELAY``.
+            ``process-fail:N[:DETECTOR]``, ``ocps-fail[:COUNT]`` or
+            ``ocps-slow:COUNT:DELAY``.
 
         Raises
         ------
@@ -172,8 +236,8 @@ class SimFaults:
         """
         kind, _, rest = spec.strip().partition(":")
         usage = (
-            "use camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, ocps-fail[:COUNT] or "
-            "ocps-slow:COUNT:DELAY"
+            "use camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, process-fail:N[:DETECTOR], "
+            "ocps-fail[:COUNT] or ocps-slow:COUNT:DELAY"
         )
         try:
             if kind == "camera" and rest:
@@ -183,6 +247,9 @@ class SimFaults:
                 self.lose_image(int(rest))
             elif kind == "ingest-fail":
                 self.fail_ingest(int(rest))
+            elif kind == "process-fail":
+                number, _, detector = rest.partition(":")
+                self.fail_processing(int(number), int(detector) if detector else None)
             elif kind == "ocps-fail":
                 count = int(rest) if rest else 1
                 if count < 1:

@@ -27,7 +27,8 @@ entry point ``simulated`` of the ``lsst.ts.calibrations.observatories``
 group. It adds the "simulated observatory" options (``--simulate``,
 ``--repo PATH``, ``--time-scale F``, ``--sensor-model FILE``, ``--seed
 N``, ``--date YYYY-MM-DD``, ``--geometry reduced|full``, ``--sim-fault
-SPEC``, ``--ocps-max-processes N``), checks them, and with ``--simulate``
+SPEC``, ``--ocps-max-processes N``, ``--registry-db URL``), checks them,
+and with ``--simulate``
 makes the observatory:
 
 * with the local transport, `SimulatedObservatory` (CCCamera,
@@ -73,6 +74,7 @@ SIMULATOR_OPTIONS = (
     "sim_fault",
     "ocps_max_processes",
     "ocps_execution_backend",
+    "registry_db",
 )
 """Destinations of the simulator's options, in command-line order."""
 
@@ -120,7 +122,7 @@ def add_simulator_arguments(
         action="append",
         metavar="SPEC",
         help="Fault to inject (repeatable): camera:COMMAND[:TIMES], oods-lose:N, ingest-fail:N, "
-        "ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
+        "process-fail:N[:DETECTOR], ocps-fail[:COUNT], ocps-slow:COUNT:DELAY.",
     )
     parser.add_argument(
         "--ocps-max-processes",
@@ -134,6 +136,13 @@ def add_simulator_arguments(
         choices=EXECUTION_BACKENDS,
         help=f"How the simulated OCPS runs a job's quanta (default: {DEFAULT_EXECUTION_BACKEND}): workers "
         "(long-lived processes, up to the job's -j) or pipetask (one pipetask run process per job).",
+    )
+    parser.add_argument(
+        "--registry-db",
+        metavar="URL",
+        help="Registry of a new repository: postgresql://USER@HOST:PORT/DATABASE, in a schema of its own "
+        "(password in ~/.lsst/db-auth.yaml, not in the URL). Default: $TS_CALIBRATIONS_REGISTRY_DB, else "
+        "SQLite in the repository. Given for an existing repository, it must be its database.",
     )
 
 
@@ -163,6 +172,11 @@ def check_simulator_arguments(parser: argparse.ArgumentParser, namespace: argpar
         parser.error(f"--seed {namespace.seed} must be >= 0")
     if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
         parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
+    if namespace.registry_db and not namespace.registry_db.startswith("postgresql"):
+        parser.error(
+            f"--registry-db {namespace.registry_db!r} must be postgresql://USER@HOST:PORT/DATABASE "
+            "(leave it out for SQLite in the repository)"
+        )
     if namespace.date is not None:
         try:
             datetime.datetime.fromisoformat(namespace.date)
@@ -207,6 +221,7 @@ def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObser
         repo_alias=DEFAULT_REPO_ALIAS,
         ocps_max_processes=namespace.ocps_max_processes,
         ocps_execution_backend=namespace.ocps_execution_backend or DEFAULT_EXECUTION_BACKEND,
+        registry_db=namespace.registry_db,
     )
 
 
