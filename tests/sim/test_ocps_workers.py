@@ -152,6 +152,7 @@ def alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 async def test_workers_make_what_pipetask_makes(client: Client, repo: Path) -> None:
     """A job on two workers, sharded by detector, gives the pipetask backend's products, value for value."""
     on_workers = await client.run(f"-j 2 {BIAS_CONFIG}")
@@ -183,6 +184,7 @@ async def test_workers_make_what_pipetask_makes(client: Client, repo: Path) -> N
     assert chains[0][1:] == chains[1][1:] and chains[0][0] == on_workers["outputRun"]
 
 
+@pytest.mark.slow
 async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: Client, repo: Path) -> None:
     """A worker killed mid-quantum: the job ends ERROR (exit code 1), naming the quanta that did not run."""
     client.csc.inject_worker_death(count=1, after_quanta=1)
@@ -235,6 +237,7 @@ def test_bad_backend_is_refused(repo: Path) -> None:
         OcpsCsc(repo, execution_backend="slurm")
 
 
+@pytest.mark.slow
 async def test_script_run_with_a_dying_worker_certifies_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
