@@ -36,7 +36,7 @@ from queue_harness import EXTERNAL_ROOT, STANDARD_ROOT
 
 from fixtures.timeouts import PIPETASK_TIMEOUT, RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.queue import Location, ScriptProcessState
-from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, parse_args
+from lsst.ts.calibrations.queue.run_script_queue import READY_PREFIX, parse_args, start_simulated_observatory
 from lsst.ts.calibrations.sal import Domain, Remote, ScriptState, State
 from lsst.ts.calibrations.sal.isolation import SUBNAME_ENV
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
@@ -70,6 +70,8 @@ def pids_in_subname(subname: str) -> list[int]:
         (["--simulate", "--time-scale", "0"], "--time-scale 0.0 must be > 0"),
         (["--index", "3"], "invalid choice: 3"),
         (["--port", "70000"], "--port 70000 must be in"),
+        (["--ocps-max-processes", "1"], "--ocps-max-processes need --simulate"),
+        (["--simulate", "--ocps-max-processes", "0"], "--ocps-max-processes 0 must be >= 1"),
     ],
 )
 def test_bad_options(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,6 +84,17 @@ def test_defaults() -> None:
     namespace = parse_args([])
     assert (namespace.index, namespace.host, namespace.simulate) == (1, "127.0.0.1", False)
     assert parse_args(["--simulate"]).repo == str(pathlib.Path("_work") / "queue" / "repo")
+
+
+def test_simulated_observatory_gets_the_ocps_cap() -> None:
+    # The daily default asks pipetask for 8 processes; on a small machine the panel's
+    # operator caps the simulated OCPS (as bin/run-daily-default does) or waits an hour.
+    namespace = parse_args(["--simulate", "--repo", "r", "--time-scale", "0.1", "--ocps-max-processes", "1"])
+    observatory = start_simulated_observatory(namespace)
+    args = list(observatory.args)
+    assert args[args.index("--ocps-max-processes") + 1] == "1"
+    assert args[args.index("--time-scale") + 1] == "0.1"
+    assert "--ocps-max-processes" not in start_simulated_observatory(parse_args(["--simulate"])).args
 
 
 async def start_command(

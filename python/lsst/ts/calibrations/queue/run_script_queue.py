@@ -23,8 +23,9 @@
 ``--simulate``) the simulated observatory, each in its own process where
 it runs at the observatory, serving until interrupted.
 
-``run_script_queue [--simulate] [--repo PATH] [--time-scale F] [--port N]
-[--host H] [--token T] [--index 1|2] [--standard DIR] [--external DIR]``
+``run_script_queue [--simulate] [--repo PATH] [--time-scale F]
+[--ocps-max-processes N] [--port N] [--host H] [--token T] [--index 1|2]
+[--standard DIR] [--external DIR]``
 
 * Isolation: the processes talk over DDS in the isolation name
   ``LSST_TOPIC_SUBNAME``; if it is not set, a fresh private one is made
@@ -110,6 +111,14 @@ def make_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--time-scale", type=float, metavar="F", help="Real seconds per simulated second (default 1.0)."
     )
+    sim.add_argument(
+        "--ocps-max-processes",
+        type=int,
+        metavar="N",
+        help="Cap on the simulated OCPS's pipetask -j (default: the machine's cores). A script's "
+        "n_processes (8 by default) above it is lowered to it; 1 is fastest for reduced-geometry quanta "
+        "on a small machine.",
+    )
     return parser
 
 
@@ -129,7 +138,11 @@ def parse_args(args: typing.Sequence[str] | None = None) -> argparse.Namespace:
     parser = make_parser()
     namespace = parser.parse_args(args)
     if not namespace.simulate:
-        given = [name for name in ("repo", "time_scale") if getattr(namespace, name) is not None]
+        given = [
+            name
+            for name in ("repo", "time_scale", "ocps_max_processes")
+            if getattr(namespace, name) is not None
+        ]
         if given:
             options = ", ".join("--" + name.replace("_", "-") for name in given)
             parser.error(f"{options} need --simulate (they configure the simulated observatory)")
@@ -137,6 +150,8 @@ def parse_args(args: typing.Sequence[str] | None = None) -> argparse.Namespace:
         namespace.repo = str(DEFAULT_REPO)
     if namespace.time_scale is not None and not namespace.time_scale > 0:
         parser.error(f"--time-scale {namespace.time_scale} must be > 0 (1.0 = real timings)")
+    if namespace.ocps_max_processes is not None and namespace.ocps_max_processes < 1:
+        parser.error(f"--ocps-max-processes {namespace.ocps_max_processes} must be >= 1")
     if not 0 <= namespace.port <= 65535:
         parser.error(f"--port {namespace.port} must be in [0, 65535]")
     return namespace
@@ -154,7 +169,7 @@ def start_simulated_observatory(
     Parameters
     ----------
     namespace : `argparse.Namespace`
-        The options (``repo``, ``time_scale``).
+        The options (``repo``, ``time_scale``, ``ocps_max_processes``).
 
     Returns
     -------
@@ -170,6 +185,8 @@ def start_simulated_observatory(
     args = ["--simulate", "--repo", str(namespace.repo)]
     if namespace.time_scale is not None:
         args += ["--time-scale", str(namespace.time_scale)]
+    if getattr(namespace, "ocps_max_processes", None) is not None:
+        args += ["--ocps-max-processes", str(namespace.ocps_max_processes)]
     try:
         observatory = observatory_from_args(args, transport="dds")
     except ValueError as e:
