@@ -98,9 +98,9 @@ def test_put_get_bit_exact_and_compressed(repo: Butler) -> None:
         assert [h.name for h in hdul] == ["PRIMARY", "IMAGE", "MASK", "VARIANCE", "METADATA"]
         kinds = {h.name: (type(h).__name__, h.compression_type) for h in hdul[1:4]}
         assert kinds == {
-            "IMAGE": ("CompImageHDU", "GZIP_2"),
+            "IMAGE": ("CompImageHDU", "GZIP_1"),
             "MASK": ("CompImageHDU", "RICE_1"),
-            "VARIANCE": ("CompImageHDU", "GZIP_2"),
+            "VARIANCE": ("CompImageHDU", "GZIP_1"),
         }
         assert hdul["MASK"].header["MP_BAD"] == 0
     uncompressed = sum(getattr(exposure, p).array.nbytes for p in ("image", "mask", "variance"))
@@ -159,7 +159,7 @@ def test_seed_config_recipe_is_lossless() -> None:
     recipes = config["datastore", "formatters", "write_recipes", entry["formatter"]].toDict()
     validated = ExposureFormatter.validate_write_recipes(recipes)
     assert validated is not None
-    assert validated["lossless"] == FitsCompression(image="GZIP_2", mask="RICE_1", variance="GZIP_2")
+    assert validated["lossless"] == FitsCompression(image="GZIP_1", mask="RICE_1", variance="GZIP_1")
     assert validated["noCompression"] == FitsCompression(image="NONE", mask="NONE", variance="NONE")
 
 

@@ -26,9 +26,9 @@ A write recipe of `~lsst.ts.calibrations.repo.formatters.ExposureFormatter`
 names one algorithm per plane and the tile height::
 
     lossless:
-      image: GZIP_2
+      image: GZIP_1
       mask: RICE_1
-      variance: GZIP_2
+      variance: GZIP_1
       tile_rows: 64
 
 Only lossless settings exist: integer planes (the mask) take ``RICE_1``,
@@ -78,9 +78,9 @@ class FitsCompression:
         ``tile_rows`` is not a positive integer.
     """
 
-    image: str = "GZIP_2"
+    image: str = "GZIP_1"
     mask: str = "RICE_1"
-    variance: str = "GZIP_2"
+    variance: str = "GZIP_1"
     tile_rows: int = 64
 
     PLANE_TYPES: ClassVar[Mapping[str, str]] = {"image": "float", "mask": "integer", "variance": "float"}

@@ -176,7 +176,7 @@ class ExposureFormatter(FormatterV2):
 
     Write parameter ``recipe`` names the write recipe (default
     ``lossless``); recipes come from the datastore configuration's
-    ``write_recipes`` for this class, and ``lossless`` (Rice mask, GZIP_2
+    ``write_recipes`` for this class, and ``lossless`` (Rice mask, GZIP_1
     float planes, 64-row tiles) and ``noCompression`` always exist.
     """
 
@@ -189,7 +189,7 @@ class ExposureFormatter(FormatterV2):
     """The recipe used when the configuration names none."""
 
     BUILTIN_RECIPES: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "lossless": {"image": "GZIP_2", "mask": "RICE_1", "variance": "GZIP_2", "tile_rows": 64},
+        "lossless": {"image": "GZIP_1", "mask": "RICE_1", "variance": "GZIP_1", "tile_rows": 64},
         "noCompression": {"image": "NONE", "mask": "NONE", "variance": "NONE"},
     }
     """Recipes every repository has (the configuration may redefine them)."""
