@@ -33,15 +33,20 @@ import numpy as np
 import pytest
 import pytest_asyncio
 import yaml
-from lsst.daf.butler import Butler
+from lsst.daf.butler import Butler, CollectionType, DatasetType
 
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
+from lsst.ts.calibrations.repo.images import Exposure
+from lsst.ts.calibrations.repo.ingest import ingest_raws
+from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.ocps_job import OcpsJob
 from lsst.ts.calibrations.sim.ocps_job_phase import OcpsJobPhase
 from lsst.ts.calibrations.sim.ocps_output_policy import OcpsOutputPolicy
+from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
 STD_TIMEOUT = 10.0
 RUN_TIMEOUT = 600.0
@@ -120,21 +125,92 @@ def test_products_and_records_always_kept() -> None:
 @pytest.mark.parametrize("phase", [OcpsJobPhase.ERROR, OcpsJobPhase.ABORTED])
 async def test_failed_job_keeps_everything(phase: OcpsJobPhase, tmp_path: Path) -> None:
     """A job that did not complete is left as it is (no butler is even opened)."""
+    job = make_job(tmp_path, "x", "cpBias.yaml", phase)
+    await OcpsOutputPolicy().apply(job, str(tmp_path / "no-repository"), logging.getLogger("test"))
+    assert not job.log_file.exists()
+
+
+def make_job(tmp_path: Path, job_id: str, pipeline_name: str, phase: OcpsJobPhase) -> OcpsJob:
     job = OcpsJob(
-        job_id="x",
+        job_id=job_id,
         parameters={},
-        pipeline=pipeline("cpBias.yaml"),
+        pipeline=pipeline(pipeline_name),
         prereq_jobs=[],
-        job_dir=tmp_path / "x",
-        output_collection="u/ocps/x",
-        output_run="u/ocps/x/run",
+        job_dir=tmp_path / "jobs" / job_id,
+        output_collection=f"u/ocps/{job_id}",
+        output_run=f"u/ocps/{job_id}/run",
         command=[],
         processes=1,
         requested_processes=None,
     )
-    job.finish(phase, "failed")
-    await OcpsOutputPolicy().apply(job, str(tmp_path / "no-repository"), logging.getLogger("test"))
-    assert not job.log_file.exists()
+    job.finish(phase, "" if phase == OcpsJobPhase.COMPLETED else "failed")
+    return job
+
+
+async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path) -> None:
+    """Per-exposure jobs keep their ISR images; the run-level job removes them from their runs."""
+    raws = tmp_path / "raws"
+    make_calibration_set(
+        raws,
+        model=SensorModel.from_yaml(None, seed=4),
+        geometry_name="reduced",
+        detectors=[0],
+        n_bias=2,
+        n_dark=0,
+        flat_times=(),
+    )
+    repo = tmp_path / "repo"
+    with bootstrap_repository(repo) as butler:
+        refs = ingest_raws(butler, sorted(raws.glob("*.fits")))
+        for name, dimensions, storage_class in (
+            ("cpFlatIsrExp", ("instrument", "exposure", "detector"), "ComCamExposure"),
+            ("cpFlatStatistics", ("instrument", "exposure", "detector"), "StructuredDataDict"),
+            ("cpFlatNormalizeScales", ("instrument",), "StructuredDataDict"),
+        ):
+            butler.registry.registerDatasetType(
+                DatasetType(name, dimensions, storage_class, universe=butler.dimensions)
+            )
+        # Two per-exposure jobs (isr, cpFlatMeasure), one exposure each, then the run-level job.
+        for ref, job_id in zip(refs, ("early1", "early2"), strict=True):
+            run = f"u/ocps/{job_id}/run"
+            butler.collections.register(run)
+            butler.put(Exposure(np.zeros((4, 6), np.float32)), "cpFlatIsrExp", ref.dataId, run=run)
+            butler.put({"LEVEL": 1.0}, "cpFlatStatistics", ref.dataId, run=run)
+        butler.collections.register("u/ocps/final/run")
+        butler.put({"SCALE": 1.0}, "cpFlatNormalizeScales", instrument="LSSTComCam", run="u/ocps/final/run")
+        butler.collections.register("u/ocps/final", CollectionType.CHAINED)
+        butler.collections.redefine_chain(
+            "u/ocps/final",
+            ["u/ocps/final/run", "u/ocps/early1/run", "u/ocps/early2/run", "LSSTComCam/raw/all"],
+        )
+    log = logging.getLogger("test")
+    policy = OcpsOutputPolicy()
+    early = make_job(tmp_path, "early1", "cpFlat.yaml#isr,cpFlatMeasure", OcpsJobPhase.COMPLETED)
+    await policy.apply(early, str(repo), log)
+    assert "no intermediate datasets to remove" in early.log_file.read_text()
+    failed = make_job(tmp_path, "final", "cpFlat.yaml#cpFlatNormalize,cpFlatCombine", OcpsJobPhase.ERROR)
+    await policy.apply(failed, str(repo), log)
+    with Butler.from_config(str(repo)) as butler:
+        assert (
+            len(
+                butler.query_datasets("cpFlatIsrExp", collections="u/ocps/*", find_first=False, explain=False)
+            )
+            == 2
+        )
+    final = make_job(tmp_path, "final", "cpFlat.yaml#cpFlatNormalize,cpFlatCombine", OcpsJobPhase.COMPLETED)
+    await policy.apply(final, str(repo), log)
+    with Butler.from_config(str(repo)) as butler:
+        for name in ("cpFlatIsrExp", "cpFlatStatistics", "cpFlatNormalizeScales"):
+            assert not butler.query_datasets(name, collections="u/ocps/*", find_first=False, explain=False), (
+                name
+            )
+        assert len(butler.query_datasets("raw", collections="LSSTComCam/raw/all", explain=False)) == 2
+    assert not list((repo / "u" / "ocps").rglob("*.fits"))
+    text = final.log_file.read_text()
+    assert (
+        "cpFlatIsrExp x1 from u/ocps/early1/run" in text and "cpFlatIsrExp x1 from u/ocps/early2/run" in text
+    )
+    assert "cpFlatNormalizeScales x1 from u/ocps/final/run" in text
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
