@@ -153,7 +153,9 @@ async def run_daily(args: argparse.Namespace, workdir: Path) -> tuple[Path, int,
     repo = workdir / f"repo-{args.geometry}"
     os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(workdir / "run_records")
     detectors = [int(d) for d in args.detectors.split(",")] if args.detectors else list(range(9))
-    references = ReferenceCalibrations(repo, detectors=detectors, geometry=args.geometry)
+    # --small: fewer reference exposures too (they are not measured, only needed).
+    counts = {"n_bias": 5, "n_dark": 5, "n_flat": 2} if args.small else {}
+    references = ReferenceCalibrations(repo, detectors=detectors, geometry=args.geometry, **counts)
     began = time.monotonic()
     await asyncio.to_thread(references.make)
     print(f"reference calibrations ready in {time.monotonic() - began:.1f} s", flush=True)
@@ -194,7 +196,9 @@ def main() -> int:
     parser.add_argument("--geometry", choices=("reduced", "full"), default="reduced")
     parser.add_argument("--detectors", default="", help="Comma-separated detector ids (default: all nine).")
     parser.add_argument("--time-scale", type=float, default=0.02)
-    parser.add_argument("--small", action="store_true", help="3 biases, 2 darks, 4 flats: a quick check.")
+    parser.add_argument(
+        "--small", action="store_true", help="3 biases, 2 darks, 4 flats (and small references): a quick check."
+    )
     parser.add_argument("--workdir", default="")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
     parser.add_argument("--measure", default="", help="Measure this existing repository instead of running.")
