@@ -197,7 +197,7 @@ def main() -> int:
     parser.add_argument("--detectors", default="", help="Comma-separated detector ids (default: all nine).")
     parser.add_argument("--time-scale", type=float, default=0.02)
     parser.add_argument(
-        "--small", action="store_true", help="3 biases, 2 darks, 4 flats (and small references): a quick check."
+        "--small", action="store_true", help="3 biases, 2 darks, 4 flats, small references: a quick check."
     )
     parser.add_argument("--workdir", default="")
     parser.add_argument("--keep", action="store_true", help="Keep the work folder.")
