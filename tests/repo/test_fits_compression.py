@@ -21,6 +21,8 @@
 
 """Processed images written with lossless FITS tile compression: bit-exact, smaller, recipe-driven."""
 
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,6 +120,47 @@ def test_no_quantization_cards(repo: Butler) -> None:
             assert "ZSCALE" not in table.columns.names and "ZZERO" not in table.columns.names
 
 
+@pytest.mark.parametrize("level", [1, 9])
+def test_gzip_levels_round_trip(level: int, tmp_path: Path) -> None:
+    """Every GZIP level is lossless; a higher one is not larger."""
+    exposure = processed_exposure(9)
+    sizes = []
+    for tile_rows in (7, 64):
+        compression = FitsCompression(tile_rows=tile_rows, gzip_level=level)
+        path = tmp_path / f"level{level}_{tile_rows}.fits"
+        fits.HDUList(
+            [
+                fits.PrimaryHDU(),
+                compression.hdu("image", exposure.image.array),
+                compression.hdu("mask", exposure.mask.array),
+                compression.hdu("variance", exposure.variance.array),
+            ]
+        ).writeto(path)
+        back = ExposureFormatter.read_from_local_file(object.__new__(ExposureFormatter), str(path))
+        assert_bit_exact(back, exposure)
+        sizes.append(path.stat().st_size)
+    assert min(sizes) < 0.6 * sum(getattr(exposure, p).array.nbytes for p in ("image", "mask", "variance"))
+
+
+@pytest.mark.skipif(
+    shutil.which("funpack") is None, reason="CFITSIO's funpack (Debian libcfitsio-bin) not installed"
+)
+def test_cfitsio_reads_the_same_pixels(repo: Butler, tmp_path: Path) -> None:
+    """CFITSIO (funpack) decompresses the files to the very pixels written."""
+    exposure = processed_exposure(10)
+    ref = repo.put(exposure, "cpTestImage", {**DATA_ID, "detector": 3}, run=RUN)
+    unpacked = tmp_path / "unpacked.fits"
+    subprocess.run(["funpack", "-O", str(unpacked), repo.getURI(ref).ospath], check=True, timeout=60)
+    with fits.open(unpacked) as hdul:
+        assert all(type(hdul[name]) is fits.ImageHDU for name in ("IMAGE", "MASK", "VARIANCE"))
+        back = Exposure(
+            np.asarray(hdul["IMAGE"].data, dtype=np.float32),
+            np.asarray(hdul["MASK"].data, dtype=np.int32),
+            np.asarray(hdul["VARIANCE"].data, dtype=np.float32),
+        )
+    assert_bit_exact(back, exposure)
+
+
 def test_uncompressed_files_still_read(tmp_path: Path) -> None:
     """Files written before compression (plain image extensions) read as before."""
     exposure = processed_exposure(7)
@@ -142,6 +185,8 @@ def test_uncompressed_files_still_read(tmp_path: Path) -> None:
         ({"mask": "PLIO_2"}, "mask='PLIO_2'"),
         ({"quantize_level": 16}, "unknown key(s) ['quantize_level']"),
         ({"tile_rows": 0}, "tile_rows=0 must be a positive integer"),
+        ({"gzip_level": 0}, "gzip_level=0 must be an integer from 1"),
+        ({"gzip_level": "fast"}, "gzip_level='fast' must be an integer from 1"),
     ],
 )
 def test_lossy_or_unknown_recipe_refused(recipe: dict, words: str) -> None:
@@ -159,7 +204,9 @@ def test_seed_config_recipe_is_lossless() -> None:
     recipes = config["datastore", "formatters", "write_recipes", entry["formatter"]].toDict()
     validated = ExposureFormatter.validate_write_recipes(recipes)
     assert validated is not None
-    assert validated["lossless"] == FitsCompression(image="GZIP_1", mask="RICE_1", variance="GZIP_1")
+    assert validated["lossless"] == FitsCompression(
+        image="GZIP_1", mask="RICE_1", variance="GZIP_1", tile_rows=64, gzip_level=1
+    )
     assert validated["noCompression"] == FitsCompression(image="NONE", mask="NONE", variance="NONE")
 
 

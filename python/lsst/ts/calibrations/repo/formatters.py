@@ -189,7 +189,13 @@ class ExposureFormatter(FormatterV2):
     """The recipe used when the configuration names none."""
 
     BUILTIN_RECIPES: ClassVar[Mapping[str, Mapping[str, Any]]] = {
-        "lossless": {"image": "GZIP_1", "mask": "RICE_1", "variance": "GZIP_1", "tile_rows": 64},
+        "lossless": {
+            "image": "GZIP_1",
+            "mask": "RICE_1",
+            "variance": "GZIP_1",
+            "tile_rows": 64,
+            "gzip_level": 1,
+        },
         "noCompression": {"image": "NONE", "mask": "NONE", "variance": "NONE"},
     }
     """Recipes every repository has (the configuration may redefine them)."""
