@@ -58,6 +58,7 @@ import yaml
 from lsst.daf.butler import Butler
 
 from lsst.ts.calibrations.sal import ScriptState
+from lsst.ts.calibrations.sal.isolation import ensure_isolation_name
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
@@ -216,6 +217,8 @@ def main() -> int:
             f"{args.detectors or 'all'}, time scale {args.time_scale}",
             flush=True,
         )
+        # A private SAL isolation name: another observatory on this machine never sees this run.
+        ensure_isolation_name("disk")
         workdir = Path(args.workdir or tempfile.mkdtemp(prefix="disk_bench_"))
         try:
             repo, day_obs, run = asyncio.run(run_daily(args, workdir))
