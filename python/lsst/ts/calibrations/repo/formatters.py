@@ -35,9 +35,15 @@ Processed images are written as FITS: the PRIMARY header carries the
 metadata (FITS cards, HIERARCH for long keys), then ``IMAGE`` (float32),
 ``MASK`` (int32, with ``MP_<plane>`` bit cards) and ``VARIANCE`` (float32),
 and a ``METADATA`` extension holding the metadata as UTF-8 JSON, so keys keep
-their case and values their types on reading. Arrays read back are
-native-endian. This module imports only numpy, astropy and daf_butler, so
-every process (pipetask workers included) can load it.
+their case and values their types on reading. The three planes are written
+with lossless FITS tile compression chosen by a write recipe
+(`~lsst.ts.calibrations.repo.fits_compression.FitsCompression`; the
+``recipe`` write parameter names one of the formatter's ``write_recipes``
+in the datastore configuration, default ``lossless``: Rice for the mask,
+GZIP without quantization for the float planes, so pixels read back bit
+for bit). Uncompressed files written before are read as well. Arrays read
+back are native-endian. This module imports only numpy, astropy and
+daf_butler, so every process (pipetask workers included) can load it.
 """
 
 __all__ = ["DefectsFormatter", "ExposureFormatter", "PtcDatasetFormatter", "RawImageFormatter"]
@@ -46,7 +52,7 @@ import json
 import math
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from astropy.io import fits
@@ -56,6 +62,7 @@ from lsst.daf.butler import FormatterV2
 from lsst.resources import ResourcePath
 
 from .defects import Defects
+from .fits_compression import FitsCompression
 from .images import MASK_PLANES, Exposure
 from .ptc_dataset import PhotonTransferCurveDataset
 from .raw import read_raw
@@ -165,11 +172,81 @@ class RawImageFormatter(FormatterV2):
 
 
 class ExposureFormatter(FormatterV2):
-    """Read and write `Exposure` as FITS (PRIMARY metadata, IMAGE, MASK, VARIANCE, METADATA)."""
+    """Read and write `Exposure` as FITS (PRIMARY metadata, IMAGE, MASK, VARIANCE, METADATA).
+
+    Write parameter ``recipe`` names the write recipe (default
+    ``lossless``); recipes come from the datastore configuration's
+    ``write_recipes`` for this class, and ``lossless`` (Rice mask, GZIP_1
+    float planes, 64-row tiles) and ``noCompression`` always exist.
+    """
 
     default_extension = ".fits"
     supported_extensions = frozenset({".fits"})
     can_read_from_local_file = True
+    supported_write_parameters = frozenset({"recipe"})
+
+    DEFAULT_RECIPE: ClassVar[str] = "lossless"
+    """The recipe used when the configuration names none."""
+
+    BUILTIN_RECIPES: ClassVar[Mapping[str, Mapping[str, Any]]] = {
+        "lossless": {
+            "image": "GZIP_1",
+            "mask": "RICE_1",
+            "variance": "GZIP_1",
+            "tile_rows": 64,
+            "gzip_level": 1,
+        },
+        "noCompression": {"image": "NONE", "mask": "NONE", "variance": "NONE"},
+    }
+    """Recipes every repository has (the configuration may redefine them)."""
+
+    @classmethod
+    def validate_write_recipes(cls, recipes: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+        """Check the configured write recipes and add the built-in ones.
+
+        Parameters
+        ----------
+        recipes : `dict` [`str`, `dict`] or `None`
+            Recipes by name, each a `FitsCompression` setting mapping.
+
+        Returns
+        -------
+        validated : `dict` [`str`, `FitsCompression`]
+            Every recipe (built-in ones included) as a `FitsCompression`.
+
+        Raises
+        ------
+        ValueError
+            Raised if a recipe has an unknown key or a lossy setting.
+        """
+        merged: dict[str, Any] = dict(cls.BUILTIN_RECIPES)
+        merged.update(dict(recipes or {}))
+        return {
+            name: value if isinstance(value, FitsCompression) else FitsCompression.from_recipe(name, value)
+            for name, value in merged.items()
+        }
+
+    def compression(self) -> FitsCompression:
+        """Return the compression of the recipe this formatter writes with.
+
+        Returns
+        -------
+        compression : `FitsCompression`
+            The recipe's settings.
+
+        Raises
+        ------
+        ValueError
+            Raised if the ``recipe`` write parameter names no known recipe.
+        """
+        name = str(self.write_parameters.get("recipe", self.DEFAULT_RECIPE))
+        recipes = self.write_recipes or self.validate_write_recipes(None) or {}
+        if name not in recipes:
+            raise ValueError(
+                f"Write parameter recipe={name!r} of {type(self).__name__} is unknown: "
+                f"use one of {sorted(recipes)} or add it to the write_recipes configuration."
+            )
+        return recipes[name]
 
     def read_from_local_file(self, path: str, component: str | None = None, expected_size: int = -1) -> Any:
         """Read an exposure.
@@ -211,17 +288,23 @@ class ExposureFormatter(FormatterV2):
             The exposure.
         uri : `lsst.resources.ResourcePath`
             Local file to write.
+
+        Raises
+        ------
+        ValueError
+            Raised if the ``recipe`` write parameter names no known recipe.
         """
         exposure: Exposure = in_memory_dataset
+        compression = self.compression()
         primary = fits.PrimaryHDU(header=_header_with(exposure.metadata))
-        mask_hdu = fits.ImageHDU(np.asarray(exposure.mask.array, dtype=np.int32), name="MASK")
+        mask_cards = fits.Header()
         for plane, bit in MASK_PLANES.items():
-            mask_hdu.header[f"MP_{plane}"[:8]] = int(bit).bit_length() - 1
+            mask_cards[f"MP_{plane}"[:8]] = int(bit).bit_length() - 1
         hdus = [
             primary,
-            fits.ImageHDU(np.asarray(exposure.image.array, dtype=np.float32), name="IMAGE"),
-            mask_hdu,
-            fits.ImageHDU(np.asarray(exposure.variance.array, dtype=np.float32), name="VARIANCE"),
+            compression.hdu("image", np.asarray(exposure.image.array, dtype=np.float32)),
+            compression.hdu("mask", np.asarray(exposure.mask.array, dtype=np.int32), mask_cards),
+            compression.hdu("variance", np.asarray(exposure.variance.array, dtype=np.float32)),
             _metadata_hdu(exposure.metadata),
         ]
         fits.HDUList(hdus).writeto(uri.ospath, overwrite=True)

@@ -53,7 +53,9 @@ output_dataset_types)``:
    ``result`` is the JSON of the final job record
    (`~lsst.ts.calibrations.sim.ocps_job.OcpsJob`, UWS names ``jobId``,
    ``phase``, ``creationTime``, ``startTime``, ``endTime``, ...);
-6. completes the command (``CMD_COMPLETE``) whatever the job's outcome, as
+6. if the job COMPLETED, removes its intermediate datasets and keeps what
+   is fetched or read (`~lsst.ts.calibrations.sim.ocps_output_policy.OcpsOutputPolicy`);
+7. completes the command (``CMD_COMPLETE``) whatever the job's outcome, as
    dm_OCPS does: the command's result text is ``"Job <id> <PHASE>: ..."``
    and the job's success is ``job_result.exit_code``, written before the
    final acknowledgement.
@@ -124,6 +126,7 @@ from .ocps_execution_backend import OcpsExecutionBackend
 from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND
 from .ocps_job import ExecuteJob, OcpsJob
 from .ocps_job_phase import FINAL_PHASES, OcpsJobPhase
+from .ocps_output_policy import OcpsOutputPolicy
 from .quantum_worker_pool import QuantumWorkerPool
 from .worker_job_runner import WorkerJobRunner
 
@@ -425,6 +428,7 @@ class OcpsCsc(BaseCsc):
             raise
         if not job.is_final:  # run failed unexpectedly; it logged why.
             job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
+        await OcpsOutputPolicy().apply(job, self.repo, self.log)
         record = job.record()
         await self.evt_job_result.set_write(
             job_id=job.job_id, exit_code=job.exit_code, result=json.dumps(record), force_output=True
