@@ -304,7 +304,13 @@ def test_ptc_needs_pairs_and_three_levels() -> None:
     assert "flats 7 unpaired" in message
     message = refused(base.format(n=6, times="[1, 2, 1, 2, 3, 3]"))
     assert "1 pairs" in message
-    assert plan_of(base.format(n=6, times="[1, 1, 2, 2, 3, 3]")).step("PTC").certify
+    # Three pairs at three times: cpPtcSolve would refuse them (minNumberPairs 4), so configure does.
+    message = refused(base.format(n=6, times="[1, 1, 2, 2, 3, 3]"))
+    assert (
+        "at least 4 pairs (cpPtcSolve's minNumberPairs)" in message
+        and "(3 pairs, 3 distinct times)" in message
+    )
+    assert plan_of(base.format(n=8, times="[1, 1, 2, 2, 3, 3, 3, 3]")).step("PTC").certify
     # Left at its default (false), a PTC is not required.
     assert "PTC" not in [s.name for s in plan_of("n_flat: 3\nexp_times_flat: [1, 2, 3]\n").steps]
 

@@ -77,18 +77,31 @@ def test_a_single_planned_exposure_and_verification_alone() -> None:
 
 def test_gains_and_ptc_need_pairs() -> None:
     plan = plan_of(
-        "script_mode: BIAS_DARK_FLAT\nn_bias: 2\nn_dark: 2\nexp_times_flat: [1, 1, 2, 2, 4, 4]\n"
+        "script_mode: BIAS_DARK_FLAT\nn_bias: 2\nn_dark: 2\nexp_times_flat: [1, 1, 2, 2, 4, 4, 4, 4]\n"
         "do_ptc: true\ngenerate_calibrations: true\n"
     )
     left = LeftOutExposures(plan)
-    for exposure in range(1, 7):
+    for exposure in range(1, 9):
         left.add_kept("FLAT", exposure)
     ptc = plan.step("PTC")
-    # One flat of the 2 s pair gone: its partner is unpaired; 2 times left of 3.
+    # One flat of the 2 s pair gone: its partner is unpaired; 3 pairs left of the 4 needed.
     left.leave_out("FLAT", 3, "lost")
     assert left.shortfall(ptc) == (
-        "FLAT exposure(s) 3 left out: 2 distinct exposure time(s) of flat pairs left, 3 needed for the PTC"
+        "FLAT exposure(s) 3 left out: 3 pair(s) of consecutive flats of equal exposure time left, "
+        "4 needed for the PTC"
     )
+    # Enough pairs, too few times: the 1 s pair gone of five pairs.
+    plan = plan_of(
+        "script_mode: BIAS_DARK_FLAT\nn_bias: 2\nn_dark: 2\nexp_times_flat: [1, 1, 2, 2, 4, 4, 4, 4, 4, 4]\n"
+        "do_ptc: true\ngenerate_calibrations: true\n"
+    )
+    ptc = plan.step("PTC")
+    left = LeftOutExposures(plan)
+    for exposure in range(1, 11):
+        left.add_kept("FLAT", exposure)
+    left.leave_out("FLAT", 1, "lost")
+    left.leave_out("FLAT", 2, "lost")
+    assert "2 distinct exposure time(s) of flat pairs left, 3 needed for the PTC" in left.shortfall(ptc)
     gains = plan_of("script_mode: BIAS_DARK_FLAT\nn_bias: 2\nn_dark: 2\nexp_times_flat: [1, 1, 2, 2]\n")
     left = LeftOutExposures(gains)
     for exposure in range(1, 5):

@@ -29,8 +29,8 @@ as long as they can still make the product (`shortfall`):
   `MIN_TO_COMBINE` exposures of each image type it uses (or all of them,
   if fewer were planned); a verification alone needs one;
 * gains need at least one pair of consecutive flats of equal exposure
-  time; the PTC needs pairs at `MIN_PTC_TIMES` distinct times (or as many
-  as were planned).
+  time; the PTC needs `MIN_PTC_PAIRS` pairs at `MIN_PTC_TIMES` distinct
+  times (or as many as were planned).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ import typing
 from collections.abc import Sequence
 
 from .calibration_product import CalibrationProduct
-from .plan_rules import pair_flats
+from .plan_rules import MIN_PTC_PAIRS, MIN_PTC_TIMES, pair_flats
 
 if typing.TYPE_CHECKING:
     from .calibration_plan import CalibrationPlan
@@ -49,9 +49,6 @@ if typing.TYPE_CHECKING:
 
 MIN_TO_COMBINE = 2
 """Exposures of an image type a combined calibration needs at least."""
-
-MIN_PTC_TIMES = 3
-"""Distinct exposure times of flat pairs a PTC needs at least (as configure requires)."""
 
 
 class LeftOutExposures:
@@ -152,8 +149,15 @@ class LeftOutExposures:
                 need, have, what = 1, len(pairs), "pair(s) of consecutive flats of equal exposure time"
             else:
                 planned_pairs, _ = pair_flats(planned_times)
+                need_pairs = min(MIN_PTC_PAIRS, len(planned_pairs))
                 need = min(MIN_PTC_TIMES, len({planned_times[i] for i, _ in planned_pairs}))
                 have, what = len(levels), "distinct exposure time(s) of flat pairs"
+                if len(pairs) < need_pairs:
+                    need, have, what = (
+                        need_pairs,
+                        len(pairs),
+                        "pair(s) of consecutive flats of equal exposure time",
+                    )
             if have >= need:
                 return ""
             return (

@@ -35,7 +35,8 @@ Rules
 ``filter_placeholder`` : ``filter`` left as the procedure document's placeholder.
 ``exposure_sequences`` : the exposures of each image type (``n_*`` follows a list).
 ``flat_products_need_flats`` : ``do_defects``/``do_ptc`` need ``BIAS_DARK_FLAT``.
-``ptc_pairs`` : the PTC needs flats in pairs at 3 or more times.
+``ptc_pairs`` : the PTC needs flats in pairs: `MIN_PTC_PAIRS` or more, at
+`MIN_PTC_TIMES` or more times.
 ``gain_pairs`` : the gain from flat pairs needs a pair (dropped with a note if defaulted).
 ``pipeline_options`` : every ``config_options_*`` parses.
 ``input_collections`` : every ``input_collections_*`` names valid collections.
@@ -240,21 +241,29 @@ def flat_products_need_flats(values: Config) -> list[ConfigProblem]:
     return problems
 
 
+MIN_PTC_PAIRS = 4
+"""Flat pairs a PTC needs at least: cpPtcSolve's ``minNumberPairs`` (its fit has three parameters)."""
+
+MIN_PTC_TIMES = 3
+"""Distinct exposure times of flat pairs a PTC needs at least."""
+
+
 def ptc_pairs(values: Config, flat_times: Sequence[float] | None) -> list[ConfigProblem]:
-    """The PTC needs the kept flats in consecutive pairs of equal time, at 3 or more times."""
+    """The PTC needs the kept flats in consecutive pairs of equal time: 4 or more, at 3 or more times."""
     if not values["do_ptc"] or flat_times is None:
         return []
     pairs, unpaired = pair_flats(flat_times)
     levels = {flat_times[i] for i, _ in pairs}
-    if not unpaired and len(levels) >= 3:
+    if not unpaired and len(levels) >= MIN_PTC_TIMES and len(pairs) >= MIN_PTC_PAIRS:
         return []
     return [
         ConfigProblem(
-            "do_ptc: true needs the flats in pairs of equal exposure time (consecutive) with at least 3 "
-            f"distinct times, but exp_times_flat gives [{format_times(flat_times)}] for the "
+            "do_ptc: true needs the flats in pairs of equal exposure time (consecutive), at least "
+            f"{MIN_PTC_PAIRS} pairs (cpPtcSolve's minNumberPairs) at {MIN_PTC_TIMES} or more distinct "
+            f"times, but exp_times_flat gives [{format_times(flat_times)}] for the "
             f"{len(flat_times)} kept flats ({len(pairs)} pairs, {len(levels)} distinct times"
             + (f", flats {', '.join(str(i + 1) for i in unpaired)} unpaired" if unpaired else "")
-            + "): give e.g. exp_times_flat: [1, 1, 2, 2, 4, 4] with n_flat: 6.",
+            + "): give e.g. exp_times_flat: [1, 1, 2, 2, 4, 4, 8, 8] with n_flat: 8.",
             option="do_ptc",
         )
     ]
