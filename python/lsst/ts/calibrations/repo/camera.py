@@ -555,6 +555,21 @@ class Camera:
         """
         return _shared_camera(cls, str(name))
 
+    @classmethod
+    def of_metadata(cls, metadata: Mapping[str, object]) -> "Camera":
+        """The camera of an image from its metadata's ``INSTRUME`` (LSSTComCam if absent).
+
+        Raw headers carry ``INSTRUME``; the ISR copies the header into its
+        output's metadata and the combined calibrations keep it, so every
+        pipeline step can find the camera of the data it processes.
+
+        Raises
+        ------
+        ValueError
+            Raised if the instrument is unknown.
+        """
+        return cls.instance(str(metadata.get("INSTRUME") or "LSSTComCam"))
+
     def __len__(self) -> int:
         return len(self.detectors)
 
