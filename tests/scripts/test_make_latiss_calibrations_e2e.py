@@ -16,6 +16,7 @@ from lsst.daf.butler import Butler
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLatissCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
 STD_TIMEOUT = 10.0
 RUN_TIMEOUT = 240.0
@@ -112,3 +113,36 @@ def test_schema_of_the_executable() -> None:
     assert properties["repo"]["default"] == "/repo/LATISS"
     assert properties["detectors"]["items"] == {"type": "integer", "minimum": 0, "maximum": 0}
     assert "grating" in properties
+
+
+async def test_daily_default_against_reference_calibrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The procedure document's daily default (no generation, verification against the
+    # certified calibrations in LATISS/calib, gains from flat pairs), with small counts.
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    repo = tmp_path / "repo"
+    references = ReferenceCalibrations(
+        repo, seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"
+    )
+    await asyncio.to_thread(references.make)
+    async with SimulatedObservatory(
+        repo,
+        time_scale=0.01,
+        date=DATE,
+        seed=5,
+        heartbeat_interval=1.0,
+        instrument="LATISS",
+        initial_filter="SDSSr_65mm",
+    ):
+        script = await run_script(dict(repo=str(repo), n_bias=3, n_dark=2, n_flat=4, n_processes=1))
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.processor is not None
+    assert {name: o.status.value for name, o in script.processor.outcomes.items()} == {
+        "BIAS": "verified",
+        "DARK": "verified",
+        "FLAT": "verified",
+        "GAIN": "measured",
+    }
+    assert all(not o.certified_into for o in script.processor.outcomes.values())
+    assert "RXX_S00" in script.processor.gain_table

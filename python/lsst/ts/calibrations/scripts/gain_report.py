@@ -51,12 +51,17 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from ..repo.camera import Camera
+
 type GainRow = tuple[int, int, float, int, str, float, float, float, float]
 
 
-def _detector_name(detector: int) -> str:
-    """LSSTComCam detector name (R22_S00 = 0 ... R22_S22 = 8)."""
-    return f"R22_S{detector // 3}{detector % 3}" if 0 <= detector < 9 else str(detector)
+def _detector_name(detector: int, instrument: str) -> str:
+    """Detector name of an id (LSSTComCam: R22_S00 = 0 ... R22_S22 = 8); the id if unknown."""
+    try:
+        return Camera.instance(instrument)[detector].name
+    except (KeyError, ValueError):
+        return str(detector)
 
 
 def _first(values: Any) -> float:
@@ -93,6 +98,7 @@ class GainReport:
 
     rows: tuple[GainRow, ...]
     unpaired: tuple[tuple[int, int], ...] = ()
+    instrument: str = "LSSTComCam"
 
     @classmethod
     def from_extracts(cls, extracts: Mapping[tuple[int, int], Any]) -> GainReport:
@@ -116,9 +122,11 @@ class GainReport:
         """
         rows: dict[tuple[int, int, int, str], GainRow] = {}
         unpaired: set[tuple[int, int]] = set()
+        instrument = "LSSTComCam"
         for (exposure, detector), dataset in extracts.items():
             exposure, detector = int(exposure), int(detector)
             metadata = getattr(dataset, "metadata", {}) or {}
+            instrument = str(metadata.get("INSTRUME") or instrument)
             if metadata.get("PAIRED") is False:
                 unpaired.add((exposure, detector))
                 continue
@@ -157,7 +165,11 @@ class GainReport:
                     float(dataset.noise.get(amp, math.nan)),
                     _first(getattr(dataset, "rawMeans", {}).get(amp, [])),
                 )
-        return cls(rows=tuple(rows[key] for key in sorted(rows)), unpaired=tuple(sorted(unpaired)))
+        return cls(
+            rows=tuple(rows[key] for key in sorted(rows)),
+            unpaired=tuple(sorted(unpaired)),
+            instrument=instrument,
+        )
 
     @property
     def pairs(self) -> tuple[tuple[int, int], ...]:
@@ -186,7 +198,7 @@ class GainReport:
         lines.append("-" * len(header))
         for first, second, exposure_time, detector, amp, gain, gain_err, noise, mean in self.rows:
             pair = f"{first}/{second}"
-            name = f"{detector} {_detector_name(detector)}"
+            name = f"{detector} {_detector_name(detector, self.instrument)}"
             lines.append(
                 f"{pair:<29} {exposure_time:>7.3g}s {name:<12} "
                 f"{amp:<4} {gain:>7.4f} {gain_err:>8.4f} {noise:>7.3f} {mean:>10.1f}"
@@ -214,4 +226,5 @@ class GainReport:
                 for row in self.rows
             ],
             "unpaired": [list(item) for item in self.unpaired],
+            "instrument": self.instrument,
         }

@@ -235,7 +235,9 @@ def _gains_from_json(data: Any) -> GainReport | None:
             )
         )
     unpaired = tuple((int(e), int(d)) for e, d in data.get("unpaired") or [])
-    return GainReport(rows=tuple(rows), unpaired=unpaired)
+    return GainReport(
+        rows=tuple(rows), unpaired=unpaired, instrument=str(data.get("instrument") or "LSSTComCam")
+    )
 
 
 def _certification_from_json(data: Any) -> CertificationRecord:
