@@ -249,6 +249,7 @@ class PtcExtractTask(PipelineTask):
             {
                 "INSTRUME": Camera.of_metadata(exp1.metadata).name,
                 "DETECTOR": detector,
+                "DETNAME": Camera.of_metadata(exp1.metadata)[detector].name,
                 "PAIRED": True,
                 "PAIR_EXPOSURE_1": pair[0],
                 "PAIR_EXPOSURE_2": pair[1],
