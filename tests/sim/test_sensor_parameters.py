@@ -34,7 +34,7 @@ def _leaf_names(values: dict[str, Any], prefix: str = "") -> set[str]:
     names = set()
     for key, value in values.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and key not in ("flux", "overrides", "amps"):
+        if isinstance(value, dict) and key not in ("flux", "overrides", "amps", "vendors"):
             names |= _leaf_names(value, f"{name}.")
         else:
             names.add(name)

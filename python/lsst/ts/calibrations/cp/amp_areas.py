@@ -84,7 +84,7 @@ def amp_areas(exposure: Exposure, detector: int | None = None) -> dict[str, AmpA
     if rows % 2 or cols % 8:
         raise ValueError(f"Exposure shape {exposure.shape} is not 2 × 8 amplifiers of equal size.")
     geometry = AmpGeometry(nx=cols // 8, ny=rows // 2, name="custom")
-    info = Camera.instance()[int(detector)]
+    info = Camera.of_metadata(exposure.metadata)[int(detector)]
     bad_bits = exposure.mask_bits(*STATISTICS_MASK_PLANES)
     good = (exposure.mask.array & bad_bits) == 0
     areas = {}

@@ -145,14 +145,14 @@ def provenance_metadata(
     now = datetime.datetime.now(datetime.UTC)
     detector_id = int(first["DETECTOR"])
     metadata: dict[str, Any] = {
-        "INSTRUME": first.get("INSTRUME", Camera.name),
+        "INSTRUME": Camera.of_metadata(first).name,
         "OBSTYPE": calibration_type,
         "CALIB_CREATION_DATE": now.strftime("%Y-%m-%d"),
         "CALIB_CREATION_TIME": now.strftime("%H:%M:%S"),
         "CALIBDATE": str(first.get("DATE-OBS", "")),
         "DETECTOR": detector_id,
-        "DET_NAME": Camera.instance()[detector_id].name,
-        "DET_SER": Camera.instance()[detector_id].serial,
+        "DET_NAME": Camera.of_metadata(first)[detector_id].name,
+        "DET_SER": Camera.of_metadata(first)[detector_id].serial,
         "FILTER": str(first.get("FILTER", "")),
         "CPP_N_INPUTS": len(input_metadata),
     }

@@ -102,7 +102,7 @@ class CpFlatMeasureTask(PipelineTask):
             Raised if the flat has no usable pixel.
         """
         metadata = inputExp.metadata
-        detector = Camera.instance()[int(metadata["DETECTOR"])]
+        detector = Camera.of_metadata(metadata)[int(metadata["DETECTOR"])]
         image = inputExp.image.array
         usable = (
             inputExp.mask.array & (MASK_PLANES["BAD"] | MASK_PLANES["SAT"] | MASK_PLANES["NO_DATA"])

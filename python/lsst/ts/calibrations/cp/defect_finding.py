@@ -261,7 +261,7 @@ def find_defects(
     geometry = AmpGeometry(nx=cols // 8, ny=rows // 2, name="custom")
     areas = amp_areas(exposure, detector)
     mask = np.zeros(exposure.shape, dtype=bool)
-    for amp in Camera.instance()[int(detector)].amps:
+    for amp in Camera.of_metadata(exposure.metadata)[int(detector)].amps:
         area = areas[amp.name]
         mask[amp.detector_slice(geometry)] = find_amp_defects(
             area.image, area.good, kind, dark_time=dark_time, thresholds=thresholds

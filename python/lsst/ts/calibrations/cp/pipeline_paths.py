@@ -21,11 +21,12 @@
 
 """Where the calibration pipelines are, and the environment ``pipetask`` needs to find them.
 
-Pipeline files are named as in cp_pipe and cp_verify:
+Pipeline files are named as in cp_pipe and cp_verify, one directory per
+instrument (LSSTComCam, LSSTCam, LATISS):
 ``${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml``,
-``${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml``. Both variables
+``${CP_VERIFY_DIR}/pipelines/LATISS/verifyBias.yaml``. Both variables
 name this package's ``cp`` directory. The per-instrument files import their
-task graphs from ``_ingredients/`` through ``$CP_PIPE_DIR``, so the variables
+shared task graphs from ``pipelines/_ingredients/`` through ``$CP_PIPE_DIR``, so the variables
 must be set in the environment of any process that reads a pipeline
 (`pipeline_environment`).
 """
@@ -67,15 +68,21 @@ class PipelinePaths:
     package_dir : `str` or `os.PathLike`, optional
         Directory the variables resolve to; this package's ``cp`` directory
         by default.
+    instrument : `str`, optional
+        Instrument whose pipelines `pipeline` finds: "LSSTComCam" (default),
+        "LSSTCam" or "LATISS".
     """
 
-    def __init__(self, package_dir: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self, package_dir: str | os.PathLike[str] | None = None, instrument: str = "LSSTComCam"
+    ) -> None:
         self.package_dir = Path(package_dir) if package_dir is not None else Path(__file__).resolve().parent
+        self.instrument = instrument
 
     @property
     def pipelines_dir(self) -> Path:
-        """The LSSTComCam pipelines directory."""
-        return self.package_dir / "pipelines" / "LSSTComCam"
+        """The instrument's pipelines directory."""
+        return self.package_dir / "pipelines" / self.instrument
 
     def environment(self) -> dict[str, str]:
         """Return the variables to set for ``pipetask`` (`PIPELINE_ENV_VARS`)."""
@@ -123,7 +130,7 @@ class PipelinePaths:
         return _VAR_RE.sub(replace, url)
 
     def pipeline(self, name: str, subset: str | None = None) -> str:
-        """Return the resolved path of an LSSTComCam pipeline.
+        """Return the resolved path of one of the instrument's pipelines.
 
         Parameters
         ----------

@@ -59,7 +59,7 @@ from lsst.pipe.base import (
 )
 from lsst.pipe.base import connectionTypes as cT
 
-from ..repo.camera import AMP_NAMES
+from ..repo.camera import AMP_NAMES, Camera
 from ..repo.images import Exposure
 from ..repo.ptc_dataset import PhotonTransferCurveDataset
 from .amp_areas import amp_areas
@@ -247,7 +247,9 @@ class PtcExtractTask(PipelineTask):
         dataset = PhotonTransferCurveDataset(ampNames=AMP_NAMES, ptcFitType="")
         dataset.metadata.update(
             {
+                "INSTRUME": Camera.of_metadata(exp1.metadata).name,
                 "DETECTOR": detector,
+                "DETNAME": Camera.of_metadata(exp1.metadata)[detector].name,
                 "PAIRED": True,
                 "PAIR_EXPOSURE_1": pair[0],
                 "PAIR_EXPOSURE_2": pair[1],

@@ -135,7 +135,7 @@ class VerifyBiasTask(PipelineTask):
             Raised if the ISR metadata lacks a gain or overscan noise.
         """
         detector = _detector_id(inputExp)
-        info = Camera.instance()[detector]
+        info = Camera.of_metadata(inputExp.metadata)[detector]
         thresholds = self.config.thresholds()
         amp_stats, amp_tests, amp_reported = {}, {}, {}
         for name, area in amp_areas(inputExp, detector).items():
@@ -182,7 +182,7 @@ def summary_metadata(exposure: Exposure, detector: int) -> dict[str, Any]:
     exposure_id = exposure.metadata.get("EXPOSURE")
     return {
         "DETECTOR": detector,
-        "DETECTOR_NAME": Camera.instance()[detector].name,
+        "DETECTOR_NAME": Camera.of_metadata(exposure.metadata)[detector].name,
         "EXPOSURE": None if exposure_id is None else int(exposure_id),
         "IMGTYPE": str(exposure.metadata.get("IMGTYPE", "")),
         "UNITS": {"MEAN": "electron", "NOISE": "electron", "CR_NOISE": "electron", "READ_NOISE": "electron"},

@@ -19,10 +19,13 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Observatory control classes with the ts_observatory_control API: RemoteGroup, BaseCamera, ComCam."""
+"""Observatory control classes (ts_observatory_control): RemoteGroup, BaseCamera, ComCam, LSSTCam, LATISS."""
 
 from .base_camera import *
 from .camera_exposure import *
+from .camera_filter_mixin import *
 from .comcam import *
 from .errors import *
+from .latiss import *
+from .lsstcam import *
 from .remote_group import *

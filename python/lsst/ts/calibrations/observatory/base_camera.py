@@ -43,6 +43,18 @@ error that names it, never a 30 s pause followed by "continuing":
   command, so only this command's count) must be there within
   `fast_timeout`.
 
+The OODS of the camera (the component named ``*OODS``) is listened to
+from the start: its ``imageInOODS`` events are recorded per image and
+detector, so `wait_for_oods` awaits exactly the exposures and detectors
+taken, and a failed or missing ingest is an error naming it. The time limit
+of that wait holds on a busy machine: a file counts as missing only when
+the limit has passed both since its image was read out and since the OODS
+last reported any ingest.
+
+A subclass declares what differs: its components, `image_name_prefix`,
+`detector_names` and its instrument setup (filter; LATISS's filter,
+grating and linear stage).
+
 Images this class did not command are never counted, never waited for:
 an image whose ``startIntegration`` carries another group ID, or no group
 ID, or whose name is not of this camera (another client's, or another
@@ -60,7 +72,7 @@ import dataclasses
 import enum
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import astropy.time
 
@@ -119,7 +131,15 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         Accepted `setup_instrument` keywords.
     cmd_lock : `asyncio.Lock`
         Held while taking images.
+    oods_status : `dict` [`str`, `dict` [`str`, `tuple` [`int`, `str`]]]
+        ``imageInOODS`` seen since start: image name → detector name
+        ("R22_S11") → (statusCode, description).
     """
+
+    image_name_prefix: ClassVar[str] = "CC_O"
+    """Prefix of the camera's image names (``CC_O_20241024_000123``)."""
+
+    _detector_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -142,6 +162,38 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         self._reported_foreign: set[str] = set()
         # Event-loop time at which each image this class counted was read out (its endReadout).
         self.readout_times: dict[str, float] = {}
+        self.oods_status: dict[str, dict[str, tuple[int, str]]] = {}
+        self._oods_changed = asyncio.Event()
+        # Event-loop time of the last imageInOODS (of any image): the OODS's last sign of progress.
+        self._last_oods_event: float | None = None
+        oods = [name for name in components if name.split(":")[0].endswith("OODS")]
+        if oods:
+            getattr(self.rem, self._attr(oods[0])).evt_imageInOODS.callback = self._image_in_oods
+
+    @classmethod
+    def detector_names(cls) -> tuple[str, ...]:
+        """Detector names by id (e.g. ComCam: R22_S00 (0) ... R22_S22 (8))."""
+        return cls._detector_names
+
+    def parse_sensors(self, sensors: str | None) -> str:
+        """Check colon-separated sensor names ("R22_S11:R22_S00"); "" for all.
+
+        Raises
+        ------
+        RuntimeError
+            If a name is not one of the camera's sensors.
+        """
+        if sensors is None or not sensors.strip():
+            return ""
+        names = [name.strip() for name in sensors.split(":")]
+        known = set(self.detector_names())
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            names_text = ", ".join(self.detector_names()[:3]) + ", ..."
+            raise RuntimeError(
+                f"sensors {unknown} are not {type(self).__name__} sensors; use names such as {names_text}"
+            )
+        return ":".join(names)
 
     @classmethod
     def get_image_types(cls) -> list[str]:
@@ -183,11 +235,6 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
     @abc.abstractmethod
     async def get_available_instrument_setup(self) -> Any:
         """Return the available instrument setups (e.g. the filters)."""
-        raise NotImplementedError()
-
-    @abc.abstractmethod
-    def parse_sensors(self, sensors: str | None) -> str:
-        """Check a colon-separated list of sensor names; "" for all sensors."""
         raise NotImplementedError()
 
     async def take_bias(
@@ -579,3 +626,77 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
     def next_group_id() -> str:
         """The current TAI time in ISO format (e.g. "2020-01-17T22:59:05.721"), a new group ID."""
         return str(astropy.time.Time.now().tai.isot)
+
+    def _image_in_oods(self, data: Any) -> None:
+        detector = f"{data.raft}_{data.sensor}"
+        self.oods_status.setdefault(data.obsid, {})[detector] = (int(data.statusCode), str(data.description))
+        self._last_oods_event = asyncio.get_running_loop().time()
+        self._oods_changed.set()
+
+    async def wait_for_oods(
+        self,
+        exposure_ids: Iterable[int],
+        detectors: Iterable[int | str] | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        """Wait until the OODS has ingested every detector of every exposure.
+
+        Parameters
+        ----------
+        exposure_ids : iterable of `int`
+            Exposure IDs (as returned by the ``take_*`` methods).
+        detectors : iterable of `int` or `str`, optional
+            Detector ids or names read out; every detector of `detector_names` if None.
+        timeout : `float`, optional
+            Time limit (s) of each file: it counts from the readout of the
+            file's image (from the call, for an image this group did not
+            read out), and again from each ``imageInOODS`` the OODS writes,
+            so an OODS that is behind but still ingesting is waited for.
+
+        Raises
+        ------
+        RuntimeError
+            As soon as an ``imageInOODS`` of these reports a failure (statusCode
+            != 0, with its description), or when the time limit has passed
+            both since a file's readout and since the OODS's last
+            ``imageInOODS``, naming each image and detector not ingested.
+        """
+        all_names = self.detector_names()
+        names = [
+            all_names[d] if isinstance(d, int) else str(d)
+            for d in (detectors if detectors is not None else range(len(all_names)))
+        ]
+        wanted = {
+            self.image_name_from_exposure_id(e, self.image_name_prefix): set(names) for e in exposure_ids
+        }
+        loop = asyncio.get_running_loop()
+        called = loop.time()
+        while True:
+            self._oods_changed.clear()
+            failures = []
+            missing: list[tuple[str, str]] = []
+            for obs_id, detector_names in wanted.items():
+                seen = self.oods_status.get(obs_id, {})
+                for name in sorted(detector_names):
+                    if name not in seen:
+                        missing.append((obs_id, name))
+                    elif seen[name][0] != 0:
+                        failures.append(f"{obs_id} {name}: statusCode {seen[name][0]} {seen[name][1]}")
+            if failures:
+                raise RuntimeError("OODS could not ingest " + "; ".join(failures))
+            if not missing:
+                return
+            # The earliest deadline of a missing file: its readout (or the call), or the OODS's
+            # last sign of progress, whichever is later, plus the limit.
+            progress = self._last_oods_event if self._last_oods_event is not None else called
+            starts = [self.readout_times.get(obs_id, called) for obs_id, _ in missing]
+            remaining = max(min(starts), progress) + timeout - loop.time()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError()
+                await asyncio.wait_for(self._oods_changed.wait(), remaining)
+            except TimeoutError:
+                raise RuntimeError(
+                    f"No imageInOODS within {timeout} s of the readout (nor any OODS progress for "
+                    f"{timeout} s) for {len(missing)} file(s): " + ", ".join(f"{o} {d}" for o, d in missing)
+                ) from None

@@ -64,7 +64,7 @@ from lsst.daf.butler.registry import MissingCollectionError
 from .certify import certify_calibrations, overlapping_certifications, to_tai
 from .ptc_dataset import PhotonTransferCurveDataset
 from .repo_alias import INDEX_ENV_VAR, read_repository_index, repository_index_line, resolve_repository
-from .repository import RAW_RUN, open_repository
+from .repository import open_repository, raw_run
 
 type DateLike = datetime.date | datetime.datetime | str | astropy.time.Time
 
@@ -109,13 +109,13 @@ class CalibrationRepository:
         RuntimeError
             If the repository was closed.
         lsst.ts.calibrations.repo.errors.RepositoryError
-            If ``repo`` is not an LSSTComCam repository nor a known alias.
+            If ``repo`` is not a repository of the instrument nor a known alias.
         """
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"The repository {self.repo} was closed.")
             if self._butler is None:
-                self._butler = open_repository(self.repo, writeable=True)
+                self._butler = open_repository(self.repo, writeable=True, instrument=self.instrument)
             return self._butler
 
     def close(self) -> None:
@@ -181,7 +181,7 @@ class CalibrationRepository:
             )
             return {int(r.id): (str(r.observation_type).lower(), float(r.exposure_time)) for r in records}
 
-    def ingested_exposures(self, exposures: Iterable[int], collection: str = RAW_RUN) -> list[int]:
+    def ingested_exposures(self, exposures: Iterable[int], collection: str | None = None) -> list[int]:
         """The exposures of ``exposures`` that have raws in ``collection``, sorted.
 
         Parameters
@@ -189,8 +189,9 @@ class CalibrationRepository:
         exposures : iterable of `int`
             Exposure ids.
         collection : `str`, optional
-            The raw collection.
+            The raw collection; the instrument's ``<instrument>/raw/all`` by default.
         """
+        collection = collection or raw_run(self.instrument)
         ids = sorted({int(i) for i in exposures})
         if not ids:
             return []

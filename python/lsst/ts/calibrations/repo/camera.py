@@ -19,17 +19,28 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The LSSTComCam camera description: detectors, amplifiers and their geometry.
+"""Camera descriptions: detectors, amplifiers and their geometry, per instrument.
 
-LSSTComCam has one raft, R22, of nine ITL sensors R22_S00 ... R22_S22 (detector
-ids 0 ... 8). Each sensor has 16 amplifiers read out into separate segments
-of a raw file. A raw segment holds, in readout order, ``prescan`` columns,
-``nx`` data columns and ``serial_overscan`` columns, over ``ny`` data rows
-followed by ``parallel_overscan`` rows.
+`Camera.instance` returns the description of an instrument (see
+`~lsst.ts.calibrations.repo.focal_planes` for what each holds):
 
-The full ITL geometry is 3 + 509 + 64 columns by 2000 + 48 rows. A reduced
-geometry with the same layout and fewer pixels keeps tests and demonstrations
-fast; `AmpGeometry.check` states the minimum sizes every algorithm needs.
+- LSSTComCam: one raft, R22, of nine ITL sensors R22_S00 ... R22_S22
+  (detector ids 0 ... 8);
+- LATISS: one ITL sensor, RXX_S00 (detector 0);
+- LSSTCam: 21 science rafts of nine sensors (ids 0 ... 188, R01_S00 ...
+  R43_S22), ITL or e2v by raft, and the corner rafts' guider and wavefront
+  sensors (ids 189 ... 204), listed but not science detectors.
+
+Each sensor has 16 amplifiers read out into separate segments of a raw file.
+A raw segment holds, in readout order, ``prescan`` columns, ``nx`` data
+columns and ``serial_overscan`` columns, over ``ny`` data rows followed by
+``parallel_overscan`` rows.
+
+The full ITL geometry is 3 + 509 + 64 columns by 2000 + 48 rows; the full e2v
+geometry is 10 + 512 + 54 columns by 2002 + 46 rows (the same 576 × 2048 raw
+segment, a different split). A reduced geometry per vendor with the same
+layout and fewer pixels keeps tests and demonstrations fast;
+`AmpGeometry.check` states the minimum sizes every algorithm needs.
 
 Amplifier values in this description (gain, read noise) are nominal, as a
 camera description carries them; the sensors themselves differ.
@@ -38,8 +49,11 @@ camera description carries them; the sensors themselves differ.
 __all__ = [
     "AMP_NAMES",
     "DETECTOR_NAMES",
+    "E2V_FULL_GEOMETRY",
+    "E2V_REDUCED_GEOMETRY",
     "FULL_GEOMETRY",
     "REDUCED_GEOMETRY",
+    "VENDORS",
     "AmpGeometry",
     "AmpInfo",
     "Camera",
@@ -56,7 +70,10 @@ import numpy as np
 # Amplifier names in the order of their segments (HDUs 1..16) in a raw file.
 AMP_NAMES: tuple[str, ...] = tuple(f"C1{i}" for i in range(8)) + tuple(f"C0{i}" for i in range(7, -1, -1))
 
-# Detector names by detector id.
+# Sensor vendors, as the camera description names them.
+VENDORS: tuple[str, ...] = ("ITL", "E2V")
+
+# LSSTComCam detector names by detector id.
 DETECTOR_NAMES: tuple[str, ...] = tuple(f"R22_S{row}{col}" for row in range(3) for col in range(3))
 
 
@@ -78,6 +95,8 @@ class AmpGeometry:
         Parallel overscan rows after the data.
     name : `str`
         Name of the geometry ("full", "reduced" or "custom").
+    vendor : `str`
+        Sensor vendor the layout belongs to ("ITL" or "E2V").
     """
 
     prescan: int = 3
@@ -86,6 +105,7 @@ class AmpGeometry:
     serial_overscan: int = 64
     parallel_overscan: int = 48
     name: str = "full"
+    vendor: str = "ITL"
 
     # Minimum sizes: the overscan fit skips 3 leading and 3 trailing columns
     # and needs at least 8 left; statistics and defect finding need a data
@@ -118,6 +138,13 @@ class AmpGeometry:
                 raise ValueError(f"AmpGeometry.{field}={value} is too small: the minimum is {minimum}.")
         if self.prescan < 0:
             raise ValueError(f"AmpGeometry.prescan={self.prescan} must be >= 0.")
+        if self.vendor not in VENDORS:
+            raise ValueError(f"AmpGeometry.vendor={self.vendor!r} is not a vendor; use one of {VENDORS}.")
+
+    @property
+    def dimensions(self) -> tuple[int, int, int, int, int]:
+        """(prescan, nx, ny, serial_overscan, parallel_overscan): the layout without its names."""
+        return (self.prescan, self.nx, self.ny, self.serial_overscan, self.parallel_overscan)
 
     @property
     def raw_shape(self) -> tuple[int, int]:
@@ -189,7 +216,8 @@ class AmpGeometry:
         Returns
         -------
         geometry : `AmpGeometry`
-            The matching geometry, named after a standard one when equal.
+            The matching geometry, named after a standard one (of either
+            vendor) when its layout is equal.
         """
         candidate = cls(
             prescan=prescan,
@@ -199,8 +227,8 @@ class AmpGeometry:
             parallel_overscan=shape[0] - ny,
             name="custom",
         )
-        for known in (FULL_GEOMETRY, REDUCED_GEOMETRY):
-            if dataclasses.replace(known, name="custom") == candidate:
+        for known in _STANDARD_GEOMETRIES.values():
+            if known.dimensions == candidate.dimensions:
                 return known
         return candidate
 
@@ -209,15 +237,29 @@ FULL_GEOMETRY = AmpGeometry()
 REDUCED_GEOMETRY = AmpGeometry(
     prescan=3, nx=128, ny=256, serial_overscan=16, parallel_overscan=8, name="reduced"
 )
+# e2v CCD250 segments (obs_lsst's AMP_E2V): 10 prescan, 512 × 2002 data,
+# 54 serial and 46 parallel overscan.
+E2V_FULL_GEOMETRY = AmpGeometry(
+    prescan=10, nx=512, ny=2002, serial_overscan=54, parallel_overscan=46, name="full", vendor="E2V"
+)
+E2V_REDUCED_GEOMETRY = AmpGeometry(
+    prescan=10, nx=128, ny=258, serial_overscan=14, parallel_overscan=10, name="reduced", vendor="E2V"
+)
+
+_STANDARD_GEOMETRIES: dict[tuple[str, str], AmpGeometry] = {
+    (g.vendor, g.name): g for g in (FULL_GEOMETRY, REDUCED_GEOMETRY, E2V_FULL_GEOMETRY, E2V_REDUCED_GEOMETRY)
+}
 
 
-def get_geometry(name: str) -> AmpGeometry:
-    """Return a standard geometry by name.
+def get_geometry(name: str, vendor: str = "ITL") -> AmpGeometry:
+    """Return a standard geometry by name and sensor vendor.
 
     Parameters
     ----------
     name : `str`
         "full" or "reduced".
+    vendor : `str`, optional
+        "ITL" (default) or "E2V".
 
     Returns
     -------
@@ -227,18 +269,19 @@ def get_geometry(name: str) -> AmpGeometry:
     Raises
     ------
     ValueError
-        Raised if the name is not a standard geometry.
+        Raised if the name is not a standard geometry or the vendor unknown.
     """
-    geometries = {"full": FULL_GEOMETRY, "reduced": REDUCED_GEOMETRY}
+    if vendor not in VENDORS:
+        raise ValueError(f"Unknown sensor vendor {vendor!r}: use one of {list(VENDORS)}.")
     try:
-        return geometries[name]
+        return _STANDARD_GEOMETRIES[(vendor, name)]
     except KeyError:
-        raise ValueError(f"Unknown geometry {name!r}: use one of {sorted(geometries)}.") from None
+        raise ValueError(f"Unknown geometry {name!r}: use one of ['full', 'reduced'].") from None
 
 
 @dataclasses.dataclass(frozen=True)
 class AmpInfo:
-    """One amplifier of an ITL sensor.
+    """One amplifier of a sensor.
 
     Parameters
     ----------
@@ -310,24 +353,35 @@ class AmpInfo:
 
 @dataclasses.dataclass(frozen=True)
 class DetectorInfo:
-    """One sensor of LSSTComCam.
+    """One sensor of a camera.
 
     Parameters
     ----------
     id : `int`
-        Detector id, 0 ... 8.
+        Detector id (0 ... 8 in LSSTComCam, 0 ... 204 in LSSTCam).
     name : `str`
         Full name, e.g. "R22_S11".
     serial : `str`
         Sensor serial number.
     amps : `tuple` [`AmpInfo`, ...]
         The 16 amplifiers in segment order.
+    vendor : `str`, optional
+        Sensor vendor, "ITL" (default) or "E2V".
+    purpose : `str`, optional
+        The butler's detector purpose: "SCIENCE" (default), "GUIDER" or
+        "WAVEFRONT".
     """
 
     id: int
     name: str
     serial: str
     amps: tuple[AmpInfo, ...]
+    vendor: str = "ITL"
+    purpose: str = "SCIENCE"
+
+    def geometry(self, name: str) -> AmpGeometry:
+        """Return this sensor's standard geometry "full" or "reduced" (by its vendor)."""
+        return get_geometry(name, self.vendor)
 
     @property
     def raft(self) -> str:
@@ -338,6 +392,11 @@ class DetectorInfo:
     def name_in_raft(self) -> str:
         """Sensor name in its raft, e.g. "S11"."""
         return self.name.split("_")[1]
+
+    @property
+    def is_science(self) -> bool:
+        """True for a science sensor (not a guider or wavefront sensor)."""
+        return self.purpose == "SCIENCE"
 
     @property
     def amp_names(self) -> tuple[str, ...]:
@@ -403,48 +462,113 @@ class DetectorInfo:
         return {amp.name: image[amp.detector_slice(geometry)] for amp in self.amps}
 
 
-def _make_amps(detector_id: int) -> tuple[AmpInfo, ...]:
-    # Nominal per-amplifier values as a camera description carries them:
-    # ITL gains 1.17-1.45 e-/ADU and read noise 5-11 e- (obs_lsst LSSTComCam).
-    rng = np.random.default_rng(20_190_910 + detector_id)
+def make_amps(vendor: str, nominal: Mapping[str, tuple[float, float]]) -> tuple[AmpInfo, ...]:
+    """Return the 16 amplifiers of a sensor of a vendor, in segment order.
+
+    Parameters
+    ----------
+    vendor : `str`
+        "ITL" or "E2V": the bottom half's serial registers read out in
+        opposite directions (obs_lsst's ``flipXY`` of C07 ... C00).
+    nominal : `~collections.abc.Mapping` [`str`, `tuple` [`float`, `float`]]
+        Nominal (gain e⁻/ADU, read noise e⁻) of each amplifier by name.
+
+    Returns
+    -------
+    amps : `tuple` [`AmpInfo`, ...]
+        The amplifiers.
+
+    Raises
+    ------
+    ValueError
+        Raised if the vendor is unknown or an amplifier lacks its values.
+    """
+    if vendor not in VENDORS:
+        raise ValueError(f"Unknown sensor vendor {vendor!r}: use one of {list(VENDORS)}.")
+    missing = [name for name in AMP_NAMES if name not in nominal]
+    if missing:
+        raise ValueError(f"Nominal amplifier values lack {missing}.")
     amps = []
     for hdu, name in enumerate(AMP_NAMES, start=1):
         top = name.startswith("C1")
         k = int(name[2])
+        gain, read_noise = nominal[name]
         amps.append(
             AmpInfo(
                 name=name,
                 hdu=hdu,
                 ix=k if top else 7 - k,
                 iy=1 if top else 0,
-                flip_x=not top,
+                flip_x=(not top) and vendor == "ITL",
                 flip_y=top,
-                nominal_gain=round(float(rng.uniform(1.17, 1.45)), 3),
-                nominal_read_noise=round(float(rng.uniform(5.5, 10.5)), 2),
+                nominal_gain=float(gain),
+                nominal_read_noise=float(read_noise),
             )
         )
     return tuple(amps)
 
 
 class Camera:
-    """The LSSTComCam camera description: nine ITL detectors.
+    """The description of one instrument's camera: its detectors.
 
-    Use `Camera.instance` for the shared, immutable description.
+    Use `Camera.instance` for the shared, immutable description of an
+    instrument.
+
+    Parameters
+    ----------
+    name : `str`, optional
+        Instrument name: "LSSTComCam" (default), "LSSTCam" or "LATISS".
+    detectors : `tuple` [`DetectorInfo`, ...], optional
+        The detectors, by increasing id; the instrument's own by default.
+
+    Raises
+    ------
+    ValueError
+        Raised if the instrument is unknown.
     """
 
-    name = "LSSTComCam"
+    def __init__(self, name: str = "LSSTComCam", detectors: tuple[DetectorInfo, ...] | None = None) -> None:
+        from .focal_planes import make_detectors
 
-    def __init__(self) -> None:
-        self.detectors: tuple[DetectorInfo, ...] = tuple(
-            DetectorInfo(id=i, name=name, serial=f"ITL-3800C-{229 + i:03d}", amps=_make_amps(i))
-            for i, name in enumerate(DETECTOR_NAMES)
+        self.name = name
+        self.detectors: tuple[DetectorInfo, ...] = (
+            detectors if detectors is not None else make_detectors(name)
         )
+        self._by_key: dict[int | str, DetectorInfo] = {}
+        for detector in self.detectors:
+            self._by_key[detector.id] = detector
+            self._by_key[detector.name] = detector
 
     @classmethod
-    @functools.cache
-    def instance(cls) -> "Camera":
-        """Return the shared camera description."""
-        return cls()
+    def instance(cls, name: str = "LSSTComCam") -> "Camera":
+        """Return the shared camera description of an instrument.
+
+        Parameters
+        ----------
+        name : `str`, optional
+            "LSSTComCam" (default), "LSSTCam" or "LATISS".
+
+        Raises
+        ------
+        ValueError
+            Raised if the instrument is unknown.
+        """
+        return _shared_camera(cls, str(name))
+
+    @classmethod
+    def of_metadata(cls, metadata: Mapping[str, object]) -> "Camera":
+        """The camera of an image from its metadata's ``INSTRUME`` (LSSTComCam if absent).
+
+        Raw headers carry ``INSTRUME``; the ISR copies the header into its
+        output's metadata and the combined calibrations keep it, so every
+        pipeline step can find the camera of the data it processes.
+
+        Raises
+        ------
+        ValueError
+            Raised if the instrument is unknown.
+        """
+        return cls.instance(str(metadata.get("INSTRUME") or "LSSTComCam"))
 
     def __len__(self) -> int:
         return len(self.detectors)
@@ -457,15 +581,42 @@ class Camera:
         KeyError
             Raised if there is no such detector.
         """
-        for detector in self.detectors:
-            if key == detector.id or key == detector.name:
-                return detector
-        raise KeyError(
-            f"LSSTComCam has no detector {key!r}: "
-            f"ids are 0-8, names {DETECTOR_NAMES[0]}...{DETECTOR_NAMES[-1]}."
-        )
+        try:
+            return self._by_key[key]
+        except (KeyError, TypeError):
+            first, last = self.detectors[0], self.detectors[-1]
+            raise KeyError(
+                f"{self.name} has no detector {key!r}: ids are {first.id}-{last.id}, "
+                f"names {first.name}...{last.name}."
+            ) from None
 
     @property
     def detector_ids(self) -> tuple[int, ...]:
         """All detector ids."""
         return tuple(d.id for d in self.detectors)
+
+    @property
+    def science_detectors(self) -> tuple[DetectorInfo, ...]:
+        """The science sensors (all but guider and wavefront sensors)."""
+        return tuple(d for d in self.detectors if d.is_science)
+
+    @property
+    def science_detector_ids(self) -> tuple[int, ...]:
+        """Ids of the science sensors: what a calibration run uses by default."""
+        return tuple(d.id for d in self.science_detectors)
+
+    @property
+    def vendors(self) -> tuple[str, ...]:
+        """Vendors of the science sensors, each once, in `VENDORS` order."""
+        present = {d.vendor for d in self.science_detectors}
+        return tuple(v for v in VENDORS if v in present)
+
+    @property
+    def rafts(self) -> tuple[str, ...]:
+        """Rafts of the science sensors, each once, in detector order."""
+        return tuple(dict.fromkeys(d.raft for d in self.science_detectors))
+
+
+@functools.cache
+def _shared_camera(cls: type[Camera], name: str) -> Camera:
+    return cls(name)

@@ -19,10 +19,11 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Ingest raw files into ``LSSTComCam/raw/all`` with their dimension records.
+"""Ingest raw files into ``<instrument>/raw/all`` with their dimension records.
 
 `ingest_raws` reads only the primary header of each raw (and checks that
-the file is a complete LSSTComCam raw: 16 amplifier segments, not
+the file is a complete raw of the repository's instrument, LSSTComCam by
+default, LSSTCam or LATISS: 16 amplifier segments, not
 truncated), builds the ``day_obs``, ``group`` and ``exposure`` records, and
 ingests the file as dataset type ``raw`` (instrument, exposure, detector).
 
@@ -31,8 +32,8 @@ Header keys read (written by the camera through `repo.raw.make_header`):
 =============  ========  =====================================================
 key            required  becomes
 =============  ========  =====================================================
-``INSTRUME``   yes       must be ``LSSTComCam``
-``DETECTOR``   yes       ``detector`` (0 ... 8)
+``INSTRUME``   yes       must be the instrument ingested for
+``DETECTOR``   yes       ``detector`` (a detector id of the instrument)
 ``IMGTYPE``    yes       ``exposure.observation_type`` (lower case)
 ``EXPTIME``    yes       ``exposure.exposure_time`` (s)
 ``DATE-OBS``   yes       start of ``exposure.timespan`` (ISOT, scale ``TIMESYS``)
@@ -45,7 +46,8 @@ key            required  becomes
 ``TIMESYS``    no        time scale of DATE-OBS/DATE-END; default ``TAI``
 ``DARKTIME``   no        ``exposure.dark_time`` (s); default EXPTIME
 ``FILTER``     no        ``physical_filter``; empty, ``NONE`` or missing →
-                         ``empty`` (bias, dark)
+                         the instrument's empty filter (bias, dark)
+``GRATING``    no        LATISS: ``physical_filter`` is ``FILTER~GRATING``
 ``GROUPID``    no        ``group``; default OBSID
 ``PROGRAM``    no        ``exposure.science_program``; default ""
 ``REASON``     no        ``exposure.observation_reason``; default the
@@ -92,17 +94,17 @@ from lsst.daf.butler import (
 )
 from lsst.daf.butler.registry import ConflictingDefinitionError
 
+from .base_instrument import BaseInstrument
 from .camera import AMP_NAMES, Camera
 from .errors import IngestError
 from .exposure_id import MAX_SEQ_NUM, make_exposure_id
 from .formatters import RawImageFormatter
-from .instrument import EMPTY_FILTER, FILTER_BANDS
+from .instruments import get_instrument
 from .raw import RAW_REQUIRED_KEYS
-from .repository import INSTRUMENT_NAME, RAW_RUN
+from .repository import INSTRUMENT_NAME, raw_run
 
 TRANSFERS = ("direct", "copy", "move", "symlink", "relsymlink", "hardlink", "link", "auto")
 
-_NO_FILTER = {"", "NONE", "EMPTY", "UNKNOWN"}
 _DOME_TYPES = {"bias", "dark", "flat"}
 _MIN_SPAN_S = 0.001
 
@@ -125,13 +127,17 @@ def _optional_float(header: Mapping[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def read_exposure_records(path: str | os.PathLike[str]) -> tuple[int, dict[str, dict[str, Any]]]:
+def read_exposure_records(
+    path: str | os.PathLike[str], instrument: str = INSTRUMENT_NAME
+) -> tuple[int, dict[str, dict[str, Any]]]:
     """Read a raw's header and return its detector and dimension records.
 
     Parameters
     ----------
     path : `str` or `os.PathLike`
         The raw file.
+    instrument : `str`, optional
+        Instrument the raw must belong to; "LSSTComCam" by default.
 
     Returns
     -------
@@ -147,11 +153,11 @@ def read_exposure_records(path: str | os.PathLike[str]) -> tuple[int, dict[str, 
         header value is missing or malformed; the message names the file
         and the key.
     """
-    info = _read_raw_info(os.fspath(path))
+    info = _read_raw_info(os.fspath(path), get_instrument(instrument))
     return info.detector, {"day_obs": info.day_obs, "group": info.group, "exposure": info.exposure}
 
 
-def _read_raw_info(path: str) -> _RawInfo:
+def _read_raw_info(path: str, instrument: BaseInstrument) -> _RawInfo:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -168,10 +174,13 @@ def _read_raw_info(path: str) -> _RawInfo:
         raise IngestError(f"Raw file {path} is not a readable FITS file: {e}") from e
     missing_keys = [key for key in RAW_REQUIRED_KEYS if key not in header]
     if missing_keys:
-        raise IngestError(f"Raw file {path} is not an LSSTComCam raw: its header lacks {missing_keys}.")
-    if header["INSTRUME"] != INSTRUMENT_NAME:
         raise IngestError(
-            f"Raw file {path} is from instrument INSTRUME={header['INSTRUME']!r}, not {INSTRUMENT_NAME!r}."
+            f"Raw file {path} is not an {instrument.getName()} raw: its header lacks {missing_keys}."
+        )
+    if header["INSTRUME"] != instrument.getName():
+        raise IngestError(
+            f"Raw file {path} is from instrument INSTRUME={header['INSTRUME']!r}, "
+            f"not {instrument.getName()!r}."
         )
     if sorted(segments) != sorted(AMP_NAMES) or len(shapes) != 1:
         raise IngestError(
@@ -179,15 +188,17 @@ def _read_raw_info(path: str) -> _RawInfo:
             f"(found AMPNAME {segments}, shapes {sorted(shapes, key=str)})."
         )
     try:
-        return _records_from_header(path, header)
+        return _records_from_header(path, header, instrument)
     except (KeyError, ValueError, TypeError) as e:
         raise IngestError(f"Raw file {path} has a malformed header: {e}") from e
 
 
-def _records_from_header(path: str, header: Mapping[str, Any]) -> _RawInfo:
+def _records_from_header(path: str, header: Mapping[str, Any], instrument: BaseInstrument) -> _RawInfo:
+    instrument_name = instrument.getName()
     detector = int(header["DETECTOR"])
-    if detector not in Camera.instance().detector_ids:
-        raise ValueError(f"DETECTOR={detector} is not an LSSTComCam detector id (0-8)")
+    ids = Camera.instance(instrument_name).detector_ids
+    if detector not in ids:
+        raise ValueError(f"DETECTOR={detector} is not an {instrument_name} detector id ({ids[0]}-{ids[-1]})")
     day_obs = int(str(header["DAYOBS"]).replace("-", ""))
     if not 19_000_101 <= day_obs <= 99_991_231:
         raise ValueError(f"DAYOBS={header['DAYOBS']!r} is not a date YYYYMMDD")
@@ -205,12 +216,7 @@ def _records_from_header(path: str, header: Mapping[str, Any]) -> _RawInfo:
         end = begin + max(exposure_time, dark_time) * u.s
     if end <= begin:
         end = begin + max(dark_time, _MIN_SPAN_S) * u.s
-    filter_name = str(header.get("FILTER", "") or "").strip()
-    physical_filter = EMPTY_FILTER if filter_name.upper() in _NO_FILTER else filter_name
-    if physical_filter not in FILTER_BANDS:
-        raise ValueError(
-            f"FILTER={filter_name!r} is not an LSSTComCam filter; filters are {sorted(FILTER_BANDS)}"
-        )
+    physical_filter = instrument.physical_filter_from_header(header)
     observation_type = str(header["IMGTYPE"]).strip().lower()
     if not observation_type:
         raise ValueError("IMGTYPE is empty")
@@ -220,7 +226,7 @@ def _records_from_header(path: str, header: Mapping[str, Any]) -> _RawInfo:
     elevation = _optional_float(header, "ELSTART")
     group = str(header.get("GROUPID") or header["OBSID"])
     exposure = {
-        "instrument": INSTRUMENT_NAME,
+        "instrument": instrument_name,
         "id": exposure_id,
         "day_obs": day_obs,
         "group": group,
@@ -248,19 +254,23 @@ def _records_from_header(path: str, header: Mapping[str, Any]) -> _RawInfo:
         path=path,
         detector=detector,
         day_obs={
-            "instrument": INSTRUMENT_NAME,
+            "instrument": instrument_name,
             "id": day_obs,
             "timespan": Timespan(day_start, day_start + 1 * u.day),
         },
-        group={"instrument": INSTRUMENT_NAME, "name": group},
+        group={"instrument": instrument_name, "name": group},
         exposure=exposure,
     )
 
 
 def ingest_raws(
-    butler: Butler, paths: Iterable[str | os.PathLike[str]], *, transfer: str = "direct"
+    butler: Butler,
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    transfer: str = "direct",
+    instrument: str = INSTRUMENT_NAME,
 ) -> list[DatasetRef]:
-    """Ingest raw files into ``LSSTComCam/raw/all`` with their dimension records.
+    """Ingest raw files into ``<instrument>/raw/all`` with their dimension records.
 
     Every file is checked before anything is written; the records and
     datasets of all files are then written in one transaction. Ingesting a
@@ -277,6 +287,8 @@ def ingest_raws(
     transfer : `str`, optional
         One of `TRANSFERS` (see the module documentation); ``"direct"``
         by default.
+    instrument : `str`, optional
+        Instrument of the raws and the repository; "LSSTComCam" by default.
 
     Returns
     -------
@@ -288,14 +300,15 @@ def ingest_raws(
     ValueError
         Raised if ``transfer`` is not one of `TRANSFERS`.
     IngestError
-        Raised, with nothing written, if a file is not a complete LSSTComCam
-        raw, if two files claim the same exposure and detector, or if a
+        Raised, with nothing written, if a file is not a complete
+        raw of ``instrument``, if two files claim the same exposure and detector, or if a
         header disagrees with records already in the registry for its
         exposure; the message names the file.
     """
     if transfer not in TRANSFERS:
         raise ValueError(f"transfer={transfer!r} is not supported: use one of {', '.join(TRANSFERS)}.")
-    infos = [_read_raw_info(os.path.abspath(os.fspath(path))) for path in paths]
+    instrument_object = get_instrument(instrument)
+    infos = [_read_raw_info(os.path.abspath(os.fspath(path)), instrument_object) for path in paths]
     seen: dict[tuple[int, int], str] = {}
     for info in infos:
         key = (info.exposure["id"], info.detector)
@@ -311,13 +324,16 @@ def ingest_raws(
     refs: list[DatasetRef] = []
     for info in infos:
         data_id = DataCoordinate.standardize(
-            instrument=INSTRUMENT_NAME,
+            instrument=instrument,
             exposure=info.exposure["id"],
             detector=info.detector,
             universe=butler.dimensions,
         )
         ref = DatasetRef(
-            dataset_type, data_id, run=RAW_RUN, id_generation_mode=DatasetIdGenEnum.DATAID_TYPE_RUN
+            dataset_type,
+            data_id,
+            run=raw_run(instrument),
+            id_generation_mode=DatasetIdGenEnum.DATAID_TYPE_RUN,
         )
         refs.append(ref)
         datasets.append(FileDataset(path=info.path, refs=[ref], formatter=RawImageFormatter))

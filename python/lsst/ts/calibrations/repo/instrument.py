@@ -25,7 +25,8 @@
 `~lsst.ts.calibrations.repo.camera.Camera`) and its physical filters in a
 butler registry, as obs_lsst's instrument class does, so that
 ``butler register-instrument REPO lsst.ts.calibrations.repo.instrument.LSSTComCam``
-and ``pipetask`` work without obs_lsst.
+and ``pipetask`` work without obs_lsst. What every instrument shares is in
+`~lsst.ts.calibrations.repo.base_instrument.BaseInstrument`.
 
 Physical filters and bands are ComCam's: ``u_02`` (u), ``g_01`` (g),
 ``r_03`` (r), ``i_06`` (i), ``z_03`` (z), ``y_04`` (y), and `EMPTY_FILTER`
@@ -34,12 +35,10 @@ Physical filters and bands are ComCam's: ``u_02`` (u), ``g_01`` (g),
 
 __all__ = ["EMPTY_FILTER", "FILTER_BANDS", "LSSTComCam"]
 
-from typing import Any
+import typing
+from collections.abc import Mapping
 
-from lsst.daf.butler import DataId, FormatterV2, Registry
-from lsst.pipe.base import Instrument
-
-from .camera import Camera
+from .base_instrument import BaseInstrument
 
 # Physical filter used when an exposure has no filter (bias, dark).
 EMPTY_FILTER = "empty"
@@ -56,7 +55,7 @@ FILTER_BANDS: dict[str, str] = {
 }
 
 
-class LSSTComCam(Instrument):
+class LSSTComCam(BaseInstrument):
     """The LSSTComCam instrument (one raft, R22, of nine ITL sensors).
 
     Parameters
@@ -66,97 +65,10 @@ class LSSTComCam(Instrument):
         ("LSSTComCam") by default.
     """
 
-    # Largest exposure id: YYYYMMDD * 100000 + sequence number.
-    exposure_max = 99_991_231_99_999
-    visit_max = 99_991_231_99_999
-
-    def __init__(self, collection_prefix: str | None = None) -> None:
-        super().__init__(collection_prefix=collection_prefix)
-        self.camera = Camera.instance()
+    filter_bands: typing.ClassVar[Mapping[str, str]] = FILTER_BANDS
+    empty_filter: typing.ClassVar[str] = EMPTY_FILTER
 
     @classmethod
     def getName(cls) -> str:
         """Return the instrument name, "LSSTComCam"."""
         return "LSSTComCam"
-
-    def getCamera(self) -> Camera:
-        """Return the camera description."""
-        return self.camera
-
-    def dimension_records(self) -> dict[str, list[dict[str, Any]]]:
-        """Return the records `register` writes, by dimension element.
-
-        Returns
-        -------
-        records : `dict` [`str`, `list` [`dict`]]
-            Records of ``instrument``, ``detector`` and ``physical_filter``.
-        """
-        name = self.getName()
-        return {
-            "instrument": [
-                {
-                    "name": name,
-                    "visit_max": self.visit_max,
-                    "visit_system": 0,
-                    "exposure_max": self.exposure_max,
-                    "detector_max": len(self.camera),
-                    "class_name": f"{type(self).__module__}.{type(self).__qualname__}",
-                }
-            ],
-            "detector": [
-                {
-                    "instrument": name,
-                    "id": detector.id,
-                    "full_name": detector.name,
-                    "name_in_raft": detector.name_in_raft,
-                    "raft": detector.raft,
-                    "purpose": "SCIENCE",
-                }
-                for detector in self.camera.detectors
-            ],
-            "physical_filter": [
-                {"instrument": name, "name": physical_filter, "band": band}
-                for physical_filter, band in FILTER_BANDS.items()
-            ],
-        }
-
-    def register(self, registry: Registry, *, update: bool = False) -> None:
-        """Insert the instrument, detector and physical filter records.
-
-        Idempotent; atomic (one transaction).
-
-        Parameters
-        ----------
-        registry : `lsst.daf.butler.Registry`
-            Registry of the repository to modify.
-        update : `bool`, optional
-            Update existing records that differ.
-
-        Raises
-        ------
-        lsst.daf.butler.registry.ConflictingDefinitionError
-            Raised if a record exists with different values and ``update``
-            is false.
-        """
-        records = self.dimension_records()
-        with registry.transaction():
-            for element in ("instrument", "detector", "physical_filter"):
-                for record in records[element]:
-                    registry.syncDimensionData(element, record, update=update)
-
-    def getRawFormatter(self, dataId: DataId) -> type[FormatterV2]:  # noqa: N803 (pipe_base API)
-        """Return the formatter of raw files.
-
-        Parameters
-        ----------
-        dataId : `lsst.daf.butler.DataId`
-            Data ID of the raw (unused: all raws share one format).
-
-        Returns
-        -------
-        formatter : `type` [`lsst.daf.butler.FormatterV2`]
-            `~lsst.ts.calibrations.repo.formatters.RawImageFormatter`.
-        """
-        from .formatters import RawImageFormatter
-
-        return RawImageFormatter

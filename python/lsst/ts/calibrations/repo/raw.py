@@ -89,7 +89,7 @@ class RawImage:
     @property
     def detector(self) -> DetectorInfo:
         """The detector this raw belongs to (from ``DETECTOR``)."""
-        return Camera.instance()[int(self.header["DETECTOR"])]
+        return Camera.instance(str(self.header.get("INSTRUME", "LSSTComCam")))[int(self.header["DETECTOR"])]
 
     @property
     def exposure_time(self) -> float:
@@ -183,7 +183,7 @@ def read_raw(path: str | os.PathLike[str]) -> RawImage:
     Raises
     ------
     ValueError
-        Raised if the file is not a readable LSSTComCam raw, with the reason.
+        Raised if the file is not a readable raw, with the reason.
     """
     path = os.fspath(path)
     try:

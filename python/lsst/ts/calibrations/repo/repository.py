@@ -19,9 +19,13 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Create, bootstrap and open the LSSTComCam butler repository.
+"""Create, bootstrap and open an instrument's butler repository.
 
-A repository made by `bootstrap_repository` has, as at the observatory:
+One repository per instrument, as at the observatory (``/repo/LSSTComCam``,
+``/repo/LATISS``, ...); LSSTComCam unless ``instrument`` says otherwise
+(LSSTCam, LATISS: `~lsst.ts.calibrations.repo.instruments`). For
+LSSTComCam, a repository made by `bootstrap_repository` has (the other
+instruments' the same with their name):
 
 - the seed configuration ``configs/butler-seed.yaml`` (storage classes
   ``ComCamRawImage``, ``ComCamExposure``, ``ComCamDefects``,
@@ -56,7 +60,10 @@ __all__ = [
     "RAW_RUN",
     "SEED_CONFIG",
     "bootstrap_repository",
+    "calib_chain",
+    "certified_collection",
     "open_repository",
+    "raw_run",
     "registry_description",
 ]
 
@@ -70,14 +77,31 @@ import sqlalchemy
 from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
 
 from .errors import RepositoryError
-from .instrument import LSSTComCam
+from .instruments import get_instrument
 from .registry_database import RegistryDatabase, resolve_registry_db
 from .repo_alias import read_repository_index
 
-INSTRUMENT_NAME = LSSTComCam.getName()
+INSTRUMENT_NAME = "LSSTComCam"
 RAW_RUN = f"{INSTRUMENT_NAME}/raw/all"
 CALIB_CHAIN = f"{INSTRUMENT_NAME}/calib"
 CERTIFIED_COLLECTION = f"{INSTRUMENT_NAME}/calib/certified"
+
+
+def raw_run(instrument: str = INSTRUMENT_NAME) -> str:
+    """The RUN collection of an instrument's raws, ``<instrument>/raw/all``."""
+    return f"{instrument}/raw/all"
+
+
+def calib_chain(instrument: str = INSTRUMENT_NAME) -> str:
+    """The CHAINED calibration collection of an instrument, ``<instrument>/calib``."""
+    return f"{instrument}/calib"
+
+
+def certified_collection(instrument: str = INSTRUMENT_NAME) -> str:
+    """The CALIBRATION collection first in the chain, ``<instrument>/calib/certified``."""
+    return f"{instrument}/calib/certified"
+
+
 SEED_CONFIG = str(resources.files("lsst.ts.calibrations.repo").joinpath("configs", "butler-seed.yaml"))
 
 _CONFIG_NAMES = ("butler.yaml", "butler.json")
@@ -87,21 +111,21 @@ def _is_repository(path: Path) -> bool:
     return any((path / name).is_file() for name in _CONFIG_NAMES)
 
 
-def _check_instruments(butler: Butler, where: str, *, require: bool) -> None:
+def _check_instruments(butler: Butler, where: str, *, require: bool, instrument: str) -> None:
     """Raise `RepositoryError` if the repository belongs to another instrument."""
     names = sorted(
         str(record.name) for record in butler.query_dimension_records("instrument", explain=False, limit=None)
     )
-    if INSTRUMENT_NAME in names:
+    if instrument in names:
         return
     if names:
         raise RepositoryError(
-            f"Butler repository {where} holds instrument(s) {', '.join(names)}, not {INSTRUMENT_NAME}: "
-            f"use an {INSTRUMENT_NAME} repository or a new path."
+            f"Butler repository {where} holds instrument(s) {', '.join(names)}, not {instrument}: "
+            f"use an {instrument} repository or a new path."
         )
     if require:
         raise RepositoryError(
-            f"Butler repository {where} has no {INSTRUMENT_NAME} instrument: "
+            f"Butler repository {where} has no {instrument} instrument: "
             "create it with bootstrap_repository (or `butler register-instrument`)."
         )
 
@@ -186,11 +210,12 @@ def bootstrap_repository(
     exist_ok: bool = True,
     registry_db: str | None = None,
     registry_namespace: str | None = None,
+    instrument: str = INSTRUMENT_NAME,
 ) -> Butler:
-    """Create (or complete) an LSSTComCam butler repository and return a writeable butler.
+    """Create (or complete) an instrument's butler repository and return a writeable butler.
 
-    Idempotent: bootstrapping an existing LSSTComCam repository only adds
-    what is missing and never changes what is there.
+    Idempotent: bootstrapping an existing repository of the instrument only
+    adds what is missing and never changes what is there.
 
     Parameters
     ----------
@@ -213,11 +238,13 @@ def bootstrap_repository(
         Schema of a new PostgreSQL registry (default: made from the
         directory name and a random suffix, so every new repository has its
         own). Ignored for SQLite.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS".
 
     Returns
     -------
     butler : `lsst.daf.butler.Butler`
-        A writeable butler on the repository, default run ``LSSTComCam/raw/all``.
+        A writeable butler on the repository, default run ``<instrument>/raw/all``.
 
     Raises
     ------
@@ -229,6 +256,7 @@ def bootstrap_repository(
         if ``registry_db`` is not a usable PostgreSQL database (the message
         says why), or is given and differs from an existing repository's.
     """
+    instrument_object = get_instrument(instrument)
     root = Path(path).expanduser().absolute()
     url = resolve_registry_db(registry_db)
     if root.exists() and not root.is_dir():
@@ -240,7 +268,7 @@ def bootstrap_repository(
             _check_registry(root, registry_db)
         butler = Butler.from_config(str(root), writeable=True)
         try:
-            _check_instruments(butler, str(root), require=False)
+            _check_instruments(butler, str(root), require=False, instrument=instrument)
             _check_storage_classes(root)
         except RepositoryError:
             butler.close()
@@ -267,12 +295,12 @@ def bootstrap_repository(
         # Table creation (a new dataset type) cannot run inside a transaction.
         registry.registerDatasetType(raw_type)
         with registry.transaction():
-            LSSTComCam().register(registry)
-            registry.registerCollection(RAW_RUN, CollectionType.RUN)
-            registry.registerCollection(CERTIFIED_COLLECTION, CollectionType.CALIBRATION)
-            if registry.registerCollection(CALIB_CHAIN, CollectionType.CHAINED):
-                registry.setCollectionChain(CALIB_CHAIN, [CERTIFIED_COLLECTION])
-    return Butler.from_config(str(root), writeable=True, run=RAW_RUN)
+            instrument_object.register(registry)
+            registry.registerCollection(raw_run(instrument), CollectionType.RUN)
+            registry.registerCollection(certified_collection(instrument), CollectionType.CALIBRATION)
+            if registry.registerCollection(calib_chain(instrument), CollectionType.CHAINED):
+                registry.setCollectionChain(calib_chain(instrument), [certified_collection(instrument)])
+    return Butler.from_config(str(root), writeable=True, run=raw_run(instrument))
 
 
 def open_repository(
@@ -281,8 +309,9 @@ def open_repository(
     writeable: bool = False,
     collections: str | list[str] | None = None,
     run: str | None = None,
+    instrument: str = INSTRUMENT_NAME,
 ) -> Butler:
-    """Open an existing LSSTComCam repository by path or repository-index alias.
+    """Open an existing repository of an instrument by path or repository-index alias.
 
     Parameters
     ----------
@@ -295,6 +324,8 @@ def open_repository(
         Default collections to search.
     run : `str`, optional
         Default output RUN (implies ``writeable``).
+    instrument : `str`, optional
+        Instrument the repository must hold; "LSSTComCam" by default.
 
     Returns
     -------
@@ -339,7 +370,7 @@ def open_repository(
             f"Cannot open butler repository {text!r} (not a repository path nor a known alias): {e}"
         ) from e
     try:
-        _check_instruments(butler, text, require=True)
+        _check_instruments(butler, text, require=True, instrument=instrument)
     except RepositoryError:
         butler.close()
         raise

@@ -41,7 +41,12 @@ HEAT_MAP_SIZE = (1100, 460)
 
 
 def amp_heat_map(
-    values: Mapping[int, Mapping[str, float]], *, title: str, unit: str, fmt: str = ".3g"
+    values: Mapping[int, Mapping[str, float]],
+    *,
+    title: str,
+    unit: str,
+    fmt: str = ".3g",
+    instrument: str = "LSSTComCam",
 ) -> bytes:
     """Draw per-amplifier values over the focal plane; return the PNG (``HEAT_MAP_SIZE``).
 
@@ -55,13 +60,15 @@ def amp_heat_map(
         Unit of the values.
     fmt : `str`, optional
         Format of the value printed in each cell.
+    instrument : `str`, optional
+        Whose detectors (LSSTComCam by default).
 
     Returns
     -------
     png : `bytes`
         The PNG.
     """
-    grid = FocalPlane.amp_grid(values)
+    grid = FocalPlane.amp_grid(values, instrument)
     finite = grid[np.isfinite(grid)]
     figure = new_figure(*HEAT_MAP_SIZE)
     axes = figure.add_axes((0.02, 0.04, 0.86, 0.82))
@@ -88,9 +95,9 @@ def amp_heat_map(
                 fontsize=6.5,
                 color="black" if value > midpoint else "white",
             )
-    camera = Camera.instance()
-    for detector in camera.detector_ids:
-        raft_row, raft_column = FocalPlane.raft_position(detector)
+    camera = Camera.instance(instrument)
+    for detector in camera.science_detector_ids:
+        raft_row, raft_column = FocalPlane.raft_position(detector, instrument)
         x, y = raft_column * 9 + 3.5, raft_row * 3 + 0.5
         if detector in values and any(np.isfinite(v) for v in values[detector].values()):
             axes.text(x, y + 1.05, camera[detector].name, ha="center", va="center", fontsize=7, color="0.3")

@@ -74,11 +74,12 @@ from .amp_heat_map import amp_heat_map
 from .focal_plane import FocalPlane
 from .mosaic_figure import mosaic_figure
 from .ptc_figure import ptc_figure
-from .report_data import IMAGE_TYPES, ReportData
+from .report_data import IMAGE_TYPES, ReportData, instrument_of_record
 from .report_page import ReportPage
 from .timeline_figure import timeline_figure
 
 TITLE = "LSSTComCam calibration run report"
+"""Title of a ComCam run's report; another instrument's names it instead."""
 DEFAULT_THRESHOLD = 8
 """``number_verification_tests_threshold_<x>`` when the run record does not give it (the schema default)."""
 
@@ -112,9 +113,11 @@ def _fmt(value: float | None, fmt: str = ".3f") -> str:
     return "–" if value is None or not np.isfinite(value) else format(value, fmt)
 
 
-def _amp_table(columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str = ".3f") -> str:
+def _amp_table(
+    columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str = ".3f", instrument: str = "LSSTComCam"
+) -> str:
     """A table of per-amplifier values: rows detector × amplifier, one column per quantity."""
-    camera = Camera.instance()
+    camera = Camera.instance(instrument)
     detectors = sorted({d for values in columns.values() for d in values})
     rows = []
     for detector in detectors:
@@ -150,7 +153,10 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
         items.append(("run record", "not given: the report shows the collections only"))
     items.append(("collections searched", ", ".join(data.collections) or "none found"))
     items.append(
-        ("detectors with products", ", ".join(Camera.instance()[d].name for d in data.detectors) or "none")
+        (
+            "detectors with products",
+            ", ".join(Camera.instance(data.instrument)[d].name for d in data.detectors) or "none",
+        )
     )
     body = _table(
         ["", ""], [[f'<td class="text">{E(k)}</td>', f'<td class="text">{E(v)}</td>'] for k, v in items]
@@ -187,7 +193,8 @@ def _mosaic_sections(page: ReportPage, data: ReportData, plane: FocalPlane | Non
             plane, base, title="Defects over the combined flat", unit="flat", defects=data.defects
         )
         counts = ", ".join(
-            f"{Camera.instance()[d].name}: {len(x.boxes)}" for d, x in sorted(data.defects.items())
+            f"{Camera.instance(data.instrument)[d].name}: {len(x.boxes)}"
+            for d, x in sorted(data.defects.items())
         )
         body = f"<p>Defect boxes per detector: {E(counts)}.</p>" + page.figure("defects", png, "defects")
         if not flats:
@@ -201,7 +208,7 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
     pair_mean: dict[int, dict[str, float]] = {}
     pair_spread: dict[int, dict[str, float]] = {}
     per_pair_rows = []
-    camera = Camera.instance()
+    camera = Camera.instance(data.instrument)
     for detector, pairs in sorted(data.pair_gains.items()):
         for amp in AMP_NAMES:
             values = np.array([p.gain.get(amp, np.nan) for p in pairs.values()], dtype=float)
@@ -234,7 +241,9 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
         body += "<h3>Gains from flat pairs (cpPtcExtract)</h3>"
         body += page.figure(
             "gain_pairs",
-            amp_heat_map(pair_mean, title="Gain, mean over flat pairs", unit="e⁻/ADU"),
+            amp_heat_map(
+                pair_mean, title="Gain, mean over flat pairs", unit="e⁻/ADU", instrument=data.instrument
+            ),
             "gain from pairs",
         )
         body += page.figure(
@@ -244,6 +253,7 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
                 title="Gain spread across flat pairs (standard deviation)",
                 unit="e⁻/ADU",
                 fmt=".4f",
+                instrument=data.instrument,
             ),
             "gain spread",
         )
@@ -255,7 +265,9 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
     if ptc_gain:
         body += "<h3>Gain from the PTC</h3>"
         body += page.figure(
-            "gain_ptc", amp_heat_map(ptc_gain, title="Gain from the PTC fit", unit="e⁻/ADU"), "PTC gain"
+            "gain_ptc",
+            amp_heat_map(ptc_gain, title="Gain from the PTC fit", unit="e⁻/ADU", instrument=data.instrument),
+            "PTC gain",
         )
     else:
         body += _no_data("No PTC in the run's collections (do_ptc not asked, or not made).")
@@ -267,6 +279,7 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
             "pair gain spread": pair_spread,
         },
         ".4f",
+        data.instrument,
     )
     page.add_section("gain", "Gain", body)
 
@@ -290,10 +303,14 @@ def _noise_section(page: ReportPage, data: ReportData) -> None:
         else (pair_noise, "flat-pair overscan")
     )
     body = page.figure(
-        "read_noise", amp_heat_map(shown, title=f"Read noise ({source})", unit="e⁻", fmt=".2f"), "read noise"
+        "read_noise",
+        amp_heat_map(shown, title=f"Read noise ({source})", unit="e⁻", fmt=".2f", instrument=data.instrument),
+        "read noise",
     )
     body += _amp_table(
-        {"bias overscan": data.read_noise, "flat pairs overscan": pair_noise, "PTC fit": ptc_noise}, ".2f"
+        {"bias overscan": data.read_noise, "flat pairs overscan": pair_noise, "PTC fit": ptc_noise},
+        ".2f",
+        data.instrument,
     )
     page.add_section("noise", "Read noise (e⁻)", body)
 
@@ -305,7 +322,7 @@ def _dark_section(page: ReportPage, data: ReportData, plane: FocalPlane | None) 
             "dark-current", "Dark current", _no_data("No combined dark in the run's collections.")
         )
         return
-    camera = Camera.instance()
+    camera = Camera.instance(data.instrument)
     ny, nx = plane.amp_shape
     current: dict[int, dict[str, float]] = {}
     for detector, dark in darks.items():
@@ -316,10 +333,16 @@ def _dark_section(page: ReportPage, data: ReportData, plane: FocalPlane | None) 
     unit = str(next(iter(darks.values())).metadata.get("BUNIT", ""))
     body = page.figure(
         "dark_current",
-        amp_heat_map(current, title="Dark current (median of the combined dark)", unit=unit, fmt=".4f"),
+        amp_heat_map(
+            current,
+            title="Dark current (median of the combined dark)",
+            unit=unit,
+            fmt=".4f",
+            instrument=data.instrument,
+        ),
         "dark current",
     )
-    body += _amp_table({f"dark current ({unit})": current}, ".5f")
+    body += _amp_table({f"dark current ({unit})": current}, ".5f", data.instrument)
     page.add_section("dark-current", "Dark current", body)
 
 
@@ -331,7 +354,7 @@ def _ptc_section(page: ReportPage, data: ReportData) -> None:
             _no_data("No PTC in the run's collections (do_ptc not asked, or not made)."),
         )
         return
-    camera = Camera.instance()
+    camera = Camera.instance(data.instrument)
     body = ""
     rows = []
     for detector, ptc in sorted(data.ptc.items()):
@@ -378,7 +401,7 @@ def _verification_section(page: ReportPage, data: ReportData) -> None:
             "verification", "Verification", _no_data("No verification statistics in the run's collections.")
         )
         return
-    camera = Camera.instance()
+    camera = Camera.instance(data.instrument)
     body = ""
     for kind in IMAGE_TYPES:
         stats = data.verification.get(kind)
@@ -478,7 +501,7 @@ def _timeline_section(page: ReportPage, data: ReportData) -> None:
 
 
 def _certification_section(page: ReportPage, data: ReportData) -> None:
-    camera = Camera.instance()
+    camera = Camera.instance(data.instrument)
     groups: dict[tuple[str, str, str, str], list[str]] = {}
     for entry in data.certifications:
         key = (entry["product"], entry["collection"], entry["begin"], entry["end"])
@@ -581,8 +604,9 @@ def build_report(
         except ValueError as e:
             raise ValueError(f"run_record={os.fspath(run_record)}: {e}") from e
     own = butler is None
+    instrument = instrument_of_record(record) if record is not None else "LSSTComCam"
     if butler is None:
-        butler = open_repository(repo)
+        butler = open_repository(repo, instrument=instrument)
     try:
         data = ReportData.load(butler, collections=collections, run_record=record)
     finally:
@@ -590,11 +614,11 @@ def build_report(
             butler.close()
     data.repo = str(repo)
     shape = data.detector_shape
-    plane = FocalPlane(shape) if shape is not None else None
+    plane = FocalPlane(shape, instrument=data.instrument) if shape is not None else None
     subtitle = f"repository {repo}"
     if record is not None:
         subtitle += f"; {record.script} {record.state}"
-    page = ReportPage(TITLE, subtitle)
+    page = ReportPage(TITLE.replace("LSSTComCam", data.instrument), subtitle)
     _run_section(page, data)
     _mosaic_sections(page, data, plane)
     _gain_section(page, data)

@@ -61,10 +61,14 @@ class FocalPlane:
     bin_factor : `int`, optional
         Binning of the mosaic; by default the smallest that keeps a binned
         detector within ``MAX_BINNED`` pixels on a side.
+    instrument : `str`, optional
+        Whose detectors (LSSTComCam by default; LATISS's one sensor sits in
+        the S00 place).
     """
 
     detector_shape: tuple[int, int]
     bin_factor: int = 0
+    instrument: str = "LSSTComCam"
 
     def __post_init__(self) -> None:
         rows, columns = self.detector_shape
@@ -89,20 +93,22 @@ class FocalPlane:
         return (self.detector_shape[0] // self.bin_factor, self.detector_shape[1] // self.bin_factor)
 
     @staticmethod
-    def raft_position(detector: int) -> tuple[int, int]:
+    def raft_position(detector: int, instrument: str = "LSSTComCam") -> tuple[int, int]:
         """Row (0 at the bottom) and column (0 at the left) of a detector in the raft.
 
         Parameters
         ----------
         detector : `int`
             Detector id, 0 ... 8.
+        instrument : `str`, optional
+            The instrument (LSSTComCam by default).
 
         Returns
         -------
         row, column : `tuple` [`int`, `int`]
             The position.
         """
-        name = Camera.instance()[detector].name_in_raft
+        name = Camera.instance(instrument)[detector].name_in_raft
         return int(name[1]), int(name[2])
 
     def bin_image(self, image: np.ndarray) -> np.ndarray:
@@ -138,7 +144,7 @@ class FocalPlane:
 
     def detector_origin(self, detector: int) -> tuple[int, int]:
         """First row and column of a detector in the mosaic array."""
-        row, column = self.raft_position(detector)
+        row, column = self.raft_position(detector, self.instrument)
         rows, columns = self.binned_shape
         return row * (rows + GAP), column * (columns + GAP)
 
@@ -189,7 +195,7 @@ class FocalPlane:
         return c0 + x / self.bin_factor - 0.5, r0 + y / self.bin_factor - 0.5
 
     @staticmethod
-    def amp_grid(values: Mapping[int, Mapping[str, float]]) -> np.ndarray:
+    def amp_grid(values: Mapping[int, Mapping[str, float]], instrument: str = "LSSTComCam") -> np.ndarray:
         """Per-amplifier values in a grid of cells at raft positions.
 
         Parameters
@@ -205,9 +211,9 @@ class FocalPlane:
             bottom.
         """
         grid = np.full((3 * 2 + 2, 3 * 8 + 2), np.nan)
-        camera = Camera.instance()
+        camera = Camera.instance(instrument)
         for detector, amps in values.items():
-            row, column = FocalPlane.raft_position(detector)
+            row, column = FocalPlane.raft_position(detector, instrument)
             info = camera[detector]
             for name, value in amps.items():
                 amp = info.amp(name)
@@ -215,8 +221,8 @@ class FocalPlane:
         return grid
 
     @staticmethod
-    def amp_cell(detector: int, amp_name: str) -> tuple[int, int]:
+    def amp_cell(detector: int, amp_name: str, instrument: str = "LSSTComCam") -> tuple[int, int]:
         """Row and column of an amplifier's cell in `amp_grid`."""
-        row, column = FocalPlane.raft_position(detector)
-        amp = Camera.instance()[detector].amp(amp_name)
+        row, column = FocalPlane.raft_position(detector, instrument)
+        amp = Camera.instance(instrument)[detector].amp(amp_name)
         return row * 3 + amp.iy, column * 9 + amp.ix

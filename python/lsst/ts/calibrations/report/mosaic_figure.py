@@ -98,7 +98,7 @@ def mosaic_figure(
     )
     colorbar = figure.colorbar(shown, cax=figure.add_axes((0.9, 0.1, 0.02, 0.74)))
     colorbar.set_label(unit)
-    camera = Camera.instance()
+    camera = Camera.instance(plane.instrument)
     rows, columns = plane.binned_shape
     n_defects = 0
     for detector in camera.detector_ids:

@@ -33,7 +33,7 @@ exposures with their raws' ingest times. Whatever is missing is noted, not
 an error: a failed or stopped run shows what exists.
 """
 
-__all__ = ["ReportData"]
+__all__ = ["ReportData", "instrument_of_record"]
 
 import dataclasses
 import datetime
@@ -48,7 +48,7 @@ from lsst.daf.butler.registry import MissingCollectionError
 from ..repo.defects import Defects
 from ..repo.images import Exposure
 from ..repo.ptc_dataset import PhotonTransferCurveDataset
-from ..repo.repository import INSTRUMENT_NAME, RAW_RUN
+from ..repo.repository import INSTRUMENT_NAME, raw_run
 from ..scripts.run_record import RunRecord
 from .run_timeline import RunTimeline
 
@@ -56,6 +56,12 @@ IMAGE_TYPES = ("bias", "dark", "flat")
 CERTIFIABLE = ("bias", "dark", "flat", "defects", "ptc")
 READ_NOISE_EXPOSURES = 3
 """Bias verification exposures per detector read for the overscan read noise."""
+
+
+def instrument_of_record(record: RunRecord) -> str:
+    """The instrument of a run: the first part of its raw collection (``LATISS/raw/all``), else LSSTComCam."""
+    raw = str((record.collections or {}).get("raw") or "")
+    return raw.split("/")[0] if raw.endswith("/raw/all") else INSTRUMENT_NAME
 
 
 def _iso(bound: Any) -> str:
@@ -117,6 +123,7 @@ class ReportData:
     exposures: list[Any] = dataclasses.field(default_factory=list)
     timeline: RunTimeline = dataclasses.field(default_factory=RunTimeline)
     notes: list[str] = dataclasses.field(default_factory=list)
+    instrument: str = INSTRUMENT_NAME
 
     @property
     def detectors(self) -> list[int]:
@@ -197,6 +204,8 @@ class ReportData:
             raise ValueError("Give collections or run_record: the report needs to know which run to show.")
         data = cls(repo=str(butler._config.configDir if hasattr(butler, "_config") else ""), collections=[])
         data.run_record = record
+        if record is not None:
+            data.instrument = instrument_of_record(record)
         existing = data._existing(butler, names)
         data.collections = existing
         if existing:
@@ -290,7 +299,7 @@ class ReportData:
 
     def _load_certifications(self, butler: Butler, collections: Sequence[str]) -> None:
         infos = butler.collections.query_info(collections, flatten_chains=True, include_chains=False)
-        runs = {i.name for i in infos if i.type == CollectionType.RUN and i.name != RAW_RUN}
+        runs = {i.name for i in infos if i.type == CollectionType.RUN and i.name != raw_run(self.instrument)}
         calibs = [i.name for i in infos if i.type == CollectionType.CALIBRATION]
         if self.run_record is not None:
             for outcome in self.run_record.products.values():
@@ -344,7 +353,7 @@ class ReportData:
         where = f"exposure IN ({', '.join(str(i) for i in ids)})"
         self.exposures = sorted(
             butler.query_dimension_records(
-                "exposure", where=where, instrument=INSTRUMENT_NAME, explain=False, limit=None
+                "exposure", where=where, instrument=self.instrument, explain=False, limit=None
             ),
             key=lambda r: int(r.id),
         )
@@ -352,8 +361,8 @@ class ReportData:
         try:
             with butler.query() as query:
                 rows = (
-                    query.join_dataset_search("raw", [RAW_RUN])
-                    .where(where, instrument=INSTRUMENT_NAME)
+                    query.join_dataset_search("raw", [raw_run(self.instrument)])
+                    .where(where, instrument=self.instrument)
                     .general(["exposure"], dataset_fields={"raw": {"ingest_date"}}, find_first=False)
                 )
                 for row in rows:

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The calibration scripts (ts_externalscripts): BaseMakeCalibrations, MakeComCamCalibrations."""
+"""The calibration scripts (ts_externalscripts): BaseMakeCalibrations and one subclass per instrument."""
 
 from .base_make_calibrations import *
 from .calibration_plan import *
@@ -31,6 +31,8 @@ from .exposure_sequence import *
 from .gain_report import *
 from .left_out_exposures import *
 from .make_comcam_calibrations import *
+from .make_latiss_calibrations import *
+from .make_lsstcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *
 from .processing_step import *

@@ -271,6 +271,13 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         """
         return None
 
+    def instrument_setup(self) -> dict[str, typing.Any]:
+        """Keywords of ``camera.setup_instrument`` for the run: the resolved filter, if any.
+
+        LATISS's script adds the grating.
+        """
+        return {"filter": self.filter_name} if self.filter_name is not None else {}
+
     def judge_verification(
         self, stats: collections.abc.Mapping[typing.Any, typing.Any], threshold: int, n_detectors: int
     ) -> VerificationVerdict:
@@ -526,8 +533,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         await self.checkpoint("Setup instrument.")
         await self.camera.assert_all_enabled("The camera must be ENABLED to take calibrations.")
         await self.ocps_group.assert_all_enabled("The OCPS must be ENABLED to process calibrations.")
-        if self.filter_name is not None:
-            await self.camera.setup_instrument(filter=self.filter_name)
+        setup = self.instrument_setup()
+        if setup:
+            await self.camera.setup_instrument(**setup)
         self.processor = self.make_processor(plan)
         for sequence in plan.sequences:
             image_type = sequence.image_type
@@ -700,10 +708,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
             self._wait_for_one(image_type, exposure_id, kept), name=f"OODS wait {exposure_id}"
         )
 
-    @abc.abstractmethod
     async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
-        """Wait until the OODS has ingested every detector of these exposures."""
-        raise NotImplementedError()
+        """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
+        assert self.plan is not None
+        await self.camera.wait_for_oods(
+            exposure_ids, detectors=list(self.plan.detectors), timeout=self.plan.oods_timeout
+        )
 
     def judge_run(self) -> None:
         """Raise if a step failed or a generation run misses a product; warn on verification failures.

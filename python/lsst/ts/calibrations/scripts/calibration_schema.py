@@ -19,16 +19,20 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The configuration schema of the ComCam combined-calibrations script.
+"""The configuration schema of the combined-calibrations scripts.
 
 Public API
 ----------
-``make_schema() -> dict``
+``make_schema(instrument="LSSTComCam", ...) -> dict``
     The JSON schema (draft 7) of the configuration: every option of the
     procedure document with its documented default, plus ``DARK`` mode,
     ``program``, ``reason``, ``note``, ``filter``, the verification
     thresholds, ``wait_between_exposures`` and ``processing_timeout``.
-    A new dict each call (callers may modify it).
+    A new dict each call (callers may modify it). The instrument's
+    scripts (LSSTCam, LATISS) give their name, detectors and title: the
+    collection and repository defaults follow the name
+    (``<instrument>/calib``, ``<instrument>/calib/daily``,
+    ``/repo/<instrument>``).
 ``schema_yaml() -> str``
     The same schema as YAML text (what ``make_comcam_calibrations.py 0
     --schema`` prints).
@@ -109,11 +113,11 @@ def _count(description: str, default: int, minimum: int) -> dict[str, typing.Any
     return {"description": description, "type": "integer", "minimum": minimum, "default": default}
 
 
-def _collections(what: str) -> dict[str, typing.Any]:
+def _collections(what: str, instrument: str) -> dict[str, typing.Any]:
     return {
-        "description": _COLLECTION_LIST_DESCRIPTION.format(what=what),
+        "description": _COLLECTION_LIST_DESCRIPTION.format(what=what).replace("LSSTComCam", instrument),
         "type": "string",
-        "default": DEFAULT_INPUT_COLLECTION,
+        "default": f"{instrument}/calib",
     }
 
 
@@ -139,8 +143,37 @@ def _exposure_times(kind: str, minimum_key: str, minimum: float) -> dict[str, ty
     }
 
 
-def make_schema() -> dict[str, typing.Any]:
+def make_schema(
+    instrument: str = "LSSTComCam",
+    *,
+    detector_ids: typing.Sequence[int] = DETECTOR_IDS,
+    detectors_description: str = (
+        "Detector ids passed to the pipelines (0..8: R22_S00=0, R22_S01=1, ..., R22_S22=8), "
+        "each at most once. Empty: all nine detectors."
+    ),
+    title: str = "MakeComCamCalibrations v1",
+    description: str = (
+        "Configuration of make_comcam_calibrations: take biases, darks and flats with ComCam, "
+        "generate and verify combined calibrations through the OCPS, certify the accepted ones "
+        "and report gains from flat pairs."
+    ),
+    filter_example: str = "r_03",
+) -> dict[str, typing.Any]:
     """Return the JSON schema (draft 7) of the configuration.
+
+    Parameters
+    ----------
+    instrument : `str`, optional
+        Instrument name: the collections' and repository's defaults.
+    detector_ids : `~collections.abc.Sequence` [`int`], optional
+        Detector ids ``detectors`` may name (items between their minimum
+        and maximum).
+    detectors_description : `str`, optional
+        Description of ``detectors``.
+    title, description : `str`, optional
+        Title and description of the schema.
+    filter_example : `str`, optional
+        A physical filter name, for the description of ``filter``.
 
     Returns
     -------
@@ -168,19 +201,16 @@ def make_schema() -> dict[str, typing.Any]:
         "n_discard_flat": _count("Additional flats taken first and discarded (not processed).", 1, 0),
         "exp_times_flat": _exposure_times("flat", "minimum", 0.1),
         "detectors": {
-            "description": (
-                "Detector ids passed to the pipelines (0..8: R22_S00=0, R22_S01=1, ..., R22_S22=8), "
-                "each at most once. Empty: all nine detectors."
-            ),
+            "description": detectors_description,
             "type": "array",
-            "items": {"type": "integer", "minimum": min(DETECTOR_IDS), "maximum": max(DETECTOR_IDS)},
+            "items": {"type": "integer", "minimum": min(detector_ids), "maximum": max(detector_ids)},
             "uniqueItems": True,
             "default": [],
         },
         "filter": {
             "description": (
                 "Filter for the flats: a physical filter name from the camera's availableFilters "
-                "(e.g. r_03), or an integer, the 0-based index of the filter in the camera's "
+                f"(e.g. {filter_example}), or an integer, the 0-based index of the filter in the camera's "
                 "availableFilters list. null (the default): leave the filter as it is. Biases and "
                 "darks never change the filter."
             ),
@@ -238,30 +268,30 @@ def make_schema() -> dict[str, typing.Any]:
             "type": "boolean",
             "default": True,
         },
-        "input_collections_bias": _collections("bias generation pipeline (cpBias)"),
-        "input_collections_verify_bias": _collections("bias verification pipeline (verifyBias)"),
-        "input_collections_dark": _collections("dark generation pipeline (cpDark)"),
-        "input_collections_verify_dark": _collections("dark verification pipeline (verifyDark)"),
-        "input_collections_flat": _collections("flat generation pipeline (cpFlat)"),
-        "input_collections_verify_flat": _collections("flat verification pipeline (verifyFlat)"),
-        "input_collections_defects": _collections("defects pipeline (findDefects)"),
-        "input_collections_ptc": _collections("PTC and gain pipeline (cpPtc)"),
+        "input_collections_bias": _collections("bias generation pipeline (cpBias)", instrument),
+        "input_collections_verify_bias": _collections("bias verification pipeline (verifyBias)", instrument),
+        "input_collections_dark": _collections("dark generation pipeline (cpDark)", instrument),
+        "input_collections_verify_dark": _collections("dark verification pipeline (verifyDark)", instrument),
+        "input_collections_flat": _collections("flat generation pipeline (cpFlat)", instrument),
+        "input_collections_verify_flat": _collections("flat verification pipeline (verifyFlat)", instrument),
+        "input_collections_defects": _collections("defects pipeline (findDefects)", instrument),
+        "input_collections_ptc": _collections("PTC and gain pipeline (cpPtc)", instrument),
         "calib_collection": {
             "description": (
                 "CALIBRATION collection the accepted calibrations are certified into, e.g. "
-                "LSSTComCam/calib/daily or LSSTComCam/calib/u/plazas/2024OCT24.test. Certifying a "
+                f"{instrument}/calib/daily or {instrument}/calib/u/plazas/2024OCT24.test. Certifying a "
                 "calibration type again with an overlapping validity range is refused: change the "
                 "collection or the dates to run again."
             ),
             "type": "string",
             "minLength": 1,
-            "default": "LSSTComCam/calib/daily",
+            "default": f"{instrument}/calib/daily",
         },
         "repo": {
             "description": "Butler repository (path or repository-index alias).",
             "type": "string",
             "minLength": 1,
-            "default": "/repo/LSSTComCam",
+            "default": f"/repo/{instrument}",
         },
         "n_processes": _count("Number of processes each pipetask job uses (pipetask -j).", 8, 1),
         "certify_calib_begin_date": {
@@ -352,12 +382,8 @@ def make_schema() -> dict[str, typing.Any]:
         {
             "$schema": "http://json-schema.org/draft-07/schema#",
             "$id": SCHEMA_ID,
-            "title": "MakeComCamCalibrations v1",
-            "description": (
-                "Configuration of make_comcam_calibrations: take biases, darks and flats with ComCam, "
-                "generate and verify combined calibrations through the OCPS, certify the accepted ones "
-                "and report gains from flat pairs."
-            ),
+            "title": title,
+            "description": description,
             "type": "object",
             "properties": properties,
             "additionalProperties": False,

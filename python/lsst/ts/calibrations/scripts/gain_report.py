@@ -54,8 +54,10 @@ from typing import Any, ClassVar
 type GainRow = tuple[int, int, float, int, str, float, float, float, float]
 
 
-def _detector_name(detector: int) -> str:
-    """LSSTComCam detector name (R22_S00 = 0 ... R22_S22 = 8)."""
+def _detector_name(detector: int, names: Mapping[int, str]) -> str:
+    """Detector name of an id: the extracts' ``DETNAME``, else LSSTComCam's (R22_S00 = 0 ...)."""
+    if detector in names:
+        return names[detector]
     return f"R22_S{detector // 3}{detector % 3}" if 0 <= detector < 9 else str(detector)
 
 
@@ -93,6 +95,7 @@ class GainReport:
 
     rows: tuple[GainRow, ...]
     unpaired: tuple[tuple[int, int], ...] = ()
+    detector_names: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_extracts(cls, extracts: Mapping[tuple[int, int], Any]) -> GainReport:
@@ -116,9 +119,12 @@ class GainReport:
         """
         rows: dict[tuple[int, int, int, str], GainRow] = {}
         unpaired: set[tuple[int, int]] = set()
+        names: dict[int, str] = {}
         for (exposure, detector), dataset in extracts.items():
             exposure, detector = int(exposure), int(detector)
             metadata = getattr(dataset, "metadata", {}) or {}
+            if metadata.get("DETNAME"):
+                names[detector] = str(metadata["DETNAME"])
             if metadata.get("PAIRED") is False:
                 unpaired.add((exposure, detector))
                 continue
@@ -157,7 +163,11 @@ class GainReport:
                     float(dataset.noise.get(amp, math.nan)),
                     _first(getattr(dataset, "rawMeans", {}).get(amp, [])),
                 )
-        return cls(rows=tuple(rows[key] for key in sorted(rows)), unpaired=tuple(sorted(unpaired)))
+        return cls(
+            rows=tuple(rows[key] for key in sorted(rows)),
+            unpaired=tuple(sorted(unpaired)),
+            detector_names=tuple(sorted(names.items())),
+        )
 
     @property
     def pairs(self) -> tuple[tuple[int, int], ...]:
@@ -186,7 +196,7 @@ class GainReport:
         lines.append("-" * len(header))
         for first, second, exposure_time, detector, amp, gain, gain_err, noise, mean in self.rows:
             pair = f"{first}/{second}"
-            name = f"{detector} {_detector_name(detector)}"
+            name = f"{detector} {_detector_name(detector, dict(self.detector_names))}"
             lines.append(
                 f"{pair:<29} {exposure_time:>7.3g}s {name:<12} "
                 f"{amp:<4} {gain:>7.4f} {gain_err:>8.4f} {noise:>7.3f} {mean:>10.1f}"
@@ -214,4 +224,5 @@ class GainReport:
                 for row in self.rows
             ],
             "unpaired": [list(item) for item in self.unpaired],
+            "detector_names": {str(d): name for d, name in self.detector_names},
         }

@@ -81,10 +81,3 @@ class MakeComCamCalibrations(BaseMakeCalibrations):
         if data is None or not data.filterName:
             return None
         return str(data.filterName)
-
-    async def wait_for_ingest(self, exposure_ids: list[int]) -> None:
-        """Wait for ``imageInOODS`` of every detector of the exposures (``oods_timeout``)."""
-        assert self.plan is not None
-        await self.comcam.wait_for_oods(
-            exposure_ids, detectors=list(self.plan.detectors), timeout=self.plan.oods_timeout
-        )

@@ -235,7 +235,8 @@ def _gains_from_json(data: Any) -> GainReport | None:
             )
         )
     unpaired = tuple((int(e), int(d)) for e, d in data.get("unpaired") or [])
-    return GainReport(rows=tuple(rows), unpaired=unpaired)
+    names = tuple(sorted((int(d), str(n)) for d, n in (data.get("detector_names") or {}).items()))
+    return GainReport(rows=tuple(rows), unpaired=unpaired, detector_names=names)
 
 
 def _certification_from_json(data: Any) -> CertificationRecord:

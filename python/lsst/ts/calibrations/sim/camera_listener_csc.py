@@ -37,10 +37,10 @@ from .raw_store import RawStore
 
 
 class CameraListenerCsc(BaseCsc, abc.ABC):
-    """A simulated CSC that handles each image announced by ``CCCamera.endOfImageTelemetry``.
+    """A simulated CSC that handles each image announced by the camera's ``endOfImageTelemetry``.
 
     The header service and the OODS listen to the camera the same way: a
-    read-only `Remote` of CCCamera that reads only ``endOfImageTelemetry``
+    read-only `Remote` of the camera (CCCamera, MTCamera or ATCamera) that reads only ``endOfImageTelemetry``
     and no history (an image announced before this CSC started is not
     its), started with the CSC; while the CSC is not ENABLED an image is
     skipped with a warning. Subclasses implement `handle_image`, and may
@@ -60,6 +60,8 @@ class CameraListenerCsc(BaseCsc, abc.ABC):
         Must be 1 (simulating).
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats.
+    camera_name : `str`, optional
+        SAL component of the camera listened to; "CCCamera" by default.
 
     Attributes
     ----------
@@ -68,7 +70,7 @@ class CameraListenerCsc(BaseCsc, abc.ABC):
     raw_store : `RawStore`
         Where the raws are.
     camera : `Remote`
-        The CCCamera remote (``endOfImageTelemetry`` only).
+        The camera remote (``endOfImageTelemetry`` only).
     """
 
     valid_simulation_modes: ClassVar[tuple[int, ...]] = (1,)
@@ -86,6 +88,7 @@ class CameraListenerCsc(BaseCsc, abc.ABC):
         initial_state: State = State.ENABLED,
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
+        camera_name: str = "CCCamera",
     ) -> None:
         self.repo = Path(repo).absolute()
         self.raw_store = raw_store if raw_store is not None else RawStore(self.repo / "sim_raws")
@@ -96,7 +99,7 @@ class CameraListenerCsc(BaseCsc, abc.ABC):
             heartbeat_interval=heartbeat_interval,
         )
         self.camera = Remote(
-            self.domain, "CCCamera", readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
+            self.domain, camera_name, readonly=True, include=["endOfImageTelemetry"], evt_max_history=0
         )
         self.camera.evt_endOfImageTelemetry.callback = self._end_of_image
 

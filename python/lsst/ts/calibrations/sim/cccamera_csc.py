@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A simulated ComCam camera (CCCamera) that writes real raw files.
+"""A simulated camera that writes real raw files: CCCamera, or MTCamera / ATCamera with ``instrument``.
 
 ``takeImages`` takes ``numImages`` images one after the other; each goes
 through, in simulated time (`SimClock`):
@@ -40,7 +40,8 @@ are generated and written in a worker thread, in order, without holding up
 the next exposure; ``endOfImageTelemetry`` follows when they are on disk.
 The header service and the OODS act on that event.
 
-Image names are ``CC_O_YYYYMMDD_NNNNNN``: ``day_obs`` of the `SimClock`
+Image names are ``CC_O_YYYYMMDD_NNNNNN`` (``MT_O_...`` for LSSTCam,
+``AT_O_...`` for LATISS): ``day_obs`` of the `SimClock`
 and a sequence number that starts at 1 each day_obs and continues after a
 restart on the same repository: the first image of a day gets one more than
 the highest ``seq_num`` of that day in the registry and in the raw folder.
@@ -50,7 +51,10 @@ simulated seconds and writes ``endSetFilter``. At start the CSC writes
 ``availableFilters`` (filters with a flux in the sensor model),
 ``endSetFilter`` (the installed filter), ``ccsCommandState`` IDLE and
 ``shutterDetailedState`` CLOSED. ``takeImages`` and ``setFilter`` are
-refused while the other runs. Commands the simulator does not model
+refused while the other runs. ATCamera has no filter changer: LATISS's
+filter and grating are the ATSpectrograph's (its ``reportedFilterPosition``
+and ``reportedDisperserPosition``, read when each image starts), written as
+``FILTER`` and ``GRATING``. Commands the simulator does not model
 (``startImage``, ``discardRows``, ``initGuiders``, ...) fail with a message
 saying so. Faults come from a shared `SimFaults`.
 """
@@ -69,15 +73,17 @@ from astropy.time import Time
 
 from ..repo.camera import Camera
 from ..repo.image_type import ImageType
-from ..repo.instrument import FILTER_BANDS
+from ..repo.instruments import get_instrument
 from ..repo.raw import write_raw
-from ..repo.repository import INSTRUMENT_NAME, open_repository
+from ..repo.repository import open_repository
 from ..sal.base import TAI_MINUS_UTC, ExpectedError, State
 from ..sal.base_csc import BaseCsc
+from ..sal.remote import Remote
 from ..version import __version__
 from .image_model import ImageModel
 from .raw_store import RawStore
 from .sim_clock import SimClock
+from .sim_components import SimComponents
 from .sim_faults import SimFaults
 
 
@@ -152,7 +158,7 @@ def parse_key_value_map(text: str) -> dict[str, str]:
 
 
 class CCCameraCsc(BaseCsc):
-    """The simulated ComCam camera.
+    """The simulated camera of an instrument (ComCam by default).
 
     Parameters
     ----------
@@ -166,18 +172,21 @@ class CCCameraCsc(BaseCsc):
     raw_store : `RawStore`, optional
         Where raws are written; ``<repo>/sim_raws`` if None.
     detectors : `list` [`int`], optional
-        Detector ids read out when ``takeImages.sensors`` is blank; all
-        nine if None.
+        Detector ids read out when ``takeImages.sensors`` is blank; the
+        instrument's science detectors if None.
     faults : `SimFaults`, optional
         Armed faults; none if None.
     initial_state : `State`, optional
         Summary state after starting.
     initial_filter : `str`, optional
-        Filter installed at start; ``r_03`` (else the first available) if None.
+        Filter installed at start; the r filter (``r_03``, ``r_57``; else
+        the first available) if None. Not for LATISS (the spectrograph's).
     simulation_mode : `int`, optional
         Must be 1 (simulating).
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS".
 
     Attributes
     ----------
@@ -188,9 +197,9 @@ class CCCameraCsc(BaseCsc):
     filter_change_time : `float`
         Simulated seconds of a filter change (20 s).
     available_filters : `list` [`str`]
-        Filters that can be installed.
+        Filters that can be installed (none without a filter changer).
     current_filter : `str`
-        The installed filter.
+        The installed filter ("" without a filter changer).
     images_written : `int`
         Number of images whose raws are on disk.
 
@@ -216,26 +225,54 @@ class CCCameraCsc(BaseCsc):
         initial_filter: str | None = None,
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
+        instrument: str = "LSSTComCam",
     ) -> None:
         self.repo = Path(repo).absolute()
         self.clock = clock
         self.image_model = image_model
-        self.raw_store = raw_store if raw_store is not None else RawStore(self.repo / "sim_raws")
-        camera = Camera.instance()
+        self.instrument = instrument
+        self.components = SimComponents(instrument)
+        self.filter_bands = get_instrument(instrument).filter_bands
+        self.raw_store = (
+            raw_store
+            if raw_store is not None
+            else RawStore(self.repo / "sim_raws", prefix=self.components.image_name_prefix)
+        )
+        camera = Camera.instance(instrument)
         try:
-            self.detectors = sorted(camera[d].id for d in (detectors or camera.detector_ids))
+            self.detectors = sorted(camera[d].id for d in (detectors or camera.science_detector_ids))
         except (KeyError, IndexError) as e:
-            raise ValueError(f"detectors={detectors!r}: use detector ids 0-8 ({e})") from None
-        self.faults = faults if faults is not None else SimFaults()
-        fluxes = image_model.parameters.get("flat.flux")
-        self.available_filters = [name for name in FILTER_BANDS if name in fluxes]
-        if initial_filter is None:
-            initial_filter = "r_03" if "r_03" in self.available_filters else self.available_filters[0]
-        if initial_filter not in self.available_filters:
+            ids = camera.detector_ids
             raise ValueError(
-                f"initial_filter={initial_filter!r} is not available; use one of {self.available_filters}"
-            )
-        self.current_filter = initial_filter
+                f"detectors={detectors!r}: use {instrument} detector ids {ids[0]}-{ids[-1]} ({e})"
+            ) from None
+        self.faults = faults if faults is not None else SimFaults()
+        self.has_filter_changer = self.components.spectrograph is None
+        self.spectrograph: Remote | None = None
+        if self.has_filter_changer:
+            fluxes = image_model.parameters.get("flat.flux")
+            self.available_filters = [name for name in self.filter_bands if name in fluxes]
+            if not self.available_filters:
+                raise ValueError(
+                    f"The sensor model {image_model.parameters.source} has no flat.flux for any "
+                    f"{instrument} filter ({', '.join(self.filter_bands)})."
+                )
+            if initial_filter is None:
+                r_filters = [name for name in self.available_filters if self.filter_bands[name] == "r"]
+                initial_filter = (r_filters or self.available_filters)[0]
+            if initial_filter not in self.available_filters:
+                raise ValueError(
+                    f"initial_filter={initial_filter!r} is not available; use one of {self.available_filters}"
+                )
+            self.current_filter = initial_filter
+        else:
+            if initial_filter is not None:
+                raise ValueError(
+                    f"initial_filter={initial_filter!r}: {self.components.camera} has no filter; "
+                    f"{self.components.spectrograph} holds it."
+                )
+            self.available_filters = []
+            self.current_filter = ""
         self.shutter_time = 1.0
         self.read_out_time = 2.0
         self.filter_change_time = 20.0
@@ -245,24 +282,35 @@ class CCCameraCsc(BaseCsc):
         self._write_queue: asyncio.Queue[_Image] = asyncio.Queue()
         self._writer_task: asyncio.Task[None] | None = None
         super().__init__(
-            "CCCamera",
+            self.components.camera,
             initial_state=initial_state,
             simulation_mode=simulation_mode,
             heartbeat_interval=heartbeat_interval,
+            extra_commands={"setFilter", "wakeFilterChanger"},
         )
+        if self.components.spectrograph is not None:
+            self.spectrograph = Remote(
+                self.domain,
+                self.components.spectrograph,
+                readonly=True,
+                include=["reportedFilterPosition", "reportedDisperserPosition"],
+            )
 
     async def start(self) -> None:
         """Start the CSC and write the camera's initial state events."""
         await super().start()
+        if self.spectrograph is not None:
+            await self.spectrograph.start_task
         self._writer_task = asyncio.create_task(self._write_images())
-        await self.evt_availableFilters.set_write(
-            filterNames=",".join(self.available_filters),
-            filterTypes=",".join(FILTER_BANDS[name] for name in self.available_filters),
-        )
-        await self._write_end_set_filter()
-        await self.evt_filterChangerDetailedState.set_write(
-            substate=FilterChangerState.LOADED, timestampTransition=self.clock.tai()
-        )
+        if self.has_filter_changer:
+            await self.evt_availableFilters.set_write(
+                filterNames=",".join(self.available_filters),
+                filterTypes=",".join(self.filter_bands[name] for name in self.available_filters),
+            )
+            await self._write_end_set_filter()
+            await self.evt_filterChangerDetailedState.set_write(
+                substate=FilterChangerState.LOADED, timestampTransition=self.clock.tai()
+            )
         await self._set_ccs_state(CcsCommandState.IDLE)
         await self._set_shutter_state(ShutterState.CLOSED)
 
@@ -327,6 +375,8 @@ class CCCameraCsc(BaseCsc):
         ExpectedError
             If not ENABLED, busy, the filter is not available, or a fault is armed.
         """
+        if not self.has_filter_changer:
+            raise ExpectedError(f"{self.components.camera} has no filter changer")
         self.assert_enabled("setFilter")
         self._assert_idle("setFilter")
         self._check_fault("setFilter")
@@ -341,7 +391,7 @@ class CCCameraCsc(BaseCsc):
         await self._set_ccs_state(CcsCommandState.BUSY)
         try:
             await self.evt_startSetFilter.set_write(
-                filterName=data.name, filterType=FILTER_BANDS[data.name], force_output=True
+                filterName=data.name, filterType=self.filter_bands[data.name], force_output=True
             )
             if change_time > 0:
                 await self._set_filter_changer_state(FilterChangerState.UNLOADING)
@@ -357,7 +407,7 @@ class CCCameraCsc(BaseCsc):
 
     async def _unsupported(self, name: str) -> None:
         self._check_fault(name)
-        raise ExpectedError(f"CCCamera simulator does not support the {name} command")
+        raise ExpectedError(f"{self.components.camera} simulator does not support the {name} command")
 
     async def do_alert(self, data: Any) -> None:
         """Not modelled: fails."""
@@ -407,6 +457,10 @@ class CCCameraCsc(BaseCsc):
         """Not modelled: fails."""
         await self._unsupported("startImage")
 
+    async def do_wakeFilterChanger(self, data: Any) -> None:
+        """Not modelled (MTCamera)."""
+        await self._unsupported("wakeFilterChanger")
+
     async def do_stop(self, data: Any) -> None:
         """Not modelled: fails."""
         await self._unsupported("stop")
@@ -424,7 +478,7 @@ class CCCameraCsc(BaseCsc):
     def _parse_sensors(self, sensors: str) -> list[int]:
         if not sensors.strip():
             return list(self.detectors)
-        camera = Camera.instance()
+        camera = Camera.instance(self.instrument)
         ids: list[int] = []
         for name in sensors.split(":"):
             name = name.strip()
@@ -458,7 +512,7 @@ class CCCameraCsc(BaseCsc):
     async def _write_end_set_filter(self) -> None:
         await self.evt_endSetFilter.set_write(
             filterName=self.current_filter,
-            filterType=FILTER_BANDS.get(self.current_filter, ""),
+            filterType=self.filter_bands.get(self.current_filter, ""),
             filterSlot=self.available_filters.index(self.current_filter),
             filterPosition=0.0,
             force_output=True,
@@ -483,11 +537,11 @@ class CCCameraCsc(BaseCsc):
 
     def _stored_max_seq_num(self, day_obs: int) -> tuple[int, int]:
         """Highest seq_num of ``day_obs`` in the registry and in the raw folder (in a thread)."""
-        with open_repository(self.repo) as butler:
+        with open_repository(self.repo, instrument=self.instrument) as butler:
             records = butler.registry.queryDimensionRecords(
                 "exposure",
                 where="instrument = instrument_name AND exposure.day_obs = day_obs_value",
-                bind={"instrument_name": INSTRUMENT_NAME, "day_obs_value": day_obs},
+                bind={"instrument_name": self.instrument, "day_obs_value": day_obs},
             )
             registry_max = max((int(record.seq_num) for record in records), default=0)
         return registry_max, self.raw_store.max_seq_num(day_obs)
@@ -516,7 +570,7 @@ class CCCameraCsc(BaseCsc):
             imagesInSequence=num_images,
             imageName=obs_id,
             imageIndex=index + 1,
-            imageSource="CC",
+            imageSource=self.components.code,
             imageController="O",
             imageDate=f"{day_obs:08d}",
             imageNumber=seq_num,
@@ -571,7 +625,7 @@ class CCCameraCsc(BaseCsc):
                 # current, cosmic rays) from one run to the next.
                 dark_time=exptime + (2 * self.shutter_time if shutter else 0.0),
                 shutter_open_time=shutter_open_time,
-                physical_filter=self.current_filter if ImageType[image_type].shutter_open else None,
+                physical_filter=self._physical_filter() if ImageType[image_type].shutter_open else None,
                 date_obs=date_obs,
                 detectors=detectors,
                 header=header,
@@ -579,6 +633,16 @@ class CCCameraCsc(BaseCsc):
                 damaged=self.faults.ingest_fails(obs_id),
             )
         )
+
+    def _physical_filter(self) -> str:
+        """The filter in the beam now: the camera's, or the spectrograph's ``filter~grating``."""
+        if self.spectrograph is None:
+            return self.current_filter
+        filter_data = self.spectrograph.evt_reportedFilterPosition.get()
+        grating_data = self.spectrograph.evt_reportedDisperserPosition.get()
+        filter_name = filter_data.name if filter_data is not None and filter_data.name else "empty"
+        grating = grating_data.name if grating_data is not None and grating_data.name else "empty"
+        return f"{filter_name}~{grating}"
 
     async def _write_images(self) -> None:
         """Write queued images, one at a time, in a thread; announce each."""
@@ -606,7 +670,7 @@ class CCCameraCsc(BaseCsc):
 
     def _write_image_files(self, image: _Image) -> None:
         """Draw and write the raw of each detector of an image (in a thread)."""
-        camera = Camera.instance()
+        camera = Camera.instance(self.instrument)
         date_obs = Time(image.date_obs.replace(tzinfo=None), scale="utc").tai
         for detector_id in image.detectors:
             raw = self.image_model.make_raw(

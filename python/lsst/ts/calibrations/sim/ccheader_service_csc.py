@@ -19,14 +19,15 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A simulated ComCam header service (CCHeaderService).
+"""A simulated header service (CCHeaderService; MTHeaderService, ATHeaderService with ``instrument``).
 
-For each image the camera announces with ``CCCamera.endOfImageTelemetry``,
+For each image the camera announces with ``CCCamera.endOfImageTelemetry``
+(the instrument's camera),
 the header service (when ENABLED) writes the image's header, the primary
 header of its raws as a header-only FITS file
 (`RawStore.header_path`, ``<obs_id>_header.fits`` in the image folder), in a
 thread, and announces it with ``largeFileObjectAvailable`` (``url`` a
-``file://`` URL, ``generator`` "CCHeaderService", ``version`` 1.0,
+``file://`` URL, ``generator`` the CSC's name, e.g. "CCHeaderService", ``version`` 1.0,
 ``byteSize``, ``checkSum`` the MD5 of the file, ``mimeType`` "FITS",
 ``id`` the image name).
 """
@@ -44,10 +45,11 @@ from astropy.io import fits
 from ..sal.base import State
 from .camera_listener_csc import CameraListenerCsc
 from .raw_store import RawStore
+from .sim_components import SimComponents
 
 
 class CCHeaderServiceCsc(CameraListenerCsc):
-    """The simulated header service of ComCam.
+    """The simulated header service of an instrument (ComCam by default).
 
     Parameters
     ----------
@@ -61,6 +63,9 @@ class CCHeaderServiceCsc(CameraListenerCsc):
         Must be 1 (simulating).
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS": which camera it
+        listens to and which SAL component it is.
 
     Attributes
     ----------
@@ -78,11 +83,14 @@ class CCHeaderServiceCsc(CameraListenerCsc):
         initial_state: State = State.ENABLED,
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
+        instrument: str = "LSSTComCam",
     ) -> None:
         self.headers_written = 0
+        components = SimComponents(instrument)
         super().__init__(
-            "CCHeaderService",
+            components.header_service,
             repo,
+            camera_name=components.camera,
             raw_store=raw_store,
             initial_state=initial_state,
             simulation_mode=simulation_mode,
@@ -99,7 +107,7 @@ class CCHeaderServiceCsc(CameraListenerCsc):
         self.headers_written += 1
         await self.evt_largeFileObjectAvailable.set_write(
             url=path.as_uri(),
-            generator="CCHeaderService",
+            generator=self.salinfo.name,
             version=1.0,
             byteSize=size,
             checkSum=checksum,

@@ -19,12 +19,13 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A simulated ComCam OODS (CCOODS): ingests each raw into ``LSSTComCam/raw/all``.
+"""A simulated OODS (CCOODS; MTOODS, ATOODS): ingests each raw into ``<instrument>/raw/all``.
 
-For each image the camera announces with ``CCCamera.endOfImageTelemetry``,
-the OODS (when ENABLED) ingests the image's raw files, where they are
-(``transfer="direct"``), with `ingest_raws` in a thread, and writes one
-``imageInOODS`` per file (per detector): ``camera`` "LSSTComCam", ``obsid``
+For each image the camera announces with ``CCCamera.endOfImageTelemetry``
+(the instrument's camera), the OODS (when ENABLED) ingests the image's raw
+files, where they are (``transfer="direct"``), with `ingest_raws` in a
+thread, and writes one ``imageInOODS`` per file (per detector): ``camera``
+the instrument ("LSSTComCam"), ``obsid``
 the image name, ``raft`` "R22", ``sensor`` "S11", and
 
 - ``statusCode`` 0, ``description`` "file ingested";
@@ -48,10 +49,11 @@ from typing import ClassVar
 from lsst.daf.butler import Butler
 
 from ..repo.ingest import ingest_raws
-from ..repo.repository import RAW_RUN, open_repository
+from ..repo.repository import open_repository, raw_run
 from ..sal.base import State
 from .camera_listener_csc import CameraListenerCsc
 from .raw_store import RawStore
+from .sim_components import SimComponents
 from .sim_faults import SimFaults
 
 
@@ -66,7 +68,7 @@ class _FileStatus:
 
 
 class CCOODSCsc(CameraListenerCsc):
-    """The simulated OODS of ComCam.
+    """The simulated OODS of an instrument (ComCam by default).
 
     Parameters
     ----------
@@ -82,6 +84,9 @@ class CCOODSCsc(CameraListenerCsc):
         Must be 1 (simulating).
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS": the camera listened
+        to, the SAL component, and the raws' instrument.
 
     Attributes
     ----------
@@ -100,15 +105,19 @@ class CCOODSCsc(CameraListenerCsc):
         initial_state: State = State.ENABLED,
         simulation_mode: int = 1,
         heartbeat_interval: float | None = None,
+        instrument: str = "LSSTComCam",
     ) -> None:
+        self.instrument = instrument
+        components = SimComponents(instrument)
         self.faults = faults if faults is not None else SimFaults()
         self.files_ingested = 0
         self._butler: Butler | None = None
         # Held by an ingest (in its thread) and by closing the butler, so neither cuts into the other.
         self._butler_lock = threading.Lock()
         super().__init__(
-            "CCOODS",
+            components.oods,
             repo,
+            camera_name=components.camera,
             raw_store=raw_store,
             initial_state=initial_state,
             simulation_mode=simulation_mode,
@@ -117,7 +126,9 @@ class CCOODSCsc(CameraListenerCsc):
 
     async def prepare(self) -> None:
         """Open the repository (in a thread)."""
-        self._butler = await asyncio.to_thread(open_repository, self.repo, run=RAW_RUN)
+        self._butler = await asyncio.to_thread(
+            open_repository, self.repo, run=raw_run(self.instrument), instrument=self.instrument
+        )
 
     async def handle_image(self, obs_id: str) -> None:
         """Ingest the image's raws (in a thread); one ``imageInOODS`` per file."""
@@ -132,7 +143,7 @@ class CCOODSCsc(CameraListenerCsc):
             self.log.error("No raw files of %s in %s", obs_id, self.raw_store.image_dir(obs_id))
         for status in statuses:
             await self.evt_imageInOODS.set_write(
-                camera="LSSTComCam",
+                camera=self.instrument,
                 obsid=obs_id,
                 raft=status.raft,
                 sensor=status.sensor,
@@ -155,7 +166,7 @@ class CCOODSCsc(CameraListenerCsc):
             return []
         names = [_detector_name(obs_id, path) for path in paths]
         try:
-            ingest_raws(butler, paths)
+            ingest_raws(butler, paths, instrument=self.instrument)
         except Exception as e:
             self.log.warning("Ingest of %s failed (%s); ingesting its files one by one", obs_id, e)
         else:
@@ -165,7 +176,7 @@ class CCOODSCsc(CameraListenerCsc):
         for path, name in zip(paths, names):
             raft, sensor = name[:3], name[4:]
             try:
-                ingest_raws(butler, [path])
+                ingest_raws(butler, [path], instrument=self.instrument)
             except Exception as e:
                 self.log.error("Ingest of %s failed: %s", path, e)
                 statuses.append(_FileStatus(raft, sensor, 1, f"ingest failed: {e}"))
@@ -187,5 +198,5 @@ class CCOODSCsc(CameraListenerCsc):
 
 
 def _detector_name(obs_id: str, path: Path) -> str:
-    """Detector name ("R22_S11") from a raw file name ``<obs_id>_R22_S11.fits``."""
+    """Detector name ("R22_S11", "RXX_S00") from a raw file name ``<obs_id>_R22_S11.fits``."""
     return path.name.removeprefix(f"{obs_id}_").removesuffix(".fits")

@@ -19,7 +19,7 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Raw images of the simulated ComCam sensors: bias, dark, flat and every other image type.
+"""Raw images of the simulated sensors (ComCam, LSSTCam, LATISS): bias, dark, flat and every other type.
 
 `ImageModel.make_raw` draws one detector's raw image for one exposure:
 
@@ -42,14 +42,21 @@
 Randomness comes from streams keyed by (seed, day_obs, seq_num, detector),
 so an exposure's pixels do not depend on the order images are made in.
 
-Header keys written (primary HDU): ``INSTRUME`` (LSSTComCam), ``TELESCOP``,
-``OBSERVAT``, ``CAMCODE`` (CC), ``CONTRLLR`` (O), ``TIMESYS`` (TAI),
+Each detector is drawn in its vendor's layout of the geometry asked for
+(``full`` or ``reduced``: ITL 3 + 509 + 64 columns, e2v 10 + 512 + 54, ...;
+`geometry_of`); a custom geometry applies to every detector.
+
+Header keys written (primary HDU): ``INSTRUME`` (LSSTComCam, LSSTCam or
+LATISS), ``TELESCOP``, ``OBSERVAT``, ``CAMCODE`` (CC, MT, AT), ``CONTRLLR``
+(O), ``TIMESYS`` (TAI),
 ``DATE-OBS``, ``DATE-BEG``, ``DATE-END`` (ISO, TAI), ``MJD-OBS``, ``MJD-BEG``,
 ``MJD-END``, ``EXPTIME``, ``SHUTTIME``, ``DARKTIME`` (s), ``IMGTYPE``,
 ``OBSTYPE``, ``TESTTYPE``, ``OBSID`` (CC_O_YYYYMMDD_NNNNNN), ``DAYOBS``
 (string YYYYMMDD), ``SEQNUM`` (int), ``GROUPID``, ``FILTER``, ``FILTBAND``,
-``DETECTOR`` (id 0-8), ``DETNAME`` (R22_S11), ``CCDSLOT`` (S11), ``RAFTBAY``
-(R22), ``CCD_MANU`` (ITL), ``CCD_TYPE`` (3800C), ``LSST_NUM`` (serial),
+``GRATING`` (LATISS: ``FILTER`` and ``GRATING`` are the two halves of its
+``filter~grating``), ``DETECTOR`` (id), ``DETNAME`` (R22_S11), ``CCDSLOT``
+(S11), ``RAFTBAY`` (R22), ``CCD_MANU`` (ITL or E2V), ``CCD_TYPE`` (3800C or
+CCD250), ``LSST_NUM`` (serial),
 ``PROGRAM``, ``REASON``, ``OBSANNOT``, ``EMULATED`` and ``SIMULATE`` (True:
 simulated pixels; ingest sets ``exposure.has_simulated`` from ``SIMULATE``),
 ``SIMSEED``, ``SIMMODEL``, ``SIMGEOM``. ``write_raw`` adds ``PRESCAN``; each
@@ -65,8 +72,9 @@ from typing import Any
 import numpy as np
 from astropy.time import Time, TimeDelta
 
-from ..repo.camera import FULL_GEOMETRY, AmpGeometry
+from ..repo.camera import FULL_GEOMETRY, AmpGeometry, DetectorInfo, get_geometry
 from ..repo.image_type import ImageType
+from ..repo.instruments import get_instrument
 from ..repo.raw import RawImage, make_header
 from .sensor_model import SensorModel
 
@@ -77,6 +85,12 @@ _STREAM_ILLUMINATION = 12
 
 # Physical filter of exposures without one (lsst.ts.calibrations.repo.instrument.EMPTY_FILTER).
 NO_FILTER = "empty"
+
+# Per instrument: telescope, camera code; per vendor: CCD type.
+_TELESCOPES = {"LATISS": ("Rubin Auxiliary Telescope", "AT")}
+_DEFAULT_TELESCOPE = "Simonyi Survey Telescope"
+_CAMERA_CODES = {"LSSTComCam": "CC", "LSSTCam": "MT", "LATISS": "AT"}
+_CCD_TYPES = {"ITL": "3800C", "E2V": "CCD250"}
 
 # Pixel offsets (dy, dx) of cosmic-ray hit shapes by number of pixels.
 _CR_SHAPES: dict[int, tuple[tuple[tuple[int, int], ...], ...]] = {
@@ -111,12 +125,24 @@ class ImageModel:
     sensor_model : `SensorModel`
         The sensors (truth) and the seed.
     geometry : `AmpGeometry`
-        Geometry of the raw segments.
+        Geometry of the raw segments: a standard one ("full", "reduced")
+        stands for each vendor's layout of that name (`geometry_of`).
     """
 
     def __init__(self, sensor_model: SensorModel, geometry: AmpGeometry = FULL_GEOMETRY) -> None:
         self.sensor_model = sensor_model
         self.geometry = geometry
+        self.instrument = get_instrument(sensor_model.camera.name)
+
+    def geometry_of(self, detector: int | str | DetectorInfo) -> AmpGeometry:
+        """The segment geometry of a detector: its vendor's layout of a standard geometry.
+
+        A custom geometry (not "full" or "reduced") is every detector's.
+        """
+        info = detector if isinstance(detector, DetectorInfo) else self.sensor_model.detector(detector)
+        if self.geometry.name in ("full", "reduced"):
+            return get_geometry(self.geometry.name, info.vendor)
+        return self.geometry
 
     @property
     def parameters(self) -> Any:
@@ -164,7 +190,7 @@ class ImageModel:
         if not self.has_cosmic_rays(image_type, dark_time):
             return empty_i, empty_i, np.zeros(0), empty_i
         p = self.parameters
-        rows, cols = self.geometry.detector_shape
+        rows, cols = self.geometry_of(info).detector_shape
         area_cm2 = rows * cols * (p.get("flat.pixel_size") * 1e-4) ** 2
         rng = self.sensor_model.rng(_STREAM_COSMIC_RAYS, day_obs, seq_num, info.id)
         n_hits = rng.poisson(p.get("cosmic_rays.rate") * area_cm2 * dark_time)
@@ -230,7 +256,8 @@ class ImageModel:
             Raised if an illuminated image's filter has no flux.
         """
         model = self.sensor_model
-        expected = model.dark_current(detector, self.geometry, day_obs)
+        geometry = self.geometry_of(detector)
+        expected = model.dark_current(detector, geometry, day_obs)
         expected *= np.float32(max(dark_time, 0.0))
         if ImageType.from_name(image_type).shutter_open and exposure_time > 0:
             fluxes = self.parameters.get("flat.flux")
@@ -244,7 +271,7 @@ class ImageModel:
             if stability > 0:
                 # The illumination is common to the whole focal plane.
                 level *= 1.0 + stability * model.rng(_STREAM_ILLUMINATION, day_obs, seq_num).standard_normal()
-            expected += model.flat_response(detector, self.geometry) * np.float32(level)
+            expected += model.flat_response(detector, geometry) * np.float32(level)
         return expected
 
     def _shot_noise(self, expected: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -335,7 +362,7 @@ class ImageModel:
         if physical_filter is None:
             physical_filter = NO_FILTER
         info = self.sensor_model.detector(detector)
-        geometry = self.geometry
+        geometry = self.geometry_of(info)
         model = self.sensor_model
         amps = model.amp_arrays(info.id, day_obs)
         n_amps = len(info.amps)
@@ -407,7 +434,7 @@ class ImageModel:
         for i, amp in enumerate(info.amps):
             if a00[i] == 0:
                 continue
-            area = amp.detector_slice(self.geometry)
+            area = amp.detector_slice(self.geometry_of(info))
             mu = expected[area].astype(np.float64)
             # var(mu) = (exp(2 a00 mu) - 1) / (2 a00); ratio to the Poisson mu.
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -439,13 +466,18 @@ class ImageModel:
         start_text = _isot(start)
         end_text = _isot(end)
         shutter_open = ImageType.from_name(image_type).shutter_open
-        band = physical_filter.split("_")[0] if physical_filter != NO_FILTER else "white"
-        obs_id = f"CC_O_{day_obs:08d}_{seq_num:06d}"
-        return {
-            "INSTRUME": "LSSTComCam",
-            "TELESCOP": "Simonyi Survey Telescope",
+        instrument = self.instrument.getName()
+        if physical_filter == NO_FILTER:
+            physical_filter = self.instrument.empty_filter
+        band = self.instrument.filter_bands.get(physical_filter, "white")
+        filter_name, _, grating = physical_filter.partition("~")
+        code = _CAMERA_CODES[instrument]
+        obs_id = f"{code}_O_{day_obs:08d}_{seq_num:06d}"
+        values = {
+            "INSTRUME": instrument,
+            "TELESCOP": _TELESCOPES.get(instrument, (_DEFAULT_TELESCOPE,))[0],
             "OBSERVAT": "Rubin Observatory",
-            "CAMCODE": "CC",
+            "CAMCODE": code,
             "CONTRLLR": "O",
             "TIMESYS": "TAI",
             "DATE-OBS": start_text,
@@ -464,14 +496,14 @@ class ImageModel:
             "DAYOBS": f"{day_obs:08d}",
             "SEQNUM": int(seq_num),
             "GROUPID": start_text,
-            "FILTER": physical_filter,
+            "FILTER": filter_name,
             "FILTBAND": band,
             "DETECTOR": info.id,
             "DETNAME": info.name,
             "CCDSLOT": info.name_in_raft,
             "RAFTBAY": info.raft,
-            "CCD_MANU": "ITL",
-            "CCD_TYPE": "3800C",
+            "CCD_MANU": info.vendor,
+            "CCD_TYPE": _CCD_TYPES[info.vendor],
             "LSST_NUM": info.serial,
             "PROGRAM": "",
             "REASON": "",
@@ -482,3 +514,6 @@ class ImageModel:
             "SIMMODEL": self.parameters.name,
             "SIMGEOM": self.geometry.name,
         }
+        if self.instrument.has_grating:
+            values["GRATING"] = grating
+        return values

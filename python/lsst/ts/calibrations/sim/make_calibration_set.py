@@ -47,6 +47,7 @@ from ..repo.exposure_id import make_exposure_id
 from ..repo.raw import write_raw
 from .image_model import ImageModel, _isot
 from .sensor_model import SensorModel
+from .sim_components import SimComponents
 from .simulation_truth import TRUTH_FILE_NAME, SimulationTruth
 
 # Camera readout time (s) between the end of one exposure and the next start.
@@ -164,8 +165,11 @@ def make_calibration_set(
         )
     geometry = get_geometry(geometry_name)
     image_model = ImageModel(model, geometry)
-    camera = Camera.instance()
-    detector_ids = [camera[d].id for d in (detectors if detectors is not None else camera.detector_ids)]
+    camera = model.camera
+    prefix = SimComponents(camera.name).image_name_prefix
+    detector_ids = [
+        camera[d].id for d in (detectors if detectors is not None else camera.science_detector_ids)
+    ]
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
 
@@ -186,7 +190,7 @@ def make_calibration_set(
 
     for index, (image_type, exposure_time, filter_name) in enumerate(plan):
         seq_num = start_seq + index
-        obs_id = f"CC_O_{day_obs}_{seq_num:06d}"
+        obs_id = f"{prefix}_{day_obs}_{seq_num:06d}"
         entry: dict = {
             "obs_id": obs_id,
             "exposure_id": make_exposure_id(int(day_obs), seq_num),

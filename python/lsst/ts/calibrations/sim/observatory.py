@@ -19,18 +19,23 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The simulated ComCam observatory: camera, header service, OODS and OCPS on one repository and clock.
+"""A simulated observatory (ComCam, LSSTCam, LATISS): camera, header service, OODS, OCPS on one repository.
 
 `SimulatedObservatory` is an async context manager that bootstraps the
 butler repository (on first use), builds the sensor and image model from a
 sensor-model file and a seed, and starts, ENABLED and sharing one
 `SimClock`, `RawStore` and `SimFaults`:
 
-- `CCCameraCsc` (CCCamera),
-- `CCHeaderServiceCsc` (CCHeaderService),
-- `CCOODSCsc` (CCOODS),
-- `OcpsCsc` (OCPS index 2; ``ocps=False`` leaves it out), with its jobs
-  under ``<repo>/ocps/jobs``.
+- `CCCameraCsc` (CCCamera; MTCamera for LSSTCam, ATCamera for LATISS),
+- `CCHeaderServiceCsc` (CCHeaderService; MTHeaderService, ATHeaderService),
+- `CCOODSCsc` (CCOODS; MTOODS, ATOODS),
+- for LATISS, `ATSpectrographCsc` (filter and grating),
+- `OcpsCsc` (OCPS index 2; 3 for LSSTCam, 1 for LATISS; ``ocps=False``
+  leaves it out), with its jobs under ``<repo>/ocps/jobs``.
+
+The ``instrument`` (LSSTComCam by default) chooses the components
+(`SimComponents`), the repository's instrument and the shipped sensor
+model (``comcam_default``, ``lsstcam_default``, ``latiss_default``).
 
 With ``repo_alias`` (e.g. ``/repo/LSSTComCam``, the calibration script's
 default ``repo``) the alias is installed in daf_butler's repository index
@@ -58,6 +63,7 @@ from ..repo.repository import bootstrap_repository, registry_description
 from ..sal.base import State
 from ..sal.base_csc import BaseCsc
 from ..sal.lifecycle_mixin import LifecycleMixin
+from .atspectrograph_csc import ATSpectrographCsc
 from .cccamera_csc import CCCameraCsc
 from .ccheader_service_csc import CCHeaderServiceCsc
 from .ccoods_csc import CCOODSCsc
@@ -67,11 +73,12 @@ from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKEN
 from .raw_store import RawStore
 from .sensor_model import SensorModel
 from .sim_clock import SimClock
+from .sim_components import SimComponents
 from .sim_faults import SimFaults
 
 
 class SimulatedObservatory(LifecycleMixin):
-    """Start the simulated ComCam camera, header service and OODS.
+    """Start an instrument's simulated camera, header service, OODS (and spectrograph) and OCPS.
 
     Parameters
     ----------
@@ -85,15 +92,18 @@ class SimulatedObservatory(LifecycleMixin):
     seed : `int`, optional
         Seed of the sensor model (>= 0).
     sensor_model : `str`, `os.PathLike` or `None`, optional
-        Sensor-model file or shipped model name; the default model if None.
+        Sensor-model file or shipped model name; the instrument's default
+        model if None.
     geometry : `str`, optional
-        "reduced" (default) or "full".
+        "reduced" (default) or "full" (each vendor's layout of it).
     detectors : `list` [`int`], optional
-        Detectors the camera reads out by default; all nine if None.
+        Detectors the camera reads out by default; the instrument's
+        science detectors if None.
     faults : `SimFaults`, optional
         Faults to inject; a new, empty `SimFaults` if None.
     initial_filter : `str`, optional
-        Filter installed at start; the camera's default if None.
+        Filter installed at start; the camera's default if None. LATISS:
+        ``filter`` or ``filter~grating`` put in by the spectrograph.
     heartbeat_interval : `float`, optional
         Interval (real seconds) between heartbeats of each CSC.
     ocps : `bool`, optional
@@ -116,6 +126,9 @@ class SimulatedObservatory(LifecycleMixin):
         for SQLite in the repository, None (the default) for the
         environment variable ``TS_CALIBRATIONS_REGISTRY_DB`` or SQLite; see
         `~lsst.ts.calibrations.repo.repository.bootstrap_repository`.
+    instrument : `str`, optional
+        LSSTComCam (the default), LSSTCam or LATISS: the CSCs, OCPS index,
+        camera description and collections of that instrument.
 
     Attributes
     ----------
@@ -127,6 +140,8 @@ class SimulatedObservatory(LifecycleMixin):
         The shared faults.
     camera : `CCCameraCsc`
         The camera (made by `start`).
+    spectrograph : `ATSpectrographCsc` or `None`
+        LATISS's spectrograph (made by `start`); None for the others.
     header_service : `CCHeaderServiceCsc`
         The header service (made by `start`).
     oods : `CCOODSCsc`
@@ -165,7 +180,10 @@ class SimulatedObservatory(LifecycleMixin):
         ocps_max_processes: int | None = None,
         ocps_execution_backend: str = DEFAULT_EXECUTION_BACKEND,
         registry_db: str | None = None,
+        instrument: str = "LSSTComCam",
     ) -> None:
+        self.components = SimComponents(instrument)
+        self.instrument = instrument
         self.repo = Path(repo).expanduser().absolute()
         self.clock = SimClock(time_scale=time_scale, start=date)
         if not isinstance(seed, int) or seed < 0:
@@ -177,7 +195,7 @@ class SimulatedObservatory(LifecycleMixin):
         self.faults = faults if faults is not None else SimFaults()
         self.initial_filter = initial_filter
         self.heartbeat_interval = heartbeat_interval
-        self.raw_store = RawStore(self.repo / "sim_raws")
+        self.raw_store = RawStore(self.repo / "sim_raws", prefix=self.components.image_name_prefix)
         self.with_ocps = ocps
         self.repo_alias = repo_alias
         if ocps_max_processes is not None and ocps_max_processes < 1:
@@ -193,6 +211,7 @@ class SimulatedObservatory(LifecycleMixin):
         self.registry = ""
         self.alias_line = ""
         self.ocps: OcpsCsc | None = None
+        self.spectrograph: ATSpectrographCsc | None = None
         self._csc_list: list[BaseCsc] = []
         self._started = False
 
@@ -214,12 +233,14 @@ class SimulatedObservatory(LifecycleMixin):
         if self._started:
             return
         self._started = True
-        butler = await asyncio.to_thread(bootstrap_repository, self.repo, registry_db=self.registry_db)
+        butler = await asyncio.to_thread(
+            bootstrap_repository, self.repo, registry_db=self.registry_db, instrument=self.instrument
+        )
         await asyncio.to_thread(butler.close)
         self.registry = await asyncio.to_thread(registry_description, self.repo)
         if self.repo_alias is not None:
             self.alias_line = await asyncio.to_thread(install_repository_alias, self.repo, self.repo_alias)
-        model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed)
+        model = await asyncio.to_thread(SensorModel.from_yaml, self.sensor_model, self.seed, self.instrument)
         image_model = ImageModel(model, self.geometry)
         try:
             self.oods = CCOODSCsc(
@@ -227,10 +248,14 @@ class SimulatedObservatory(LifecycleMixin):
                 raw_store=self.raw_store,
                 faults=self.faults,
                 heartbeat_interval=self.heartbeat_interval,
+                instrument=self.instrument,
             )
             self._csc_list.append(self.oods)
             self.header_service = CCHeaderServiceCsc(
-                self.repo, raw_store=self.raw_store, heartbeat_interval=self.heartbeat_interval
+                self.repo,
+                raw_store=self.raw_store,
+                heartbeat_interval=self.heartbeat_interval,
+                instrument=self.instrument,
             )
             self._csc_list.append(self.header_service)
             if self.with_ocps:
@@ -241,6 +266,7 @@ class SimulatedObservatory(LifecycleMixin):
                     heartbeat_interval=self.heartbeat_interval,
                     max_processes=self.ocps_max_processes,
                     execution_backend=self.ocps_execution_backend,
+                    index=self.components.ocps_index,
                 )
                 self._csc_list.append(self.ocps)
                 if self.faults.ocps_failures:
@@ -249,6 +275,16 @@ class SimulatedObservatory(LifecycleMixin):
                     self.ocps.inject_slow_jobs(self.faults.ocps_slow_jobs, self.faults.ocps_slow_delay)
             await asyncio.gather(*(csc.start_task for csc in self._csc_list))
             self.clock = SimClock(time_scale=self.clock.time_scale, start=self.clock.start_utc)
+            if self.components.spectrograph is not None:
+                filter_name, _, grating = (self.initial_filter or "").partition("~")
+                self.spectrograph = ATSpectrographCsc(
+                    clock=self.clock,
+                    initial_filter=filter_name or None,
+                    initial_grating=grating or None,
+                    heartbeat_interval=self.heartbeat_interval,
+                )
+                self._csc_list.append(self.spectrograph)
+                await self.spectrograph.start_task
             self.camera = CCCameraCsc(
                 self.repo,
                 clock=self.clock,
@@ -256,8 +292,9 @@ class SimulatedObservatory(LifecycleMixin):
                 raw_store=self.raw_store,
                 detectors=self.detectors,
                 faults=self.faults,
-                initial_filter=self.initial_filter,
+                initial_filter=self.initial_filter if self.spectrograph is None else None,
                 heartbeat_interval=self.heartbeat_interval,
+                instrument=self.instrument,
             )
             self._csc_list.append(self.camera)
             await self.camera.start_task
@@ -277,7 +314,9 @@ class SimulatedObservatory(LifecycleMixin):
 
     def describe(self) -> str:
         """One line saying what runs where."""
-        names = "CCCamera, CCHeaderService, CCOODS" + (", OCPS:2" if self.with_ocps else "")
+        names = ", ".join(
+            name for name in self.components.names if self.with_ocps or not name.startswith("OCPS")
+        )
         alias = f" (alias {self.repo_alias})" if self.repo_alias else ""
         registry = f" (registry {self.registry})" if self.registry else ""
         return (

@@ -118,7 +118,7 @@ from typing import Any, ClassVar
 
 from ..cp.pipeline_paths import PipelinePaths, pipetask_executable
 from ..repo.repo_alias import resolve_repository
-from ..repo.repository import RAW_RUN
+from ..repo.repository import raw_run
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
 from .ocps_bps_backend import OcpsBpsBackend
@@ -145,6 +145,9 @@ _RESERVED_OPTIONS = {
 _PROCESS_OPTIONS = ("-j", "--processes")
 # Task label used by inject_failure: no pipeline has it, so pipetask fails.
 INJECTED_FAILURE_LABEL = "ocpsInjectedFailure"
+
+OCPS_INSTRUMENTS: dict[int, str] = {1: "LATISS", 2: "LSSTComCam", 3: "LSSTCam"}
+"""Instrument of each OCPS index (as at the observatory)."""
 
 
 def _without_processes(options: list[str]) -> list[str]:
@@ -182,7 +185,9 @@ class OcpsCsc(BaseCsc):
         Folder of the job folders; ``<repository root>/ocps/jobs`` by
         default.
     index : `int`, optional
-        SAL index: 2 (LSSTComCam) by default.
+        SAL index: 2 (LSSTComCam) by default; 1 is LATISS's, 3 LSSTCam's.
+        The index chooses the instrument whose pipelines and raws
+        (``<instrument>/raw/all``) the jobs use, as at the observatory.
     initial_state : `State`, optional
         Summary state after starting.
     override : `str`, optional
@@ -275,7 +280,8 @@ class OcpsCsc(BaseCsc):
         self.in_progress_timeout = float(in_progress_timeout)
         self.abort_grace_period = float(abort_grace_period)
         self.pipetask = list(pipetask) if pipetask is not None else [pipetask_executable()]
-        self.pipeline_paths = PipelinePaths()
+        self.instrument = OCPS_INSTRUMENTS.get(index, "LSSTComCam")
+        self.pipeline_paths = PipelinePaths(instrument=self.instrument)
         self.jobs: dict[str, OcpsJob] = {}
         self._fail_count = 0
         self._fail_reason = ""
@@ -300,7 +306,9 @@ class OcpsCsc(BaseCsc):
         assert self.jobs_root is not None
         await asyncio.to_thread(self.jobs_root.mkdir, parents=True, exist_ok=True)
         if self.execution_backend == OcpsExecutionBackend.BPS:
-            self.bps_backend = OcpsBpsBackend(self.repo_root, RAW_RUN, keep_submit=self.bps_keep_submit)
+            self.bps_backend = OcpsBpsBackend(
+                self.repo_root, raw_run(self.instrument), keep_submit=self.bps_keep_submit
+            )
         if self.execution_backend == OcpsExecutionBackend.WORKERS:
             self.worker_pool = QuantumWorkerPool(
                 self.jobs_root.parent / "workers",
@@ -473,7 +481,7 @@ class OcpsCsc(BaseCsc):
         if not pipeline_url:
             raise ExpectedError(
                 "execute: pipeline is empty: give a pipeline YAML, e.g. "
-                "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
+                f"${{CP_PIPE_DIR}}/pipelines/{self.instrument}/cpBias.yaml"
             )
         pipeline = self.pipeline_paths.resolve(pipeline_url)
         pipeline_file = Path(pipeline.split("#", 1)[0])
@@ -481,7 +489,8 @@ class OcpsCsc(BaseCsc):
             available = sorted(p.name for p in self.pipeline_paths.pipelines_dir.glob("*.yaml"))
             raise ExpectedError(
                 f"execute: pipeline={pipeline_url!r} resolves to {str(pipeline_file)!r}, not a file; "
-                f"LSSTComCam pipelines: ${{CP_PIPE_DIR}}/pipelines/LSSTComCam/ {', '.join(available)}"
+                f"{self.instrument} pipelines: ${{CP_PIPE_DIR}}/pipelines/{self.instrument}/ "
+                f"{', '.join(available)}"
             )
         try:
             options = shlex.split(parameters["config"])
@@ -510,7 +519,7 @@ class OcpsCsc(BaseCsc):
             self._fail_count -= 1
             options += ["-c", f"{INJECTED_FAILURE_LABEL}:reason={self._fail_reason}"]
         command = [*self.pipetask, "--long-log", "run", "-p", pipeline, "-b", self.repo]
-        command += ["-o", output, "-i", RAW_RUN, *options, "--output-run", f"{output}/run"]
+        command += ["-o", output, "-i", raw_run(self.instrument), *options, "--output-run", f"{output}/run"]
         if parameters["data_query"].strip():
             command += ["-d", parameters["data_query"]]
         if self.bps_backend is not None:

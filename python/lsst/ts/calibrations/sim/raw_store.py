@@ -38,7 +38,7 @@ import os
 import re
 from pathlib import Path
 
-_OBS_ID_RE = re.compile(r"^CC_O_(\d{8})_(\d{6})$")
+_OBS_ID_RE = re.compile(r"^[A-Z]{2}_O_(\d{8})_(\d{6})$")
 
 
 class RawStore:
@@ -48,19 +48,22 @@ class RawStore:
     ----------
     root : `str` or `os.PathLike`
         Raw root folder (created when first written to).
+    prefix : `str`, optional
+        Image-name prefix of the camera: ``CC_O`` (ComCam, default),
+        ``MT_O`` (LSSTCam) or ``AT_O`` (LATISS).
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], prefix: str = "CC_O") -> None:
         self.root = Path(root).absolute()
+        self.prefix = prefix
 
-    @staticmethod
-    def obs_id(day_obs: int, seq_num: int) -> str:
-        """The image name ``CC_O_YYYYMMDD_NNNNNN`` of an exposure."""
-        return f"CC_O_{day_obs:08d}_{seq_num:06d}"
+    def obs_id(self, day_obs: int, seq_num: int) -> str:
+        """The image name ``<prefix>_YYYYMMDD_NNNNNN`` of an exposure (``CC_O_20241024_000123``)."""
+        return f"{self.prefix}_{day_obs:08d}_{seq_num:06d}"
 
     @staticmethod
     def parse_obs_id(obs_id: str) -> tuple[int, int]:
-        """Return (day_obs, seq_num) of an image name ``CC_O_YYYYMMDD_NNNNNN``.
+        """Return (day_obs, seq_num) of an image name ``CC_O_YYYYMMDD_NNNNNN`` (any camera's prefix).
 
         Raises
         ------
@@ -103,9 +106,9 @@ class RawStore:
                 entry_day, seq_num = self.parse_obs_id(entry.name)
             except ValueError:
                 continue
-            if entry_day == day_obs:
+            if entry_day == day_obs and entry.name.startswith(self.prefix):
                 seq_nums.append(seq_num)
         return max(seq_nums)
 
     def __repr__(self) -> str:
-        return f"RawStore({str(self.root)!r})"
+        return f"RawStore({str(self.root)!r}, prefix={self.prefix!r})"

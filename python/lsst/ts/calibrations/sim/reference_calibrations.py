@@ -23,7 +23,8 @@
 
 External verification (the procedure document's daily default) checks new
 images against the combined calibrations already certified in
-``LSSTComCam/calib``. `ReferenceCalibrations` puts them there in a
+``LSSTComCam/calib`` (``<instrument>/calib``: ``instrument`` is LSSTComCam
+by default, LSSTCam or LATISS; the collections below follow it). `ReferenceCalibrations` puts them there in a
 simulated repository, as the observatory's calibration team does:
 
 1. raws are simulated with the sensor model and image model the simulated
@@ -46,8 +47,9 @@ detector (and, for flats, the filter) is skipped (`missing`).
 Blocking (butler, subprocesses): call `make` in a thread from async code.
 From the shell::
 
-    python -m lsst.ts.calibrations.sim.reference_calibrations REPO [--detectors 0,1] [--geometry reduced]
-        [--filter r_03] [--defects] [--ptc] [--registry-db postgresql://USER@HOST:PORT/DATABASE]
+    python -m lsst.ts.calibrations.sim.reference_calibrations REPO [--instrument LATISS]
+        [--detectors 0,1] [--geometry reduced] [--filter r_03] [--defects] [--ptc]
+        [--registry-db postgresql://USER@HOST:PORT/DATABASE]
 """
 
 from __future__ import annotations
@@ -65,13 +67,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..cp.pipeline_paths import PipelinePaths
+from ..repo.camera import Camera
 from ..repo.certify import certify_calibrations
 from ..repo.ingest import ingest_raws
-from ..repo.repository import CALIB_CHAIN, CERTIFIED_COLLECTION, RAW_RUN, bootstrap_repository
+from ..repo.repository import bootstrap_repository, calib_chain, certified_collection, raw_run
 from .make_calibration_set import make_calibration_set
 from .sensor_model import SensorModel
 
-INSTRUMENT = "LSSTComCam"
+_R_FILTERS = {"LSSTComCam": "r_03", "LSSTCam": "r_57", "LATISS": "SDSSr_65mm~empty"}
 
 PRODUCTS: tuple[str, ...] = ("bias", "dark", "flat", "defects", "ptc")
 """Products in the order they are made."""
@@ -83,7 +86,7 @@ PIPELINES: dict[str, str] = {
     "defects": "findDefects",
     "ptc": "cpPtc",
 }
-"""Pipeline (``${CP_PIPE_DIR}/pipelines/LSSTComCam/<name>.yaml``) of each product."""
+"""Pipeline (``${CP_PIPE_DIR}/pipelines/<instrument>/<name>.yaml``) of each product."""
 
 IMAGES: dict[str, tuple[str, ...]] = {
     "bias": ("bias",),
@@ -112,9 +115,11 @@ class ReferenceCalibrations:
     repo : `str` or `os.PathLike`
         Butler repository (bootstrapped if missing).
     detectors : `list` [`int`] or `None`, optional
-        Detectors; all nine if None.
+        Detectors; the instrument's science detectors if None.
     physical_filter : `str`, optional
-        Filter of the reference flats (the simulated camera's default is "r_03").
+        Filter of the reference flats (the simulated camera's default is
+        "r_03"; LSSTCam "r_57"; LATISS e.g. "SDSSr_65mm~empty"). The
+        instrument's r filter if None.
     geometry : `str`, optional
         "reduced" or "full": must be the simulated camera's.
     sensor_model : `str`, `os.PathLike` or `None`, optional
@@ -142,6 +147,8 @@ class ReferenceCalibrations:
         `~lsst.ts.calibrations.repo.repository.bootstrap_repository` takes it.
     log : `logging.Logger` or `None`, optional
         Logger; this module's if None.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS".
 
     Raises
     ------
@@ -154,7 +161,7 @@ class ReferenceCalibrations:
         repo: str | os.PathLike[str],
         *,
         detectors: Sequence[int] | None = None,
-        physical_filter: str = "r_03",
+        physical_filter: str | None = None,
         geometry: str = "reduced",
         sensor_model: str | os.PathLike[str] | None = None,
         seed: int = 0,
@@ -171,13 +178,16 @@ class ReferenceCalibrations:
         n_processes: int = 1,
         registry_db: str | None = None,
         log: logging.Logger | None = None,
+        instrument: str = "LSSTComCam",
     ) -> None:
         for name, value in (("n_bias", n_bias), ("n_dark", n_dark), ("n_flat", n_flat)):
             if value < 1:
                 raise ValueError(f"{name}={value} must be >= 1.")
         self.repo = Path(repo).expanduser().absolute()
-        self.detectors = tuple(int(d) for d in (detectors if detectors else range(9)))
-        self.physical_filter = physical_filter
+        self.instrument = instrument
+        camera = Camera.instance(instrument)
+        self.detectors = tuple(int(d) for d in (detectors if detectors else camera.science_detector_ids))
+        self.physical_filter = physical_filter or _R_FILTERS[instrument]
         self.geometry = geometry
         self.sensor_model = sensor_model
         self.seed = seed
@@ -198,23 +208,25 @@ class ReferenceCalibrations:
         self.n_processes = n_processes
         self.registry_db = registry_db
         self.log = log if log is not None else logging.getLogger(__name__)
-        self.pipeline_paths = PipelinePaths()
+        self.pipeline_paths = PipelinePaths(instrument=instrument)
 
     def missing(self) -> list[str]:
-        """Products not yet certified in ``LSSTComCam/calib/certified`` for every detector.
+        """Products not yet certified in ``<instrument>/calib/certified`` for every detector.
 
         Returns
         -------
         products : `list` [`str`]
             e.g. ``["flat", "ptc"]``; empty if every requested product is there.
         """
-        butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
+        butler = bootstrap_repository(self.repo, registry_db=self.registry_db, instrument=self.instrument)
         try:
             missing = []
             for product in self.products:
                 try:
                     associations = list(
-                        butler.registry.queryDatasetAssociations(product, collections=[CERTIFIED_COLLECTION])
+                        butler.registry.queryDatasetAssociations(
+                            product, collections=[certified_collection(self.instrument)]
+                        )
                     )
                 except Exception:
                     missing.append(product)
@@ -246,21 +258,25 @@ class ReferenceCalibrations:
         """
         missing = self.missing()
         if not missing:
-            self.log.info("Reference calibrations already certified in %s: %s", CALIB_CHAIN, self.products)
+            self.log.info(
+                "Reference calibrations already certified in %s: %s",
+                calib_chain(self.instrument),
+                self.products,
+            )
             return {}
         self.log.info("Making reference calibrations %s for detectors %s", missing, list(self.detectors))
         exposures = self._take(missing)
         made: dict[str, str] = {}
         stamp = time.strftime("%Y%m%dT%H%M%S")
         for product in missing:
-            output = f"{INSTRUMENT}/calib/reference/{product}.{stamp}"
+            output = f"{self.instrument}/calib/reference/{product}.{stamp}"
             ids = [e for kind in IMAGES[product] for e in exposures[kind]]
             began = time.monotonic()
             self._pipetask(product, output, ids)
-            butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
+            butler = bootstrap_repository(self.repo, registry_db=self.registry_db, instrument=self.instrument)
             try:
                 refs = certify_calibrations(
-                    butler, [output], CERTIFIED_COLLECTION, product, self.begin, self.end
+                    butler, [output], certified_collection(self.instrument), product, self.begin, self.end
                 )
             finally:
                 butler.close()
@@ -270,7 +286,7 @@ class ReferenceCalibrations:
                 product,
                 len(refs),
                 output,
-                CERTIFIED_COLLECTION,
+                certified_collection(self.instrument),
                 self.begin,
                 self.end,
                 time.monotonic() - began,
@@ -282,12 +298,12 @@ class ReferenceCalibrations:
     def _take(self, products: Sequence[str]) -> dict[str, list[int]]:
         """Simulate and ingest the raws the products need; exposure ids per kind."""
         kinds = sorted({kind for product in products for kind in IMAGES[product]}, key=PRODUCTS.index)
-        model = SensorModel.from_yaml(self.sensor_model, self.seed)
-        butler = bootstrap_repository(self.repo, registry_db=self.registry_db)
+        model = SensorModel.from_yaml(self.sensor_model, self.seed, self.instrument)
+        butler = bootstrap_repository(self.repo, registry_db=self.registry_db, instrument=self.instrument)
         exposures: dict[str, list[int]] = {}
         try:
             records = butler.registry.queryDimensionRecords(
-                "exposure", where=f"instrument = '{INSTRUMENT}' AND exposure.day_obs = {self.day_obs}"
+                "exposure", where=f"instrument = '{self.instrument}' AND exposure.day_obs = {self.day_obs}"
             )
             seq = max((int(record.seq_num) for record in records), default=0) + 1
             for kind in kinds:
@@ -316,28 +332,30 @@ class ReferenceCalibrations:
                     start_seq=seq,
                     overwrite=True,
                 )
-                refs = ingest_raws(butler, sorted(folder.glob("*.fits")))
+                refs = ingest_raws(butler, sorted(folder.glob("*.fits")), instrument=self.instrument)
                 ids = sorted({int(ref.dataId["exposure"]) for ref in refs})
                 exposures[kind] = ids
                 seq += len(ids)
-                self.log.info("Reference %s raws: exposures %s ingested into %s", kind, ids, RAW_RUN)
+                self.log.info(
+                    "Reference %s raws: exposures %s ingested into %s", kind, ids, raw_run(self.instrument)
+                )
         finally:
             butler.close()
         return exposures
 
     def _pipetask(self, product: str, output: str, exposures: Sequence[int]) -> None:
         pipeline = self.pipeline_paths.resolve(
-            f"${{CP_PIPE_DIR}}/pipelines/{INSTRUMENT}/{PIPELINES[product]}.yaml"
+            f"${{CP_PIPE_DIR}}/pipelines/{self.instrument}/{PIPELINES[product]}.yaml"
         )
         query = (
-            f"instrument = '{INSTRUMENT}' AND detector IN ({', '.join(str(d) for d in self.detectors)}) "
+            f"instrument = '{self.instrument}' AND detector IN ({', '.join(str(d) for d in self.detectors)}) "
             f"AND exposure IN ({', '.join(str(e) for e in exposures)})"
         )
         command = self.pipeline_paths.pipetask_run_args(
             self.repo,
             pipeline,
             output,
-            [RAW_RUN, CALIB_CHAIN],
+            [raw_run(self.instrument), calib_chain(self.instrument)],
             query,
             options=CONFIG_OPTIONS[product],
             processes=self.n_processes,
@@ -369,9 +387,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", help="Butler repository (bootstrapped if missing).")
-    parser.add_argument("--detectors", default="", help="Comma-separated detector ids (default: all nine).")
+    parser.add_argument(
+        "--instrument",
+        choices=tuple(_R_FILTERS),
+        default="LSSTComCam",
+        help="Instrument (default LSSTComCam).",
+    )
+    parser.add_argument(
+        "--detectors", default="", help="Comma-separated detector ids (default: the science detectors)."
+    )
     parser.add_argument("--geometry", choices=("reduced", "full"), default="reduced")
-    parser.add_argument("--filter", default="r_03", help="Filter of the reference flats.")
+    parser.add_argument(
+        "--filter", default=None, help="Filter of the reference flats (default: the r filter)."
+    )
     parser.add_argument("--sensor-model", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--defects", action="store_true", help="Also make defects.")
@@ -403,6 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ptc=args.ptc,
             n_processes=args.processes,
             registry_db=args.registry_db,
+            instrument=args.instrument,
         ).make()
     except (RuntimeError, ValueError, LookupError) as e:
         print(f"reference_calibrations: {e}", file=sys.stderr)

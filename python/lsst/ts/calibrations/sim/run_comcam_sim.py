@@ -19,12 +19,14 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""``run_comcam_sim``: the simulated ComCam observatory as its own process.
+"""``run_comcam_sim``: a simulated observatory (ComCam by default) as its own process.
 
-``run_comcam_sim --repo PATH [--time-scale F] [--sensor-model FILE]
-[--geometry reduced|full] [--seed N] [--date D] [--sim-fault SPEC ...] [--ocps-max-processes N]``
-starts `SimulatedObservatory` (CCCamera, CCHeaderService, CCOODS, OCPS:2,
-ENABLED) over the DDS transport, prints
+``run_comcam_sim --repo PATH [--instrument LSSTComCam|LSSTCam|LATISS] [--time-scale F]
+[--sensor-model FILE] [--geometry reduced|full] [--seed N] [--date D] [--sim-fault SPEC ...]
+[--ocps-max-processes N]`` starts `SimulatedObservatory` (CCCamera,
+CCHeaderService, CCOODS, OCPS:2, ENABLED; with ``--instrument LSSTCam`` the
+MT components and OCPS:3, with ``LATISS`` the AT components, ATSpectrograph
+and OCPS:1) over the DDS transport, prints
 `READY_LINE` when every CSC is ENABLED and runs until Ctrl-C or SIGTERM,
 then closes every CSC and exits 0.
 
@@ -63,8 +65,8 @@ def make_parser() -> argparse.ArgumentParser:
     """Make the command-line parser of ``run_comcam_sim``."""
     parser = argparse.ArgumentParser(
         prog="run_comcam_sim",
-        description="Run the simulated ComCam observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2) "
-        "as its own process over DDS until Ctrl-C or SIGTERM.",
+        description="Run a simulated observatory (ComCam: CCCamera, CCHeaderService, CCOODS, OCPS:2; "
+        "--instrument LSSTCam or LATISS for theirs) as its own process over DDS until Ctrl-C or SIGTERM.",
     )
     add_simulator_arguments(parser, repo_required=True)
     return parser

@@ -44,7 +44,7 @@ import threading
 
 import numpy as np
 
-from ..repo.camera import AmpGeometry, Camera, DetectorInfo
+from ..repo.camera import VENDORS, AmpGeometry, Camera, DetectorInfo
 from .amp_truth import AmpTruth
 from .detector_truth import DetectorTruth
 from .sensor_parameters import DRIFT_KEYS, SensorParameters
@@ -64,16 +64,22 @@ _FULL_DETECTOR_PIXELS = (4000, 4072)
 
 
 class SensorModel:
-    """The fixed properties of the nine simulated ComCam sensors.
+    """The fixed properties of the simulated sensors of one instrument (ComCam's nine by default).
 
     Parameters
     ----------
     parameters : `SensorParameters`
-        Parameters of the model.
+        Parameters of the model; a detector's vendor section
+        (``vendors.ITL``, ``vendors.E2V``) applies over them
+        (`parameters_of`).
     seed : `int`
         Seed (>= 0); the same parameters and seed give the same sensors.
     cache_size : `int`
         Number of per-detector flat-response maps kept in memory.
+    instrument : `str`, optional
+        "LSSTComCam" (default), "LSSTCam" or "LATISS": whose camera
+        description (detectors, vendors, nominal amplifier values) the
+        model draws from.
 
     Raises
     ------
@@ -81,12 +87,15 @@ class SensorModel:
         Raised if the seed is negative or not an integer.
     """
 
-    def __init__(self, parameters: SensorParameters, seed: int, cache_size: int = 9) -> None:
+    def __init__(
+        self, parameters: SensorParameters, seed: int, cache_size: int = 9, instrument: str = "LSSTComCam"
+    ) -> None:
         if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"seed={seed!r} must be an integer >= 0.")
         self.parameters = parameters
         self.seed = int(seed)
-        self.camera = Camera.instance()
+        self.camera = Camera.instance(instrument)
+        self._vendor_parameters = {vendor: parameters.for_vendor(vendor) for vendor in VENDORS}
         self.cache_size = cache_size
         self._lock = threading.Lock()
         self._truth: dict[tuple[int, AmpGeometry], DetectorTruth] = {}
@@ -95,7 +104,9 @@ class SensorModel:
         )
 
     @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str] | None, seed: int) -> "SensorModel":
+    def from_yaml(
+        cls, path: str | os.PathLike[str] | None, seed: int, instrument: str = "LSSTComCam"
+    ) -> "SensorModel":
         """Make a model from a sensor-model file.
 
         Parameters
@@ -105,13 +116,17 @@ class SensorModel:
             the shipped default.
         seed : `int`
             Seed.
+        instrument : `str`, optional
+            The instrument; its shipped default model when ``path`` is None.
 
         Returns
         -------
         model : `SensorModel`
             The model.
         """
-        return cls(SensorParameters.from_yaml(path), seed)
+        if path is None:
+            path = SensorParameters.default_path(instrument)
+        return cls(SensorParameters.from_yaml(path), seed, instrument=instrument)
 
     def rng(self, *key: int) -> np.random.Generator:
         """A random generator for a stream keyed by integers (seed first).
@@ -132,11 +147,16 @@ class SensorModel:
         """The camera description of a detector, by id or name."""
         return self.camera[detector]
 
+    def parameters_of(self, detector: int | str | DetectorInfo) -> SensorParameters:
+        """The parameters of a detector: the model's, with its vendor's section applied."""
+        info = detector if isinstance(detector, DetectorInfo) else self.detector(detector)
+        return self._vendor_parameters[info.vendor]
+
     # ---- per-amplifier scalars -------------------------------------------------------------
 
     def _drift_factors(self, info: DetectorInfo, day_obs: int | None) -> dict[str, np.ndarray]:
         """Factor of each drifting quantity on ``day_obs`` (arrays in segment order; only drifting ones)."""
-        p = self.parameters
+        p = self.parameters_of(info)
         days = p.drift_days(day_obs)
         factors: dict[str, np.ndarray] = {}
         if days == 0:
@@ -148,7 +168,7 @@ class SensorModel:
 
     def _amp_values(self, info: DetectorInfo, day_obs: int | None = None) -> dict[str, np.ndarray]:
         """Per-amplifier values of one detector (arrays in segment order) on ``day_obs``."""
-        p = self.parameters
+        p = self.parameters_of(info)
         n = len(info.amps)
         rng = self.rng(_STREAM_AMPS, info.id)
         nominal_gain = np.array([a.nominal_gain for a in info.amps])
@@ -211,7 +231,7 @@ class SensorModel:
     # ---- defects ---------------------------------------------------------------------------
 
     def _defects(self, info: DetectorInfo, geometry: AmpGeometry) -> dict[str, np.ndarray]:
-        p = self.parameters
+        p = self.parameters_of(info)
         ny, nx = geometry.ny, geometry.nx
         rows, cols = geometry.detector_shape
         rng = self.rng(_STREAM_DEFECTS, info.id, ny, nx)
@@ -281,14 +301,24 @@ class SensorModel:
     def center_mm(self, detector: int | str) -> tuple[float, float]:
         """Focal-plane position (x, y) of a detector's centre, mm.
 
-        Sensor ``S<row><column>`` of the raft sits at column × pitch, row ×
-        pitch from the raft's corner sensor S00; the raft centre (S11) is
-        the origin.
+        Sensor ``S<row><column>`` of a raft sits at column × pitch, row ×
+        pitch from the raft's corner sensor S00, and raft ``R<row><column>``
+        at column × raft pitch (3 × pitch + 0.5 mm), row × raft pitch from
+        R00; the centre of R22_S11 is the origin (ComCam's raft centre;
+        LSSTCam's focal-plane centre). LATISS's single sensor (RXX_S00) is
+        centred on the optical axis.
         """
         info = self.detector(detector)
         name = info.name_in_raft
+        raft = info.raft
+        if not (name[1:].isdigit() and raft[1:].isdigit()):
+            return (0.0, 0.0)
         pitch = self.parameters.get("flat.detector_pitch")
-        return ((int(name[2]) - 1) * pitch, (int(name[1]) - 1) * pitch)
+        raft_pitch = 3 * pitch + 0.5
+        return (
+            (int(name[2]) - 1) * pitch + (int(raft[2]) - 2) * raft_pitch,
+            (int(name[1]) - 1) * pitch + (int(raft[1]) - 2) * raft_pitch,
+        )
 
     def vignetting(self, detector: int | str, geometry: AmpGeometry) -> np.ndarray:
         """Vignetting factor of each pixel of an assembled detector.
@@ -360,7 +390,7 @@ class SensorModel:
 
     def _clean_response(self, info: DetectorInfo, geometry: AmpGeometry) -> np.ndarray:
         """Flat response without defects."""
-        p = self.parameters
+        p = self.parameters_of(info)
         response = self.vignetting(info.id, geometry)
         qe = self._amp_values(info)["qe"][0]
         rng = self.rng(_STREAM_PRNU, info.id, geometry.ny, geometry.nx)
@@ -408,12 +438,11 @@ class SensorModel:
         info = self.detector(detector)
         values = self._amp_values(info)
         n_rows = geometry.raw_shape[0]
-        decay = np.exp(-np.arange(n_rows) / self.parameters.get("bias.start_rows"))
+        p = self.parameters_of(info)
+        decay = np.exp(-np.arange(n_rows) / p.get("bias.start_rows"))
         rows = values["bias_level"][:, np.newaxis] + values["start_amplitude"][:, np.newaxis] * decay
         rng = self.rng(_STREAM_COLUMNS, info.id, geometry.nx)
-        columns = rng.standard_normal((len(info.amps), geometry.nx)) * self.parameters.get(
-            "bias.column_pattern"
-        )
+        columns = rng.standard_normal((len(info.amps), geometry.nx)) * p.get("bias.column_pattern")
         columns -= columns.mean(axis=1, keepdims=True)
         return rows.astype(np.float32), columns.astype(np.float32)
 
@@ -444,7 +473,7 @@ class SensorModel:
         factors = self._drift_factors(self.detector(detector), day_obs)
         if not factors:
             return truth
-        adc_max = float(self.parameters.get("saturation.adc_max"))
+        adc_max = float(self.parameters_of(detector).get("saturation.adc_max"))
         amps = {}
         for i, amp in enumerate(self.detector(detector).amps):
             base = truth.amps[amp.name]
@@ -470,7 +499,7 @@ class SensorModel:
         defect_free[defects["hot_pixels"][:, 1], defects["hot_pixels"][:, 0]] = False
         for x, y0, y1 in defects["bad_columns"]:
             defect_free[y0 : y1 + 1, x] = False
-        adc_max = float(self.parameters.get("saturation.adc_max"))
+        adc_max = float(self.parameters_of(detector).get("saturation.adc_max"))
         amps = {}
         for i, amp in enumerate(info.amps):
             area = amp.detector_slice(geometry)

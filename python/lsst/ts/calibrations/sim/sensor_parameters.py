@@ -31,6 +31,7 @@ __all__ = ["DRIFT_KEYS", "SensorParameters"]
 
 import copy
 import datetime
+import functools
 import math
 import os
 from collections.abc import Iterator, Mapping
@@ -39,7 +40,8 @@ from typing import Any
 
 import yaml
 
-from ..repo.camera import AMP_NAMES, DETECTOR_NAMES
+from ..repo.camera import AMP_NAMES, VENDORS, Camera
+from ..repo.focal_planes import INSTRUMENT_NAMES
 
 _DATA_DIR = Path(__file__).parent / "data" / "sensor_models"
 
@@ -90,6 +92,7 @@ _SPEC: dict[str, tuple[Any, ...]] = {
     "cosmic_rays.triple": ("float", 0.0, 1.0),
     "cosmic_rays.electrons": ("range", 1.0, 1e7),
     "overrides": ("overrides",),
+    "vendors": ("vendors",),
     "drift.reference_day_obs": ("day_obs",),
     "drift.amps": ("drift",),
 }
@@ -158,9 +161,35 @@ class SensorParameters:
         self._check()
 
     @staticmethod
-    def default_path() -> Path:
-        """Path of the shipped default sensor-model file."""
-        return _DATA_DIR / "comcam_default.yaml"
+    def default_path(instrument: str = "LSSTComCam") -> Path:
+        """Path of the shipped default sensor-model file of an instrument.
+
+        ``comcam_default.yaml`` (the base every file is merged over),
+        ``lsstcam_default.yaml`` or ``latiss_default.yaml``.
+        """
+        names = {"LSSTComCam": "comcam_default", "LSSTCam": "lsstcam_default", "LATISS": "latiss_default"}
+        if instrument not in names:
+            raise ValueError(f"Unknown instrument {instrument!r}: use one of {', '.join(names)}.")
+        return _DATA_DIR / f"{names[instrument]}.yaml"
+
+    def for_vendor(self, vendor: str) -> "SensorParameters":
+        """The parameters of a vendor's sensors: this model with its ``vendors.<vendor>`` section applied.
+
+        Parameters
+        ----------
+        vendor : `str`
+            "ITL" or "E2V".
+
+        Returns
+        -------
+        parameters : `SensorParameters`
+            ``self`` if the model has no section for the vendor.
+        """
+        section = self.values["vendors"].get(vendor)
+        if not section:
+            return self
+        values = {key: value for key, value in self.values.items() if key != "vendors"}
+        return SensorParameters(_merge(values, section), source=f"{self.source} [vendors.{vendor}]")
 
     @staticmethod
     def _default_values() -> dict[str, Any]:
@@ -294,6 +323,8 @@ class SensorParameters:
                         )
             case ("overrides",):
                 self._check_overrides(name, value)
+            case ("vendors",):
+                self._check_vendors(name, value)
             case ("day_obs",):
                 if not isinstance(value, int) or isinstance(value, bool) or _day(value) is None:
                     self._fail(name, f"= {value!r} must be a day_obs, an integer date YYYYMMDD.")
@@ -307,9 +338,10 @@ class SensorParameters:
         if not isinstance(value, Mapping):
             self._fail(name, f"must map detector names to amplifiers, not {value!r}.")
         for detector, amps in value.items():
-            if detector not in DETECTOR_NAMES:
+            if detector not in _detector_names():
                 self._fail(
-                    f"{name}.{detector}", f"is not a detector; use one of {', '.join(DETECTOR_NAMES)}."
+                    f"{name}.{detector}",
+                    f"is not a detector of {', '.join(INSTRUMENT_NAMES)} (names such as R22_S11, RXX_S00).",
                 )
             if not isinstance(amps, Mapping):
                 self._fail(f"{name}.{detector}", f"must map amplifier names to {what}, not {amps!r}.")
@@ -318,6 +350,23 @@ class SensorParameters:
                 if amp not in AMP_NAMES:
                     self._fail(where, f"is not an amplifier; use one of {', '.join(AMP_NAMES)}.")
                 yield where, entries
+
+    def _check_vendors(self, name: str, value: Any) -> None:
+        if not isinstance(value, Mapping):
+            self._fail(name, f"must map sensor vendors ({', '.join(VENDORS)}) to parameters, not {value!r}.")
+        for vendor, section in value.items():
+            if vendor not in VENDORS:
+                self._fail(f"{name}.{vendor}", f"is not a vendor; use one of {', '.join(VENDORS)}.")
+            if not isinstance(section, Mapping):
+                self._fail(f"{name}.{vendor}", f"must be a mapping of parameters, not {section!r}.")
+            for key in ("vendors", "name", "description", "overrides", "drift"):
+                if key in section:
+                    self._fail(f"{name}.{vendor}.{key}", "cannot be set per vendor.")
+            values = {key: v for key, v in self.values.items() if key != "vendors"}
+            try:
+                SensorParameters(_merge(values, section), source=f"{self.source} [vendors.{vendor}]")
+            except ValueError as e:
+                raise ValueError(str(e)) from None
 
     def _check_overrides(self, name: str, value: Any) -> None:
         for where, amp_values in self._amp_entries(name, value, "values"):
@@ -385,3 +434,9 @@ class SensorParameters:
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the merged parameters (as in a sensor-model file)."""
         return copy.deepcopy(self.values)
+
+
+@functools.cache
+def _detector_names() -> frozenset[str]:
+    """Names of the detectors of every instrument (what ``overrides`` and ``drift`` may name)."""
+    return frozenset(d.name for instrument in INSTRUMENT_NAMES for d in Camera.instance(instrument).detectors)

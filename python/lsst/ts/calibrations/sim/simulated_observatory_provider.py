@@ -20,21 +20,25 @@
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
 
-"""The simulated ComCam observatory as an observatory provider of ``run_one_script``.
+"""The simulated observatories (ComCam, LSSTCam, LATISS) as an observatory provider of ``run_one_script``.
 
 `SimulatedObservatoryProvider` is found by ``run_one_script`` through the
 entry point ``simulated`` of the ``lsst.ts.calibrations.observatories``
 group. It adds the "simulated observatory" options (``--simulate``,
-``--repo PATH``, ``--time-scale F``, ``--sensor-model FILE``, ``--seed
+``--instrument NAME``, ``--repo PATH``, ``--time-scale F``, ``--sensor-model FILE``, ``--seed
 N``, ``--date YYYY-MM-DD``, ``--geometry reduced|full``, ``--sim-fault
 SPEC``, ``--ocps-max-processes N``, ``--registry-db URL``), checks them,
-and with ``--simulate``
-makes the observatory:
+and with ``--simulate`` makes the observatory of the instrument:
+``--instrument``, else the one the script names
+(``make_latiss_calibrations.py`` → LATISS, ``make_lsstcam_calibrations.py``
+→ LSSTCam), else LSSTComCam:
 
 * with the local transport, `SimulatedObservatory` (CCCamera,
-  CCHeaderService, CCOODS and OCPS:2, ENABLED) in the process of
+  CCHeaderService, CCOODS and OCPS:2, ENABLED; the MT or AT components and
+  OCPS:3 or OCPS:1 for LSSTCam and LATISS) in the process of
   ``run_one_script``, on the repository (created and bootstrapped on first
-  use), with the repository alias ``/repo/LSSTComCam`` installed;
+  use), with the repository alias ``/repo/<instrument>`` installed (the
+  script's default ``repo``);
 * with the DDS transport, the same observatory as its own process,
   ``run_comcam_sim`` (`ObservatoryProcess`), given the same options.
 
@@ -50,6 +54,7 @@ __all__ = [
     "SimulatedObservatoryProvider",
     "add_simulator_arguments",
     "check_simulator_arguments",
+    "instrument_of_script",
     "make_simulated_observatory",
     "simulator_argv",
 ]
@@ -57,6 +62,7 @@ __all__ = [
 import argparse
 import contextlib
 import datetime
+import os
 import typing
 
 from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKENDS
@@ -64,8 +70,12 @@ from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND, EXECUTION_BACKEN
 if typing.TYPE_CHECKING:
     from .observatory import SimulatedObservatory
 
+INSTRUMENTS = ("LSSTComCam", "LSSTCam", "LATISS")
+"""Instruments with a simulated observatory."""
+
 SIMULATOR_OPTIONS = (
     "repo",
+    "instrument",
     "time_scale",
     "sensor_model",
     "seed",
@@ -97,6 +107,12 @@ def add_simulator_arguments(
         required=repo_required,
         metavar="PATH",
         help="Butler repository; created and bootstrapped if missing.",
+    )
+    parser.add_argument(
+        "--instrument",
+        choices=INSTRUMENTS,
+        help="Instrument whose observatory is simulated (default: the one the script is for, "
+        "else LSSTComCam).",
     )
     parser.add_argument(
         "--time-scale",
@@ -184,6 +200,25 @@ def check_simulator_arguments(parser: argparse.ArgumentParser, namespace: argpar
             parser.error(f"--date {namespace.date!r} must be YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS")
 
 
+def instrument_of_script(path: str | None) -> str | None:
+    """The instrument a calibration script is for, from its file name (None if it names none).
+
+    ``make_latiss_calibrations.py`` → "LATISS", ``make_lsstcam_calibrations.py``
+    → "LSSTCam", ``make_comcam_calibrations.py`` → "LSSTComCam".
+    """
+    name = os.path.basename(path or "").lower()
+    for key, instrument in (("latiss", "LATISS"), ("lsstcam", "LSSTCam"), ("comcam", "LSSTComCam")):
+        if key in name:
+            return instrument
+    return None
+
+
+def _instrument(namespace: argparse.Namespace) -> str:
+    """``--instrument``, else the script's, else LSSTComCam."""
+    given = getattr(namespace, "instrument", None)
+    return given or instrument_of_script(getattr(namespace, "script", None)) or "LSSTComCam"
+
+
 def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObservatory":
     """Make the simulated observatory the options describe, in this process.
 
@@ -196,14 +231,13 @@ def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObser
     -------
     observatory : `SimulatedObservatory`
         Not started; enter it with ``async with``. The repository alias
-        ``/repo/LSSTComCam`` is installed when it starts.
+        ``/repo/<instrument>`` is installed when it starts.
 
     Raises
     ------
     ValueError
         If a fault spec or another value is not valid.
     """
-    from ..repo.repo_alias import DEFAULT_REPO_ALIAS
     from .observatory import SimulatedObservatory
     from .sim_faults import SimFaults
 
@@ -218,10 +252,11 @@ def make_simulated_observatory(namespace: argparse.Namespace) -> "SimulatedObser
         sensor_model=namespace.sensor_model,
         geometry=namespace.geometry or "reduced",
         faults=faults,
-        repo_alias=DEFAULT_REPO_ALIAS,
+        repo_alias=f"/repo/{_instrument(namespace)}",
         ocps_max_processes=namespace.ocps_max_processes,
         ocps_execution_backend=namespace.ocps_execution_backend or DEFAULT_EXECUTION_BACKEND,
         registry_db=namespace.registry_db,
+        instrument=_instrument(namespace),
     )
 
 
@@ -241,8 +276,8 @@ def simulator_argv(namespace: argparse.Namespace) -> list[str]:
     """
     argv = ["--repo", str(namespace.repo)]
     for name in SIMULATOR_OPTIONS:
-        value = getattr(namespace, name)
-        if name == "repo" or value is None:
+        value = _instrument(namespace) if name == "instrument" else getattr(namespace, name)
+        if name == "repo" or value is None or (name == "instrument" and value == "LSSTComCam"):
             continue
         values = value if isinstance(value, list) else [value]
         for item in values:
@@ -251,7 +286,7 @@ def simulator_argv(namespace: argparse.Namespace) -> list[str]:
 
 
 class SimulatedObservatoryProvider:
-    """The simulated ComCam observatory, offered to ``run_one_script``.
+    """The simulated observatories (ComCam, LSSTCam, LATISS), offered to ``run_one_script``.
 
     Implements `lsst.ts.calibrations.sal.observatory_provider.ObservatoryProvider`:
     adds the "simulated observatory" argument group, checks it and, with
@@ -268,8 +303,10 @@ class SimulatedObservatoryProvider:
         group.add_argument(
             "--simulate",
             action="store_true",
-            help="Start the simulated observatory (CCCamera, CCHeaderService, CCOODS, OCPS:2): in this "
-            "process with the local transport, as its own process (run_comcam_sim) with DDS.",
+            help="Start the simulated observatory of the script's instrument (ComCam: CCCamera, "
+            "CCHeaderService, CCOODS, OCPS:2; LSSTCam: MT..., OCPS:3; LATISS: AT..., ATSpectrograph, "
+            "OCPS:1): in this process with the local transport, as its own process (run_comcam_sim) "
+            "with DDS.",
         )
         add_simulator_arguments(group)
 

@@ -1,0 +1,80 @@
+"""The LSSTCam and LATISS scripts' schemas and configure rules (as configure reads and plans them)."""
+
+import pytest
+
+from lsst.ts.calibrations.sal import DefaultingValidator
+from lsst.ts.calibrations.sal.config_problem import ConfigProblem
+from lsst.ts.calibrations.sal.config_yaml import read_and_validate_config
+from lsst.ts.calibrations.scripts import (
+    MakeComCamCalibrations,
+    MakeLatissCalibrations,
+    MakeLSSTCamCalibrations,
+)
+from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+
+SCRIPTS = (MakeComCamCalibrations, MakeLSSTCamCalibrations, MakeLatissCalibrations)
+
+
+def review(script: type, text: str) -> tuple[CalibrationPlan | None, list[ConfigProblem]]:
+    """Read, validate and plan the YAML as the script's configure does; every problem found."""
+    config, explicit, problems = read_and_validate_config(text, DefaultingValidator(script.get_schema()))
+    assert config is not None, problems
+    plan, more = CalibrationPlan.build(
+        config,
+        explicit_keys=explicit,
+        instrument=script.instrument_name,
+        detector_ids=script.detector_ids,
+        skip=ConfigProblem.options(problems),
+    )
+    return plan, problems + more
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda s: s.instrument_name)
+def test_every_script_shares_the_options_and_declares_its_instrument(script: type) -> None:
+    properties = script.get_schema()["properties"]
+    comcam = MakeComCamCalibrations.get_schema()["properties"]
+    # Only what differs: LATISS adds the grating; no option is lost.
+    assert set(properties) - set(comcam) == ({"grating"} if script is MakeLatissCalibrations else set())
+    assert set(comcam) <= set(properties)
+    name = script.instrument_name
+    assert properties["calib_collection"]["default"] == f"{name}/calib/daily"
+    assert properties["repo"]["default"] == f"/repo/{name}"
+    assert all(
+        properties[key]["default"] == f"{name}/calib"
+        for key in properties
+        if key.startswith("input_collections")
+    )
+    assert {MakeComCamCalibrations: 2, MakeLSSTCamCalibrations: 3, MakeLatissCalibrations: 1}[script] == (
+        script.ocps_index
+    )
+
+
+def test_lsstcam_daily_default_plans_the_189_science_detectors() -> None:
+    plan, problems = review(MakeLSSTCamCalibrations, "")
+    assert not problems and plan is not None
+    assert plan.detectors == tuple(range(189))
+    assert plan.calib_collection == "LSSTCam/calib/daily"
+    # A raft, the wavefront sensors on request; nothing past 204.
+    plan, problems = review(MakeLSSTCamCalibrations, "detectors: [90, 91, 92, 191, 192]")
+    assert not problems and plan is not None and plan.detectors == (90, 91, 92, 191, 192)
+    _, problems = review(MakeLSSTCamCalibrations, "detectors: [188, 205]")
+    assert ConfigProblem.options(problems) == {"detectors"}
+    assert "205" in ConfigProblem.describe_all(problems)
+
+
+def test_latiss_has_one_detector_and_a_grating() -> None:
+    plan, problems = review(MakeLatissCalibrations, "filter: SDSSr_65mm\ngrating: holo4_003")
+    assert not problems and plan is not None
+    assert plan.detectors == (0,) and plan.filter == "SDSSr_65mm"
+    _, problems = review(MakeLatissCalibrations, "detectors: [1]")
+    assert ConfigProblem.options(problems) == {"detectors"}
+    _, problems = review(MakeLatissCalibrations, "grating: -1")
+    assert ConfigProblem.options(problems) == {"grating"}
+    # LATISS's collections: certifying into its raw or calib chain is refused.
+    _, problems = review(
+        MakeLatissCalibrations, "generate_calibrations: true\ncalib_collection: LATISS/calib"
+    )
+    assert "calib_collection" in ConfigProblem.options(problems)
+    # ComCam's schema has no grating.
+    _, problems = review(MakeComCamCalibrations, "grating: holo4_003")
+    assert "grating" in ConfigProblem.options(problems)

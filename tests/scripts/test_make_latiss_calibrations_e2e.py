@@ -1,0 +1,152 @@
+"""MakeLatissCalibrations end to end against the simulated LATISS observatory."""
+
+import asyncio
+import itertools
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lsst.daf.butler import Butler
+
+from lsst.ts.calibrations.sal import ScriptState
+from lsst.ts.calibrations.scripts import MakeLatissCalibrations
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
+
+STD_TIMEOUT = 10.0
+RUN_TIMEOUT = 240.0
+DATE = "2022-11-04"
+EXECUTABLE = (
+    Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/auxtel/make_latiss_calibrations.py"
+)
+_indices = itertools.count(300)
+
+
+@pytest.fixture
+async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimulatedObservatory]:
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    async with SimulatedObservatory(
+        tmp_path / "repo", time_scale=0.01, date=DATE, seed=5, heartbeat_interval=1.0, instrument="LATISS"
+    ) as obs:
+        yield obs
+
+
+async def run_script(config: dict[str, Any]) -> MakeLatissCalibrations:
+    """Configure and run the script; return it once it has ended."""
+    script = MakeLatissCalibrations(index=next(_indices))
+    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+    data = script.cmd_configure.DataType()
+    data.config = yaml.safe_dump(config)
+    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
+    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
+    return script
+
+
+def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = dict(
+        repo=str(repo),
+        n_processes=1,
+        oods_timeout=30,
+        calib_collection="LATISS/calib/daily/calib.2022NOV04.1",
+        certify_calib_begin_date="2022-11-04",
+        certify_calib_end_date="2022-11-05",
+    )
+    config.update(overrides)
+    return config
+
+
+async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObservatory) -> None:
+    config = base_config(
+        observatory.repo,
+        script_mode="BIAS_DARK_FLAT",
+        n_bias=2,
+        n_dark=2,
+        exp_times_dark=1.0,
+        n_flat=2,
+        exp_times_flat=1.0,
+        filter="SDSSr_65mm",
+        grating=1,
+        generate_calibrations=True,
+        do_verify=False,
+        do_gain_from_flat_pairs=False,
+    )
+    script = await run_script(config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.plan is not None and script.plan.detectors == (0,)
+    assert observatory.spectrograph is not None
+    assert observatory.spectrograph.physical_filter == "SDSSr_65mm~holo4_003"
+    assert script.processor is not None
+    for image_type in ("BIAS", "DARK", "FLAT"):
+        assert script.processor.outcomes[image_type].status.value == "certified", image_type
+    # The run's report is LATISS's, with its one detector.
+    report = Path(script.run_record_path).with_suffix("") / "report.html"  # type: ignore[arg-type]
+    text = report.read_text()
+    assert "LATISS calibration run report" in text and "RXX_S00" in text
+    butler = Butler(str(observatory.repo), collections=[config["calib_collection"]])  # type: ignore[abstract]
+    try:
+        flat = butler.get("flat", detector=0, exposure=script.kept["FLAT"][0], instrument="LATISS")
+        assert flat.getImage().getArray().shape == (512, 1024)
+        (record,) = butler.query_dimension_records(
+            "exposure", instrument="LATISS", where=f"exposure = {script.kept['FLAT'][0]}"
+        )
+        assert record.physical_filter == "SDSSr_65mm~holo4_003"
+    finally:
+        butler.close()
+
+
+def test_schema_of_the_executable() -> None:
+    assert os.access(EXECUTABLE, os.X_OK)
+    process = subprocess.run(
+        [sys.executable, str(EXECUTABLE), "0", "--schema"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
+    )
+    schema = yaml.safe_load(process.stdout)
+    assert schema["title"] == "MakeLatissCalibrations v1"
+    properties = schema["properties"]
+    assert properties["calib_collection"]["default"] == "LATISS/calib/daily"
+    assert properties["input_collections_bias"]["default"] == "LATISS/calib"
+    assert properties["repo"]["default"] == "/repo/LATISS"
+    assert properties["detectors"]["items"] == {"type": "integer", "minimum": 0, "maximum": 0}
+    assert "grating" in properties
+
+
+async def test_daily_default_against_reference_calibrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The procedure document's daily default (no generation, verification against the
+    # certified calibrations in LATISS/calib, gains from flat pairs), with small counts.
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    repo = tmp_path / "repo"
+    references = ReferenceCalibrations(
+        repo, seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"
+    )
+    await asyncio.to_thread(references.make)
+    async with SimulatedObservatory(
+        repo,
+        time_scale=0.01,
+        date=DATE,
+        seed=5,
+        heartbeat_interval=1.0,
+        instrument="LATISS",
+        initial_filter="SDSSr_65mm",
+    ):
+        script = await run_script(dict(repo=str(repo), n_bias=3, n_dark=2, n_flat=4, n_processes=1))
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert script.processor is not None
+    assert {name: o.status.value for name, o in script.processor.outcomes.items()} == {
+        "BIAS": "verified",
+        "DARK": "verified",
+        "FLAT": "verified",
+        "GAIN": "measured",
+    }
+    assert all(not o.certified_into for o in script.processor.outcomes.values())
+    assert "RXX_S00" in script.processor.gain_table
