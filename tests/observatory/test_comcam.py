@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
-from fixtures.timeouts import STD_TIMEOUT
+from fixtures.timeouts import STD_TIMEOUT, TIMEOUT_FACTOR
 from lsst.ts.calibrations.observatory import (
     CameraExposure,
     ComCam,
@@ -256,16 +256,18 @@ async def test_oods_faults(comcam: ComCam) -> None:
 
 
 async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
-    # A busy machine: the OODS ingests each image 1 s after the previous one, so the last of
-    # seven is in the repository about 6 s after its readout, past the limit of 4 s. The limit
+    # A busy machine: the OODS ingests each image 2 s after the previous one, so the last of
+    # seven is in the repository about 12 s after its readout, past the limit of 7 s. The limit
     # counts from the OODS's last progress too, so the wait succeeds (each step of the OODS
-    # may take up to 3 s more on a loaded machine) ...
-    limit = 4.0
+    # may take up to 5 s more on a loaded machine; TS_CALIBRATIONS_TIMEOUT_FACTOR scales
+    # both) ...
+    step = 2.0 * TIMEOUT_FACTOR
+    limit = 7.0 * TIMEOUT_FACTOR
     oods = comcam.observatory.oods  # type: ignore[attr-defined]
     ingest = oods._ingest_files
 
     def slow_ingest(butler: typing.Any, obs_id: str) -> typing.Any:
-        time.sleep(1.0)
+        time.sleep(step)
         return ingest(butler, obs_id)
 
     oods._ingest_files = slow_ingest
