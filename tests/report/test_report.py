@@ -162,6 +162,8 @@ def run_record(repository: CalibrationRun, state: str = "DONE") -> RunRecord:
             )
         ],
         timings={"elapsed": 600.0},
+        exposures_left_out={"BIAS": {2024102400003: "not ingested: OODS could not ingest <b>it</b>"}},
+        images_not_taken={"DARK": "no product can use them any more"},
     )
 
 
@@ -247,6 +249,10 @@ def test_run_record_shows_jobs_and_what_was_not_certified(repository: Calibratio
     assert "job 5 failed: pipetask exit 1" in found["certification"]
     assert "the run was stopped before" in found["certification"]
     assert "600.0 s" in found["run"]
+    # What was left out of processing, and what was not taken, with why (escaped).
+    assert "BIAS 2024102400003 left out of processing" in found["run"]
+    assert "not ingested: OODS could not ingest &lt;b&gt;it&lt;/b&gt;" in found["run"]
+    assert "DARK not taken" in found["run"] and "no product can use them any more" in found["run"]
     assert (tmp_path / "out" / "timeline.png").stat().st_size > 1000
     assert plt.get_fignums() == []
 

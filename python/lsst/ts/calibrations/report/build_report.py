@@ -147,6 +147,12 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
             (f"{k} in the raw collection", f"{len(v)}: {', '.join(str(i) for i in v)}")
             for k, v in record.exposures_ingested.items()
         ]
+        items += [
+            (f"{k} {exposure} left out of processing", reason)
+            for k, reasons in record.exposures_left_out.items()
+            for exposure, reason in sorted(reasons.items())
+        ]
+        items += [(f"{k} not taken", why) for k, why in record.images_not_taken.items()]
         if record.collections.get("run"):
             items.append(("the run's collection", record.collections["run"]))
     else:
