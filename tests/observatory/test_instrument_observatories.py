@@ -80,6 +80,9 @@ async def test_latiss_spectrograph_setup_and_flats(latiss: tuple[SimulatedObserv
     await camera.assert_all_enabled()
     filters, gratings, stage = await camera.get_available_instrument_setup()
     assert filters[2] == "SDSSr_65mm" and gratings[1] == "holo4_003" and stage == [0.0, 75.0]
+    # The r filter is in the beam at start, as the reference flats are made: the daily default's
+    # flats verify against them without a filter in the configuration.
+    assert await camera.get_setup() == ("SDSSr_65mm", "empty", 0.0)
     ids = await camera.take_flats(1.0, 2, filter="SDSSr_65mm", grating=1, linear_stage=20.0)
     assert await camera.get_setup() == ("SDSSr_65mm", "holo4_003", 20.0)
     await camera.wait_for_oods(ids, timeout=STD_TIMEOUT)

@@ -74,7 +74,10 @@ class ATSpectrographCsc(BaseCsc):
     filters, gratings : `~collections.abc.Sequence` [`str`], optional
         The four slots of each wheel (LATISS filter and grating names).
     initial_filter, initial_grating : `str`, optional
-        In the beam at start; slot 0 of each wheel by default.
+        In the beam at start. By default the wheel's r filter (as the
+        simulated cameras of the other instruments start with theirs, and
+        as the reference flats are made; slot 0 if it has none) and slot 0
+        of the grating wheel.
     initial_state : `State`, optional
         Summary state after starting.
     simulation_mode : `int`, optional
@@ -114,6 +117,8 @@ class ATSpectrographCsc(BaseCsc):
         self.clock = clock
         self.filters = _check_wheel("filters", filters, FILTERS)
         self.gratings = _check_wheel("gratings", gratings, GRATINGS)
+        if initial_filter is None:
+            initial_filter = next((name for name in self.filters if FILTERS[name] == "r"), None)
         self.current_filter = _check_initial("initial_filter", initial_filter, self.filters)
         self.current_grating = _check_initial("initial_grating", initial_grating, self.gratings)
         self.linear_stage_limits = (0.0, 75.0)
