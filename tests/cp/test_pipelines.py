@@ -10,9 +10,13 @@ from lsst.pipe.base.pipelineIR import ContractError
 from lsst.ts.calibrations.cp.pipeline_paths import PIPELINE_ENV_VARS, PipelinePaths
 
 PATHS = PipelinePaths()
-PIPELINE_FILES = sorted(PATHS.pipelines_dir.glob("*.yaml")) + sorted(
-    (PATHS.pipelines_dir / "_ingredients").glob("*.yaml")
-)
+INSTRUMENTS = ("LSSTComCam", "LSSTCam", "LATISS")
+# Every instrument's pipelines, then the task graphs they share.
+PIPELINE_FILES = [
+    path
+    for instrument in INSTRUMENTS
+    for path in sorted(PipelinePaths(instrument=instrument).pipelines_dir.glob("*.yaml"))
+] + sorted((PATHS.pipelines_dir.parent / "_ingredients").glob("*.yaml"))
 # Pipelines this package's ISR engineer defines; others' files are built too.
 OWN_PIPELINES = {
     "cpBias": {"isr", "cpBiasCombine"},
@@ -33,6 +37,10 @@ def test_own_pipelines_exist() -> None:
     # Names the procedure document uses.
     assert {"cpPtc", "findDefects", "cpDefects", "verifyBias", "verifyDark", "verifyFlat"} <= names
     assert {f"{name}LSST" for name in OWN_PIPELINES} <= names
+    # The same pipelines for each instrument.
+    for instrument in INSTRUMENTS:
+        own = {path.stem for path in PIPELINE_FILES if path.parent.name == instrument}
+        assert {*OWN_PIPELINES, "cpPtc", "findDefects", "verifyBias", "verifyDark", "verifyFlat"} <= own
 
 
 @pytest.mark.parametrize("path", PIPELINE_FILES, ids=lambda p: p.name)
@@ -41,7 +49,7 @@ def test_pipeline_builds(path: Path) -> None:
     assert len(graph.tasks) > 0
     if path.stem in OWN_PIPELINES:
         assert set(graph.tasks) == OWN_PIPELINES[path.stem]
-    if "isr" in graph.tasks and path.parent == PATHS.pipelines_dir:
+    if "isr" in graph.tasks and path.parent.name in INSTRUMENTS:
         # The procedure document's defaults apply to every pipeline with an ISR step.
         pipeline = Pipeline.from_uri(str(path))
         pipeline.addConfigOverride("isr", "doDefect", False)
