@@ -308,7 +308,7 @@ async def test_calibration_script_against_run_comcam_sim(tmp_path: pathlib.Path)
         assert script.returncode == 0, output
         assert "script process" in output
         assert "BIAS 3 of 3 taken" in output
-        assert "BIAS: 3 image(s) in the OODS; processing starts" in output
+        assert "BIAS: 3 image(s) in the OODS, 0 kept left out; processing starts with" in output
         assert "verify BIAS: job" in output and "Verification: PASSED" in output
         assert "Certified 1 bias dataset(s) into LSSTComCam/calib/daily/test.1" in output
         assert output.rstrip().endswith("final state DONE"), output
