@@ -45,8 +45,15 @@ from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 SIM_READY_TIMEOUT = PIPETASK_TIMEOUT
 
 
-def pids_in_subname(subname: str) -> list[int]:
-    """Live processes (not zombies) whose environment has ``LSST_TOPIC_SUBNAME=subname``."""
+QUANTUM_WORKER = b"lsst.ts.calibrations.sim.quantum_worker"
+"""In the command line of the simulated OCPS's quantum workers (processes of the observatory's)."""
+
+
+def pids_in_subname(subname: str, *, workers: bool = True) -> list[int]:
+    """Live processes (not zombies) whose environment has ``LSST_TOPIC_SUBNAME=subname``.
+
+    With ``workers=False``, leave out the OCPS's quantum workers.
+    """
     found = []
     for entry in pathlib.Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
@@ -54,11 +61,13 @@ def pids_in_subname(subname: str) -> list[int]:
         try:
             environ = (entry / "environ").read_bytes().split(b"\0")
             status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
         except (FileNotFoundError, PermissionError, ProcessLookupError):
             continue
         zombie = any(line.startswith("State:") and "Z" in line.split()[1] for line in status.splitlines())
         if f"{SUBNAME_ENV}={subname}".encode() in environ and not zombie:
-            found.append(int(entry.name))
+            if workers or QUANTUM_WORKER not in cmdline:
+                found.append(int(entry.name))
     return found
 
 
@@ -197,7 +206,7 @@ async def test_command_runs_the_calibration_script_against_the_simulated_observa
     )
     try:
         assert "observatory process" in "".join(lines)
-        assert len(pids_in_subname(subname)) == 1, "the observatory"
+        assert len(pids_in_subname(subname, workers=False)) == 1, "the observatory"
         monkeypatch.setenv(TRANSPORT_ENV, "dds")
         monkeypatch.setenv(SUBNAME_ENV, subname)
         async with Domain() as domain, Remote(domain, "ScriptQueue", 1) as remote:
