@@ -119,6 +119,7 @@ async def client(repo: Path, tmp_path: Path) -> AsyncIterator[Client]:
         abort_grace_period=5.0,
         max_processes=2,
         execution_backend="workers",
+        keep_intermediates=True,  # the ISR images are compared too
     )
     await asyncio.wait_for(csc.start_task, JOB_TIMEOUT)
     try:

@@ -216,6 +216,11 @@ class OcpsCsc(BaseCsc):
         With the ``"bps"`` backend, when a job's BPS submit folder
         (``<jobs_root>/<job_id>/bps``) is kept: ``"failed"`` (the default),
         ``"always"`` or ``"never"``.
+    keep_intermediates : `bool`, optional
+        Keep every dataset a job writes (False, the default: a completed
+        job's intermediates are removed,
+        `~lsst.ts.calibrations.sim.ocps_output_policy.OcpsOutputPolicy`),
+        e.g. to compare or debug a pipeline's steps.
 
     Raises
     ------
@@ -252,6 +257,7 @@ class OcpsCsc(BaseCsc):
         heartbeat_interval: float | None = None,
         execution_backend: OcpsExecutionBackend | str = DEFAULT_EXECUTION_BACKEND,
         bps_keep_submit: str = "failed",
+        keep_intermediates: bool = False,
     ) -> None:
         try:
             self.execution_backend = OcpsExecutionBackend(execution_backend)
@@ -262,6 +268,7 @@ class OcpsCsc(BaseCsc):
             choices = ", ".join(map(repr, OcpsBpsBackend.KEEP_SUBMIT))
             raise ValueError(f"bps_keep_submit={bps_keep_submit!r} must be one of {choices}")
         self.bps_keep_submit = bps_keep_submit
+        self.output_policy = OcpsOutputPolicy(keep_intermediates=keep_intermediates)
         self.bps_backend: OcpsBpsBackend | None = None
         self.worker_pool: QuantumWorkerPool | None = None
         self.worker_runner: WorkerJobRunner | None = None
@@ -436,7 +443,7 @@ class OcpsCsc(BaseCsc):
             raise
         if not job.is_final:  # run failed unexpectedly; it logged why.
             job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
-        await OcpsOutputPolicy().apply(job, self.repo, self.log)
+        await self.output_policy.apply(job, self.repo, self.log)
         record = job.record()
         await self.evt_job_result.set_write(
             job_id=job.job_id, exit_code=job.exit_code, result=json.dumps(record), force_output=True
