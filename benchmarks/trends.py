@@ -78,19 +78,22 @@ DATASET_TYPES = {
 }
 
 
-def _exposure_records(butler, night: datetime.date) -> dict[str, list[int]]:
-    """Insert the night's day_obs, group and exposure records; return exposure ids by type."""
+def night_dimension_records(
+    night: datetime.date,
+) -> tuple[dict, list[dict], list[dict], dict[str, list[int]]]:
+    """The night's day_obs, group and exposure records (as ingest makes them), and exposure ids by type.
+
+    ``benchmarks/trends_scale.py`` inserts the same records in bulk.
+    """
     day_obs = int(night.strftime("%Y%m%d"))
     start = astropy.time.Time(datetime.datetime.combine(night, datetime.time(18)), scale="tai")
-    registry = butler.registry
-    registry.syncDimensionData(
-        "day_obs",
-        {
-            "instrument": INSTRUMENT_NAME,
-            "id": day_obs,
-            "timespan": Timespan(start - datetime.timedelta(hours=18), start + datetime.timedelta(hours=6)),
-        },
-    )
+    day = {
+        "instrument": INSTRUMENT_NAME,
+        "id": day_obs,
+        "timespan": Timespan(start - datetime.timedelta(hours=18), start + datetime.timedelta(hours=6)),
+    }
+    groups: list[dict] = []
+    exposures: list[dict] = []
     ids: dict[str, list[int]] = {}
     seq = 0
     for kind, exposure_time, physical_filter in (("bias", 0.0, "empty"), ("dark", 5.0, "empty"),
@@ -98,16 +101,14 @@ def _exposure_records(butler, night: datetime.date) -> dict[str, list[int]]:
         for _ in range(N_KEPT):
             seq += 1
             begin = start + datetime.timedelta(seconds=10 * seq)
-            group = begin.isot
-            registry.syncDimensionData("group", {"instrument": INSTRUMENT_NAME, "name": group})
+            groups.append({"instrument": INSTRUMENT_NAME, "name": begin.isot})
             exposure = day_obs * 100000 + seq
-            registry.syncDimensionData(
-                "exposure",
+            exposures.append(
                 {
                     "instrument": INSTRUMENT_NAME,
                     "id": exposure,
                     "day_obs": day_obs,
-                    "group": group,
+                    "group": begin.isot,
                     "physical_filter": physical_filter,
                     "obs_id": f"CC_O_{day_obs}_{seq:06d}",
                     "exposure_time": exposure_time,
@@ -120,9 +121,21 @@ def _exposure_records(butler, night: datetime.date) -> dict[str, list[int]]:
                     "has_simulated": True,
                     "can_see_sky": False,
                     "timespan": Timespan(begin, begin + datetime.timedelta(seconds=exposure_time + 1)),
-                },
+                }
             )
             ids.setdefault(kind, []).append(exposure)
+    return day, groups, exposures, ids
+
+
+def _exposure_records(butler, night: datetime.date) -> dict[str, list[int]]:
+    """Insert the night's day_obs, group and exposure records; return exposure ids by type."""
+    day, groups, exposures, ids = night_dimension_records(night)
+    registry = butler.registry
+    registry.syncDimensionData("day_obs", day)
+    for group in groups:
+        registry.syncDimensionData("group", group)
+    for exposure in exposures:
+        registry.syncDimensionData("exposure", exposure)
     return ids
 
 

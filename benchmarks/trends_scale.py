@@ -62,7 +62,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import astropy.time
 import numpy as np
 import yaml
 from lsst.daf.butler import (
@@ -72,10 +71,8 @@ from lsst.daf.butler import (
     DatasetRef,
     DatasetType,
     FileDataset,
-    Timespan,
 )
 from lsst.daf.butler.formatters.yaml import YamlFormatter
-from lsst.resources import ResourcePath
 
 from lsst.ts.calibrations.repo.camera import AMP_NAMES, REDUCED_GEOMETRY
 from lsst.ts.calibrations.repo.formatters import ExposureFormatter, PtcDatasetFormatter
@@ -85,51 +82,15 @@ from lsst.ts.calibrations.repo.repository import INSTRUMENT_NAME, bootstrap_repo
 from lsst.ts.calibrations.trends import TrendData, build_trends
 
 sys.path.insert(0, str(Path(__file__).parent))
-from trends import DATASET_TYPES, DRIFT_PER_NIGHT, FIRST_NIGHT, N_KEPT, _det_stats  # noqa: E402
+from trends import (  # noqa: E402
+    DATASET_TYPES,
+    DRIFT_PER_NIGHT,
+    FIRST_NIGHT,
+    _det_stats,
+    night_dimension_records,
+)
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def _dimension_records(night: datetime.date) -> tuple[dict, list[dict], list[dict], dict[str, list[int]]]:
-    """The night's day_obs, group and exposure records (as ingest makes them), and exposure ids by type."""
-    day_obs = int(night.strftime("%Y%m%d"))
-    start = astropy.time.Time(datetime.datetime.combine(night, datetime.time(18)), scale="tai")
-    day = {
-        "instrument": INSTRUMENT_NAME,
-        "id": day_obs,
-        "timespan": Timespan(start - datetime.timedelta(hours=18), start + datetime.timedelta(hours=6)),
-    }
-    groups, exposures, ids = [], [], {}
-    seq = 0
-    for kind, exposure_time, physical_filter in (("bias", 0.0, "empty"), ("dark", 5.0, "empty"),
-                                                 ("flat", 5.0, "r_03")):  # fmt: skip
-        for _ in range(N_KEPT):
-            seq += 1
-            begin = start + datetime.timedelta(seconds=10 * seq)
-            groups.append({"instrument": INSTRUMENT_NAME, "name": begin.isot})
-            exposure = day_obs * 100000 + seq
-            exposures.append(
-                {
-                    "instrument": INSTRUMENT_NAME,
-                    "id": exposure,
-                    "day_obs": day_obs,
-                    "group": begin.isot,
-                    "physical_filter": physical_filter,
-                    "obs_id": f"CC_O_{day_obs}_{seq:06d}",
-                    "exposure_time": exposure_time,
-                    "dark_time": exposure_time,
-                    "observation_type": kind,
-                    "observation_reason": kind,
-                    "seq_num": seq,
-                    "seq_start": seq,
-                    "seq_end": seq,
-                    "has_simulated": True,
-                    "can_see_sky": False,
-                    "timespan": Timespan(begin, begin + datetime.timedelta(seconds=exposure_time + 1)),
-                }
-            )
-            ids.setdefault(kind, []).append(exposure)
-    return day, groups, exposures, ids
 
 
 class _NightWriter:
@@ -153,7 +114,7 @@ class _NightWriter:
         stem = "_".join([name, run.replace("/", "-")] + [str(v) for v in data_id.values()])
         if isinstance(payload, Exposure):
             path = self.folder / f"{stem}.fits"
-            ExposureFormatter.write_local_file(None, payload, ResourcePath(path))  # type: ignore[arg-type]
+            ExposureFormatter.write_exposure(payload, str(path))
             formatter: type = ExposureFormatter
         else:
             path = self.folder / f"{stem}.{'json' if name == 'cpPtcExtract' else 'yaml'}"
@@ -186,7 +147,7 @@ def make_nights(repo: Path, nights: int, detectors: list[int], seed: int = 1) ->
             if runs["gain"] in existing:
                 continue
             rng = np.random.default_rng([seed, index])
-            day, groups, exposures, ids = _dimension_records(night)
+            day, groups, exposures, ids = night_dimension_records(night)
             writer = _NightWriter(butler, root, stamp)
             for kind in ("bias", "dark"):
                 for exposure in ids[kind]:

@@ -294,8 +294,28 @@ class ExposureFormatter(FormatterV2):
         ValueError
             Raised if the ``recipe`` write parameter names no known recipe.
         """
-        exposure: Exposure = in_memory_dataset
-        compression = self.compression()
+        self.write_exposure(in_memory_dataset, uri.ospath, self.compression())
+
+    @classmethod
+    def write_exposure(
+        cls, exposure: Exposure, path: str, compression: FitsCompression | None = None
+    ) -> None:
+        """Write an exposure to a FITS file as the butler would.
+
+        Parameters
+        ----------
+        exposure : `Exposure`
+            The exposure.
+        path : `str`
+            File to write (overwritten).
+        compression : `FitsCompression`, optional
+            The planes' compression; the default recipe's when not given
+            (what a repository without ``write_recipes`` writes).
+        """
+        if compression is None:
+            compression = FitsCompression.from_recipe(
+                cls.DEFAULT_RECIPE, cls.BUILTIN_RECIPES[cls.DEFAULT_RECIPE]
+            )
         primary = fits.PrimaryHDU(header=_header_with(exposure.metadata))
         mask_cards = fits.Header()
         for plane, bit in MASK_PLANES.items():
@@ -307,7 +327,7 @@ class ExposureFormatter(FormatterV2):
             compression.hdu("variance", np.asarray(exposure.variance.array, dtype=np.float32)),
             _metadata_hdu(exposure.metadata),
         ]
-        fits.HDUList(hdus).writeto(uri.ospath, overwrite=True)
+        fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
 class DefectsFormatter(FormatterV2):
