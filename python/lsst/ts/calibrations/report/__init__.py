@@ -28,10 +28,13 @@ record) and writes one self-contained HTML page with its PNG figures;
 
 from .amp_heat_map import *
 from .build_report import *
+from .calibration_image import *
 from .figure_png import *
 from .focal_plane import *
 from .mosaic_figure import *
 from .ptc_figure import *
+from .raft_overlay import *
+from .raft_summary import *
 from .report_command import *
 from .report_data import *
 from .report_page import *

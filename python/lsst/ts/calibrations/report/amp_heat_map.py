@@ -22,19 +22,27 @@
 """A focal-plane heat map of one value per amplifier (gain, read noise, dark current, ...).
 
 Each detector is 2 × 8 cells in its amplifiers' positions, detectors at
-their raft positions (`FocalPlane.amp_grid`); each cell shows its value.
-Cells without a value are blank; detectors without any are marked.
+their places on the focal plane (`FocalPlane.for_amplifiers`). One raft
+(LSSTComCam, LATISS): ``HEAT_MAP_SIZE``, each cell shows its value, cells
+without a value are blank and detectors without any are marked. Many rafts
+(LSSTCam, 189 detectors × 16 amplifiers): ``FOCAL_PLANE_SIZE``, the value
+as colour only, each detector square (amplifier cells four times as tall as
+wide), the rafts outlined in their vendor's colour with their names,
+detector names in their rafts, and detectors not in the run greyed
+(`draw_raft_overlay`).
 """
 
 __all__ = ["amp_heat_map"]
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
+import matplotlib
 import numpy as np
 
 from ..repo.camera import Camera
 from .figure_png import figure_to_png, new_figure
 from .focal_plane import FocalPlane
+from .raft_overlay import FOCAL_PLANE_SIZE, draw_raft_overlay
 
 HEAT_MAP_SIZE = (1100, 460)
 """Size (width, height) of a heat map PNG, pixels."""
@@ -47,8 +55,11 @@ def amp_heat_map(
     unit: str,
     fmt: str = ".3g",
     instrument: str = "LSSTComCam",
+    in_run: Collection[int] | None = None,
 ) -> bytes:
-    """Draw per-amplifier values over the focal plane; return the PNG (``HEAT_MAP_SIZE``).
+    """Draw per-amplifier values over the focal plane; return the PNG.
+
+    ``HEAT_MAP_SIZE`` for one raft, ``FOCAL_PLANE_SIZE`` for many.
 
     Parameters
     ----------
@@ -62,22 +73,24 @@ def amp_heat_map(
         Format of the value printed in each cell.
     instrument : `str`, optional
         Whose detectors (LSSTComCam by default).
+    in_run : `~collections.abc.Collection` [`int`], optional
+        Detectors of the run (many rafts: the others are greyed); by
+        default those with a value.
 
     Returns
     -------
     png : `bytes`
         The PNG.
     """
+    if FocalPlane.for_amplifiers(instrument).multi_raft:
+        return _focal_plane_heat_map(
+            values, title=title, unit=unit, fmt=fmt, instrument=instrument, in_run=in_run
+        )
     grid = FocalPlane.amp_grid(values, instrument)
     finite = grid[np.isfinite(grid)]
     figure = new_figure(*HEAT_MAP_SIZE)
     axes = figure.add_axes((0.02, 0.04, 0.86, 0.82))
-    if finite.size:
-        low, high = np.percentile(finite, [1, 99])
-        if not high > low:
-            low, high = low - abs(low) * 0.01 - 1e-9, high + abs(high) * 0.01 + 1e-9
-    else:
-        low, high = 0.0, 1.0
+    low, high = _limits(finite)
     shown = axes.imshow(
         np.ma.masked_invalid(grid), origin="lower", cmap="viridis", vmin=low, vmax=high, aspect="auto"
     )
@@ -96,9 +109,10 @@ def amp_heat_map(
                 color="black" if value > midpoint else "white",
             )
     camera = Camera.instance(instrument)
-    for detector in camera.science_detector_ids:
-        raft_row, raft_column = FocalPlane.raft_position(detector, instrument)
-        x, y = raft_column * 9 + 3.5, raft_row * 3 + 0.5
+    cells = FocalPlane.for_amplifiers(instrument)
+    for detector in cells.detector_ids:
+        row, column = cells.detector_origin(detector)
+        x, y = column + 3.5, row + 0.5
         if detector in values and any(np.isfinite(v) for v in values[detector].values()):
             axes.text(x, y + 1.05, camera[detector].name, ha="center", va="center", fontsize=7, color="0.3")
         else:
@@ -111,6 +125,62 @@ def amp_heat_map(
     axes.set_yticks([])
     summary = (
         f"median {np.median(finite):{fmt}}, range [{finite.min():{fmt}}, {finite.max():{fmt}}] {unit}"
+        if finite.size
+        else "no values"
+    )
+    axes.set_title(f"{title}\n{summary}", fontsize=10)
+    return figure_to_png(figure)
+
+
+def _limits(finite: np.ndarray) -> tuple[float, float]:
+    """Colour scale: the 1st to 99th percentile of the values."""
+    if not finite.size:
+        return 0.0, 1.0
+    low, high = (float(v) for v in np.percentile(finite, [1, 99]))
+    if not high > low:
+        low, high = low - abs(low) * 0.01 - 1e-9, high + abs(high) * 0.01 + 1e-9
+    return low, high
+
+
+def _focal_plane_heat_map(
+    values: Mapping[int, Mapping[str, float]],
+    *,
+    title: str,
+    unit: str,
+    fmt: str,
+    instrument: str,
+    in_run: Collection[int] | None,
+) -> bytes:
+    """The many-raft heat map: colour only, square detectors, rafts outlined by vendor."""
+    plane = FocalPlane.for_amplifiers(instrument, amp_height=4)
+    grid = plane.amp_values(values)
+    finite = grid[np.isfinite(grid)]
+    low, high = _limits(finite)
+    figure = new_figure(*FOCAL_PLANE_SIZE)
+    axes = figure.add_axes((0.02, 0.02, 0.86, 0.9))
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white")
+    shown = axes.imshow(
+        np.ma.masked_invalid(grid),
+        origin="lower",
+        cmap=cmap,
+        vmin=low,
+        vmax=high,
+        interpolation="nearest",
+        aspect="equal",
+    )
+    colorbar = figure.colorbar(shown, cax=figure.add_axes((0.9, 0.1, 0.02, 0.74)))
+    colorbar.set_label(unit)
+    with_data = {d for d, amps in values.items() if any(np.isfinite(v) for v in amps.values())}
+    draw_raft_overlay(axes, plane, in_run=with_data if in_run is None else in_run, with_data=with_data)
+    margin = plane.raft_gap / 2
+    axes.set_xlim(-0.5 - margin, plane.mosaic_shape[1] - 0.5 + margin)
+    axes.set_ylim(-0.5 - margin, plane.mosaic_shape[0] - 0.5 + 2 * plane.raft_gap)
+    axes.set_xticks([])
+    axes.set_yticks([])
+    axes.axis("off")
+    summary = (
+        f"median {np.median(finite):{fmt}}, range [{finite.min():{fmt}}, {finite.max():{fmt}}] {unit}; "
+        f"{len(with_data)} detectors with values, grey: not in the run, hatched: no value"
         if finite.size
         else "no values"
     )

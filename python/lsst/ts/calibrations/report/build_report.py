@@ -25,8 +25,14 @@ The page (``report.html``, figures embedded) and its figures (``*.png``) are
 written into ``out_dir``. Sections, in order:
 
 ``run``
-    The run: script, final state and reason, elapsed time, collections
-    searched, and what could not be read.
+    The verification failures by name (image type, detector, amplifier,
+    test, in how many exposures), then the run: script, final state and
+    reason, elapsed time, collections searched, and what could not be
+    read.
+``rafts`` (only when the run's detectors span several rafts: LSSTCam)
+    One row per raft: vendor, detectors, amplifiers failing verification,
+    median gain and read noise and the amplifier farthest from the focal
+    plane's median; each raft's detectors on demand (HTML ``<details>``).
 ``mosaics``
     Focal-plane mosaics of the combined bias, dark and flat.
 ``defects``
@@ -53,7 +59,13 @@ written into ``out_dir``. Sections, in order:
 ``certification``
     What was certified where, with validity ranges; what was not, and why.
 
-A section without data says so.
+A section without data says so. When the run's detectors span several
+rafts, the per-amplifier tables become one summary row per raft (median and
+the value farthest from the focal plane's median, with its amplifier) with
+the per-detector and per-amplifier rows of each raft in a ``<details>``
+element, the verification matrix becomes exposures × rafts (each raft's
+exposures × detectors on demand) and the photon transfer curves are drawn
+for the ``MAX_PTC_FIGURES`` detectors with the worst fit.
 """
 
 __all__ = ["build_report"]
@@ -74,6 +86,7 @@ from .amp_heat_map import amp_heat_map
 from .focal_plane import FocalPlane
 from .mosaic_figure import mosaic_figure
 from .ptc_figure import ptc_figure
+from .raft_summary import RaftSummary
 from .report_data import IMAGE_TYPES, ReportData, instrument_of_record
 from .report_page import ReportPage
 from .timeline_figure import timeline_figure
@@ -92,6 +105,11 @@ TEST_THRESHOLDS = {
     "SCATTER: std/mean of the amplifier means ≤ 0.05 per detector; EXP SCATTER ≤ 0.05 over detectors.",
 }
 """The per-test thresholds of the verification tasks (doc/cp/ptc_verify.rst)."""
+
+MAX_FAILURES_SHOWN = 40
+"""Verification failures listed at the top before the rest go into a ``<details>``."""
+MAX_PTC_FIGURES = 6
+"""Photon transfer curves drawn when the run spans several rafts (the detectors with the worst χ²)."""
 
 E = ReportPage.escape
 
@@ -113,11 +131,11 @@ def _fmt(value: float | None, fmt: str = ".3f") -> str:
     return "–" if value is None or not np.isfinite(value) else format(value, fmt)
 
 
-def _amp_table(
-    columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str = ".3f", instrument: str = "LSSTComCam"
-) -> str:
-    """A table of per-amplifier values: rows detector × amplifier, one column per quantity."""
-    camera = Camera.instance(instrument)
+def _amp_table(columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str, data: ReportData) -> str:
+    """Per-amplifier values: rows detector × amplifier (one raft), or per-raft summaries (many)."""
+    if data.multi_raft:
+        return RaftSummary(data.instrument, data.run_detectors).amp_tables(columns, fmt, _failing_amps(data))
+    camera = Camera.instance(data.instrument)
     detectors = sorted({d for values in columns.values() for d in values})
     rows = []
     for detector in detectors:
@@ -126,6 +144,80 @@ def _amp_table(
             cells += [_fmt(values.get(detector, {}).get(amp), fmt) for values in columns.values()]
             rows.append(cells)
     return _table(["detector", "amplifier", *columns], rows)
+
+
+def _rows_by_raft(data: ReportData, header: Sequence[str], rows: Sequence[tuple[int, list[str]]]) -> str:
+    """A table of per-detector rows; split into one ``<details>`` per raft when the run spans several."""
+    if not data.multi_raft:
+        return _table(header, [cells for _, cells in rows])
+    return RaftSummary(data.instrument, data.run_detectors).rows_by_raft(header, rows)
+
+
+def _failing_amps(data: ReportData) -> dict[str, dict[str, dict[str, set[int]]]]:
+    """Failed verification tests: detector name → amplifier (or DET) → "<type> <test>" → exposures."""
+    failing: dict[str, dict[str, dict[str, set[int]]]] = {}
+    for kind, stats in data.verification.items():
+        for exposure, summary in stats.items():
+            for name, entry in summary.items():
+                if not (isinstance(entry, Mapping) and name.startswith("R")):
+                    continue
+                for failure in entry.get("FAILURES", []):
+                    amp, _, test = str(failure).partition(" ")
+                    tests = failing.setdefault(name, {}).setdefault(amp, {})
+                    tests.setdefault(f"{kind} {test}", set()).add(int(exposure))
+    return failing
+
+
+def _failures_block(data: ReportData) -> str:
+    """Every verification failure by name, for the top of the page."""
+    if not data.verification:
+        return ""
+    lines = []
+    n_exposures = {kind: len(stats) for kind, stats in data.verification.items()}
+    for detector, amps in sorted(_failing_amps(data).items()):
+        for amp, tests in sorted(amps.items()):
+            for test, exposures in sorted(tests.items()):
+                kind = test.split(" ")[0]
+                lines.append(
+                    f"{kind}: {detector} {'' if amp == 'DET' else amp + ' '}{test.split(' ', 1)[1]}"
+                    f"{' (detector test)' if amp == 'DET' else ''} in {len(exposures)} of "
+                    f"{n_exposures[kind]} exposures"
+                )
+    for kind, stats in data.verification.items():
+        for exposure, summary in stats.items():
+            for failure in summary.get("FAILURES", []):
+                if str(failure).startswith("EXP"):
+                    lines.append(f"{kind}: exposure {exposure} {failure}")
+    if not lines:
+        return '<p id="failures" class="pass">Verification: no test failed.</p>'
+    items = "".join(f"<li>{E(line)}</li>" for line in lines[:MAX_FAILURES_SHOWN])
+    more = lines[MAX_FAILURES_SHOWN:]
+    body = (
+        f'<div id="failures" class="failures"><h3>Verification failures ({len(lines)})</h3><ul>{items}</ul>'
+    )
+    if more:
+        body += (
+            f"<details><summary>{len(more)} more</summary><ul>"
+            + "".join(f"<li>{E(line)}</li>" for line in more)
+            + "</ul></details>"
+        )
+    return body + "</div>"
+
+
+def _detector_names(instrument: str, names: Sequence[str]) -> str:
+    """Detector names; more than a raft's worth are grouped by raft (``R01 (all 9), R02: S00 S11``)."""
+    if len(names) <= 9:
+        return ", ".join(names)
+    camera = Camera.instance(instrument)
+    by_raft: dict[str, list[str]] = {}
+    for name in sorted(names):
+        raft, _, sensor = name.partition("_")
+        by_raft.setdefault(raft, []).append(sensor)
+    parts = []
+    for raft, sensors in by_raft.items():
+        size = sum(1 for d in camera.detectors if d.raft == raft)
+        parts.append(f"{raft} (all {size})" if len(sensors) == size else f"{raft}: {' '.join(sensors)}")
+    return f"{len(names)} detectors: " + ", ".join(parts)
 
 
 def _run_section(page: ReportPage, data: ReportData) -> None:
@@ -158,10 +250,11 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
     else:
         items.append(("run record", "not given: the report shows the collections only"))
     items.append(("collections searched", ", ".join(data.collections) or "none found"))
+    camera = Camera.instance(data.instrument)
     items.append(
         (
             "detectors with products",
-            ", ".join(Camera.instance(data.instrument)[d].name for d in data.detectors) or "none",
+            _detector_names(data.instrument, [camera[d].name for d in data.detectors]) or "none",
         )
     )
     body = _table(
@@ -169,7 +262,33 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
     )
     if data.notes:
         body += "<p>Not read:</p><ul>" + "".join(f"<li>{E(n)}</li>" for n in data.notes) + "</ul>"
-    page.add_section("run", "The run", body)
+    page.add_section("run", "The run", _failures_block(data) + body)
+
+
+def _gain_values(data: ReportData) -> dict[int, dict[str, float]]:
+    """Gain per amplifier: the PTC's, else the mean over flat pairs."""
+    gains = {d: dict(p.gain) for d, p in data.ptc.items()}
+    for detector, pairs in data.pair_gains.items():
+        if detector in gains:
+            continue
+        for amp in AMP_NAMES:
+            values = [p.gain.get(amp, np.nan) for p in pairs.values()]
+            if np.isfinite(values).any():
+                gains.setdefault(detector, {})[amp] = float(np.nanmean(values))
+    return gains
+
+
+def _rafts_section(page: ReportPage, data: ReportData) -> None:
+    noise = data.read_noise or {d: dict(p.noise) for d, p in data.ptc.items()}
+    body = (
+        "<p>One row per raft; open a raft for its detectors. Gain from the PTC (else the flat pairs), "
+        "read noise from the bias verification's overscan (else the PTC); the farthest value is the "
+        "amplifier farthest from the focal plane's median.</p>"
+    )
+    body += RaftSummary(data.instrument, data.run_detectors).overview(
+        _gain_values(data), noise, _failing_amps(data), data.detectors
+    )
+    page.add_section("rafts", "Rafts", body)
 
 
 def _mosaic_sections(page: ReportPage, data: ReportData, plane: FocalPlane | None) -> None:
@@ -181,7 +300,11 @@ def _mosaic_sections(page: ReportPage, data: ReportData, plane: FocalPlane | Non
             continue
         unit = str(next(iter(images.values())).metadata.get("BUNIT", ""))
         png = mosaic_figure(
-            plane, {d: e.image.array for d, e in images.items()}, title=f"Combined {product}", unit=unit
+            plane,
+            {d: e.binned for d, e in images.items()},
+            title=f"Combined {product}",
+            unit=unit,
+            in_run=data.run_detectors,
         )
         source = data.calibration_collections.get(product, "")
         body += f"<p>Combined {product} from {E(source)}.</p>" + page.figure(
@@ -194,14 +317,22 @@ def _mosaic_sections(page: ReportPage, data: ReportData, plane: FocalPlane | Non
     elif plane is None:
         body = _no_data("No image to draw the defects on.")
     else:
-        base = {d: e.image.array for d, e in flats.items()}
+        base = {d: e.binned for d, e in flats.items()}
         png = mosaic_figure(
-            plane, base, title="Defects over the combined flat", unit="flat", defects=data.defects
+            plane,
+            base,
+            title="Defects over the combined flat",
+            unit="flat",
+            defects=data.defects,
+            in_run=data.run_detectors,
         )
         counts = ", ".join(
             f"{Camera.instance(data.instrument)[d].name}: {len(x.boxes)}"
             for d, x in sorted(data.defects.items())
         )
+        if data.multi_raft:
+            total = sum(len(x.boxes) for x in data.defects.values())
+            counts = f"{total} in {len(data.defects)} detectors (per detector: {counts})"
         body = f"<p>Defect boxes per detector: {E(counts)}.</p>" + page.figure("defects", png, "defects")
         if not flats:
             body += _no_data("No combined flat: the defects are drawn on an empty focal plane.")
@@ -213,7 +344,7 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
     ptc_err = {d: dict(p.gainErr) for d, p in data.ptc.items()}
     pair_mean: dict[int, dict[str, float]] = {}
     pair_spread: dict[int, dict[str, float]] = {}
-    per_pair_rows = []
+    per_pair_rows: list[tuple[int, list[str]]] = []
     camera = Camera.instance(data.instrument)
     for detector, pairs in sorted(data.pair_gains.items()):
         for amp in AMP_NAMES:
@@ -228,14 +359,17 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
             gains = np.array([extract.gain.get(a, np.nan) for a in AMP_NAMES], dtype=float)
             means = np.array([np.nanmean(extract.rawMeans.get(a, [np.nan])) for a in AMP_NAMES], dtype=float)
             per_pair_rows.append(
-                [
-                    E(camera[detector].name),
-                    f"{first}, {second}",
-                    _fmt(float(np.nanmedian(means)), ".0f"),
-                    _fmt(float(np.nanmedian(gains))),
-                    _fmt(float(np.nanmin(gains))),
-                    _fmt(float(np.nanmax(gains))),
-                ]
+                (
+                    detector,
+                    [
+                        E(camera[detector].name),
+                        f"{first}, {second}",
+                        _fmt(float(np.nanmedian(means)), ".0f"),
+                        _fmt(float(np.nanmedian(gains))),
+                        _fmt(float(np.nanmin(gains))),
+                        _fmt(float(np.nanmax(gains))),
+                    ],
+                )
             )
     if not ptc_gain and not pair_mean:
         page.add_section(
@@ -248,7 +382,11 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
         body += page.figure(
             "gain_pairs",
             amp_heat_map(
-                pair_mean, title="Gain, mean over flat pairs", unit="e⁻/ADU", instrument=data.instrument
+                pair_mean,
+                title="Gain, mean over flat pairs",
+                unit="e⁻/ADU",
+                instrument=data.instrument,
+                in_run=data.run_detectors,
             ),
             "gain from pairs",
         )
@@ -260,11 +398,14 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
                 unit="e⁻/ADU",
                 fmt=".4f",
                 instrument=data.instrument,
+                in_run=data.run_detectors,
             ),
             "gain spread",
         )
-        body += _table(
-            ["detector", "pair", "median mean (ADU)", "median gain", "min gain", "max gain"], per_pair_rows
+        body += _rows_by_raft(
+            data,
+            ["detector", "pair", "median mean (ADU)", "median gain", "min gain", "max gain"],
+            per_pair_rows,
         )
     else:
         body += _no_data("No gains from flat pairs (cpPtcExtract) in the run's collections.")
@@ -272,7 +413,13 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
         body += "<h3>Gain from the PTC</h3>"
         body += page.figure(
             "gain_ptc",
-            amp_heat_map(ptc_gain, title="Gain from the PTC fit", unit="e⁻/ADU", instrument=data.instrument),
+            amp_heat_map(
+                ptc_gain,
+                title="Gain from the PTC fit",
+                unit="e⁻/ADU",
+                instrument=data.instrument,
+                in_run=data.run_detectors,
+            ),
             "PTC gain",
         )
     else:
@@ -285,7 +432,7 @@ def _gain_section(page: ReportPage, data: ReportData) -> None:
             "pair gain spread": pair_spread,
         },
         ".4f",
-        data.instrument,
+        data,
     )
     page.add_section("gain", "Gain", body)
 
@@ -310,13 +457,20 @@ def _noise_section(page: ReportPage, data: ReportData) -> None:
     )
     body = page.figure(
         "read_noise",
-        amp_heat_map(shown, title=f"Read noise ({source})", unit="e⁻", fmt=".2f", instrument=data.instrument),
+        amp_heat_map(
+            shown,
+            title=f"Read noise ({source})",
+            unit="e⁻",
+            fmt=".2f",
+            instrument=data.instrument,
+            in_run=data.run_detectors,
+        ),
         "read noise",
     )
     body += _amp_table(
         {"bias overscan": data.read_noise, "flat pairs overscan": pair_noise, "PTC fit": ptc_noise},
         ".2f",
-        data.instrument,
+        data,
     )
     page.add_section("noise", "Read noise (e⁻)", body)
 
@@ -328,14 +482,7 @@ def _dark_section(page: ReportPage, data: ReportData, plane: FocalPlane | None) 
             "dark-current", "Dark current", _no_data("No combined dark in the run's collections.")
         )
         return
-    camera = Camera.instance(data.instrument)
-    ny, nx = plane.amp_shape
-    current: dict[int, dict[str, float]] = {}
-    for detector, dark in darks.items():
-        image = dark.image.array
-        for amp in camera[detector].amps:
-            block = image[amp.iy * ny : (amp.iy + 1) * ny, amp.ix * nx : (amp.ix + 1) * nx]
-            current.setdefault(detector, {})[amp.name] = float(np.nanmedian(block))
+    current = {detector: dict(dark.amp_medians) for detector, dark in darks.items()}
     unit = str(next(iter(darks.values())).metadata.get("BUNIT", ""))
     body = page.figure(
         "dark_current",
@@ -345,10 +492,11 @@ def _dark_section(page: ReportPage, data: ReportData, plane: FocalPlane | None) 
             unit=unit,
             fmt=".4f",
             instrument=data.instrument,
+            in_run=data.run_detectors,
         ),
         "dark current",
     )
-    body += _amp_table({f"dark current ({unit})": current}, ".5f", data.instrument)
+    body += _amp_table({f"dark current ({unit})": current}, ".5f", data)
     page.add_section("dark-current", "Dark current", body)
 
 
@@ -362,25 +510,42 @@ def _ptc_section(page: ReportPage, data: ReportData) -> None:
         return
     camera = Camera.instance(data.instrument)
     body = ""
-    rows = []
+    rows: list[tuple[int, list[str]]] = []
+    drawn = sorted(data.ptc)
+    if data.multi_raft and len(drawn) > MAX_PTC_FIGURES:
+
+        def worst_chi2(detector: int) -> float:
+            values = [v for v in data.ptc[detector].ptcFitChiSq.values() if np.isfinite(v)]
+            return max(values) if values else -np.inf
+
+        drawn = sorted(sorted(drawn, key=worst_chi2, reverse=True)[:MAX_PTC_FIGURES])
+        body += (
+            f"<p>Curves of the {len(drawn)} detectors with the largest χ² of {len(data.ptc)}; "
+            "every amplifier's fit is in the tables below.</p>"
+        )
     for detector, ptc in sorted(data.ptc.items()):
         name = camera[detector].name
-        body += page.figure(f"ptc_{name}", ptc_figure(ptc, name), f"PTC {name}")
+        if detector in drawn:
+            body += page.figure(f"ptc_{name}", ptc_figure(ptc, name), f"PTC {name}")
         for amp in ptc.ampNames:
             mask = np.asarray(ptc.expIdMask.get(amp, []), dtype=bool)
             rows.append(
-                [
-                    E(name),
-                    amp,
-                    _fmt(ptc.gain[amp], ".4f"),
-                    _fmt(ptc.gainErr[amp], ".4f"),
-                    _fmt(ptc.noise[amp], ".2f"),
-                    _fmt(ptc.ptcTurnoff[amp], ".0f"),
-                    _fmt(ptc.ptcFitChiSq[amp], ".2f"),
-                    f"{int(mask.sum())}/{mask.size}",
-                ]
+                (
+                    detector,
+                    [
+                        E(name),
+                        amp,
+                        _fmt(ptc.gain[amp], ".4f"),
+                        _fmt(ptc.gainErr[amp], ".4f"),
+                        _fmt(ptc.noise[amp], ".2f"),
+                        _fmt(ptc.ptcTurnoff[amp], ".0f"),
+                        _fmt(ptc.ptcFitChiSq[amp], ".2f"),
+                        f"{int(mask.sum())}/{mask.size}",
+                    ],
+                )
             )
-    body += _table(
+    body += _rows_by_raft(
+        data,
         [
             "detector",
             "amplifier",
@@ -424,27 +589,75 @@ def _verification_section(page: ReportPage, data: ReportData) -> None:
         word = "PASSED" if verdict.passed else "FAILED"
         body += f"<h3>{kind}: {word}</h3><pre>{E(verdict.summary())}</pre>"
         body += f"<p>Per-test thresholds: {E(TEST_THRESHOLDS[kind])}</p>"
-        rows = []
-        for exposure, s in stats.items():
-            cells = [str(exposure)]
-            for name in detectors:
-                entry = s.get(name)
-                if entry is None:
-                    cells.append('<td class="none">–</td>')
-                elif entry.get("SUCCESS"):
-                    cells.append('<td class="pass">pass</td>')
-                else:
-                    cells.append(f'<td class="fail">{E(", ".join(entry.get("FAILURES", [])) or "fail")}</td>')
-            exp_failures = [f for f in s.get("FAILURES", []) if f.startswith("EXP")]
-            cells.append(
-                '<td class="pass">pass</td>'
-                if s.get("SUCCESS")
-                else f'<td class="fail">{E(", ".join(exp_failures) or "fail")}</td>'
-            )
-            rows.append(cells)
-        body += _table(["exposure", *detectors, "exposure verdict"], rows)
+        if data.multi_raft:
+            body += _verification_by_raft(data, stats, detectors)
+        else:
+            body += _table(["exposure", *detectors, "exposure verdict"], _verification_rows(stats, detectors))
     del camera
     page.add_section("verification", "Verification", body)
+
+
+def _verification_cell(entry: Mapping[str, Any] | None) -> str:
+    if entry is None:
+        return '<td class="none">–</td>'
+    if entry.get("SUCCESS"):
+        return '<td class="pass">pass</td>'
+    return f'<td class="fail">{E(", ".join(entry.get("FAILURES", [])) or "fail")}</td>'
+
+
+def _exposure_verdict_cell(summary: Mapping[str, Any]) -> str:
+    if summary.get("SUCCESS"):
+        return '<td class="pass">pass</td>'
+    exp_failures = [f for f in summary.get("FAILURES", []) if str(f).startswith("EXP")]
+    return f'<td class="fail">{E(", ".join(exp_failures) or "fail")}</td>'
+
+
+def _verification_rows(stats: Mapping[int, Mapping[str, Any]], detectors: Sequence[str]) -> list[list[str]]:
+    """Exposure × detector cells: pass, or the failed tests."""
+    return [
+        [str(exposure)]
+        + [_verification_cell(summary.get(name)) for name in detectors]
+        + [_exposure_verdict_cell(summary)]
+        for exposure, summary in stats.items()
+    ]
+
+
+def _verification_by_raft(
+    data: ReportData, stats: Mapping[int, Mapping[str, Any]], detectors: Sequence[str]
+) -> str:
+    """Exposures × rafts (pass, or the failing detectors); each raft's detectors on demand."""
+    camera = Camera.instance(data.instrument)
+    summary = RaftSummary(data.instrument, data.run_detectors)
+    known = {d.name for d in camera.detectors}
+    by_raft = summary.raft_detectors({camera[name].id for name in detectors if name in known})
+    rows = []
+    for exposure, exposure_stats in stats.items():
+        cells = [str(exposure)]
+        for ids in by_raft.values():
+            failed = [
+                camera[d].name_in_raft
+                for d in ids
+                if camera[d].name in exposure_stats and not exposure_stats[camera[d].name].get("SUCCESS")
+            ]
+            present = sum(1 for d in ids if camera[d].name in exposure_stats)
+            if not present:
+                cells.append('<td class="none">–</td>')
+            elif failed:
+                cells.append(f'<td class="fail">{len(failed)} failed: {E(" ".join(failed))}</td>')
+            else:
+                cells.append(f'<td class="pass">{present} pass</td>')
+        cells.append(_exposure_verdict_cell(exposure_stats))
+        rows.append(cells)
+    body = _table(["exposure", *by_raft, "exposure verdict"], rows)
+    for raft, ids in by_raft.items():
+        names = [camera[d].name for d in ids]
+        body += (
+            f'<details class="raft" data-raft="{E(raft)}"><summary>{E(raft)}: exposures × '
+            f"{len(names)} detectors</summary>"
+            + _table(["exposure", *names, "exposure verdict"], _verification_rows(stats, names))
+            + "</details>"
+        )
+    return body
 
 
 def _drift_section(page: ReportPage, data: ReportData) -> None:
@@ -515,7 +728,13 @@ def _certification_section(page: ReportPage, data: ReportData) -> None:
     body = ""
     if groups:
         rows = [
-            [E(p), f'<td class="text">{E(c)}</td>', E(b), E(e), E(", ".join(sorted(d)))]
+            [
+                E(p),
+                f'<td class="text">{E(c)}</td>',
+                E(b),
+                E(e),
+                E(_detector_names(data.instrument, sorted(d))),
+            ]
             for (p, c, b, e), d in sorted(groups.items())
         ]
         body += "<h3>Certified</h3>" + _table(
@@ -620,12 +839,14 @@ def build_report(
             butler.close()
     data.repo = str(repo)
     shape = data.detector_shape
-    plane = FocalPlane(shape, instrument=data.instrument) if shape is not None else None
+    plane = data.plane or (FocalPlane(shape, instrument=data.instrument) if shape is not None else None)
     subtitle = f"repository {repo}"
     if record is not None:
         subtitle += f"; {record.script} {record.state}"
     page = ReportPage(TITLE.replace("LSSTComCam", data.instrument), subtitle)
     _run_section(page, data)
+    if data.multi_raft:
+        _rafts_section(page, data)
     _mosaic_sections(page, data, plane)
     _gain_section(page, data)
     _noise_section(page, data)

@@ -30,7 +30,10 @@ CALIBRATION collection) for the products of the pipelines: ``bias``,
 data ID in collection order. It lists what was certified from the run's own
 outputs (CALIBRATION associations with their validity ranges) and the run's
 exposures with their raws' ingest times. Whatever is missing is noted, not
-an error: a failed or stopped run shows what exists.
+an error: a failed or stopped run shows what exists. Combined images are
+reduced as they are read (`CalibrationImage`: binned for the mosaic, a
+median per amplifier), so a report of LSSTCam's 189 detectors holds a few
+megabytes, not the images.
 """
 
 __all__ = ["ReportData", "instrument_of_record"]
@@ -45,17 +48,23 @@ import numpy as np
 from lsst.daf.butler import Butler, CollectionType, DatasetRef
 from lsst.daf.butler.registry import MissingCollectionError
 
+from ..repo.camera import Camera
 from ..repo.defects import Defects
-from ..repo.images import Exposure
 from ..repo.ptc_dataset import PhotonTransferCurveDataset
 from ..repo.repository import INSTRUMENT_NAME, raw_run
 from ..scripts.run_record import RunRecord
+from .calibration_image import CalibrationImage
+from .focal_plane import FocalPlane
 from .run_timeline import RunTimeline
 
 IMAGE_TYPES = ("bias", "dark", "flat")
 CERTIFIABLE = ("bias", "dark", "flat", "defects", "ptc")
 READ_NOISE_EXPOSURES = 3
 """Bias verification exposures per detector read for the overscan read noise."""
+READ_NOISE_EXPOSURES_MANY = 1
+"""The same when the run has more than ``MANY_DETECTORS`` detectors (each read costs a YAML parse)."""
+MANY_DETECTORS = 9
+"""More detectors than one raft: the report reads less per detector."""
 
 
 def instrument_of_record(record: RunRecord) -> str:
@@ -81,8 +90,8 @@ class ReportData:
         Collections searched, in order.
     run_record : `~lsst.ts.calibrations.scripts.run_record.RunRecord` or `None`
         The script's run record, if given.
-    calibrations : `dict` [`str`, `dict` [`int`, `Exposure`]]
-        Combined bias, dark and flat by detector id.
+    calibrations : `dict` [`str`, `dict` [`int`, `CalibrationImage`]]
+        Combined bias, dark and flat by detector id, reduced.
     calibration_collections : `dict` [`str`, `str`]
         Run collection each combined calibration came from.
     defects : `dict` [`int`, `Defects`]
@@ -95,7 +104,8 @@ class ReportData:
         ``verify<X>ExpStats`` by image type and exposure id.
     read_noise : `dict` [`int`, `dict` [`str`, `float`]]
         Overscan read noise (e⁻) by detector and amplifier, median over the
-        first bias verification exposures.
+        first ``READ_NOISE_EXPOSURES`` bias verification exposures (the
+        first only when the run has more than ``MANY_DETECTORS``).
     certifications : `list` [`dict` [`str`, `typing.Any`]]
         Certified datasets of the run: ``product``, ``detector``,
         ``collection``, ``begin``, ``end`` (ISO, TAI), ``run``.
@@ -105,12 +115,17 @@ class ReportData:
         Exposures, ingestion, jobs and certifications.
     notes : `list` [`str`]
         What could not be read, and why.
+    instrument : `str`
+        The instrument.
+    plane : `FocalPlane` or `None`
+        The layout the images were binned for (made from the first image
+        read; `None` without any).
     """
 
     repo: str
     collections: list[str]
     run_record: RunRecord | None = None
-    calibrations: dict[str, dict[int, Exposure]] = dataclasses.field(default_factory=dict)
+    calibrations: dict[str, dict[int, CalibrationImage]] = dataclasses.field(default_factory=dict)
     calibration_collections: dict[str, str] = dataclasses.field(default_factory=dict)
     defects: dict[int, Defects] = dataclasses.field(default_factory=dict)
     ptc: dict[int, PhotonTransferCurveDataset] = dataclasses.field(default_factory=dict)
@@ -124,6 +139,7 @@ class ReportData:
     timeline: RunTimeline = dataclasses.field(default_factory=RunTimeline)
     notes: list[str] = dataclasses.field(default_factory=list)
     instrument: str = INSTRUMENT_NAME
+    plane: FocalPlane | None = None
 
     @property
     def detectors(self) -> list[int]:
@@ -134,11 +150,27 @@ class ReportData:
         return sorted(ids)
 
     @property
+    def run_detectors(self) -> list[int]:
+        """Detector ids of the run: the run record's plan (or configuration), else those with a product."""
+        if self.run_record is not None:
+            for source in (self.run_record.plan, self.run_record.config):
+                listed = (source or {}).get("detectors")
+                if listed:
+                    return sorted(int(d) for d in listed)
+        return self.detectors
+
+    @property
+    def multi_raft(self) -> bool:
+        """True if the run's detectors lie in more than one raft (its tables summarise rafts)."""
+        camera = Camera.instance(self.instrument)
+        ids = set(self.run_detectors) | set(self.detectors)
+        return len({camera[d].raft for d in ids if d in camera.detector_ids}) > 1
+
+    @property
     def detector_shape(self) -> tuple[int, int] | None:
         """Shape of the assembled detector images (`None` without any image)."""
-        for images in self.calibrations.values():
-            for image in images.values():
-                return image.shape
+        if self.plane is not None:
+            return self.plane.detector_shape
         for defects in self.defects.values():
             return defects.detector_shape
         return None
@@ -244,10 +276,19 @@ class ReportData:
             return []
 
     def _load_calibrations(self, butler: Butler, collections: Sequence[str]) -> None:
+        camera = Camera.instance(self.instrument)
         for product in IMAGE_TYPES:
             images = {}
             for ref in self._refs(butler, product, collections):
-                images[int(ref.dataId["detector"])] = butler.get(ref)
+                detector = int(ref.dataId["detector"])
+                exposure = butler.get(ref)
+                if self.plane is None:
+                    self.plane = FocalPlane(exposure.shape, instrument=self.instrument)
+                try:
+                    images[detector] = CalibrationImage.from_exposure(exposure, self.plane, camera[detector])
+                except ValueError as e:
+                    self.notes.append(f"{product} of {camera[detector].name} not shown: {e}")
+                del exposure
                 self.calibration_collections[product] = ref.run
             if images:
                 self.calibrations[product] = images
@@ -284,11 +325,14 @@ class ReportData:
                 self.verification[kind] = dict(sorted(stats.items()))
         noise: dict[int, dict[str, list[float]]] = {}
         per_detector: dict[int, int] = {}
-        for ref in sorted(
+        refs = sorted(
             self._refs(butler, "verifyBiasDetStats", collections), key=lambda r: int(r.dataId["exposure"])
-        ):
+        )
+        many = len({int(ref.dataId["detector"]) for ref in refs}) > MANY_DETECTORS
+        limit = READ_NOISE_EXPOSURES_MANY if many else READ_NOISE_EXPOSURES
+        for ref in refs:
             detector = int(ref.dataId["detector"])
-            if per_detector.get(detector, 0) >= READ_NOISE_EXPOSURES:
+            if per_detector.get(detector, 0) >= limit:
                 continue
             per_detector[detector] = per_detector.get(detector, 0) + 1
             for amp, stats in (butler.get(ref).get("AMP") or {}).items():
