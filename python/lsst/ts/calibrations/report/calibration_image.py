@@ -48,7 +48,8 @@ class CalibrationImage:
     binned : `numpy.ndarray`
         The image binned for the mosaic (`FocalPlane.binned_shape`).
     amp_medians : `dict` [`str`, `float`]
-        Median of each amplifier's pixels (NaN ignored), by amplifier name.
+        Median of each amplifier's pixels (NaN ignored), by amplifier name
+        (empty unless asked for: the dark current table needs them).
     shape : `tuple` [`int`, `int`]
         Shape of the assembled image.
     metadata : `dict` [`str`, `typing.Any`]
@@ -62,7 +63,7 @@ class CalibrationImage:
 
     @classmethod
     def from_exposure(
-        cls, exposure: Exposure, plane: FocalPlane, detector: DetectorInfo
+        cls, exposure: Exposure, plane: FocalPlane, detector: DetectorInfo, *, amp_medians: bool = False
     ) -> "CalibrationImage":
         """Reduce a combined calibration.
 
@@ -74,6 +75,8 @@ class CalibrationImage:
             The layout whose binning the mosaic uses.
         detector : `~lsst.ts.calibrations.repo.camera.DetectorInfo`
             The detector (its amplifiers' places).
+        amp_medians : `bool`, optional
+            Measure each amplifier's median.
 
         Returns
         -------
@@ -93,7 +96,7 @@ class CalibrationImage:
             )
         ny, nx = rows // 2, columns // 8
         medians = {}
-        for amp in detector.amps:
+        for amp in detector.amps if amp_medians else ():
             block = image[amp.iy * ny : (amp.iy + 1) * ny, amp.ix * nx : (amp.ix + 1) * nx]
             finite = block[np.isfinite(block)]
             medians[amp.name] = float(np.median(finite)) if finite.size else float("nan")

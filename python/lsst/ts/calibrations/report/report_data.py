@@ -285,7 +285,9 @@ class ReportData:
                 if self.plane is None:
                     self.plane = FocalPlane(exposure.shape, instrument=self.instrument)
                 try:
-                    images[detector] = CalibrationImage.from_exposure(exposure, self.plane, camera[detector])
+                    images[detector] = CalibrationImage.from_exposure(
+                        exposure, self.plane, camera[detector], amp_medians=product == "dark"
+                    )
                 except ValueError as e:
                     self.notes.append(f"{product} of {camera[detector].name} not shown: {e}")
                 del exposure
