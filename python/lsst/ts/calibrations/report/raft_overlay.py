@@ -81,11 +81,12 @@ def draw_raft_overlay(
     vendors = {d.raft: d.vendor for d in camera.science_detectors}
     corner_sensors: dict[str, list[str]] = {}
     corner_in_run: dict[str, int] = {}
-    for detector in camera.detectors:
-        if not detector.is_science:
-            corner_sensors.setdefault(detector.raft, []).append(detector.name_in_raft)
-            corner_in_run[detector.raft] = corner_in_run.get(detector.raft, 0) + (detector.id in in_run)
-    grey, empty = [], []
+    for info in camera.detectors:
+        if not info.is_science:
+            corner_sensors.setdefault(info.raft, []).append(info.name_in_raft)
+            corner_in_run[info.raft] = corner_in_run.get(info.raft, 0) + (info.id in in_run)
+    grey: list[Rectangle] = []
+    empty: list[Rectangle] = []
     font = max(4.0, min(8.0, columns / 9))
     for detector in plane.detector_ids:
         r0, c0 = plane.detector_origin(detector)
