@@ -41,3 +41,4 @@ from .report_page import *
 from .run_timeline import *
 from .timeline_event import *
 from .timeline_figure import *
+from .verification_sections import *

@@ -80,7 +80,6 @@ from lsst.daf.butler import Butler
 
 from ..repo.camera import AMP_NAMES, Camera
 from ..repo.repository import open_repository
-from ..repo.verification_verdict import judge_verification
 from ..scripts.run_record import RunRecord
 from .amp_heat_map import amp_heat_map
 from .focal_plane import FocalPlane
@@ -90,22 +89,10 @@ from .raft_summary import RaftSummary
 from .report_data import IMAGE_TYPES, ReportData, instrument_of_record
 from .report_page import ReportPage
 from .timeline_figure import timeline_figure
+from .verification_sections import add_verification_section, failing_amps, failures_block
 
 TITLE = "LSSTComCam calibration run report"
 """Title of a ComCam run's report; another instrument's names it instead."""
-DEFAULT_THRESHOLD = 8
-"""``number_verification_tests_threshold_<x>`` when the run record does not give it (the schema default)."""
-
-TEST_THRESHOLDS = {
-    "bias": "MEAN: |mean| < noise; NOISE: noise ≤ 1.05 × the camera's read noise; "
-    "CR_NOISE: |noise − CR noise| ≤ 0.05 × CR noise (per amplifier, e⁻).",
-    "dark": "MEAN: |mean| < noise; NOISE: noise ≤ 1.05 × the camera's read noise; "
-    "CR_NOISE: |noise − CR noise| ≤ 0.05 × CR noise (per amplifier, e⁻).",
-    "flat": "NOISE: within 5 % of the predicted noise (photon, read and flat noise); "
-    "SCATTER: std/mean of the amplifier means ≤ 0.05 per detector; EXP SCATTER ≤ 0.05 over detectors.",
-}
-"""The per-test thresholds of the verification tasks (doc/cp/ptc_verify.rst)."""
-
 MAX_FAILURES_SHOWN = 40
 """Verification failures listed at the top before the rest go into a ``<details>``."""
 MAX_PTC_FIGURES = 6
@@ -114,17 +101,8 @@ MAX_PTC_FIGURES = 6
 E = ReportPage.escape
 
 
-def _no_data(text: str) -> str:
-    return f'<p class="nodata">{E(text)}</p>'
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """An HTML table; cells are HTML (escape text before)."""
-    head = "".join(f"<th>{E(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
+_no_data = ReportPage.no_data
+_table = ReportPage.table
 
 
 def _fmt(value: float | None, fmt: str = ".3f") -> str:
@@ -134,7 +112,7 @@ def _fmt(value: float | None, fmt: str = ".3f") -> str:
 def _amp_table(columns: Mapping[str, Mapping[int, Mapping[str, float]]], fmt: str, data: ReportData) -> str:
     """Per-amplifier values: rows detector × amplifier (one raft), or per-raft summaries (many)."""
     if data.multi_raft:
-        return RaftSummary(data.instrument, data.run_detectors).amp_tables(columns, fmt, _failing_amps(data))
+        return RaftSummary(data.instrument, data.run_detectors).amp_tables(columns, fmt, failing_amps(data))
     camera = Camera.instance(data.instrument)
     detectors = sorted({d for values in columns.values() for d in values})
     rows = []
@@ -151,57 +129,6 @@ def _rows_by_raft(data: ReportData, header: Sequence[str], rows: Sequence[tuple[
     if not data.multi_raft:
         return _table(header, [cells for _, cells in rows])
     return RaftSummary(data.instrument, data.run_detectors).rows_by_raft(header, rows)
-
-
-def _failing_amps(data: ReportData) -> dict[str, dict[str, dict[str, set[int]]]]:
-    """Failed verification tests: detector name → amplifier (or DET) → "<type> <test>" → exposures."""
-    failing: dict[str, dict[str, dict[str, set[int]]]] = {}
-    for kind, stats in data.verification.items():
-        for exposure, summary in stats.items():
-            for name, entry in summary.items():
-                if not (isinstance(entry, Mapping) and name.startswith("R")):
-                    continue
-                for failure in entry.get("FAILURES", []):
-                    amp, _, test = str(failure).partition(" ")
-                    tests = failing.setdefault(name, {}).setdefault(amp, {})
-                    tests.setdefault(f"{kind} {test}", set()).add(int(exposure))
-    return failing
-
-
-def _failures_block(data: ReportData) -> str:
-    """Every verification failure by name, for the top of the page."""
-    if not data.verification:
-        return ""
-    lines = []
-    n_exposures = {kind: len(stats) for kind, stats in data.verification.items()}
-    for detector, amps in sorted(_failing_amps(data).items()):
-        for amp, tests in sorted(amps.items()):
-            for test, exposures in sorted(tests.items()):
-                kind = test.split(" ")[0]
-                lines.append(
-                    f"{kind}: {detector} {'' if amp == 'DET' else amp + ' '}{test.split(' ', 1)[1]}"
-                    f"{' (detector test)' if amp == 'DET' else ''} in {len(exposures)} of "
-                    f"{n_exposures[kind]} exposures"
-                )
-    for kind, stats in data.verification.items():
-        for exposure, summary in stats.items():
-            for failure in summary.get("FAILURES", []):
-                if str(failure).startswith("EXP"):
-                    lines.append(f"{kind}: exposure {exposure} {failure}")
-    if not lines:
-        return '<p id="failures" class="pass">Verification: no test failed.</p>'
-    items = "".join(f"<li>{E(line)}</li>" for line in lines[:MAX_FAILURES_SHOWN])
-    more = lines[MAX_FAILURES_SHOWN:]
-    body = (
-        f'<div id="failures" class="failures"><h3>Verification failures ({len(lines)})</h3><ul>{items}</ul>'
-    )
-    if more:
-        body += (
-            f"<details><summary>{len(more)} more</summary><ul>"
-            + "".join(f"<li>{E(line)}</li>" for line in more)
-            + "</ul></details>"
-        )
-    return body + "</div>"
 
 
 def _detector_names(instrument: str, names: Sequence[str]) -> str:
@@ -262,7 +189,7 @@ def _run_section(page: ReportPage, data: ReportData) -> None:
     )
     if data.notes:
         body += "<p>Not read:</p><ul>" + "".join(f"<li>{E(n)}</li>" for n in data.notes) + "</ul>"
-    page.add_section("run", "The run", _failures_block(data) + body)
+    page.add_section("run", "The run", failures_block(data) + body)
 
 
 def _gain_values(data: ReportData) -> dict[int, dict[str, float]]:
@@ -286,7 +213,7 @@ def _rafts_section(page: ReportPage, data: ReportData) -> None:
         "amplifier farthest from the focal plane's median.</p>"
     )
     body += RaftSummary(data.instrument, data.run_detectors).overview(
-        _gain_values(data), noise, _failing_amps(data), data.detectors
+        _gain_values(data), noise, failing_amps(data), data.detectors
     )
     page.add_section("rafts", "Rafts", body)
 
@@ -561,105 +488,6 @@ def _ptc_section(page: ReportPage, data: ReportData) -> None:
     page.add_section("ptc", "Photon transfer curves", body)
 
 
-def _threshold(data: ReportData, kind: str) -> int:
-    config = data.run_record.config if data.run_record is not None else {}
-    return int(config.get(f"number_verification_tests_threshold_{kind}", DEFAULT_THRESHOLD))
-
-
-def _verification_section(page: ReportPage, data: ReportData) -> None:
-    if not data.verification:
-        page.add_section(
-            "verification", "Verification", _no_data("No verification statistics in the run's collections.")
-        )
-        return
-    camera = Camera.instance(data.instrument)
-    body = ""
-    for kind in IMAGE_TYPES:
-        stats = data.verification.get(kind)
-        if not stats:
-            body += f"<h3>{kind}</h3>" + _no_data(f"No {kind} verification.")
-            continue
-        detectors = sorted({k for s in stats.values() for k in s if k.startswith("R")})
-        run_stats: dict[Any, Any] = {
-            e: {"SUCCESS": bool(s.get("SUCCESS")), "FAILURES": list(s.get("FAILURES", []))}
-            for e, s in stats.items()
-        }
-        run_stats["SUCCESS"] = all(v["SUCCESS"] for v in run_stats.values())
-        verdict = judge_verification(run_stats, _threshold(data, kind), len(detectors), kind.upper())
-        word = "PASSED" if verdict.passed else "FAILED"
-        body += f"<h3>{kind}: {word}</h3><pre>{E(verdict.summary())}</pre>"
-        body += f"<p>Per-test thresholds: {E(TEST_THRESHOLDS[kind])}</p>"
-        if data.multi_raft:
-            body += _verification_by_raft(data, stats, detectors)
-        else:
-            body += _table(["exposure", *detectors, "exposure verdict"], _verification_rows(stats, detectors))
-    del camera
-    page.add_section("verification", "Verification", body)
-
-
-def _verification_cell(entry: Mapping[str, Any] | None) -> str:
-    if entry is None:
-        return '<td class="none">–</td>'
-    if entry.get("SUCCESS"):
-        return '<td class="pass">pass</td>'
-    return f'<td class="fail">{E(", ".join(entry.get("FAILURES", [])) or "fail")}</td>'
-
-
-def _exposure_verdict_cell(summary: Mapping[str, Any]) -> str:
-    if summary.get("SUCCESS"):
-        return '<td class="pass">pass</td>'
-    exp_failures = [f for f in summary.get("FAILURES", []) if str(f).startswith("EXP")]
-    return f'<td class="fail">{E(", ".join(exp_failures) or "fail")}</td>'
-
-
-def _verification_rows(stats: Mapping[int, Mapping[str, Any]], detectors: Sequence[str]) -> list[list[str]]:
-    """Exposure × detector cells: pass, or the failed tests."""
-    return [
-        [str(exposure)]
-        + [_verification_cell(summary.get(name)) for name in detectors]
-        + [_exposure_verdict_cell(summary)]
-        for exposure, summary in stats.items()
-    ]
-
-
-def _verification_by_raft(
-    data: ReportData, stats: Mapping[int, Mapping[str, Any]], detectors: Sequence[str]
-) -> str:
-    """Exposures × rafts (pass, or the failing detectors); each raft's detectors on demand."""
-    camera = Camera.instance(data.instrument)
-    summary = RaftSummary(data.instrument, data.run_detectors)
-    known = {d.name for d in camera.detectors}
-    by_raft = summary.raft_detectors({camera[name].id for name in detectors if name in known})
-    rows = []
-    for exposure, exposure_stats in stats.items():
-        cells = [str(exposure)]
-        for ids in by_raft.values():
-            failed = [
-                camera[d].name_in_raft
-                for d in ids
-                if camera[d].name in exposure_stats and not exposure_stats[camera[d].name].get("SUCCESS")
-            ]
-            present = sum(1 for d in ids if camera[d].name in exposure_stats)
-            if not present:
-                cells.append('<td class="none">–</td>')
-            elif failed:
-                cells.append(f'<td class="fail">{len(failed)} failed: {E(" ".join(failed))}</td>')
-            else:
-                cells.append(f'<td class="pass">{present} pass</td>')
-        cells.append(_exposure_verdict_cell(exposure_stats))
-        rows.append(cells)
-    body = _table(["exposure", *by_raft, "exposure verdict"], rows)
-    for raft, ids in by_raft.items():
-        names = [camera[d].name for d in ids]
-        body += (
-            f'<details class="raft" data-raft="{E(raft)}"><summary>{E(raft)}: exposures × '
-            f"{len(names)} detectors</summary>"
-            + _table(["exposure", *names, "exposure verdict"], _verification_rows(stats, names))
-            + "</details>"
-        )
-    return body
-
-
 def _drift_section(page: ReportPage, data: ReportData) -> None:
     drift = data.run_record.drift if data.run_record is not None else {}
     if not drift:
@@ -852,7 +680,7 @@ def build_report(
     _noise_section(page, data)
     _dark_section(page, data, plane)
     _ptc_section(page, data)
-    _verification_section(page, data)
+    add_verification_section(page, data)
     _drift_section(page, data)
     _timeline_section(page, data)
     _certification_section(page, data)

@@ -38,6 +38,7 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 
 from ..repo.camera import AMP_NAMES, Camera
+from .report_page import ReportPage
 
 Failing = Mapping[str, Mapping[str, Mapping[str, Collection[int]]]]
 """Failed verification tests: detector name → amplifier (or DET) → test → exposures."""
@@ -47,18 +48,11 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
+_table = ReportPage.table
+
+
 def _fmt(value: float | None, fmt: str) -> str:
     return "–" if value is None or not math.isfinite(value) else format(value, fmt)
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str = "") -> str:
-    """An HTML table; cells are HTML (escape text before)."""
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row) + "</tr>" for row in rows
-    )
-    ident = f' id="{_e(table_id)}"' if table_id else ""
-    return f"<table{ident}><tr>{head}</tr>{body}</table>"
 
 
 class RaftSummary:

@@ -32,6 +32,7 @@ __all__ = ["ReportPage"]
 
 import base64
 import html
+from collections.abc import Sequence
 from pathlib import Path
 
 TITLE_BAND_COLOUR = "#1f3b73"
@@ -53,6 +54,9 @@ td.pass {{ background: #c8f0c8; }}
 td.fail {{ background: #f5b5b5; text-align: left; }}
 td.none {{ background: #eee; }}
 .nodata {{ color: #a33; font-style: italic; }}
+.failures {{ border-left: 4px solid #c33; padding: 0 12px; margin: 8px 0; background: #fdf0f0; }}
+details.raft {{ margin: 4px 0; }}
+details.raft summary {{ cursor: pointer; }}
 img {{ max-width: 100%; display: block; margin: 8px 0; }}
 """
 
@@ -78,6 +82,38 @@ class ReportPage:
     def escape(text: object) -> str:
         """HTML-escape a value's text."""
         return html.escape(str(text))
+
+    @staticmethod
+    def table(header: Sequence[str], rows: Sequence[Sequence[str]], table_id: str = "") -> str:
+        """An HTML table.
+
+        Parameters
+        ----------
+        header : `~collections.abc.Sequence` [`str`]
+            Column names (text).
+        rows : `~collections.abc.Sequence` [`~collections.abc.Sequence` [`str`]]
+            Cells as HTML (escape text first); a cell starting with ``<td``
+            is taken as the whole cell (for its class).
+        table_id : `str`, optional
+            The table's HTML id.
+
+        Returns
+        -------
+        html : `str`
+            The table.
+        """
+        head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+        body = "".join(
+            "<tr>" + "".join(c if c.startswith("<td") else f"<td>{c}</td>" for c in row) + "</tr>"
+            for row in rows
+        )
+        ident = f' id="{html.escape(table_id)}"' if table_id else ""
+        return f"<table{ident}><tr>{head}</tr>{body}</table>"
+
+    @staticmethod
+    def no_data(text: str) -> str:
+        """A paragraph saying what is missing (class ``nodata``)."""
+        return f'<p class="nodata">{html.escape(str(text))}</p>'
 
     def add_section(self, section_id: str, title: str, body: str) -> None:
         """Add a section.
