@@ -42,7 +42,7 @@ class DetectorTruth:
     Parameters
     ----------
     id : `int`
-        Detector id (0 ... 8).
+        Detector id (0 ... 8 in LSSTComCam, 0 ... 188 in LSSTCam).
     name : `str`
         Detector name, e.g. "R22_S11".
     detector_shape : `tuple` [`int`, `int`]
@@ -66,6 +66,9 @@ class DetectorTruth:
         ``y0`` to row ``y1`` inclusive.
     bad_column_response : `numpy.ndarray`
         Response of each bad column relative to its neighbours.
+    vendor : `str`, optional
+        Sensor vendor, "ITL" (default) or "E2V": whose segment layout the
+        detector shape and pixel positions are in.
     """
 
     id: int
@@ -80,6 +83,7 @@ class DetectorTruth:
     cold_pixel_response: np.ndarray
     bad_columns: np.ndarray
     bad_column_response: np.ndarray
+    vendor: str = "ITL"
 
     def defect_mask(self) -> np.ndarray:
         """Boolean mask of every defective pixel (hot, cold, bad columns).
@@ -107,6 +111,7 @@ class DetectorTruth:
         """Plain values for a truth file."""
         return {
             "id": self.id,
+            "vendor": self.vendor,
             "detector_shape": list(self.detector_shape),
             "qe": self.qe,
             "center_mm": list(self.center_mm),
@@ -161,4 +166,5 @@ class DetectorTruth:
             cold_pixel_response=cold[:, 2],
             bad_columns=columns[:, :3].astype(int),
             bad_column_response=columns[:, 3],
+            vendor=str(values.get("vendor", "ITL")),
         )

@@ -72,7 +72,7 @@ from typing import Any
 import numpy as np
 from astropy.time import Time, TimeDelta
 
-from ..repo.camera import FULL_GEOMETRY, AmpGeometry, DetectorInfo, get_geometry
+from ..repo.camera import FULL_GEOMETRY, AmpGeometry, DetectorInfo
 from ..repo.image_type import ImageType
 from ..repo.instruments import get_instrument
 from ..repo.raw import RawImage, make_header
@@ -139,10 +139,7 @@ class ImageModel:
 
         A custom geometry (not "full" or "reduced") is every detector's.
         """
-        info = detector if isinstance(detector, DetectorInfo) else self.sensor_model.detector(detector)
-        if self.geometry.name in ("full", "reduced"):
-            return get_geometry(self.geometry.name, info.vendor)
-        return self.geometry
+        return self.sensor_model.geometry_of(detector, self.geometry)
 
     @property
     def parameters(self) -> Any:
@@ -395,9 +392,10 @@ class ImageModel:
         raw *= (amps["read_noise"] / amps["gain"]).astype(np.float32)[:, np.newaxis, np.newaxis]
         bias_rows, bias_columns = model.bias_structure(info.id, geometry)
         row_offsets = rng.standard_normal((n_amps, n_rows), dtype=np.float32)
-        row_offsets *= np.float32(self.parameters.get("bias.row_noise"))
+        vendor_parameters = model.parameters_of(info)
+        row_offsets *= np.float32(vendor_parameters.get("bias.row_noise"))
         row_offsets += rng.standard_normal((n_amps, 1), dtype=np.float32) * np.float32(
-            self.parameters.get("bias.exposure_jitter")
+            vendor_parameters.get("bias.exposure_jitter")
         )
         raw += (bias_rows + row_offsets)[:, :, np.newaxis]
         data_cols = slice(geometry.prescan, geometry.prescan + geometry.nx)

@@ -19,7 +19,11 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""Write a calibration set of simulated ComCam raws (biases, darks, flats) and its truth.
+"""Write a calibration set of simulated raws (biases, darks, flats) and its truth.
+
+The sensors are LSSTComCam's (default), LSSTCam's or LATISS's
+(``--instrument``); a run may mix ITL and e2v detectors, each in its
+vendor's segment layout, with its truth in the same layout.
 
 Run as ``python -m lsst.ts.calibrations.sim.make_calibration_set OUTPUT
 [options]`` (``--help`` lists them). Exposures are numbered from
@@ -54,11 +58,11 @@ from .simulation_truth import TRUTH_FILE_NAME, SimulationTruth
 READOUT_TIME = 2.0
 
 
-def _parse_detectors(text: str) -> list[int]:
-    """Detector ids from "0,4,8", "R22_S11", "all" or "0-8"."""
-    camera = Camera.instance()
+def _parse_detectors(text: str, instrument: str = "LSSTComCam") -> list[int]:
+    """Detector ids of an instrument from "0,4,8", "R22_S11", "all" (the science sensors) or "0-8"."""
+    camera = Camera.instance(instrument)
     if text.strip().lower() == "all":
-        return list(camera.detector_ids)
+        return list(camera.science_detector_ids)
     ids: list[int] = []
     for part in text.replace(" ", ",").split(","):
         if not part:
@@ -71,8 +75,10 @@ def _parse_detectors(text: str) -> list[int]:
             else:
                 ids.append(camera[int(part) if part.isdigit() else part].id)
         except (KeyError, ValueError) as e:
+            first, last = camera.science_detectors[0], camera.science_detectors[-1]
             raise argparse.ArgumentTypeError(
-                f"--detectors: {part!r} is not a detector (use ids 0-8 or names R22_S00...R22_S22): {e}"
+                f"--detectors: {part!r} is not a detector of {instrument} (use ids {first.id}-{last.id} "
+                f"or names {first.name}...{last.name}): {e}"
             ) from None
     if not ids:
         raise argparse.ArgumentTypeError("--detectors: no detector given.")
@@ -120,7 +126,7 @@ def make_calibration_set(
     geometry_name : `str`
         "full" or "reduced".
     detectors : `~collections.abc.Sequence` or `None`
-        Detector ids or names; `None` for all nine.
+        Detector ids or names; `None` for the camera's science sensors.
     n_bias, n_dark : `int`
         Number of biases and darks.
     dark_time : `float`
@@ -163,6 +169,7 @@ def make_calibration_set(
             f"physical_filter={physical_filter!r} has no flat flux in sensor model "
             f"{model.parameters.source}; use one of {', '.join(sorted(fluxes))}."
         )
+    # A standard geometry stands for each detector's vendor's layout (ITL's names the set).
     geometry = get_geometry(geometry_name)
     image_model = ImageModel(model, geometry)
     camera = model.camera
@@ -253,7 +260,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(
         prog="python -m lsst.ts.calibrations.sim.make_calibration_set",
-        description="Write simulated LSSTComCam bias, dark and flat raws and their truth (truth.yaml).",
+        description="Write simulated bias, dark and flat raws and their truth (truth.yaml).",
+    )
+    parser.add_argument(
+        "--instrument",
+        choices=("LSSTComCam", "LSSTCam", "LATISS"),
+        default="LSSTComCam",
+        help="camera whose sensors are simulated (default LSSTComCam)",
     )
     parser.add_argument("output", help="folder to write the raws and truth.yaml into")
     parser.add_argument("--n-bias", type=int, default=10, help="number of biases (default 10)")
@@ -269,21 +282,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--filter", default="r_03", help="physical filter of the flats (default r_03)")
     parser.add_argument(
         "--detectors",
-        type=_parse_detectors,
         default=None,
-        help="detector ids or names, comma separated, a range 0-8, or 'all' (default all)",
+        help="detector ids or names, comma separated, a range 0-8, or 'all' (default all science sensors)",
     )
     parser.add_argument(
         "--geometry",
         choices=("full", "reduced"),
         default="full",
-        help="full ITL segments (75 MB per raw) or reduced ones for tests (default full)",
+        help="full segments (75 MB per raw) or reduced ones for tests, each vendor's layout (default full)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the sensor model and images (default 0)")
     parser.add_argument(
         "--sensor-model",
         default=None,
-        help="sensor-model YAML file or the name of a shipped one (default comcam_default)",
+        help="sensor-model YAML file or the name of a shipped one (default the instrument's)",
     )
     parser.add_argument(
         "--day-obs", type=int, default=20241024, help="observing day YYYYMMDD (default 20241024)"
@@ -292,6 +304,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overwrite", action="store_true", help="replace existing raws")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     args = parser.parse_args(argv)
+    if args.detectors is not None:
+        try:
+            args.detectors = _parse_detectors(args.detectors, args.instrument)
+        except argparse.ArgumentTypeError as e:
+            parser.error(str(e))
     if args.seed < 0:
         parser.error(f"--seed={args.seed} must be >= 0.")
     for option in ("n_bias", "n_dark", "flats_per_time"):
@@ -315,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = parse_args(argv)
     try:
-        model = SensorModel.from_yaml(args.sensor_model, args.seed)
+        model = SensorModel.from_yaml(args.sensor_model, args.seed, instrument=args.instrument)
         t0 = time.perf_counter()
         truth = make_calibration_set(
             args.output,

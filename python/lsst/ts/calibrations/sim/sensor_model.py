@@ -29,6 +29,12 @@ the defects (hot pixels, cold pixels, bad columns). Every quantity comes
 from its own random stream keyed by (seed, stream, detector, geometry), so
 it does not depend on which detectors or images were made before.
 
+A standard geometry ("full" or "reduced") stands for each detector's
+vendor's layout of it (`SensorModel.geometry_of`): an e2v detector of
+LSSTCam gets e2v segments, its defects, flat response and truth are drawn
+in them, whichever vendor's layout the caller passed; a custom geometry
+applies to every detector as given.
+
 Amplifiers listed under ``drift`` in the parameters change with the day:
 their gain, read noise or dark current on ``day_obs`` is the drawn value ×
 (1 + rate × days from ``drift.reference_day_obs``). Methods that take a
@@ -44,7 +50,7 @@ import threading
 
 import numpy as np
 
-from ..repo.camera import VENDORS, AmpGeometry, Camera, DetectorInfo
+from ..repo.camera import VENDORS, AmpGeometry, Camera, DetectorInfo, get_geometry
 from .amp_truth import AmpTruth
 from .detector_truth import DetectorTruth
 from .sensor_parameters import DRIFT_KEYS, SensorParameters
@@ -146,6 +152,30 @@ class SensorModel:
     def detector(self, detector: int | str) -> DetectorInfo:
         """The camera description of a detector, by id or name."""
         return self.camera[detector]
+
+    def geometry_of(self, detector: int | str | DetectorInfo, geometry: AmpGeometry) -> AmpGeometry:
+        """The segment geometry of a detector for a requested geometry.
+
+        Parameters
+        ----------
+        detector : `int`, `str` or `DetectorInfo`
+            Detector id, name or description.
+        geometry : `AmpGeometry`
+            Requested geometry: a standard one ("full", "reduced", of
+            either vendor) stands for the detector's vendor's layout of
+            that name; any other is returned as given.
+
+        Returns
+        -------
+        geometry : `AmpGeometry`
+            The geometry of the detector's raw segments.
+        """
+        info = detector if isinstance(detector, DetectorInfo) else self.detector(detector)
+        if geometry.name in ("full", "reduced") and geometry.vendor != info.vendor:
+            standard = get_geometry(geometry.name, geometry.vendor)
+            if geometry.dimensions == standard.dimensions:
+                return get_geometry(geometry.name, info.vendor)
+        return geometry
 
     def parameters_of(self, detector: int | str | DetectorInfo) -> SensorParameters:
         """The parameters of a detector: the model's, with its vendor's section applied."""
@@ -333,7 +363,7 @@ class SensorModel:
             float32 array of the assembled-detector shape.
         """
         p = self.parameters
-        rows, cols = geometry.detector_shape
+        rows, cols = self.geometry_of(detector, geometry).detector_shape
         size_mm = p.get("flat.pixel_size") * 1e-3
         cx, cy = self.center_mm(detector)
         x = cx + ((np.arange(cols) + 0.5) / cols - 0.5) * _FULL_DETECTOR_PIXELS[1] * size_mm
@@ -360,6 +390,7 @@ class SensorModel:
             float32 array of the assembled-detector shape (read only).
         """
         info = self.detector(detector)
+        geometry = self.geometry_of(info, geometry)
         key = (info.id, geometry)
         with self._lock:
             if key in self._responses:
@@ -415,6 +446,7 @@ class SensorModel:
             dark current, hot pixels at their own.
         """
         info = self.detector(detector)
+        geometry = self.geometry_of(info, geometry)
         truth = self.detector_truth(info.id, geometry, day_obs)
         current = np.empty(geometry.detector_shape, dtype=np.float32)
         for amp in info.amps:
@@ -436,6 +468,7 @@ class SensorModel:
             overscan rows alike), ADU; zero mean per amplifier.
         """
         info = self.detector(detector)
+        geometry = self.geometry_of(info, geometry)
         values = self._amp_values(info)
         n_rows = geometry.raw_shape[0]
         p = self.parameters_of(info)
@@ -459,7 +492,8 @@ class SensorModel:
             Detector id or name.
         geometry : `AmpGeometry`
             Geometry of the simulated segments (defect positions and the
-            flat-response summary depend on it).
+            flat-response summary depend on it); a standard one stands
+            for the detector's vendor's layout (`geometry_of`).
         day_obs : `int` or `None`, optional
             Day (YYYYMMDD) of drifting quantities; `None` for the
             reference day.
@@ -487,6 +521,7 @@ class SensorModel:
     def _reference_truth(self, detector: int | str, geometry: AmpGeometry) -> DetectorTruth:
         """The truth of one detector on the reference day (cached)."""
         info = self.detector(detector)
+        geometry = self.geometry_of(info, geometry)
         key = (info.id, geometry)
         with self._lock:
             if key in self._truth:
@@ -524,6 +559,7 @@ class SensorModel:
             id=info.id,
             name=info.name,
             detector_shape=geometry.detector_shape,
+            vendor=info.vendor,
             amps=amps,
             qe=float(values["qe"][0]),
             center_mm=self.center_mm(info.id),

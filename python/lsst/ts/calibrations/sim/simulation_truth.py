@@ -35,7 +35,7 @@ from typing import Any
 
 import yaml
 
-from ..repo.camera import AmpGeometry
+from ..repo.camera import AmpGeometry, get_geometry
 from .detector_truth import DetectorTruth
 from .sensor_model import SensorModel
 
@@ -64,7 +64,8 @@ class SimulationTruth:
     parameters : `dict` [`str`, `typing.Any`]
         The sensor model's parameters (merged over the default file).
     geometry : `AmpGeometry`
-        Geometry of the raw segments.
+        Geometry asked for; a standard one ("full", "reduced") stands for
+        each detector's vendor's layout of it (`geometry_of`).
     detectors : `dict` [`str`, `DetectorTruth`]
         Truth per detector name.
     exposures : `list` [`dict` [`str`, `typing.Any`]]
@@ -98,7 +99,9 @@ class SimulationTruth:
         model : `SensorModel`
             The sensor model.
         geometry : `AmpGeometry`
-            Geometry of the raw segments.
+            Geometry of the raw segments: a standard one stands for each
+            detector's vendor's layout of it (an e2v detector's truth is
+            in e2v segments when the run mixes vendors).
         detectors : `list` [`int` or `str`]
             Detector ids or names.
         day_obs : `int` or `None`, optional
@@ -130,6 +133,9 @@ class SimulationTruth:
             "sensor_model_file": self.sensor_model_file,
             "day_obs": self.day_obs,
             "geometry": dataclasses.asdict(self.geometry),
+            "geometries": {
+                vendor: dataclasses.asdict(self.vendor_geometry(vendor)) for vendor in self.vendors
+            },
             "units": {
                 "gain": "electron/adu",
                 "read_noise": "electron",
@@ -238,6 +244,53 @@ class SimulationTruth:
             except yaml.YAMLError as e:
                 raise ValueError(f"{path} is not valid YAML: {e}") from e
         return cls.from_dict(values, source=str(path))
+
+    @property
+    def vendors(self) -> tuple[str, ...]:
+        """Vendors of the detectors in the truth, each once, in detector order."""
+        return tuple(dict.fromkeys(d.vendor for d in self.detectors.values()))
+
+    def vendor_geometry(self, vendor: str) -> AmpGeometry:
+        """The segment geometry of a vendor's detectors in this data set.
+
+        Parameters
+        ----------
+        vendor : `str`
+            "ITL" or "E2V".
+
+        Returns
+        -------
+        geometry : `AmpGeometry`
+            The vendor's layout of `geometry` if that is a standard one,
+            else `geometry` itself.
+        """
+        g = self.geometry
+        if g.name in ("full", "reduced") and g.vendor != vendor:
+            if g.dimensions == get_geometry(g.name, g.vendor).dimensions:
+                return get_geometry(g.name, vendor)
+        return g
+
+    def geometry_of(self, detector: str) -> AmpGeometry:
+        """The segment geometry of one detector (its vendor's layout).
+
+        Parameters
+        ----------
+        detector : `str`
+            Detector name.
+
+        Returns
+        -------
+        geometry : `AmpGeometry`
+            The geometry its raws and pixel positions are in.
+
+        Raises
+        ------
+        KeyError
+            Raised if the detector is not in the truth.
+        """
+        if detector not in self.detectors:
+            raise KeyError(f"Detector {detector!r} is not in this truth; it has {sorted(self.detectors)}.")
+        return self.vendor_geometry(self.detectors[detector].vendor)
 
     def amp(self, detector: str, amp: str) -> Any:
         """The `AmpTruth` of one amplifier.
