@@ -25,7 +25,9 @@
 and the statistical error the plan allows (`_accuracy_plan.AccuracyPlan`),
 `summarize` condenses the comparisons, `score_defects` scores found defects
 against the injected ones, `quantum_times` reads a task's timing from its
-metadata, and `check_targets` judges the figures against the targets.
+metadata, and `check_targets` judges the figures against the targets;
+`split_by_vendor` and `check_targets_by_vendor` do the same for each sensor
+vendor's amplifiers (ITL, e2v) on their own.
 """
 
 __all__ = [
@@ -33,9 +35,11 @@ __all__ = [
     "DefectScore",
     "TargetResult",
     "check_targets",
+    "check_targets_by_vendor",
     "compare",
     "quantum_times",
     "score_defects",
+    "split_by_vendor",
     "summarize",
 ]
 
@@ -458,3 +462,76 @@ def check_targets(
             )
         )
     return results
+
+
+def split_by_vendor(
+    comparisons: Mapping[str, Sequence[Comparison]],
+    defect_scores: Sequence[DefectScore],
+    vendor_of: Mapping[int, str],
+) -> dict[str, tuple[dict[str, list[Comparison]], list[DefectScore]]]:
+    """The comparisons and defect scores of each sensor vendor's detectors.
+
+    Parameters
+    ----------
+    comparisons : `~collections.abc.Mapping` [`str`, `~collections.abc.Sequence` [`Comparison`]]
+        Comparisons by quantity.
+    defect_scores : `~collections.abc.Sequence` [`DefectScore`]
+        Defect scores per detector.
+    vendor_of : `~collections.abc.Mapping` [`int`, `str`]
+        Vendor ("ITL", "E2V") of each detector id.
+
+    Returns
+    -------
+    by_vendor : `dict` [`str`, `tuple`]
+        For each vendor present, in the order of ``vendor_of``'s values:
+        its comparisons by quantity (every quantity, possibly empty) and
+        its defect scores.
+
+    Raises
+    ------
+    KeyError
+        Raised if a comparison or score is of a detector ``vendor_of``
+        does not name.
+    """
+    vendors = list(dict.fromkeys(vendor_of.values()))
+    out: dict[str, tuple[dict[str, list[Comparison]], list[DefectScore]]] = {
+        v: ({q: [] for q in comparisons}, []) for v in vendors
+    }
+    for quantity, rows in comparisons.items():
+        for c in rows:
+            out[vendor_of[c.detector]][0][quantity].append(c)
+    for score in defect_scores:
+        out[vendor_of[score.detector]][1].append(score)
+    return {v: values for v, values in out.items() if any(values[0].values()) or values[1]}
+
+
+def check_targets_by_vendor(
+    comparisons: Mapping[str, Sequence[Comparison]],
+    defect_scores: Sequence[DefectScore],
+    vendor_of: Mapping[int, str],
+    *,
+    full_geometry: bool,
+) -> dict[str, list[TargetResult]]:
+    """Check every target on each sensor vendor's amplifiers separately.
+
+    Parameters
+    ----------
+    comparisons : `~collections.abc.Mapping` [`str`, `~collections.abc.Sequence` [`Comparison`]]
+        Comparisons by quantity, of every detector.
+    defect_scores : `~collections.abc.Sequence` [`DefectScore`]
+        Defect scores per detector.
+    vendor_of : `~collections.abc.Mapping` [`int`, `str`]
+        Vendor of each detector id.
+    full_geometry : `bool`
+        Whether the run used the full geometry.
+
+    Returns
+    -------
+    results : `dict` [`str`, `list` [`TargetResult`]]
+        The targets of `check_targets` for each vendor present, in the
+        order of ``vendor_of``'s values.
+    """
+    return {
+        vendor: check_targets(rows, scores, full_geometry=full_geometry)
+        for vendor, (rows, scores) in split_by_vendor(comparisons, defect_scores, vendor_of).items()
+    }

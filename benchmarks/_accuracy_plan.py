@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 
 from lsst.ts.calibrations.cp.isr_algorithms import median_variance
-from lsst.ts.calibrations.repo.camera import AmpGeometry
+from lsst.ts.calibrations.repo.camera import AmpGeometry, Camera
 
 # Signal (e⁻) of the flat pair whose gain is checked on its own (DMTN-101).
 PAIR_GAIN_LEVEL = 20_000.0
@@ -143,6 +143,13 @@ class AccuracyPlan:
         Largest expected error of a per-amplifier dark current, e⁻/s.
     overscan_skip : `int`
         Serial overscan columns skipped by the ISR (leading + trailing).
+    instrument : `str`
+        Instrument of the detectors.
+    other_geometries : `tuple` [`AmpGeometry`, ...]
+        Layouts of the other vendors' detectors in the set (an LSSTCam run
+        mixing ITL and e2v); `geometry` is the first vendor's. The dark time
+        meets the goal in every layout; `for_geometry` gives the errors of
+        one.
     """
 
     geometry: AmpGeometry
@@ -157,6 +164,28 @@ class AccuracyPlan:
     dark_reference: float
     dark_sigma_goal: float
     overscan_skip: int = 6
+    instrument: str = "LSSTComCam"
+    other_geometries: tuple[AmpGeometry, ...] = ()
+
+    @property
+    def geometries(self) -> tuple[AmpGeometry, ...]:
+        """Every segment layout of the set, `geometry` first."""
+        return (self.geometry, *self.other_geometries)
+
+    def for_geometry(self, geometry: AmpGeometry) -> "AccuracyPlan":
+        """The same plan with the expected errors of one layout (a vendor's detectors).
+
+        Parameters
+        ----------
+        geometry : `AmpGeometry`
+            Segment layout of the detectors measured.
+
+        Returns
+        -------
+        plan : `AccuracyPlan`
+            The plan with ``geometry`` in place of `geometry`.
+        """
+        return dataclasses.replace(self, geometry=geometry, other_geometries=())
 
     @property
     def n_pixels(self) -> int:
@@ -329,15 +358,27 @@ class AccuracyPlan:
         lines : `list` [`str`]
             Human-readable description.
         """
-        g = self.geometry
         levels = ", ".join(f"{level / 1000:g}" for level in self.flat_levels)
         i = self.gain_pair_index
-        sigma_pair = self.pair_gain_relative_sigma(self.flat_levels[i], self.planning_read_noise)
-        sigma_dark = self.dark_sigma(self.dark_reference, self.planning_read_noise)
-        return [
-            f"Geometry {g.name}: amplifier data {g.nx} x {g.ny} (N = {self.n_pixels} pixels), "
-            f"serial overscan {g.serial_overscan} ({self.n_overscan_used} used), "
-            f"detectors {', '.join(str(d) for d in self.detectors)}.",
+        sigma_pair = max(
+            self.for_geometry(g).pair_gain_relative_sigma(self.flat_levels[i], self.planning_read_noise)
+            for g in self.geometries
+        )
+        sigma_dark = max(
+            self.for_geometry(g).dark_sigma(self.dark_reference, self.planning_read_noise)
+            for g in self.geometries
+        )
+        lines = [
+            f"{self.instrument} detectors {', '.join(str(d) for d in self.detectors)}; geometry "
+            f"{self.geometry.name}."
+        ]
+        for g in self.geometries:
+            one = self.for_geometry(g)
+            lines.append(
+                f"{g.vendor} amplifiers: data {g.nx} x {g.ny} (N = {one.n_pixels} pixels), "
+                f"prescan {g.prescan}, serial overscan {g.serial_overscan} ({one.n_overscan_used} used)."
+            )
+        return lines + [
             f"Biases: {self.n_bias} (combined-bias noise {100 / math.sqrt(self.n_bias):.1f}% of one "
             "frame's; read noise from their overscans).",
             f"Darks: {self.n_dark} x {self.dark_time:g} s, chosen so that a dark current of "
@@ -355,6 +396,7 @@ class AccuracyPlan:
         """Plain values for JSON output."""
         values = dataclasses.asdict(self)
         values["geometry"] = dataclasses.asdict(self.geometry)
+        values["other_geometries"] = [dataclasses.asdict(g) for g in self.other_geometries]
         values["flat_levels"] = list(self.flat_levels)
         values["gain_pair_index"] = self.gain_pair_index
         values["n_pixels"] = self.n_pixels
@@ -373,19 +415,21 @@ def make_plan(
     dark_reference: float = 1e-3,
     dark_sigma_goal: float = 2e-4,
     overscan_skip: int = 6,
+    instrument: str = "LSSTComCam",
+    other_geometries: Sequence[AmpGeometry] = (),
 ) -> AccuracyPlan:
     """Plan a calibration set for the accuracy benchmark.
 
     The dark time is the shortest of a list of standard times whose
     expected error of a per-amplifier dark current of ``dark_reference``
-    is at most ``dark_sigma_goal`` (the longest if none is).
+    is at most ``dark_sigma_goal`` in every layout (the longest if none is).
 
     Parameters
     ----------
     geometry : `AmpGeometry`
-        Amplifier geometry.
+        Amplifier geometry (of the first vendor's detectors).
     detectors : `~collections.abc.Iterable` [`int`]
-        Detector ids.
+        Detector ids: science detectors of ``instrument``.
     flat_filter : `str`
         Physical filter of the flats.
     flat_flux : `float`
@@ -400,6 +444,10 @@ def make_plan(
         Largest acceptable expected error of it, e⁻/s (> 0).
     overscan_skip : `int`
         Serial overscan columns the ISR skips.
+    instrument : `str`
+        "LSSTComCam" (default), "LSSTCam" or "LATISS".
+    other_geometries : `~collections.abc.Sequence` [`AmpGeometry`]
+        Layouts of the other vendors' detectors in the set.
 
     Returns
     -------
@@ -411,12 +459,16 @@ def make_plan(
     ValueError
         Raised for a bad argument, naming it.
     """
+    camera = Camera.instance(instrument)
+    science = camera.science_detector_ids
     detector_ids = tuple(int(d) for d in detectors)
     if not detector_ids:
-        raise ValueError("detectors is empty: give at least one detector id (0-8).")
-    bad = [d for d in detector_ids if not 0 <= d <= 8]
+        raise ValueError(f"detectors is empty: give at least one detector id ({science[0]}-{science[-1]}).")
+    bad = [d for d in detector_ids if d not in science]
     if bad:
-        raise ValueError(f"detectors {bad} are not LSSTComCam detector ids: use 0-8.")
+        raise ValueError(
+            f"detectors {bad} are not {instrument} science detector ids: use {science[0]}-{science[-1]}."
+        )
     for name, value in (
         ("flat_flux", flat_flux),
         ("planning_read_noise", planning_read_noise),
@@ -442,9 +494,14 @@ def make_plan(
         dark_reference=dark_reference,
         dark_sigma_goal=dark_sigma_goal,
         overscan_skip=overscan_skip,
+        instrument=instrument,
+        other_geometries=tuple(g for g in other_geometries if g != geometry),
     )
     for dark_time in _DARK_TIMES:
         candidate = dataclasses.replace(plan, dark_time=dark_time)
-        if candidate.dark_sigma(dark_reference, planning_read_noise) <= dark_sigma_goal:
+        if all(
+            candidate.for_geometry(g).dark_sigma(dark_reference, planning_read_noise) <= dark_sigma_goal
+            for g in candidate.geometries
+        ):
             return candidate
     return plan

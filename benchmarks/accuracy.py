@@ -22,8 +22,15 @@
 
 """Accuracy of the calibration pipelines against the simulator's truth.
 
-``python benchmarks/accuracy.py --sensor-model FILE [--geometry full|reduced]
-[--seed N] [--detectors 0,1] [--json OUT] [--workdir DIR]``
+``python benchmarks/accuracy.py [--instrument LSSTComCam|LSSTCam|LATISS]
+[--sensor-model FILE] [--geometry full|reduced] [--seed N] [--detectors 0,1]
+[--json OUT] [--workdir DIR]``
+
+The instrument (LSSTComCam by default) sets the camera, its sensor model,
+pipelines (``cp/pipelines/<instrument>``), repository and collections, and
+the default detectors and flat filter (`INSTRUMENT_DEFAULTS`): LSSTCam runs an
+ITL and an e2v sensor, LATISS its one ITL sensor. Every detector is simulated
+and measured in its vendor's segment layout.
 
 1. Plans a calibration set for accuracy (`_accuracy_plan.make_plan`: 20
    biases, darks long enough to measure 1e-3 e⁻/s, 14 flat pairs from 300 e⁻
@@ -32,13 +39,14 @@
    fresh repository and ingests the raws.
 2. Runs cpBias, cpDark, cpFlat, cpPtc and cpDefects with ``pipetask run -j 1``
    (argument lists, no shell), certifying bias, dark and flat into
-   ``LSSTComCam/calib/certified`` between the steps.
+   ``<instrument>/calib/certified`` between the steps.
 3. Compares per amplifier with the truth: the gain of the ~20 ke⁻ pair
    (``cpPtcExtract``) and of the PTC (``ptc``), the read noise from the
    biases' serial overscan residuals (× the PTC gain) and from the PTC fit,
    the dark current of the combined dark (nominal-gain electrons converted
    with the PTC gain), the defects' recall and precision; each with the
-   statistical error the plan allows, and the issue's targets.
+   statistical error the plan allows, and the issue's targets, over all
+   amplifiers and for the ITL and the e2v amplifiers separately.
 4. Prints the time of each pipeline and per quantum (from the
    ``<label>_metadata`` datasets), and writes every figure to ``--json``.
 
@@ -70,7 +78,12 @@ import _accuracy_plan as planning  # noqa: E402
 from lsst.ts.calibrations.cp.pipeline_paths import pipetask_executable  # noqa: E402
 from lsst.ts.calibrations.repo.camera import Camera, get_geometry  # noqa: E402
 
-INSTRUMENT = "LSSTComCam"
+# Per instrument: default detectors (LSSTCam: ITL R02_S21 and e2v R22_S11) and flat filter.
+INSTRUMENT_DEFAULTS: dict[str, tuple[str, str]] = {
+    "LSSTComCam": ("0", "r_03"),
+    "LSSTCam": ("16,94", "r_57"),
+    "LATISS": ("0", "SDSSr_65mm~empty"),
+}
 DAY_OBS = 20241024
 # Timeout of one pipetask run, s.
 PIPETASK_TIMEOUT = 7200.0
@@ -132,14 +145,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
+        "--instrument",
+        choices=tuple(INSTRUMENT_DEFAULTS),
+        default="LSSTComCam",
+        help="Camera, pipelines and repository (default LSSTComCam).",
+    )
+    parser.add_argument(
         "--sensor-model",
-        required=True,
-        help="Sensor-model YAML file, or the name of a shipped model (e.g. comcam_default).",
+        default=None,
+        help="Sensor-model YAML file, or the name of a shipped model (default the instrument's: "
+        "comcam_default, lsstcam_default, latiss_default).",
     )
     parser.add_argument("--geometry", choices=("full", "reduced"), default="full", help="Amplifier geometry.")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the sensor model (default 1).")
     parser.add_argument(
-        "--detectors", default="0", help="Comma-separated detector ids (default 0; full geometry: 1-2)."
+        "--detectors",
+        default=None,
+        help="Comma-separated detector ids (default LSSTComCam 0, LSSTCam 16,94 (ITL and e2v), LATISS 0; "
+        "full geometry: 1-2).",
     )
     parser.add_argument("--json", help="Write every figure to this JSON file.")
     parser.add_argument(
@@ -148,19 +171,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--n-bias", type=int, default=20, help="Number of biases (default 20).")
     parser.add_argument("--n-dark", type=int, default=5, help="Number of darks (default 5).")
-    parser.add_argument("--flat-filter", default="r_03", help="Physical filter of the flats (default r_03).")
+    parser.add_argument(
+        "--flat-filter",
+        default=None,
+        help="Physical filter of the flats (default LSSTComCam r_03, LSSTCam r_57, LATISS SDSSr_65mm~empty).",
+    )
     parser.add_argument(
         "--measure-only",
         action="store_true",
         help="Do not simulate or run pipelines: measure the results already in --workdir.",
     )
     args = parser.parse_args(argv)
+    default_detectors, default_filter = INSTRUMENT_DEFAULTS[args.instrument]
+    if args.detectors is None:
+        args.detectors = default_detectors
+    if args.flat_filter is None:
+        args.flat_filter = default_filter
+    science = Camera.instance(args.instrument).science_detector_ids
+    ids = f"{science[0]}-{science[-1]}" if len(science) > 1 else f"{science[0]}"
     try:
         args.detector_ids = sorted({int(d) for d in args.detectors.split(",") if d.strip()})
     except ValueError:
-        parser.error(f"--detectors={args.detectors!r} must be comma-separated ids 0-8, e.g. 0,1.")
-    if not args.detector_ids or not all(0 <= d <= 8 for d in args.detector_ids):
-        parser.error(f"--detectors={args.detectors!r} must name detector ids 0-8, e.g. 0,1.")
+        parser.error(
+            f"--detectors={args.detectors!r} must be comma-separated ids {ids}, e.g. {default_detectors}."
+        )
+    if not args.detector_ids or not all(d in science for d in args.detector_ids):
+        parser.error(
+            f"--detectors={args.detectors!r} must name {args.instrument} science detector ids {ids}, "
+            f"e.g. {default_detectors}."
+        )
     if args.seed < 0:
         parser.error(f"--seed={args.seed} must be >= 0.")
     if args.measure_only and not args.workdir:
@@ -182,6 +221,7 @@ def run_pipeline(
     where: str,
     log_dir: Path,
     inputs: Sequence[str],
+    instrument: str = "LSSTComCam",
 ) -> StepResult:
     """Run one pipeline with ``pipetask run -j 1`` and time it.
 
@@ -199,6 +239,8 @@ def run_pipeline(
         Folder for the log.
     inputs : `~collections.abc.Sequence` [`str`]
         Input collections.
+    instrument : `str`, optional
+        Whose pipelines (``cp/pipelines/<instrument>``) run.
 
     Returns
     -------
@@ -207,7 +249,7 @@ def run_pipeline(
     """
     from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 
-    paths = PipelinePaths()
+    paths = PipelinePaths(instrument=instrument)
     try:
         pipeline = paths.pipeline(name)
     except FileNotFoundError as e:
@@ -308,6 +350,7 @@ def measure_detector(
     detector: int,
     runs: dict[str, StepResult],
     notes: list[str],
+    instrument: str = "LSSTComCam",
 ) -> tuple[dict[str, list[lib.Comparison]], lib.DefectScore | None]:
     """Measure one detector's calibrations against the truth.
 
@@ -325,18 +368,22 @@ def measure_detector(
         Pipeline results by name.
     notes : `list` [`str`]
         Notes on what could not be measured (appended to).
+    instrument : `str`, optional
+        The detector's instrument.
 
     Returns
     -------
     comparisons, defects : `dict`, `DefectScore` or `None`
         Comparisons by quantity, and the defect score if measured.
     """
-    info = Camera.instance()[detector]
+    info = Camera.instance(instrument)[detector]
     det_truth = truth.detectors[info.name]
+    # The detector's own layout (ITL or e2v) and the errors the plan allows in it.
+    plan = plan.for_geometry(truth.geometry_of(info.name))
     amps = det_truth.amps
     true_gain = {a: t.gain for a, t in amps.items()}
     true_noise = {a: t.read_noise for a, t in amps.items()}
-    data_id = {"instrument": INSTRUMENT, "detector": detector}
+    data_id = {"instrument": instrument, "detector": detector}
     out: dict[str, list[lib.Comparison]] = {}
 
     def ok(name: str) -> bool:
@@ -449,6 +496,12 @@ def _fmt(value: float, digits: int = 5) -> str:
     return f"{value:.{digits}g}" if math.isfinite(value) else "nan"
 
 
+def _print_targets(targets: Sequence[lib.TargetResult]) -> None:
+    for t in targets:
+        scope = "" if t.applies else " (full-geometry target; informational at this geometry)"
+        print(f"  {t.verdict:4} {t.name}: worst {_fmt(t.worst, 4)} (limit {t.limit:g}){scope}; {t.detail}")
+
+
 def print_report(
     plan: planning.AccuracyPlan,
     comparisons: dict[str, list[lib.Comparison]],
@@ -457,8 +510,11 @@ def print_report(
     steps: list[StepResult],
     simulate_time: float,
     notes: list[str],
+    vendor_of: dict[int, str] | None = None,
+    targets_by_vendor: dict[str, list[lib.TargetResult]] | None = None,
 ) -> None:
-    """Print the plan, per-amplifier comparisons, summaries, targets and timings."""
+    """Print the plan, per-amplifier comparisons, summaries (all and per vendor), targets and timings."""
+    vendor_of = vendor_of or {}
     print("== Plan")
     for line in plan.describe():
         print("  " + line)
@@ -474,46 +530,66 @@ def print_report(
             )
         expected_header = f" {'expected':>11}" if with_expected else ""
         print(
-            f"  {'det':>3} {'amp':>4} {'measured':>11} {'truth':>11}{expected_header} {'diff %':>8} "
-            f"{'exp. %':>7} {'pull':>6} 3sig"
+            f"  {'det':>3} {'vnd':>3} {'amp':>4} {'measured':>11} {'truth':>11}{expected_header} "
+            f"{'diff %':>8} {'exp. %':>7} {'pull':>6} 3sig"
         )
         for c in rows:
             rel_sigma = c.expected_sigma / abs(c.truth) if c.truth else math.nan
             expected = f" {_fmt(c.expected, 6):>11}" if with_expected else ""
+            vendor = vendor_of.get(c.detector, "")
             print(
-                f"  {c.detector:>3} {c.amp:>4} {_fmt(c.measured, 6):>11} {_fmt(c.truth, 6):>11}{expected} "
+                f"  {c.detector:>3} {vendor:>3} {c.amp:>4} {_fmt(c.measured, 6):>11} "
+                f"{_fmt(c.truth, 6):>11}{expected} "
                 f"{100 * c.relative_error:>8.3f} {100 * rel_sigma:>7.3f} {c.pull:>6.2f} "
                 f"{'ok' if c.within_3_sigma else 'OUT'}"
             )
-        s = lib.summarize(rows)
-        print(
-            f"  summary: {int(s['n_within_3_sigma'])}/{int(s['n'])} within 3 sigma; "
-            f"mean {100 * s['mean_relative_error']:.3f}%, rms {100 * s['rms_relative_error']:.3f}%, "
-            f"max |{100 * s['max_abs_relative_error']:.3f}|%; max |pull| {s['max_abs_pull']:.2f}; "
-            f"median expected {100 * s['median_expected_relative_sigma']:.3f}%"
-        )
+        groups = [("summary", rows)]
+        vendors = list(dict.fromkeys(vendor_of.get(c.detector, "") for c in rows))
+        if len(vendors) > 1:
+            groups += [
+                (f"  {v:>3}", [c for c in rows if vendor_of.get(c.detector, "") == v]) for v in vendors
+            ]
+        for label, group in groups:
+            s = lib.summarize(group)
+            print(
+                f"  {label}: {int(s['n_within_3_sigma'])}/{int(s['n'])} within 3 sigma; "
+                f"mean {100 * s['mean_relative_error']:.3f}%, rms {100 * s['rms_relative_error']:.3f}%, "
+                f"max |{100 * s['max_abs_relative_error']:.3f}|%; max |pull| {s['max_abs_pull']:.2f}; "
+                f"median expected {100 * s['median_expected_relative_sigma']:.3f}%"
+            )
         if quantity == "ptc_noise":
-            offset = 100 * plan.ptc_noise_relative_offset()
+            parts = []
+            for g in plan.geometries:
+                one = plan.for_geometry(g)
+                offset = 100 * one.ptc_noise_relative_offset()
+                parts.append(f"{g.vendor} median of {one.n_overscan_used} pixels, +{offset:.2f}%")
+            offsets = "; ".join(parts)
             print(
                 "  note: the PTC intercept includes the noise of each row's overscan median "
-                f"(median of {plan.n_overscan_used} pixels), +{offset:.2f}% over the digitized "
-                "read noise, which 'expected' includes; the read noise target uses the overscan "
-                "residuals."
+                f"({offsets}) over the digitized read noise, which 'expected' includes; the read "
+                "noise target uses the overscan residuals."
             )
     print("\n== Defects (pixels; injected hot, cold pixels and bad columns)")
     for score in scores:
         categories = ", ".join(
             f"{k} {100 * v:.1f}% of {score.category_count[k]}" for k, v in score.category_recall.items()
         )
+        vendor = vendor_of.get(score.detector, "")
         print(
-            f"  detector {score.detector}: recall {100 * score.recall:.2f}% ({score.n_true_found}/"
+            f"  detector {score.detector} {vendor}: recall {100 * score.recall:.2f}% ({score.n_true_found}/"
             f"{score.n_true}), precision {100 * score.precision:.2f}% ({score.false_positives} false "
             f"positives of {score.n_found} marked); recall by category: {categories}"
         )
     print("\n== Targets")
-    for t in targets:
-        scope = "" if t.applies else " (full-geometry target; informational at this geometry)"
-        print(f"  {t.verdict:4} {t.name}: worst {_fmt(t.worst, 4)} (limit {t.limit:g}){scope}; {t.detail}")
+    _print_targets(targets)
+    for vendor, results in (targets_by_vendor or {}).items():
+        n_amps = 16 * sum(1 for v in vendor_of.values() if v == vendor)
+        met = sum(t.passed for t in results if t.applies)
+        print(
+            f"\n== Targets, {vendor} amplifiers only ({n_amps} amplifiers; {met} of "
+            f"{sum(t.applies for t in results)} applicable targets met)"
+        )
+        _print_targets(results)
     print("\n== Pipelines (pipetask run -j 1)")
     for step in steps:
         print(f"  {step.pipeline:9} {step.status:7} {_fmt(step.wall, 4):>8} s  {step.detail}")
@@ -549,28 +625,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lsst.ts.calibrations.repo.certify import certify_calibrations
     from lsst.ts.calibrations.repo.ingest import ingest_raws
     from lsst.ts.calibrations.repo.repository import (
-        CALIB_CHAIN,
-        CERTIFIED_COLLECTION,
-        RAW_RUN,
         bootstrap_repository,
+        calib_chain,
+        certified_collection,
+        raw_run,
     )
     from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
     from lsst.ts.calibrations.sim.sensor_model import SensorModel
     from lsst.ts.calibrations.sim.simulation_truth import TRUTH_FILE_NAME, load_truth
 
-    geometry = get_geometry(args.geometry)
-    model = SensorModel.from_yaml(args.sensor_model, args.seed)
-    camera = Camera.instance()
+    instrument = args.instrument
+    model = SensorModel.from_yaml(args.sensor_model, args.seed, instrument=instrument)
+    camera = Camera.instance(instrument)
+    vendor_of = {d: camera[d].vendor for d in args.detector_ids}
+    # Each vendor's layout of the geometry asked for, in the order of the detectors.
+    geometries = [get_geometry(args.geometry, v) for v in dict.fromkeys(vendor_of.values())]
     planning_noise = max(amp.nominal_read_noise for d in args.detector_ids for amp in camera[d].amps)
-    flux = float(model.parameters.get("flat.flux")[args.flat_filter])
+    fluxes = model.parameters.get("flat.flux")
+    if args.flat_filter not in fluxes:
+        print(
+            f"--flat-filter={args.flat_filter!r} has no flat flux in sensor model {model.parameters.name}; "
+            f"use one of {', '.join(sorted(fluxes))}.",
+            file=sys.stderr,
+        )
+        return 2
     plan = planning.make_plan(
-        geometry,
+        geometries[0],
         args.detector_ids,
         flat_filter=args.flat_filter,
-        flat_flux=flux,
+        flat_flux=float(fluxes[args.flat_filter]),
         planning_read_noise=planning_noise,
         n_bias=args.n_bias,
         n_dark=args.n_dark,
+        instrument=instrument,
+        other_geometries=geometries[1:],
     )
     temporary = args.workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="accuracy-") if temporary else args.workdir)
@@ -604,8 +692,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 day_obs=DAY_OBS,
             )
             simulate = time.perf_counter() - t0
-            butler = bootstrap_repository(repo)
-            ingest_raws(butler, sorted(raw_dir.glob("*.fits")), transfer="direct")
+            butler = bootstrap_repository(repo, instrument=instrument)
+            ingest_raws(butler, sorted(raw_dir.glob("*.fits")), transfer="direct", instrument=instrument)
             ingest_time = time.perf_counter() - t0 - simulate
             print(
                 f"Simulated {plan.n_exposures} exposures x {len(plan.detectors)} detector(s) in "
@@ -613,20 +701,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             detectors = ",".join(str(d) for d in plan.detectors)
-            base = f"instrument='{INSTRUMENT}' AND detector IN ({detectors})"
-            inputs = [RAW_RUN, CALIB_CHAIN]
+            base = f"instrument='{instrument}' AND detector IN ({detectors})"
+            inputs = [raw_run(instrument), calib_chain(instrument)]
             for name, image_types, certify in PIPELINES:
                 types = ", ".join(f"'{t}'" for t in image_types)
                 where = f"{base} AND exposure.observation_type IN ({types})"
                 print(f"Running {name} ...", flush=True)
-                step = run_pipeline(repo, name, f"u/accuracy/{name}", where, log_dir, inputs)
+                step = run_pipeline(repo, name, f"u/accuracy/{name}", where, log_dir, inputs, instrument)
                 steps.append(step)
                 print(f"  {name}: {step.status} in {_fmt(step.wall, 4)} s {step.detail}", flush=True)
                 butler = Butler.from_config(str(repo), writeable=True)
                 if step.status == "ok":
                     collect_quantum_times(butler, step)
                     if certify is not None:
-                        certify_calibrations(butler, step.run, CERTIFIED_COLLECTION, certify, *VALIDITY)
+                        certify_calibrations(
+                            butler, step.run, certified_collection(instrument), certify, *VALIDITY
+                        )
                 steps_file.write_text(
                     json.dumps(
                         {
@@ -642,16 +732,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         comparisons: dict[str, list[lib.Comparison]] = {}
         scores: list[lib.DefectScore] = []
         for detector in plan.detectors:
-            measured, score = measure_detector(butler, plan, truth, detector, runs, notes)
+            measured, score = measure_detector(butler, plan, truth, detector, runs, notes, instrument)
             for quantity, rows in measured.items():
                 comparisons.setdefault(quantity, []).extend(rows)
             if score is not None:
                 scores.append(score)
         order = ["ptc_gain", "pair_gain", "read_noise", "ptc_noise", "dark_current"]
         comparisons = {q: comparisons[q] for q in order if q in comparisons}
-        targets = lib.check_targets(comparisons, scores, full_geometry=args.geometry == "full")
+        full = args.geometry == "full"
+        targets = lib.check_targets(comparisons, scores, full_geometry=full)
+        by_vendor = lib.check_targets_by_vendor(comparisons, scores, vendor_of, full_geometry=full)
         print()
-        print_report(plan, comparisons, scores, targets, steps, simulate + ingest_time, notes)
+        print_report(
+            plan, comparisons, scores, targets, steps, simulate + ingest_time, notes, vendor_of, by_vendor
+        )
         if args.json:
             result = {
                 "arguments": {k: v for k, v in vars(args).items()},
@@ -662,6 +756,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "summaries": {q: lib.summarize(rows) for q, rows in comparisons.items()},
                 "defects": [s.to_dict() for s in scores],
                 "targets": [dataclasses.asdict(t) | {"verdict": t.verdict} for t in targets],
+                "vendors": {str(d): v for d, v in vendor_of.items()},
+                "summaries_by_vendor": {
+                    vendor: {q: lib.summarize(rows) for q, rows in split[0].items() if rows}
+                    for vendor, split in lib.split_by_vendor(comparisons, scores, vendor_of).items()
+                },
+                "targets_by_vendor": {
+                    vendor: [dataclasses.asdict(t) | {"verdict": t.verdict} for t in results]
+                    for vendor, results in by_vendor.items()
+                },
                 "pipelines": [dataclasses.asdict(s) for s in steps],
                 "notes": notes,
             }

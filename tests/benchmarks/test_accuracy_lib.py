@@ -29,7 +29,7 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from lsst.ts.calibrations.repo.camera import FULL_GEOMETRY, REDUCED_GEOMETRY, AmpGeometry
+from lsst.ts.calibrations.repo.camera import FULL_GEOMETRY, REDUCED_GEOMETRY, AmpGeometry, get_geometry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
@@ -297,3 +297,85 @@ def test_check_targets() -> None:
     missing = {r.name: r for r in lib.check_targets({}, [], full_geometry=False)}
     assert missing["PTC gain within 0.5%"].verdict == "n/a"
     assert missing["defect recall 100%"].detail == "not measured"
+
+
+def test_make_plan_for_mixed_vendors() -> None:
+    """An LSSTCam plan with ITL and e2v detectors: the dark time meets the goal in both layouts."""
+    itl, e2v = get_geometry("reduced", "ITL"), get_geometry("reduced", "E2V")
+    plan = planning.make_plan(
+        itl,
+        [16, 94],
+        flat_filter="r_57",
+        flat_flux=5000.0,
+        planning_read_noise=9.0,
+        instrument="LSSTCam",
+        other_geometries=[e2v],
+    )
+    assert plan.geometries == (itl, e2v)
+    for geometry in plan.geometries:
+        one = plan.for_geometry(geometry)
+        assert one.geometry == geometry and one.other_geometries == ()
+        assert one.dark_sigma(1e-3, 9.0) <= 2e-4
+    # e2v's overscan has 14 columns (8 used), ITL's 16 (10): the e2v rows' medians are noisier.
+    assert plan.for_geometry(e2v).n_overscan_used == 8 and plan.for_geometry(itl).n_overscan_used == 10
+    assert (
+        plan.for_geometry(e2v).ptc_noise_relative_offset()
+        > plan.for_geometry(itl).ptc_noise_relative_offset()
+    )
+    text = "\n".join(plan.describe())
+    assert "ITL amplifiers: data 128 x 256" in text and "E2V amplifiers: data 128 x 258" in text
+    assert plan.to_dict()["other_geometries"][0]["vendor"] == "E2V"
+    # Same layout twice is one layout.
+    assert planning.make_plan(
+        itl, [16], flat_filter="r_57", flat_flux=5000.0, planning_read_noise=9.0, instrument="LSSTCam",
+        other_geometries=[itl],
+    ).geometries == (itl,)  # fmt: skip
+    with pytest.raises(ValueError, match=r"\[189\] are not LSSTCam science detector ids: use 0-188"):
+        planning.make_plan(
+            itl, [189], flat_filter="r_57", flat_flux=1.0, planning_read_noise=1.0, instrument="LSSTCam"
+        )
+    with pytest.raises(ValueError, match=r"\[1\] are not LATISS science detector ids"):
+        planning.make_plan(
+            itl, [1], flat_filter="x", flat_flux=1.0, planning_read_noise=1.0, instrument="LATISS"
+        )
+
+
+def test_targets_by_vendor() -> None:
+    """Each vendor's amplifiers are judged on their own: a bad e2v gain fails e2v only."""
+    truth = {"C10": 1.0, "C11": 1.0}
+    sigma = {"C10": 0.002, "C11": 0.002}
+    comparisons = {
+        "ptc_gain": lib.compare("ptc_gain", 16, {"C10": 1.001, "C11": 0.999}, truth, sigma, "e/adu")
+        + lib.compare("ptc_gain", 94, {"C10": 1.02, "C11": 1.0}, truth, sigma, "e/adu"),
+        "read_noise": lib.compare("read_noise", 16, {"C10": 1.0, "C11": 1.0}, truth, sigma, "e")
+        + lib.compare("read_noise", 94, {"C10": 1.0, "C11": 1.01}, truth, sigma, "e"),
+    }
+    scores = [
+        lib.score_defects(16, {"hot": np.eye(4, dtype=bool)}, np.eye(4, dtype=bool)),
+        lib.score_defects(94, {"hot": np.eye(4, dtype=bool)}, np.zeros((4, 4), dtype=bool)),
+    ]
+    vendor_of = {16: "ITL", 94: "E2V"}
+    split = lib.split_by_vendor(comparisons, scores, vendor_of)
+    assert list(split) == ["ITL", "E2V"]
+    assert [c.detector for c in split["E2V"][0]["ptc_gain"]] == [94, 94]
+    assert [s.detector for s in split["ITL"][1]] == [16]
+    by_vendor = {
+        v: {t.name: t for t in results}
+        for v, results in lib.check_targets_by_vendor(
+            comparisons, scores, vendor_of, full_geometry=True
+        ).items()
+    }
+    assert by_vendor["ITL"]["PTC gain within 0.5%"].verdict == "PASS"
+    assert by_vendor["E2V"]["PTC gain within 0.5%"].verdict == "FAIL"
+    assert "detector 94 C10" in by_vendor["E2V"]["PTC gain within 0.5%"].detail
+    assert by_vendor["ITL"]["read noise within 2%"].verdict == "PASS"
+    assert by_vendor["E2V"]["read_noise within 3x expected error"].verdict == "FAIL"
+    assert by_vendor["ITL"]["defect recall 100%"].verdict == "PASS"
+    assert by_vendor["E2V"]["defect recall 100%"].verdict == "FAIL"
+    # Over all amplifiers the worst decides.
+    overall = {t.name: t for t in lib.check_targets(comparisons, scores, full_geometry=True)}
+    assert overall["PTC gain within 0.5%"].verdict == "FAIL"
+    # A vendor without detectors is not reported; a detector without a vendor is an error.
+    assert list(lib.split_by_vendor(comparisons, [], {16: "ITL", 94: "ITL"})) == ["ITL"]
+    with pytest.raises(KeyError):
+        lib.split_by_vendor(comparisons, scores, {16: "ITL"})
