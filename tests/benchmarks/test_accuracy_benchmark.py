@@ -90,3 +90,50 @@ def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
     assert result["defects"][0]["recall"] == 1.0
     names = {t["name"] for t in result["targets"]}
     assert "PTC gain within 0.5%" in names and "defect precision >= 99%" in names
+
+
+def test_lsstcam_vendors_reported_separately(tmp_path: Path) -> None:
+    """LSSTCam's default detectors, one ITL and one e2v: each vendor's amplifiers have their own targets."""
+    out = tmp_path / "accuracy.json"
+    process = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARK),
+            "--instrument",
+            "LSSTCam",
+            "--geometry",
+            "reduced",
+            "--seed",
+            "3",
+            "--n-bias",
+            "5",
+            "--n-dark",
+            "3",
+            "--workdir",
+            str(tmp_path / "work"),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
+    assert "== Targets, ITL amplifiers only (16 amplifiers" in process.stdout
+    assert "== Targets, E2V amplifiers only (16 amplifiers" in process.stdout
+    result = json.loads(out.read_text())
+    assert result["plan"]["detectors"] == [16, 94]
+    assert result["vendors"] == {"16": "ITL", "94": "E2V"}
+    assert [s["status"] for s in result["pipelines"]] == ["ok"] * 5
+    for vendor, detector in (("ITL", 16), ("E2V", 94)):
+        summaries = result["summaries_by_vendor"][vendor]
+        for quantity in ("ptc_gain", "pair_gain", "read_noise", "ptc_noise", "dark_current"):
+            assert summaries[quantity]["n"] == 16, (vendor, quantity)
+        targets = {t["name"]: t for t in result["targets_by_vendor"][vendor]}
+        assert "PTC gain within 0.5%" in targets and "dark_current within 3x expected error" in targets
+        assert all(f"detector {detector} " in targets[name]["detail"] for name in ("PTC gain within 0.5%",))
+        # Each vendor's figures are right to a few percent (reduced geometry, few biases and darks).
+        for quantity, limit in (("ptc_gain", 0.03), ("pair_gain", 0.04), ("read_noise", 0.05)):
+            assert summaries[quantity]["max_abs_relative_error"] < limit, (vendor, quantity)
+        assert targets["defect recall 100%"]["verdict"] == "PASS", vendor

@@ -379,3 +379,24 @@ def test_targets_by_vendor() -> None:
     assert list(lib.split_by_vendor(comparisons, [], {16: "ITL", 94: "ITL"})) == ["ITL"]
     with pytest.raises(KeyError):
         lib.split_by_vendor(comparisons, scores, {16: "ITL"})
+
+
+def test_instrument_defaults() -> None:
+    """Each instrument's default detectors and flat filter; LSSTCam's are one ITL and one e2v sensor."""
+    import accuracy
+    from lsst.ts.calibrations.repo.camera import Camera
+
+    comcam = accuracy.parse_args([])
+    assert (comcam.instrument, comcam.detector_ids, comcam.flat_filter) == ("LSSTComCam", [0], "r_03")
+    lsstcam = accuracy.parse_args(["--instrument", "LSSTCam"])
+    camera = Camera.instance("LSSTCam")
+    assert sorted(camera[d].vendor for d in lsstcam.detector_ids) == ["E2V", "ITL"]
+    assert lsstcam.flat_filter == "r_57"
+    latiss = accuracy.parse_args(["--instrument", "LATISS"])
+    assert (latiss.detector_ids, latiss.flat_filter) == ([0], "SDSSr_65mm~empty")
+    for argv in (
+        ["--instrument", "LATISS", "--detectors", "1"],
+        ["--instrument", "LSSTCam", "--detectors", "189"],
+    ):
+        with pytest.raises(SystemExit):
+            accuracy.parse_args(argv)
