@@ -146,6 +146,17 @@ def test_ptc_fit_recovers_parameters() -> None:
     assert fit.turnoff == pytest.approx(70_000.0)
 
 
+def test_ptc_fit_keeps_repeated_pairs_at_the_top_level() -> None:
+    # Two pairs at the longest exposure time: the one with the larger mean but, by noise, the
+    # smaller variance is at the same flux level, not beyond the turnoff.
+    gain, a00, n00 = 1.1, -2.5e-6, 64.0
+    means = np.array([4129.0, 8259.0, 16518.0, 16517.0])
+    variances = exp_approximation(means, a00, gain, n00) * np.array([1.0, 1.0, 0.996, 1.004])
+    fit = fit_exp_approximation(means, variances)
+    assert fit.mask.all()
+    assert fit.gain == pytest.approx(gain, rel=0.02)
+
+
 def test_ptc_fit_too_few_points() -> None:
     with pytest.raises(ValueError, match="at least 4"):
         fit_exp_approximation(np.array([100.0, 200.0]), np.array([70.0, 140.0]))

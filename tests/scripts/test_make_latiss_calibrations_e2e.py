@@ -1,7 +1,6 @@
 """MakeLatissCalibrations end to end against the simulated LATISS observatory."""
 
 import asyncio
-import itertools
 import os
 import subprocess
 import sys
@@ -13,18 +12,17 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler
 
+from fixtures.script_runs import run_script, statuses
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLatissCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 240.0
 DATE = "2022-11-04"
 EXECUTABLE = (
     Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/auxtel/make_latiss_calibrations.py"
 )
-_indices = itertools.count(300)
 
 
 @pytest.fixture
@@ -34,18 +32,6 @@ async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
         tmp_path / "repo", time_scale=0.01, date=DATE, seed=5, heartbeat_interval=1.0, instrument="LATISS"
     ) as obs:
         yield obs
-
-
-async def run_script(config: dict[str, Any]) -> MakeLatissCalibrations:
-    """Configure and run the script; return it once it has ended."""
-    script = MakeLatissCalibrations(index=next(_indices))
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
-    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
-    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
-    return script
 
 
 def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
@@ -61,6 +47,7 @@ def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
     return config
 
 
+@pytest.mark.slow
 async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
@@ -76,7 +63,7 @@ async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObs
         do_verify=False,
         do_gain_from_flat_pairs=False,
     )
-    script = await run_script(config)
+    script = await run_script(MakeLatissCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.plan is not None and script.plan.detectors == (0,)
     assert observatory.spectrograph is not None
@@ -106,7 +93,7 @@ def test_schema_of_the_executable() -> None:
         [sys.executable, str(EXECUTABLE), "0", "--schema"],
         capture_output=True,
         text=True,
-        timeout=20,
+        timeout=PROCESS_TIMEOUT,
         check=True,
     )
     schema = yaml.safe_load(process.stdout)
@@ -119,6 +106,7 @@ def test_schema_of_the_executable() -> None:
     assert "grating" in properties
 
 
+@pytest.mark.slow
 async def test_daily_default_against_reference_calibrations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -139,7 +127,9 @@ async def test_daily_default_against_reference_calibrations(
         instrument="LATISS",
         initial_filter="SDSSr_65mm",
     ):
-        script = await run_script(dict(repo=str(repo), n_bias=3, n_dark=2, n_flat=4, n_processes=1))
+        script = await run_script(
+            MakeLatissCalibrations, dict(repo=str(repo), n_bias=3, n_dark=2, n_flat=4, n_processes=1)
+        )
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.processor is not None
     assert {name: o.status.value for name, o in script.processor.outcomes.items()} == {
@@ -150,3 +140,43 @@ async def test_daily_default_against_reference_calibrations(
     }
     assert all(not o.certified_into for o in script.processor.outcomes.values())
     assert "RXX_S00" in script.processor.gain_table
+
+
+@pytest.mark.slow
+async def test_generation_with_ptc_and_defects(observatory: SimulatedObservatory) -> None:
+    # The procedure document's PTC-and-defects example for LATISS (detector 0): everything generated
+    # and certified, 4 flat pairs at 3 exposure times for the PTC, defects from the darks and flats.
+    config = base_config(
+        observatory.repo,
+        script_mode="BIAS_DARK_FLAT",
+        n_bias=3,
+        n_discard_bias=0,
+        n_dark=3,
+        n_discard_dark=0,
+        exp_times_dark=2.0,
+        n_flat=8,
+        n_discard_flat=0,
+        exp_times_flat=[1, 1, 2, 2, 4, 4, 4, 4],
+        filter="SDSSr_65mm",
+        generate_calibrations=True,
+        do_defects=True,
+        do_ptc=True,
+    )
+    script = await run_script(MakeLatissCalibrations, config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert statuses(script) == {
+        "BIAS": "certified",
+        "DARK": "certified",
+        "FLAT": "certified",
+        "DEFECTS": "certified",
+        "PTC": "certified",
+    }
+    # The gains of the 4 pairs, read from the PTC job's extracts.
+    assert script.processor is not None and "RXX_S00" in script.processor.gain_table
+    with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]
+        exposure = script.kept["BIAS"][0]
+        ptc = butler.get("ptc", detector=0, exposure=exposure, instrument="LATISS")
+        defects = butler.get("defects", detector=0, exposure=exposure, instrument="LATISS")
+    # LATISS's ITL sensor: 16 amplifiers, gains near the simulator's nominal ones.
+    assert len(ptc.gain) == 16 and all(0.5 < g < 3.0 for g in ptc.gain.values())
+    assert defects is not None

@@ -119,6 +119,7 @@ def fit_exp_approximation(
     sigma_cut: float = 5.0,
     max_iterations: int = 2,
     min_points: int = 4,
+    turnoff_tolerance: float = 0.01,
 ) -> PtcFit:
     """Fit the EXPAPPROXIMATION model to a photon transfer curve.
 
@@ -134,6 +135,11 @@ def fit_exp_approximation(
         Rejection iterations.
     min_points : `int`
         Fewest points the fit accepts.
+    turnoff_tolerance : `float`
+        Relative margin above the mean of the largest variance within
+        which a point is still below the turnoff: pairs taken at the same
+        exposure time as that point differ from it by noise, not by
+        saturation.
 
     Returns
     -------
@@ -154,9 +160,10 @@ def fit_exp_approximation(
         )
     mask = np.isfinite(means) & np.isfinite(variances) & (means > 0) & (variances > 0)
     if mask.sum() >= 1:
-        # Turnoff: beyond the largest variance the curve rolls over (saturation).
+        # Turnoff: beyond the largest variance the curve rolls over (saturation). Pairs at the
+        # peak's flux level (the same exposure time) stay, whichever of them has the larger variance.
         peak_mean = means[mask][np.argmax(variances[mask])]
-        mask &= means <= peak_mean
+        mask &= means <= peak_mean * (1.0 + turnoff_tolerance)
     if mask.sum() < min_points:
         raise ValueError(
             f"Only {int(mask.sum())} usable points for the PTC fit; at least {min_points} are needed "
