@@ -1,7 +1,5 @@
 """MakeLSSTCamCalibrations end to end against the simulated LSSTCam observatory."""
 
-import asyncio
-import itertools
 import os
 import subprocess
 import sys
@@ -13,31 +11,21 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler
 
+from fixtures.script_runs import run_script, statuses
+from fixtures.timeouts import PROCESS_TIMEOUT, RUN_TIMEOUT
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLSSTCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
-STD_TIMEOUT = 10.0
 DATE = "2022-11-04"
 EXECUTABLE = (
     Path(__file__).parents[2]
     / "python/lsst/ts/calibrations/data/scripts/maintel/make_lsstcam_calibrations.py"
 )
+# One ITL sensor (R01_S00) and one e2v sensor (R22_S11): both vendors' amplifiers in one run.
+ITL_AND_E2V = [Camera.instance("LSSTCam")["R01_S00"].id, Camera.instance("LSSTCam")["R22_S11"].id]
 RAFT_R22 = [Camera.instance("LSSTCam")[f"R22_S{row}{col}"].id for row in range(3) for col in range(3)]
-_indices = itertools.count(400)
-
-
-async def run_script(config: dict[str, Any], run_timeout: float) -> MakeLSSTCamCalibrations:
-    """Configure and run the script; return it once it has ended."""
-    script = MakeLSSTCamCalibrations(index=next(_indices))
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
-    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
-    await asyncio.wait_for(script.do_run(None), run_timeout)
-    return script
 
 
 def bias_config(repo: Path, **overrides: Any) -> dict[str, Any]:
@@ -75,9 +63,10 @@ async def raft_observatory(
         yield obs
 
 
+@pytest.mark.slow
 async def test_one_e2v_raft_bias_generated_verified_certified(raft_observatory: SimulatedObservatory) -> None:
     config = bias_config(raft_observatory.repo, detectors=RAFT_R22)
-    script = await run_script(config, run_timeout=300.0)
+    script = await run_script(MakeLSSTCamCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.processor is not None
     assert script.processor.outcomes["BIAS"].status.value == "certified"
@@ -99,7 +88,7 @@ async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.Mon
         tmp_path / "repo", time_scale=0.01, date=DATE, seed=7, heartbeat_interval=1.0, instrument="LSSTCam"
     ) as observatory:
         config = bias_config(observatory.repo, n_processes=2, do_verify=False, oods_timeout=600)
-        script = await run_script(config, run_timeout=3600.0)
+        script = await run_script(MakeLSSTCamCalibrations, config, run_timeout=6 * RUN_TIMEOUT)
         assert script.state.state == ScriptState.DONE, script.state.reason
         assert script.plan is not None and script.plan.detectors == tuple(range(189))
         assert script.processor is not None
@@ -115,7 +104,7 @@ def test_schema_of_the_executable() -> None:
         [sys.executable, str(EXECUTABLE), "0", "--schema"],
         capture_output=True,
         text=True,
-        timeout=20,
+        timeout=PROCESS_TIMEOUT,
         check=True,
     )
     schema = yaml.safe_load(process.stdout)
@@ -125,3 +114,57 @@ def test_schema_of_the_executable() -> None:
     assert properties["input_collections_verify_flat"]["default"] == "LSSTCam/calib"
     assert properties["repo"]["default"] == "/repo/LSSTCam"
     assert properties["detectors"]["items"] == {"type": "integer", "minimum": 0, "maximum": 204}
+
+
+@pytest.mark.slow
+async def test_generation_with_ptc_and_defects_itl_and_e2v(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The procedure document's PTC-and-defects example for LSSTCam on one ITL and one e2v sensor:
+    # everything generated and certified, 4 flat pairs at 4 exposure times, the flats in r_57.
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    async with SimulatedObservatory(
+        tmp_path / "repo",
+        time_scale=0.01,
+        date=DATE,
+        seed=7,
+        heartbeat_interval=1.0,
+        detectors=ITL_AND_E2V,
+        instrument="LSSTCam",
+    ) as observatory:
+        config = bias_config(
+            observatory.repo,
+            script_mode="BIAS_DARK_FLAT",
+            detectors=ITL_AND_E2V,
+            n_bias=3,
+            n_dark=3,
+            n_discard_dark=0,
+            exp_times_dark=2.0,
+            n_flat=8,
+            n_discard_flat=0,
+            exp_times_flat=[1, 1, 2, 2, 3, 3, 4, 4],
+            filter="r_57",
+            do_defects=True,
+            do_ptc=True,
+        )
+        script = await run_script(MakeLSSTCamCalibrations, config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert statuses(script) == {
+        "BIAS": "certified",
+        "DARK": "certified",
+        "FLAT": "certified",
+        "DEFECTS": "certified",
+        "PTC": "certified",
+    }
+    # The gains of the 4 pairs, from the PTC job's extracts, for both sensors.
+    assert script.processor is not None
+    assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
+    with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]
+        exposure = script.kept["FLAT"][0]
+        for detector, n_amps in zip(ITL_AND_E2V, (16, 16), strict=True):
+            ptc = butler.get("ptc", detector=detector, exposure=exposure, instrument="LSSTCam")
+            assert len(ptc.gain) == n_amps
+            assert all(0.5 < gain < 3.0 for gain in ptc.gain.values()), (detector, ptc.gain)
+            assert (
+                butler.get("defects", detector=detector, exposure=exposure, instrument="LSSTCam") is not None
+            )

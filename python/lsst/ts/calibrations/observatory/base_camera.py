@@ -51,9 +51,16 @@ of that wait holds on a busy machine: a file counts as missing only when
 the limit has passed both since its image was read out and since the OODS
 last reported any ingest.
 
-A subclass declares what differs: its components, `image_name_prefix`,
-`detector_names` and its instrument setup (filter; LATISS's filter,
-grating and linear stage).
+A subclass declares what differs, as class attributes: its components
+(`camera_component`, `header_service_component`, `oods_component`, and
+`setup_components` with the topics each is read for, e.g. LATISS's
+ATSpectrograph), the keywords of its instrument setup
+(`setup_attributes`), `image_name_prefix` and `detector_names`; from them
+this class builds the group's `remote_topics` (the camera's image and
+readout events plus `camera_setup_topics`, the header service's
+``largeFileObjectAvailable``, the OODS's ``imageInOODS``), its components
+list and the `camera` remote, so a subclass's constructor only passes its
+arguments on.
 
 Images this class did not command are never counted, never waited for:
 an image whose ``startIntegration`` carries another group ID, or no group
@@ -71,7 +78,7 @@ import asyncio
 import dataclasses
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import astropy.time
@@ -108,10 +115,13 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
 
     Parameters
     ----------
-    components : `list` [`str`]
-        SAL components of the group; the camera first.
-    instrument_setup_attributes : `list` [`str`]
-        Keyword arguments `setup_instrument` accepts (e.g. ["filter"]).
+    components : `list` [`str`], optional
+        SAL components of the group, the camera first; None: the class's
+        (`camera_component`, `setup_components`, `header_service_component`,
+        `oods_component`).
+    instrument_setup_attributes : `list` [`str`], optional
+        Keyword arguments `setup_instrument` accepts (e.g. ["filter"]);
+        None: the class's `setup_attributes`.
     domain : `Domain`, optional
         Domain; a new one if None.
     log : `logging.Logger`, optional
@@ -139,16 +149,69 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
     image_name_prefix: ClassVar[str] = "CC_O"
     """Prefix of the camera's image names (``CC_O_20241024_000123``)."""
 
+    camera_component: ClassVar[str] = ""
+    """The camera CSC (e.g. "CCCamera"); empty in a class that names its components itself."""
+
+    header_service_component: ClassVar[str] = ""
+    """The camera's header service CSC (e.g. "CCHeaderService")."""
+
+    oods_component: ClassVar[str] = ""
+    """The camera's OODS CSC (e.g. "CCOODS")."""
+
+    setup_components: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Other CSCs of the instrument setup, with the topics read from each (LATISS: ATSpectrograph)."""
+
+    setup_attributes: ClassVar[tuple[str, ...]] = ()
+    """Keywords `setup_instrument` accepts (e.g. ("filter",))."""
+
+    camera_topics: ClassVar[tuple[str, ...]] = (
+        "startIntegration",
+        "endReadout",
+        "endOfImageTelemetry",
+        "ccsCommandState",
+    )
+    """Events of the camera CSC every camera group reads (images, readouts, command state)."""
+
+    camera_setup_topics: ClassVar[tuple[str, ...]] = ()
+    """Further events of the camera CSC the instrument setup reads (the filter's, `CameraFilterMixin`)."""
+
     _detector_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Build a subclass's `remote_topics` from its declared components."""
+        super().__init_subclass__(**kwargs)
+        if cls.camera_component and "remote_topics" not in vars(cls):
+            cls.remote_topics = {
+                cls.camera_component: (*cls.camera_topics, *cls.camera_setup_topics),
+                **cls.setup_components,
+                cls.header_service_component: ("largeFileObjectAvailable",),
+                cls.oods_component: ("imageInOODS",),
+            }
+
+    @classmethod
+    def declared_components(cls) -> list[str]:
+        """The group's components as the class declares them: the camera first, the OODS last."""
+        return [
+            cls.camera_component,
+            *cls.setup_components,
+            cls.header_service_component,
+            cls.oods_component,
+        ]
 
     def __init__(
         self,
-        components: list[str],
-        instrument_setup_attributes: Iterable[str],
+        components: list[str] | None = None,
+        instrument_setup_attributes: Iterable[str] | None = None,
         domain: Domain | None = None,
         log: logging.Logger | None = None,
         intended_usage: int | None = None,
     ) -> None:
+        if components is None:
+            if not self.camera_component:
+                raise TypeError(f"{type(self).__name__} declares no camera_component: give components")
+            components = self.declared_components()
+        if instrument_setup_attributes is None:
+            instrument_setup_attributes = self.setup_attributes
         super().__init__(components=components, domain=domain, log=log, intended_usage=intended_usage)
         self.read_out_time = 2.0
         self.shutter_time = 1.0
@@ -222,10 +285,9 @@ class BaseCamera(RemoteGroup, metaclass=abc.ABCMeta):
         ]
 
     @property
-    @abc.abstractmethod
     def camera(self) -> Remote:
-        """The camera's remote."""
-        raise NotImplementedError()
+        """The camera's remote (the group's first component)."""
+        return getattr(self.rem, self.components_attr[0])
 
     @abc.abstractmethod
     async def setup_instrument(self, **kwargs: Any) -> None:

@@ -49,6 +49,16 @@ class CameraFilterMixin:
 
     filter_change_timeout: float = 60.0
 
+    setup_attributes: typing.ClassVar[tuple[str, ...]] = ("filter",)
+    """Keywords `setup_instrument` accepts: the filter."""
+
+    camera_setup_topics: typing.ClassVar[tuple[str, ...]] = (
+        "startSetFilter",
+        "endSetFilter",
+        "availableFilters",
+    )
+    """The camera's filter events, read besides its image events."""
+
     # Provided by BaseCamera.
     camera: Remote
     log: logging.Logger

@@ -33,7 +33,6 @@ import logging
 from typing import ClassVar
 
 from ..sal.domain import Domain
-from ..sal.remote import Remote
 from .base_camera import BaseCamera
 from .camera_filter_mixin import CameraFilterMixin
 
@@ -60,6 +59,9 @@ class ComCam(CameraFilterMixin, BaseCamera):
     """
 
     image_name_prefix: ClassVar[str] = "CC_O"
+    camera_component: ClassVar[str] = "CCCamera"
+    header_service_component: ClassVar[str] = "CCHeaderService"
+    oods_component: ClassVar[str] = "CCOODS"
     # Detector names by id (ids 0-8: R22_S00, R22_S01, R22_S02, R22_S10, ...).
     _detector_names: ClassVar[tuple[str, ...]] = tuple(
         f"R22_S{row}{col}" for row in range(3) for col in range(3)
@@ -71,35 +73,9 @@ class ComCam(CameraFilterMixin, BaseCamera):
         log: logging.Logger | None = None,
         intended_usage: int | None = None,
     ) -> None:
-        super().__init__(
-            components=["CCCamera", "CCHeaderService", "CCOODS"],
-            instrument_setup_attributes=["filter"],
-            domain=domain,
-            log=log,
-            intended_usage=intended_usage,
-        )
-        self.filter_change_timeout = 60.0
-
-    remote_topics = {
-        "CCCamera": (
-            "startIntegration",
-            "endReadout",
-            "endOfImageTelemetry",
-            "ccsCommandState",
-            "startSetFilter",
-            "endSetFilter",
-            "availableFilters",
-        ),
-        "CCHeaderService": ("largeFileObjectAvailable",),
-        "CCOODS": ("imageInOODS",),
-    }
+        super().__init__(domain=domain, log=log, intended_usage=intended_usage)
 
     @classmethod
     def get_image_types(cls) -> list[str]:
         """Image types `take_imgtype` accepts (those of `BaseCamera` and SPOT)."""
         return [*super().get_image_types(), "SPOT"]
-
-    @property
-    def camera(self) -> Remote:
-        """The CCCamera remote."""
-        return self.rem.cccamera

@@ -33,6 +33,7 @@ detector, RXX_S00 (0); images ``AT_O_YYYYMMDD_NNNNNN``.
 __all__ = ["LATISS"]
 
 import logging
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from ..sal.base import AckError
@@ -62,17 +63,18 @@ class LATISS(BaseCamera):
     image_name_prefix: ClassVar[str] = "AT_O"
     _detector_names: ClassVar[tuple[str, ...]] = ("RXX_S00",)
 
-    remote_topics = {
-        "ATCamera": ("startIntegration", "endReadout", "endOfImageTelemetry", "ccsCommandState"),
+    camera_component: ClassVar[str] = "ATCamera"
+    header_service_component: ClassVar[str] = "ATHeaderService"
+    oods_component: ClassVar[str] = "ATOODS"
+    setup_components: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "ATSpectrograph": (
             "settingsAppliedValues",
             "reportedFilterPosition",
             "reportedDisperserPosition",
             "reportedLinearStagePosition",
         ),
-        "ATHeaderService": ("largeFileObjectAvailable",),
-        "ATOODS": ("imageInOODS",),
     }
+    setup_attributes: ClassVar[tuple[str, ...]] = ("filter", "grating", "linear_stage")
 
     def __init__(
         self,
@@ -80,19 +82,8 @@ class LATISS(BaseCamera):
         log: logging.Logger | None = None,
         intended_usage: int | None = None,
     ) -> None:
-        super().__init__(
-            components=["ATCamera", "ATSpectrograph", "ATHeaderService", "ATOODS"],
-            instrument_setup_attributes=["filter", "grating", "linear_stage"],
-            domain=domain,
-            log=log,
-            intended_usage=intended_usage,
-        )
+        super().__init__(domain=domain, log=log, intended_usage=intended_usage)
         self.move_timeout = 120.0
-
-    @property
-    def camera(self) -> Remote:
-        """The ATCamera remote."""
-        return self.rem.atcamera
 
     @property
     def atspectrograph(self) -> Remote:

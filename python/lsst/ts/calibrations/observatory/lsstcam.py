@@ -35,7 +35,6 @@ import logging
 from typing import ClassVar
 
 from ..sal.domain import Domain
-from ..sal.remote import Remote
 from .base_camera import BaseCamera
 from .camera_filter_mixin import CameraFilterMixin
 
@@ -65,19 +64,9 @@ class LSSTCam(CameraFilterMixin, BaseCamera):
         *(f"{raft}_{sensor}" for raft in _CORNERS for sensor in ("SG0", "SG1", "SW0", "SW1")),
     )
 
-    remote_topics = {
-        "MTCamera": (
-            "startIntegration",
-            "endReadout",
-            "endOfImageTelemetry",
-            "ccsCommandState",
-            "startSetFilter",
-            "endSetFilter",
-            "availableFilters",
-        ),
-        "MTHeaderService": ("largeFileObjectAvailable",),
-        "MTOODS": ("imageInOODS",),
-    }
+    camera_component: ClassVar[str] = "MTCamera"
+    header_service_component: ClassVar[str] = "MTHeaderService"
+    oods_component: ClassVar[str] = "MTOODS"
 
     def __init__(
         self,
@@ -85,13 +74,7 @@ class LSSTCam(CameraFilterMixin, BaseCamera):
         log: logging.Logger | None = None,
         intended_usage: int | None = None,
     ) -> None:
-        super().__init__(
-            components=["MTCamera", "MTHeaderService", "MTOODS"],
-            instrument_setup_attributes=["filter"],
-            domain=domain,
-            log=log,
-            intended_usage=intended_usage,
-        )
+        super().__init__(domain=domain, log=log, intended_usage=intended_usage)
 
     @classmethod
     def get_image_types(cls) -> list[str]:
@@ -102,8 +85,3 @@ class LSSTCam(CameraFilterMixin, BaseCamera):
     def science_detector_ids(cls) -> tuple[int, ...]:
         """Ids of the 189 science sensors (0-188)."""
         return tuple(range(len(_SCIENCE_RAFTS) * len(_SENSORS)))
-
-    @property
-    def camera(self) -> Remote:
-        """The MTCamera remote."""
-        return self.rem.mtcamera
