@@ -32,6 +32,33 @@ def test_detector_names_are_the_camera_descriptions(camera_class: type, instrume
     assert camera_class.detector_names() == tuple(d.name for d in Camera.instance(instrument).detectors)
 
 
+@pytest.mark.parametrize(
+    ("camera_class", "components", "setup"),
+    [
+        (ComCam, ["CCCamera", "CCHeaderService", "CCOODS"], {"filter"}),
+        (LSSTCam, ["MTCamera", "MTHeaderService", "MTOODS"], {"filter"}),
+        (
+            LATISS,
+            ["ATCamera", "ATSpectrograph", "ATHeaderService", "ATOODS"],
+            {"filter", "grating", "linear_stage"},
+        ),
+    ],
+)
+async def test_groups_declare_their_components(
+    camera_class: type, components: list[str], setup: set[str]
+) -> None:
+    # ts_observatory_control's constructor (domain, log, intended_usage); the camera first.
+    async with camera_class(None, None, None) as camera:
+        assert camera.components == components
+        assert camera.instrument_setup_attributes == setup
+        assert camera.camera is getattr(camera.rem, components[0].lower())
+    topics = camera_class.remote_topics
+    assert set(topics) == set(components)
+    assert {"startIntegration", "endReadout", "ccsCommandState"} <= set(topics[components[0]])
+    assert ("endSetFilter" in topics[components[0]]) == (camera_class is not LATISS)
+    assert topics[components[-1]] == ("imageInOODS",)
+
+
 def test_science_detectors_of_lsstcam() -> None:
     assert LSSTCam.science_detector_ids() == Camera.instance("LSSTCam").science_detector_ids
 
@@ -83,8 +110,10 @@ async def test_latiss_spectrograph_setup_and_flats(latiss: tuple[SimulatedObserv
     # The r filter is in the beam at start, as the reference flats are made: the daily default's
     # flats verify against them without a filter in the configuration.
     assert await camera.get_setup() == ("SDSSr_65mm", "empty", 0.0)
+    assert camera.filter_in_place() == "SDSSr_65mm~empty"  # LATISS's physical filter: filter~grating
     ids = await camera.take_flats(1.0, 2, filter="SDSSr_65mm", grating=1, linear_stage=20.0)
     assert await camera.get_setup() == ("SDSSr_65mm", "holo4_003", 20.0)
+    assert camera.filter_in_place() == "SDSSr_65mm~holo4_003"
     await camera.wait_for_oods(ids, timeout=STD_TIMEOUT)
     assert ids == [2024102400001, 2024102400002]
     assert set(camera.oods_status) == {"AT_O_20241024_000001", "AT_O_20241024_000002"}
@@ -115,6 +144,7 @@ async def test_lsstcam_takes_a_raft(tmp_path: pathlib.Path) -> None:
     ):
         assert await camera.get_current_filter() == "r_57"
         await camera.setup_filter("g_6")
+        assert camera.filter_in_place() == "g_6"
         ids = await camera.take_bias(1, sensors="R22_S00:R22_S11")
         await camera.wait_for_oods(ids, ["R22_S00", "R22_S11"], timeout=STD_TIMEOUT)
         files = observatory.raw_store.raw_files("MT_O_20241024_000001")

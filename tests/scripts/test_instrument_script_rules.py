@@ -1,8 +1,15 @@
 """The LSSTCam and LATISS scripts' schemas and configure rules (as configure reads and plans them)."""
 
-import pytest
+import asyncio
+import itertools
+from pathlib import Path
 
-from lsst.ts.calibrations.sal import DefaultingValidator
+import pytest
+import yaml
+
+from fixtures.timeouts import STD_TIMEOUT
+from lsst.ts.calibrations.sal import DefaultingValidator, ScriptState
+from lsst.ts.calibrations.sal.base import ExpectedError
 from lsst.ts.calibrations.sal.config_problem import ConfigProblem
 from lsst.ts.calibrations.sal.config_yaml import read_and_validate_config
 from lsst.ts.calibrations.scripts import (
@@ -11,8 +18,10 @@ from lsst.ts.calibrations.scripts import (
     MakeLSSTCamCalibrations,
 )
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
 SCRIPTS = (MakeComCamCalibrations, MakeLSSTCamCalibrations, MakeLatissCalibrations)
+_indices = itertools.count(600)
 
 
 def review(script: type, text: str) -> tuple[CalibrationPlan | None, list[ConfigProblem]]:
@@ -78,3 +87,36 @@ def test_latiss_has_one_detector_and_a_grating() -> None:
     # ComCam's schema has no grating.
     _, problems = review(MakeComCamCalibrations, "grating: holo4_003")
     assert "grating" in ConfigProblem.options(problems)
+
+
+@pytest.mark.parametrize(
+    ("script_class", "in_place"),
+    [(MakeLSSTCamCalibrations, "r_57"), (MakeLatissCalibrations, "SDSSr_65mm~empty")],
+    ids=["LSSTCam", "LATISS"],
+)
+async def test_flats_checked_for_the_filter_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script_class: type, in_place: str
+) -> None:
+    # filter: null keeps the filter in place; external verification then needs reference flats
+    # of that filter (LATISS's is filter~grating), and configure says which are missing.
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    instrument = script_class.instrument_name
+    async with SimulatedObservatory(
+        tmp_path / "repo",
+        time_scale=0.01,
+        date="2022-11-04",
+        instrument=instrument,
+        detectors=[0],
+        ocps=False,
+        heartbeat_interval=1.0,
+    ) as observatory:
+        script = script_class(index=next(_indices))
+        await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+        await asyncio.wait_for(script.camera.start_task, STD_TIMEOUT)
+        assert await script.current_filter() == in_place
+        data = script.cmd_configure.DataType()
+        data.config = yaml.safe_dump(dict(repo=str(observatory.repo), detectors=[0]))
+        with pytest.raises(ExpectedError, match=f"flat.*for filter {in_place}"):
+            await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+        assert script.state.state == ScriptState.CONFIGURE_FAILED
+        await script.close()

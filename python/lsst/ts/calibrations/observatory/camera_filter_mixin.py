@@ -130,6 +130,20 @@ class CameraFilterMixin:
             ) from None
         return str(data.filterName)
 
+    def filter_in_place(self) -> str | None:
+        """The filter the camera last reported installed (``endSetFilter.filterName``), without waiting.
+
+        Returns
+        -------
+        name : `str` or `None`
+            The filter; None if the camera has not reported one (a camera
+            that is not running leaves it unknown).
+        """
+        data = self.camera.evt_endSetFilter.get()
+        if data is None or not data.filterName:
+            return None
+        return str(data.filterName)
+
     async def get_available_filters(self) -> list[str]:
         """Filters the camera can install (``availableFilters.filterNames``).
 

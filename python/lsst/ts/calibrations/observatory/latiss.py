@@ -171,6 +171,24 @@ class LATISS(BaseCamera):
         gratings = [name for name in str(data.gratingNames).split(",") if name]
         return filters, gratings, [float(data.linearStageMinPos), float(data.linearStageMaxPos)]
 
+    def filter_in_place(self) -> str | None:
+        """The physical filter in place, ``filter~grating``, as last reported, without waiting.
+
+        Returns
+        -------
+        name : `str` or `None`
+            The spectrograph's filter and grating (``reportedFilterPosition``,
+            ``reportedDisperserPosition``) joined by ``~`` (e.g.
+            "SDSSr_65mm~empty", LATISS's physical filter names); None if it
+            has not reported both (a spectrograph that is not running leaves
+            it unknown).
+        """
+        filter_data = self.atspectrograph.evt_reportedFilterPosition.get()
+        grating = self.atspectrograph.evt_reportedDisperserPosition.get()
+        if filter_data is None or grating is None or not filter_data.name or not grating.name:
+            return None
+        return f"{filter_data.name}~{grating.name}"
+
     async def get_setup(self) -> tuple[str, str, float]:
         """The filter, grating and linear stage position in place.
 

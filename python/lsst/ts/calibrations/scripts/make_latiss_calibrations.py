@@ -147,6 +147,14 @@ class MakeLatissCalibrations(BaseMakeCalibrations):
         self.grating_name = grating
         return f"{filter_name}~{grating}"
 
+    async def current_filter(self) -> str | None:
+        """The physical filter in place, ``filter~grating`` (ATSpectrograph's last reports), or None.
+
+        Read from what the spectrograph has written, without waiting: one
+        that is not running leaves it unknown.
+        """
+        return self.latiss.filter_in_place()
+
     def instrument_setup(self) -> dict[str, typing.Any]:
         """The spectrograph's filter and grating for the flats (from ``filter~grating``)."""
         if self.filter_name is None:

@@ -83,3 +83,17 @@ class MakeLSSTCamCalibrations(BaseMakeCalibrations):
             filter_example="r_57",
         )
         return cls.add_reprocessing_options(schema)
+
+    @property
+    def lsstcam(self) -> LSSTCam:
+        """The LSSTCam group."""
+        assert isinstance(self.camera, LSSTCam)
+        return self.camera
+
+    async def current_filter(self) -> str | None:
+        """The filter in place (MTCamera's last ``endSetFilter.filterName``), or None if it did not say.
+
+        Read from what the camera has written, without waiting: a camera
+        that is not running leaves it unknown.
+        """
+        return self.lsstcam.filter_in_place()
