@@ -1,5 +1,6 @@
 """MakeLSSTCamCalibrations end to end against the simulated LSSTCam observatory."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLSSTCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
+from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
 DATE = "2022-11-04"
 EXECUTABLE = (
@@ -168,3 +170,38 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
             assert (
                 butler.get("defects", detector=detector, exposure=exposure, instrument="LSSTCam") is not None
             )
+
+
+@pytest.mark.slow
+async def test_daily_default_itl_and_e2v(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The procedure document's daily default (no generation, verification against the certified
+    # calibrations in LSSTCam/calib, gains from flat pairs) on an ITL and an e2v sensor, small counts.
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    repo = tmp_path / "repo"
+    # References of 20 frames (the default): verification's NOISE test allows 1.05 x the read
+    # noise, and a bias of N frames adds sqrt(1 + 1/N) (fewer than 11 frames fail it).
+    references = ReferenceCalibrations(
+        repo, detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam"
+    )
+    await asyncio.to_thread(references.make)
+    async with SimulatedObservatory(
+        repo,
+        time_scale=0.01,
+        date=DATE,
+        seed=7,
+        heartbeat_interval=1.0,
+        detectors=ITL_AND_E2V,
+        instrument="LSSTCam",
+    ):
+        config = dict(repo=str(repo), detectors=ITL_AND_E2V, n_bias=3, n_dark=2, n_flat=4, n_processes=1)
+        script = await run_script(MakeLSSTCamCalibrations, config)
+    assert script.state.state == ScriptState.DONE, script.state.reason
+    assert statuses(script) == {
+        "BIAS": "verified",
+        "DARK": "verified",
+        "FLAT": "verified",
+        "GAIN": "measured",
+    }
+    assert script.processor is not None
+    assert all(not o.certified_into for o in script.processor.outcomes.values())
+    assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
