@@ -141,7 +141,7 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
             n_bias=3,
             n_dark=3,
             n_discard_dark=0,
-            exp_times_dark=2.0,
+            exp_times_dark=5.0,
             n_flat=8,
             n_discard_flat=0,
             exp_times_flat=[1, 1, 2, 2, 3, 3, 4, 4],
@@ -163,13 +163,14 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
     with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]
         exposure = script.kept["FLAT"][0]
-        for detector, n_amps in zip(ITL_AND_E2V, (16, 16), strict=True):
+        for detector in ITL_AND_E2V:
             ptc = butler.get("ptc", detector=detector, exposure=exposure, instrument="LSSTCam")
-            assert len(ptc.gain) == n_amps
+            assert len(ptc.gain) == 16
             assert all(0.5 < gain < 3.0 for gain in ptc.gain.values()), (detector, ptc.gain)
-            assert (
-                butler.get("defects", detector=detector, exposure=exposure, instrument="LSSTCam") is not None
-            )
+            # Hot and cold pixels, not noise (5 s darks, the document's default): under 1 %.
+            defects = butler.get("defects", detector=detector, exposure=exposure, instrument="LSSTCam")
+            flat = butler.get("flat", detector=detector, exposure=exposure, instrument="LSSTCam")
+            assert 0 < defects.n_pixels < 0.01 * flat.getImage().getArray().size, (detector, defects)
 
 
 @pytest.mark.slow
