@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
-from lsst.ts.calibrations.observatory import LATISS, ComCam, LSSTCam
+from lsst.ts.calibrations.observatory import LATISS, BaseCamera, ComCam, LSSTCam
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -45,7 +45,7 @@ def test_detector_names_are_the_camera_descriptions(camera_class: type, instrume
     ],
 )
 async def test_groups_declare_their_components(
-    camera_class: type, components: list[str], setup: set[str]
+    camera_class: type[BaseCamera], components: list[str], setup: set[str]
 ) -> None:
     # ts_observatory_control's constructor (domain, log, intended_usage); the camera first.
     async with camera_class(None, None, None) as camera:

@@ -95,7 +95,10 @@ def test_latiss_has_one_detector_and_a_grating() -> None:
     ids=["LSSTCam", "LATISS"],
 )
 async def test_flats_checked_for_the_filter_in_place(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script_class: type, in_place: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    script_class: type[MakeLSSTCamCalibrations | MakeLatissCalibrations],
+    in_place: str,
 ) -> None:
     # filter: null keeps the filter in place; external verification then needs reference flats
     # of that filter (LATISS's is filter~grating), and configure says which are missing.

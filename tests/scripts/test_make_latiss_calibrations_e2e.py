@@ -75,7 +75,8 @@ async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObs
     for image_type in ("BIAS", "DARK", "FLAT"):
         assert script.processor.outcomes[image_type].status.value == "certified", image_type
     # The run's report is LATISS's, with its one detector.
-    report = Path(script.run_record_path).with_suffix("") / "report.html"  # type: ignore[arg-type]
+    assert script.run_record_path is not None
+    report = Path(script.run_record_path).with_suffix("") / "report.html"
     text = report.read_text()
     assert "LATISS calibration run report" in text and "RXX_S00" in text
     butler = Butler(str(observatory.repo), collections=[config["calib_collection"]])  # type: ignore[abstract]
