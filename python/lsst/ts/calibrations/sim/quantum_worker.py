@@ -33,15 +33,25 @@ serves job after job.
 Requests (``op``) and replies:
 
 ``plan`` (``args``, ``graph``)
-    Run ``pipetask`` in this process with ``args`` (``--long-log run ...
-    --init-only --save-qgraph GRAPH``): build and save the quantum graph,
-    make the output collections, register dataset types, write init outputs,
-    configs and package versions, exactly as ``pipetask run`` does before
-    its first quantum. Reply ``{"ok": true, "quanta": [...]}`` with, in a
-    topological order, each quantum's ``id``, ``label``, ``dataId`` and
-    ``upstream`` ids, or ``{"ok": false, "error": "..."}``.
+    Plan a job from its ``pipetask`` arguments (``--long-log run ...
+    --init-only --save-qgraph GRAPH``): build the quantum graph in this
+    process on the repository's butler kept open between jobs, save it to
+    GRAPH and keep it for execution
+    (`~lsst.ts.calibrations.sim.quantum_worker_planner.QuantumWorkerPlanner`;
+    options it does not reproduce make it run ``pipetask`` itself in
+    process, which also initialises the run). Reply ``{"ok": true,
+    "quanta": [...]}`` with, in a topological order, each quantum's
+    ``id``, ``label``, ``dataId`` and ``upstream`` ids, or ``{"ok": false,
+    "error": "..."}``.
+``init`` (``repo``, ``graph``, ``output``, ``outputRun``)
+    After ``plan``, in the same worker: make the output collections,
+    register dataset types, write init outputs, configs and package
+    versions, exactly as ``pipetask run`` does before its first quantum,
+    and get ready to run quanta of the planned graph.
 ``open`` (``repo``, ``graph``, ``output``, ``outputRun``)
-    Read the saved graph and make a writeable butler on the output run.
+    Read the saved graph (the other workers, while the planning one runs
+    ``init``); the butler on the output run is made at the first ``run``,
+    when the run exists.
 ``run`` (``id``)
     Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
     ``pipetask run`` does, one at a time). Reply ``{"ok": true}`` or
@@ -86,6 +96,7 @@ from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
 
 from ..cp.pipeline_paths import PipelinePaths
+from .quantum_worker_planner import PlannedJob, QuantumWorkerPlanner
 
 _log = logging.getLogger("lsst.ts.calibrations.sim.quantum_worker")
 
@@ -104,8 +115,10 @@ class QuantumWorker:
     def __init__(self, requests: IO[str], replies: IO[str]) -> None:
         self.requests = requests
         self.replies = replies
+        self.planner = QuantumWorkerPlanner()
+        self.planned: PlannedJob | None = None
         self.graph: PredictedQuantumGraph | None = None
-        self.butlers: dict[str, Butler] = {}
+        self.job: dict[str, str] = {}
         self.butler: Butler | None = None
         self.executor: SingleQuantumExecutor | None = None
 
@@ -150,13 +163,19 @@ class QuantumWorker:
         return {"ok": True}
 
     def _do_plan(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._close_job()
         args = list(request["args"])
-        try:
-            pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
-        except SystemExit as e:
-            if e.code not in (0, None):
-                return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
-        graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        self.planned = self.planner.plan(args)
+        if self.planned is not None:
+            graph = self.planned.graph
+        else:
+            try:
+                pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
+            except SystemExit as e:
+                if e.code not in (0, None):
+                    return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
+            graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        self.graph = graph
         xgraph = graph.quantum_only_xgraph
         quanta = []
         for quantum_id in networkx.lexicographical_topological_sort(xgraph, key=str):
@@ -172,22 +191,35 @@ class QuantumWorker:
             )
         return {"ok": True, "quanta": quanta}
 
+    def _do_init(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.graph is None:
+            return {"ok": False, "error": "init before plan: no job"}
+        self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
+        if self.planned is not None:
+            planned, self.planned = self.planned, None
+            self.butler = self.planner.initialize(planned)
+            self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+        return {"ok": True}
+
     def _do_open(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
         self.graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
-        # One connection per repository for the worker's life; each job gets a clone of it
-        # with its own collections and run (the registry refreshed: the run is new).
-        repo = request["repo"]
-        if repo not in self.butlers:
-            self.butlers[repo] = Butler.from_config(repo, writeable=True)
-        base = self.butlers[repo]
-        base.registry.refresh()
-        self.butler = base.clone(collections=[request["output"]], run=request["outputRun"])
-        self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+        self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
         return {"ok": True}
 
+    def _executor(self) -> SingleQuantumExecutor:
+        """The job's executor; made at the first quantum, when the output run exists."""
+        if self.executor is None:
+            # One connection per repository for the worker's life; each job gets a clone of it
+            # with its own collections and run (the registry refreshed: the run is new).
+            base = self.planner.butler(self.job["repo"])
+            self.butler = base.clone(collections=[self.job["output"]], run=self.job["outputRun"])
+            base.close()
+            self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+        return self.executor
+
     def _do_run(self, request: dict[str, Any]) -> dict[str, Any]:
-        if self.graph is None or self.executor is None:
+        if self.graph is None or not self.job:
             return {"ok": False, "error": "run before open: no job"}
         quantum_id = uuid.UUID(request["id"])
         start = time.time()
@@ -195,7 +227,7 @@ class QuantumWorker:
         try:
             quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
             task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
-            self.executor.execute(task_node, quantum, quantum_id=quantum_id)
+            self._executor().execute(task_node, quantum, quantum_id=quantum_id)
         except Exception as e:
             _log.exception("Quantum %s (%s@%s) failed", quantum_id, node["task_label"], node["data_id"])
             return {"ok": False, "error": f"{type(e).__name__}: {e}", "start": start, "end": time.time()}
@@ -206,7 +238,12 @@ class QuantumWorker:
         return {"ok": True}
 
     def _close_job(self) -> None:
-        self.graph = self.butler = self.executor = None
+        if self.planned is not None:
+            self.planned.butler.close()
+        if self.butler is not None:
+            self.butler.close()
+        self.planned = self.graph = self.butler = self.executor = None
+        self.job = {}
 
 
 def _plain(value: Any) -> Any:

@@ -23,11 +23,13 @@
 
 1. Takes ``processes`` warm workers from the pool and points their logs at
    the job's ``ocps.log``.
-2. The first worker plans the job: ``pipetask run ... --init-only
-   --save-qgraph <job dir>/graph.qg`` in its own process (the options and
-   their checks are pipetask's own), which makes the collections and writes
-   the init outputs; its reply lists the quanta with their dependencies.
-3. Every worker opens the graph and a butler on the output run; the runner
+2. The first worker plans the job from its ``pipetask run ... --init-only
+   --save-qgraph <job dir>/graph.qg`` arguments (the options and their
+   checks are pipetask's own), building the graph in process on a butler
+   it keeps open between jobs; its reply lists the quanta with their
+   dependencies.
+3. The first worker makes the collections and writes the init outputs
+   while the others read the saved graph; then the runner
    hands out quanta whose inputs are done, one at a time, each worker
    preferring the detectors of its shard (detector ``k``-th in sorted order
    goes to worker ``k mod N``), then quanta of no detector (per exposure, per
@@ -162,21 +164,15 @@ class WorkerJobRunner:
                 )
                 return
             quanta = [_Quantum(q["id"], q["label"], q["dataId"], q["upstream"]) for q in plan["quanta"]]
+            where = dict(repo=self.repo, graph=graph, output=job.output_collection, outputRun=job.output_run)
+            # The planning worker initialises the run while the others read the saved graph.
             opened = await asyncio.gather(
-                *(
-                    w.request(
-                        "open",
-                        repo=self.repo,
-                        graph=graph,
-                        output=job.output_collection,
-                        outputRun=job.output_run,
-                    )
-                    for w in workers
-                )
+                workers[0].request("init", **where), *(w.request("open", **where) for w in workers[1:])
             )
-            for reply in opened:
+            for index, reply in enumerate(opened):
                 if not reply["ok"]:
-                    job.finish(OcpsJobPhase.ERROR, f"a worker could not open the job: {reply['error']}")
+                    what = "initialise the job's run" if index == 0 else "open the job"
+                    job.finish(OcpsJobPhase.ERROR, f"a worker could not {what}: {reply['error']}")
                     return
             await self._schedule(job, workers, quanta, kill_after)
         except QuantumWorkerDiedError as e:
