@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 import yaml
 from lsst.daf.butler import Butler, CollectionType
@@ -216,19 +217,34 @@ async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: C
     assert len({w["pid"] for w in again["workers"]}) == 2
 
 
-async def test_close_leaves_no_worker(repo: Path, tmp_path: Path) -> None:
-    """Closing the OCPS ends its warm workers too."""
+def worker_children() -> list[psutil.Process]:
+    """The quantum worker processes this process started."""
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "lsst.ts.calibrations.sim.quantum_worker" in " ".join(child.cmdline())
+    ]
+
+
+async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, tmp_path: Path) -> None:
+    """No worker before the first job; its acquire warms max_processes; closing the OCPS ends them."""
     csc = OcpsCsc(repo, jobs_root=tmp_path / "jobs", index=next(_indices), max_processes=2)
     assert csc.execution_backend == "workers"  # the default
     await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
     assert csc.worker_pool is not None
-    workers = await asyncio.wait_for(csc.worker_pool.acquire(2), JOB_TIMEOUT)
-    pids = [w.pid for w in workers]
+    assert worker_children() == []  # an OCPS that runs no job pays no imports
+    workers = await asyncio.wait_for(csc.worker_pool.acquire(1), JOB_TIMEOUT)
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while not csc.worker_pool.idle and time.monotonic() < deadline:  # the second one, for later jobs
+        await asyncio.sleep(0.05)
+    pids = [w.pid for w in [*workers, *csc.worker_pool.idle]]
+    assert len(set(pids)) == 2
     for worker in workers:
         csc.worker_pool.release_one(worker)
     assert all(pid is not None and alive(pid) for pid in pids)
     await csc.close()
     assert not any(alive(pid) for pid in pids if pid is not None)
+    assert worker_children() == []
 
 
 def test_bad_backend_is_refused(repo: Path) -> None:
