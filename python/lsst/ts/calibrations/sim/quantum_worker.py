@@ -32,14 +32,14 @@ serves job after job.
 
 Requests (``op``) and replies:
 
-``plan`` (``args``, ``graph``)
+``plan`` (``args``, ``graph``, optional ``pipetask``)
     Plan a job from its ``pipetask`` arguments (``--long-log run ...
     --init-only --save-qgraph GRAPH``): build the quantum graph in this
     process on the repository's butler kept open between jobs, save it to
     GRAPH and keep it for execution
     (`~lsst.ts.calibrations.sim.quantum_worker_planner.QuantumWorkerPlanner`;
-    options it does not reproduce make it run ``pipetask`` itself in
-    process, which also initialises the run). Reply ``{"ok": true,
+    options it does not reproduce, or ``pipetask: true``, make it run
+    ``pipetask`` itself in process, which also initialises the run). Reply ``{"ok": true,
     "quanta": [...]}`` with, in a topological order, each quantum's
     ``id``, ``label``, ``dataId`` and ``upstream`` ids, or ``{"ok": false,
     "error": "..."}``.
@@ -55,7 +55,9 @@ Requests (``op``) and replies:
 ``run`` (``id``)
     Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
     ``pipetask run`` does, one at a time). Reply ``{"ok": true}`` or
-    ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log).
+    ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log),
+    with the quantum's ``start`` and ``end`` (POSIX seconds) and ``cpu``
+    (seconds of this process's CPU time).
 ``close``
     Forget the job (graph and butler); the process waits for the next.
 ``log`` (``path``)
@@ -91,9 +93,11 @@ import lsst.utils.packages
 import networkx
 from lsst.ctrl.mpexec.cli.pipetask import cli as pipetask_cli
 from lsst.daf.butler import Butler
+from lsst.daf.butler.cli.cliLog import CliLog
 from lsst.pipe.base import TaskFactory
 from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+from lsst.utils.threads import disable_implicit_threading
 
 from ..cp.pipeline_paths import PipelinePaths
 from .quantum_worker_planner import PlannedJob, QuantumWorkerPlanner
@@ -165,10 +169,13 @@ class QuantumWorker:
     def _do_plan(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
         args = list(request["args"])
-        self.planned = self.planner.plan(args)
+        start, cpu = time.monotonic(), time.process_time()
+        self.planned = None if request.get("pipetask") else self.planner.plan(args)
         if self.planned is not None:
             graph = self.planned.graph
+            how = "in process"
         else:
+            how = "by pipetask in process (with the run's initialisation)"
             try:
                 pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
             except SystemExit as e:
@@ -176,6 +183,8 @@ class QuantumWorker:
                     return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
             graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
         self.graph = graph
+        elapsed, cpu = time.monotonic() - start, time.process_time() - cpu
+        _log.info("Planned %s in %.2f s (%.2f s of CPU time)", how, elapsed, cpu)
         xgraph = graph.quantum_only_xgraph
         quanta = []
         for quantum_id in networkx.lexicographical_topological_sort(xgraph, key=str):
@@ -196,9 +205,15 @@ class QuantumWorker:
             return {"ok": False, "error": "init before plan: no job"}
         self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
         if self.planned is not None:
+            start, cpu = time.monotonic(), time.process_time()
             planned, self.planned = self.planned, None
             self.butler = self.planner.initialize(planned)
             self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+            _log.info(
+                "Initialised the run in %.2f s (%.2f s of CPU time)",
+                time.monotonic() - start,
+                time.process_time() - cpu,
+            )
         return {"ok": True}
 
     def _do_open(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +237,7 @@ class QuantumWorker:
         if self.graph is None or not self.job:
             return {"ok": False, "error": "run before open: no job"}
         quantum_id = uuid.UUID(request["id"])
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         node = self.graph.quantum_only_xgraph.nodes[quantum_id]
         try:
             quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
@@ -230,8 +245,13 @@ class QuantumWorker:
             self._executor().execute(task_node, quantum, quantum_id=quantum_id)
         except Exception as e:
             _log.exception("Quantum %s (%s@%s) failed", quantum_id, node["task_label"], node["data_id"])
-            return {"ok": False, "error": f"{type(e).__name__}: {e}", "start": start, "end": time.time()}
-        return {"ok": True, "start": start, "end": time.time()}
+            error = f"{type(e).__name__}: {e}"
+            return {"ok": False, "error": error, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+        return {"ok": True, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+
+    @staticmethod
+    def _cpu(since: float) -> float:
+        return round(time.process_time() - since, 4)
 
     def _do_close(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
@@ -309,6 +329,12 @@ def main() -> None:
     """
     if len(sys.argv) == 3 and sys.argv[1] == "--parent":
         die_with_parent(int(sys.argv[2]))
+    # Log as ``pipetask --long-log`` does (the OCPS's jobs all pass it), from the start: a
+    # worker that never plans a job still writes its quanta's lines to the job's log.
+    CliLog.initLog(longlog=True)
+    # Workers are the parallelism: no implicit threads in numpy's libraries (as ``pipetask -j N``
+    # does), so two workers on two cores do not fight over them.
+    disable_implicit_threading()
     import_pipeline_tasks()
     scan_distributions_once()
     replies = os.fdopen(os.dup(1), "w", buffering=1)

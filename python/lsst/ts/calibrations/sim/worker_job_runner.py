@@ -68,6 +68,8 @@ class _Quantum:
     status: str = "pending"  # pending, running, succeeded, failed, lost, blocked
     error: str = ""
     worker: int | None = None
+    times: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The worker's ``start`` and ``end`` (POSIX seconds) and ``cpu`` (seconds)."""
 
     @property
     def name(self) -> str:
@@ -81,6 +83,7 @@ class _Quantum:
             item["error"] = self.error
         if self.worker is not None:
             item["worker"] = self.worker
+        item.update(self.times)
         return item
 
 
@@ -106,6 +109,9 @@ class WorkerJobRunner:
         self.pool = pool
         self.repo = repo
         self.log = log
+        self.plan_with_pipetask = False
+        """Plan every job by running ``pipetask`` in the worker (the way before
+        in-process planning; for comparisons)."""
         self._kill_after: list[int] = []
 
     def inject_worker_death(self, count: int, after_quanta: int) -> None:
@@ -155,7 +161,10 @@ class WorkerJobRunner:
             await asyncio.gather(*(w.request("log", path=log_path) for w in workers))
             graph = str(job.job_dir / "graph.qg")
             plan = await workers[0].request(
-                "plan", args=[*pipetask_args, "--init-only", "--save-qgraph", graph], graph=graph
+                "plan",
+                args=[*pipetask_args, "--init-only", "--save-qgraph", graph],
+                graph=graph,
+                pipetask=self.plan_with_pipetask,
             )
             if not plan["ok"]:
                 job.finish(
@@ -274,6 +283,7 @@ class WorkerJobRunner:
                     finished += 1
                     if job.workers is not None:
                         job.workers[index]["quanta"] += 1
+                    q.times = {key: reply[key] for key in ("start", "end", "cpu") if key in reply}
                     if "start" in reply:
                         first_start = min(first_start or reply["start"], reply["start"])
                         last_end = max(last_end or reply["end"], reply["end"])
