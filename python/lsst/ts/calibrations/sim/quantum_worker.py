@@ -54,7 +54,9 @@ Requests (``op``) and replies:
     when the run exists.
 ``run`` (``id``)
     Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
-    ``pipetask run`` does, one at a time). Reply ``{"ok": true}`` or
+    ``pipetask run`` does, one at a time), its outputs written through
+    `~lsst.ts.calibrations.sim.quantum_worker_butler.QuantumWorkerButler`
+    (files written holding no registry lock, so workers write at once). Reply ``{"ok": true}`` or
     ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log),
     with the quantum's ``start`` and ``end`` (POSIX seconds) and ``cpu``
     (seconds of this process's CPU time).
@@ -100,6 +102,7 @@ from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
 from lsst.utils.threads import disable_implicit_threading
 
 from ..cp.pipeline_paths import PipelinePaths
+from .quantum_worker_butler import QuantumWorkerButler
 from .quantum_worker_planner import PlannedJob, QuantumWorkerPlanner
 
 _log = logging.getLogger("lsst.ts.calibrations.sim.quantum_worker")
@@ -208,7 +211,7 @@ class QuantumWorker:
             start, cpu = time.monotonic(), time.process_time()
             planned, self.planned = self.planned, None
             self.butler = self.planner.initialize(planned)
-            self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+            self.executor = self._make_executor(self.butler)
             _log.info(
                 "Initialised the run in %.2f s (%.2f s of CPU time)",
                 time.monotonic() - start,
@@ -230,8 +233,13 @@ class QuantumWorker:
             base = self.planner.butler(self.job["repo"])
             self.butler = base.clone(collections=[self.job["output"]], run=self.job["outputRun"])
             base.close()
-            self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+            self.executor = self._make_executor(self.butler)
         return self.executor
+
+    @staticmethod
+    def _make_executor(butler: Butler) -> SingleQuantumExecutor:
+        """pipe_base's executor, writing outputs through `QuantumWorkerButler` (no lock held on files)."""
+        return SingleQuantumExecutor(butler=QuantumWorkerButler(butler), task_factory=TaskFactory())
 
     def _do_run(self, request: dict[str, Any]) -> dict[str, Any]:
         if self.graph is None or not self.job:
