@@ -32,6 +32,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 import psutil
 import pytest
@@ -44,6 +45,7 @@ from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.quantum_worker_planner import QuantumWorkerPlanner
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
 # Workers import the middleware once (several seconds on a loaded machine); jobs are small.
@@ -336,3 +338,52 @@ def test_killed_ocps_leaves_no_worker(tmp_path: Path) -> None:
     while alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(worker_pid)
+
+
+@pytest.mark.parametrize(
+    ("extra", "in_process"),
+    [
+        ((), True),
+        (("--skip-existing-in", "u/earlier", "--clobber-outputs"), True),
+        (("--replace-run",), False),
+        (("--show", "graph"), False),
+    ],
+)
+def test_planner_builds_in_process_unless_an_option_needs_pipetask(
+    extra: tuple[str, ...], in_process: bool
+) -> None:
+    """pipetask's own parser reads the job's arguments; options the in-process build lacks fall back."""
+    args = [
+        "--long-log",
+        "run",
+        "-p",
+        "pipeline.yaml",
+        "-b",
+        "repo",
+        "-o",
+        "u/ocps/x",
+        "--output-run",
+        "u/ocps/x/run",
+        "-i",
+        "LSSTComCam/raw/all",
+        "-c",
+        "isr:doDefect=False",
+        "-d",
+        "instrument='LSSTComCam'",
+        "--init-only",
+        "--save-qgraph",
+        "graph.qg",
+        *extra,
+    ]
+    options = QuantumWorkerPlanner.parse(args)
+    assert options["output_run"] == "u/ocps/x/run"
+    assert [(a.label, a.value) for a in options["pipeline_actions"]] == [("isr", "doDefect=False")]
+    assert QuantumWorkerPlanner.supports(options) is in_process
+
+
+def test_planner_refuses_what_pipetask_refuses() -> None:
+    """A bad option or another pipetask command is refused with click's message."""
+    with pytest.raises(click.UsageError, match="--no-such-option"):
+        QuantumWorkerPlanner.parse(["run", "-b", "repo", "--no-such-option"])
+    with pytest.raises(click.UsageError, match="pipetask ... run"):
+        QuantumWorkerPlanner.parse(["qgraph", "-b", "repo"])
