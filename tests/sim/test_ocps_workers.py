@@ -37,7 +37,7 @@ import numpy as np
 import psutil
 import pytest
 import yaml
-from lsst.daf.butler import Butler, CollectionType
+from lsst.daf.butler import Butler, CollectionType, DatasetRef, DatasetType
 
 from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.repo.ingest import ingest_raws
@@ -45,6 +45,7 @@ from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.quantum_worker_butler import QuantumWorkerButler
 from lsst.ts.calibrations.sim.quantum_worker_planner import QuantumWorkerPlanner
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
@@ -387,3 +388,23 @@ def test_planner_refuses_what_pipetask_refuses() -> None:
         QuantumWorkerPlanner.parse(["run", "-b", "repo", "--no-such-option"])
     with pytest.raises(click.UsageError, match="pipetask ... run"):
         QuantumWorkerPlanner.parse(["qgraph", "-b", "repo"])
+
+
+def test_worker_butler_write_that_fails_leaves_no_dataset(repo: Path) -> None:
+    """A worker's put registers before writing the file; a failed write takes the registration back."""
+    with Butler.from_config(str(repo), writeable=True) as butler:
+        run = "u/test/worker_butler"
+        butler.collections.register(run)
+        dataset_type = DatasetType(
+            "workerButlerProbe", ("instrument", "detector"), "StructuredDataDict", universe=butler.dimensions
+        )
+        butler.registry.registerDatasetType(dataset_type)
+        data_id = butler.registry.expandDataId(instrument="LSSTComCam", detector=DETECTORS[0])
+        ref = DatasetRef(dataset_type, data_id, run=run)
+        writer = QuantumWorkerButler(butler)
+        with pytest.raises(Exception):  # noqa: B017 - whatever the datastore raises for a wrong type
+            writer.put(object(), ref)
+        assert butler.query_datasets(dataset_type, collections=run, explain=False) == []
+        assert writer.put({"level": 1.5}, ref) == ref
+        assert butler.get(ref) == {"level": 1.5}
+        assert writer.stored(ref)
