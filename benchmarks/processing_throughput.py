@@ -46,6 +46,12 @@ the same for both backends):
 - at once: the quanta's summed run times (pipe_base's "took") over the
   processing time, the number of quanta running at once on average.
 
+For the workers backend, from the workers' own times per quantum (the job
+record's ``quanta``): the CPU time per quantum, the quanta's summed CPU
+time, and the share of the processing time during which every worker was
+running a quantum (the concurrency a quiet machine would turn into
+speed-up).
+
 It prints the medians side by side, the speed-up of the processing from 1
 to 2 workers, and the load average (1 min) before and after each job: the
 machine is shared.
