@@ -46,6 +46,12 @@ the same for both backends):
 - at once: the quanta's summed run times (pipe_base's "took") over the
   processing time, the number of quanta running at once on average.
 
+For the workers backend, from the workers' own times per quantum (the job
+record's ``quanta``): the CPU time per quantum, the quanta's summed CPU
+time, and the share of the processing time during which every worker was
+running a quantum (the concurrency a quiet machine would turn into
+speed-up).
+
 It prints the medians side by side, the speed-up of the processing from 1
 to 2 workers, and the load average (1 min) before and after each job: the
 machine is shared.
@@ -137,6 +143,33 @@ def quantum_times(log_file: Path) -> tuple[float, float, int, float]:
     return min(starts), max(ends), len(ends), busy
 
 
+def worker_concurrency(quanta: list[dict[str, Any]]) -> dict[str, float]:
+    """From the workers' own times per quantum: CPU time per quantum and the share of time all were busy.
+
+    Returns an empty dict for a backend that does not report them (``pipetask``).
+    """
+    timed = [q for q in quanta if "start" in q and "end" in q and "cpu" in q]
+    if not timed:
+        return {}
+    events = sorted([(q["start"], 1) for q in timed] + [(q["end"], -1) for q in timed])
+    workers = len({q["worker"] for q in timed})
+    span = events[-1][0] - events[0][0]
+    running, all_busy, previous = 0, 0.0, events[0][0]
+    for when, step in events:
+        if running >= workers:
+            all_busy += when - previous
+        running, previous = running + step, when
+    cpu = [q["cpu"] for q in timed]
+    wall = [q["end"] - q["start"] for q in timed]
+    return {
+        "cpu_per_quantum": statistics.median(cpu),
+        "cpu_total": sum(cpu),
+        "wall_per_quantum": statistics.median(wall),
+        "all_busy": all_busy / span if span > 0 else 0.0,
+        "workers_used": workers,
+    }
+
+
 async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> dict[str, Any]:
     """Submit one job and time it; raise if it does not complete."""
     results: asyncio.Queue[Any] = asyncio.Queue()
@@ -165,7 +198,8 @@ async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> d
     if data.exit_code != 0:
         raise RuntimeError(f"job {job_id} failed: {record['message']}")
     first, last, quanta, busy = await asyncio.to_thread(quantum_times, Path(record["logFile"]))
-    return {
+    concurrency = worker_concurrency(csc.jobs[job_id].record().get("quanta") or [])
+    return concurrency | {
         "job": job_id,
         "quanta": quanta,
         "wall": received - sent,
@@ -265,6 +299,16 @@ def report(results: dict[str, Any]) -> None:
         f"(medians of {max(len(v) for v in jobs.values())} jobs each; load average 1 min during the runs: "
         f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
     )
+    for name, items in jobs.items():
+        if items and "cpu_per_quantum" in items[0]:
+            cpu = statistics.median(item["cpu_per_quantum"] for item in items)
+            wall = statistics.median(item["wall_per_quantum"] for item in items)
+            total = statistics.median(item["cpu_total"] for item in items)
+            both = statistics.median(item["all_busy"] for item in items)
+            print(
+                f"{name}: per quantum {cpu:.3f} s CPU in {wall:.3f} s wall (median); quanta's CPU "
+                f"{total:.1f} s per job; all workers busy {100 * both:.0f}% of the processing time"
+            )
     if "workers:1" in medians and "workers:2" in medians:
         # Each round's own ratio too: the load of a shared machine drifts between rounds.
         rounds = [

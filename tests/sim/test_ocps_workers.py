@@ -32,10 +32,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
+import psutil
 import pytest
 import yaml
-from lsst.daf.butler import Butler, CollectionType
+from lsst.daf.butler import Butler, CollectionType, DatasetRef, DatasetType
 
 from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.repo.ingest import ingest_raws
@@ -43,6 +45,8 @@ from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.quantum_worker_butler import QuantumWorkerButler
+from lsst.ts.calibrations.sim.quantum_worker_planner import QuantumWorkerPlanner
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
 # Workers import the middleware once (several seconds on a loaded machine); jobs are small.
@@ -216,19 +220,34 @@ async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: C
     assert len({w["pid"] for w in again["workers"]}) == 2
 
 
-async def test_close_leaves_no_worker(repo: Path, tmp_path: Path) -> None:
-    """Closing the OCPS ends its warm workers too."""
+def worker_children() -> list[psutil.Process]:
+    """The quantum worker processes this process started."""
+    return [
+        child
+        for child in psutil.Process().children(recursive=True)
+        if "lsst.ts.calibrations.sim.quantum_worker" in " ".join(child.cmdline())
+    ]
+
+
+async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, tmp_path: Path) -> None:
+    """No worker before the first job; its acquire warms max_processes; closing the OCPS ends them."""
     csc = OcpsCsc(repo, jobs_root=tmp_path / "jobs", index=next(_indices), max_processes=2)
     assert csc.execution_backend == "workers"  # the default
     await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
     assert csc.worker_pool is not None
-    workers = await asyncio.wait_for(csc.worker_pool.acquire(2), JOB_TIMEOUT)
-    pids = [w.pid for w in workers]
+    assert worker_children() == []  # an OCPS that runs no job pays no imports
+    workers = await asyncio.wait_for(csc.worker_pool.acquire(1), JOB_TIMEOUT)
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while not csc.worker_pool.idle and time.monotonic() < deadline:  # the second one, for later jobs
+        await asyncio.sleep(0.05)
+    pids = [w.pid for w in [*workers, *csc.worker_pool.idle]]
+    assert len(set(pids)) == 2
     for worker in workers:
         csc.worker_pool.release_one(worker)
     assert all(pid is not None and alive(pid) for pid in pids)
     await csc.close()
     assert not any(alive(pid) for pid in pids if pid is not None)
+    assert worker_children() == []
 
 
 def test_bad_backend_is_refused(repo: Path) -> None:
@@ -320,3 +339,72 @@ def test_killed_ocps_leaves_no_worker(tmp_path: Path) -> None:
     while alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(worker_pid)
+
+
+@pytest.mark.parametrize(
+    ("extra", "in_process"),
+    [
+        ((), True),
+        (("--skip-existing-in", "u/earlier", "--clobber-outputs"), True),
+        (("--replace-run",), False),
+        (("--show", "graph"), False),
+    ],
+)
+def test_planner_builds_in_process_unless_an_option_needs_pipetask(
+    extra: tuple[str, ...], in_process: bool
+) -> None:
+    """pipetask's own parser reads the job's arguments; options the in-process build lacks fall back."""
+    args = [
+        "--long-log",
+        "run",
+        "-p",
+        "pipeline.yaml",
+        "-b",
+        "repo",
+        "-o",
+        "u/ocps/x",
+        "--output-run",
+        "u/ocps/x/run",
+        "-i",
+        "LSSTComCam/raw/all",
+        "-c",
+        "isr:doDefect=False",
+        "-d",
+        "instrument='LSSTComCam'",
+        "--init-only",
+        "--save-qgraph",
+        "graph.qg",
+        *extra,
+    ]
+    options = QuantumWorkerPlanner.parse(args)
+    assert options["output_run"] == "u/ocps/x/run"
+    assert [(a.label, a.value) for a in options["pipeline_actions"]] == [("isr", "doDefect=False")]
+    assert QuantumWorkerPlanner.supports(options) is in_process
+
+
+def test_planner_refuses_what_pipetask_refuses() -> None:
+    """A bad option or another pipetask command is refused with click's message."""
+    with pytest.raises(click.UsageError, match="--no-such-option"):
+        QuantumWorkerPlanner.parse(["run", "-b", "repo", "--no-such-option"])
+    with pytest.raises(click.UsageError, match="pipetask ... run"):
+        QuantumWorkerPlanner.parse(["qgraph", "-b", "repo"])
+
+
+def test_worker_butler_write_that_fails_leaves_no_dataset(repo: Path) -> None:
+    """A worker's put registers before writing the file; a failed write takes the registration back."""
+    with Butler.from_config(str(repo), writeable=True) as butler:
+        run = "u/test/worker_butler"
+        butler.collections.register(run)
+        dataset_type = DatasetType(
+            "workerButlerProbe", ("instrument", "detector"), "StructuredDataDict", universe=butler.dimensions
+        )
+        butler.registry.registerDatasetType(dataset_type)
+        data_id = butler.registry.expandDataId(instrument="LSSTComCam", detector=DETECTORS[0])
+        ref = DatasetRef(dataset_type, data_id, run=run)
+        writer = QuantumWorkerButler(butler)
+        with pytest.raises(Exception):  # noqa: B017 - whatever the datastore raises for a wrong type
+            writer.put(object(), ref)
+        assert butler.query_datasets(dataset_type, collections=run, explain=False) == []
+        assert writer.put({"level": 1.5}, ref) == ref
+        assert butler.get(ref) == {"level": 1.5}
+        assert writer.stored(ref)

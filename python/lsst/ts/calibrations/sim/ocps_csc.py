@@ -323,7 +323,6 @@ class OcpsCsc(BaseCsc):
                 max_idle=self.max_processes,
                 log=self.log,
             )
-            self.worker_pool.prestart(self.max_processes)
             self.worker_runner = WorkerJobRunner(self.worker_pool, self.repo, self.log)
         await super().start()
 

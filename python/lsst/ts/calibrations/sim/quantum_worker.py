@@ -32,20 +32,34 @@ serves job after job.
 
 Requests (``op``) and replies:
 
-``plan`` (``args``, ``graph``)
-    Run ``pipetask`` in this process with ``args`` (``--long-log run ...
-    --init-only --save-qgraph GRAPH``): build and save the quantum graph,
-    make the output collections, register dataset types, write init outputs,
-    configs and package versions, exactly as ``pipetask run`` does before
-    its first quantum. Reply ``{"ok": true, "quanta": [...]}`` with, in a
-    topological order, each quantum's ``id``, ``label``, ``dataId`` and
-    ``upstream`` ids, or ``{"ok": false, "error": "..."}``.
+``plan`` (``args``, ``graph``, optional ``pipetask``)
+    Plan a job from its ``pipetask`` arguments (``--long-log run ...
+    --init-only --save-qgraph GRAPH``): build the quantum graph in this
+    process on the repository's butler kept open between jobs, save it to
+    GRAPH and keep it for execution
+    (`~lsst.ts.calibrations.sim.quantum_worker_planner.QuantumWorkerPlanner`;
+    options it does not reproduce, or ``pipetask: true``, make it run
+    ``pipetask`` itself in process, which also initialises the run). Reply ``{"ok": true,
+    "quanta": [...]}`` with, in a topological order, each quantum's
+    ``id``, ``label``, ``dataId`` and ``upstream`` ids, or ``{"ok": false,
+    "error": "..."}``.
+``init`` (``repo``, ``graph``, ``output``, ``outputRun``)
+    After ``plan``, in the same worker: make the output collections,
+    register dataset types, write init outputs, configs and package
+    versions, exactly as ``pipetask run`` does before its first quantum,
+    and get ready to run quanta of the planned graph.
 ``open`` (``repo``, ``graph``, ``output``, ``outputRun``)
-    Read the saved graph and make a writeable butler on the output run.
+    Read the saved graph (the other workers, while the planning one runs
+    ``init``); the butler on the output run is made at the first ``run``,
+    when the run exists.
 ``run`` (``id``)
     Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
-    ``pipetask run`` does, one at a time). Reply ``{"ok": true}`` or
-    ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log).
+    ``pipetask run`` does, one at a time), its outputs written through
+    `~lsst.ts.calibrations.sim.quantum_worker_butler.QuantumWorkerButler`
+    (files written holding no registry lock, so workers write at once). Reply ``{"ok": true}`` or
+    ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log),
+    with the quantum's ``start`` and ``end`` (POSIX seconds) and ``cpu``
+    (seconds of this process's CPU time).
 ``close``
     Forget the job (graph and butler); the process waits for the next.
 ``log`` (``path``)
@@ -81,11 +95,15 @@ import lsst.utils.packages
 import networkx
 from lsst.ctrl.mpexec.cli.pipetask import cli as pipetask_cli
 from lsst.daf.butler import Butler
+from lsst.daf.butler.cli.cliLog import CliLog
 from lsst.pipe.base import TaskFactory
 from lsst.pipe.base.quantum_graph import PredictedQuantumGraph
 from lsst.pipe.base.single_quantum_executor import SingleQuantumExecutor
+from lsst.utils.threads import disable_implicit_threading
 
 from ..cp.pipeline_paths import PipelinePaths
+from .quantum_worker_butler import QuantumWorkerButler
+from .quantum_worker_planner import PlannedJob, QuantumWorkerPlanner
 
 _log = logging.getLogger("lsst.ts.calibrations.sim.quantum_worker")
 
@@ -104,8 +122,10 @@ class QuantumWorker:
     def __init__(self, requests: IO[str], replies: IO[str]) -> None:
         self.requests = requests
         self.replies = replies
+        self.planner = QuantumWorkerPlanner()
+        self.planned: PlannedJob | None = None
         self.graph: PredictedQuantumGraph | None = None
-        self.butlers: dict[str, Butler] = {}
+        self.job: dict[str, str] = {}
         self.butler: Butler | None = None
         self.executor: SingleQuantumExecutor | None = None
 
@@ -150,13 +170,24 @@ class QuantumWorker:
         return {"ok": True}
 
     def _do_plan(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._close_job()
         args = list(request["args"])
-        try:
-            pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
-        except SystemExit as e:
-            if e.code not in (0, None):
-                return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
-        graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        start, cpu = time.monotonic(), time.process_time()
+        self.planned = None if request.get("pipetask") else self.planner.plan(args)
+        if self.planned is not None:
+            graph = self.planned.graph
+            how = "in process"
+        else:
+            how = "by pipetask in process (with the run's initialisation)"
+            try:
+                pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
+            except SystemExit as e:
+                if e.code not in (0, None):
+                    return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
+            graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
+        self.graph = graph
+        elapsed, cpu = time.monotonic() - start, time.process_time() - cpu
+        _log.info("Planned %s in %.2f s (%.2f s of CPU time)", how, elapsed, cpu)
         xgraph = graph.quantum_only_xgraph
         quanta = []
         for quantum_id in networkx.lexicographical_topological_sort(xgraph, key=str):
@@ -172,41 +203,75 @@ class QuantumWorker:
             )
         return {"ok": True, "quanta": quanta}
 
+    def _do_init(self, request: dict[str, Any]) -> dict[str, Any]:
+        if self.graph is None:
+            return {"ok": False, "error": "init before plan: no job"}
+        self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
+        if self.planned is not None:
+            start, cpu = time.monotonic(), time.process_time()
+            planned, self.planned = self.planned, None
+            self.butler = self.planner.initialize(planned)
+            self.executor = self._make_executor(self.butler)
+            _log.info(
+                "Initialised the run in %.2f s (%.2f s of CPU time)",
+                time.monotonic() - start,
+                time.process_time() - cpu,
+            )
+        return {"ok": True}
+
     def _do_open(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
         self.graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
-        # One connection per repository for the worker's life; each job gets a clone of it
-        # with its own collections and run (the registry refreshed: the run is new).
-        repo = request["repo"]
-        if repo not in self.butlers:
-            self.butlers[repo] = Butler.from_config(repo, writeable=True)
-        base = self.butlers[repo]
-        base.registry.refresh()
-        self.butler = base.clone(collections=[request["output"]], run=request["outputRun"])
-        self.executor = SingleQuantumExecutor(butler=self.butler, task_factory=TaskFactory())
+        self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
         return {"ok": True}
 
+    def _executor(self) -> SingleQuantumExecutor:
+        """The job's executor; made at the first quantum, when the output run exists."""
+        if self.executor is None:
+            # One connection per repository for the worker's life; each job gets a clone of it
+            # with its own collections and run (the registry refreshed: the run is new).
+            base = self.planner.butler(self.job["repo"])
+            self.butler = base.clone(collections=[self.job["output"]], run=self.job["outputRun"])
+            base.close()
+            self.executor = self._make_executor(self.butler)
+        return self.executor
+
+    @staticmethod
+    def _make_executor(butler: Butler) -> SingleQuantumExecutor:
+        """pipe_base's executor, writing outputs through `QuantumWorkerButler` (no lock held on files)."""
+        return SingleQuantumExecutor(butler=QuantumWorkerButler(butler), task_factory=TaskFactory())
+
     def _do_run(self, request: dict[str, Any]) -> dict[str, Any]:
-        if self.graph is None or self.executor is None:
+        if self.graph is None or not self.job:
             return {"ok": False, "error": "run before open: no job"}
         quantum_id = uuid.UUID(request["id"])
-        start = time.time()
+        start, cpu = time.time(), time.process_time()
         node = self.graph.quantum_only_xgraph.nodes[quantum_id]
         try:
             quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
             task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
-            self.executor.execute(task_node, quantum, quantum_id=quantum_id)
+            self._executor().execute(task_node, quantum, quantum_id=quantum_id)
         except Exception as e:
             _log.exception("Quantum %s (%s@%s) failed", quantum_id, node["task_label"], node["data_id"])
-            return {"ok": False, "error": f"{type(e).__name__}: {e}", "start": start, "end": time.time()}
-        return {"ok": True, "start": start, "end": time.time()}
+            error = f"{type(e).__name__}: {e}"
+            return {"ok": False, "error": error, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+        return {"ok": True, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+
+    @staticmethod
+    def _cpu(since: float) -> float:
+        return round(time.process_time() - since, 4)
 
     def _do_close(self, request: dict[str, Any]) -> dict[str, Any]:
         self._close_job()
         return {"ok": True}
 
     def _close_job(self) -> None:
-        self.graph = self.butler = self.executor = None
+        if self.planned is not None:
+            self.planned.butler.close()
+        if self.butler is not None:
+            self.butler.close()
+        self.planned = self.graph = self.butler = self.executor = None
+        self.job = {}
 
 
 def _plain(value: Any) -> Any:
@@ -272,6 +337,12 @@ def main() -> None:
     """
     if len(sys.argv) == 3 and sys.argv[1] == "--parent":
         die_with_parent(int(sys.argv[2]))
+    # Log as ``pipetask --long-log`` does (the OCPS's jobs all pass it), from the start: a
+    # worker that never plans a job still writes its quanta's lines to the job's log.
+    CliLog.initLog(longlog=True)
+    # Workers are the parallelism: no implicit threads in numpy's libraries (as ``pipetask -j N``
+    # does), so two workers on two cores do not fight over them.
+    disable_implicit_threading()
     import_pipeline_tasks()
     scan_distributions_once()
     replies = os.fdopen(os.dup(1), "w", buffering=1)

@@ -23,11 +23,13 @@
 
 1. Takes ``processes`` warm workers from the pool and points their logs at
    the job's ``ocps.log``.
-2. The first worker plans the job: ``pipetask run ... --init-only
-   --save-qgraph <job dir>/graph.qg`` in its own process (the options and
-   their checks are pipetask's own), which makes the collections and writes
-   the init outputs; its reply lists the quanta with their dependencies.
-3. Every worker opens the graph and a butler on the output run; the runner
+2. The first worker plans the job from its ``pipetask run ... --init-only
+   --save-qgraph <job dir>/graph.qg`` arguments (the options and their
+   checks are pipetask's own), building the graph in process on a butler
+   it keeps open between jobs; its reply lists the quanta with their
+   dependencies.
+3. The first worker makes the collections and writes the init outputs
+   while the others read the saved graph; then the runner
    hands out quanta whose inputs are done, one at a time, each worker
    preferring the detectors of its shard (detector ``k``-th in sorted order
    goes to worker ``k mod N``), then quanta of no detector (per exposure, per
@@ -66,6 +68,8 @@ class _Quantum:
     status: str = "pending"  # pending, running, succeeded, failed, lost, blocked
     error: str = ""
     worker: int | None = None
+    times: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The worker's ``start`` and ``end`` (POSIX seconds) and ``cpu`` (seconds)."""
 
     @property
     def name(self) -> str:
@@ -79,6 +83,7 @@ class _Quantum:
             item["error"] = self.error
         if self.worker is not None:
             item["worker"] = self.worker
+        item.update(self.times)
         return item
 
 
@@ -104,6 +109,9 @@ class WorkerJobRunner:
         self.pool = pool
         self.repo = repo
         self.log = log
+        self.plan_with_pipetask = False
+        """Plan every job by running ``pipetask`` in the worker (the way before
+        in-process planning; for comparisons)."""
         self._kill_after: list[int] = []
 
     def inject_worker_death(self, count: int, after_quanta: int) -> None:
@@ -153,7 +161,10 @@ class WorkerJobRunner:
             await asyncio.gather(*(w.request("log", path=log_path) for w in workers))
             graph = str(job.job_dir / "graph.qg")
             plan = await workers[0].request(
-                "plan", args=[*pipetask_args, "--init-only", "--save-qgraph", graph], graph=graph
+                "plan",
+                args=[*pipetask_args, "--init-only", "--save-qgraph", graph],
+                graph=graph,
+                pipetask=self.plan_with_pipetask,
             )
             if not plan["ok"]:
                 job.finish(
@@ -162,21 +173,15 @@ class WorkerJobRunner:
                 )
                 return
             quanta = [_Quantum(q["id"], q["label"], q["dataId"], q["upstream"]) for q in plan["quanta"]]
+            where = dict(repo=self.repo, graph=graph, output=job.output_collection, outputRun=job.output_run)
+            # The planning worker initialises the run while the others read the saved graph.
             opened = await asyncio.gather(
-                *(
-                    w.request(
-                        "open",
-                        repo=self.repo,
-                        graph=graph,
-                        output=job.output_collection,
-                        outputRun=job.output_run,
-                    )
-                    for w in workers
-                )
+                workers[0].request("init", **where), *(w.request("open", **where) for w in workers[1:])
             )
-            for reply in opened:
+            for index, reply in enumerate(opened):
                 if not reply["ok"]:
-                    job.finish(OcpsJobPhase.ERROR, f"a worker could not open the job: {reply['error']}")
+                    what = "initialise the job's run" if index == 0 else "open the job"
+                    job.finish(OcpsJobPhase.ERROR, f"a worker could not {what}: {reply['error']}")
                     return
             await self._schedule(job, workers, quanta, kill_after)
         except QuantumWorkerDiedError as e:
@@ -278,6 +283,7 @@ class WorkerJobRunner:
                     finished += 1
                     if job.workers is not None:
                         job.workers[index]["quanta"] += 1
+                    q.times = {key: reply[key] for key in ("start", "end", "cpu") if key in reply}
                     if "start" in reply:
                         first_start = min(first_start or reply["start"], reply["start"])
                         last_end = max(last_end or reply["end"], reply["end"])
