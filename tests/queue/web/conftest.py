@@ -27,6 +27,7 @@ import typing
 from collections.abc import AsyncIterator
 
 import pytest
+import pytest_asyncio
 from panel_harness import STD_TIMEOUT, TOKEN, PanelHarness, panel_harness
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -47,24 +48,39 @@ async def token_harness(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
         yield h
 
 
-@pytest.fixture
-async def browser_page() -> AsyncIterator[typing.Any]:
-    """A page of headless Debian chromium (Playwright's own browser is not used).
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def browser() -> AsyncIterator[typing.Any]:
+    """Headless Debian chromium (Playwright's own browser is not used), one per test module.
 
-    The test fails if the page raises a JavaScript error.
+    Starting chromium and Playwright's driver takes seconds; each test gets a
+    context of its own (`browser_page`), so tests share no cookies, storage
+    or pages. A module that requests it runs its tests in the module's event
+    loop (``pytestmark = pytest.mark.asyncio(loop_scope="module")``).
     """
     from playwright.async_api import async_playwright, expect
 
     expect.set_options(timeout=STD_TIMEOUT * 1000)
-    errors: list[str] = []
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         try:
-            context = await browser.new_context(viewport={"width": 1500, "height": 1000})
-            page = await context.new_page()
-            page.set_default_timeout(STD_TIMEOUT * 1000)
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            yield page
+            yield launched
         finally:
-            await browser.close()
+            await launched.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def browser_page(browser: typing.Any) -> AsyncIterator[typing.Any]:
+    """A page in a new context of the module's `browser`, closed after the test.
+
+    The test fails if the page raises a JavaScript error.
+    """
+    errors: list[str] = []
+    context = await browser.new_context(viewport={"width": 1500, "height": 1000})
+    try:
+        page = await context.new_page()
+        page.set_default_timeout(STD_TIMEOUT * 1000)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        yield page
+    finally:
+        await context.close()
     assert not errors, f"JavaScript errors in the page: {errors}"

@@ -22,12 +22,21 @@
 """The queue panel in headless chromium, driven by Playwright: what an
 operator does with LOVE's ScriptQueue panel, against a real ScriptQueue
 running real script processes.
+
+One chromium serves the module (a context of its own per test), so the
+tests and their fixtures run in the module's event loop.
 """
 
+import pathlib
 import typing
+from collections.abc import AsyncIterator
 
-from panel_harness import TOKEN, PanelHarness
+import pytest
+import pytest_asyncio
+from panel_harness import TOKEN, PanelHarness, panel_harness
 from playwright.async_api import Page, expect
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 REPORT = "li.script[data-path='maintel/report.py'] button"
 WAIT = "li.script[data-path='wait.py'] button"
@@ -47,6 +56,20 @@ async def load_script(page: Page, button: str, title: str) -> None:
 async def set_config(page: Page, text: str, status: str) -> None:
     await page.fill("#config-editor", text)
     await expect(page.locator("#validation-status")).to_have_text(status)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def harness(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
+    """A ScriptQueue (ENABLED) and its panel on 127.0.0.1, no token (in the module's loop)."""
+    async with panel_harness(tmp_path) as h:
+        yield h
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def token_harness(tmp_path: pathlib.Path) -> AsyncIterator[PanelHarness]:
+    """A ScriptQueue (ENABLED) and its panel requiring a token (in the module's loop)."""
+    async with panel_harness(tmp_path, token=TOKEN) as h:
+        yield h
 
 
 def finished_item(page: Page, index: int) -> typing.Any:
