@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
+from fixtures.repositories import copy_repository
 from fixtures.timeouts import STD_TIMEOUT, TIMEOUT_FACTOR
 from lsst.ts.calibrations.observatory import (
     CameraExposure,
@@ -39,7 +40,8 @@ from lsst.ts.calibrations.observatory import (
     ComponentNotRunningError,
     RemoteGroup,
 )
-from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
+from lsst.ts.calibrations.repo.registry_database import resolve_registry_db
+from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository, open_repository
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
@@ -47,13 +49,37 @@ TIME_SCALE = 0.02
 DETECTORS = [0, 4]
 
 
-def make_observatory(repo: pathlib.Path, date: str = "2024-10-24") -> SimulatedObservatory:
-    return SimulatedObservatory(repo, time_scale=TIME_SCALE, date=date, seed=2, detectors=DETECTORS)
+_templates: dict[str, pathlib.Path] = {}
 
 
 @pytest.fixture
-async def comcam(tmp_path: pathlib.Path) -> AsyncIterator[ComCam]:
-    async with make_observatory(tmp_path / "repo") as observatory, ComCam() as comcam:
+def repo(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    """Where the test's observatory keeps its repository: a copy of an empty one made once.
+
+    Copying a bootstrapped repository costs a fraction of bootstrapping one.
+    With a PostgreSQL registry (``TS_CALIBRATIONS_REGISTRY_DB``) a copy would
+    share the template's database schema, so the observatory bootstraps a
+    new one instead.
+    """
+    if resolve_registry_db(None) is not None:
+        return tmp_path / "repo"
+    if "sqlite" not in _templates:
+        template = tmp_path_factory.mktemp("comcam_template") / "repo"
+        bootstrap_repository(template, registry_db="").close()
+        _templates["sqlite"] = template
+    return copy_repository(_templates["sqlite"], tmp_path / "repo")
+
+
+def make_observatory(repo: pathlib.Path, date: str = "2024-10-24") -> SimulatedObservatory:
+    """The simulated observatory the tests talk to, without the OCPS (ComCam does not use it)."""
+    return SimulatedObservatory(
+        repo, time_scale=TIME_SCALE, date=date, seed=2, detectors=DETECTORS, ocps=False
+    )
+
+
+@pytest.fixture
+async def comcam(repo: pathlib.Path) -> AsyncIterator[ComCam]:
+    async with make_observatory(repo) as observatory, ComCam() as comcam:
         comcam.observatory = observatory  # type: ignore[attr-defined]
         yield comcam
 
@@ -282,8 +308,7 @@ async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
         await comcam.wait_for_oods(lost, DETECTORS, timeout=limit)
 
 
-async def test_sequence_continues_after_restart(tmp_path: pathlib.Path) -> None:
-    repo = tmp_path / "repo"
+async def test_sequence_continues_after_restart(tmp_path: pathlib.Path, repo: pathlib.Path) -> None:
     async with make_observatory(repo) as observatory, ComCam() as comcam:
         ids = await comcam.take_bias(2)
         await comcam.wait_for_oods(ids, DETECTORS, timeout=STD_TIMEOUT)
@@ -300,9 +325,9 @@ async def test_sequence_continues_after_restart(tmp_path: pathlib.Path) -> None:
         assert await comcam.take_bias(1) == [2024102400004]
 
 
-async def test_day_obs_rollover(tmp_path: pathlib.Path) -> None:
+async def test_day_obs_rollover(repo: pathlib.Path) -> None:
     async with (
-        make_observatory(tmp_path / "repo", date="2022-01-02T11:58:00") as observatory,
+        make_observatory(repo, date="2022-01-02T11:58:00") as observatory,
         ComCam() as comcam,
     ):
         # Two simulated minutes before noon UTC: a margin that a busy machine cannot use up.
