@@ -39,8 +39,9 @@ from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
 @pytest.fixture
 async def observatory(tmp_path: pathlib.Path) -> AsyncIterator[SimulatedObservatory]:
+    """The camera, header service and OODS (the OCPS, with its quantum workers, is not needed)."""
     async with SimulatedObservatory(
-        tmp_path / "repo", time_scale=0.02, date="2024-10-24", seed=5, detectors=[0, 4]
+        tmp_path / "repo", time_scale=0.02, date="2024-10-24", seed=5, detectors=[0, 4], ocps=False
     ) as observatory:
         yield observatory
 
