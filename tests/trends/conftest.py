@@ -31,7 +31,7 @@ from simulated_week import SimulatedWeek, make_week
 
 @pytest.fixture(scope="session")
 def week(tmp_path_factory: pytest.TempPathFactory) -> SimulatedWeek:
-    """A week of the daily default with R22_S00 C10's gain rising 0.5 % a day.
+    """Five nights of the daily default with R22_S00 C10's gain rising 1.5 % a day.
 
     Built in a temporary folder, or in (and reused from) ``$TS_CALIBRATIONS_TRENDS_WEEK``.
     """
