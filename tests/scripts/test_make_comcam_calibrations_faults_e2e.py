@@ -53,7 +53,8 @@ EXECUTABLE = (
 )
 DATE = "2022-11-04"
 CALIB = "LSSTComCam/calib/daily/calib.2022NOV04.1"
-pytestmark = pytest.mark.usefixtures("run_reports")
+# Every test runs the script against an observatory started for it: all are slow.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("run_reports")]
 
 
 @pytest.fixture(autouse=True)
@@ -141,7 +142,6 @@ async def test_failed_ingest_is_left_out_and_the_rest_certified(tmp_path: Path) 
     assert "final state DONE" in output
 
 
-@pytest.mark.slow
 async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
     # The image is reported missing oods_timeout after the OODS last ingested anything.
     code, output, record = await run_simulated(
@@ -156,7 +156,6 @@ async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
     assert f"BIAS {lost}: not ingested: No imageInOODS" in output
 
 
-@pytest.mark.slow
 async def test_processing_failure_of_one_detector_is_left_out(tmp_path: Path) -> None:
     # Image 3 ingests, but its detector 0 cannot be read for processing.
     code, output, record = await run_simulated(
@@ -248,7 +247,6 @@ async def test_reference_calibrations_not_valid_when_the_images_are_taken_are_re
     assert "final state CONFIGURE_FAILED" in output
 
 
-@pytest.mark.slow
 async def test_bias_processing_overlaps_the_darks(tmp_path: Path) -> None:
     # Real timings (time scale 1, the clock starting now), so job and exposure times compare.
     today = datetime.datetime.now(datetime.UTC).date()
