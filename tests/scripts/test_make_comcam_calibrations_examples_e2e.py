@@ -46,6 +46,7 @@ import yaml
 
 from fixtures.repositories import copy_repository
 from fixtures.script_runs import run_script as run_configured
+from fixtures.script_runs import statuses
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -86,11 +87,6 @@ async def run_script(text: str, repo: Path) -> MakeComCamCalibrations:
     config = yaml.safe_load(text) or {}
     config.update(detectors=[0], repo=str(repo), n_processes=1)
     return await run_configured(MakeComCamCalibrations, config, group_id="example")
-
-
-def statuses(script: MakeComCamCalibrations) -> dict[str, str]:
-    assert script.processor is not None
-    return {name: o.status.value for name, o in script.processor.outcomes.items()}
 
 
 async def test_daily_default_external_verification(
