@@ -163,9 +163,6 @@ async def test_run_with_simulated_observatory(
             "nbias=2",
             "--index",
             "31",
-            # The test script takes images only: one OCPS worker to warm up, not one per core.
-            "--ocps-max-processes",
-            "1",
         ]
     )
     stream = io.StringIO()
@@ -220,9 +217,6 @@ async def test_two_simulated_runs_at_once_do_not_mix(tmp_path: pathlib.Path) -> 
             str(index),
             "-p",
             "nbias=3",
-            # No OCPS job runs: one worker to warm up per observatory, not one per core.
-            "--ocps-max-processes",
-            "1",
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
