@@ -42,4 +42,4 @@ import os
 
 os.environ.setdefault("LSST_SAL_TRANSPORT", "local")
 
-pytest_plugins = ["fixtures.timeouts", "fixtures.repositories", "postgres_fixture"]
+pytest_plugins = ["fixtures.timeouts", "fixtures.repositories", "fixtures.script_runs", "postgres_fixture"]

@@ -24,6 +24,7 @@
 """
 
 import argparse
+import concurrent.futures
 import contextlib
 import io
 import itertools
@@ -199,21 +200,28 @@ def run_command(*args: str, timeout: float = PROCESS_TIMEOUT) -> subprocess.Comp
 def test_command_exit_codes(tmp_path: pathlib.Path) -> None:
     config_path = tmp_path / "config.yaml"
     config_path.write_text("wait_time: 0.01\n")
-    result = run_command(str(TEST_SCRIPT), "-c", str(config_path))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "final state DONE" in result.stdout
+    # Four separate commands, each in a DDS domain of its own: run side by side, as they wait
+    # mostly for their DDS start-up.
+    commands = [
+        (str(TEST_SCRIPT), "-c", str(config_path)),
+        (str(TEST_SCRIPT), "-p", "fail_cleanup=true"),
+        (str(TEST_SCRIPT), "-p", "wait_time=-3"),
+        (str(SCRIPTS_DIR / "two_scripts.py"),),
+    ]
+    with concurrent.futures.ThreadPoolExecutor(len(commands)) as pool:
+        done, failed_cleanup, bad_config, two_scripts = pool.map(lambda args: run_command(*args), commands)
 
-    result = run_command(str(TEST_SCRIPT), "-p", "fail_cleanup=true")
-    assert result.returncode == 1
-    assert "final state FAILED" in result.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "final state DONE" in done.stdout
 
-    result = run_command(str(TEST_SCRIPT), "-p", "wait_time=-3")
-    assert result.returncode == 1
-    assert "final state CONFIGURE_FAILED; reason: config(wait_time: -3" in result.stdout
+    assert failed_cleanup.returncode == 1
+    assert "final state FAILED" in failed_cleanup.stdout
 
-    result = run_command(str(SCRIPTS_DIR / "two_scripts.py"))
-    assert result.returncode == 1
-    assert "exactly one concrete BaseScript subclass" in result.stderr
+    assert bad_config.returncode == 1
+    assert "final state CONFIGURE_FAILED; reason: config(wait_time: -3" in bad_config.stdout
+
+    assert two_scripts.returncode == 1
+    assert "exactly one concrete BaseScript subclass" in two_scripts.stderr
 
 
 def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:

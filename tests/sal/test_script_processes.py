@@ -262,6 +262,9 @@ async def test_calibration_script_against_run_comcam_sim(tmp_path: pathlib.Path)
         "0.01",
         "--date",
         "2022-11-04",
+        # The script's jobs run one after the other on one process each: one OCPS worker.
+        "--ocps-max-processes",
+        "1",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
         env=env,

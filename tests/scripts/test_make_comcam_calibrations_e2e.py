@@ -19,7 +19,15 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""MakeComCamCalibrations end to end against the simulated observatory (camera, OODS, OCPS)."""
+"""MakeComCamCalibrations end to end against the simulated observatory (camera, OODS, OCPS).
+
+One observatory (detector 0, reduced geometry, time scale 0.01) serves the
+module; each test certifies into a calibration collection of its own, and
+a test that arms an OCPS fault disarms it at its end. A test that needs
+another sensor model starts its own observatory. The run report is built
+(and checked) by `test_bias_generation_certifies` only; the other runs
+request it (``run_reports``).
+"""
 
 import asyncio
 import itertools
@@ -32,81 +40,81 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import yaml
 
+from fixtures.script_runs import ReportRequest, configure_script, run_script
 from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
+MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+"""The event loop of the module's observatory (and of its in-process bus)."""
+
 DATE = "2022-11-04"
 EXECUTABLE = (
     Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/maintel/make_comcam_calibrations.py"
 )
-_indices = itertools.count(100)
+_collections = itertools.count(1)
 
 
-@pytest.fixture
-async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimulatedObservatory]:
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimulatedObservatory]:
+    """The module's observatory; its clock starts at 18:00 UTC on DATE."""
+    repo = tmp_path_factory.mktemp("comcam_e2e") / "repo"
     async with SimulatedObservatory(
-        tmp_path / "repo", time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
+        repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
     ) as obs:
         yield obs
 
 
-async def configure_script(
-    config: dict[str, Any], stop_at: str = "", pause_at: str = ""
-) -> MakeComCamCalibrations:
-    """Start and configure the script; return it CONFIGURED."""
-    index = next(_indices)
-    script = MakeComCamCalibrations(index=index)
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    data.pauseCheckpoint = pause_at
-    data.stopCheckpoint = stop_at
-    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
-    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
-    return script
-
-
-async def run_script(config: dict[str, Any], stop_at: str = "", pause_at: str = "") -> MakeComCamCalibrations:
-    """Configure and run the script; return it once it has ended."""
-    script = await configure_script(config, stop_at=stop_at, pause_at=pause_at)
-    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
-    return script
+@pytest.fixture(autouse=True)
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own run-record folder."""
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    return tmp_path / "records"
 
 
 def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
+    """A config certifying into a collection of this test's own.
+
+    The validity runs for a week from DATE: the module's clock runs 100
+    times faster than real time, so the images of a later test are taken
+    hours (of simulated time) after 18:00.
+    """
     config: dict[str, Any] = dict(
         repo=str(repo),
         detectors=[0],
         n_processes=1,
         oods_timeout=30,
-        calib_collection="LSSTComCam/calib/daily/calib.2022NOV04.1",
+        calib_collection=f"LSSTComCam/calib/daily/calib.2022NOV04.{next(_collections)}",
         certify_calib_begin_date="2022-11-04",
-        certify_calib_end_date="2022-11-05",
+        certify_calib_end_date="2022-11-11",
     )
     config.update(overrides)
     return config
 
 
 @pytest.mark.slow
-async def test_bias_generation_certifies(observatory: SimulatedObservatory) -> None:
+@MODULE_LOOP
+async def test_bias_generation_verified_and_certified(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
         script_mode="BIAS",
         n_bias=2,
         generate_calibrations=True,
-        do_verify=False,
+        do_verify=True,
     )
-    script = await run_script(config)
+    script = await run_script(MakeComCamCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert len(script.taken["BIAS"]) == 3
     assert script.kept["BIAS"] == script.taken["BIAS"][1:]
     assert script.processor is not None
     outcome = script.processor.outcomes["BIAS"]
+    # Generated, verified internally (the verdict passed), then certified.
+    assert set(outcome.jobs) == {"generate", "verify"}
+    assert outcome.verdict
     assert outcome.status.value == "certified"
     assert outcome.certified_into == config["calib_collection"]
     record = json.loads(Path(script.run_record_path).read_text())  # type: ignore[arg-type]
@@ -142,6 +150,8 @@ def test_schema_fast_without_butler() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
+@MODULE_LOOP
 async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
@@ -152,7 +162,7 @@ async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedOb
         generate_calibrations=True,
         do_verify=False,
     )
-    script = await run_script(config)
+    script = await run_script(MakeComCamCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.processor is not None and script.ocps is not None
     bias, dark = script.processor.outcomes["BIAS"], script.processor.outcomes["DARK"]
@@ -165,13 +175,18 @@ async def test_bias_dark_generation_in_dependency_order(observatory: SimulatedOb
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
+@MODULE_LOOP
 async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> None:
     assert observatory.ocps is not None
-    observatory.ocps.inject_failure(1)
     config = base_config(
         observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
     )
-    script = await run_script(config)
+    observatory.ocps.inject_failure(1)
+    try:
+        script = await run_script(MakeComCamCalibrations, config)
+    finally:
+        observatory.ocps.inject_failure(0)  # the module's next test gets a sound OCPS
     assert script.state.state == ScriptState.FAILED
     assert script.processor is not None
     job_id = script.processor.outcomes["BIAS"].jobs["generate"]
@@ -181,14 +196,16 @@ async def test_failed_job_fails_the_run(observatory: SimulatedObservatory) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
+@MODULE_LOOP
 async def test_certification_conflict(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo, script_mode="BIAS", n_bias=2, generate_calibrations=True, do_verify=False
     )
     # Two runs configured for the same collection and validity range: the second to
     # finish finds the first's certification and fails naming the step.
-    first = await configure_script(config)
-    second = await configure_script(config)
+    first = await configure_script(MakeComCamCalibrations, config)
+    second = await configure_script(MakeComCamCalibrations, config)
     await asyncio.wait_for(first.do_run(None), RUN_TIMEOUT)
     assert first.state.state == ScriptState.DONE, first.state.reason
     await asyncio.wait_for(second.do_run(None), RUN_TIMEOUT)
@@ -198,14 +215,17 @@ async def test_certification_conflict(observatory: SimulatedObservatory) -> None
     assert len(second.taken["BIAS"]) == 3
     # Configured after the first certification, the same config is refused before any image.
     with pytest.raises(Exception, match="already has bias certified"):
-        await configure_script(config)
+        await configure_script(MakeComCamCalibrations, config)
 
 
 @pytest.mark.parametrize(
     "checkpoint", ["Setup instrument.", "Taking 2 darks.", "Data-taking part completed."]
 )
 @pytest.mark.slow
-async def test_stop_at_checkpoint(observatory: SimulatedObservatory, checkpoint: str) -> None:
+@MODULE_LOOP
+async def test_stop_at_checkpoint(
+    observatory: SimulatedObservatory, checkpoint: str, run_reports: list[ReportRequest]
+) -> None:
     config = base_config(
         observatory.repo,
         script_mode="BIAS_DARK",
@@ -215,29 +235,27 @@ async def test_stop_at_checkpoint(observatory: SimulatedObservatory, checkpoint:
         generate_calibrations=True,
         do_verify=False,
     )
-    script = await run_script(config, stop_at=checkpoint.replace(".", r"\."))
+    script = await run_script(MakeComCamCalibrations, config, stop_at=checkpoint.replace(".", r"\."))
     assert script.state.state == ScriptState.STOPPED
     assert script.ocps is not None
     assert script.ocps.running_jobs == []
     assert all(result.exit_code in (0, 255) for result in script.ocps.results.values())
+    assert script.run_record_path is not None and script.run_record_path.exists()
     if checkpoint == "Setup instrument.":
         assert script.taken == {}
+        assert run_reports == []  # nothing produced, no report
     else:
         assert len(script.taken["BIAS"]) == 2
-    assert script.run_record_path is not None and script.run_record_path.exists()
+        # A stopped run that took images gets its report too.
+        assert [request.run_record for request in run_reports] == [script.run_record_path]
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
+@MODULE_LOOP
 async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
     config = dict(repo=str(observatory.repo), detectors=[0], script_mode="BIAS", n_bias=1, do_verify=False)
-    index = next(_indices)
-    script = MakeComCamCalibrations(index=index)
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    data.pauseCheckpoint = r"Taking 2 biases\."
-    await script.do_configure(data)
-    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
+    script = await configure_script(MakeComCamCalibrations, config, pause_at=r"Taking 2 biases\.")
     run_task = asyncio.create_task(script.do_run(None))
     async with asyncio.timeout(STD_TIMEOUT):
         while script.state.state != ScriptState.PAUSED:
@@ -250,22 +268,10 @@ async def test_pause_and_resume(observatory: SimulatedObservatory) -> None:
 
 
 @pytest.mark.slow
-async def test_internal_verification_passes_and_certifies(observatory: SimulatedObservatory) -> None:
-    config = base_config(observatory.repo, script_mode="BIAS", n_bias=3, generate_calibrations=True)
-    script = await run_script(config)
-    assert script.state.state == ScriptState.DONE, script.state.reason
-    assert script.processor is not None
-    outcome = script.processor.outcomes["BIAS"]
-    assert set(outcome.jobs) == {"generate", "verify"}
-    assert outcome.status.value == "certified"
-    assert outcome.verdict
-
-
-@pytest.mark.slow
-async def test_verification_failure_blocks_certification(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+@pytest.mark.usefixtures("run_reports")
+@pytest.mark.asyncio(loop_scope="function")
+async def test_verification_failure_blocks_certification(tmp_path: Path) -> None:
+    # A noisy sensor: an observatory of its own, on an event loop (and so an in-process bus) of its own.
     async with SimulatedObservatory(
         tmp_path / "repo",
         time_scale=0.01,
@@ -284,7 +290,7 @@ async def test_verification_failure_blocks_certification(
             generate_calibrations=True,
             number_verification_tests_threshold_bias=1,
         )
-        script = await run_script(config)
+        script = await run_script(MakeComCamCalibrations, config)
     assert script.state.state == ScriptState.FAILED
     assert script.processor is not None
     bias, dark = script.processor.outcomes["BIAS"], script.processor.outcomes["DARK"]

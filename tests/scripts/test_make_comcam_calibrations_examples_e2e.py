@@ -25,12 +25,15 @@ The observatory (detector 0, reduced geometry, time scale 0.01) is shared
 by the module; its repository is a copy of the session's
 ``reference_repository`` (reference calibrations in ``LSSTComCam/calib``);
 each example certifies into its own ``calib_collection``. Each example
-keeps its structure (counts, exposure times, options; typos corrected) and
-sets ``detectors: [0]`` and ``repo``.
+keeps its options and exposure times (typos corrected) and sets
+``detectors: [0]`` and ``repo``; where an example leaves the numbers of
+images at their defaults (20 of each) or asks for many, the run takes the
+fewest that keep what is asserted: ``test_calibration_plan.py`` pins the
+plan each example makes as written (numbers, times, steps, notes). The
+run reports are requested, not built (``run_reports``).
 """
 
 import asyncio
-import itertools
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -42,18 +45,22 @@ import pytest_asyncio
 import yaml
 
 from fixtures.repositories import copy_repository
-from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
+from fixtures.script_runs import run_script as run_configured
+from fixtures.script_runs import statuses
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.slow,
+    pytest.mark.usefixtures("run_reports"),
+]
 
 # The clock runs 100 times faster than real time: starting at 06:00 UTC, the exposures of the
 # tests that fetch certified calibrations by exposure fall in the examples' validity
 # [2022-11-04, 2022-11-05) (those tests come first).
 DATE = "2022-11-04T06:00:00"
-_indices = itertools.count(300)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -79,19 +86,7 @@ async def run_script(text: str, repo: Path) -> MakeComCamCalibrations:
     """Configure with the example's YAML (plus detectors and repo) and run; return the ended script."""
     config = yaml.safe_load(text) or {}
     config.update(detectors=[0], repo=str(repo), n_processes=1)
-    script = MakeComCamCalibrations(index=next(_indices))
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    await asyncio.wait_for(script.do_configure(data), 60)
-    await script.do_setGroupId(type("G", (), {"groupId": "example"})())
-    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
-    return script
-
-
-def statuses(script: MakeComCamCalibrations) -> dict[str, str]:
-    assert script.processor is not None
-    return {name: o.status.value for name, o in script.processor.outcomes.items()}
+    return await run_configured(MakeComCamCalibrations, config, group_id="example")
 
 
 async def test_daily_default_external_verification(
@@ -144,7 +139,10 @@ async def test_daily_default_external_verification(
 async def test_example_ptc_and_defects_with_filter(observatory: SimulatedObservatory) -> None:
     # "generate_calibrations=True" corrected to a YAML mapping; ${FILTER_NAME_OR_ID} set to y_04
     # (2000 e-/s in the simulator: the 35 s flats stay below full well, as the example intends).
+    # Its biases and darks (20 by default) cut to 3: the flats' pairs make the PTC.
     text = """
+n_bias: 3
+n_dark: 3
 script_mode: BIAS_DARK_FLAT
 n_flat: 14
 exp_times_flat: [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30, 35, 35]
@@ -188,36 +186,50 @@ do_ptc: True
 
 
 async def test_example_changing_exposure_times(observatory: SimulatedObservatory) -> None:
-    # "exp_times_flats" corrected to exp_times_flat; the daily default otherwise.
-    script = await run_script("exp_times_dark: 20\nexp_times_flat: 30\n", observatory.repo)
+    # "exp_times_flats" corrected to exp_times_flat; the daily default otherwise, 2 images of each.
+    text = "exp_times_dark: 20\nexp_times_flat: 30\nn_bias: 2\nn_dark: 2\nn_flat: 2\n"
+    script = await run_script(text, observatory.repo)
     assert script.state.state == ScriptState.DONE, script.state.reason
-    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [21, 21, 21]
+    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [3, 3, 3]
     assert set(statuses(script)) == {"BIAS", "DARK", "FLAT", "GAIN"}
     assert statuses(script)["GAIN"] == "measured"
+    # The camera took them at the example's times.
+    times = await asyncio.to_thread(_exposure_times, observatory.repo)
+    assert {times[e] for e in script.taken["DARK"]} == {20.0}
+    assert {times[e] for e in script.taken["FLAT"]} == {30.0}
 
 
 async def test_example_changing_times_and_numbers(
     observatory: SimulatedObservatory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
+    # 30 biases cut to 3; darks and flats each at distinct times, from the shortest to the longest.
     text = """
-n_bias: 30
-n_dark: 5
-exp_times_dark: [5, 10, 15, 20, 25]
-n_flat: 10
-exp_times_flat: [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]
+n_bias: 3
+n_dark: 3
+exp_times_dark: [5, 15, 25]
+n_flat: 3
+exp_times_flat: [5, 25, 50]
 """
     script = await run_script(text, observatory.repo)
     assert script.state.state == ScriptState.DONE, script.state.reason
-    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [31, 6, 11]
+    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [4, 4, 4]
+    times = await asyncio.to_thread(_exposure_times, observatory.repo)
+    # The discarded image first, at the first time.
+    assert [times[e] for e in script.taken["DARK"]] == [5.0, 5.0, 15.0, 25.0]
+    assert [times[e] for e in script.taken["FLAT"]] == [5.0, 5.0, 25.0, 50.0]
     # No two flats share a time: gains from flat pairs (on by default) dropped with an INFO line.
     assert "GAIN" not in statuses(script)
     assert "do_gain_from_flat_pairs" in caplog.text
 
 
 async def test_example_internal_verification(observatory: SimulatedObservatory) -> None:
-    # "calibration_collection" corrected to calib_collection, the repeated begin date to the end date.
+    # "calibration_collection" corrected to calib_collection, the repeated begin date to the end date;
+    # 3 biases and darks and 2 flat pairs instead of 20 of each.
     text = """
+n_bias: 3
+n_dark: 3
+n_flat: 4
 generate_calibrations: True
 calib_collection: LSSTComCam/calib/daily/calib.2022NOV04.1
 certify_calib_begin_date: "2022-11-04"
@@ -234,7 +246,7 @@ certify_calib_end_date: "2022-11-05"
     assert script.processor is not None
     for name in ("BIAS", "DARK", "FLAT"):
         outcome = script.processor.outcomes[name]
-        assert set(outcome.jobs) == {"generate", "verify"}
+        assert set(outcome.jobs) == {"generate", "verify"} and outcome.verdict
         assert outcome.validity is not None and outcome.validity[0].startswith("2022-11-04")
 
 
@@ -365,3 +377,12 @@ def _raw_count(repo: Path) -> int:
         return len(butler.query_datasets("raw", collections="LSSTComCam/raw/all", limit=None))
     finally:
         butler.close()
+
+
+def _exposure_times(repo: Path) -> dict[int, float]:
+    """Exposure time (s) of every exposure in the repository, by id."""
+    from lsst.daf.butler import Butler
+
+    with Butler.from_config(str(repo)) as butler:
+        records = butler.query_dimension_records("exposure", instrument="LSSTComCam", explain=False)
+    return {int(record.id): float(record.exposure_time) for record in records}

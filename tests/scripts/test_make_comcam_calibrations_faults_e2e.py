@@ -26,12 +26,12 @@ An exposure that fails ingest, never reaches the OODS, or whose processing
 fails for a detector is left out and named, and the rest make the product;
 a fault that leaves nothing to make stops data taking at once; configure
 refuses reference calibrations not valid when the images are taken; and
-the biases are processed while the darks are taken.
+the biases are processed while the darks are taken. The run reports are
+requested, not built (``run_reports``).
 """
 
 import datetime
 import io
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import pytest
 import yaml
 from lsst.daf.butler import Butler, DatasetType
 
+from fixtures.script_runs import next_script_index
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
@@ -52,7 +53,8 @@ EXECUTABLE = (
 )
 DATE = "2022-11-04"
 CALIB = "LSSTComCam/calib/daily/calib.2022NOV04.1"
-_indices = itertools.count(700)
+# Every test runs the script against an observatory started for it: all are slow.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("run_reports")]
 
 
 @pytest.fixture(autouse=True)
@@ -94,7 +96,7 @@ async def run_simulated(
     Returns the exit code, what it printed and the run record (None if none was written).
     """
     args = [str(EXECUTABLE), "--simulate", "--repo", str(repo), "--time-scale", time_scale]
-    args += ["--index", str(next(_indices)), "--ocps-max-processes", "1"]
+    args += ["--index", str(next_script_index()), "--ocps-max-processes", "1"]
     if date is not None:
         args += ["--date", date]
     for fault in faults:
@@ -140,7 +142,6 @@ async def test_failed_ingest_is_left_out_and_the_rest_certified(tmp_path: Path) 
     assert "final state DONE" in output
 
 
-@pytest.mark.slow
 async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
     # The image is reported missing oods_timeout after the OODS last ingested anything.
     code, output, record = await run_simulated(
@@ -155,7 +156,6 @@ async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
     assert f"BIAS {lost}: not ingested: No imageInOODS" in output
 
 
-@pytest.mark.slow
 async def test_processing_failure_of_one_detector_is_left_out(tmp_path: Path) -> None:
     # Image 3 ingests, but its detector 0 cannot be read for processing.
     code, output, record = await run_simulated(
@@ -180,8 +180,10 @@ async def test_processing_failure_of_one_detector_is_left_out(tmp_path: Path) ->
 
 async def test_too_few_biases_left_fails_and_stops_data_taking(tmp_path: Path) -> None:
     # Both kept biases fail ingest: nothing can be made, the dark needs the new bias, so the
-    # darks are pointless: data taking stops as soon as that is known.
-    config = bias_config(tmp_path / "repo", script_mode="BIAS_DARK", n_bias=2, n_dark=5, exp_times_dark=10.0)
+    # darks are pointless: data taking stops as soon as that is known. The darks last 6 s each
+    # (60 s at time scale 0.1): the OODS's answers for the two biases, slow on a busy machine,
+    # arrive well before the last dark, and the stop comes before the next one.
+    config = bias_config(tmp_path / "repo", script_mode="BIAS_DARK", n_bias=2, n_dark=5, exp_times_dark=60.0)
     code, output, record = await run_simulated(
         tmp_path / "repo", config, ["ingest-fail:2", "ingest-fail:3"], time_scale="0.1"
     )
@@ -245,7 +247,6 @@ async def test_reference_calibrations_not_valid_when_the_images_are_taken_are_re
     assert "final state CONFIGURE_FAILED" in output
 
 
-@pytest.mark.slow
 async def test_bias_processing_overlaps_the_darks(tmp_path: Path) -> None:
     # Real timings (time scale 1, the clock starting now), so job and exposure times compare.
     today = datetime.datetime.now(datetime.UTC).date()

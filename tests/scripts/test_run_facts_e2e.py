@@ -23,8 +23,6 @@
 as printed in a new shell, the run's own collection, and records beside the repository."""
 
 import asyncio
-import itertools
-import logging
 import os
 import subprocess
 import sys
@@ -33,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from lsst.daf.butler import Butler, CollectionType
 
-from fixtures.timeouts import PROCESS_TIMEOUT, RUN_TIMEOUT, STD_TIMEOUT
+from fixtures.script_runs import run_script as run_configured
+from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
@@ -47,18 +45,6 @@ from lsst.ts.calibrations.sim.sim_faults import SimFaults
 
 DATE = "2022-11-04"
 ALIAS = "/repo/LSSTComCam"
-_indices = itertools.count(400)
-
-
-class _Lines(logging.Handler):
-    """Keeps the messages logged."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.INFO)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
 
 
 @pytest.fixture
@@ -74,17 +60,9 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 async def run_script(config: dict[str, Any]) -> tuple[MakeComCamCalibrations, list[str]]:
     """Configure and run the script; return it once ended, with its log messages."""
-    script = MakeComCamCalibrations(index=next(_indices))
-    lines = _Lines()
-    script.log.addHandler(lines)
-    await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-    data = script.cmd_configure.DataType()
-    data.config = yaml.safe_dump(config)
-    await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
-    await script.do_setGroupId(type("G", (), {"groupId": "test-group"})())
-    await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
-    script.log.removeHandler(lines)
-    return script, lines.messages
+    messages: list[str] = []
+    script = await run_configured(MakeComCamCalibrations, config, messages=messages)
+    return script, messages
 
 
 def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
@@ -105,6 +83,7 @@ def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
 async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Path) -> None:
     faults = SimFaults()
     faults.fail_ingest(2)
@@ -145,6 +124,7 @@ async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
 async def test_snippet_works_as_printed_in_a_new_shell(environment: Path, tmp_path: Path) -> None:
     async with SimulatedObservatory(
         tmp_path / "repo",
