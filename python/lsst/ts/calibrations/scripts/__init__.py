@@ -29,12 +29,15 @@ from .certification_record import *
 from .config_options import *
 from .exposure_sequence import *
 from .gain_report import *
+from .incremental_jobs import *
 from .left_out_exposures import *
 from .make_comcam_calibrations import *
 from .make_latiss_calibrations import *
 from .make_lsstcam_calibrations import *
 from .ocps_client import *
 from .ocps_job_result import *
+from .pipeline_split import *
+from .processing_job import *
 from .processing_step import *
 from .product_outcome import *
 from .publish_report import *

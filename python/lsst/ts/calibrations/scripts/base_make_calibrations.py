@@ -200,6 +200,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     detector_ids: typing.ClassVar[tuple[int, ...]] = ()
     camera_class: typing.ClassVar[collections.abc.Callable[..., BaseCamera]]
     """The camera control class (e.g. `ComCam`), made on the script's domain with its log."""
+    incremental_processing: bool = True
+    """Process each image type's exposures as they land (per-exposure jobs, then a run-level
+    job); False: one job per pipeline once all are in (`CalibrationProcessor`)."""
 
     def __init__(self, index: int, descr: str) -> None:
         super().__init__(index=index, descr=descr)
@@ -570,7 +573,12 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     def make_processor(self, plan: CalibrationPlan) -> CalibrationProcessor:
         """The processing of the run, on the run's repository."""
         return CalibrationProcessor(
-            plan, self.ocps, self.log, self.open_repository(plan.repo), judge=self.judge_verification
+            plan,
+            self.ocps,
+            self.log,
+            self.open_repository(plan.repo),
+            judge=self.judge_verification,
+            incremental=self.incremental_processing,
         )
 
     async def _ingest_then_process(self, image_type: str, exposure_ids: list[int], kept: list[int]) -> None:
@@ -608,6 +616,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 self.processor.leave_out(image_type, exposure_id, f"not ingested: {e}")
             else:
                 self.log.warning("Discarded %s exposure %s not ingested: %s", image_type, exposure_id, e)
+            return
+        if kept:
+            self.processor.arrived(image_type, exposure_id)
 
     def _mark(self, name: str) -> None:
         if self._run_began and name not in self.timings:
@@ -961,10 +972,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
                 record.products[step.name] = ProductOutcome(
                     step.name, reason=self._pending_reason(step.images)
                 )
-        record.jobs = {
-            job_id: (self.ocps.results[job_id].record if job_id in self.ocps.results else {"label": label})
-            for job_id, label in self.ocps.labels.items()
-        }
+        if self.processor is not None:
+            record.jobs = self.processor.job_records()
         return record
 
     def write_run_record(self, record: RunRecord) -> Path:

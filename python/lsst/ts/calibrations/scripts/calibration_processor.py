@@ -79,9 +79,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..repo.verification_verdict import VerificationVerdict
 from .gain_report import GainReport
+from .incremental_jobs import IncrementalJobs
 from .left_out_exposures import LeftOutExposures
 from .ocps_client import OcpsClient
 from .ocps_job_result import OcpsJobError, OcpsJobResult
+from .pipeline_split import PipelineSplit
+from .processing_job import JobPart, ProcessingJob
 from .processing_step import ProcessingStep
 from .product_outcome import ProductOutcome, ProductStatus
 
@@ -112,6 +115,11 @@ class CalibrationProcessor:
         The run's repository (its blocking calls are made in threads).
     judge : callable
         ``judge(stats, threshold, n_detectors)`` → `VerificationVerdict`.
+    incremental : `bool`, optional
+        Process exposures as they land (`arrived`): the per-exposure part
+        of each pipeline in jobs during data taking, the run-level part in
+        one final job (see the module documentation). False: each
+        pipeline runs as one job over every exposure once they are all in.
 
     Attributes
     ----------
@@ -125,6 +133,8 @@ class CalibrationProcessor:
         Exposures given to `start`, per image type.
     left_out : `LeftOutExposures`
         The kept exposures and those left out of processing, with why.
+    jobs : `dict` [`str`, `ProcessingJob`]
+        Every job submitted, by job id: part, pipeline, exposures, inputs.
     """
 
     def __init__(
@@ -134,6 +144,7 @@ class CalibrationProcessor:
         log: logging.Logger,
         repository: CalibrationRepository,
         judge: VerdictFunction,
+        incremental: bool = True,
     ) -> None:
         self.plan = plan
         self.ocps = ocps
@@ -145,6 +156,9 @@ class CalibrationProcessor:
         self.gains: GainReport | None = None
         self.exposures: dict[str, list[int]] = {}
         self.left_out = LeftOutExposures(plan)
+        self.incremental = incremental
+        self.jobs: dict[str, ProcessingJob] = {}
+        self._feeders: dict[tuple[str, str], IncrementalJobs] = {}
         self._certified: dict[str, asyncio.Future[bool]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -155,8 +169,51 @@ class CalibrationProcessor:
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
-        """The processing tasks started so far."""
-        return list(self._tasks.values())
+        """The processing tasks started so far (per-exposure feeding included)."""
+        feeding = [f.task for f in self._feeders.values() if f.task is not None]
+        return [*self._tasks.values(), *feeding]
+
+    def arrived(self, image_type: str, exposure: int) -> None:
+        """A kept exposure is in the OODS: give it to the per-exposure jobs of the steps that use it.
+
+        Does nothing unless ``incremental``. A pipeline without a split
+        (`PipelineSplit.of`), and an internal verification (it needs the
+        product the run-level job makes), run as one job when the step starts.
+        """
+        if not self.incremental or self.left_out.is_left_out(exposure):
+            return
+        for step in self.plan.steps:
+            if image_type not in step.images or step.name in self._tasks:
+                continue
+            for kind, pipeline, options, inputs in self._incremental_kinds(step):
+                key = (step.name, kind)
+                feeder = self._feeders.get(key)
+                if feeder is None:
+                    split = PipelineSplit.of(pipeline)
+                    assert split is not None
+                    feeder = IncrementalJobs(
+                        self, step, kind, pipeline, options, inputs, split, self.outcomes[step.name]
+                    )
+                    self._feeders[key] = feeder
+                feeder.add(exposure)
+
+    @staticmethod
+    def _incremental_kinds(
+        step: ProcessingStep,
+    ) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+        """The step's jobs that can run per exposure: (kind, pipeline, options, inputs)."""
+        kinds = []
+        if step.generate and PipelineSplit.of(step.pipeline) is not None:
+            kinds.append(("generate", step.pipeline, step.config_options, step.input_collections))
+        if (
+            step.verify
+            and step.verification == "external"
+            and PipelineSplit.of(step.verify_pipeline) is not None
+        ):
+            kinds.append(
+                ("verify", step.verify_pipeline, step.verify_config_options, step.verify_input_collections)
+            )
+        return kinds
 
     def certified(self, name: str) -> asyncio.Future[bool]:
         """Future set True when step ``name`` is accepted (certified), False when it will not be."""
@@ -191,9 +248,16 @@ class CalibrationProcessor:
         return started
 
     async def wait(self) -> None:
-        """Wait until every processing task started has ended (each records its own outcome)."""
+        """Wait until every processing task started has ended (each records its own outcome).
+
+        Per-exposure jobs of steps that never started (their images were
+        not all taken) submit no more; the one in flight is waited for.
+        """
         if self._tasks:
             await asyncio.gather(*self._tasks.values())
+        await asyncio.gather(
+            *(f.abandon() for (name, _), f in self._feeders.items() if name not in self._tasks)
+        )
 
     async def cancel(self) -> None:
         """Cancel the processing tasks still running (jobs are aborted by the script)."""
@@ -201,6 +265,7 @@ class CalibrationProcessor:
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        await asyncio.gather(*(feeder.cancel() for feeder in self._feeders.values()))
 
     def exposures_of(self, step: ProcessingStep) -> list[int]:
         """The kept exposures a step's jobs process (those left out excluded)."""
@@ -229,6 +294,9 @@ class CalibrationProcessor:
             return outcome.describe()
         if outcome.status in (ProductStatus.FAILED, ProductStatus.BLOCKED):
             return outcome.describe()
+        for (feeding, _), feeder in self._feeders.items():
+            if feeding == name and feeder.error is not None:
+                return f"{name}: {feeder.error}"
         short = self.left_out.shortfall(step)
         if short:
             return f"{name}: {short}"
@@ -300,17 +368,17 @@ class CalibrationProcessor:
             outcome.reason = f"needs {', '.join(missing)}, which was not certified"
             self.log.warning("%s not generated: %s", step.name, outcome.reason)
             return
-        self._check_enough(step)
+        self.check_enough(step)
         generated: OcpsJobResult | None = None
         if step.generate:
-            generated = await self._run_job_leaving_out(
+            generated = await self._run_kind(
                 outcome, "generate", step.pipeline, step.config_options, step.input_collections, step
             )
         if step.verify:
             inputs = list(step.verify_input_collections)
             if step.verification == "internal" and generated is not None:
                 inputs.insert(0, generated.output_collection)
-            verified = await self._run_job_leaving_out(
+            verified = await self._run_kind(
                 outcome, "verify", step.verify_pipeline, step.verify_config_options, inputs, step
             )
             if not await self._verdict(step, outcome, verified):
@@ -335,11 +403,46 @@ class CalibrationProcessor:
             outcome.status = ProductStatus.TAKEN
             outcome.reason = "images taken only: neither generation nor verification was asked"
 
-    def _check_enough(self, step: ProcessingStep) -> None:
+    def check_enough(self, step: ProcessingStep) -> None:
         """Raise `NotEnoughExposuresError` if the exposures left cannot make the step's product."""
         short = self.left_out.shortfall(step)
         if short:
             raise NotEnoughExposuresError(f"{step.name} not made: {short}")
+
+    async def _run_kind(
+        self,
+        outcome: ProductOutcome,
+        kind: str,
+        pipeline: str,
+        options: Sequence[str],
+        inputs: Sequence[str],
+        step: ProcessingStep,
+    ) -> OcpsJobResult:
+        """Run a job kind of a step: its run-level part after its per-exposure jobs, or as one job.
+
+        Raises
+        ------
+        OcpsJobError
+            If a job failed (the message names the job).
+        NotEnoughExposuresError
+            If the exposures left can no longer make the product.
+        """
+        feeder = self._feeders.get((step.name, kind))
+        split = PipelineSplit.of(pipeline)
+        if feeder is None or split is None:
+            return await self._run_job_leaving_out(outcome, kind, pipeline, options, inputs, step)
+        runs = await feeder.finish()
+        self.check_enough(step)
+        return await self.run_job(
+            outcome,
+            kind,
+            split.run_level_url(pipeline),
+            PipelineSplit.options_for(options, split.run_level),
+            [*runs, *inputs],
+            step,
+            part=JobPart.RUN_LEVEL,
+            label=f"{kind} {step.name} (run-level)",
+        )
 
     async def _run_job_leaving_out(
         self,
@@ -361,11 +464,11 @@ class CalibrationProcessor:
         """
         while True:
             try:
-                return await self._run_job(outcome, kind, pipeline, options, inputs, step)
+                return await self.run_job(outcome, kind, pipeline, options, inputs, step)
             except OcpsJobError as e:
-                if e.result is None or not await self._leave_out_failed(step, kind, e.result):
+                if e.result is None or not await self.leave_out_failed(step, kind, e.result):
                     raise
-            self._check_enough(step)
+            self.check_enough(step)
             self.log.warning(
                 "%s %s: submitting the job again without the exposures left out (%d left)",
                 kind,
@@ -373,13 +476,20 @@ class CalibrationProcessor:
                 len(self.exposures_of(step)),
             )
 
-    async def _leave_out_failed(self, step: ProcessingStep, kind: str, result: OcpsJobResult) -> bool:
+    async def leave_out_failed(
+        self,
+        step: ProcessingStep,
+        kind: str,
+        result: OcpsJobResult,
+        exposures: Sequence[int] | None = None,
+    ) -> bool:
         """Leave out the exposures whose ISR failed in a failed job; return whether there were any.
 
         Only when the ISR succeeded for some exposures: a job that processed
         none failed for another reason, which no exposure is blamed for.
+        ``exposures`` are those of the job (default: the step's).
         """
-        exposures = self.exposures_of(step)
+        exposures = list(self.exposures_of(step) if exposures is None else exposures)
         detectors = list(self.plan.detectors)
         try:
             processed = await asyncio.to_thread(
@@ -406,7 +516,7 @@ class CalibrationProcessor:
             )
         return True
 
-    async def _run_job(
+    async def run_job(
         self,
         outcome: ProductOutcome,
         kind: str,
@@ -414,30 +524,98 @@ class CalibrationProcessor:
         options: Sequence[str],
         inputs: Sequence[str],
         step: ProcessingStep,
+        *,
+        part: JobPart = JobPart.WHOLE,
+        exposures: Sequence[int] | None = None,
+        label: str = "",
     ) -> OcpsJobResult:
+        """Submit one job and wait for its result (recorded in `jobs`).
+
+        Parameters
+        ----------
+        outcome : `ProductOutcome`
+            The step's outcome; a whole or run-level job is its ``kind`` job.
+        kind : `str`
+            "generate" or "verify".
+        pipeline : `str`
+            Pipeline URL (with its label subset for a part).
+        options : sequence of `str`
+            Pipetask options.
+        inputs : sequence of `str`
+            Input collections.
+        step : `ProcessingStep`
+            The step.
+        part : `JobPart`, optional
+            Which part of the pipeline the job runs.
+        exposures : sequence of `int`, optional
+            Exposures of the data query (default: the step's, left-out ones excluded).
+        label : `str`, optional
+            What the job does (default ``"<kind> <step>"``).
+
+        Raises
+        ------
+        OcpsJobError
+            If the job failed (the message names it and its log).
+        """
+        exposures = list(self.exposures_of(step) if exposures is None else exposures)
+        label = label or f"{kind} {step.name}"
         job_id = await self.ocps.submit(
-            f"{kind} {step.name}",
+            label,
             pipeline,
             self.ocps.make_config(self.plan.n_processes, inputs, options),
-            self.ocps.make_data_query(self.plan.detectors, self.exposures_of(step)),
+            self.ocps.make_data_query(self.plan.detectors, exposures),
         )
-        outcome.jobs[kind] = job_id
-        outcome.collections[kind] = f"u/ocps/{job_id}"
+        self.jobs[job_id] = ProcessingJob(
+            job_id=job_id,
+            label=label,
+            step=step.name,
+            kind=kind,
+            part=part,
+            pipeline=pipeline,
+            exposures=tuple(exposures),
+            inputs=tuple(name for name in inputs if name),
+            submitted=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+        )
+        final = part != JobPart.PER_EXPOSURE
+        if final:
+            outcome.jobs[kind] = job_id
+            outcome.collections[kind] = f"u/ocps/{job_id}"
         try:
             result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
         finally:
             running = self.ocps.running_jobs
             self.log.info(
-                "%s %s: job %s ended; OCPS jobs: %d done, %d running (%s)",
-                kind,
-                step.name,
+                "%s: job %s ended; OCPS jobs: %d done, %d running (%s)",
+                label,
                 job_id,
                 len(self.ocps.results),
                 len(running),
                 ", ".join(self.ocps.labels[j] for j in running) or "none",
             )
-        outcome.collections[kind] = result.output_collection
+        if final:
+            outcome.collections[kind] = result.output_collection
         return result
+
+    def job_records(self) -> dict[str, dict[str, Any]]:
+        """Every OCPS job of the run: its final record (or its label while running) and what it ran.
+
+        Returns
+        -------
+        jobs : `dict` [`str`, `dict`]
+            By job id: the OCPS's job record (UWS ``phase``,
+            ``creationTime``, ``startTime``, ``endTime``, ``parameters``...)
+            with this run's ``label``, ``step``, ``kind``, ``part``
+            (`JobPart`), ``pipeline``, ``exposures``, ``inputs`` and
+            ``submitted``.
+        """
+        records: dict[str, dict[str, Any]] = {}
+        for job_id, label in self.ocps.labels.items():
+            result = self.ocps.results.get(job_id)
+            entry = dict(result.record) if result is not None else {}
+            job = self.jobs.get(job_id)
+            entry.update(job.to_dict() if job is not None else {"label": label})
+            records[job_id] = entry
+        return records
 
     async def _verdict(self, step: ProcessingStep, outcome: ProductOutcome, result: OcpsJobResult) -> bool:
         stats = await asyncio.to_thread(
