@@ -22,11 +22,17 @@
 """End-to-end timing of make_comcam_calibrations against the simulated observatory.
 
 Run as ``python benchmarks/end_to_end.py [--time-scale 1.0] [--geometry reduced]
-[--detectors 0,...,8] [--runs daily,generation] [--small] [--ocps-processes N] [--workdir DIR]
-[--json FILE]``.
+[--detectors 0,...,8] [--runs daily,generation] [--ways one-job,incremental] [--small]
+[--ocps-processes N] [--workdir DIR] [--json FILE]``.
 
-Two runs, each on the same repository (reference calibrations certified
-into ``LSSTComCam/calib`` first, `ReferenceCalibrations`):
+Each run is made both ways, side by side on the same simulated
+observatory (same plan, alternating which way goes first from one run to
+the next): ``one-job`` (each pipeline one OCPS job once every exposure of
+its type is in) and ``incremental`` (the per-exposure part of each
+pipeline in jobs as exposures land, the run-level part in a final job:
+the script's default). Two runs, each on the same repository (reference
+calibrations certified into ``LSSTComCam/calib`` first,
+`ReferenceCalibrations`):
 
 - ``daily``: the procedure document's daily default (no configuration);
 - ``generation``: BIAS_DARK_FLAT with ``generate_calibrations``, internal
@@ -41,7 +47,11 @@ For each it prints, in seconds:
 - tail: from the last readout to the end;
 - last-type processing: the OCPS jobs that process the last image type
   (FLAT), from the first one's start to the last one's end (job records);
-- the target: total <= camera-busy + last-type processing + 10 %.
+- the target: total <= camera-busy + last-type processing + 10 %;
+- CPU: seconds of CPU used by this process and its processes (OCPS
+  workers, pipetask) during the run, and the load average at its end;
+
+then, per run, the ratio incremental / one-job of tail and total.
 
 ``--small`` uses 3 biases, 2 darks, 4 flats (daily) and 6/4/14 (generation)
 for a quick check; the figures then mean less.
@@ -58,6 +68,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import yaml
 
 from lsst.ts.calibrations.sal import ScriptState
@@ -84,15 +95,32 @@ def _iso(text: str) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+WAYS = {"one-job": False, "incremental": True}
+"""The two ways of processing: the script's ``incremental_processing``."""
+
+
+def cpu_seconds() -> float:
+    """CPU seconds (user + system) of this process, its reaped children and its live descendants."""
+    me = psutil.Process()
+    times = me.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in me.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
 def last_type_processing(script: MakeComCamCalibrations) -> float:
     """Seconds from the start of the first FLAT-processing job to the end of the last."""
     assert script.plan is not None and script.processor is not None and script.ocps is not None
     last = script.plan.image_types[-1]
+    steps = {step.name for step in script.plan.steps if last in step.images}
     starts, ends = [], []
-    for step in script.plan.steps:
-        if last not in step.images:
-            continue
-        for job_id in script.processor.outcomes[step.name].jobs.values():
+    for job_id, job in script.processor.jobs.items():
+        if job.step in steps:
             result = script.ocps.results.get(job_id)
             if result is None:
                 continue
@@ -103,8 +131,10 @@ def last_type_processing(script: MakeComCamCalibrations) -> float:
     return max(ends) - min(starts) if starts else 0.0
 
 
-async def run_one(name: str, config: dict[str, Any], index: int) -> dict[str, Any]:
+async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> dict[str, Any]:
     script = MakeComCamCalibrations(index=index)
+    script.incremental_processing = WAYS[way]
+    cpu_began = cpu_seconds()
     await script.start_task
     data = script.cmd_configure.DataType()
     data.config = yaml.safe_dump(config)
@@ -121,8 +151,16 @@ async def run_one(name: str, config: dict[str, Any], index: int) -> dict[str, An
     tail = total - timings.get("last_readout", 0.0)
     processing = last_type_processing(script)
     target = (camera + processing) * 1.1
+    parts: dict[str, int] = {}
+    if script.processor is not None:
+        for job in script.processor.jobs.values():
+            parts[str(job.part)] = parts.get(str(job.part), 0) + 1
     return {
         "run": name,
+        "way": way,
+        "jobs": parts,
+        "cpu_s": round(cpu_seconds() - cpu_began, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "state": ScriptState(script.state.state).name,
         "reason": script.state.reason,
         "images": sum(len(ids) for ids in script.taken.values()),
@@ -154,6 +192,7 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
         "daily": dict(base),
         "generation": {**base, **GENERATION, "calib_collection": calib_collection},
     }
+    ways = args.ways.split(",")
     if args.small:
         configs["daily"].update(n_bias=3, n_dark=2, n_flat=4)
         configs["generation"].update(n_bias=6, n_dark=4)
@@ -168,19 +207,44 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
     ) as observatory:
         if args.ocps_processes and observatory.ocps is not None:
             observatory.ocps.max_processes = args.ocps_processes
+        index = 500
         for i, name in enumerate(args.runs.split(",")):
-            result = await run_one(name, configs[name], 500 + i)
-            results.append(result)
-            print(
-                f"{name}: {result['state']} {result['images']} images x {result['detectors']} detectors; "
-                f"camera-busy {result['camera_busy_s']} s, total {result['total_s']} s, "
-                f"tail {result['tail_s']} s, last-type processing {result['last_type_processing_s']} s; "
-                f"target {result['target_s']} s: {'met' if result['meets_target'] else 'NOT met'}",
-                flush=True,
-            )
-            if not result["ok"]:
-                print(f"  reason: {result['reason']}", flush=True)
+            # Alternate which way goes first, so that neither always meets the other's leftovers.
+            order = ways if i % 2 == 0 else ways[::-1]
+            pair = {}
+            for way in order:
+                config = dict(configs[name])
+                if "calib_collection" in config:
+                    # Each way certifies into its own collection (a range is certified once).
+                    config["calib_collection"] = f"{config['calib_collection']}.{way.replace('-', '_')}"
+                index += 1
+                result = await run_one(name, way, config, index)
+                results.append(result)
+                pair[way] = result
+                print(
+                    f"{name} {way}: {result['state']} {result['images']} images x {result['detectors']} "
+                    f"detectors, jobs {result['jobs']}; camera-busy {result['camera_busy_s']} s, "
+                    f"total {result['total_s']} s, tail {result['tail_s']} s, last-type processing "
+                    f"{result['last_type_processing_s']} s; target {result['target_s']} s: "
+                    f"{'met' if result['meets_target'] else 'NOT met'}; CPU {result['cpu_s']} s; "
+                    f"load average {result['load_average']}",
+                    flush=True,
+                )
+                if not result["ok"]:
+                    print(f"  reason: {result['reason']}", flush=True)
+            if len(pair) == 2:
+                one, inc = pair["one-job"], pair["incremental"]
+                print(
+                    f"{name}: incremental / one-job: tail {_ratio(inc['tail_s'], one['tail_s'])}, "
+                    f"total {_ratio(inc['total_s'], one['total_s'])}, "
+                    f"CPU {_ratio(inc['cpu_s'], one['cpu_s'])}",
+                    flush=True,
+                )
     return results
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "n/a"
 
 
 def main() -> int:
@@ -189,6 +253,11 @@ def main() -> int:
     parser.add_argument("--geometry", choices=("reduced", "full"), default="reduced")
     parser.add_argument("--detectors", default="", help="Comma-separated detector ids (default: all nine).")
     parser.add_argument("--runs", default="daily,generation")
+    parser.add_argument(
+        "--ways",
+        default="one-job,incremental",
+        help="Ways of processing to compare, side by side: one-job and/or incremental.",
+    )
     parser.add_argument("--small", action="store_true", help="Small counts, for a quick check.")
     parser.add_argument("--workdir", default="")
     parser.add_argument(
@@ -203,6 +272,9 @@ def main() -> int:
     unknown = set(args.runs.split(",")) - {"daily", "generation"}
     if unknown:
         parser.error(f"--runs: {sorted(unknown)} unknown; use daily and/or generation")
+    unknown = set(args.ways.split(",")) - set(WAYS)
+    if unknown:
+        parser.error(f"--ways: {sorted(unknown)} unknown; use one-job and/or incremental")
     print(
         f"end_to_end: time scale {args.time_scale}, {args.geometry} geometry, {os.cpu_count()} cores",
         flush=True,

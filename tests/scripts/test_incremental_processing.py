@@ -35,6 +35,7 @@ verification statistics and verdicts, and the gains.
 
 import asyncio
 import itertools
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -48,8 +49,13 @@ from lsst.pipe.base import Pipeline
 from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR
-from lsst.ts.calibrations.sal import ScriptState
+from lsst.ts.calibrations.sal import DefaultingValidator, ScriptState
+from lsst.ts.calibrations.sal.config_yaml import load_config_yaml
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
+from lsst.ts.calibrations.scripts.calibration_processor import CalibrationProcessor
+from lsst.ts.calibrations.scripts.ocps_client import OcpsClient
+from lsst.ts.calibrations.scripts.ocps_job_result import OcpsJobError, OcpsJobResult
 from lsst.ts.calibrations.scripts.pipeline_split import PipelineSplit
 from lsst.ts.calibrations.scripts.processing_job import JobPart
 from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecord
@@ -76,10 +82,7 @@ def test_split_matches_the_pipeline(name: str, instrument: str, monkeypatch: pyt
     split = PipelineSplit.of(url)
     assert split is not None
     graph = Pipeline.from_uri(paths.resolve(url)).to_graph()
-    dimensions = {
-        label: set(node.raw_dimensions)
-        for label, node in graph.tasks.items()
-    }
+    dimensions = {label: set(node.raw_dimensions) for label, node in graph.tasks.items()}
     assert set(split.per_exposure) | set(split.run_level) == set(dimensions)
     assert not set(split.per_exposure) & set(split.run_level)
     for label in split.per_exposure:
@@ -132,6 +135,9 @@ async def run_script(config: dict[str, Any], *, incremental: bool) -> RunRecord:
     data = script.cmd_configure.DataType()
     data.config = yaml.safe_dump(config)
     await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+    group = script.cmd_setGroupId.DataType()
+    group.groupId = f"incremental-{script.salinfo.index}"
+    await script.do_setGroupId(group)
     await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.run_record_path is not None
@@ -225,7 +231,7 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
         n_flat=4,
         exp_times_flat=[2, 2, 3, 3],
         do_gain_from_flat_pairs=True,
-        **{f"input_collections_verify_{t}": [f"{calib}.incremental"] for t in ("bias", "dark", "flat")},
+        **{f"input_collections_verify_{t}": f"{calib}.incremental" for t in ("bias", "dark", "flat")},
     )
     async with SimulatedObservatory(
         tmp_path / "repo", time_scale=0.02, date=DATE, seed=5, detectors=[0], heartbeat_interval=1.0
@@ -280,3 +286,209 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
     assert generated.gains is not None and reverified.gains is not None and verified.gains is not None
     assert generated.gains.to_dict() == regenerated.gains.to_dict()
     assert verified.gains.to_dict() == reverified.gains.to_dict()
+
+
+class _FakeOcps:
+    """The OCPS client's interface, with jobs that end when the test says so."""
+
+    make_config = staticmethod(OcpsClient.make_config)
+
+    def __init__(self) -> None:
+        self.submitted: list[tuple[str, str, str, str]] = []
+        self.labels: dict[str, str] = {}
+        self.results: dict[str, OcpsJobResult] = {}
+        self._ends: dict[str, asyncio.Future[int]] = {}
+        self.new_job = asyncio.Event()
+
+    def make_data_query(self, detectors: Any, exposures: Any = None) -> str:
+        return f"detector IN {tuple(detectors)} AND exposure IN {tuple(exposures)}"
+
+    @property
+    def running_jobs(self) -> list[str]:
+        return [job_id for job_id in self.labels if job_id not in self.results]
+
+    async def submit(self, label: str, pipeline: str, config: str, data_query: str) -> str:
+        job_id = f"job{len(self.submitted) + 1}"
+        self.submitted.append((label, pipeline, config, data_query))
+        self.labels[job_id] = label
+        self._ends[job_id] = asyncio.get_running_loop().create_future()
+        self.new_job.set()
+        return job_id
+
+    def end(self, job_id: str, exit_code: int = 0) -> None:
+        self._ends[job_id].set_result(exit_code)
+
+    async def next_job(self, count: int) -> None:
+        """Wait until ``count`` jobs were submitted."""
+        while len(self.submitted) < count:
+            self.new_job.clear()
+            await asyncio.wait_for(self.new_job.wait(), STD_TIMEOUT)
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> OcpsJobResult:
+        code = await asyncio.wait_for(self._ends[job_id], STD_TIMEOUT)
+        phase = "COMPLETED" if code == 0 else "ERROR"
+        record = {"phase": phase, "outputCollection": f"u/ocps/{job_id}", "outputRun": f"u/ocps/{job_id}/run"}
+        result = OcpsJobResult(job_id, self.labels[job_id], code, record, f"/jobs/{job_id}/outs/ocps.log")
+        self.results[job_id] = result
+        if code:
+            raise OcpsJobError(f"{self.labels[job_id]}: OCPS job {job_id} failed", job_id, job_id, result)
+        return result
+
+
+class _FakeRepository:
+    """What the processing reads and writes in the repository."""
+
+    def __init__(self) -> None:
+        self.processed: dict[str, dict[int, list[int]]] = {}
+        self.certified: list[tuple[list[str], str]] = []
+
+    def processed_detectors(self, collection: str, exposures: Any) -> dict[int, list[int]]:
+        done = self.processed.get(collection, {})
+        return {int(e): done.get(int(e), [0]) for e in exposures}
+
+    def certify(self, inputs: list[str], calib: str, dataset_type: str, begin: Any, end: Any) -> int:
+        self.certified.append((list(inputs), dataset_type))
+        return 1
+
+
+def _bias_plan() -> CalibrationPlan:
+    config = load_config_yaml(
+        "script_mode: BIAS\nn_bias: 4\ndetectors: [0]\ngenerate_calibrations: true\ndo_verify: false\n"
+    )
+    validated = DefaultingValidator(MakeComCamCalibrations.get_schema()).validate(config)
+    return CalibrationPlan.from_config(validated, explicit_keys=config.keys())
+
+
+def _processor(incremental: bool = True) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
+    ocps, repository = _FakeOcps(), _FakeRepository()
+    processor = CalibrationProcessor(
+        _bias_plan(),
+        ocps,  # type: ignore[arg-type]
+        logging.getLogger("test_incremental"),
+        repository,  # type: ignore[arg-type]
+        judge=lambda stats, threshold, n: None,  # type: ignore[arg-type,return-value]
+        incremental=incremental,
+    )
+    for exposure in (1, 2, 3, 4):
+        processor.left_out.add_kept("BIAS", exposure)
+    return processor, ocps, repository
+
+
+async def test_per_exposure_jobs_take_what_arrived_then_one_run_level_job() -> None:
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    # One per-exposure job in flight: those arriving meanwhile wait for the next.
+    processor.arrived("BIAS", 2)
+    processor.arrived("BIAS", 3)
+    await asyncio.sleep(0.05)
+    assert len(ocps.submitted) == 1
+    ocps.end("job1")
+    await ocps.next_job(2)
+    processor.arrived("BIAS", 4)
+    ocps.end("job2")
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    labels = [label for label, *_ in ocps.submitted]
+    pipelines = [pipeline.rsplit("/", 1)[-1] for _, pipeline, _, _ in ocps.submitted]
+    queries = [query for *_, query in ocps.submitted]
+    assert labels == [
+        "generate BIAS (per-exposure 1)",
+        "generate BIAS (per-exposure 2)",
+        "generate BIAS (per-exposure 3)",
+        "generate BIAS (run-level)",
+    ]
+    assert pipelines == ["cpBias.yaml#isr"] * 3 + ["cpBias.yaml#cpBiasCombine"]
+    assert queries[:3] == [
+        "detector IN (0,) AND exposure IN (1,)",
+        "detector IN (0,) AND exposure IN (2, 3)",
+        "detector IN (0,) AND exposure IN (4,)",
+    ]
+    assert queries[3] == "detector IN (0,) AND exposure IN (1, 2, 3, 4)"
+    # The run-level job reads the per-exposure jobs' runs, first among its inputs.
+    assert "-i u/ocps/job1/run,u/ocps/job2/run,u/ocps/job3/run" in ocps.submitted[3][2]
+    outcome = processor.outcomes["BIAS"]
+    assert outcome.status.value == "certified" and outcome.jobs == {"generate": "job4"}
+    assert repository.certified == [(["u/ocps/job4"], "bias")]
+    records = processor.job_records()
+    assert [records[j]["part"] for j in ("job1", "job2", "job3", "job4")] == [
+        "per-exposure",
+        "per-exposure",
+        "per-exposure",
+        "run-level",
+    ]
+    assert records["job2"]["exposures"] == [2, 3] and records["job4"]["phase"] == "COMPLETED"
+
+
+async def test_failed_isr_in_a_per_exposure_job_leaves_the_exposure_out(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    processor, ocps, repository = _processor()
+    for exposure in (1, 2, 3):
+        processor.arrived("BIAS", exposure)
+    await ocps.next_job(1)
+    # Exposure 2's ISR failed for detector 0; exposure 1's ran.
+    repository.processed["u/ocps/job1"] = {2: []}
+    ocps.end("job1", exit_code=1)
+    await ocps.next_job(2)
+    assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (1, 3)"
+    ocps.end("job2")
+    processor.arrived("BIAS", 4)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    why = processor.left_out.to_dict()["BIAS"][2]
+    assert (
+        why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
+    )
+    assert "submitting the job again without the exposures left out (2 left)" in caplog.text
+    assert f"Leaving out BIAS exposure 2: {why}" in caplog.text
+    # The failed job's run is not an input; the run-level query leaves the exposure out.
+    assert "-i u/ocps/job2/run,u/ocps/job3/run" in ocps.submitted[3][2]
+    assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (1, 3, 4)"
+    assert processor.outcomes["BIAS"].status.value == "certified"
+
+
+async def test_a_per_exposure_job_that_failed_otherwise_fails_the_step() -> None:
+    processor, ocps, _ = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    ocps.end("job1", exit_code=1)  # every exposure's ISR ran: not the exposures' fault
+    await asyncio.sleep(0.05)
+    assert processor.pointless("BIAS").startswith("BIAS cannot be made (BIAS: generate BIAS (per-exposure 1)")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert len(ocps.submitted) == 1
+    outcome = processor.outcomes["BIAS"]
+    assert outcome.status.value == "failed" and "job1 failed" in outcome.reason
+    assert processor.failures == [f"BIAS: {outcome.reason}"]
+
+
+async def test_one_job_way_ignores_arrivals() -> None:
+    processor, ocps, _ = _processor(incremental=False)
+    for exposure in (1, 2, 3, 4):
+        processor.arrived("BIAS", exposure)
+    await asyncio.sleep(0.05)
+    assert not ocps.submitted
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(1)
+    ocps.end("job1")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert ocps.submitted[0][0] == "generate BIAS" and ocps.submitted[0][1].endswith("cpBias.yaml")
+    assert processor.job_records()["job1"]["part"] == "whole"
+
+
+async def test_cancel_stops_the_per_exposure_jobs() -> None:
+    processor, ocps, _ = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    assert len(processor.tasks) == 1
+    await asyncio.wait_for(processor.cancel(), STD_TIMEOUT)
+    assert all(task.done() for task in processor.tasks)

@@ -582,23 +582,10 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         )
 
     async def _ingest_then_process(self, image_type: str, exposure_ids: list[int], kept: list[int]) -> None:
-        """Wait until every image is in the OODS or left out, then start the processing of the rest.
-
-        Runs while the camera takes the next image type. The waits
-        (`_wait_for_one`) started as each image was read out.
-        """
+        """Once every image is in the OODS or left out (`_wait_for_one`), start the processing of the rest."""
         assert self.processor is not None
         waits = [self._oods_waits[e] for e in exposure_ids if e in self._oods_waits]
-        await asyncio.gather(*waits)
-        remaining = self.processor.left_out.remaining(image_type, kept)
-        self.log.info(
-            "%s: %d image(s) in the OODS, %d kept left out; processing starts with %d",
-            image_type,
-            len(exposure_ids),
-            len(kept) - len(remaining),
-            len(remaining),
-        )
-        self.processor.start(image_type, kept)
+        await self.processor.start_when_in(image_type, waits, len(exposure_ids), kept)
 
     async def _wait_for_one(self, image_type: str, exposure_id: int, kept: bool) -> None:
         """Wait for one image in the OODS (`wait_for_ingest`); leave it out if it never gets there.

@@ -74,7 +74,7 @@ __all__ = ["CalibrationProcessor", "NotEnoughExposuresError"]
 import asyncio
 import datetime
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..repo.verification_verdict import VerificationVerdict
@@ -247,6 +247,35 @@ class CalibrationProcessor:
             started.append(step.name)
         return started
 
+    async def start_when_in(
+        self, image_type: str, waits: Sequence[Awaitable[None]], n_taken: int, kept: Sequence[int]
+    ) -> None:
+        """Wait until every image of a type is in the OODS or left out, then `start` with the rest.
+
+        Runs while the camera takes the next image type.
+
+        Parameters
+        ----------
+        image_type : `str`
+            BIAS, DARK or FLAT.
+        waits : sequence of awaitable
+            The OODS wait of each image (each leaves its image out if it never gets there).
+        n_taken : `int`
+            Images of that type taken (discards included).
+        kept : sequence of `int`
+            The exposures kept.
+        """
+        await asyncio.gather(*waits)
+        remaining = self.left_out.remaining(image_type, kept)
+        self.log.info(
+            "%s: %d image(s) in the OODS, %d kept left out; processing starts with %d",
+            image_type,
+            n_taken,
+            len(kept) - len(remaining),
+            len(remaining),
+        )
+        self.start(image_type, kept)
+
     async def wait(self) -> None:
         """Wait until every processing task started has ended (each records its own outcome).
 
@@ -255,9 +284,7 @@ class CalibrationProcessor:
         """
         if self._tasks:
             await asyncio.gather(*self._tasks.values())
-        await asyncio.gather(
-            *(f.abandon() for (name, _), f in self._feeders.items() if name not in self._tasks)
-        )
+        await asyncio.gather(*(feeder.abandon() for feeder in self._feeders.values()))
 
     async def cancel(self) -> None:
         """Cancel the processing tasks still running (jobs are aborted by the script)."""

@@ -38,8 +38,8 @@ jobs that completed: the inputs of the step's run-level job.
 A per-exposure job that failed because the ISR of some exposures failed
 for a detector leaves those exposures out (with the same reason and
 WARNING as the one-job way) and is submitted again with the rest; a job
-that failed otherwise ends the feeding with that error, which `finish`
-raises.
+that failed otherwise, or was aborted, ends the feeding with that error,
+which `finish` raises.
 """
 
 from __future__ import annotations
@@ -219,8 +219,10 @@ class IncrementalJobs:
             )
         except OcpsJobError as e:
             self._in_flight = False
-            if e.result is None or not await processor.leave_out_failed(
-                self.step, self.kind, e.result, exposures
+            if (
+                e.result is None
+                or e.result.phase == "ABORTED"
+                or not await processor.leave_out_failed(self.step, self.kind, e.result, exposures)
             ):
                 raise
             left = [x for x in exposures if not processor.left_out.is_left_out(x)]

@@ -54,7 +54,9 @@ The file (``format_version`` 1) is one JSON object::
                             "collections": {"generate": "u/ocps/<id>", ...}, "certified_into": "...",
                             "validity": ["2024-10-24", "2024-10-25"],
                             "verdict": {...VerificationVerdict fields...} or null}, ...},
-      "jobs": {"<job id>": {...job record...}, ...},
+      "jobs": {"<job id>": {...job record..., "label": "generate BIAS (per-exposure 1)", "step": "BIAS",
+                            "kind": "generate", "part": "per-exposure", "pipeline": ".../cpBias.yaml#isr",
+                            "exposures": [...], "inputs": [...], "submitted": "..."}, ...},
       "aborted_jobs": [],
       "collections": {"raw": "LSSTComCam/raw/all", "calib": "...", "run": "<the run's CHAINED collection>"},
       "certifications": [{"dataset_type": "bias", "collection": "...", "begin": "...", "end": "...",
@@ -294,7 +296,11 @@ class RunRecord:
     products : `dict` [`str`, `ProductOutcome`]
         Outcome of each product.
     jobs : `dict` [`str`, `dict`]
-        OCPS job records (the OCPS's own JSON) by job id.
+        Every OCPS job of the run by job id: its record (the OCPS's own
+        JSON: ``phase``, ``creationTime``, ``startTime``, ``endTime``...)
+        with what the run submitted (`ProcessingJob.to_dict`: ``label``,
+        ``step``, ``kind``, ``part``, ``pipeline``, ``exposures``,
+        ``inputs``, ``submitted``).
     aborted_jobs : `list` [`str`]
         Jobs aborted at the end of the run.
     collections : `dict` [`str`, `str`]
