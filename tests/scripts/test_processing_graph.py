@@ -77,3 +77,23 @@ def test_no_generation_no_verification() -> None:
     graph = build(generate=False, do_defects=False, do_ptc=True, gain_step="PTC")
     assert [step.name for step in graph.steps] == ["BIAS", "DARK", "FLAT", "PTC"]
     assert graph.step("PTC").report_gains and graph.step("FLAT").after == ()
+
+
+def test_jobs_that_run_per_exposure() -> None:
+    # Generation runs per exposure; internal verification needs the new product: it does not.
+    generation = build()
+    assert [kind for kind, *_ in generation.step(CalibrationProduct.FLAT).incremental_jobs()] == ["generate"]
+    kind, pipeline, options, inputs = generation.step(CalibrationProduct.DARK).incremental_jobs()[0]
+    assert pipeline.endswith("/cpDark.yaml") and inputs == ("u/me/calib.1", "LSSTComCam/calib")
+    assert options == OPTIONS["config_options_dark"]
+    # External verification runs per exposure, against the collections given.
+    verification = build(generate=False, do_defects=False)
+    jobs = verification.step(CalibrationProduct.BIAS).incremental_jobs()
+    assert [(kind, pipeline.rsplit("/", 1)[-1], inputs) for kind, pipeline, _, inputs in jobs] == [
+        ("verify", "verifyBias.yaml", ("LSSTComCam/calib",))
+    ]
+    assert (
+        verification.step(CalibrationProduct.GAIN)
+        .incremental_jobs()[0][1]
+        .endswith("cpPtc.yaml#generateGainFromFlatPair")
+    )

@@ -43,6 +43,17 @@ run in order:
 4. gains (if ``step.report_gains``): the ``cpPtcExtract`` of every kept
    flat and detector, made into one `GainReport` (`gains`) and logged.
 
+Incremental processing (``incremental``, the default): as each kept
+exposure is in the OODS (`arrived`), the per-exposure part of each
+pipeline of the steps that use it (`PipelineSplit`; generation, and
+external verification) runs over the exposures that arrived since the
+previous such job (`IncrementalJobs`); when the step starts, that job kind
+runs only the run-level part, over the per-exposure jobs' output runs (its
+first inputs) and the exposures left. Internal verification, and a kind
+with no exposure arrived (reprocessing), run as one job. Every job is
+recorded (`jobs`, `job_records`) with its part, pipeline, exposures and
+inputs.
+
 Every read and write of the repository goes through the run's
 `~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`,
 in a thread (`asyncio.to_thread`).
@@ -185,35 +196,17 @@ class CalibrationProcessor:
         for step in self.plan.steps:
             if image_type not in step.images or step.name in self._tasks:
                 continue
-            for kind, pipeline, options, inputs in self._incremental_kinds(step):
+            for kind, pipeline, options, inputs in step.incremental_jobs():
                 key = (step.name, kind)
                 feeder = self._feeders.get(key)
-                if feeder is None:
-                    split = PipelineSplit.of(pipeline)
-                    assert split is not None
+                split = PipelineSplit.of(pipeline)
+                if feeder is None and split is not None:
                     feeder = IncrementalJobs(
                         self, step, kind, pipeline, options, inputs, split, self.outcomes[step.name]
                     )
                     self._feeders[key] = feeder
-                feeder.add(exposure)
-
-    @staticmethod
-    def _incremental_kinds(
-        step: ProcessingStep,
-    ) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
-        """The step's jobs that can run per exposure: (kind, pipeline, options, inputs)."""
-        kinds = []
-        if step.generate and PipelineSplit.of(step.pipeline) is not None:
-            kinds.append(("generate", step.pipeline, step.config_options, step.input_collections))
-        if (
-            step.verify
-            and step.verification == "external"
-            and PipelineSplit.of(step.verify_pipeline) is not None
-        ):
-            kinds.append(
-                ("verify", step.verify_pipeline, step.verify_config_options, step.verify_input_collections)
-            )
-        return kinds
+                if feeder is not None:
+                    feeder.add(exposure)
 
     def certified(self, name: str) -> asyncio.Future[bool]:
         """Future set True when step ``name`` is accepted (certified), False when it will not be."""

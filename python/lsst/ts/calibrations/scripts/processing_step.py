@@ -116,6 +116,27 @@ class ProcessingStep:
             kind for kind, wanted in (("generate", self.generate), ("verify", self.verify)) if wanted
         )
 
+    def incremental_jobs(self) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
+        """The jobs whose per-exposure part can run as exposures land.
+
+        The generation (its inputs exist once the steps it comes after are
+        certified) and an external verification; not an internal
+        verification, which needs the product the generation makes.
+
+        Returns
+        -------
+        jobs : `list` [`tuple`]
+            ``(kind, pipeline, config options, input collections)`` of each.
+        """
+        jobs = []
+        if self.generate:
+            jobs.append(("generate", self.pipeline, self.config_options, self.input_collections))
+        if self.verify and self.verification == "external":
+            jobs.append(
+                ("verify", self.verify_pipeline, self.verify_config_options, self.verify_input_collections)
+            )
+        return jobs
+
     def describe(self) -> str:
         """Return a one-line description.
 
