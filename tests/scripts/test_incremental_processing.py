@@ -468,6 +468,7 @@ async def test_a_per_exposure_job_that_failed_otherwise_fails_the_step() -> None
     assert len(ocps.submitted) == 1
     outcome = processor.outcomes["BIAS"]
     assert outcome.status.value == "failed" and "job1 failed" in outcome.reason
+    assert outcome.jobs == {"generate": "job1"} and not outcome.collections
     assert processor.failures == [f"BIAS: {outcome.reason}"]
 
 

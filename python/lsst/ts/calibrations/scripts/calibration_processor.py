@@ -554,7 +554,8 @@ class CalibrationProcessor:
         Parameters
         ----------
         outcome : `ProductOutcome`
-            The step's outcome; a whole or run-level job is its ``kind`` job.
+            The step's outcome: its ``kind`` job is the latest submitted,
+            its ``kind`` collection that of a whole or run-level job.
         kind : `str`
             "generate" or "verify".
         pipeline : `str`
@@ -596,9 +597,11 @@ class CalibrationProcessor:
             inputs=tuple(name for name in inputs if name),
             submitted=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
         )
+        # The product's job of that kind is the latest (a failed per-exposure job is named), the
+        # run-level job in the end; its collection is that of the whole or run-level job only.
+        outcome.jobs[kind] = job_id
         final = part != JobPart.PER_EXPOSURE
         if final:
-            outcome.jobs[kind] = job_id
             outcome.collections[kind] = f"u/ocps/{job_id}"
         try:
             result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
