@@ -493,3 +493,26 @@ async def test_cancel_stops_the_per_exposure_jobs() -> None:
     assert len(processor.tasks) == 1
     await asyncio.wait_for(processor.cancel(), STD_TIMEOUT)
     assert all(task.done() for task in processor.tasks)
+
+
+async def test_a_job_of_one_failed_exposure_after_others_ran_leaves_it_out() -> None:
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    processor.arrived("BIAS", 2)
+    ocps.end("job1")
+    await ocps.next_job(2)
+    # The job holds exposure 2 alone, whose ISR failed: the ISR ran for exposure 1 before.
+    repository.processed["u/ocps/job2"] = {2: []}
+    ocps.end("job2", exit_code=1)
+    for exposure in (3, 4):
+        processor.arrived("BIAS", exposure)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert list(processor.left_out.to_dict()["BIAS"]) == [2]
+    assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (1, 3, 4)"
+    assert processor.outcomes["BIAS"].status.value == "certified"

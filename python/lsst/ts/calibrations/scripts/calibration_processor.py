@@ -502,12 +502,15 @@ class CalibrationProcessor:
         kind: str,
         result: OcpsJobResult,
         exposures: Sequence[int] | None = None,
+        others_processed: bool = False,
     ) -> bool:
         """Leave out the exposures whose ISR failed in a failed job; return whether there were any.
 
-        Only when the ISR succeeded for some exposures: a job that processed
-        none failed for another reason, which no exposure is blamed for.
-        ``exposures`` are those of the job (default: the step's).
+        Only when the ISR succeeded for some exposures, in that job or (for a
+        per-exposure job, ``others_processed``) in an earlier job of the same
+        pipeline: a job whose ISR ran for none while none ever ran failed
+        for another reason, which no exposure is blamed for. ``exposures``
+        are those of the job (default: the step's).
         """
         exposures = list(self.exposures_of(step) if exposures is None else exposures)
         detectors = list(self.plan.detectors)
@@ -522,7 +525,7 @@ class CalibrationProcessor:
             exposure: [d for d in detectors if d not in processed.get(exposure, [])] for exposure in exposures
         }
         failed = {exposure: missing for exposure, missing in failed.items() if missing}
-        if not failed or not any(processed.values()):
+        if not failed or not (others_processed or any(processed.values())):
             return False
         for exposure, missing in failed.items():
             image_type = next(

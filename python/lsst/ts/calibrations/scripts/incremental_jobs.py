@@ -36,7 +36,8 @@ yet, waits for them all and returns the output runs of the per-exposure
 jobs that completed: the inputs of the step's run-level job.
 
 A per-exposure job that failed because the ISR of some exposures failed
-for a detector leaves those exposures out (with the same reason and
+for a detector (while it ran for others, in that job or an earlier one)
+leaves those exposures out (with the same reason and
 WARNING as the one-job way) and is submitted again with the rest; a job
 that failed otherwise, or was aborted, ends the feeding with that error,
 which `finish` raises.
@@ -222,7 +223,9 @@ class IncrementalJobs:
             if (
                 e.result is None
                 or e.result.phase == "ABORTED"
-                or not await processor.leave_out_failed(self.step, self.kind, e.result, exposures)
+                or not await processor.leave_out_failed(
+                    self.step, self.kind, e.result, exposures, others_processed=bool(self.covered)
+                )
             ):
                 raise
             left = [x for x in exposures if not processor.left_out.is_left_out(x)]
