@@ -287,6 +287,9 @@ async def test_script_run_with_a_dying_worker_certifies_nothing(
         assert observatory.ocps is not None and observatory.ocps.execution_backend == "workers"
         observatory.ocps.inject_worker_death(count=1, after_quanta=1)
         script = MakeComCamCalibrations(index=next(_indices))
+        # One job over both biases, so the worker dies in the middle of a job (incremental
+        # processing would give each bias a one-quantum job of its own).
+        script.incremental_processing = False
         await asyncio.wait_for(script.start_task, STD_TIMEOUT)
         data = script.cmd_configure.DataType()
         data.config = yaml.safe_dump(config)
