@@ -31,12 +31,9 @@ headless Chromium.
 
 import base64
 import datetime
-import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -44,6 +41,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fixtures.headless_chromium import render_page
 from fixtures.repositories import CalibrationRun
 from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.report import build_report
@@ -305,44 +303,9 @@ def test_command_line(repository: CalibrationRun, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--collections or --run-record" in bad.stderr
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed: .ci/run must install Debian's chromium.")
-        pytest.skip("Chromium is not installed (apt-get install chromium).")
-    return path
-
-
 def test_page_renders_in_headless_chromium(report: Path) -> None:
-    browser = chromium()
-    with tempfile.TemporaryDirectory() as profile:
-        common = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-        ]
-        screenshot = report.parent / "screenshot.png"
-        subprocess.run(
-            [*common, f"--screenshot={screenshot}", "--window-size=1280,2000", report.as_uri()],
-            capture_output=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        )
-        dom = subprocess.run(
-            [*common, "--dump-dom", report.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        ).stdout
+    screenshot = report.parent / "screenshot.png"
+    dom = render_page(report, screenshot, (1280, 2000))
     assert '<h1 id="report-title">LSSTComCam calibration run report</h1>' in dom
     with Image.open(screenshot) as image:
         assert image.size == (1280, 2000)

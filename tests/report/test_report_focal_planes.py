@@ -31,11 +31,7 @@ so the tests reading that report are marked slow; the layout and LATISS
 tests are quick.
 """
 
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +39,7 @@ import pytest
 from PIL import Image
 from synthetic_run import SyntheticRun, make_synthetic_run
 
-from fixtures.timeouts import PROCESS_TIMEOUT
+from fixtures.headless_chromium import render_page
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.report import build_report
 from lsst.ts.calibrations.report.amp_heat_map import HEAT_MAP_SIZE
@@ -251,45 +247,10 @@ def test_latiss_report_is_one_detector(tmp_path: Path) -> None:
         assert 'class="nodata"' not in found[section], section
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed: .ci/run must install Debian's chromium.")
-        pytest.skip("Chromium is not installed (apt-get install chromium).")
-    return path
-
-
 @pytest.mark.slow
 def test_lsstcam_page_renders_in_headless_chromium(lsstcam_report: Path) -> None:
-    browser = chromium()
-    with tempfile.TemporaryDirectory() as profile:
-        common = [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile}",
-        ]
-        screenshot = lsstcam_report.parent / "screenshot.png"
-        subprocess.run(
-            [*common, f"--screenshot={screenshot}", "--window-size=1280,2400", lsstcam_report.as_uri()],
-            capture_output=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        )
-        dom = subprocess.run(
-            [*common, "--dump-dom", lsstcam_report.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        ).stdout
+    screenshot = lsstcam_report.parent / "screenshot.png"
+    dom = render_page(lsstcam_report, screenshot, (1280, 2400))
     assert '<h1 id="report-title">LSSTCam calibration run report</h1>' in dom
     assert 'id="raft-summary"' in dom and dom.count('<details class="raft"') >= 21 * 3
     with Image.open(screenshot) as image:

@@ -33,7 +33,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +40,7 @@ import pytest
 from PIL import Image
 from simulated_week import CONFIG, DETECTORS, DRIFTING, GAIN_DRIFT_PER_DAY, SimulatedWeek
 
+from fixtures.headless_chromium import render_page
 from fixtures.timeouts import BUILD_TIMEOUT, PROCESS_TIMEOUT
 from lsst.ts.calibrations.repo.repository import open_repository
 from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
@@ -208,36 +208,9 @@ def test_command_line_errors(week: SimulatedWeek, tmp_path: Path) -> None:
     assert missing.returncode == 1 and "Cannot build the trends page" in missing.stderr
 
 
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is not installed: .ci/run must install Debian's chromium.")
-        pytest.skip("Chromium is not installed (apt-get install chromium).")
-    return path
-
-
 def test_page_renders_in_headless_chromium(page: Path) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        common = [
-            chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}",
-        ]  # fmt: skip
-        screenshot = page.parent / "screenshot.png"
-        subprocess.run(
-            [*common, f"--screenshot={screenshot}", "--window-size=1280,2400", page.as_uri()],
-            capture_output=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        )
-        dom = subprocess.run(
-            [*common, "--dump-dom", page.as_uri()],
-            capture_output=True,
-            text=True,
-            timeout=PROCESS_TIMEOUT,
-            check=True,
-        ).stdout
+    screenshot = page.parent / "screenshot.png"
+    dom = render_page(page, screenshot, (1280, 2400))
     assert '<h1 id="report-title">LSSTComCam calibration trends</h1>' in dom
     assert 'id="fig-gain_R22_S00"' in dom
     with Image.open(screenshot) as image:
