@@ -56,7 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from astropy.io import fits
-from astropy.io.fits.verify import VerifyWarning
+from astropy.io.fits.verify import VerifyError, VerifyWarning
 from astropy.table import Table
 from lsst.daf.butler import FormatterV2
 from lsst.resources import ResourcePath
@@ -91,9 +91,13 @@ def _header_with(metadata: Mapping[str, Any]) -> fits.Header:
                 continue
             if len(name) > 8 or not all(c.isalnum() or c in "-_" for c in name):
                 name = f"HIERARCH {name}"
+            plain = value.item() if isinstance(value, np.generic) else value
             try:
-                header[name] = value.item() if isinstance(value, np.generic) else value
-            except ValueError:
+                # A card astropy accepts may still fail verification when the file is
+                # written (e.g. a key too long for a HIERARCH card): check it first.
+                fits.Card(name, plain).verify("exception")
+                header[name] = plain
+            except (ValueError, VerifyError):
                 # Too long for a card: the JSON copy keeps it.
                 continue
     return header
