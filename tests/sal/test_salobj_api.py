@@ -28,6 +28,8 @@ import io
 import logging
 import os
 import pathlib
+import subprocess
+import sys
 
 import astropy.time
 import pytest
@@ -223,6 +225,17 @@ async def test_async_s3_bucket(backend: str, tmp_path: pathlib.Path, monkeypatch
     with pytest.raises(FileNotFoundError):
         await bucket.download("missing")
     bucket.stop_mock()
+
+
+def test_sal_import_stays_light() -> None:
+    """Importing the SAL runtime (every script does, at each start) loads
+    neither astropy, numpy nor unittest: they are imported where used."""
+    code = (
+        "import sys; import lsst.ts.calibrations.sal; "
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'astropy', 'numpy', 'unittest', 'erfa'}); "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=STD_TIMEOUT)
 
 
 def test_async_s3_bucket_needs_a_backend(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -30,10 +30,12 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-import astropy.time
-import astropy.units as u
+if TYPE_CHECKING:
+    # Imported where used (make_key): astropy costs scripts ~0.3 s at start
+    # and only the Large File Annex key needs it.
+    import astropy.time
 
 # In-memory buckets (domock=True), shared by the process as salobj's mock
 # server is: bucket name -> key -> bytes.
@@ -151,7 +153,7 @@ class AsyncS3Bucket:
         salname: str,
         salindexname: str | int | None,
         generator: str,
-        date: astropy.time.Time,
+        date: "astropy.time.Time",
         other: str | None = None,
         stem: str | None = None,
         suffix: str = ".dat",
@@ -182,6 +184,9 @@ class AsyncS3Bucket:
             ``name`` is ``salname[:salindexname]`` and the date is the
             observing day (TAI date minus 12 hours).
         """
+        import astropy.time
+        import astropy.units as u
+
         fullname = f"{salname}:{salindexname}" if salindexname else salname
         tai = astropy.time.Time(date, scale="tai", precision=3)
         shifted = (tai - 12 * u.hour).isot

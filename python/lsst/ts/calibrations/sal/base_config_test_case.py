@@ -26,7 +26,6 @@ import abc
 import importlib
 import itertools
 import pathlib
-import unittest
 from typing import Any
 
 import yaml
@@ -206,6 +205,10 @@ class BaseConfigTestCase(metaclass=abc.ABCMeta):
         try:
             module = importlib.import_module(module_name)
         except ImportError:
+            # unittest is imported here only: this module is part of the SAL
+            # runtime's package, which every script imports at start.
+            import unittest
+
             raise unittest.SkipTest(f"Cannot import {module_name}") from None
         schema = getattr(module, schema_name)
         if config_dir is None:

@@ -24,14 +24,13 @@
 __all__ = ["TestCsc", "run_test_csc"]
 
 import asyncio
+import functools
 import os
 import pathlib
 import string
 import types
 from collections.abc import Sequence
 from typing import Any, ClassVar
-
-import numpy as np
 
 from ..version import __version__
 from .base import ExpectedError, SalRetCode, State
@@ -41,19 +40,31 @@ from .configurable_csc import ConfigurableCsc
 DEFAULT_CONFIG_DIR = pathlib.Path(__file__).parent / "data" / "config" / "Test" / "v2"
 """Configuration directory of `TestCsc` when ``$TS_CONFIG_OCS_DIR`` is not set."""
 
-_FIELD_TYPES: dict[str, Any] = dict(
-    boolean0=bool,
-    byte0=np.uint8,
-    short0=np.int16,
-    int0=np.int32,
-    long0=np.int32,
-    longLong0=np.int64,
-    unsignedShort0=np.uint16,
-    unsignedInt0=np.uint32,
-    float0=np.single,
-    double0=np.double,
-    string0=str,
-)
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    """Return field name: element type of the ``scalars``/``arrays`` fields.
+
+    numpy is imported here, not at module load: this module is part of the
+    SAL runtime's package, which every script imports at start.
+    """
+    import numpy as np
+
+    return dict(
+        boolean0=bool,
+        byte0=np.uint8,
+        short0=np.int16,
+        int0=np.int32,
+        long0=np.int32,
+        longLong0=np.int64,
+        unsignedShort0=np.uint16,
+        unsignedInt0=np.uint32,
+        float0=np.single,
+        double0=np.double,
+        string0=str,
+    )
+
+
 _INT_FIELDS = ("byte0", "short0", "int0", "long0", "longLong0", "unsignedShort0", "unsignedInt0")
 _ARRAYS_FIELDS = ("boolean0", *_INT_FIELDS, "float0", "double0")
 _SCALARS_FIELDS = (*_ARRAYS_FIELDS, "string0")
@@ -219,7 +230,7 @@ class TestCsc(ConfigurableCsc):
     @property
     def field_type(self) -> dict[str, Any]:
         """Field name: element type, of the ``scalars``/``arrays`` fields."""
-        return dict(_FIELD_TYPES)
+        return dict(_field_types())
 
     @property
     def arrays_fields(self) -> Sequence[str]:
@@ -285,6 +296,8 @@ class TestCsc(ConfigurableCsc):
             if field == "string0":
                 equal = value1 == value2
             else:
+                import numpy as np
+
                 equal = bool(np.array_equal(value1, value2, equal_nan=is_float))
             if not equal:
                 raise AssertionError(f"{what}1.{field} = {value1!r} != {value2!r} = {what}2.{field}")
@@ -297,17 +310,19 @@ class TestCsc(ConfigurableCsc):
         values : `dict` [`str`, `numpy.ndarray`]
             Field name: array of the field's length and type.
         """
+        import numpy as np
+
         blank = self.evt_arrays.DataType()
         rng = np.random.default_rng()
         values: dict[str, Any] = {}
         values["boolean0"] = rng.choice([False, True], size=len(blank.boolean0))
         for field in _INT_FIELDS:
-            dtype = _FIELD_TYPES[field]
+            dtype = _field_types()[field]
             iinfo = np.iinfo(dtype)
             values[field] = rng.integers(iinfo.min, iinfo.max, size=len(getattr(blank, field)), dtype=dtype)
         for field in ("float0", "double0"):
             size = len(getattr(blank, field))
-            values[field] = np.array(rng.uniform(-1e5, 1e5, size=size), dtype=_FIELD_TYPES[field])
+            values[field] = np.array(rng.uniform(-1e5, 1e5, size=size), dtype=_field_types()[field])
         return values
 
     def make_random_scalars_dict(self) -> dict[str, Any]:
@@ -319,16 +334,18 @@ class TestCsc(ConfigurableCsc):
             Field name: value of the field's type (``string0``: 20
             printable characters).
         """
+        import numpy as np
+
         rng = np.random.default_rng()
         values: dict[str, Any] = {}
         values["boolean0"] = bool(rng.choice([False, True]))
         values["string0"] = "".join(rng.choice(list(string.printable), size=20))
         for field in _INT_FIELDS:
-            dtype = _FIELD_TYPES[field]
+            dtype = _field_types()[field]
             iinfo = np.iinfo(dtype)
             values[field] = rng.integers(iinfo.min, iinfo.max, dtype=dtype)
         for field in ("float0", "double0"):
-            values[field] = _FIELD_TYPES[field](rng.uniform(-1e5, 1e5))
+            values[field] = _field_types()[field](rng.uniform(-1e5, 1e5))
         return values
 
 

@@ -26,8 +26,6 @@ import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from .csc_commander import BOOL_DICT, CscCommander
 
 ARR_LEN = 5
@@ -58,6 +56,10 @@ class TestCscCommander(CscCommander):
     __test__ = False  # Not a pytest test class.
 
     def __init__(self, index: int | None, enable: bool = False) -> None:
+        # numpy is imported here, not at module load: the SAL runtime's
+        # package is imported by every script at start.
+        import numpy as np
+
         super().__init__(name="Test", index=index, enable=enable)
         self.array_field_types: dict[str, Callable[[str], Any]] = dict(
             boolean0=_as_bool,
@@ -85,6 +87,8 @@ class TestCscCommander(CscCommander):
         RuntimeError
             If a field is unknown or has more than 5 values.
         """
+        import numpy as np
+
         kwargs: dict[str, list[Any]] = {}
         for field_values in args:
             field, _, text = field_values.partition("=")
