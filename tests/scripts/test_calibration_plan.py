@@ -31,7 +31,7 @@ from lsst.ts.calibrations.sal.config_problem import ConfigProblem
 from lsst.ts.calibrations.sal.config_yaml import read_and_validate_config
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.calibration_plan import CalibrationPlan
-from lsst.ts.calibrations.scripts.plan_rules import resolve_filter
+from lsst.ts.calibrations.scripts.plan_rules import MIN_DEFECT_DARK_TIME, resolve_filter
 
 # The script's schema, validated once as BaseScript.do_configure does.
 VALIDATOR = DefaultingValidator(MakeComCamCalibrations.get_schema())
@@ -313,6 +313,24 @@ def test_ptc_needs_pairs_and_three_levels() -> None:
     assert plan_of(base.format(n=8, times="[1, 1, 2, 2, 3, 3, 3, 3]")).step("PTC").certify
     # Left at its default (false), a PTC is not required.
     assert "PTC" not in [s.name for s in plan_of("n_flat: 3\nexp_times_flat: [1, 2, 3]\n").steps]
+
+
+def test_defects_with_short_darks_warn() -> None:
+    # The defect finder's 3 e-/s rule flags read noise in darks shorter than 17 s.
+    assert MIN_DEFECT_DARK_TIME == 17.0
+    plan = plan_of("do_defects: true\nexp_times_dark: 2\n")
+    assert plan.step("DEFECTS").certify
+    (warning,) = plan.warnings
+    assert "do_defects: true with darks of [2] s" in warning
+    assert "set exp_times_dark to 17 s or more" in warning
+    assert "  warning: do_defects: true" in plan.describe() and plan.to_dict()["warnings"] == [warning]
+    # The procedure document's example: its 5, 10 and 15 s darks are named, the 20 s ones are not.
+    (warning,) = plan_of(ANOTHER_EXAMPLE).warnings
+    assert "darks of [5, 10, 15] s" in warning
+    # Long enough, without defects, or without darks: nothing to say.
+    assert plan_of("do_defects: true\nexp_times_dark: [17, 30]\n").warnings == ()
+    assert plan_of("exp_times_dark: 2\n").warnings == ()
+    assert plan_of("script_mode: BIAS\n").warnings == ()
 
 
 def test_defaults_dropped_explicit_refused() -> None:

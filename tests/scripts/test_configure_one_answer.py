@@ -28,6 +28,7 @@ subclass's schema is what the plan is built from.
 
 import asyncio
 import itertools
+import logging
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,6 +128,22 @@ async def test_note_example_accepted(empty_repo: str) -> None:
     assert script.plan.gain_pairs == ((0, 1),) and script.plan.gain_step == "GAIN"
     # The configuration is what was validated: not rewritten on the way to the plan.
     assert script.plan.config["n_flat"] == 20 and script.plan.config["exp_times_flat"] == [1.2, 1.2]
+
+
+async def test_short_darks_for_defects_warn_but_configure(
+    empty_repo: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = (
+        f"do_defects: true\ngenerate_calibrations: true\nexp_times_dark: 2\nrepo: {empty_repo}\n"
+        + NO_PROCESSING
+    )
+    with caplog.at_level(logging.WARNING):
+        script = await configure(text)
+    assert script.state.state == ScriptState.CONFIGURED, script.state.reason
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("darks of [2] s" in w and "set exp_times_dark to 17 s or more" in w for w in warnings), (
+        warnings
+    )
 
 
 class ShortComCamCalibrations(MakeComCamCalibrations):

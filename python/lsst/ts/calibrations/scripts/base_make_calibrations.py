@@ -311,7 +311,7 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         of the filter (against the camera's ``availableFilters``) and of the
         repository (`repository_checks.check_repository`), and refuses the
         configuration once if there is any. The plan's notes are logged at
-        INFO.
+        INFO, its warnings at WARNING.
 
         Raises
         ------
@@ -335,6 +335,8 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         if plan is not None:
             for note in plan.notes:
                 self.log.info("%s", note)
+            for warning in plan.warnings:
+                self.log.warning("%s", warning)
         await asyncio.gather(self.camera.start_task, self.ocps_group.start_task)
         self.filter_name = None
         if plan is not None and "filter" not in ConfigProblem.options(problems):

@@ -60,7 +60,7 @@ The plan (frozen) gives, for the run engineer:
   type, empty unless reprocessing);
 * ``gain_pairs`` (index pairs into the kept flats), ``unpaired_flats``,
   ``gain_step`` ("GAIN", "PTC" whose cpPtcExtract carries the gains, or "");
-* ``notes`` (INFO lines), ``config`` (the configuration dict),
+* ``notes`` (INFO lines), ``warnings`` (WARNING lines), ``config`` (the configuration dict),
   ``explicit_keys``, ``camera_time()``, ``estimated_duration()``,
   ``describe()``, ``to_dict()``.
 """
@@ -130,6 +130,9 @@ class CalibrationPlan:
         Step whose ``cpPtcExtract`` gives the gains ("GAIN", "PTC"), or "".
     notes : `tuple` [`str`, ...]
         Information for the log (dropped defaults, what is not done).
+    warnings : `tuple` [`str`, ...]
+        Configurations that run but give doubtful results (logged at
+        WARNING), e.g. darks too short for the defect finder.
     reprocess : `dict` [`ImageType`, `tuple` [`int`, ...]]
         Exposures already in the repository to process again, per image
         type; empty when images are taken.
@@ -161,6 +164,7 @@ class CalibrationPlan:
     gain_step: str
     notes: tuple[str, ...]
     reprocess: dict[ImageType, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
     # ------------------------------------------------------------------
     # Construction
@@ -219,6 +223,8 @@ class CalibrationPlan:
         flat_times = flats.kept_times if flats is not None else None
         problems += plan_rules.flat_products_need_flats(values)
         problems += plan_rules.ptc_pairs(values, flat_times)
+        darks = next((s for s in sequences if s.image_type is ImageType.DARK), None)
+        warnings = plan_rules.defect_dark_times(values, darks.kept_times if darks is not None else None)
         gain_step, more, gain_notes = plan_rules.gain_pairs(values, explicit, flat_times)
         problems += more
         notes += gain_notes
@@ -290,6 +296,7 @@ class CalibrationPlan:
             gain_step=gain_step,
             notes=tuple(notes),
             reprocess={t: tuple(i for i, _ in given) for t, given in (reprocess or {}).items()},
+            warnings=tuple(warnings),
         )
         return plan, problems
 
@@ -440,6 +447,7 @@ class CalibrationPlan:
                 f"at [{plan_rules.format_times(self.flat_pair_times)}] s"
             )
         lines.extend(f"  note: {note}" for note in self.notes)
+        lines.extend(f"  warning: {warning}" for warning in self.warnings)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, typing.Any]:
@@ -460,5 +468,6 @@ class CalibrationPlan:
             "unpaired_flats": list(self.unpaired_flats),
             "gain_step": self.gain_step,
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "reprocess": {str(k): list(v) for k, v in self.reprocess.items()},
         }

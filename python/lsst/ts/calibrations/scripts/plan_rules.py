@@ -35,6 +35,8 @@ Rules
 ``filter_placeholder`` : ``filter`` left as the procedure document's placeholder.
 ``exposure_sequences`` : the exposures of each image type (``n_*`` follows a list).
 ``flat_products_need_flats`` : ``do_defects``/``do_ptc`` need ``BIAS_DARK_FLAT``.
+``defect_dark_times`` : a warning when ``do_defects`` has darks too short for
+the defect finder (`MIN_DEFECT_DARK_TIME`).
 ``ptc_pairs`` : the PTC needs flats in pairs: `MIN_PTC_PAIRS` or more, at
 `MIN_PTC_TIMES` or more times.
 ``gain_pairs`` : the gain from flat pairs needs a pair (dropped with a note if defaulted).
@@ -49,7 +51,9 @@ Rules
 from __future__ import annotations
 
 __all__ = [
+    "MIN_DEFECT_DARK_TIME",
     "calib_collection",
+    "defect_dark_times",
     "exposure_sequences",
     "filter_placeholder",
     "flat_products_need_flats",
@@ -66,6 +70,7 @@ __all__ = [
 ]
 
 import datetime
+import math
 import re
 import typing
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -239,6 +244,61 @@ def flat_products_need_flats(values: Config) -> list[ConfigProblem]:
                 )
             )
     return problems
+
+
+# The defect finder (cp_pipe's measureDefects, our cp/defects.py) flags a
+# pixel of a bias-subtracted dark as hot where its signal over the dark time
+# exceeds darkCurrentThreshold = 3 e-/s, besides where it is nSigmaBright =
+# 4.8 clipped sigmas above the mean. In one dark the noise of a pixel is the
+# read noise (dark current, 0.004 e-/s in the simulator, adds nothing), so the
+# 3 e-/s rule flags noise as soon as 3 e-/s * t is a small multiple of the
+# read noise; flagged pixels then fill whole columns (50 per 2000 rows). For
+# the 3 e-/s rule to be no looser than the 4.8 sigma one on the noisiest
+# amplifier: t >= 4.8 * read_noise / 3. The cameras' nominal read noise
+# reaches 10.5 e- (ComCam and LSSTCam descriptions 5.5-10.5 e-, LATISS
+# 8.0-10.3 e-): t >= 4.8 * 10.5 / 3 = 16.8 s, so 17 s. Measured with the
+# defect finder on pure read noise of 9.7 e- (the simulator's noisiest
+# amplifier) over a full 509 x 2000 amplifier: 2 s darks flag every pixel,
+# 5 s 59% of them, 10 s ~1000 pixels, 15 s and longer ~1 (the 4.8 sigma
+# rule's own rate).
+_DEFECT_NSIGMA_BRIGHT = 4.8
+_DEFECT_DARK_CURRENT_THRESHOLD = 3.0  # e-/s
+_MAX_NOMINAL_READ_NOISE = 10.5  # e-
+
+MIN_DEFECT_DARK_TIME = float(
+    math.ceil(_DEFECT_NSIGMA_BRIGHT * _MAX_NOMINAL_READ_NOISE / _DEFECT_DARK_CURRENT_THRESHOLD)
+)
+"""Shortest dark (s) whose read noise the defect finder does not flag as hot pixels (17 s)."""
+
+
+def defect_dark_times(values: Config, dark_times: Sequence[float] | None) -> list[str]:
+    """Warn when ``do_defects`` uses darks shorter than `MIN_DEFECT_DARK_TIME`.
+
+    Parameters
+    ----------
+    values : `~collections.abc.Mapping`
+        The validated configuration.
+    dark_times : `~collections.abc.Sequence` [`float`] or `None`
+        Exposure times of the kept darks; `None` if no darks are planned.
+
+    Returns
+    -------
+    warnings : `list` [`str`]
+        One warning naming ``exp_times_dark`` and the time that would be
+        right, or none. Not a refusal: the run is still possible, its
+        defects are not to be trusted.
+    """
+    if not values["do_defects"] or not dark_times:
+        return []
+    short = sorted({t for t in dark_times if t < MIN_DEFECT_DARK_TIME})
+    if not short:
+        return []
+    return [
+        f"do_defects: true with darks of [{format_times(short)}] s: the defect finder flags pixels above "
+        f"3 e-/s as hot, and in darks shorter than {MIN_DEFECT_DARK_TIME:g} s the read noise alone exceeds "
+        f"that, so the measured hot pixels will be mostly noise; set exp_times_dark to "
+        f"{MIN_DEFECT_DARK_TIME:g} s or more (e.g. exp_times_dark: 30)."
+    ]
 
 
 MIN_PTC_PAIRS = 4
