@@ -250,6 +250,41 @@ async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, 
     assert worker_children() == []
 
 
+@pytest.mark.slow
+async def test_killed_workers_leave_no_butler_cache_in_tmp(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers killed mid-job (SIGKILL) or ended (SIGTERM) leave no butler cache folder in $TMPDIR.
+
+    daf_butler makes ``$TMPDIR/butler-cache-dir-<pid>-...`` when no cache
+    folder is configured and removes it only at a normal exit; the OCPS
+    points its processes at ``<work folder>/butler-cache`` instead.
+    """
+    tmpdir = tmp_path / "tmp"  # the child processes' temporary folder, watched alone
+    tmpdir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmpdir))
+    index = next(_indices)
+    csc = OcpsCsc(
+        repo, jobs_root=tmp_path / "jobs", index=index, initial_state=State.ENABLED, max_processes=2
+    )
+    await asyncio.wait_for(csc.start_task, JOB_TIMEOUT)
+    try:
+        cache = csc.job_environment()["DAF_BUTLER_CACHE_DIRECTORY_IF_UNSET"]
+        assert cache == str(tmp_path / "butler-cache")
+        async with Domain() as domain:
+            remote = Remote(domain, "OCPS", index)
+            await asyncio.wait_for(remote.start_task, STD_TIMEOUT)
+            client = Client(csc, remote)
+            csc.inject_worker_death(count=1, after_quanta=1)
+            record = await client.run(f"-j 2 {BIAS_CONFIG}")
+            assert record["phase"] == "ERROR" and record["exitCode"] == 1
+            assert any(w["returnCode"] == -9 for w in record["workers"])
+    finally:
+        await csc.close()  # the other workers end with SIGTERM: no atexit handler runs either
+    assert sorted(p.name for p in tmpdir.iterdir()) == []
+    assert (tmp_path / "butler-cache").is_dir()
+
+
 def test_bad_backend_is_refused(repo: Path) -> None:
     with pytest.raises(
         ValueError, match="execution_backend=.slurm. must be one of .pipetask., .workers., .bps."

@@ -121,6 +121,7 @@ from ..repo.repo_alias import resolve_repository
 from ..repo.repository import raw_run
 from ..sal import BaseCsc, ExpectedError, SalRetCode, State
 from ..version import __version__
+from .butler_cache import butler_cache_environment
 from .ocps_bps_backend import OcpsBpsBackend
 from .ocps_execution_backend import OcpsExecutionBackend
 from .ocps_execution_backends import DEFAULT_EXECUTION_BACKEND
@@ -319,12 +320,23 @@ class OcpsCsc(BaseCsc):
         if self.execution_backend == OcpsExecutionBackend.WORKERS:
             self.worker_pool = QuantumWorkerPool(
                 self.jobs_root.parent / "workers",
-                self.pipeline_paths.pipeline_environment(),
+                self.job_environment(),
                 max_idle=self.max_processes,
                 log=self.log,
             )
             self.worker_runner = WorkerJobRunner(self.worker_pool, self.repo, self.log)
         await super().start()
+
+    def job_environment(self) -> dict[str, str]:
+        """Return the environment of the job processes and quantum workers.
+
+        This process's environment with the pipeline variables set, and the
+        butlers' datastore cache in ``<jobs root>/../butler-cache``
+        (`~lsst.ts.calibrations.sim.butler_cache`), so that a killed job or
+        worker leaves no ``butler-cache-dir-*`` folder in ``$TMPDIR``.
+        """
+        assert self.jobs_root is not None, "the CSC has not started"
+        return butler_cache_environment(self.jobs_root.parent, self.pipeline_paths.pipeline_environment())
 
     def _backend(self, job: OcpsJob) -> ExecuteJob:
         """The execution backend's way to run ``job`` (the configuration's ``execution_backend``)."""
@@ -421,7 +433,7 @@ class OcpsCsc(BaseCsc):
         )
         task = asyncio.create_task(
             job.run(
-                env=self.pipeline_paths.pipeline_environment(),
+                env=self.job_environment(),
                 log=self.log,
                 prerequisites=self._wait_for_prereqs,
                 delay=self._next_delay,

@@ -71,6 +71,7 @@ from ..repo.camera import Camera
 from ..repo.certify import certify_calibrations
 from ..repo.ingest import ingest_raws
 from ..repo.repository import bootstrap_repository, calib_chain, certified_collection, raw_run
+from .butler_cache import butler_cache_environment
 from .make_calibration_set import make_calibration_set
 from .sensor_model import SensorModel
 
@@ -364,7 +365,9 @@ class ReferenceCalibrations:
             command,
             capture_output=True,
             text=True,
-            env=self.pipeline_paths.pipeline_environment(),
+            # The repository is this run's work folder: a killed pipetask leaves its
+            # butler cache folder there, not in $TMPDIR.
+            env=butler_cache_environment(self.repo, self.pipeline_paths.pipeline_environment()),
             check=False,
         )
         if process.returncode != 0:
