@@ -316,19 +316,19 @@ def test_ptc_needs_pairs_and_three_levels() -> None:
 
 
 def test_defects_with_short_darks_warn() -> None:
-    # The defect finder's 3 e-/s rule flags read noise in darks shorter than 17 s.
-    assert MIN_DEFECT_DARK_TIME == 17.0
+    # The defect finder's 3 e-/s rule flags read noise in whole columns in darks shorter than 8 s.
+    assert MIN_DEFECT_DARK_TIME == 8.0
     plan = plan_of("do_defects: true\nexp_times_dark: 2\n")
     assert plan.step("DEFECTS").certify
     (warning,) = plan.warnings
     assert "do_defects: true with darks of [2] s" in warning
-    assert "set exp_times_dark to 17 s or more" in warning
+    assert "set exp_times_dark to 8 s or more" in warning
     assert "  warning: do_defects: true" in plan.describe() and plan.to_dict()["warnings"] == [warning]
-    # The procedure document's example: its 5, 10 and 15 s darks are named, the 20 s ones are not.
+    # The procedure document's example: its 5 s darks are named, the 10 to 20 s ones are not.
     (warning,) = plan_of(ANOTHER_EXAMPLE).warnings
-    assert "darks of [5, 10, 15] s" in warning
+    assert "darks of [5] s" in warning
     # Long enough, without defects, or without darks: nothing to say.
-    assert plan_of("do_defects: true\nexp_times_dark: [17, 30]\n").warnings == ()
+    assert plan_of("do_defects: true\nexp_times_dark: [8, 30]\n").warnings == ()
     assert plan_of("exp_times_dark: 2\n").warnings == ()
     assert plan_of("script_mode: BIAS\n").warnings == ()
 

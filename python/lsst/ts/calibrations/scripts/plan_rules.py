@@ -72,6 +72,7 @@ __all__ = [
 import datetime
 import math
 import re
+import statistics
 import typing
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -248,27 +249,32 @@ def flat_products_need_flats(values: Config) -> list[ConfigProblem]:
 
 # The defect finder (cp_pipe's measureDefects, our cp/defects.py) flags a
 # pixel of a bias-subtracted dark as hot where its signal over the dark time
-# exceeds darkCurrentThreshold = 3 e-/s, besides where it is nSigmaBright =
-# 4.8 clipped sigmas above the mean. In one dark the noise of a pixel is the
-# read noise (dark current, 0.004 e-/s in the simulator, adds nothing), so the
-# 3 e-/s rule flags noise as soon as 3 e-/s * t is a small multiple of the
-# read noise; flagged pixels then fill whole columns (50 per 2000 rows). For
-# the 3 e-/s rule to be no looser than the 4.8 sigma one on the noisiest
-# amplifier: t >= 4.8 * read_noise / 3. The cameras' nominal read noise
-# reaches 10.5 e- (ComCam and LSSTCam descriptions 5.5-10.5 e-, LATISS
-# 8.0-10.3 e-): t >= 4.8 * 10.5 / 3 = 16.8 s, so 17 s. Measured with the
-# defect finder on pure read noise of 9.7 e- (the simulator's noisiest
-# amplifier) over a full 509 x 2000 amplifier: 2 s darks flag every pixel,
-# 5 s 59% of them, 10 s ~1000 pixels, 15 s and longer ~1 (the 4.8 sigma
-# rule's own rate).
-_DEFECT_NSIGMA_BRIGHT = 4.8
+# exceeds darkCurrentThreshold = 3 e-/s (besides nSigmaBright = 4.8 clipped
+# sigmas above the mean), then fills a whole column of an amplifier where 50
+# of its 2000 rows are flagged. In one dark a pixel's noise is the read noise
+# (the simulator's dark current, 0.004 e-/s, adds nothing), so the 3 e-/s rule
+# flags the fraction P(N(0, 1) > 3 e-/s * t / read_noise) of the pixels; once
+# that nears the column fraction 50 / 2000 = 2.5%, columns fill and the count
+# explodes. Keeping the expected count per column at 60% of 50 (1.5%, so that
+# its Poisson scatter over 509 columns rarely reaches 50) needs
+# 3 e-/s * t >= 2.17 * read_noise; the cameras' largest nominal read noise is
+# 10.5 e- (ComCam and LSSTCam descriptions 5.5-10.5 e-, LATISS 8.0-10.3 e-):
+# t >= 2.17 * 10.5 / 3 = 7.6 s, so 8 s. Measured with the defect finder on
+# read noise alone over a full 509 x 2000 amplifier (10.5 e-, then 9.7 e-, the
+# simulator's noisiest amplifier): per dark, 5 s flags 72% (59%) of the
+# pixels, 6 s 41% (27%), 7 s 7.8% (1.6%), 8 s 1.1% (0.7%), 10 s 0.2% (0.1%).
 _DEFECT_DARK_CURRENT_THRESHOLD = 3.0  # e-/s
+_DEFECT_COLUMN_FRACTION = 50 / 2000  # column filling: defect pixels per row
 _MAX_NOMINAL_READ_NOISE = 10.5  # e-
 
 MIN_DEFECT_DARK_TIME = float(
-    math.ceil(_DEFECT_NSIGMA_BRIGHT * _MAX_NOMINAL_READ_NOISE / _DEFECT_DARK_CURRENT_THRESHOLD)
+    math.ceil(
+        statistics.NormalDist().inv_cdf(1 - 0.6 * _DEFECT_COLUMN_FRACTION)
+        * _MAX_NOMINAL_READ_NOISE
+        / _DEFECT_DARK_CURRENT_THRESHOLD
+    )
 )
-"""Shortest dark (s) whose read noise the defect finder does not flag as hot pixels (17 s)."""
+"""Shortest dark (s) whose read noise does not make the defect finder's hot pixels explode (8 s)."""
 
 
 def defect_dark_times(values: Config, dark_times: Sequence[float] | None) -> list[str]:
@@ -295,9 +301,9 @@ def defect_dark_times(values: Config, dark_times: Sequence[float] | None) -> lis
         return []
     return [
         f"do_defects: true with darks of [{format_times(short)}] s: the defect finder flags pixels above "
-        f"3 e-/s as hot, and in darks shorter than {MIN_DEFECT_DARK_TIME:g} s the read noise alone exceeds "
-        f"that, so the measured hot pixels will be mostly noise; set exp_times_dark to "
-        f"{MIN_DEFECT_DARK_TIME:g} s or more (e.g. exp_times_dark: 30)."
+        f"3 e-/s as hot, and in darks shorter than {MIN_DEFECT_DARK_TIME:g} s the read noise alone does in "
+        f"so many pixels that whole columns are flagged, so the measured hot pixels will be mostly noise; "
+        f"set exp_times_dark to {MIN_DEFECT_DARK_TIME:g} s or more (e.g. exp_times_dark: 10)."
     ]
 
 
