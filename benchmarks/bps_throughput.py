@@ -47,7 +47,6 @@ __all__ = ["main"]
 import argparse
 import asyncio
 import datetime
-import json
 import os
 import re
 import shutil
@@ -59,6 +58,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))
+from _ocps_bench import OPTIONS, add_arguments, bias_query, start_ocps, submit_job  # noqa: E402
+
 DAY_OBS = 20241024
 N_REFERENCE = 3
 _STAMP = re.compile(r"^[A-Z]+ (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)[+-]\d\d:\d\d ")
@@ -66,13 +68,6 @@ _STAMP = re.compile(r"^[A-Z]+ (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)[+-]\d\d:\d\d
 
 def _exposures(first_seq: int, n: int) -> list[int]:
     return [DAY_OBS * 100_000 + seq for seq in range(first_seq, first_seq + n)]
-
-
-def _query(detectors: Sequence[int], exposures: Sequence[int]) -> str:
-    return (
-        f"instrument='LSSTComCam' AND detector IN ({', '.join(map(str, detectors))}) "
-        f"AND exposure IN ({', '.join(map(str, exposures))})"
-    )
 
 
 def build_repo(root: Path, detectors: list[int], n_exposures: int) -> Path:
@@ -109,7 +104,7 @@ def build_repo(root: Path, detectors: list[int], n_exposures: int) -> Path:
         paths.pipeline("cpBias"),
         "u/bench/bias",
         [RAW_RUN, CALIB_CHAIN],
-        _query(detectors, _exposures(1, N_REFERENCE)),
+        bias_query(detectors, _exposures(1, N_REFERENCE)),
         processes=1,
     )
     subprocess.run(command, check=True, capture_output=True, env=paths.pipeline_environment())
@@ -146,62 +141,39 @@ def bps_stage(log_text: str, words: str) -> float | None:
 
 async def run_job(repo: Path, jobs_root: Path, backend: str, workers: int, query: str) -> dict[str, Any]:
     """Run the verifyBias job through an OCPS with the given backend; return its record."""
-    from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
-    from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+    from lsst.ts.calibrations.sal import Domain, SalRetCode
 
     kwargs: dict[str, Any] = {"bps_keep_submit": "always"} if backend == "bps" else {}
-    csc = OcpsCsc(
-        repo,
-        jobs_root=jobs_root,
-        index=90,
-        initial_state=State.ENABLED,
-        execution_backend=backend,
-        max_processes=max(workers, 1),
-        **kwargs,
-    )
-    try:
-        await asyncio.wait_for(csc.start_task, 30)
-        async with Domain() as domain:
-            remote = Remote(domain, "OCPS", 90)
-            await asyncio.wait_for(remote.start_task, 30)
-            ack = await remote.cmd_execute.set_start(
-                wait_done=False,
-                timeout=30,
-                pipeline="${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml",
-                version="",
-                config=f"-j {workers} -i LSSTComCam/calib --register-dataset-types -c isr:doDefect=False",
-                data_query=query,
-                prereq_jobs="",
-                output_dataset_types="",
-            )
-            job_id = json.loads(ack.result)["job_id"]
+    kwargs.update(execution_backend=backend, max_processes=max(workers, 1))
+    async with Domain() as domain:
+        csc, remote = await start_ocps(domain, repo, jobs_root, 90, **kwargs)
+        try:
+            ack, job_id = await submit_job(remote, f"-j {workers} {OPTIONS}", query)
             final = await remote.cmd_execute.next_ackcmd(ack, timeout=7200)
             assert final.ack == SalRetCode.CMD_COMPLETE, final.result
             return csc.jobs[job_id].record()
-    finally:
-        await csc.close()
+        finally:
+            await csc.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detectors", type=int, default=9, help="detectors (0..N-1); default 9")
-    parser.add_argument("--exposures", type=int, default=10, help="biases verified; default 10")
+    add_arguments(parser, exposures=10, detectors=9, results=False)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Parsl workers (-j); 1 2")
     parser.add_argument("--baseline", action="store_true", help="also the pipetask backend at -j 1")
-    parser.add_argument("--workdir", type=Path, default=None, help="work folder (a temporary one if unset)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     # The OCPS and its remote in this process, on the in-process bus: no other process can reach them.
     os.environ["LSST_SAL_TRANSPORT"] = "local"
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bps-throughput-"))
+    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="bps-throughput-"))
     workdir.mkdir(parents=True, exist_ok=True)
     detectors = list(range(args.detectors))
     try:
         t0 = time.monotonic()
         repo = build_repo(workdir, detectors, args.exposures)
         print(f"repository with reference bias built in {time.monotonic() - t0:.1f} s: {repo}")
-        query = _query(detectors, _exposures(N_REFERENCE + 1, args.exposures))
+        query = bias_query(detectors, _exposures(N_REFERENCE + 1, args.exposures))
         n_quanta = 2 * len(detectors) * args.exposures + args.exposures + 1
         print(f"verifyBias: {len(detectors)} detectors x {args.exposures} exposures = {n_quanta} quanta")
         runs: list[tuple[str, int]] = [("bps", w) for w in args.workers]

@@ -30,7 +30,8 @@ worker on a butler it keeps open
 (`~lsst.ts.calibrations.sim.quantum_worker_planner.QuantumWorkerPlanner`),
 ``pipetask`` runs ``pipetask ... --init-only --save-qgraph`` in the worker
 as before (``WorkerJobRunner.plan_with_pipetask``). The inputs are those of
-``processing_throughput.py`` (same helpers, same work folder layout).
+``processing_throughput.py`` (the helpers of ``_ocps_bench.py``, the same
+work folder layout).
 
 Per job: overhead before (``execute`` sent to the first quantum's start),
 after (last quantum's end to ``job_result`` received), and the planning
@@ -43,21 +44,18 @@ each job: the machine may be shared.
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import statistics
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from lsst.ts.calibrations.sal import Domain, Remote, State
+from lsst.ts.calibrations.sal import Domain, Remote
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from processing_throughput import prepare, run_job  # noqa: E402
+from _ocps_bench import add_arguments, prepare_inputs, run, run_job, start_ocps  # noqa: E402
 
 _STEP = re.compile(
     r"^\w+ \S+ lsst\.ts\.calibrations\.sim\.quantum_worker .*- "
@@ -96,52 +94,47 @@ def line(name: str, item: dict[str, Any]) -> str:
 
 
 async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="ocps-overhead-"))
-    repo = workdir / "repo"
-    detectors = list(range(args.detectors))
-    began = time.monotonic()
-    exposures = await asyncio.to_thread(prepare, repo, detectors, args.exposures)
-    print(f"inputs: {len(exposures)} biases x {len(detectors)} detectors in {time.monotonic() - began:.0f} s")
-    query = (
-        f"instrument='LSSTComCam' AND detector IN ({', '.join(map(str, detectors))}) "
-        f"AND exposure IN ({', '.join(map(str, exposures))})"
-    )
+    inputs = await prepare_inputs(args, "ocps-overhead-")
+    processes, query = args.processes, inputs.query
     results: dict[str, Any] = {"cold": None, "jobs": {way: [] for way in WAYS}}
     cscs: dict[str, OcpsCsc] = {}
     async with Domain() as domain:
         remotes: dict[str, Remote] = {}
         try:
             for index, way in enumerate(WAYS, start=80):
-                cscs[way] = OcpsCsc(
-                    repo,
-                    jobs_root=workdir / f"jobs-overhead-{way}",
-                    index=index,
-                    initial_state=State.ENABLED,
+                jobs_root = inputs.workdir / f"jobs-overhead-{way}"
+                cscs[way], remotes[way] = await start_ocps(
+                    domain,
+                    inputs.repo,
+                    jobs_root,
+                    index,
                     execution_backend="workers",
-                    max_processes=args.processes,
+                    max_processes=processes,
                 )
-                await cscs[way].start_task
                 assert cscs[way].worker_runner is not None
                 cscs[way].worker_runner.plan_with_pipetask = way == "pipetask"
-                remotes[way] = Remote(domain, "OCPS", index)
-                await remotes[way].start_task
             # The first job of an OCPS starts its workers: the cold case, reported apart.
-            cold = await timed_job(remotes["in-process"], cscs["in-process"], args.processes, query)
+            cold = await timed_job(remotes["in-process"], cscs["in-process"], processes, query)
             results["cold"] = cold
             print(line("cold pool", cold), flush=True)
             pool = cscs["pipetask"].worker_pool
             assert pool is not None
-            for worker in await pool.acquire(args.processes):
+            for worker in await pool.acquire(processes):
                 pool.release_one(worker)
             for repeat in range(args.repeats):
                 for way in WAYS if repeat % 2 == 0 else reversed(WAYS):
-                    item = await timed_job(remotes[way], cscs[way], args.processes, query)
+                    item = await timed_job(remotes[way], cscs[way], processes, query)
                     results["jobs"][way].append(item)
                     print(line(way, item), flush=True)
         finally:
             for csc in cscs.values():
                 await csc.close()
-    results.update(workdir=str(workdir), exposures=exposures, detectors=detectors, processes=args.processes)
+    results.update(
+        workdir=str(inputs.workdir),
+        exposures=inputs.exposures,
+        detectors=inputs.detectors,
+        processes=processes,
+    )
     return results
 
 
@@ -180,29 +173,14 @@ def report(results: dict[str, Any]) -> None:
     )
 
 
-def main() -> None:
-    # SAL in this process only: no other process on the machine can send these OCPSs a job.
-    os.environ["LSST_SAL_TRANSPORT"] = "local"
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workdir", default=None, help="folder for the repository (a new temporary one if not given)"
-    )
-    parser.add_argument("--exposures", type=int, default=2, help="biases to verify per job")
-    parser.add_argument("--detectors", type=int, default=2, help="detectors 0..N-1")
+def arguments(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser, exposures=2, detectors=2, per_job=" per job")
     parser.add_argument("--processes", type=int, default=2, help="workers per job (-j)")
     parser.add_argument("--repeats", type=int, default=5, help="jobs per way (medians)")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument(
-        "--report", default=None, help="only print the figures of an earlier run's --json file"
-    )
-    args = parser.parse_args()
-    if args.report:
-        report(json.loads(Path(args.report).read_text()))
-        return
-    results = asyncio.run(benchmark(args))
-    report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    run(__doc__.split("\n\n")[0], arguments, benchmark, report)
 
 
 if __name__ == "__main__":

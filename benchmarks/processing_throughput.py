@@ -58,170 +58,22 @@ machine is shared.
 """
 
 import argparse
-import asyncio
-import datetime
 import itertools
-import json
 import os
-import re
 import statistics
-import tempfile
-import time
+import sys
 from pathlib import Path
 from typing import Any
 
-from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
-from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
-from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
+from lsst.ts.calibrations.sal import Domain, Remote
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
-from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
-from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-REFERENCE_DAY_OBS = 20241103
-DAY_OBS = 20241104
-PIPELINE = "${CP_VERIFY_DIR}/pipelines/LSSTComCam/verifyBias.yaml"
-OPTIONS = "-i LSSTComCam/calib --register-dataset-types -c isr:doDefect=False"
-JOB_TIMEOUT = 3600.0
-_STAMP = re.compile(
-    r"^\w+ (\S+) lsst\.pipe\.base\.single_quantum_executor .*- "
-    r"(Preparing execution|Execution of task .* took ([0-9.]+) seconds)"
-)
-
-
-def prepare(repo: Path, detectors: list[int], n_exposures: int) -> list[int]:
-    """Certify reference calibrations and ingest the biases to verify; return their exposure ids.
-
-    A work folder prepared by an earlier run with the same numbers is reused.
-    """
-    ReferenceCalibrations(
-        repo, detectors=detectors, day_obs=REFERENCE_DAY_OBS, n_bias=3, n_dark=2, n_flat=2
-    ).make()
-    with bootstrap_repository(repo) as butler:
-        refs = butler.query_datasets(
-            "raw",
-            collections="LSSTComCam/raw/all",
-            where=f"exposure.day_obs = {DAY_OBS}",
-            instrument="LSSTComCam",
-            explain=False,
-        )
-    if len(refs) == n_exposures * len(detectors):
-        return sorted({int(ref.dataId["exposure"]) for ref in refs})
-    raws = repo.parent / "verify_raws"
-    make_calibration_set(
-        raws,
-        model=SensorModel.from_yaml(None, seed=0),
-        geometry_name="reduced",
-        detectors=detectors,
-        n_bias=n_exposures,
-        n_dark=0,
-        flat_times=(),
-        day_obs=DAY_OBS,
-        overwrite=True,
-    )
-    with bootstrap_repository(repo) as butler:
-        refs = ingest_raws(butler, sorted(raws.glob("*.fits")))
-    return sorted({int(ref.dataId["exposure"]) for ref in refs})
-
-
-def quantum_times(log_file: Path) -> tuple[float, float, int, float]:
-    """First quantum start, last quantum end (POSIX seconds), quanta run and their summed run times."""
-    starts: list[float] = []
-    ends: list[float] = []
-    busy = 0.0
-    for line in log_file.read_text(errors="replace").splitlines():
-        match = _STAMP.match(line)
-        if match:
-            when = datetime.datetime.fromisoformat(match.group(1)).timestamp()
-            if match.group(3) is None:
-                starts.append(when)
-            else:
-                ends.append(when)
-                busy += float(match.group(3))
-    if not starts or not ends:
-        raise RuntimeError(f"{log_file}: no quantum ran")
-    return min(starts), max(ends), len(ends), busy
-
-
-def worker_concurrency(quanta: list[dict[str, Any]]) -> dict[str, float]:
-    """From the workers' own times per quantum: CPU time per quantum and the share of time all were busy.
-
-    Returns an empty dict for a backend that does not report them (``pipetask``).
-    """
-    timed = [q for q in quanta if "start" in q and "end" in q and "cpu" in q]
-    if not timed:
-        return {}
-    events = sorted([(q["start"], 1) for q in timed] + [(q["end"], -1) for q in timed])
-    workers = len({q["worker"] for q in timed})
-    span = events[-1][0] - events[0][0]
-    running, all_busy, previous = 0, 0.0, events[0][0]
-    for when, step in events:
-        if running >= workers:
-            all_busy += when - previous
-        running, previous = running + step, when
-    cpu = [q["cpu"] for q in timed]
-    wall = [q["end"] - q["start"] for q in timed]
-    return {
-        "cpu_per_quantum": statistics.median(cpu),
-        "cpu_total": sum(cpu),
-        "wall_per_quantum": statistics.median(wall),
-        "all_busy": all_busy / span if span > 0 else 0.0,
-        "workers_used": workers,
-    }
-
-
-async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> dict[str, Any]:
-    """Submit one job and time it; raise if it does not complete."""
-    results: asyncio.Queue[Any] = asyncio.Queue()
-    remote.evt_job_result.callback = results.put_nowait
-    load_before = os.getloadavg()[0]
-    sent = time.time()
-    ack = await remote.cmd_execute.set_start(
-        wait_done=False,
-        timeout=60,
-        pipeline=PIPELINE,
-        version="",
-        config=f"-j {processes} {OPTIONS}",
-        data_query=query,
-        prereq_jobs="",
-        output_dataset_types="",
-    )
-    job_id = json.loads(ack.result)["job_id"]
-    while True:
-        data = await asyncio.wait_for(results.get(), JOB_TIMEOUT)
-        if data.job_id == job_id:
-            break
-    received = time.time()
-    final = await remote.cmd_execute.next_ackcmd(ack, timeout=60)
-    assert final.ack == SalRetCode.CMD_COMPLETE
-    record = json.loads(data.result)
-    if data.exit_code != 0:
-        raise RuntimeError(f"job {job_id} failed: {record['message']}")
-    first, last, quanta, busy = await asyncio.to_thread(quantum_times, Path(record["logFile"]))
-    concurrency = worker_concurrency(csc.jobs[job_id].record().get("quanta") or [])
-    return concurrency | {
-        "job": job_id,
-        "quanta": quanta,
-        "wall": received - sent,
-        "processing": last - first,
-        "busy": busy,
-        "before": first - sent,
-        "after": received - last,
-        "load": [load_before, os.getloadavg()[0]],
-    }
+sys.path.insert(0, str(Path(__file__).parent))
+from _ocps_bench import add_arguments, prepare_inputs, quantum_times, run, run_job, start_ocps  # noqa: E402
 
 
 async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    workdir = Path(args.workdir or tempfile.mkdtemp(prefix="throughput-"))
-    repo = workdir / "repo"
-    detectors = list(range(args.detectors))
-    began = time.monotonic()
-    exposures = await asyncio.to_thread(prepare, repo, detectors, args.exposures)
-    print(f"inputs: {len(exposures)} biases x {len(detectors)} detectors in {time.monotonic() - began:.0f} s")
-    query = (
-        f"instrument='LSSTComCam' AND detector IN ({', '.join(map(str, detectors))}) "
-        f"AND exposure IN ({', '.join(map(str, exposures))})"
-    )
+    inputs = await prepare_inputs(args, "throughput-")
     runs = [(name, int(n)) for name, n in (item.split(":") for item in args.runs.split(","))]
     indices = itertools.count(90)
     cscs: dict[str, OcpsCsc] = {}
@@ -230,17 +82,10 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         remotes: dict[str, Remote] = {}
         try:
             for backend in sorted({b for b, _ in runs}):
-                index = next(indices)
-                cscs[backend] = OcpsCsc(
-                    repo,
-                    jobs_root=workdir / f"jobs-{backend}",
-                    index=index,
-                    initial_state=State.ENABLED,
-                    execution_backend=backend,
+                jobs_root = inputs.workdir / f"jobs-{backend}"
+                cscs[backend], remotes[backend] = await start_ocps(
+                    domain, inputs.repo, jobs_root, next(indices), execution_backend=backend
                 )
-                await cscs[backend].start_task
-                remotes[backend] = Remote(domain, "OCPS", index)
-                await remotes[backend].start_task
             if "workers" in cscs and cscs["workers"].worker_pool is not None:
                 # Warm workers are the point of the backend: wait for them before timing.
                 pool = cscs["workers"].worker_pool
@@ -248,7 +93,7 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
                     pool.release_one(worker)
             for repeat in range(args.repeats):
                 for backend, processes in runs:
-                    result = await run_job(remotes[backend], cscs[backend], processes, query)
+                    result = await run_job(remotes[backend], cscs[backend], processes, inputs.query)
                     times[f"{backend}:{processes}"].append(result)
                     print(
                         f"  {backend}:{processes} #{repeat + 1}: {result['quanta']} quanta, "
@@ -260,7 +105,12 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for csc in cscs.values():
                 await csc.close()
-    return {"workdir": str(workdir), "exposures": exposures, "detectors": detectors, "jobs": times}
+    return {
+        "workdir": str(inputs.workdir),
+        "exposures": inputs.exposures,
+        "detectors": inputs.detectors,
+        "jobs": times,
+    }
 
 
 def report(results: dict[str, Any]) -> None:
@@ -332,29 +182,14 @@ def report(results: dict[str, Any]) -> None:
             )
 
 
-def main() -> None:
-    # SAL in this process only: no other process on the machine can send this OCPS a job.
-    os.environ["LSST_SAL_TRANSPORT"] = "local"
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workdir", default=None, help="folder for the repository (a new temporary one if not given)"
-    )
-    parser.add_argument("--exposures", type=int, default=10, help="biases to verify")
-    parser.add_argument("--detectors", type=int, default=9, help="detectors 0..N-1")
+def arguments(parser: argparse.ArgumentParser) -> None:
+    add_arguments(parser, exposures=10, detectors=9)
     parser.add_argument("--repeats", type=int, default=3, help="jobs per run (medians)")
     parser.add_argument("--runs", default="pipetask:1,workers:1,workers:2", help="BACKEND:PROCESSES,...")
-    parser.add_argument("--json", default=None, help="also write the figures to this file")
-    parser.add_argument(
-        "--report", default=None, help="only print the figures of an earlier run's --json file"
-    )
-    args = parser.parse_args()
-    if args.report:
-        report(json.loads(Path(args.report).read_text()))
-        return
-    results = asyncio.run(benchmark(args))
-    report(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+def main() -> None:
+    run(__doc__.split("\n\n")[0], arguments, benchmark, report)
 
 
 if __name__ == "__main__":
