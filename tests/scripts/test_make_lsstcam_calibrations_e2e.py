@@ -1,24 +1,18 @@
 """MakeLSSTCamCalibrations end to end against the simulated LSSTCam observatory."""
 
-import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from lsst.daf.butler import Butler
 
-from fixtures.script_runs import run_script, statuses
-from fixtures.timeouts import PROCESS_TIMEOUT, RUN_TIMEOUT
+from fixtures import script_runs
+from fixtures.timeouts import RUN_TIMEOUT
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLSSTCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
-from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
 DATE = "2022-11-04"
 EXECUTABLE = (
@@ -52,15 +46,8 @@ def bias_config(repo: Path, **overrides: Any) -> dict[str, Any]:
 async def raft_observatory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SimulatedObservatory]:
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    async with SimulatedObservatory(
-        tmp_path / "repo",
-        time_scale=0.01,
-        date=DATE,
-        seed=7,
-        heartbeat_interval=1.0,
-        detectors=RAFT_R22,
-        instrument="LSSTCam",
+    async with script_runs.simulated_observatory(
+        tmp_path, monkeypatch, date=DATE, seed=7, detectors=RAFT_R22, instrument="LSSTCam"
     ) as obs:
         yield obs
 
@@ -68,7 +55,7 @@ async def raft_observatory(
 @pytest.mark.slow
 async def test_one_e2v_raft_bias_generated_verified_certified(raft_observatory: SimulatedObservatory) -> None:
     config = bias_config(raft_observatory.repo, detectors=RAFT_R22)
-    script = await run_script(MakeLSSTCamCalibrations, config)
+    script = await script_runs.run_script(MakeLSSTCamCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.processor is not None
     assert script.processor.outcomes["BIAS"].status.value == "certified"
@@ -85,12 +72,11 @@ async def test_one_e2v_raft_bias_generated_verified_certified(raft_observatory: 
 
 @pytest.mark.slow
 async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    async with SimulatedObservatory(
-        tmp_path / "repo", time_scale=0.01, date=DATE, seed=7, heartbeat_interval=1.0, instrument="LSSTCam"
+    async with script_runs.simulated_observatory(
+        tmp_path, monkeypatch, date=DATE, seed=7, instrument="LSSTCam"
     ) as observatory:
         config = bias_config(observatory.repo, n_processes=2, do_verify=False, oods_timeout=600)
-        script = await run_script(MakeLSSTCamCalibrations, config, run_timeout=6 * RUN_TIMEOUT)
+        script = await script_runs.run_script(MakeLSSTCamCalibrations, config, run_timeout=6 * RUN_TIMEOUT)
         assert script.state.state == ScriptState.DONE, script.state.reason
         assert script.plan is not None and script.plan.detectors == tuple(range(189))
         assert script.processor is not None
@@ -101,15 +87,7 @@ async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_schema_of_the_executable() -> None:
-    assert os.access(EXECUTABLE, os.X_OK)
-    process = subprocess.run(
-        [sys.executable, str(EXECUTABLE), "0", "--schema"],
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-        check=True,
-    )
-    schema = yaml.safe_load(process.stdout)
+    schema = script_runs.executable_schema(EXECUTABLE)
     assert schema["title"] == "MakeLSSTCamCalibrations v1"
     properties = schema["properties"]
     assert properties["calib_collection"]["default"] == "LSSTCam/calib/daily"
@@ -124,15 +102,8 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
 ) -> None:
     # The procedure document's PTC-and-defects example for LSSTCam on one ITL and one e2v sensor:
     # everything generated and certified, 4 flat pairs at 4 exposure times, the flats in r_57.
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    async with SimulatedObservatory(
-        tmp_path / "repo",
-        time_scale=0.01,
-        date=DATE,
-        seed=7,
-        heartbeat_interval=1.0,
-        detectors=ITL_AND_E2V,
-        instrument="LSSTCam",
+    async with script_runs.simulated_observatory(
+        tmp_path, monkeypatch, date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam"
     ) as observatory:
         config = bias_config(
             observatory.repo,
@@ -149,15 +120,11 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
             do_defects=True,
             do_ptc=True,
         )
-        script = await run_script(MakeLSSTCamCalibrations, config)
+        script = await script_runs.run_script(MakeLSSTCamCalibrations, config)
     assert script.state.state == ScriptState.DONE, script.state.reason
-    assert statuses(script) == {
-        "BIAS": "certified",
-        "DARK": "certified",
-        "FLAT": "certified",
-        "DEFECTS": "certified",
-        "PTC": "certified",
-    }
+    assert script_runs.statuses(script) == dict.fromkeys(
+        ("BIAS", "DARK", "FLAT", "DEFECTS", "PTC"), "certified"
+    )
     # The gains of the 4 pairs, from the PTC job's extracts, for both sensors.
     assert script.processor is not None
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
@@ -175,34 +142,17 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
 
 @pytest.mark.slow
 async def test_daily_default_itl_and_e2v(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The procedure document's daily default (no generation, verification against the certified
-    # calibrations in LSSTCam/calib, gains from flat pairs) on an ITL and an e2v sensor, small counts.
-    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
-    repo = tmp_path / "repo"
-    # References of 20 frames (the default): verification's NOISE test allows 1.05 x the read
-    # noise, and a bias of N frames adds sqrt(1 + 1/N) (fewer than 11 frames fail it).
-    references = ReferenceCalibrations(
-        repo, detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam"
+    # The procedure document's daily default on an ITL and an e2v sensor with small counts,
+    # verified against LSSTCam/calib. References of 20 frames (the default): verification's NOISE
+    # test allows 1.05 x the read noise, and a bias of N frames adds sqrt(1 + 1/N) (fewer than 11
+    # frames fail it).
+    script = await script_runs.run_daily_default(
+        MakeLSSTCamCalibrations,
+        tmp_path,
+        monkeypatch,
+        config=dict(detectors=ITL_AND_E2V, n_bias=3, n_dark=2, n_flat=4, n_processes=1),
+        references=dict(detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam"),
+        observatory=dict(date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam"),
     )
-    await asyncio.to_thread(references.make)
-    async with SimulatedObservatory(
-        repo,
-        time_scale=0.01,
-        date=DATE,
-        seed=7,
-        heartbeat_interval=1.0,
-        detectors=ITL_AND_E2V,
-        instrument="LSSTCam",
-    ):
-        config = dict(repo=str(repo), detectors=ITL_AND_E2V, n_bias=3, n_dark=2, n_flat=4, n_processes=1)
-        script = await run_script(MakeLSSTCamCalibrations, config)
-    assert script.state.state == ScriptState.DONE, script.state.reason
-    assert statuses(script) == {
-        "BIAS": "verified",
-        "DARK": "verified",
-        "FLAT": "verified",
-        "GAIN": "measured",
-    }
     assert script.processor is not None
-    assert all(not o.certified_into for o in script.processor.outcomes.values())
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
