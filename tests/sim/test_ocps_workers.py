@@ -251,6 +251,48 @@ async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, 
 
 
 @pytest.mark.slow
+async def test_concurrent_jobs_share_max_processes_workers(client: Client) -> None:
+    """Three jobs at once, each asking -j 2, on an OCPS of max_processes=2: never more than
+    two workers alive, every job completes (none waits for another that waits for it)."""
+    assert client.csc.worker_pool is not None and client.csc.worker_pool.max_workers == 2
+    submitted = [await client.submit(f"-j 2 {BIAS_CONFIG}") for _ in range(3)]
+    finals = await asyncio.gather(
+        *(client.remote.cmd_execute.next_ackcmd(ack, timeout=3 * JOB_TIMEOUT) for _, ack in submitted)
+    )
+    assert all(final.ack == SalRetCode.CMD_COMPLETE for final in finals)
+    records = [client.csc.jobs[job_id].record() for job_id, _ in submitted]
+    assert [r["phase"] for r in records] == ["COMPLETED"] * 3, [r["message"] for r in records]
+    assert client.csc.worker_pool.most_alive == 2
+    assert len({w["pid"] for r in records for w in r["workers"]}) <= 2
+    # A job that found one worker free ran on it rather than wait for a second.
+    assert all(1 <= len(r["workers"]) <= 2 for r in records)
+
+
+@pytest.mark.slow
+async def test_job_waiting_for_a_worker_is_aborted_at_once(client: Client) -> None:
+    """A job waiting for a worker (all held elsewhere) ends ABORTED at abort_job, holding none."""
+    pool = client.csc.worker_pool
+    assert pool is not None
+    held = await asyncio.wait_for(pool.acquire(2), JOB_TIMEOUT)  # as another job would hold them
+    try:
+        job_id, ack = await client.submit(f"-j 2 {BIAS_CONFIG}")
+        job = client.csc.jobs[job_id]
+        deadline = time.monotonic() + STD_TIMEOUT
+        while not job.log_file.exists() and time.monotonic() < deadline:  # its header: now it waits
+            await asyncio.sleep(0.05)
+        assert job.log_file.exists() and job.phase == "QUEUED"
+        await client.remote.cmd_abort_job.set_start(job_id=job_id, timeout=STD_TIMEOUT)
+        final = await client.remote.cmd_execute.next_ackcmd(ack, timeout=STD_TIMEOUT)
+        assert final.ack == SalRetCode.CMD_COMPLETE
+        record = job.record()
+        assert record["phase"] == "ABORTED" and record["exitCode"] == 255 and not record.get("workers")
+        assert pool.busy == set(held) and pool.alive == 2 and all(w.alive for w in held)
+    finally:
+        for worker in held:
+            pool.release_one(worker)
+
+
+@pytest.mark.slow
 async def test_killed_workers_leave_no_butler_cache_in_tmp(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

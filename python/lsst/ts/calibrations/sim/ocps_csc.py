@@ -64,7 +64,10 @@ Execution backend (``execution_backend``): ``"workers"`` (the default)
 runs the same arguments (plus ``--init-only --save-qgraph``) in a warm
 quantum worker to plan the job, then executes the quanta on ``-j``
 long-lived workers, and the job completes only if every quantum succeeded
-(`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`);
+(`~lsst.ts.calibrations.sim.worker_job_runner.WorkerJobRunner`); the
+workers of all jobs together never exceed ``max_processes`` (a job runs on
+the free ones, fewer than its ``-j`` if others hold the rest, and waits only
+while none is free);
 ``"pipetask"`` runs the command above as one process; ``"bps"`` runs the
 job as a ctrl_bps workflow with the Parsl plugin, quanta clustered per
 detector, on ``-j`` local workers: its process is
@@ -323,6 +326,7 @@ class OcpsCsc(BaseCsc):
                 self.job_environment(),
                 max_idle=self.max_processes,
                 log=self.log,
+                max_workers=self.max_processes,
             )
             self.worker_runner = WorkerJobRunner(self.worker_pool, self.repo, self.log)
         await super().start()

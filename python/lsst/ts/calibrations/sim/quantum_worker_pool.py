@@ -39,13 +39,19 @@ class QuantumWorkerPool:
 
     A job `acquire` s the workers it runs on (idle ones first, new ones
     started for the rest) and `release` s them when it ends; a worker that
-    died or was killed is not taken back. At most ``max_idle`` workers wait
-    between jobs. Nothing starts before the first `acquire`: an OCPS that
-    runs no job costs no worker imports (about 2.5 s of CPU time each).
-    The first `acquire` starts ``max_idle`` workers at once (the job waits
-    for those it needs; the others warm up for the next jobs), so only the
-    first job waits for the imports. `prestart` warms workers up ahead of
-    any job.
+    died or was killed is not taken back. At most ``max_workers`` workers
+    live at once, over all the jobs (idle, lent and starting): with
+    incremental processing several jobs run at once, and each starting its
+    own ``-j`` workers gave a 2-core machine 8 worker processes, each paying
+    its imports (about 2.5 s of CPU time) and its memory. A job gets the
+    workers that are free, up to what it asks, and waits only while none is:
+    it never holds workers while it waits for more, so two jobs cannot wait
+    for each other. At most ``max_idle`` workers wait between jobs. Nothing
+    starts before the first `acquire`: an OCPS that runs no job costs no
+    worker imports. The first `acquire` starts ``max_idle`` workers at once
+    (the job waits for those it needs; the others warm up for the next
+    jobs), so only the first job waits for the imports. `prestart` warms
+    workers up ahead of any job.
 
     Parameters
     ----------
@@ -57,51 +63,96 @@ class QuantumWorkerPool:
         Most workers kept between jobs.
     log : `logging.Logger`
         Where to say what happens.
+    max_workers : `int` or `None`, optional
+        Most workers alive at once over all jobs; `None` for no bound (each
+        job starts what it lacks).
+
+    Raises
+    ------
+    ValueError
+        If ``max_workers`` is less than 1 or less than ``max_idle``.
     """
 
-    def __init__(self, workers_dir: Path, env: Mapping[str, str], max_idle: int, log: logging.Logger) -> None:
+    def __init__(
+        self,
+        workers_dir: Path,
+        env: Mapping[str, str],
+        max_idle: int,
+        log: logging.Logger,
+        max_workers: int | None = None,
+    ) -> None:
+        if max_workers is not None and not max_idle <= max_workers >= 1:
+            raise ValueError(f"max_workers={max_workers} must be at least 1 and at least max_idle={max_idle}")
         self.workers_dir = workers_dir
         self.env = dict(env)
         self.max_idle = max_idle
+        self.max_workers = max_workers
         self.log = log
         self.idle: list[QuantumWorkerProcess] = []
         self.busy: set[QuantumWorkerProcess] = set()
+        self.most_alive = 0
+        """The most workers ever alive at once (idle, lent and starting)."""
         self._starting: set[asyncio.Task[QuantumWorkerProcess]] = set()
+        self._for_jobs: set[asyncio.Task[QuantumWorkerProcess]] = set()
         self._closing: set[asyncio.Task[None]] = set()
+        self._freed = asyncio.Event()
         self._numbers = itertools.count(1)
         self._started = False
         self._closed = False
 
-    def prestart(self, count: int) -> None:
-        """Start ``count`` workers in the background (they become idle when ready)."""
-        self._started = True
-        for _ in range(count):
-            task = self._start_one()
-            task.add_done_callback(self._started_idle)
+    @property
+    def alive(self) -> int:
+        """Workers counted against ``max_workers``: idle, lent and starting."""
+        return len(self.idle) + len(self.busy) + len(self._starting)
 
-    def _start_one(self) -> "asyncio.Task[QuantumWorkerProcess]":
+    def prestart(self, count: int) -> None:
+        """Start ``count`` workers in the background (they become idle when ready).
+
+        No more start than ``max_workers`` allows.
+        """
+        self._started = True
+        for _ in range(min(count, self._room())):
+            self._start_one(for_job=False).add_done_callback(self._log_failed_start)
+
+    def _room(self) -> int:
+        """How many more workers may start now."""
+        if self.max_workers is None:
+            return 1 << 30
+        return max(self.max_workers - self.alive, 0)
+
+    def _start_one(self, for_job: bool) -> "asyncio.Task[QuantumWorkerProcess]":
+        """Start a worker; when ready it is lent (``for_job``) or idle.
+
+        It moves from starting to busy or idle in one step, so `alive`
+        never undercounts it.
+        """
         worker = QuantumWorkerProcess(self.workers_dir / f"worker-{next(self._numbers)}.log", self.env)
 
         async def start() -> QuantumWorkerProcess:
-            await worker.start()  # ends the process itself if it fails or is cancelled
+            try:
+                await worker.start()  # ends the process itself if it fails or is cancelled
+            finally:
+                self._starting.discard(task)
+                self._freed.set()  # a failed start frees its place
+            (self.busy.add if for_job else self.idle.append)(worker)  # close() ends it if closing
             return worker
 
         task = asyncio.create_task(start())
         self._starting.add(task)
-        task.add_done_callback(self._starting.discard)
+        self.most_alive = max(self.most_alive, self.alive)
         return task
 
-    def _started_idle(self, task: "asyncio.Task[QuantumWorkerProcess]") -> None:
-        if task.cancelled():
-            return
-        if task.exception() is not None:
+    def _log_failed_start(self, task: "asyncio.Task[QuantumWorkerProcess]") -> None:
+        if not task.cancelled() and task.exception() is not None:
             self.log.error("A quantum worker failed to start: %r", task.exception())
-            return
-        worker = task.result()
-        self.idle.append(worker)  # close() ends it if the pool is closing
 
     async def acquire(self, count: int) -> list[QuantumWorkerProcess]:
-        """Return ``count`` ready workers, marked busy.
+        """Return up to ``count`` ready workers (at least one), marked busy.
+
+        Takes the idle workers, starts new ones while ``max_workers``
+        allows, and waits only while no worker at all can be had: a job
+        runs on fewer workers than it asked for rather than hold some while
+        waiting for more.
 
         Raises
         ------
@@ -110,33 +161,70 @@ class QuantumWorkerPool:
         """
         if not self._started:
             self.prestart(max(count, self.max_idle))
+        if self.max_workers is not None:
+            count = min(count, self.max_workers)
+        count = max(count, 1)
         workers: list[QuantumWorkerProcess] = []
-        while len(workers) < count:
-            self.idle = [w for w in self.idle if w.alive]
-            if self.idle:
-                workers.append(self.idle.pop(0))
-                continue
-            if self._starting:
-                # Workers warming up: wait for the first one.
-                await asyncio.wait(list(self._starting), return_when=asyncio.FIRST_COMPLETED)
-                await asyncio.sleep(0)  # let its done callback put it in idle
-                continue
-            break
-        missing = count - len(workers)
-        if missing:
-            tasks = [self._start_one() for _ in range(missing)]
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    for worker in workers:
-                        self.release_one(worker)
-                    for other in results:
-                        if isinstance(other, QuantumWorkerProcess):
-                            await other.terminate()
-                    raise QuantumWorkerDiedError(f"a quantum worker failed to start: {result!r}")
-                workers.append(result)
-        self.busy.update(workers)
+        try:
+            while len(workers) < count:
+                self.idle = [w for w in self.idle if w.alive]
+                if self.idle:
+                    worker = self.idle.pop(0)
+                    self.busy.add(worker)
+                    workers.append(worker)
+                    continue
+                prestarted = [t for t in self._starting if t not in self._for_jobs]
+                if prestarted:
+                    # Workers warming up for any job (they owe nothing to another job,
+                    # so waiting for them cannot deadlock): wait for the first one.
+                    await asyncio.wait(prestarted, return_when=asyncio.FIRST_COMPLETED)
+                    continue
+                room = min(self._room(), count - len(workers))
+                if room > 0:
+                    workers += await self._start_for_job(room)
+                    continue
+                if workers:
+                    break  # run on what it has rather than hold workers while waiting
+                self._freed.clear()
+                await self._freed.wait()
+        except BaseException:
+            for worker in workers:
+                self.release_one(worker)
+            raise
         return workers
+
+    async def _start_for_job(self, count: int) -> list[QuantumWorkerProcess]:
+        """Start ``count`` workers for the calling job and return them, marked busy.
+
+        Raises
+        ------
+        QuantumWorkerDiedError
+            Raised if one fails to start (the others are given back).
+        """
+        tasks = [self._start_one(for_job=True) for _ in range(count)]
+        self._for_jobs.update(tasks)
+        try:
+            results = await asyncio.gather(*tasks, return_exceptions=True)
+        except BaseException:
+            # Cancelled: give back those that started; the others end themselves.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for task in tasks:
+                if not task.cancelled() and task.exception() is None:
+                    self.release_one(task.result())
+            raise
+        finally:
+            self._for_jobs.difference_update(tasks)
+        started = [r for r in results if isinstance(r, QuantumWorkerProcess)]
+        failed = [r for r in results if not isinstance(r, QuantumWorkerProcess)]
+        if failed:
+            for worker in started:
+                self.busy.discard(worker)
+                await worker.terminate()
+            self._freed.set()
+            raise QuantumWorkerDiedError(f"a quantum worker failed to start: {failed[0]!r}")
+        return started
 
     def release_one(self, worker: QuantumWorkerProcess) -> None:
         """Take a worker back: idle if alive and there is room, else ended (and reaped)."""
@@ -147,6 +235,7 @@ class QuantumWorkerPool:
             task = asyncio.create_task(worker.close())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
+        self._freed.set()
 
     async def close(self) -> None:
         """End every worker (idle, busy and starting)."""

@@ -21,8 +21,9 @@
 
 """WorkerJobRunner: runs one OCPS job's quanta on long-lived quantum workers.
 
-1. Takes ``processes`` warm workers from the pool and points their logs at
-   the job's ``ocps.log``.
+1. Takes up to ``processes`` warm workers from the pool (fewer when other
+   jobs hold the rest of the pool's ``max_workers``; it waits only while
+   none is free) and points their logs at the job's ``ocps.log``.
 2. The first worker plans the job from its ``pipetask run ... --init-only
    --save-qgraph <job dir>/graph.qg`` arguments (the options and their
    checks are pipetask's own), building the graph in process on a butler
@@ -140,20 +141,26 @@ class WorkerJobRunner:
             for worker in workers:
                 worker.kill(sig)
 
-        job.stop = stop
         try:
+            # Waiting for a free worker (other jobs hold them all), the job has no
+            # stop: abort_job cancels the wait.
             workers = await self.pool.acquire(job.processes)
-            if job.abort_requested:
-                stop(signal.SIGKILL)
-                return
+            job.stop = stop
             job.start(workers[0].pid)
             job.workers = [{"pid": w.pid, "quanta": 0, "returnCode": None} for w in workers]
             await job.write_record()
+            fewer = (
+                f"; {job.processes} asked, the others busy with other jobs "
+                f"(at most {self.pool.max_workers} workers in all)"
+                if len(workers) < job.processes
+                else ""
+            )
             self.log.info(
-                "Job %s started on %d worker(s) (pids %s)",
+                "Job %s started on %d worker(s) (pids %s)%s",
                 job.job_id,
                 len(workers),
                 ", ".join(str(w.pid) for w in workers),
+                fewer,
             )
             log_path = str(job.log_file)
             for worker in workers:
