@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.observatory import LATISS, BaseCamera, ComCam, LSSTCam
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal.run_one_script import make_observatory, parse_args
@@ -18,7 +19,6 @@ from lsst.ts.calibrations.sim.simulated_observatory_provider import (
     make_simulated_observatory,
 )
 
-STD_TIMEOUT = 30.0
 SCRIPTS = pathlib.Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts"
 LATISS_SCRIPT = SCRIPTS / "auxtel" / "make_latiss_calibrations.py"
 LSSTCAM_SCRIPT = SCRIPTS / "maintel" / "make_lsstcam_calibrations.py"

@@ -21,8 +21,6 @@
 
 """What OCPS jobs leave in the repository: products kept, intermediates removed."""
 
-import asyncio
-import itertools
 import json
 import logging
 import re
@@ -33,9 +31,9 @@ from typing import Any
 import numpy as np
 import pytest
 import pytest_asyncio
-import yaml
 from lsst.daf.butler import Butler, CollectionType, DatasetType
 
+from fixtures.script_runs import run_script
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
@@ -49,8 +47,6 @@ from lsst.ts.calibrations.sim.ocps_job_phase import OcpsJobPhase
 from lsst.ts.calibrations.sim.ocps_output_policy import OcpsOutputPolicy
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
 
-STD_TIMEOUT = 10.0
-RUN_TIMEOUT = 600.0
 DATE = "2022-11-04"
 CALIB = "LSSTComCam/calib/daily/policy.2022NOV04"
 INTERMEDIATES = {
@@ -64,7 +60,6 @@ INTERMEDIATES = {
     "cpDefectsIsrExp",
     "cpPartialDefects",
 }
-_indices = itertools.count(700)
 
 
 def pipeline(name: str) -> str:
@@ -244,13 +239,7 @@ async def generation_run(
                 certify_calib_begin_date="2022-11-04",
                 certify_calib_end_date="2022-11-05",
             )
-            script = MakeComCamCalibrations(index=next(_indices))
-            await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-            data = script.cmd_configure.DataType()
-            data.config = yaml.safe_dump(config)
-            await asyncio.wait_for(script.do_configure(data), 60)
-            await script.do_setGroupId(type("G", (), {"groupId": "policy"})())
-            await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
+            script = await run_script(MakeComCamCalibrations, config, group_id="policy")
             yield observatory, script
 
 
