@@ -42,4 +42,10 @@ import os
 
 os.environ.setdefault("LSST_SAL_TRANSPORT", "local")
 
-pytest_plugins = ["fixtures.timeouts", "fixtures.repositories", "fixtures.script_runs", "postgres_fixture"]
+pytest_plugins = [
+    "fixtures.timeouts",
+    "fixtures.repositories",
+    "fixtures.scheduling",
+    "fixtures.script_runs",
+    "postgres_fixture",
+]
