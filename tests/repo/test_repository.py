@@ -11,6 +11,7 @@ import pytest
 from lsst.daf.butler import Butler, CollectionType, DatasetType, Timespan
 from lsst.daf.butler.registry import ConflictingDefinitionError
 
+from fixtures.repositories import new_repository
 from lsst.ts.calibrations.repo.camera import AMP_NAMES, REDUCED_GEOMETRY, Camera
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.defects import Defects
@@ -80,8 +81,9 @@ def tree_snapshot(path: Path) -> dict[str, tuple[int, float]]:
 
 
 @pytest.fixture
-def repo(tmp_path: Path, registry_db: str | None) -> Iterator[Butler]:
-    butler = bootstrap_repository(tmp_path / "repo", registry_db=registry_db)
+def repo(tmp_path: Path, registry_db: str | None, empty_repository: Path) -> Iterator[Butler]:
+    """A new repository at ``tmp_path / "repo"`` (on SQLite a copy of the session's empty one)."""
+    butler = new_repository(empty_repository, tmp_path / "repo", registry_db=registry_db)
     yield butler
     butler.close()
 
