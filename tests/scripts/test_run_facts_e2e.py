@@ -20,36 +20,69 @@
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
 """What a run states at its end, against the simulated observatory: facts only, a snippet that works
-as printed in a new shell, the run's own collection, and records beside the repository."""
+as printed in a new shell, the run's own collection, and records beside the repository.
+
+One observatory (detector 0, reduced geometry, time scale 0.01) serves the
+module; each test certifies into a calibration collection of its own, and
+the test that arms an ingest failure disarms it at its end.
+"""
 
 import asyncio
+import itertools
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from lsst.daf.butler import Butler, CollectionType
 
 from fixtures.script_runs import run_script as run_configured
 from fixtures.timeouts import PROCESS_TIMEOUT
-from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR
+from lsst.ts.calibrations.repo.repo_alias import INDEX_ENV_VAR, REPOSITORIES_ENV_VAR, install_repository_alias
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.product_outcome import ProductStatus
 from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecord
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
-from lsst.ts.calibrations.sim.sim_faults import SimFaults
+
+pytestmark = [
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.slow,
+    pytest.mark.usefixtures("run_reports"),
+]
 
 DATE = "2022-11-04"
 ALIAS = "/repo/LSSTComCam"
+_collections = itertools.count(1)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimulatedObservatory]:
+    """The module's observatory, its repository also known as ALIAS; its clock starts at 18:00 UTC on DATE.
+
+    The repository index it installs (the process's environment) is undone at the module's end.
+    """
+    repo = tmp_path_factory.mktemp("facts") / "repo"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name in (INDEX_ENV_VAR, REPOSITORIES_ENV_VAR):
+            monkeypatch.setenv(name, "")  # restored (to unset, or to its value) at the end
+            monkeypatch.delenv(name)
+        async with SimulatedObservatory(
+            repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], repo_alias=ALIAS, heartbeat_interval=1.0
+        ) as obs:
+            yield obs
 
 
 @pytest.fixture
 def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """No run-record folder and no repository index given; the working folder is a fresh one."""
+    """No run-record folder and no repository index given; the working folder is a fresh one.
+
+    (The index is restored at the test's end: the module's observatory outlives it.)
+    """
     for name in (RUN_RECORD_DIR_ENV, INDEX_ENV_VAR, REPOSITORIES_ENV_VAR):
         monkeypatch.delenv(name, raising=False)
     work = tmp_path / "work"
@@ -74,7 +107,7 @@ def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
         script_mode="BIAS",
         n_bias=2,
         generate_calibrations=True,
-        calib_collection="LSSTComCam/calib/daily/calib.2022NOV04.1",
+        calib_collection=f"LSSTComCam/calib/daily/calib.2022NOV04.{next(_collections)}",
         certify_calib_begin_date="2022-11-04",
         certify_calib_end_date="2022-11-05",
     )
@@ -82,26 +115,19 @@ def config_of(repo: str, **overrides: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("run_reports")
-async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Path) -> None:
-    faults = SimFaults()
-    faults.fail_ingest(2)
-    async with SimulatedObservatory(
-        tmp_path / "repo",
-        time_scale=0.01,
-        date=DATE,
-        seed=3,
-        detectors=[0],
-        faults=faults,
-        heartbeat_interval=1.0,
-    ) as obs:
-        script, messages = await run_script(config_of(str(obs.repo), do_verify=False))
+async def test_failed_ingest_is_stated_as_it_is(environment: Path, observatory: SimulatedObservatory) -> None:
+    # The ingest of the run's second image fails.
+    second = len(observatory.faults.image_numbers) + 2
+    observatory.faults.fail_ingest(second)
+    try:
+        script, messages = await run_script(config_of(str(observatory.repo), do_verify=False))
+    finally:
+        observatory.faults.failed_ingests.discard(second)
     assert script.run_record_path is not None
     record = RunRecord.read(script.run_record_path)
     taken = record.exposures_taken["BIAS"]
     assert len(taken) == 3
-    with Butler.from_config(str(tmp_path / "repo")) as butler:
+    with Butler.from_config(str(observatory.repo)) as butler:
         held = {int(ref.dataId["exposure"]) for ref in butler.query_datasets("raw", "LSSTComCam/raw/all")}
     # "Ingested" is what the raw collection holds, the damaged raw not among it.
     assert taken[1] not in held
@@ -119,24 +145,18 @@ async def test_failed_ingest_is_stated_as_it_is(environment: Path, tmp_path: Pat
             assert outcome.reason, outcome
             assert outcome.reason in summary
     # Beside the repository, not in the working folder.
-    assert script.run_record_path.parent == tmp_path / "repo" / "run_records"
+    assert script.run_record_path.parent == observatory.repo / "run_records"
     assert not (environment / "run_records").exists()
 
 
-@pytest.mark.slow
-@pytest.mark.usefixtures("run_reports")
-async def test_snippet_works_as_printed_in_a_new_shell(environment: Path, tmp_path: Path) -> None:
-    async with SimulatedObservatory(
-        tmp_path / "repo",
-        time_scale=0.01,
-        date=DATE,
-        seed=3,
-        detectors=[0],
-        repo_alias=ALIAS,
-        heartbeat_interval=1.0,
-    ) as obs:
-        script, messages = await run_script(config_of(ALIAS, n_bias=3))
-        assert script.state.state == ScriptState.DONE, script.state.reason
+async def test_snippet_works_as_printed_in_a_new_shell(
+    environment: Path, observatory: SimulatedObservatory
+) -> None:
+    # The alias as the observatory installed it (`environment` took the index away for the test).
+    await asyncio.to_thread(install_repository_alias, observatory.repo, ALIAS)
+    obs = observatory
+    script, messages = await run_script(config_of(ALIAS, n_bias=3))
+    assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.run_record_path is not None
     assert script.run_record_path.parent == obs.repo / "run_records"
     assert not (environment / "run_records").exists()
