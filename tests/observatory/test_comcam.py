@@ -23,7 +23,6 @@
 
 import asyncio
 import pathlib
-import time
 import types
 import typing
 from collections.abc import AsyncIterator
@@ -281,31 +280,50 @@ async def test_oods_faults(comcam: ComCam) -> None:
         await comcam.wait_for_oods(ids[:1], DETECTORS, timeout=0.5)
 
 
+async def until(predicate: typing.Callable[[], bool], what: str) -> None:
+    """Wait (polling) until ``predicate()`` is true."""
+    try:
+        async with asyncio.timeout(STD_TIMEOUT):
+            while not predicate():
+                await asyncio.sleep(0.01)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
 async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
-    # A busy machine: the OODS ingests each image 2 s after the previous one, so the last of
-    # seven is in the repository about 12 s after its readout, past the limit of 7 s. The limit
-    # counts from the OODS's last progress too, so the wait succeeds (each step of the OODS
-    # may take up to 5 s more on a loaded machine; TS_CALIBRATIONS_TIMEOUT_FACTOR scales
-    # both) ...
-    step = 2.0 * TIMEOUT_FACTOR
-    limit = 7.0 * TIMEOUT_FACTOR
+    # An OODS far behind: every image is ingested, but the test lets out one imageInOODS at a
+    # time, each a third of the limit after the client saw the one before. The OODS is never
+    # quiet for the limit, yet the last image comes 4/3 of the limit after the wait began:
+    # the limit counts time without progress, so the wait goes on to the end ...
+    limit = 6.0 * TIMEOUT_FACTOR
+    gap = limit / 3
     oods = comcam.observatory.oods  # type: ignore[attr-defined]
-    ingest = oods._ingest_files
-
-    def slow_ingest(butler: typing.Any, obs_id: str) -> typing.Any:
-        time.sleep(step)
-        return ingest(butler, obs_id)
-
-    oods._ingest_files = slow_ingest
-    ids = await comcam.take_bias(7)
-    await comcam.wait_for_oods(ids[-1:], DETECTORS, timeout=limit)
-    readout = comcam.readout_times["CC_O_20241024_000007"]
-    assert asyncio.get_running_loop().time() - readout > limit
-    # ... while an image the OODS never ingests is reported one limit after the OODS went quiet.
-    comcam.observatory.faults.lose_image(8)  # type: ignore[attr-defined]
+    oods.hold_reports()
+    ids = await comcam.take_bias(4)
+    names = [comcam.image_name_from_exposure_id(e) for e in ids]
+    for n in range(1, len(names) + 1):
+        await until(lambda: len(oods.held_reports) >= n, f"{n} image(s) ingested")
+    assert oods.held_reports == names
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    wait = asyncio.create_task(comcam.wait_for_oods(ids[-1:], DETECTORS, timeout=limit))
+    for name in names:
+        await asyncio.sleep(gap)
+        if wait.done():
+            wait.result()  # the wait's own error, if it gave up
+            raise AssertionError(f"the wait ended before {name} was reported")
+        assert await oods.release_report() == name
+        await until(lambda: len(comcam.oods_status.get(name, {})) == len(DETECTORS), f"{name} seen")
+    await asyncio.wait_for(wait, STD_TIMEOUT)
+    assert loop.time() - began > limit
+    # ... while an image the OODS never reports is given up one limit after its readout, the
+    # OODS quiet since.
+    comcam.observatory.faults.lose_image(5)  # type: ignore[attr-defined]
     lost = await comcam.take_bias(1)
-    with pytest.raises(RuntimeError, match="CC_O_20241024_000008 R22_S00"):
+    with pytest.raises(RuntimeError, match="CC_O_20241024_000005 R22_S00"):
         await comcam.wait_for_oods(lost, DETECTORS, timeout=limit)
+    assert loop.time() - comcam.readout_times["CC_O_20241024_000005"] >= limit
+    assert not oods.held_reports
 
 
 async def test_sequence_continues_after_restart(tmp_path: pathlib.Path, repo: pathlib.Path) -> None:

@@ -89,6 +89,7 @@ from .dds_domain import (
     subname_from_env,
 )
 from .dds_domain import delete_entity as _delete
+from .dds_matching import matched_subscriptions
 from .dds_types import idl_type_of, make_converter, sample_field_names, topic_kind
 from .transport import ReaderCallback, Transport
 
@@ -447,7 +448,7 @@ class DdsTransport(Transport):
         """Return the process IDs of the readers a writer has matched."""
         found: set[str] = set()
         try:
-            for handle in writer.dds_writer.get_matched_subscriptions():
+            for handle in matched_subscriptions(writer.dds_writer):
                 endpoint = writer.dds_writer.get_matched_subscription_data(handle)
                 if endpoint is not None and str(endpoint.participant_key) in pids:
                     found.add(pids[str(endpoint.participant_key)])

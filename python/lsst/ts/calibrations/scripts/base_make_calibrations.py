@@ -592,7 +592,9 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
     async def _wait_for_one(self, image_type: str, exposure_id: int, kept: bool) -> None:
         """Wait for one image in the OODS (`wait_for_ingest`); leave it out if it never gets there.
 
-        ``oods_timeout`` counts from the image's readout. A discarded image
+        ``oods_timeout`` counts from the image's readout and again from each
+        ``imageInOODS`` the OODS writes (`BaseCamera.wait_for_oods`), so a
+        busy OODS that is still ingesting is waited for. A discarded image
         that is not ingested is only reported (it is not processed anyway).
         """
         assert self.processor is not None

@@ -35,11 +35,18 @@ the image name, ``raft`` "R22", ``sensor`` "S11", and
 Images are ingested one at a time, in the order announced. An image armed
 with `SimFaults.lose_image` never reaches the OODS: nothing is ingested
 and no ``imageInOODS`` is written for it.
+
+A test sets the OODS's progress itself with `CCOODSCsc.hold_reports`:
+images are still ingested as they come, but the ``imageInOODS`` of each
+is kept back until `CCOODSCsc.release_report` writes it, so each sign of
+progress a client sees comes when the test says, whatever the ingest
+costs on a busy machine.
 """
 
 __all__ = ["CCOODSCsc"]
 
 import asyncio
+import collections
 import dataclasses
 import os
 import threading
@@ -111,6 +118,8 @@ class CCOODSCsc(CameraListenerCsc):
         components = SimComponents(instrument)
         self.faults = faults if faults is not None else SimFaults()
         self.files_ingested = 0
+        # Images ingested whose imageInOODS is kept back (hold_reports), oldest first; None: not held.
+        self._held: collections.deque[tuple[str, list[_FileStatus]]] | None = None
         self._butler: Butler | None = None
         # Held by an ingest (in its thread) and by closing the butler, so neither cuts into the other.
         self._butler_lock = threading.Lock()
@@ -141,6 +150,48 @@ class CCOODSCsc(CameraListenerCsc):
             return
         if not statuses:
             self.log.error("No raw files of %s in %s", obs_id, self.raw_store.image_dir(obs_id))
+        if self._held is not None:
+            self._held.append((obs_id, statuses))
+            return
+        await self._report(obs_id, statuses)
+
+    def hold_reports(self) -> None:
+        """Keep back the ``imageInOODS`` of each image ingested from now on,
+        until `release_report` writes it.
+
+        The ingest itself goes on as images come: only the reports, the
+        OODS's progress as its clients see it, wait for the caller.
+        """
+        if self._held is None:
+            self._held = collections.deque()
+
+    @property
+    def held_reports(self) -> list[str]:
+        """Names of the images ingested whose ``imageInOODS`` is held, oldest first."""
+        return [obs_id for obs_id, _ in self._held or ()]
+
+    async def release_report(self) -> str:
+        """Write the ``imageInOODS`` of the oldest held image (one per file).
+
+        Returns
+        -------
+        obs_id : `str`
+            The image's name.
+
+        Raises
+        ------
+        RuntimeError
+            If no report is held (`hold_reports` not called, or every
+            report held has been written).
+        """
+        if not self._held:
+            raise RuntimeError("No imageInOODS held: call hold_reports, and let an image be ingested first")
+        obs_id, statuses = self._held.popleft()
+        await self._report(obs_id, statuses)
+        return obs_id
+
+    async def _report(self, obs_id: str, statuses: list[_FileStatus]) -> None:
+        """Write one ``imageInOODS`` per file of an image."""
         for status in statuses:
             await self.evt_imageInOODS.set_write(
                 camera=self.instrument,
