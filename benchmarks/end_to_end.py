@@ -131,6 +131,49 @@ def last_type_processing(script: MakeComCamCalibrations) -> float:
     return max(ends) - min(starts) if starts else 0.0
 
 
+def tail_timeline(script: MakeComCamCalibrations, last_readout: float) -> list[dict[str, Any]]:
+    """The jobs that ended after the last readout, with their times relative to it (seconds).
+
+    Per job: ``submitted`` (by the script), ``start`` (the OCPS took it: EXECUTING),
+    ``first_quantum``, ``last_quantum``, ``end`` (its record's ``endTime``), ``quanta``.
+    """
+    assert script.processor is not None and script.ocps is not None
+    rows = []
+    for job_id, job in script.processor.jobs.items():
+        result = script.ocps.results.get(job_id)
+        record = result.record if result is not None else {}
+        times = {"submitted": _iso(job.submitted)}
+        for name, field in (
+            ("start", "startTime"),
+            ("first_quantum", "firstQuantumStart"),
+            ("last_quantum", "lastQuantumEnd"),
+            ("end", "endTime"),
+        ):
+            if record.get(field):
+                times[name] = _iso(record[field])
+        if times.get("end", float("inf")) < last_readout:
+            continue
+        row: dict[str, Any] = {"job": job_id, "label": job.label, "part": str(job.part)}
+        row.update({name: round(value - last_readout, 1) for name, value in times.items()})
+        row["quanta"] = len(record.get("quanta") or [])
+        rows.append(row)
+    return sorted(rows, key=lambda row: row["submitted"])
+
+
+def print_timeline(rows: list[dict[str, Any]]) -> None:
+    """Print the tail's jobs: seconds after the last readout of each of their moments."""
+    print(
+        f"  {'job':>10} {'label':<36} {'submit':>7} {'start':>7} {'first q':>7} {'last q':>7} "
+        f"{'end':>7} {'quanta':>6}"
+    )
+    for row in rows:
+        cells = [
+            f"{row.get(k, float('nan')):7.1f}"
+            for k in ("submitted", "start", "first_quantum", "last_quantum", "end")
+        ]
+        print(f"  {row['job'][-10:]:>10} {row['label'][:36]:<36} {' '.join(cells)} {row['quanta']:6d}")
+
+
 async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> dict[str, Any]:
     script = MakeComCamCalibrations(index=index)
     script.incremental_processing = WAYS[way]
@@ -143,6 +186,7 @@ async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> di
     group.groupId = f"benchmark-{name}"
     await script.do_setGroupId(group)
     began = time.monotonic()
+    began_clock = time.time()
     await script.do_run(None)
     wall = time.monotonic() - began
     timings = script.timings
@@ -172,6 +216,7 @@ async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> di
         "target_s": round(target, 1),
         "meets_target": total <= target,
         "ok": script.state.state == ScriptState.DONE,
+        "tail_jobs": tail_timeline(script, began_clock + timings.get("last_readout", 0.0)),
     }
 
 
@@ -232,6 +277,7 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
                 )
                 if not result["ok"]:
                     print(f"  reason: {result['reason']}", flush=True)
+                print_timeline(result["tail_jobs"])
             if len(pair) == 2:
                 one, inc = pair["one-job"], pair["incremental"]
                 print(

@@ -37,7 +37,9 @@ import asyncio
 import itertools
 import logging
 import os
+import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -58,6 +60,7 @@ from lsst.ts.calibrations.scripts.ocps_client import OcpsClient
 from lsst.ts.calibrations.scripts.ocps_job_result import OcpsJobError, OcpsJobResult
 from lsst.ts.calibrations.scripts.pipeline_split import PipelineSplit
 from lsst.ts.calibrations.scripts.processing_job import JobPart
+from lsst.ts.calibrations.scripts.product_outcome import ProductStatus
 from lsst.ts.calibrations.scripts.run_record import RUN_RECORD_DIR_ENV, RunRecord
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
@@ -336,42 +339,120 @@ class _FakeOcps:
 
 
 class _FakeRepository:
-    """What the processing reads and writes in the repository."""
+    """What the processing reads and writes in the repository (certification held until ``release``)."""
 
     def __init__(self) -> None:
         self.processed: dict[str, dict[int, list[int]]] = {}
         self.certified: list[tuple[list[str], str]] = []
+        self.release = threading.Event()
+        self.release.set()
+
+    def verification_statistics(self, collection: str, dataset_type: str) -> dict[str, Any]:
+        return {}
 
     def processed_detectors(self, collection: str, exposures: Any) -> dict[int, list[int]]:
         done = self.processed.get(collection, {})
         return {int(e): done.get(int(e), [0]) for e in exposures}
 
     def certify(self, inputs: list[str], calib: str, dataset_type: str, begin: Any, end: Any) -> int:
+        assert self.release.wait(STD_TIMEOUT)
         self.certified.append((list(inputs), dataset_type))
         return 1
 
 
-def _bias_plan() -> CalibrationPlan:
-    config = load_config_yaml(
-        "script_mode: BIAS\nn_bias: 4\ndetectors: [0]\ngenerate_calibrations: true\ndo_verify: false\n"
-    )
+_BIAS_ONLY = "script_mode: BIAS\nn_bias: 4\ndetectors: [0]\ngenerate_calibrations: true\ndo_verify: false\n"
+
+
+def _bias_plan(text: str = _BIAS_ONLY) -> CalibrationPlan:
+    config = load_config_yaml(text)
     validated = DefaultingValidator(MakeComCamCalibrations.get_schema()).validate(config)
     return CalibrationPlan.from_config(validated, explicit_keys=config.keys())
 
 
-def _processor(incremental: bool = True) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
+def _processor(
+    incremental: bool = True, plan: CalibrationPlan | None = None, passed: bool = True
+) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
     ocps, repository = _FakeOcps(), _FakeRepository()
+    verdict = SimpleNamespace(passed=passed, summary=lambda: "passed" if passed else "failed")
     processor = CalibrationProcessor(
-        _bias_plan(),
+        plan or _bias_plan(),
         ocps,  # type: ignore[arg-type]
         logging.getLogger("test_incremental"),
         repository,  # type: ignore[arg-type]
-        judge=lambda stats, threshold, n: None,  # type: ignore[arg-type,return-value]
+        judge=lambda stats, threshold, n: verdict,  # type: ignore[arg-type,return-value]
         incremental=incremental,
     )
     for exposure in (1, 2, 3, 4):
         processor.left_out.add_kept("BIAS", exposure)
+    for exposure in (5, 6):
+        processor.left_out.add_kept("DARK", exposure)
     return processor, ocps, repository
+
+
+def _bias_dark_processor(passed: bool = True) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
+    plan = _bias_plan(
+        "script_mode: BIAS_DARK\nn_bias: 2\nn_dark: 2\ndetectors: [0]\ngenerate_calibrations: true\n"
+    )
+    return _processor(plan=plan, passed=passed)
+
+
+async def test_dark_per_exposure_jobs_start_once_the_bias_is_made_before_it_is_certified() -> None:
+    processor, ocps, repository = _bias_dark_processor()
+    repository.release.clear()  # the bias's certification waits
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    ocps.end("job1")  # per-exposure BIAS
+    processor.start("BIAS", [1])
+    processor.arrived("DARK", 5)
+    await ocps.next_job(2)
+    assert ocps.submitted[1][0] == "generate BIAS (run-level)"
+    await asyncio.sleep(0.05)
+    assert len(ocps.submitted) == 2  # the dark's ISR needs the bias, not made yet
+    ocps.end("job2")
+    # The dark's per-exposure job and the bias's verification run side by side.
+    await ocps.next_job(4)
+    labels = {label: i for i, (label, *_) in enumerate(ocps.submitted)}
+    assert set(labels) >= {"verify BIAS", "generate DARK (per-exposure 1)"}
+    dark = ocps.submitted[labels["generate DARK (per-exposure 1)"]]
+    # It reads the bias from the run that made it, first among its inputs.
+    assert "-i u/ocps/job2/run,LSSTComCam/calib" in dark[2]
+    assert repository.certified == []
+    for job_id in ("job3", "job4"):
+        ocps.end(job_id)
+    repository.release.set()
+    processor.arrived("DARK", 6)
+    await ocps.next_job(5)
+    ocps.end("job5")
+    processor.start("DARK", [5, 6])
+    await ocps.next_job(6)
+    assert ocps.submitted[5][0] == "generate DARK (run-level)"
+    ocps.end("job6")
+    await ocps.next_job(7)
+    ocps.end("job7")  # verify DARK
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert [o.status.value for o in processor.outcomes.values()] == ["certified", "certified"]
+    assert [dataset_type for _, dataset_type in repository.certified] == ["bias", "dark"]
+
+
+async def test_no_dark_per_exposure_job_once_the_bias_failed_verification() -> None:
+    processor, ocps, _ = _bias_dark_processor(passed=False)
+    processor.start("BIAS", [1])
+    processor.arrived("DARK", 5)
+    await ocps.next_job(1)
+    ocps.end("job1")  # generate BIAS (whole: no exposure arrived)
+    await ocps.next_job(3)
+    ocps.end("job2")
+    ocps.end("job3")  # verify BIAS: its verdict fails
+    await asyncio.sleep(0.05)
+    processor.arrived("DARK", 6)
+    processor.start("DARK", [5, 6])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    # The dark's first per-exposure job ran beside the verification; none after its verdict.
+    labels = [label for label, *_ in ocps.submitted]
+    assert labels[0] == "generate BIAS"
+    assert sorted(labels[1:]) == ["generate DARK (per-exposure 1)", "verify BIAS"]
+    assert processor.outcomes["BIAS"].status.value == "verification failed"
+    assert processor.outcomes["DARK"].status == ProductStatus.BLOCKED
 
 
 async def test_per_exposure_jobs_take_what_arrived_then_one_run_level_job() -> None:

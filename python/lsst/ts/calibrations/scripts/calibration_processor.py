@@ -171,6 +171,7 @@ class CalibrationProcessor:
         self.jobs: dict[str, ProcessingJob] = {}
         self._feeders: dict[tuple[str, str], IncrementalJobs] = {}
         self._certified: dict[str, asyncio.Future[bool]] = {}
+        self._generated: dict[str, asyncio.Future[str]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @property
@@ -214,6 +215,18 @@ class CalibrationProcessor:
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self._certified[name] = future
+        return future
+
+    def generated(self, name: str) -> asyncio.Future[str]:
+        """Future set to the output run holding step ``name``'s product once its generation completed.
+
+        Set before the product is verified and certified; ``""`` when the
+        step ends without generating it.
+        """
+        future = self._generated.get(name)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._generated[name] = future
         return future
 
     def start(self, image_type: str, exposures: Sequence[int]) -> list[str]:
@@ -374,6 +387,9 @@ class CalibrationProcessor:
             self.failures.append(f"{step.name}: {outcome.reason}")
             self.log.exception("Processing %s failed", step.name)
         finally:
+            made = self.generated(step.name)
+            if not made.done():
+                made.set_result("")
             future = self.certified(step.name)
             if not future.done():
                 future.set_result(outcome.status == ProductStatus.CERTIFIED)
@@ -394,6 +410,9 @@ class CalibrationProcessor:
             generated = await self._run_kind(
                 outcome, "generate", step.pipeline, step.config_options, step.input_collections, step
             )
+            made = self.generated(step.name)
+            if not made.done():
+                made.set_result(self.output_run(generated))
         if step.verify:
             inputs = list(step.verify_input_collections)
             if step.verification == "internal" and generated is not None:
@@ -621,6 +640,11 @@ class CalibrationProcessor:
         if final:
             outcome.collections[kind] = result.output_collection
         return result
+
+    @staticmethod
+    def output_run(result: OcpsJobResult) -> str:
+        """The RUN collection a job wrote its outputs to (``outputRun`` of its record)."""
+        return str(result.record.get("outputRun") or f"{result.output_collection}/run")
 
     def job_records(self) -> dict[str, dict[str, Any]]:
         """Every OCPS job of the run: its final record (or its label while running) and what it ran.

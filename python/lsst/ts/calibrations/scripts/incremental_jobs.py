@@ -26,9 +26,15 @@ As each kept exposure of the step's image types is in the OODS
 (`add`), the per-exposure part of the pipeline (`PipelineSplit`) is
 submitted over every exposure that arrived since the previous such job
 was submitted; one job at a time, so the next takes everything that
-arrived meanwhile. A generation waits until the steps it comes after are
-certified (its ISR needs their products); an external verification starts
-at once.
+arrived meanwhile. An external verification starts at once. A generation
+waits until the steps it comes after have generated their products (its ISR
+needs them), not until they are verified and certified: until a product is
+certified, the per-exposure jobs read it from the output run of the job
+that made it (listed first among their inputs), the very dataset the
+certification then puts into the calibration collection, so the outputs are
+those of the one-job way. The product's verification runs meanwhile; if it
+fails (the product is not certified), no more per-exposure jobs are
+submitted and the step is reported blocked, as in the one-job way.
 
 When the step starts (every exposure of its image types is in),
 `finish` submits a last per-exposure job for the exposures not covered
@@ -182,13 +188,48 @@ class IncrementalJobs:
             # Kept for `finish` (and `CalibrationProcessor.doomed`), which report it with the step.
             self.error = e
 
+    async def _products_needed(self) -> list[str] | None:
+        """Wait until the steps this one comes after have made their products; return their runs.
+
+        Returns
+        -------
+        runs : `list` [`str`] or `None`
+            The output runs of the products not certified yet (those
+            certified are found in the calibration collection); `None` if
+            one of them will not be certified (the step will be blocked).
+        """
+        runs = []
+        for name in self.step.after:
+            certified = self.processor.certified(name)
+            if certified.done():
+                if certified.result():
+                    continue
+                return None
+            run = await self.processor.generated(name)
+            if not run:
+                return None
+            if not (certified.done() and certified.result()):
+                runs.append(run)
+        return runs
+
+    def _needed_not_certified(self) -> bool:
+        """True if a step this one comes after ended without its product certified."""
+        for name in self.step.after:
+            certified = self.processor.certified(name)
+            if certified.done() and not certified.result():
+                return True
+        return False
+
     async def _feed_jobs(self) -> None:
         processor = self.processor
         if self.kind == "generate":
-            for name in self.step.after:
-                if not await processor.certified(name):
-                    return  # the step will be reported blocked
+            runs = await self._products_needed()
+            if runs is None:
+                return  # the step will be reported blocked
+            self.inputs = (*runs, *self.inputs)
         while not self._abandoned:
+            if self._needed_not_certified():
+                return  # the step will be reported blocked
             todo = [e for e in self._pending if not processor.left_out.is_left_out(e)]
             self._pending.clear()
             if not todo and self._closed:
@@ -241,5 +282,5 @@ class IncrementalJobs:
             return
         finally:
             self._in_flight = False
-        self.runs.append(str(result.record.get("outputRun") or f"{result.output_collection}/run"))
+        self.runs.append(processor.output_run(result))
         self.covered += exposures
