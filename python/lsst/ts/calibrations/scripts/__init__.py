@@ -30,10 +30,12 @@ from .config_options import *
 from .exposure_sequence import *
 from .gain_report import *
 from .incremental_jobs import *
+from .job_runner import *
 from .left_out_exposures import *
 from .make_comcam_calibrations import *
 from .make_latiss_calibrations import *
 from .make_lsstcam_calibrations import *
+from .not_enough_exposures_error import *
 from .ocps_client import *
 from .ocps_job_result import *
 from .pipeline_split import *

@@ -50,9 +50,11 @@ external verification) runs over the exposures that arrived since the
 previous such job (`IncrementalJobs`); when the step starts, that job kind
 runs only the run-level part, over the per-exposure jobs' output runs (its
 first inputs) and the exposures left. Internal verification, and a kind
-with no exposure arrived (reprocessing), run as one job. Every job is
-recorded (`jobs`, `job_records`) with its part, pipeline, exposures and
-inputs.
+with no exposure arrived (reprocessing), run as one job. A generation's
+per-exposure jobs start once the products they need are made (`generated`),
+before those are verified and certified. Every job goes through the run's
+`JobRunner`, which submits it, waits for it and records it (`jobs`,
+`job_records`) with its part, pipeline, exposures and inputs.
 
 Every read and write of the repository goes through the run's
 `~lsst.ts.calibrations.repo.calibration_repository.CalibrationRepository`,
@@ -68,7 +70,7 @@ out an exposure whose ingest failed or that never reached the OODS
 (`leave_out`); a job that fails because the ISR of some exposures failed
 for a detector (no ``isr_metadata`` for it in the job's output, while other
 exposures have theirs) leaves those exposures out and is submitted again
-with the rest. A step starts, and a job is submitted again, only while the
+with the rest (`JobRunner.run_job_leaving_out`). A step starts, and a job is submitted again, only while the
 exposures left can still make its product (`LeftOutExposures.shortfall`);
 otherwise the step fails, naming what was left out. `pointless` tells the
 script when the images of a type can no longer serve any step, so it stops
@@ -91,11 +93,13 @@ from typing import TYPE_CHECKING, Any
 from ..repo.verification_verdict import VerificationVerdict
 from .gain_report import GainReport
 from .incremental_jobs import IncrementalJobs
+from .job_runner import JobRunner
 from .left_out_exposures import LeftOutExposures
+from .not_enough_exposures_error import NotEnoughExposuresError
 from .ocps_client import OcpsClient
 from .ocps_job_result import OcpsJobError, OcpsJobResult
 from .pipeline_split import PipelineSplit
-from .processing_job import JobPart, ProcessingJob
+from .processing_job import JobPart
 from .processing_step import ProcessingStep
 from .product_outcome import ProductOutcome, ProductStatus
 
@@ -105,10 +109,6 @@ if TYPE_CHECKING:
 
 type VerdictFunction = Callable[[Mapping[Any, Any], int, int], VerificationVerdict]
 """``judge(stats, threshold, n_detectors) -> VerificationVerdict`` (see `judge_verification`)."""
-
-
-class NotEnoughExposuresError(RuntimeError):
-    """The exposures left after leaving some out cannot make a product (the message says why)."""
 
 
 class CalibrationProcessor:
@@ -165,10 +165,11 @@ class CalibrationProcessor:
         self.outcomes = {step.name: ProductOutcome(step.name) for step in plan.steps}
         self.failures: list[str] = []
         self.gains: GainReport | None = None
-        self.exposures: dict[str, list[int]] = {}
         self.left_out = LeftOutExposures(plan)
+        self.runner = JobRunner(plan, ocps, log, repository, self.left_out)
+        self.exposures = self.runner.exposures
         self.incremental = incremental
-        self.jobs: dict[str, ProcessingJob] = {}
+        self.jobs = self.runner.jobs
         self._feeders: dict[tuple[str, str], IncrementalJobs] = {}
         self._certified: dict[str, asyncio.Future[bool]] = {}
         self._generated: dict[str, asyncio.Future[str]] = {}
@@ -302,16 +303,19 @@ class CalibrationProcessor:
 
     def exposures_of(self, step: ProcessingStep) -> list[int]:
         """The kept exposures a step's jobs process (those left out excluded)."""
-        return [
-            e
-            for image_type in step.images
-            for e in self.left_out.remaining(image_type, self.exposures.get(image_type, []))
-        ]
+        return self.runner.exposures_of(step)
 
     def leave_out(self, image_type: str, exposure: int, reason: str) -> None:
         """Leave a kept exposure out of processing, with why (logged as a warning once)."""
-        if self.left_out.leave_out(image_type, exposure, reason):
-            self.log.warning("Leaving out %s exposure %s: %s", image_type, exposure, reason)
+        self.runner.leave_out(image_type, exposure, reason)
+
+    def check_enough(self, step: ProcessingStep) -> None:
+        """Raise `NotEnoughExposuresError` if the exposures left cannot make the step's product."""
+        self.runner.check_enough(step)
+
+    def job_records(self) -> dict[str, dict[str, Any]]:
+        """Every OCPS job of the run (`JobRunner.job_records`)."""
+        return self.runner.job_records()
 
     def doomed(self, name: str) -> str:
         """Why step ``name`` can no longer make its product ("" if it still can).
@@ -412,7 +416,7 @@ class CalibrationProcessor:
             )
             made = self.generated(step.name)
             if not made.done():
-                made.set_result(self.output_run(generated))
+                made.set_result(JobRunner.output_run(generated))
         if step.verify:
             inputs = list(step.verify_input_collections)
             if step.verification == "internal" and generated is not None:
@@ -442,12 +446,6 @@ class CalibrationProcessor:
             outcome.status = ProductStatus.TAKEN
             outcome.reason = "images taken only: neither generation nor verification was asked"
 
-    def check_enough(self, step: ProcessingStep) -> None:
-        """Raise `NotEnoughExposuresError` if the exposures left cannot make the step's product."""
-        short = self.left_out.shortfall(step)
-        if short:
-            raise NotEnoughExposuresError(f"{step.name} not made: {short}")
-
     async def _run_kind(
         self,
         outcome: ProductOutcome,
@@ -469,10 +467,10 @@ class CalibrationProcessor:
         feeder = self._feeders.get((step.name, kind))
         split = PipelineSplit.of(pipeline)
         if feeder is None or split is None:
-            return await self._run_job_leaving_out(outcome, kind, pipeline, options, inputs, step)
+            return await self.runner.run_job_leaving_out(outcome, kind, pipeline, options, inputs, step)
         runs = await feeder.finish()
         self.check_enough(step)
-        return await self.run_job(
+        return await self.runner.run_job(
             outcome,
             kind,
             split.run_level_url(pipeline),
@@ -482,190 +480,6 @@ class CalibrationProcessor:
             part=JobPart.RUN_LEVEL,
             label=f"{kind} {step.name} (run-level)",
         )
-
-    async def _run_job_leaving_out(
-        self,
-        outcome: ProductOutcome,
-        kind: str,
-        pipeline: str,
-        options: Sequence[str],
-        inputs: Sequence[str],
-        step: ProcessingStep,
-    ) -> OcpsJobResult:
-        """Run a job; if it failed for some exposures only, leave them out and run it again.
-
-        Raises
-        ------
-        OcpsJobError
-            If the job failed otherwise (the message names the job).
-        NotEnoughExposuresError
-            If the exposures left can no longer make the product.
-        """
-        while True:
-            try:
-                return await self.run_job(outcome, kind, pipeline, options, inputs, step)
-            except OcpsJobError as e:
-                if e.result is None or not await self.leave_out_failed(step, kind, e.result):
-                    raise
-            self.check_enough(step)
-            self.log.warning(
-                "%s %s: submitting the job again without the exposures left out (%d left)",
-                kind,
-                step.name,
-                len(self.exposures_of(step)),
-            )
-
-    async def leave_out_failed(
-        self,
-        step: ProcessingStep,
-        kind: str,
-        result: OcpsJobResult,
-        exposures: Sequence[int] | None = None,
-        others_processed: bool = False,
-    ) -> bool:
-        """Leave out the exposures whose ISR failed in a failed job; return whether there were any.
-
-        Only when the ISR succeeded for some exposures, in that job or (for a
-        per-exposure job, ``others_processed``) in an earlier job of the same
-        pipeline: a job whose ISR ran for none while none ever ran failed
-        for another reason, which no exposure is blamed for. ``exposures``
-        are those of the job (default: the step's).
-        """
-        exposures = list(self.exposures_of(step) if exposures is None else exposures)
-        detectors = list(self.plan.detectors)
-        try:
-            processed = await asyncio.to_thread(
-                self.repository.processed_detectors, result.output_collection, exposures
-            )
-        except Exception as e:
-            self.log.warning("Could not read what job %s processed: %s", result.job_id, e)
-            return False
-        failed = {
-            exposure: [d for d in detectors if d not in processed.get(exposure, [])] for exposure in exposures
-        }
-        failed = {exposure: missing for exposure, missing in failed.items() if missing}
-        if not failed or not (others_processed or any(processed.values())):
-            return False
-        for exposure, missing in failed.items():
-            image_type = next(
-                (t for t in step.images if exposure in self.exposures.get(t, [])), step.images[0]
-            )
-            self.leave_out(
-                image_type,
-                exposure,
-                f"processing failed for detector(s) {', '.join(str(d) for d in missing)} in job "
-                f"{result.job_id} ({kind} {step.name}; log {result.log_path})",
-            )
-        return True
-
-    async def run_job(
-        self,
-        outcome: ProductOutcome,
-        kind: str,
-        pipeline: str,
-        options: Sequence[str],
-        inputs: Sequence[str],
-        step: ProcessingStep,
-        *,
-        part: JobPart = JobPart.WHOLE,
-        exposures: Sequence[int] | None = None,
-        label: str = "",
-    ) -> OcpsJobResult:
-        """Submit one job and wait for its result (recorded in `jobs`).
-
-        Parameters
-        ----------
-        outcome : `ProductOutcome`
-            The step's outcome: its ``kind`` job is the latest submitted,
-            its ``kind`` collection that of a whole or run-level job.
-        kind : `str`
-            "generate" or "verify".
-        pipeline : `str`
-            Pipeline URL (with its label subset for a part).
-        options : sequence of `str`
-            Pipetask options.
-        inputs : sequence of `str`
-            Input collections.
-        step : `ProcessingStep`
-            The step.
-        part : `JobPart`, optional
-            Which part of the pipeline the job runs.
-        exposures : sequence of `int`, optional
-            Exposures of the data query (default: the step's, left-out ones excluded).
-        label : `str`, optional
-            What the job does (default ``"<kind> <step>"``).
-
-        Raises
-        ------
-        OcpsJobError
-            If the job failed (the message names it and its log).
-        """
-        exposures = list(self.exposures_of(step) if exposures is None else exposures)
-        label = label or f"{kind} {step.name}"
-        job_id = await self.ocps.submit(
-            label,
-            pipeline,
-            self.ocps.make_config(self.plan.n_processes, inputs, options),
-            self.ocps.make_data_query(self.plan.detectors, exposures),
-        )
-        self.jobs[job_id] = ProcessingJob(
-            job_id=job_id,
-            label=label,
-            step=step.name,
-            kind=kind,
-            part=part,
-            pipeline=pipeline,
-            exposures=tuple(exposures),
-            inputs=tuple(name for name in inputs if name),
-            submitted=datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-        )
-        # The product's job of that kind is the latest (a failed per-exposure job is named), the
-        # run-level job in the end; its collection is that of the whole or run-level job only.
-        outcome.jobs[kind] = job_id
-        final = part != JobPart.PER_EXPOSURE
-        if final:
-            outcome.collections[kind] = f"u/ocps/{job_id}"
-        try:
-            result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
-        finally:
-            running = self.ocps.running_jobs
-            self.log.info(
-                "%s: job %s ended; OCPS jobs: %d done, %d running (%s)",
-                label,
-                job_id,
-                len(self.ocps.results),
-                len(running),
-                ", ".join(self.ocps.labels[j] for j in running) or "none",
-            )
-        if final:
-            outcome.collections[kind] = result.output_collection
-        return result
-
-    @staticmethod
-    def output_run(result: OcpsJobResult) -> str:
-        """The RUN collection a job wrote its outputs to (``outputRun`` of its record)."""
-        return str(result.record.get("outputRun") or f"{result.output_collection}/run")
-
-    def job_records(self) -> dict[str, dict[str, Any]]:
-        """Every OCPS job of the run: its final record (or its label while running) and what it ran.
-
-        Returns
-        -------
-        jobs : `dict` [`str`, `dict`]
-            By job id: the OCPS's job record (UWS ``phase``,
-            ``creationTime``, ``startTime``, ``endTime``, ``parameters``...)
-            with this run's ``label``, ``step``, ``kind``, ``part``
-            (`JobPart`), ``pipeline``, ``exposures``, ``inputs`` and
-            ``submitted``.
-        """
-        records: dict[str, dict[str, Any]] = {}
-        for job_id, label in self.ocps.labels.items():
-            result = self.ocps.results.get(job_id)
-            entry = dict(result.record) if result is not None else {}
-            job = self.jobs.get(job_id)
-            entry.update(job.to_dict() if job is not None else {"label": label})
-            records[job_id] = entry
-        return records
 
     async def _verdict(self, step: ProcessingStep, outcome: ProductOutcome, result: OcpsJobResult) -> bool:
         stats = await asyncio.to_thread(

@@ -248,7 +248,7 @@ class IncrementalJobs:
         labels = self.split.per_exposure
         self._in_flight = True
         try:
-            result = await processor.run_job(
+            result = await processor.runner.run_job(
                 self.outcome,
                 self.kind,
                 self.split.per_exposure_url(self.pipeline),
@@ -264,7 +264,7 @@ class IncrementalJobs:
             if (
                 e.result is None
                 or e.result.phase == "ABORTED"
-                or not await processor.leave_out_failed(
+                or not await processor.runner.leave_out_failed(
                     self.step, self.kind, e.result, exposures, others_processed=bool(self.covered)
                 )
             ):
@@ -282,5 +282,5 @@ class IncrementalJobs:
             return
         finally:
             self._in_flight = False
-        self.runs.append(processor.output_run(result))
+        self.runs.append(processor.runner.output_run(result))
         self.covered += exposures
