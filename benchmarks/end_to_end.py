@@ -75,6 +75,7 @@ from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
+from tail_timeline import format_timeline, timeline
 
 DATE = "2024-11-04"
 
@@ -95,8 +96,10 @@ def _iso(text: str) -> float:
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-WAYS = {"one-job": False, "incremental": True}
-"""The two ways of processing: the script's ``incremental_processing``."""
+WAYS = {"one-job": False, "incremental": True, "incremental-after-certification": True}
+"""The ways of processing: the script's ``incremental_processing``; ``incremental-after-certification``
+is incremental with a generation's per-exposure jobs started only once the products they need are
+certified (``CalibrationProcessor.start_before_certified`` False), as before they started once made."""
 
 
 def cpu_seconds() -> float:
@@ -131,52 +134,18 @@ def last_type_processing(script: MakeComCamCalibrations) -> float:
     return max(ends) - min(starts) if starts else 0.0
 
 
-def tail_timeline(script: MakeComCamCalibrations, last_readout: float) -> list[dict[str, Any]]:
-    """The jobs that ended after the last readout, with their times relative to it (seconds).
-
-    Per job: ``submitted`` (by the script), ``start`` (the OCPS took it: EXECUTING),
-    ``first_quantum``, ``last_quantum``, ``end`` (its record's ``endTime``), ``quanta``.
-    """
-    assert script.processor is not None and script.ocps is not None
-    rows = []
-    for job_id, job in script.processor.jobs.items():
-        result = script.ocps.results.get(job_id)
-        record = result.record if result is not None else {}
-        times = {"submitted": _iso(job.submitted)}
-        for name, field in (
-            ("start", "startTime"),
-            ("first_quantum", "firstQuantumStart"),
-            ("last_quantum", "lastQuantumEnd"),
-            ("end", "endTime"),
-        ):
-            if record.get(field):
-                times[name] = _iso(record[field])
-        if times.get("end", float("inf")) < last_readout:
-            continue
-        row: dict[str, Any] = {"job": job_id, "label": job.label, "part": str(job.part)}
-        row.update({name: round(value - last_readout, 1) for name, value in times.items()})
-        row["quanta"] = len(record.get("quanta") or [])
-        rows.append(row)
-    return sorted(rows, key=lambda row: row["submitted"])
-
-
-def print_timeline(rows: list[dict[str, Any]]) -> None:
-    """Print the tail's jobs: seconds after the last readout of each of their moments."""
-    print(
-        f"  {'job':>10} {'label':<36} {'submit':>7} {'start':>7} {'first q':>7} {'last q':>7} "
-        f"{'end':>7} {'quanta':>6}"
-    )
-    for row in rows:
-        cells = [
-            f"{row.get(k, float('nan')):7.1f}"
-            for k in ("submitted", "start", "first_quantum", "last_quantum", "end")
-        ]
-        print(f"  {row['job'][-10:]:>10} {row['label'][:36]:<36} {' '.join(cells)} {row['quanta']:6d}")
-
-
 async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> dict[str, Any]:
     script = MakeComCamCalibrations(index=index)
     script.incremental_processing = WAYS[way]
+    if way == "incremental-after-certification":
+        make_processor = script.make_processor
+
+        def make_processor_after_certification(plan: Any) -> Any:
+            processor = make_processor(plan)
+            processor.start_before_certified = False
+            return processor
+
+        script.make_processor = make_processor_after_certification  # type: ignore[method-assign]
     cpu_began = cpu_seconds()
     await script.start_task
     data = script.cmd_configure.DataType()
@@ -216,7 +185,9 @@ async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> di
         "target_s": round(target, 1),
         "meets_target": total <= target,
         "ok": script.state.state == ScriptState.DONE,
-        "tail_jobs": tail_timeline(script, began_clock + timings.get("last_readout", 0.0)),
+        "tail_jobs": timeline(script.processor.job_records(), began_clock + timings.get("last_readout", 0.0))
+        if script.processor is not None
+        else [],
     }
 
 
@@ -277,13 +248,22 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
                 )
                 if not result["ok"]:
                     print(f"  reason: {result['reason']}", flush=True)
-                print_timeline(result["tail_jobs"])
-            if len(pair) == 2:
+                print(format_timeline(result["tail_jobs"]), flush=True)
+            if "one-job" in pair and "incremental" in pair:
                 one, inc = pair["one-job"], pair["incremental"]
                 print(
                     f"{name}: incremental / one-job: tail {_ratio(inc['tail_s'], one['tail_s'])}, "
                     f"total {_ratio(inc['total_s'], one['total_s'])}, "
                     f"CPU {_ratio(inc['cpu_s'], one['cpu_s'])}",
+                    flush=True,
+                )
+            if "incremental-after-certification" in pair and "incremental" in pair:
+                old, new = pair["incremental-after-certification"], pair["incremental"]
+                print(
+                    f"{name}: incremental / incremental-after-certification: tail "
+                    f"{_ratio(new['tail_s'], old['tail_s'])}, "
+                    f"total {_ratio(new['total_s'], old['total_s'])}, "
+                    f"CPU {_ratio(new['cpu_s'], old['cpu_s'])}",
                     flush=True,
                 )
     return results
@@ -320,7 +300,7 @@ def main() -> int:
         parser.error(f"--runs: {sorted(unknown)} unknown; use daily and/or generation")
     unknown = set(args.ways.split(",")) - set(WAYS)
     if unknown:
-        parser.error(f"--ways: {sorted(unknown)} unknown; use one-job and/or incremental")
+        parser.error(f"--ways: {sorted(unknown)} unknown; use {', '.join(WAYS)}")
     print(
         f"end_to_end: time scale {args.time_scale}, {args.geometry} geometry, {os.cpu_count()} cores",
         flush=True,

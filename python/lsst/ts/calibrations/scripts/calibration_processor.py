@@ -148,6 +148,11 @@ class CalibrationProcessor:
         Every job submitted, by job id: part, pipeline, exposures, inputs.
     """
 
+    start_before_certified: bool = True
+    """A generation's per-exposure jobs start once the products they need are
+    made (`generated`); False: once those are certified (`certified`), as
+    before (the benchmarks compare the two)."""
+
     def __init__(
         self,
         plan: CalibrationPlan,

@@ -201,6 +201,8 @@ class IncrementalJobs:
         runs = []
         for name in self.step.after:
             certified = self.processor.certified(name)
+            if not self.processor.start_before_certified:
+                await certified
             if certified.done():
                 if certified.result():
                     continue
