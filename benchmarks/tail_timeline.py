@@ -25,11 +25,12 @@ Run as ``python benchmarks/tail_timeline.py RECORD.json [...]`` (a run
 record of make_comcam_calibrations, ``$TS_CALIBRATIONS_RUN_RECORDS``).
 For every job that ended after the last readout, in seconds after it:
 when the script submitted it, when the OCPS started it (EXECUTING), its
-first and last quantum, its end; its quanta; and what the gaps were:
-``wait`` (submitted to started: the OCPS's queue or prerequisites),
-``plan`` (started to first quantum: planning, initialisation, workers),
-``run`` (first to last quantum), ``after`` (last quantum to end: output
-policy, record).
+first and last quantum, its end, when the script had its result; its
+quanta; and what the gaps were: ``wait`` (submitted to started: the
+OCPS's queue or prerequisites), ``plan`` (started to first quantum:
+planning, initialisation, workers), ``run`` (first to last quantum),
+``after`` (last quantum to end), ``result`` (end to the script having the
+``job_result``: the output policy's removal of intermediates, the event).
 """
 
 import argparse
@@ -48,6 +49,7 @@ MOMENTS = (
     ("first_quantum", "firstQuantumStart"),
     ("last_quantum", "lastQuantumEnd"),
     ("end", "endTime"),
+    ("received", "received"),
 )
 
 
@@ -90,10 +92,10 @@ def timeline(jobs: Mapping[str, Mapping[str, Any]], last_readout: float) -> list
 
 def format_timeline(rows: list[dict[str, Any]]) -> str:
     """The rows as a table, one job a line (seconds after the last readout)."""
-    names = ("submitted", "start", "first_quantum", "last_quantum", "end")
+    names = ("submitted", "start", "first_quantum", "last_quantum", "end", "received")
     lines = [
         f"  {'job':>10} {'label':<36} {'submit':>7} {'start':>7} {'first q':>7} {'last q':>7} {'end':>7} "
-        f"{'quanta':>6} {'wait':>6} {'plan':>6} {'run':>6} {'after':>6}"
+        f"{'result':>7} {'quanta':>6} {'wait':>6} {'plan':>6} {'run':>6} {'after':>6} {'result':>6}"
     ]
     for row in rows:
         cells = " ".join(f"{row.get(k, float('nan')):7.1f}" for k in names)

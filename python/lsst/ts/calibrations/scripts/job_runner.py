@@ -79,6 +79,8 @@ class JobRunner:
         The kept exposures of each image type whose steps started.
     jobs : `dict` [`str`, `ProcessingJob`]
         Every job submitted, by job id.
+    received : `dict` [`str`, `str`]
+        When the script had each job's result (ISO, UTC), by job id.
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class JobRunner:
         self.left_out = left_out
         self.exposures: dict[str, list[int]] = {}
         self.jobs: dict[str, ProcessingJob] = {}
+        self.received: dict[str, str] = {}
 
     def exposures_of(self, step: ProcessingStep) -> list[int]:
         """The kept exposures a step's jobs process (those left out excluded)."""
@@ -261,6 +264,7 @@ class JobRunner:
         try:
             result = await self.ocps.wait(job_id, timeout=self.plan.processing_timeout)
         finally:
+            self.received[job_id] = datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
             running = self.ocps.running_jobs
             self.log.info(
                 "%s: job %s ended; OCPS jobs: %d done, %d running (%s)",
@@ -288,8 +292,9 @@ class JobRunner:
             By job id: the OCPS's job record (UWS ``phase``,
             ``creationTime``, ``startTime``, ``endTime``, ``parameters``...)
             with this run's ``label``, ``step``, ``kind``, ``part``
-            (`JobPart`), ``pipeline``, ``exposures``, ``inputs`` and
-            ``submitted``.
+            (`JobPart`), ``pipeline``, ``exposures``, ``inputs``,
+            ``submitted`` and, once the script had its result, ``received``
+            (ISO, UTC).
         """
         records: dict[str, dict[str, Any]] = {}
         for job_id, label in self.ocps.labels.items():
@@ -297,5 +302,7 @@ class JobRunner:
             entry = dict(result.record) if result is not None else {}
             job = self.jobs.get(job_id)
             entry.update(job.to_dict() if job is not None else {"label": label})
+            if job_id in self.received:
+                entry["received"] = self.received[job_id]
             records[job_id] = entry
         return records
