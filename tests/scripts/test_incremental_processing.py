@@ -434,6 +434,25 @@ async def test_dark_per_exposure_jobs_start_once_the_bias_is_made_before_it_is_c
     assert [dataset_type for _, dataset_type in repository.certified] == ["bias", "dark"]
 
 
+async def test_dark_per_exposure_jobs_after_certification_when_asked() -> None:
+    processor, ocps, repository = _bias_dark_processor()
+    processor.start_before_certified = False
+    repository.release.clear()
+    processor.start("BIAS", [1])
+    processor.arrived("DARK", 5)
+    await ocps.next_job(1)
+    ocps.end("job1")  # generate BIAS
+    await ocps.next_job(2)
+    ocps.end("job2")  # verify BIAS; its certification waits
+    await asyncio.sleep(0.05)
+    assert [label for label, *_ in ocps.submitted] == ["generate BIAS", "verify BIAS"]
+    repository.release.set()
+    await ocps.next_job(3)
+    assert ocps.submitted[2][0] == "generate DARK (per-exposure 1)"
+    assert "-i LSSTComCam/calib" in ocps.submitted[2][2] and "u/ocps/job1" not in ocps.submitted[2][2]
+    await asyncio.wait_for(processor.cancel(), STD_TIMEOUT)
+
+
 async def test_no_dark_per_exposure_job_once_the_bias_failed_verification() -> None:
     processor, ocps, _ = _bias_dark_processor(passed=False)
     processor.start("BIAS", [1])
