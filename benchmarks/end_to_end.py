@@ -30,7 +30,9 @@ observatory (same plan, alternating which way goes first from one run to
 the next): ``one-job`` (each pipeline one OCPS job once every exposure of
 its type is in) and ``incremental`` (the per-exposure part of each
 pipeline in jobs as exposures land, the run-level part in a final job:
-the script's default). Two runs, each on the same repository (reference
+the script's default); ``incremental-after-certification`` is the
+incremental way with a generation's per-exposure jobs started only once the
+products they need are certified, not once they are made. Two runs, each on the same repository (reference
 calibrations certified into ``LSSTComCam/calib`` first,
 `ReferenceCalibrations`):
 
@@ -45,13 +47,18 @@ For each it prints, in seconds:
   and ingested by the OODS (the script's ``timings``);
 - total: from the start of ``run`` to its end;
 - tail: from the last readout to the end;
+- cleanup: from the end to DONE (the run record, the report), not in the tail;
 - last-type processing: the OCPS jobs that process the last image type
   (FLAT), from the first one's start to the last one's end (job records);
 - the target: total <= camera-busy + last-type processing + 10 %;
 - CPU: seconds of CPU used by this process and its processes (OCPS
   workers, pipetask) during the run, and the load average at its end;
 
-then, per run, the ratio incremental / one-job of tail and total.
+and the jobs of the tail (``tail_timeline.py``: when each was submitted,
+started, ran its first and last quantum, ended, and when the script had
+its result, in seconds after the last readout); then, per run, the ratio
+incremental / one-job of tail and total (and incremental /
+incremental-after-certification when both ran).
 
 ``--small`` uses 3 biases, 2 darks, 4 flats (daily) and 6/4/14 (generation)
 for a quick check; the figures then mean less.
@@ -181,6 +188,7 @@ async def run_one(name: str, way: str, config: dict[str, Any], index: int) -> di
         "camera_busy_s": round(camera, 1),
         "total_s": round(total, 1),
         "tail_s": round(tail, 1),
+        "cleanup_s": round(wall - total, 1),
         "last_type_processing_s": round(processing, 1),
         "target_s": round(target, 1),
         "meets_target": total <= target,
@@ -240,7 +248,8 @@ async def amain(args: argparse.Namespace) -> list[dict[str, Any]]:
                 print(
                     f"{name} {way}: {result['state']} {result['images']} images x {result['detectors']} "
                     f"detectors, jobs {result['jobs']}; camera-busy {result['camera_busy_s']} s, "
-                    f"total {result['total_s']} s, tail {result['tail_s']} s, last-type processing "
+                    f"total {result['total_s']} s, tail {result['tail_s']} s (then "
+                    f"{result['cleanup_s']} s to DONE: record, report), last-type processing "
                     f"{result['last_type_processing_s']} s; target {result['target_s']} s: "
                     f"{'met' if result['meets_target'] else 'NOT met'}; CPU {result['cpu_s']} s; "
                     f"load average {result['load_average']}",
