@@ -348,7 +348,7 @@ class _FakeRepository:
         self.release.set()
 
     def verification_statistics(self, collection: str, dataset_type: str) -> dict[str, Any]:
-        return {}
+        return {"dataset_type": dataset_type}
 
     def processed_detectors(self, collection: str, exposures: Any) -> dict[int, list[int]]:
         done = self.processed.get(collection, {})
@@ -369,17 +369,21 @@ def _bias_plan(text: str = _BIAS_ONLY) -> CalibrationPlan:
     return CalibrationPlan.from_config(validated, explicit_keys=config.keys())
 
 
+def _verdict(passed: bool) -> SimpleNamespace:
+    return SimpleNamespace(passed=passed, summary=lambda: "passed" if passed else "failed")
+
+
 def _processor(
-    incremental: bool = True, plan: CalibrationPlan | None = None, passed: bool = True
+    incremental: bool = True, plan: CalibrationPlan | None = None, failing: tuple[str, ...] = ()
 ) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
+    """A processor on fake OCPS and repository; verification fails for the ``failing`` statistics."""
     ocps, repository = _FakeOcps(), _FakeRepository()
-    verdict = SimpleNamespace(passed=passed, summary=lambda: "passed" if passed else "failed")
     processor = CalibrationProcessor(
         plan or _bias_plan(),
         ocps,  # type: ignore[arg-type]
         logging.getLogger("test_incremental"),
         repository,  # type: ignore[arg-type]
-        judge=lambda stats, threshold, n: verdict,  # type: ignore[arg-type,return-value]
+        judge=lambda stats, threshold, n: _verdict(stats["dataset_type"] not in failing),  # type: ignore[arg-type,return-value]
         incremental=incremental,
     )
     for exposure in (1, 2, 3, 4):
@@ -389,11 +393,60 @@ def _processor(
     return processor, ocps, repository
 
 
-def _bias_dark_processor(passed: bool = True) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
+def _bias_dark_processor(
+    failing: tuple[str, ...] = (), incremental: bool = True
+) -> tuple[CalibrationProcessor, _FakeOcps, _FakeRepository]:
     plan = _bias_plan(
         "script_mode: BIAS_DARK\nn_bias: 2\nn_dark: 2\ndetectors: [0]\ngenerate_calibrations: true\n"
     )
-    return _processor(plan=plan, passed=passed)
+    return _processor(incremental=incremental, plan=plan, failing=failing)
+
+
+async def test_dark_made_and_verified_while_the_bias_is_verified_certified_after_it() -> None:
+    processor, ocps, repository = _bias_dark_processor(incremental=False)
+    repository.release.clear()  # certifications wait
+    processor.start("BIAS", [1])
+    processor.start("DARK", [5, 6])
+    await ocps.next_job(1)
+    ocps.end("job1")  # generate BIAS
+    await ocps.next_job(3)
+    by_label = {label: (f"job{i + 1}", config) for i, (label, _, config, _) in enumerate(ocps.submitted)}
+    assert set(by_label) == {"generate BIAS", "verify BIAS", "generate DARK"}
+    # The dark reads the new bias from the run that made it.
+    assert "-i u/ocps/job1/run,LSSTComCam/calib" in by_label["generate DARK"][1]
+    ocps.end(by_label["verify BIAS"][0])
+    ocps.end(by_label["generate DARK"][0])
+    await ocps.next_job(4)
+    assert ocps.submitted[3][0] == "verify DARK"
+    assert f"-i u/ocps/{by_label['generate DARK'][0]}," in ocps.submitted[3][2]
+    ocps.end("job4")
+    await asyncio.sleep(0.1)
+    # The dark is verified; it is certified only after the bias.
+    assert repository.certified == [] and processor.outcomes["DARK"].status.value == "verified"
+    repository.release.set()
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert [dataset_type for _, dataset_type in repository.certified] == ["bias", "dark"]
+    assert [o.status.value for o in processor.outcomes.values()] == ["certified", "certified"]
+
+
+async def test_a_dark_made_with_a_bias_that_failed_verification_is_not_certified() -> None:
+    processor, ocps, repository = _bias_dark_processor(failing=("verifyBiasStats",), incremental=False)
+    processor.start("BIAS", [1])
+    processor.start("DARK", [5, 6])
+    await ocps.next_job(1)
+    ocps.end("job1")
+    await ocps.next_job(3)
+    jobs = {label: f"job{i + 1}" for i, (label, *_) in enumerate(ocps.submitted)}
+    ocps.end(jobs["generate DARK"])
+    await ocps.next_job(4)
+    ocps.end("job4")  # verify DARK
+    ocps.end(jobs["verify BIAS"])  # its verdict fails
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert repository.certified == []
+    assert processor.outcomes["BIAS"].status.value == "verification failed"
+    dark = processor.outcomes["DARK"]
+    assert dark.status == ProductStatus.BLOCKED
+    assert dark.reason == "needs BIAS (verification failed), which was not certified"
 
 
 async def test_dark_per_exposure_jobs_start_once_the_bias_is_made_before_it_is_certified() -> None:
@@ -454,7 +507,7 @@ async def test_dark_per_exposure_jobs_after_certification_when_asked() -> None:
 
 
 async def test_no_dark_per_exposure_job_once_the_bias_failed_verification() -> None:
-    processor, ocps, _ = _bias_dark_processor(passed=False)
+    processor, ocps, _ = _bias_dark_processor(failing=("verifyBiasStats",))
     processor.start("BIAS", [1])
     processor.arrived("DARK", 5)
     await ocps.next_job(1)

@@ -24,20 +24,24 @@
 The processing graph is the plan's (`CalibrationPlan.steps`, each a
 `ProcessingStep`): a step starts as soon as the exposures of its image
 types (``step.images``) are in the repository, while the camera takes the
-next type, and once every step in ``step.after`` is certified. Its jobs
-run in order:
+next type, and once every step in ``step.after`` has made its product
+(`products_needed`; with ``start_before_certified`` False: once each is
+certified). Its jobs run in order:
 
 1. ``generate`` (if ``step.generate``): ``step.pipeline`` with
    ``step.config_options`` on ``step.input_collections`` (headed by
    ``calib_collection`` when the step needs an earlier product of the
-   run, which is then found there, certified);
+   run, which is found there once certified, and before that in the
+   output run of the job that made it, which then heads the inputs: the
+   same dataset);
 2. ``verify`` (if ``step.verify``): ``step.verify_pipeline`` on the
    generation's output collection followed by
    ``step.verify_input_collections`` ("internal"), or on those alone
    ("external"); the verdict (`judge`) reads ``step.verify_stats_dataset``
    with ``step.verification_threshold``;
-3. ``certify`` (if ``step.certify`` and the verdict, when there is one,
-   passed): ``step.dataset_type`` of the generation's output into
+3. ``certify`` (if ``step.certify``, the verdict, when there is one,
+   passed, and every product of ``step.after`` is certified, else the step
+   is BLOCKED): ``step.dataset_type`` of the generation's output into
    ``calib_collection`` with the plan's validity range, through the butler
    in a thread;
 4. gains (if ``step.report_gains``): the ``cpPtcExtract`` of every kept
@@ -403,7 +407,37 @@ class CalibrationProcessor:
             if not future.done():
                 future.set_result(outcome.status == ProductStatus.CERTIFIED)
 
-    async def _run_step(self, step: ProcessingStep, outcome: ProductOutcome) -> None:
+    async def products_needed(self, step: ProcessingStep) -> list[str] | None:
+        """Wait until the products ``step`` needs (``step.after``) are made; return where to read them.
+
+        With ``start_before_certified`` (the default) a product counts once
+        its generation completed (`generated`): the step's jobs read it from
+        that job's output run, the very dataset its certification puts into
+        ``calib_collection``, while it is verified; otherwise once certified.
+
+        Returns
+        -------
+        runs : `list` [`str`] or `None`
+            The output runs of the products not certified yet, to head the
+            step's inputs (those certified are found in ``calib_collection``);
+            `None` if one of them will not be certified.
+        """
+        runs = []
+        for name in step.after:
+            certified = self.certified(name)
+            if not self.start_before_certified or certified.done():
+                if not await certified:
+                    return None
+                continue
+            run = await self.generated(name)
+            if not run:
+                return None
+            if not (certified.done() and certified.result()):
+                runs.append(run)
+        return runs
+
+    async def _needed_certified(self, step: ProcessingStep, outcome: ProductOutcome) -> bool:
+        """Wait for the certification of the products ``step`` needs; if one is not, mark it BLOCKED."""
         missing = []
         for name in step.after:
             if not await self.certified(name):
@@ -412,12 +446,23 @@ class CalibrationProcessor:
             outcome.status = ProductStatus.BLOCKED
             outcome.reason = f"needs {', '.join(missing)}, which was not certified"
             self.log.warning("%s not generated: %s", step.name, outcome.reason)
+        return not missing
+
+    async def _run_step(self, step: ProcessingStep, outcome: ProductOutcome) -> None:
+        needed = await self.products_needed(step)
+        if needed is None:
+            await self._needed_certified(step, outcome)
             return
         self.check_enough(step)
         generated: OcpsJobResult | None = None
         if step.generate:
             generated = await self._run_kind(
-                outcome, "generate", step.pipeline, step.config_options, step.input_collections, step
+                outcome,
+                "generate",
+                step.pipeline,
+                step.config_options,
+                [*needed, *step.input_collections],
+                step,
             )
             made = self.generated(step.name)
             if not made.done():
@@ -445,6 +490,10 @@ class CalibrationProcessor:
                 f"gains from {pairs} flat pair(s), in the log and the record; not a certified product"
             )
         if step.certify and generated is not None:
+            # Made (and verified) with the products it needs before they were certified: it is
+            # certified only once they are.
+            if not await self._needed_certified(step, outcome):
+                return
             await self._certify(step, outcome, generated)
             outcome.reason = ""
         elif not step.generate and not step.verify:

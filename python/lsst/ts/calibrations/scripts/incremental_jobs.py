@@ -188,32 +188,6 @@ class IncrementalJobs:
             # Kept for `finish` (and `CalibrationProcessor.doomed`), which report it with the step.
             self.error = e
 
-    async def _products_needed(self) -> list[str] | None:
-        """Wait until the steps this one comes after have made their products; return their runs.
-
-        Returns
-        -------
-        runs : `list` [`str`] or `None`
-            The output runs of the products not certified yet (those
-            certified are found in the calibration collection); `None` if
-            one of them will not be certified (the step will be blocked).
-        """
-        runs = []
-        for name in self.step.after:
-            certified = self.processor.certified(name)
-            if not self.processor.start_before_certified:
-                await certified
-            if certified.done():
-                if certified.result():
-                    continue
-                return None
-            run = await self.processor.generated(name)
-            if not run:
-                return None
-            if not (certified.done() and certified.result()):
-                runs.append(run)
-        return runs
-
     def _needed_not_certified(self) -> bool:
         """True if a step this one comes after ended without its product certified."""
         for name in self.step.after:
@@ -225,7 +199,7 @@ class IncrementalJobs:
     async def _feed_jobs(self) -> None:
         processor = self.processor
         if self.kind == "generate":
-            runs = await self._products_needed()
+            runs = await processor.products_needed(self.step)
             if runs is None:
                 return  # the step will be reported blocked
             self.inputs = (*runs, *self.inputs)
