@@ -344,8 +344,12 @@ class _FakeRepository:
     def __init__(self) -> None:
         self.processed: dict[str, dict[int, list[int]]] = {}
         self.certified: list[tuple[list[str], str]] = []
+        self.certified_into: list[tuple[list[str], str, str]] = []
         self.release = threading.Event()
         self.release.set()
+
+    def collection_type(self, name: str) -> str | None:
+        return "CALIBRATION" if any(calib == name for _, _, calib in self.certified_into) else None
 
     def verification_statistics(self, collection: str, dataset_type: str) -> dict[str, Any]:
         return {"dataset_type": dataset_type}
@@ -357,6 +361,7 @@ class _FakeRepository:
     def certify(self, inputs: list[str], calib: str, dataset_type: str, begin: Any, end: Any) -> int:
         assert self.release.wait(STD_TIMEOUT)
         self.certified.append((list(inputs), dataset_type))
+        self.certified_into.append((list(inputs), dataset_type, calib))
         return 1
 
 
@@ -413,7 +418,8 @@ async def test_dark_made_and_verified_while_the_bias_is_verified_certified_after
     by_label = {label: (f"job{i + 1}", config) for i, (label, _, config, _) in enumerate(ocps.submitted)}
     assert set(by_label) == {"generate BIAS", "verify BIAS", "generate DARK"}
     # The dark reads the new bias from the run that made it.
-    assert "-i u/ocps/job1/run,LSSTComCam/calib" in by_label["generate DARK"][1]
+    # The run's calibration collection, made by its first certification, is not an input yet.
+    assert "-i u/ocps/job1/run,LSSTComCam/calib " in by_label["generate DARK"][1]
     ocps.end(by_label["verify BIAS"][0])
     ocps.end(by_label["generate DARK"][0])
     await ocps.next_job(4)
@@ -468,7 +474,7 @@ async def test_dark_per_exposure_jobs_start_once_the_bias_is_made_before_it_is_c
     assert set(labels) >= {"verify BIAS", "generate DARK (per-exposure 1)"}
     dark = ocps.submitted[labels["generate DARK (per-exposure 1)"]]
     # It reads the bias from the run that made it, first among its inputs.
-    assert "-i u/ocps/job2/run,LSSTComCam/calib" in dark[2]
+    assert "-i u/ocps/job2/run,LSSTComCam/calib " in dark[2]
     assert repository.certified == []
     for job_id in ("job3", "job4"):
         ocps.end(job_id)
@@ -502,7 +508,7 @@ async def test_dark_per_exposure_jobs_after_certification_when_asked() -> None:
     repository.release.set()
     await ocps.next_job(3)
     assert ocps.submitted[2][0] == "generate DARK (per-exposure 1)"
-    assert "-i LSSTComCam/calib" in ocps.submitted[2][2] and "u/ocps/job1" not in ocps.submitted[2][2]
+    assert "-i LSSTComCam/calib/daily,LSSTComCam/calib " in ocps.submitted[2][2]
     await asyncio.wait_for(processor.cancel(), STD_TIMEOUT)
 
 

@@ -436,6 +436,22 @@ class CalibrationProcessor:
                 runs.append(run)
         return runs
 
+    async def inputs_with(self, runs: Sequence[str], inputs: Sequence[str]) -> list[str]:
+        """A job's input collections headed by the ``runs`` of products not certified yet.
+
+        The calibration collection is created by the run's first
+        certification: before that it is left out of the inputs (nothing
+        of the run is certified there yet, and the products needed are read
+        from their ``runs``).
+        """
+        collections = [*runs, *inputs]
+        calib = self.plan.calib_collection
+        if runs and calib in collections:
+            kind = await asyncio.to_thread(self.repository.collection_type, calib)
+            if kind is None:
+                collections.remove(calib)
+        return collections
+
     async def _needed_certified(self, step: ProcessingStep, outcome: ProductOutcome) -> bool:
         """Wait for the certification of the products ``step`` needs; if one is not, mark it BLOCKED."""
         missing = []
@@ -461,7 +477,7 @@ class CalibrationProcessor:
                 "generate",
                 step.pipeline,
                 step.config_options,
-                [*needed, *step.input_collections],
+                await self.inputs_with(needed, step.input_collections),
                 step,
             )
             made = self.generated(step.name)

@@ -202,7 +202,7 @@ class IncrementalJobs:
             runs = await processor.products_needed(self.step)
             if runs is None:
                 return  # the step will be reported blocked
-            self.inputs = (*runs, *self.inputs)
+            self.inputs = tuple(await processor.inputs_with(runs, self.inputs))
         while not self._abandoned:
             if self._needed_not_certified():
                 return  # the step will be reported blocked
