@@ -512,6 +512,22 @@ async def test_dark_per_exposure_jobs_after_certification_when_asked() -> None:
     await asyncio.wait_for(processor.cancel(), STD_TIMEOUT)
 
 
+async def test_no_dark_verification_once_the_bias_failed_its_own() -> None:
+    processor, ocps, repository = _bias_dark_processor(failing=("verifyBiasStats",), incremental=False)
+    processor.start("BIAS", [1])
+    processor.start("DARK", [5, 6])
+    await ocps.next_job(1)
+    ocps.end("job1")
+    await ocps.next_job(3)
+    jobs = {label: f"job{i + 1}" for i, (label, *_) in enumerate(ocps.submitted)}
+    ocps.end(jobs["verify BIAS"])  # its verdict fails while the dark is made
+    await asyncio.sleep(0.05)
+    ocps.end(jobs["generate DARK"])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert len(ocps.submitted) == 3 and repository.certified == []
+    assert processor.outcomes["DARK"].status == ProductStatus.BLOCKED
+
+
 async def test_no_dark_per_exposure_job_once_the_bias_failed_verification() -> None:
     processor, ocps, _ = _bias_dark_processor(failing=("verifyBiasStats",))
     processor.start("BIAS", [1])

@@ -452,6 +452,11 @@ class CalibrationProcessor:
                 collections.remove(calib)
         return collections
 
+    def _not_certified(self, name: str) -> bool:
+        """True if step ``name`` ended without its product certified."""
+        future = self._certified.get(name)
+        return future is not None and future.done() and not future.result()
+
     async def _needed_certified(self, step: ProcessingStep, outcome: ProductOutcome) -> bool:
         """Wait for the certification of the products ``step`` needs; if one is not, mark it BLOCKED."""
         missing = []
@@ -483,6 +488,9 @@ class CalibrationProcessor:
             made = self.generated(step.name)
             if not made.done():
                 made.set_result(JobRunner.output_run(generated))
+            if any(self._not_certified(name) for name in step.after):
+                await self._needed_certified(step, outcome)  # BLOCKED: no verification
+                return
         if step.verify:
             inputs = list(step.verify_input_collections)
             if step.verification == "internal" and generated is not None:
