@@ -528,6 +528,30 @@ async def test_no_dark_verification_once_the_bias_failed_its_own() -> None:
     assert processor.outcomes["DARK"].status == ProductStatus.BLOCKED
 
 
+async def test_no_dark_run_level_job_once_the_bias_failed_verification_while_fed() -> None:
+    processor, ocps, _ = _bias_dark_processor(failing=("verifyBiasStats",))
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    ocps.end("job1")
+    processor.start("BIAS", [1])
+    processor.arrived("DARK", 5)
+    await ocps.next_job(2)
+    ocps.end("job2")  # generate BIAS (run-level)
+    await ocps.next_job(4)
+    jobs = {label: f"job{i + 1}" for i, (label, *_) in enumerate(ocps.submitted)}
+    ocps.end(jobs["generate DARK (per-exposure 1)"])
+    processor.arrived("DARK", 6)
+    await ocps.next_job(5)
+    processor.start("DARK", [5, 6])  # the run-level job waits for the per-exposure jobs
+    ocps.end(jobs["verify BIAS"])  # its verdict fails
+    await asyncio.sleep(0.05)
+    ocps.end("job5")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert "generate DARK (run-level)" not in [label for label, *_ in ocps.submitted]
+    dark = processor.outcomes["DARK"]
+    assert dark.status == ProductStatus.BLOCKED and "BIAS" in dark.reason
+
+
 async def test_no_dark_per_exposure_job_once_the_bias_failed_verification() -> None:
     processor, ocps, _ = _bias_dark_processor(failing=("verifyBiasStats",))
     processor.start("BIAS", [1])

@@ -115,6 +115,10 @@ type VerdictFunction = Callable[[Mapping[Any, Any], int, int], VerificationVerdi
 """``judge(stats, threshold, n_detectors) -> VerificationVerdict`` (see `judge_verification`)."""
 
 
+class _NeededNotCertifiedError(Exception):
+    """A product the step needs was not certified while the step's jobs ran (it is then BLOCKED)."""
+
+
 class CalibrationProcessor:
     """Process the images of one run (see the module documentation).
 
@@ -470,6 +474,12 @@ class CalibrationProcessor:
         return not missing
 
     async def _run_step(self, step: ProcessingStep, outcome: ProductOutcome) -> None:
+        try:
+            await self._run_step_jobs(step, outcome)
+        except _NeededNotCertifiedError:
+            await self._needed_certified(step, outcome)
+
+    async def _run_step_jobs(self, step: ProcessingStep, outcome: ProductOutcome) -> None:
         needed = await self.products_needed(step)
         if needed is None:
             await self._needed_certified(step, outcome)
@@ -547,6 +557,9 @@ class CalibrationProcessor:
         if feeder is None or split is None:
             return await self.runner.run_job_leaving_out(outcome, kind, pipeline, options, inputs, step)
         runs = await feeder.finish()
+        if any(self._not_certified(name) for name in step.after):
+            # The feeding stopped: the run-level job would miss exposures; the step is blocked.
+            raise _NeededNotCertifiedError(step.name)
         self.check_enough(step)
         return await self.runner.run_job(
             outcome,
