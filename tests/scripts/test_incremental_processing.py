@@ -435,8 +435,12 @@ async def test_dark_made_and_verified_while_the_bias_is_verified_certified_after
     assert [o.status.value for o in processor.outcomes.values()] == ["certified", "certified"]
 
 
-async def test_a_dark_made_with_a_bias_that_failed_verification_is_not_certified() -> None:
-    processor, ocps, repository = _bias_dark_processor(failing=("verifyBiasStats",), incremental=False)
+@pytest.mark.parametrize("failing", [("verifyBiasStats",), ("verifyBiasStats", "verifyDarkStats")])
+async def test_a_dark_made_with_a_bias_that_failed_verification_is_not_certified(
+    failing: tuple[str, ...],
+) -> None:
+    # Whether the dark passes its own verification or not, it is blocked by the bias, as before.
+    processor, ocps, repository = _bias_dark_processor(failing=failing, incremental=False)
     processor.start("BIAS", [1])
     processor.start("DARK", [5, 6])
     await ocps.next_job(1)

@@ -509,6 +509,9 @@ class CalibrationProcessor:
                 outcome, "verify", step.verify_pipeline, step.verify_config_options, inputs, step
             )
             if not await self._verdict(step, outcome, verified):
+                # Made with a product that was not certified either: blocked by it, as before.
+                if not await self._needed_certified(step, outcome):
+                    return
                 outcome.status = ProductStatus.VERIFICATION_FAILED
                 which = "external verification" if step.verification == "external" else "verification"
                 outcome.reason = f"{which} failed (job {verified.job_id})"
