@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .csc_commander import BOOL_DICT, CscCommander
+from .testcsc import _field_types
 
 ARR_LEN = 5
 """Length of the array fields of the Test component."""
@@ -56,23 +57,14 @@ class TestCscCommander(CscCommander):
     __test__ = False  # Not a pytest test class.
 
     def __init__(self, index: int | None, enable: bool = False) -> None:
-        # numpy is imported here, not at module load: the SAL runtime's
-        # package is imported by every script at start.
-        import numpy as np
-
         super().__init__(name="Test", index=index, enable=enable)
-        self.array_field_types: dict[str, Callable[[str], Any]] = dict(
-            boolean0=_as_bool,
-            byte0=np.uint8,
-            short0=np.int16,
-            int0=np.int32,
-            long0=np.int32,
-            longLong0=np.int64,
-            unsignedShort0=np.uint16,
-            unsignedInt0=np.uint32,
-            float0=np.single,
-            double0=np.double,
-        )
+        # The arrays' element types are the CSC's (strings have no array field); booleans
+        # are read from words such as "true" or "0".
+        self.array_field_types: dict[str, Callable[[str], Any]] = {
+            field: _as_bool if field == "boolean0" else cast
+            for field, cast in _field_types().items()
+            if field != "string0"
+        }
         self.help_dict["setArrays"] = (
             f"field1=val1,val2,... field2=val1,val2,... (up to {ARR_LEN} values each)\n"
             f"          field: {' '.join(self.array_field_types)}\n"
@@ -87,8 +79,6 @@ class TestCscCommander(CscCommander):
         RuntimeError
             If a field is unknown or has more than 5 values.
         """
-        import numpy as np
-
         kwargs: dict[str, list[Any]] = {}
         for field_values in args:
             field, _, text = field_values.partition("=")
@@ -99,7 +89,7 @@ class TestCscCommander(CscCommander):
             if len(values) > ARR_LEN:
                 raise RuntimeError(f"Field {field} has more than {ARR_LEN} values: {values}")
             values += [cast("0")] * (ARR_LEN - len(values))
-            kwargs[field] = [value.item() if isinstance(value, np.generic) else value for value in values]
+            kwargs[field] = [value.item() if hasattr(value, "item") else value for value in values]
         await self.remote.cmd_setArrays.set_start(**kwargs)
 
 
