@@ -174,7 +174,11 @@ async def test_processing_failure_of_one_detector_is_left_out(tmp_path: Path) ->
     assert outcome.status.value == "certified"
     assert outcome.jobs["generate"] != failed_job
     assert str(bad) not in record.jobs[outcome.jobs["generate"]]["parameters"]["data_query"]
-    assert "submitting the job again without the exposures left out" in output
+    # A job that failed for the bad exposure only leaves nothing to submit again; one that also
+    # held others (how exposures batch depends on when they land) is submitted again without it.
+    others = [e for e in record.jobs[failed_job]["exposures"] if e != bad]
+    resubmitted = "submitting the job again without the exposures left out" in output
+    assert resubmitted == bool(others), (others, output)
     assert "final state DONE" in output
 
 
