@@ -36,6 +36,7 @@ __all__ = [
     "TargetResult",
     "check_targets",
     "check_targets_by_vendor",
+    "clipped_mean",
     "compare",
     "quantum_times",
     "score_defects",
@@ -126,6 +127,40 @@ class Comparison:
             within_3_sigma=self.within_3_sigma,
         )
         return {k: _json_float(v) if isinstance(v, float) else v for k, v in values.items()}
+
+
+def clipped_mean(values: np.ndarray, nsigma: float = 5.0, n_iter: int = 3) -> float:
+    """Mean of the finite values after iterative clipping about the median.
+
+    Each pass keeps the values within ``nsigma`` robust standard deviations
+    (0.7413 × IQR) of the median of those kept so far; it stops early once a
+    pass keeps everything.
+
+    Parameters
+    ----------
+    values : `numpy.ndarray`
+        Values (any shape); NaNs are left out.
+    nsigma : `float`
+        Half-width of the kept range, in robust standard deviations.
+    n_iter : `int`
+        Most passes.
+
+    Returns
+    -------
+    mean : `float`
+        Mean of the kept values; NaN if none is finite.
+    """
+    data = values[np.isfinite(values)].astype(np.float64)
+    for _ in range(n_iter):
+        if data.size < 3:
+            break
+        centre = float(np.median(data))
+        sigma = 0.7413 * float(np.subtract(*np.percentile(data, [75, 25])))
+        keep = np.abs(data - centre) <= nsigma * max(sigma, 1e-30)
+        if keep.all():
+            break
+        data = data[keep]
+    return float(data.mean()) if data.size else math.nan
 
 
 def _json_float(value: float) -> float | None:

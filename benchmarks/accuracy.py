@@ -317,20 +317,6 @@ def collect_quantum_times(butler: Any, step: StepResult) -> None:
             step.quanta_cpu.setdefault(label, []).append(cpu)
 
 
-def _clipped_mean(values: np.ndarray, nsigma: float = 5.0, n_iter: int = 3) -> float:
-    data = values[np.isfinite(values)].astype(np.float64)
-    for _ in range(n_iter):
-        if data.size < 3:
-            break
-        centre = float(np.median(data))
-        sigma = 0.7413 * float(np.subtract(*np.percentile(data, [75, 25])))
-        keep = np.abs(data - centre) <= nsigma * max(sigma, 1e-30)
-        if keep.all():
-            break
-        data = data[keep]
-    return float(data.mean()) if data.size else math.nan
-
-
 def _truth_masks(detector_truth: Any) -> dict[str, np.ndarray]:
     shape = detector_truth.detector_shape
     hot = np.zeros(shape, dtype=bool)
@@ -405,9 +391,10 @@ def measure_detector(
         measured_gain = {a: float(ptc.gain[a]) for a in amps}
         out["ptc_gain"] = lib.compare("ptc_gain", detector, measured_gain, true_gain, ptc_sigma, "e-/ADU")
         # the PTC intercept holds the digitized noise and each row's overscan-median noise
-        ptc_noise_scale = 1.0 + plan.ptc_noise_relative_offset()
         ptc_noise_expected = {
-            a: plan.digitized_noise(t.read_noise, t.gain) * ptc_noise_scale for a, t in amps.items()
+            a: plan.digitized_noise(t.read_noise, t.gain)
+            * (1.0 + plan.ptc_noise_relative_offset(t.read_noise, t.gain))
+            for a, t in amps.items()
         }
         out["ptc_noise"] = lib.compare(
             "ptc_noise",
@@ -472,9 +459,13 @@ def measure_detector(
         image = np.asarray(dark.image.array, dtype=np.float64).copy()
         image[det_truth.defect_mask()] = np.nan
         views = info.amp_views(image, plan.geometry)
-        measured = {a: _clipped_mean(views[a]) * gain_for_units[a] / info.amp(a).nominal_gain for a in amps}
+        measured = {
+            a: lib.clipped_mean(views[a]) * gain_for_units[a] / info.amp(a).nominal_gain for a in amps
+        }
         sigma = {
-            a: math.hypot(plan.dark_sigma(t.dark_current, t.read_noise), t.dark_current * gain_rel_sigma[a])
+            a: math.hypot(
+                plan.dark_sigma(t.dark_current, t.read_noise, t.gain), t.dark_current * gain_rel_sigma[a]
+            )
             for a, t in amps.items()
         }
         true_dark = {a: t.dark_current for a, t in amps.items()}

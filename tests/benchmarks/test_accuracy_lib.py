@@ -54,6 +54,27 @@ def test_median_variance() -> None:
         planning.median_variance(0)
 
 
+def test_digitized_median_variance_matches_monte_carlo() -> None:
+    # Rows of integer pixels about levels anywhere within an ADU: the median's
+    # variance is the Gaussian one plus what the rounding adds (about 0.05 ADU^2
+    # for e2v's 48 overscan columns at 3.4 ADU of noise).
+    rng = np.random.default_rng(11)
+    for n, sigma in [(48, 3.44), (10, 4.8)]:
+        level = rng.random((100_000, 1))
+        medians = np.median(np.rint(rng.normal(0.0, sigma, (100_000, n)) + level), axis=1) - level[:, 0]
+        expected = planning.digitized_median_variance(n, sigma)
+        assert np.mean(medians**2) / sigma**2 == pytest.approx(expected, rel=0.015)
+    assert planning.digitized_median_variance(48, 3.44) > 1.1 * planning.median_variance(48)
+    # Wide noise: the rounding no longer matters.
+    assert planning.digitized_median_variance(48, 40.0) == pytest.approx(
+        planning.median_variance(48), rel=0.002
+    )
+    with pytest.raises(ValueError, match="sigma_adu=0"):
+        planning.digitized_median_variance(48, 0)
+    with pytest.raises(ValueError, match="n=0"):
+        planning.digitized_median_variance(0, 3.0)
+
+
 def test_exp_approximation_limit() -> None:
     mu = np.array([100.0, 1e4])
     linear = planning.exp_approximation_model(mu, 0.0, 1.5, 49.0)
