@@ -305,6 +305,9 @@ class OcpsCsc(BaseCsc):
         self.pipeline_paths = PipelinePaths(instrument=self.instrument)
         self.jobs: dict[str, OcpsJob] = {}
         self.removals: dict[str, asyncio.Task[None]] = {}
+        self.remove_before_result = False
+        """Remove a job's intermediates before writing its ``job_result`` (the
+        order before the removal ran after it; for comparisons)."""
         self._fail_count = 0
         self._fail_reason = ""
         self._slow_count = 0
@@ -470,7 +473,10 @@ class OcpsCsc(BaseCsc):
         if not job.is_final:  # run failed unexpectedly; it logged why.
             job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
         removes = self.output_policy.removes_from(job)
-        if removes:
+        if removes and self.remove_before_result:
+            await self.output_policy.apply(job, self.repo, self.log)
+            removes = False
+        elif removes:
             job.intermediates = OcpsJob.INTERMEDIATES_REMOVING
         record = job.record()
         await self.evt_job_result.set_write(

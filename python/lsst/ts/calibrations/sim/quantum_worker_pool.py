@@ -109,6 +109,9 @@ class QuantumWorkerPool:
         self._freed = asyncio.Event()
         self._released = asyncio.Event()
         self._waiting = 0
+        self.share_fairly = True
+        """Ask holders of more than their share to hand workers back while a job
+        waits (False: a job keeps its workers to its end, as before; for comparisons)."""
         self._holders: dict[QuantumWorkerProcess, Hashable] = {}
         self._numbers = itertools.count(1)
         self._started = False
@@ -186,6 +189,8 @@ class QuantumWorkerPool:
         True while an acquirer waits with no worker and ``holder`` holds
         more than one worker and more than its `fair_share`.
         """
+        if not self.share_fairly:
+            return False
         held = self.held_by(holder)
         return self._waiting > 0 and held > 1 and held > self.fair_share()
 
@@ -195,7 +200,7 @@ class QuantumWorkerPool:
         For a job that runs on fewer workers than it asked for; starts no
         worker and never waits.
         """
-        if self._waiting > 0 or self._closed:
+        if self._waiting > 0 or self._closed or not self.share_fairly:
             return []
         self.idle = [w for w in self.idle if w.alive]
         taken = self.idle[:count]
