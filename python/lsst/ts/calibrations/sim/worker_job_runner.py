@@ -141,10 +141,10 @@ class WorkerJobRunner:
             The ``pipetask`` arguments (after the executable) of the job.
         """
         kill_after = self._kill_after.pop(0) if self._kill_after else None
+        # Every worker the job ran on (the record's ``workers``, in order), and
+        # those it holds now (not handed back to the pool).
         workers: list[QuantumWorkerProcess] = []
-        """Every worker the job ran on (the record's ``workers``, in order)."""
         held: list[QuantumWorkerProcess] = []
-        """Those it holds now (not handed back to the pool)."""
         own_logs: dict[QuantumWorkerProcess, str] = {}
 
         def stop(sig: signal.Signals) -> None:
@@ -311,9 +311,9 @@ class _Schedule:
         last_end: float | None = None
         finished = 0
         idle = list(range(len(workers)))
-        running: dict[asyncio.Task[dict[str, Any]], tuple[int, _Quantum]] = {}
-        joining: dict[asyncio.Task[bool], QuantumWorkerProcess] = {}
-        released: asyncio.Task[bool] | None = None
+        running: dict[asyncio.Future[Any], tuple[int, _Quantum]] = {}
+        joining: dict[asyncio.Future[Any], QuantumWorkerProcess] = {}
+        released: asyncio.Future[Any] | None = None
         try:
             while True:
                 for index in list(idle):
@@ -347,10 +347,10 @@ class _Schedule:
                 done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
                 if released is not None and released.done():
                     released = None
-                for task in done:
-                    if task in joining:
-                        worker = joining.pop(task)  # type: ignore[call-overload]
-                        if task.result():
+                for future in done:
+                    if future in joining:
+                        worker = joining.pop(future)
+                        if future.result():
                             if worker in workers:  # one it handed back earlier: the same record entry
                                 idle.append(workers.index(worker))
                             else:
@@ -359,11 +359,11 @@ class _Schedule:
                                 if job.workers is not None:
                                     job.workers.append({"pid": worker.pid, "quanta": 0, "returnCode": None})
                         continue
-                    if task not in running:
+                    if future not in running:
                         continue
-                    index, q = running.pop(task)  # type: ignore[call-overload]
+                    index, q = running.pop(future)
                     try:
-                        reply = task.result()
+                        reply = future.result()
                     except QuantumWorkerDiedError as e:
                         q.status, q.error = "lost", f"worker {workers[index].pid} died: {e}"
                         self.log.error("Job %s: %s while running %s", job.job_id, q.error, q.name)
@@ -384,20 +384,22 @@ class _Schedule:
                     else:
                         idle.append(index)
         except asyncio.CancelledError:
-            for task in running:
-                task.cancel()
+            for request in running:
+                request.cancel()
             raise
         finally:
             if released is not None:
                 released.cancel()
-            for task in joining:
-                task.cancel()
-            if joining:
-                await asyncio.gather(*joining, return_exceptions=True)
-                for worker in joining.values():
-                    if worker in self.held:
-                        self.held.remove(worker)
-                    pool.release_one(worker)
+            for join in joining:
+                join.cancel()
+            outcomes = await asyncio.gather(*joining, return_exceptions=True)
+            for worker, outcome in zip(joining.values(), outcomes, strict=True):
+                if outcome is True or outcome is False:
+                    continue  # held (given back with the others) or already given back
+                if worker in self.held:  # stopped mid-request: its state is unknown
+                    self.held.remove(worker)
+                    worker.kill()
+                pool.release_one(worker)
             job.first_quantum_start = _iso(first_start) if first_start is not None else None
             job.last_quantum_end = _iso(last_end) if last_end is not None else None
         for q in quanta:
