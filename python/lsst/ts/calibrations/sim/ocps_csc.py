@@ -503,7 +503,13 @@ class OcpsCsc(BaseCsc):
         async def remove() -> None:
             try:
                 await self.output_policy.apply(job, self.repo, self.log)
+            except Exception as e:  # apply reports its own failures; this would be a defect of it
+                self.log.exception("Job %s: the removal of its intermediates failed", job.job_id)
+                job.intermediates_detail = f"the removal failed: {e!r}"
             finally:
+                if job.intermediates == OcpsJob.INTERMEDIATES_REMOVING:  # it did not end normally
+                    job.intermediates = OcpsJob.INTERMEDIATES_FAILED
+                    job.intermediates_detail = job.intermediates_detail or "the removal was interrupted"
                 try:
                     await job.write_record()
                 except Exception:
