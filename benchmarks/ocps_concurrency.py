@@ -22,7 +22,8 @@
 """Concurrent jobs on the OCPS's workers: one pool bounded by ``max_processes``, or workers per job.
 
 Run as ``python benchmarks/ocps_concurrency.py [--workdir DIR] [--exposures 2]
-[--detectors 2] [--jobs 4] [--processes 2] [--repeats 3] [--json FILE]``.
+[--detectors 2] [--jobs 4] [--processes 2] [--repeats 3] [--scenario burst]
+[--json FILE]``.
 
 With incremental processing several jobs run at once. An OCPS of
 ``max_processes=--processes`` with a warm pool (its ``--processes`` idle
@@ -36,6 +37,18 @@ the most workers alive at once, the peak of their summed resident memory
 (sampled every 0.2 s), and the CPU time of the OCPS's child processes from
 before the burst to the OCPS's close (worker imports included). Medians, the
 ratio of the ways and the load average (1 min).
+
+``--scenario small-job``: a small job arriving while a long one holds
+every worker. An OCPS of ``max_processes=--processes`` with a warm pool
+runs a ``verifyBias`` job over every exposure and detector (``-j
+--processes``); once its first quantum has started, a job of one exposure
+and one detector arrives. ``fair-share``: the long job hands a worker back
+at its next quantum boundary (`QuantumWorkerPool.share_fairly`);
+``keep``: it keeps its workers to its end (the way before). The ways take
+turns, each on a new OCPS. Per pair of jobs: the small job's wait from
+``execute`` to its first quantum's start, its ``execute`` to
+``job_result``, and the long job's wall time. Medians, their ratio, the
+load average (1 min).
 """
 
 import argparse
@@ -53,9 +66,20 @@ import psutil
 from lsst.ts.calibrations.sal import Domain, SalRetCode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ocps_bench import OPTIONS, Inputs, add_arguments, prepare_inputs, run, start_ocps, submit_job  # noqa: E402
+from _ocps_bench import (  # noqa: E402
+    OPTIONS,
+    Inputs,
+    add_arguments,
+    bias_query,
+    prepare_inputs,
+    quantum_times,
+    run,
+    start_ocps,
+    submit_job,
+)
 
 WAYS = ("bounded", "per-job")
+SMALL_JOB_WAYS = ("fair-share", "keep")
 
 
 def _children_cpu() -> float:
@@ -111,7 +135,61 @@ async def burst(
     }
 
 
+async def small_job(
+    domain: Domain, inputs: Inputs, args: argparse.Namespace, way: str, index: int
+) -> dict[str, Any]:
+    """A small job arriving while a long one holds every worker, on a new OCPS; return the times."""
+    jobs_root = inputs.workdir / f"jobs-small-{index}"
+    csc, remote = await start_ocps(domain, inputs.repo, jobs_root, index, max_processes=args.processes)
+    try:
+        pool = csc.worker_pool
+        assert pool is not None
+        pool.share_fairly = way == "fair-share"
+        for worker in await pool.acquire(args.processes):  # a warm pool, as between a run's jobs
+            pool.release_one(worker)
+        load_before = os.getloadavg()[0]
+        long_sent = time.time()
+        long_ack, long_id = await submit_job(remote, f"-j {args.processes} {OPTIONS}", inputs.query)
+        long_log = csc.jobs[long_id].log_file
+        while not await asyncio.to_thread(_quantum_started, long_log):
+            await asyncio.sleep(0.05)
+        one = bias_query(inputs.detectors[:1], inputs.exposures[:1])
+        small_sent = time.time()
+        small_ack, small_id = await submit_job(remote, f"-j {args.processes} {OPTIONS}", one)
+        small_final = await remote.cmd_execute.next_ackcmd(small_ack, timeout=3600)
+        small_done = time.time()
+        long_final = await remote.cmd_execute.next_ackcmd(long_ack, timeout=3600)
+        long_done = time.time()
+        assert small_final.ack == long_final.ack == SalRetCode.CMD_COMPLETE
+        small_record, long_record = csc.jobs[small_id].record(), csc.jobs[long_id].record()
+        assert small_record["phase"] == long_record["phase"] == "COMPLETED"
+        small_first, _, _, _ = await asyncio.to_thread(quantum_times, Path(small_record["logFile"]))
+        long_quanta = len(long_record["quanta"])
+        later = sum(q["start"] > small_first for q in long_record["quanta"])
+    finally:
+        await csc.close()
+    return {
+        "wait": small_first - small_sent,
+        "small_wall": small_done - small_sent,
+        "long_wall": long_done - long_sent,
+        "long_quanta": long_quanta,
+        "long_quanta_after": later,
+        "load": [load_before, os.getloadavg()[0]],
+    }
+
+
+def _quantum_started(log_file: Path) -> bool:
+    """Has a quantum of the job started (its log says so)?"""
+    try:
+        quantum_times(log_file)
+    except (RuntimeError, OSError):
+        return False
+    return True
+
+
 async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    if args.scenario == "small-job":
+        return await benchmark_small_job(args)
     inputs = await prepare_inputs(args, "ocps-concurrency-")
     bursts: dict[str, list[dict[str, Any]]] = {way: [] for way in WAYS}
     async with Domain() as domain:
@@ -131,7 +209,64 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return {"bursts": bursts, "jobs": args.jobs, "processes": args.processes, "exposures": inputs.exposures}
 
 
+async def benchmark_small_job(args: argparse.Namespace) -> dict[str, Any]:
+    inputs = await prepare_inputs(args, "ocps-concurrency-")
+    pairs: dict[str, list[dict[str, Any]]] = {way: [] for way in SMALL_JOB_WAYS}
+    async with Domain() as domain:
+        for repeat in range(args.repeats):
+            for way in SMALL_JOB_WAYS if repeat % 2 == 0 else reversed(SMALL_JOB_WAYS):
+                index = 90 + sum(len(items) for items in pairs.values())
+                item = await small_job(domain, inputs, args, way, index)
+                pairs[way].append(item)
+                print(
+                    f"{way:<10} small job: first quantum {item['wait']:5.1f} s after execute, "
+                    f"result {item['small_wall']:5.1f} s; long job {item['long_wall']:5.1f} s "
+                    f"({item['long_quanta_after']} of {item['long_quanta']} quanta started after the "
+                    f"small job's first)  load {item['load'][0]:.1f} -> {item['load'][1]:.1f}",
+                    flush=True,
+                )
+    return {
+        "small_job": pairs,
+        "processes": args.processes,
+        "exposures": inputs.exposures,
+        "detectors": inputs.detectors,
+    }
+
+
+def report_small_job(results: dict[str, Any]) -> None:
+    pairs = results["small_job"]
+    print()
+    print(
+        f"A 1-exposure, 1-detector verifyBias job arriving while a verifyBias job of "
+        f"{len(results['exposures'])} exposures x {len(results['detectors'])} detectors holds every worker "
+        f"(max_processes {results['processes']}; medians of {min(len(v) for v in pairs.values())} pairs)"
+    )
+    medians = {
+        way: {
+            key: statistics.median(item[key] for item in items)
+            for key in ("wait", "small_wall", "long_wall", "long_quanta_after")
+        }
+        for way, items in pairs.items()
+    }
+    for way, m in medians.items():
+        print(
+            f"{way:<10} execute -> first quantum {m['wait']:5.1f} s  execute -> job_result "
+            f"{m['small_wall']:5.1f} s  long job {m['long_wall']:5.1f} s  "
+            f"(long job's quanta started after it: {m['long_quanta_after']:.0f})"
+        )
+    loads = [load for items in pairs.values() for item in items for load in item["load"]]
+    new, old = medians["fair-share"], medians["keep"]
+    print(
+        f"fair-share / keep: small job's wait {new['wait'] / old['wait']:.2f}x, "
+        f"long job's wall {new['long_wall'] / old['long_wall']:.2f}x "
+        f"(load average 1 min {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
+    )
+
+
 def report(results: dict[str, Any]) -> None:
+    if "small_job" in results:
+        report_small_job(results)
+        return
     bursts = results["bursts"]
     print()
     print(
@@ -166,7 +301,13 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--processes", type=int, default=2, help="-j of each job and the OCPS's max_processes"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="bursts per way (medians)")
+    parser.add_argument("--repeats", type=int, default=3, help="bursts (or pairs of jobs) per way (medians)")
+    parser.add_argument(
+        "--scenario",
+        choices=("burst", "small-job"),
+        default="burst",
+        help="burst: --jobs jobs at once; small-job: a small job arriving while a long one runs",
+    )
 
 
 def main() -> None:

@@ -19,10 +19,11 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The simulated OCPS's overhead per job on the workers backend: planning in process against pipetask.
+"""The simulated OCPS's overhead per job on the workers backend: planning, and the removal of intermediates.
 
 Run as ``python benchmarks/ocps_overhead.py [--workdir DIR] [--exposures 2]
-[--detectors 2] [--processes 2] [--repeats 5] [--json FILE]``.
+[--detectors 2] [--processes 2] [--repeats 5] [--parts planning,removal]
+[--json FILE]``.
 
 Small ``verifyBias`` jobs (with 2 and 2: 11 quanta) on two OCPSs of the
 workers backend, taking turns: ``in-process`` plans each job in a warm
@@ -40,28 +41,53 @@ of the run's initialisation. The first job of the ``in-process`` OCPS runs
 on a cold pool (its workers start with it) and is reported apart. Medians,
 the ratio of the two ways, and the load average (1 min) before and after
 each job: the machine may be shared.
+
+Removal (``--parts removal``): the incremental way of a ``cpBias``: one
+per-exposure job (``cpBias.yaml#isr``) per exposure, then the run-level
+job (``#cpBiasCombine``) over their runs chained as inputs, which removes
+their ISR images (``cpBiasIsrExp``). Two OCPSs take turns:
+``result-first`` writes ``job_result`` and then removes (in a task of its
+own), ``remove-first`` removes and then writes ``job_result`` (the order
+before, ``OcpsCsc.remove_before_result``). Per run-level job: last
+quantum's end to ``job_result`` received, and how long the removal took
+(the OCPS's own clock). Medians and their ratio.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
-from lsst.ts.calibrations.sal import Domain, Remote
+from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _ocps_bench import add_arguments, prepare_inputs, run, run_job, start_ocps  # noqa: E402
+from _ocps_bench import (  # noqa: E402
+    JOB_TIMEOUT,
+    OPTIONS,
+    Inputs,
+    add_arguments,
+    bias_query,
+    prepare_inputs,
+    quantum_times,
+    run,
+    run_job,
+    start_ocps,
+)
 
 _STEP = re.compile(
     r"^\w+ \S+ lsst\.ts\.calibrations\.sim\.quantum_worker .*- "
     r"(Planned|Initialised the run).* in ([0-9.]+) s \(([0-9.]+) s of CPU time\)"
 )
 WAYS = ("in-process", "pipetask")
+REMOVAL_WAYS = ("result-first", "remove-first")
+BIAS_PIPELINE = "${CP_PIPE_DIR}/pipelines/LSSTComCam/cpBias.yaml"
 
 
 def worker_steps(log_file: Path) -> dict[str, float]:
@@ -93,8 +119,121 @@ def line(name: str, item: dict[str, Any]) -> str:
     return text + f"  load {item['load'][0]:.1f} -> {item['load'][1]:.1f}"
 
 
+async def bias_job(remote: Remote, csc: OcpsCsc, pipeline: str, config: str, query: str) -> dict[str, Any]:
+    """Run one cpBias job (a label subset); return its id, record, and job_result's arrival."""
+    results: asyncio.Queue[Any] = asyncio.Queue()
+    remote.evt_job_result.callback = results.put_nowait
+    ack = await remote.cmd_execute.set_start(
+        wait_done=False,
+        timeout=60,
+        pipeline=pipeline,
+        version="",
+        config=config,
+        data_query=query,
+        prereq_jobs="",
+        output_dataset_types="",
+    )
+    job_id = json.loads(ack.result)["job_id"]
+    while True:
+        data = await asyncio.wait_for(results.get(), JOB_TIMEOUT)
+        if data.job_id == job_id:
+            break
+    received = time.time()
+    final = await remote.cmd_execute.next_ackcmd(ack, timeout=JOB_TIMEOUT)
+    assert final.ack == SalRetCode.CMD_COMPLETE
+    record = json.loads(data.result)
+    if data.exit_code != 0:
+        raise RuntimeError(f"job {job_id} failed: {record['message']}")
+    return {"job": job_id, "record": record, "received": received}
+
+
+async def run_level_after_removal(
+    remote: Remote, csc: OcpsCsc, inputs: Inputs, processes: int
+) -> dict[str, Any]:
+    """Per-exposure cpBias jobs, then the run-level job over their runs; its time after the last quantum."""
+    load_before = os.getloadavg()[0]
+    runs = []
+    for exposure in inputs.exposures:
+        query = bias_query(inputs.detectors, [exposure])
+        early = await bias_job(remote, csc, f"{BIAS_PIPELINE}#isr", f"-j {processes} {OPTIONS}", query)
+        runs.append(early["record"]["outputRun"])
+    config = f"-j {processes} -i {','.join(runs)},LSSTComCam/calib --register-dataset-types"
+    final = await bias_job(remote, csc, f"{BIAS_PIPELINE}#cpBiasCombine", config, inputs.query)
+    job = csc.jobs[final["job"]]
+    removal_began = time.time()
+    await csc.wait_for_removals()
+    removal_wait = time.time() - removal_began
+    _, last, quanta, _ = await asyncio.to_thread(quantum_times, job.log_file)
+    detail = job.intermediates_detail
+    removed = sum(int(count) for count in re.findall(r"cpBiasIsrExp x(\d+)", detail))
+    return {
+        "job": final["job"],
+        "quanta": quanta,
+        "after": final["received"] - last,
+        "removal_after_result": removal_wait,
+        "removed": removed,
+        "intermediates": job.intermediates,
+        "load": [load_before, os.getloadavg()[0]],
+    }
+
+
 async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
     inputs = await prepare_inputs(args, "ocps-overhead-")
+    parts = set(args.parts.split(","))
+    results: dict[str, Any] = {}
+    if "planning" in parts:
+        results.update(await planning(args, inputs))
+    if "removal" in parts:
+        results["removal"] = await removal(args, inputs)
+    results.update(
+        workdir=str(inputs.workdir),
+        exposures=inputs.exposures,
+        detectors=inputs.detectors,
+        processes=args.processes,
+    )
+    return results
+
+
+async def removal(args: argparse.Namespace, inputs: Inputs) -> dict[str, list[dict[str, Any]]]:
+    """The run-level jobs of both removal ways, taking turns (see the module documentation)."""
+    jobs: dict[str, list[dict[str, Any]]] = {way: [] for way in REMOVAL_WAYS}
+    cscs: dict[str, OcpsCsc] = {}
+    async with Domain() as domain:
+        remotes: dict[str, Remote] = {}
+        try:
+            for index, way in enumerate(REMOVAL_WAYS, start=84):
+                cscs[way], remotes[way] = await start_ocps(
+                    domain,
+                    inputs.repo,
+                    inputs.workdir / f"jobs-removal-{way}",
+                    index,
+                    execution_backend="workers",
+                    max_processes=args.processes,
+                )
+                cscs[way].remove_before_result = way == "remove-first"
+                pool = cscs[way].worker_pool
+                assert pool is not None
+                for worker in await pool.acquire(args.processes):  # warm pools for both
+                    pool.release_one(worker)
+            for repeat in range(args.repeats):
+                for way in REMOVAL_WAYS if repeat % 2 == 0 else reversed(REMOVAL_WAYS):
+                    item = await run_level_after_removal(remotes[way], cscs[way], inputs, args.processes)
+                    jobs[way].append(item)
+                    print(
+                        f"{way:<12} last quantum -> job_result {item['after']:5.2f} s  "
+                        f"(removal still running after it {item['removal_after_result']:5.2f} s; "
+                        f"{item['removed']} cpBiasIsrExp removed, {item['intermediates']})  "
+                        f"load {item['load'][0]:.1f} -> {item['load'][1]:.1f}",
+                        flush=True,
+                    )
+        finally:
+            for csc in cscs.values():
+                await csc.close()
+    return jobs
+
+
+async def planning(args: argparse.Namespace, inputs: Inputs) -> dict[str, Any]:
+    """The verifyBias jobs of both planning ways, taking turns (see the module documentation)."""
     processes, query = args.processes, inputs.query
     results: dict[str, Any] = {"cold": None, "jobs": {way: [] for way in WAYS}}
     cscs: dict[str, OcpsCsc] = {}
@@ -129,16 +268,47 @@ async def benchmark(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             for csc in cscs.values():
                 await csc.close()
-    results.update(
-        workdir=str(inputs.workdir),
-        exposures=inputs.exposures,
-        detectors=inputs.detectors,
-        processes=processes,
-    )
     return results
 
 
 def report(results: dict[str, Any]) -> None:
+    if "jobs" in results:
+        report_planning(results)
+    if "removal" in results:
+        report_removal(results)
+
+
+def report_removal(results: dict[str, Any]) -> None:
+    jobs = results["removal"]
+    print()
+    print(
+        f"Run-level cpBias job after {len(results['exposures'])} per-exposure jobs "
+        f"({len(results['detectors'])} detectors, -j {results['processes']}), workers backend: "
+        "last quantum's end to job_result"
+    )
+    medians = {}
+    for way, items in jobs.items():
+        medians[way] = {
+            key: statistics.median(item[key] for item in items)
+            for key in ("after", "removal_after_result", "removed")
+        }
+        print(
+            f"{way:<13} {medians[way]['after']:6.2f} s  (removal running after job_result: "
+            f"{medians[way]['removal_after_result']:.2f} s; {medians[way]['removed']:.0f} datasets removed)"
+        )
+    loads = [load for items in jobs.values() for item in items for load in item["load"]]
+    new, old = medians["result-first"], medians["remove-first"]
+    print(
+        f"(medians of {min(len(v) for v in jobs.values())} jobs each; load average 1 min "
+        f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
+    )
+    print(
+        f"last quantum to job_result: {old['after']:.2f} s -> {new['after']:.2f} s "
+        f"({old['after'] / new['after']:.1f}x shorter with the removal after job_result; target <= 3 s)"
+    )
+
+
+def report_planning(results: dict[str, Any]) -> None:
     jobs = results["jobs"]
     quanta = results["cold"]["quanta"]
     print()
@@ -177,6 +347,11 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     add_arguments(parser, exposures=2, detectors=2, per_job=" per job")
     parser.add_argument("--processes", type=int, default=2, help="workers per job (-j)")
     parser.add_argument("--repeats", type=int, default=5, help="jobs per way (medians)")
+    parser.add_argument(
+        "--parts",
+        default="planning,removal",
+        help="comma-separated: planning (in process against pipetask), removal (before or after job_result)",
+    )
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ quanta; and what the gaps were: ``wait`` (submitted to started: the
 OCPS's queue or prerequisites), ``plan`` (started to first quantum:
 planning, initialisation, workers), ``run`` (first to last quantum),
 ``after`` (last quantum to end), ``result`` (end to the script having the
-``job_result``: the output policy's removal of intermediates, the event).
+``job_result``: the event; the removal of intermediates follows it).
 """
 
 import argparse

@@ -28,6 +28,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,10 +216,87 @@ async def test_bias_job_end_to_end(
     log_text = log_file.read_text()
     assert "capped at 1" in log_text
     assert "cpBiasCombine" in log_text
-    assert json.loads((log_file.parent.parent / "job.json").read_text()) == record
+    # job_result went out before the removal of the intermediates; job.json says how it ended.
+    assert record["intermediates"] == "removing"
+    await asyncio.wait_for(harness.csc.wait_for_removals(), STD_TIMEOUT)
+    saved = json.loads((log_file.parent.parent / "job.json").read_text())
+    assert saved["intermediates"] == "removed"
+    assert saved["intermediatesDetail"].startswith(f"removed cpBiasIsrExp x{N_BIAS * len(DETECTORS)} from ")
+    assert {**saved, "intermediates": "removing", "intermediatesDetail": ""} == record
+    assert saved["intermediatesDetail"] in log_file.read_text()
     with Butler.from_config(DEFAULT_REPO_ALIAS, collections=record["outputCollection"]) as butler:
         refs = butler.query_datasets("bias", instrument="LSSTComCam")
         assert sorted(ref.dataId["detector"] for ref in refs) == list(DETECTORS)
+
+
+@pytest.mark.slow
+async def test_job_result_before_removal_and_close_waits_for_it(
+    harness: Harness, repo_root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """job_result and CMD_COMPLETE come while the removal runs; closing waits for it to end."""
+    caplog.set_level(logging.INFO)
+    csc = harness.csc
+    gate = threading.Event()
+    prune = csc.output_policy._prune
+
+    def held_prune(*args: Any) -> Any:
+        assert gate.wait(STD_TIMEOUT), "the test never let the removal go"
+        return prune(*args)
+
+    csc.output_policy._prune = held_prune  # type: ignore[method-assign]
+    try:
+        job_id, ack = await harness.submit(data_query=bias_query((0,)))
+        final = await harness.finish(ack)  # the removal is held: this would hang if it came first
+        assert final.ack == SalRetCode.CMD_COMPLETE
+        record = json.loads((await harness.job_result(job_id)).result)
+        assert record["phase"] == "COMPLETED" and record["intermediates"] == "removing"
+        assert list(csc.removals) == [job_id]
+        # What the client reads on job_result is there while the removal runs.
+        with Butler.from_config(str(repo_root), collections=record["outputCollection"]) as butler:
+            assert butler.query_datasets("bias", instrument="LSSTComCam", explain=False)
+            assert butler.query_datasets("cpBiasIsrExp", instrument="LSSTComCam", explain=False)
+        closing = asyncio.create_task(csc.close())
+        async with asyncio.timeout(STD_TIMEOUT):
+            while not any("Waiting for the removal" in r.getMessage() for r in caplog.records):
+                await asyncio.sleep(0.01)
+        assert not closing.done()
+    finally:
+        gate.set()
+    await asyncio.wait_for(closing, STD_TIMEOUT)
+    assert not csc.removals
+    saved = json.loads((Path(record["logFile"]).parent.parent / "job.json").read_text())
+    assert saved["intermediates"] == "removed", saved["intermediatesDetail"]
+    with Butler.from_config(str(repo_root), collections=record["outputCollection"]) as butler:
+        assert butler.query_datasets("bias", instrument="LSSTComCam", explain=False)
+        assert not butler.query_datasets("cpBiasIsrExp", instrument="LSSTComCam", explain=False)
+
+
+@pytest.mark.slow
+async def test_failed_removal_is_logged_and_recorded(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A removal that fails: ERROR in the OCPS log (a logMessage), the job's log, and job.json."""
+
+    def broken_prune(*args: Any) -> Any:
+        raise OSError("disk unplugged")
+
+    harness.csc.output_policy._prune = broken_prune  # type: ignore[method-assign]
+    job_id, ack = await harness.submit(data_query=bias_query((1,)))
+    final = await harness.finish(ack)
+    assert final.ack == SalRetCode.CMD_COMPLETE and final.result == f"Job {job_id} COMPLETED"
+    record = json.loads((await harness.job_result(job_id)).result)
+    assert record["exitCode"] == 0 and record["intermediates"] == "removing"
+    await asyncio.wait_for(harness.csc.wait_for_removals(), STD_TIMEOUT)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and job_id in r.getMessage()]
+    assert errors and errors[0].exc_info is not None
+    saved = json.loads((Path(record["logFile"]).parent.parent / "job.json").read_text())
+    assert saved["intermediates"] == "failed"
+    assert "disk unplugged" in saved["intermediatesDetail"]
+    assert "not removed: OSError('disk unplugged')" in Path(record["logFile"]).read_text()
+    message = await harness.remote.evt_logMessage.next(flush=False, timeout=STD_TIMEOUT)
+    while "intermediates not removed" not in message.message:
+        message = await harness.remote.evt_logMessage.next(flush=False, timeout=STD_TIMEOUT)
+    assert message.level >= logging.ERROR
 
 
 @pytest.mark.slow

@@ -21,6 +21,8 @@
 
 """What OCPS jobs leave in the repository: products kept, intermediates removed."""
 
+import asyncio
+import concurrent.futures
 import json
 import logging
 import re
@@ -34,18 +36,22 @@ import pytest_asyncio
 from lsst.daf.butler import Butler, CollectionType, DatasetType
 
 from fixtures.script_runs import run_script
+from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
+from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts.pipeline_split import PipelineSplit
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.ocps_job import OcpsJob
 from lsst.ts.calibrations.sim.ocps_job_phase import OcpsJobPhase
 from lsst.ts.calibrations.sim.ocps_output_policy import OcpsOutputPolicy
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
+from postgres_fixture import BOTH_REGISTRIES
 
 DATE = "2022-11-04"
 CALIB = "LSSTComCam/calib/daily/policy.2022NOV04"
@@ -184,8 +190,10 @@ async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path) -> N
     early = make_job(tmp_path, "early1", "cpFlat.yaml#isr,cpFlatMeasure", OcpsJobPhase.COMPLETED)
     await policy.apply(early, str(repo), log)
     assert "no intermediate datasets to remove" in early.log_file.read_text()
+    assert early.record()["intermediates"] == "removed"
     failed = make_job(tmp_path, "final", "cpFlat.yaml#cpFlatNormalize,cpFlatCombine", OcpsJobPhase.ERROR)
     await policy.apply(failed, str(repo), log)
+    assert failed.record()["intermediates"] is None
     with Butler.from_config(str(repo)) as butler:
         assert (
             len(
@@ -207,6 +215,168 @@ async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path) -> N
         "cpFlatIsrExp x1 from u/ocps/early1/run" in text and "cpFlatIsrExp x1 from u/ocps/early2/run" in text
     )
     assert "cpFlatNormalizeScales x1 from u/ocps/final/run" in text
+
+
+def ways_submitted(pipeline_file: Path) -> list[str]:
+    """The pipeline URLs the script submits for a pipeline file: whole, and each part of its splits."""
+    urls = [str(pipeline_file)]
+    for name in PipelineSplit.SPLITS:
+        stem, _, subset = name.partition("#")
+        if stem != pipeline_file.stem:
+            continue
+        split = PipelineSplit.of(f"{pipeline_file}#{subset}" if subset else str(pipeline_file))
+        assert split is not None
+        urls += [split.per_exposure_url(str(pipeline_file)), split.run_level_url(str(pipeline_file))]
+    return urls
+
+
+@pytest.mark.parametrize("instrument", ["LSSTComCam", "LSSTCam", "LATISS"])
+def test_removal_takes_nothing_read_after_job_result(
+    instrument: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a job's removal takes is read by nothing that may run after its ``job_result``.
+
+    The OCPS removes a completed job's intermediates after writing its
+    ``job_result``, while the script reads the job's results (verification
+    statistics, the products it certifies, gains: all kept types) and
+    submits later jobs that take this run or the earlier runs as inputs
+    (the run-level part of the same pipeline, or a verification reading a
+    generation's product). So for every way the script submits each
+    pipeline (whole, per-exposure part, run-level part), a removed type is
+    never kept, never an input of a task of the same pipeline that has not
+    run yet, and never read from its inputs by another pipeline.
+    """
+    from lsst.pipe.base import Pipeline
+
+    paths = PipelinePaths(instrument=instrument)
+    for name, value in paths.environment().items():
+        monkeypatch.setenv(name, value)
+    files = sorted(paths.pipelines_dir.glob("*.yaml"))
+    graphs = {path.stem: Pipeline.from_uri(str(path)).to_graph() for path in files}
+    inputs_of = {
+        stem: {
+            name: {task.label for task in graph.consumers_of(name)}
+            for name in graph.dataset_types
+            if graph.consumers_of(name)
+        }
+        for stem, graph in graphs.items()
+    }
+    # What a pipeline reads from its input collections (it makes the rest itself, in its own run).
+    overall_inputs = {
+        stem: {name for name in inputs_of[stem] if graph.producer_of(name) is None}
+        for stem, graph in graphs.items()
+    }
+    policy = OcpsOutputPolicy()
+    checked = 0
+    for path in files:
+        for url in ways_submitted(path):
+            own, upstream = policy.removable(url)
+            removed = own | upstream
+            checked += bool(removed)
+            ran = set(url.partition("#")[2].split(",")) if "#" in url else set(graphs[path.stem].tasks.keys())
+            graph = graphs[path.stem]
+            later = set(graph.tasks.keys()) - ran
+            for name in removed:
+                assert not policy.is_kept(name), (url, name)
+                assert not inputs_of[path.stem].get(name, set()) & later - {
+                    ancestor for label in ran for ancestor in _upstream_labels(graph, label)
+                }, (url, name)
+                for other, inputs in overall_inputs.items():
+                    if other != path.stem:
+                        assert name not in inputs, f"{url} removes {name}, an input of {other}"
+    assert checked >= 5, "the check saw too few removals to mean anything"
+
+
+def _upstream_labels(graph: Any, label: str) -> set[str]:
+    """Labels of the tasks a task depends on, directly or not (they have run when it runs)."""
+    import networkx
+
+    xgraph = graph.make_task_xgraph()
+    node = next(key for key in xgraph.nodes if key.name == label)
+    return {key.name for key in networkx.ancestors(xgraph, node)}
+
+
+@BOTH_REGISTRIES
+async def test_removal_beside_readers_and_writers(tmp_path: Path, registry_db: str) -> None:
+    """The removal runs while the client certifies and reads the job's products and later jobs write.
+
+    Nothing fails on either side (SQLite's and PostgreSQL's registries), the
+    intermediates of the chained runs are gone, and everything else (the
+    products, what the later job wrote, a run not chained) is there.
+    """
+    repo = tmp_path / "repo"
+    detectors = range(9)
+    with bootstrap_repository(repo, registry_db=registry_db) as butler:
+        for name, dimensions, storage_class, calibration in (
+            ("cpFlatIsrExp", ("instrument", "detector"), "ComCamExposure", False),
+            ("cpFlatStatistics", ("instrument", "detector"), "StructuredDataDict", False),
+            ("cpFlatNormalizeScales", ("instrument",), "StructuredDataDict", False),
+            ("bias", ("instrument", "detector"), "ComCamExposure", True),
+            ("verifyBiasStats", ("instrument",), "StructuredDataDict", False),
+        ):
+            butler.registry.registerDatasetType(
+                DatasetType(
+                    name, dimensions, storage_class, universe=butler.dimensions, isCalibration=calibration
+                )
+            )
+        image = Exposure(np.zeros((8, 8), np.float32))
+        for job_id in ("early1", "early2", "other"):
+            run = f"u/ocps/{job_id}/run"
+            butler.collections.register(run)
+            for detector in detectors:
+                butler.put(image, "cpFlatIsrExp", instrument="LSSTComCam", detector=detector, run=run)
+                butler.put(
+                    {"LEVEL": 1.0}, "cpFlatStatistics", instrument="LSSTComCam", detector=detector, run=run
+                )
+        final = "u/ocps/final/run"
+        butler.collections.register(final)
+        butler.put({"SCALE": 1.0}, "cpFlatNormalizeScales", instrument="LSSTComCam", run=final)
+        butler.put({"MEAN": 0.5}, "verifyBiasStats", instrument="LSSTComCam", run=final)
+        for detector in detectors:
+            butler.put(image, "bias", instrument="LSSTComCam", detector=detector, run=final)
+        butler.collections.register("u/ocps/final", CollectionType.CHAINED)
+        butler.collections.redefine_chain(
+            "u/ocps/final", [final, "u/ocps/early1/run", "u/ocps/early2/run", "LSSTComCam/raw/all"]
+        )
+    job = make_job(tmp_path, "final", "cpFlat.yaml#cpFlatNormalize,cpFlatCombine", OcpsJobPhase.COMPLETED)
+
+    def certify_and_read() -> int:
+        with Butler.from_config(str(repo), writeable=True) as client:
+            stats = client.get("verifyBiasStats", instrument="LSSTComCam", collections=final)
+            assert stats == {"MEAN": 0.5}
+            refs = certify_calibrations(
+                client, final, "LSSTComCam/calib/test", "bias", "2024-10-24", "2024-10-25"
+            )
+            for ref in refs:
+                assert client.get(ref).image.shape == (8, 8)
+            return len(refs)
+
+    def later_job_writes() -> int:
+        with Butler.from_config(str(repo), writeable=True) as writer:
+            run = "u/ocps/later/run"
+            writer.collections.register(run)
+            for detector in detectors:
+                writer.put(image, "cpFlatIsrExp", instrument="LSSTComCam", detector=detector, run=run)
+            return len(writer.query_datasets("cpFlatIsrExp", collections=run, explain=False))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        removal = asyncio.create_task(OcpsOutputPolicy().apply(job, str(repo), logging.getLogger("test")))
+        futures = [pool.submit(certify_and_read), pool.submit(later_job_writes)]
+        await asyncio.wait_for(removal, STD_TIMEOUT)
+        results = [await asyncio.wait_for(asyncio.wrap_future(f), STD_TIMEOUT) for f in futures]
+    assert results == [len(detectors), len(detectors)]
+    assert job.intermediates == "removed", job.intermediates_detail
+    with Butler.from_config(str(repo)) as butler:
+
+        def count(name: str, run: str) -> int:
+            return len(butler.query_datasets(name, collections=run, find_first=False, explain=False))
+
+        for run in ("u/ocps/early1/run", "u/ocps/early2/run"):
+            assert count("cpFlatIsrExp", run) == count("cpFlatStatistics", run) == 0
+        assert count("cpFlatNormalizeScales", final) == 0
+        assert count("bias", final) == len(detectors) and count("verifyBiasStats", final) == 1
+        assert count("bias", "LSSTComCam/calib/test") == len(detectors)
+        assert count("cpFlatIsrExp", "u/ocps/other/run") == count("cpFlatIsrExp", "u/ocps/later/run") == 9
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -240,6 +410,9 @@ async def generation_run(
                 certify_calib_end_date="2022-11-05",
             )
             script = await run_script(MakeComCamCalibrations, config, group_id="policy")
+            # The last job's removal runs after its job_result, while the script ends.
+            assert observatory.ocps is not None
+            await asyncio.wait_for(observatory.ocps.wait_for_removals(), STD_TIMEOUT)
             yield observatory, script
 
 

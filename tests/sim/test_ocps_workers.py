@@ -269,6 +269,80 @@ async def test_concurrent_jobs_share_max_processes_workers(client: Client) -> No
 
 
 @pytest.mark.slow
+async def test_small_job_gets_a_worker_at_the_next_quantum_boundary(client: Client) -> None:
+    """A job arriving while another holds every worker starts after one quantum of that job.
+
+    The big job (8 quanta, -j 2) holds both workers of max_processes=2; a
+    1-detector, 1-exposure job arrives. The big job's first two quanta are
+    held until the small job waits, and its later ones until the small job
+    has ended and given its worker back, so the order is fixed: at its next
+    quantum boundary the big job hands a worker back, the small job runs on
+    it while the big job goes on with one, then the big job takes it again.
+    """
+    pool = client.csc.worker_pool
+    assert pool is not None and pool.max_workers == 2
+    big_id, big_ack = await client.submit(f"-j 2 {BIAS_CONFIG}")
+    big = client.csc.jobs[big_id]
+    async with asyncio.timeout(JOB_TIMEOUT):
+        while not big.workers:
+            await asyncio.sleep(0.01)
+    small_id: str | None = None
+    runs = 0
+
+    def small_has_given_back() -> bool:
+        return small_id is not None and client.csc.jobs[small_id].is_final and not pool.held_by(small_id)
+
+    async def until(condition: Any) -> None:
+        async with asyncio.timeout(JOB_TIMEOUT):
+            while not condition():
+                await asyncio.sleep(0.01)
+
+    for worker in list(pool.busy):
+        request = worker.request
+
+        async def gated(
+            kind: str, _request: Any = request, _worker: Any = worker, **fields: Any
+        ) -> dict[str, Any]:
+            nonlocal runs
+            if kind == "run" and pool.holder_of(_worker) == big_id:
+                runs += 1
+                await until(lambda: pool.waiting > 0 or small_id is not None and runs > 2)
+                if runs > 2:
+                    await until(small_has_given_back)
+            return await _request(kind, **fields)
+
+        worker.request = gated  # type: ignore[method-assign]
+    one = "instrument='LSSTComCam' AND detector IN (0) AND exposure IN (2024102500001)"
+    ack = await client.remote.cmd_execute.set_start(
+        wait_done=False,
+        timeout=STD_TIMEOUT,
+        pipeline=BIAS_PIPELINE,
+        version="",
+        config=f"-j 2 {BIAS_CONFIG}",
+        data_query=one,
+        prereq_jobs="",
+        output_dataset_types="",
+    )
+    small_id = json.loads(ack.result)["job_id"]
+    finals = await asyncio.gather(
+        client.remote.cmd_execute.next_ackcmd(ack, timeout=2 * JOB_TIMEOUT),
+        client.remote.cmd_execute.next_ackcmd(big_ack, timeout=2 * JOB_TIMEOUT),
+    )
+    assert [final.ack for final in finals] == [SalRetCode.CMD_COMPLETE] * 2
+    small, big_record = client.csc.jobs[small_id].record(), big.record()
+    assert small["phase"] == big_record["phase"] == "COMPLETED", (small["message"], big_record["message"])
+    # The small job ran on the worker the big job handed back, before the big job's later quanta.
+    (small_worker,) = small["workers"]
+    assert small_worker["pid"] in {w["pid"] for w in big_record["workers"]}
+    big_starts = sorted(q["start"] for q in big_record["quanta"])
+    small_first = min(q["start"] for q in small["quanta"])
+    assert len(big_starts) == 8 and sum(start > small_first for start in big_starts) == 6
+    # Then the big job took the worker again: both ran its quanta, no third worker.
+    assert len(big_record["workers"]) == 2 and all(w["quanta"] >= 2 for w in big_record["workers"])
+    assert pool.most_alive == 2
+
+
+@pytest.mark.slow
 async def test_job_waiting_for_a_worker_is_aborted_at_once(client: Client) -> None:
     """A job waiting for a worker (all held elsewhere) ends ABORTED at abort_job, holding none."""
     pool = client.csc.worker_pool

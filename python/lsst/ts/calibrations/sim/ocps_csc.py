@@ -53,12 +53,20 @@ output_dataset_types)``:
    ``result`` is the JSON of the final job record
    (`~lsst.ts.calibrations.sim.ocps_job.OcpsJob`, UWS names ``jobId``,
    ``phase``, ``creationTime``, ``startTime``, ``endTime``, ...);
-6. if the job COMPLETED, removes its intermediate datasets and keeps what
-   is fetched or read (`~lsst.ts.calibrations.sim.ocps_output_policy.OcpsOutputPolicy`);
-7. completes the command (``CMD_COMPLETE``) whatever the job's outcome, as
+6. completes the command (``CMD_COMPLETE``) whatever the job's outcome, as
    dm_OCPS does: the command's result text is ``"Job <id> <PHASE>: ..."``
    and the job's success is ``job_result.exit_code``, written before the
-   final acknowledgement.
+   final acknowledgement;
+7. if the job COMPLETED, removes its intermediate datasets and keeps what
+   is fetched or read (`~lsst.ts.calibrations.sim.ocps_output_policy.OcpsOutputPolicy`),
+   in a task of its own started after ``job_result``: the client reads the
+   job's results while the removal runs, which never removes a dataset
+   type that a task still to run consumes, nor any type kept for readers.
+   The record in ``job_result`` says ``"intermediates": "removing"``; when
+   the removal ends, what was removed (or why nothing could be, also
+   logged at ERROR level, so seen as ``logMessage``) is appended to the
+   job's log and ``job.json`` is rewritten with ``removed`` or ``failed``.
+   Closing the CSC waits for the removals still running (`removals`).
 
 Execution backend (``execution_backend``): ``"workers"`` (the default)
 runs the same arguments (plus ``--init-only --save-qgraph``) in a warm
@@ -240,6 +248,8 @@ class OcpsCsc(BaseCsc):
         The jobs of this CSC instance, by id.
     repo_root : `str` or `None`
         The repository root ``repo`` reaches, once started.
+    removals : `dict` [`str`, `asyncio.Task`]
+        Removals of completed jobs' intermediates still running, by job id.
     """
 
     valid_simulation_modes: ClassVar[Sequence[int]] = (0, 1)
@@ -294,6 +304,10 @@ class OcpsCsc(BaseCsc):
         self.instrument = OCPS_INSTRUMENTS.get(index, "LSSTComCam")
         self.pipeline_paths = PipelinePaths(instrument=self.instrument)
         self.jobs: dict[str, OcpsJob] = {}
+        self.removals: dict[str, asyncio.Task[None]] = {}
+        self.remove_before_result = False
+        """Remove a job's intermediates before writing its ``job_result`` (the
+        order before the removal ran after it; for comparisons)."""
         self._fail_count = 0
         self._fail_reason = ""
         self._slow_count = 0
@@ -458,17 +472,65 @@ class OcpsCsc(BaseCsc):
             raise
         if not job.is_final:  # run failed unexpectedly; it logged why.
             job.finish(OcpsJobPhase.ERROR, "the OCPS failed to run the job; see the OCPS log")
-        await self.output_policy.apply(job, self.repo, self.log)
+        removes = self.output_policy.removes_from(job)
+        if removes and self.remove_before_result:
+            await self.output_policy.apply(job, self.repo, self.log)
+            removes = False
+        elif removes:
+            job.intermediates = OcpsJob.INTERMEDIATES_REMOVING
         record = job.record()
         await self.evt_job_result.set_write(
             job_id=job.job_id, exit_code=job.exit_code, result=json.dumps(record), force_output=True
         )
+        if removes:
+            # After job_result: the client reads the job's kept outputs meanwhile (the
+            # removal never touches them; see OcpsOutputPolicy).
+            self._start_removal(job)
         summary = f"Job {job.job_id} {job.phase}"
         if job.message:
             summary += f": {job.message}"
         return self.salinfo.make_ackcmd(
             private_seqNum=data.private_seqNum, ack=SalRetCode.CMD_COMPLETE, result=summary
         )
+
+    def _start_removal(self, job: OcpsJob) -> None:
+        """Remove a completed job's intermediates in a task the CSC keeps until it ends.
+
+        The outcome goes to the job's log and record (``job.json``
+        rewritten); `close_tasks` waits for the removals still running.
+        """
+
+        async def remove() -> None:
+            try:
+                await self.output_policy.apply(job, self.repo, self.log)
+            except Exception as e:  # apply reports its own failures; this would be a defect of it
+                self.log.exception("Job %s: the removal of its intermediates failed", job.job_id)
+                job.intermediates_detail = f"the removal failed: {e!r}"
+            finally:
+                if job.intermediates == OcpsJob.INTERMEDIATES_REMOVING:  # it did not end normally
+                    job.intermediates = OcpsJob.INTERMEDIATES_FAILED
+                    job.intermediates_detail = job.intermediates_detail or "the removal was interrupted"
+                try:
+                    await job.write_record()
+                except Exception:
+                    self.log.exception("Job %s: cannot rewrite %s", job.job_id, job.record_file)
+
+        task = asyncio.create_task(remove(), name=f"remove intermediates of job {job.job_id}")
+        self.removals[job.job_id] = task
+        task.add_done_callback(self._removal_done)
+
+    def _removal_done(self, task: "asyncio.Task[None]") -> None:
+        """Forget a finished removal; log how it failed if it raised (`OcpsOutputPolicy.apply` should not)."""
+        for job_id, item in list(self.removals.items()):
+            if item is task:
+                del self.removals[job_id]
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("%s failed: %r", task.get_name(), task.exception(), exc_info=task.exception())
+
+    async def wait_for_removals(self) -> None:
+        """Wait until the intermediates of every completed job have been removed (or failed to be)."""
+        while pending := [task for task in self.removals.values() if not task.done()]:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def do_abort_job(self, data: Any) -> None:
         """Abort a job: it ends ABORTED and its ``job_result`` has ``exit_code`` 255.
@@ -641,6 +703,11 @@ class OcpsCsc(BaseCsc):
         for job in self.jobs.values():
             if job.task is not None:
                 job.task.cancel()
+        # A removal is let finish (butler calls in a thread cannot be cut off cleanly):
+        # stopping mid-prune would leave registry entries without files, or the reverse.
+        if self.removals:
+            self.log.info("Waiting for the removal of the intermediates of %d job(s)", len(self.removals))
+        await self.wait_for_removals()
         if self.worker_pool is not None:
             await self.worker_pool.close()
         await super().close_tasks()

@@ -63,6 +63,15 @@ key                    value
                        null
 ``firstQuantumStart``  workers backend: when the first quantum started
 ``lastQuantumEnd``     workers backend: when the last quantum ended
+``intermediates``      removal of a completed job's intermediate datasets
+                       (`~lsst.ts.calibrations.sim.ocps_output_policy.OcpsOutputPolicy`):
+                       ``removing`` (under way: what ``job_result``
+                       carries, the removal runs after it), then
+                       ``removed`` or ``failed`` in ``job.json``; null if
+                       nothing is removed (the job did not complete, or
+                       the OCPS keeps intermediates)
+``intermediatesDetail`` what was removed, or why nothing could be (the
+                       line also appended to the job's log); "" before
 =====================  ====================================================
 
 Running: `OcpsJob.run` takes a job from QUEUED (or PENDING) to its end:
@@ -90,7 +99,7 @@ import shlex
 import signal
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from .ocps_job_phase import FINAL_PHASES as _FINAL_PHASES
 from .ocps_job_phase import OcpsJobPhase as Phase
@@ -175,6 +184,15 @@ class OcpsJob:
     """Workers backend: every quantum and how it ended."""
     first_quantum_start: str | None = None
     last_quantum_end: str | None = None
+    intermediates: str | None = None
+    """Removal of the intermediates: None, `INTERMEDIATES_REMOVING`, `INTERMEDIATES_REMOVED`
+    or `INTERMEDIATES_FAILED`."""
+    intermediates_detail: str = ""
+    """What was removed, or why nothing could be."""
+
+    INTERMEDIATES_REMOVING: ClassVar[str] = "removing"
+    INTERMEDIATES_REMOVED: ClassVar[str] = "removed"
+    INTERMEDIATES_FAILED: ClassVar[str] = "failed"
 
     @property
     def log_file(self) -> Path:
@@ -264,6 +282,8 @@ class OcpsJob:
             "quanta": self.quanta,
             "firstQuantumStart": self.first_quantum_start,
             "lastQuantumEnd": self.last_quantum_end,
+            "intermediates": self.intermediates,
+            "intermediatesDetail": self.intermediates_detail,
         }
 
     async def write_record(self) -> None:

@@ -189,7 +189,11 @@ class OcpsOutputPolicy:
         """Remove a completed job's intermediates; never raises (except when cancelled).
 
         Does nothing unless the job COMPLETED. What was removed, or why
-        nothing could be, goes to ``log`` and is appended to the job's log.
+        nothing could be, goes to ``log`` (a failure at ERROR level, with
+        its traceback), is appended to the job's log, and is set in the
+        job's record (`OcpsJob.intermediates`: ``removed`` or ``failed``,
+        `OcpsJob.intermediates_detail`: the line of the log); the caller
+        rewrites ``job.json``.
 
         Parameters
         ----------
@@ -200,14 +204,17 @@ class OcpsOutputPolicy:
         log : `logging.Logger`
             The OCPS's log.
         """
-        if job.phase != OcpsJobPhase.COMPLETED or self.keep_intermediates:
+        if not self.removes_from(job):
             return
+        job.intermediates = OcpsJob.INTERMEDIATES_REMOVING
         try:
             pruned = await asyncio.to_thread(self._prune, job, repo)
         except Exception as e:
+            status = OcpsJob.INTERMEDIATES_FAILED
             line = f"# output policy: intermediates of {job.output_run} not removed: {e!r}"
             log.exception("Job %s: intermediates not removed", job.job_id)
         else:
+            status = OcpsJob.INTERMEDIATES_REMOVED
             parts = [
                 f"{name} x{count} from {item.run}"
                 for item in pruned
@@ -220,10 +227,27 @@ class OcpsOutputPolicy:
                 else "# output policy: no intermediate datasets to remove"
             )
             log.info("Job %s: %s", job.job_id, line.removeprefix("# output policy: "))
+        job.intermediates = status
+        job.intermediates_detail = line.removeprefix("# output policy: ")
         try:
             await asyncio.to_thread(_append_line, job.log_file, line)
         except OSError:
             log.exception("Job %s: cannot append to %s", job.job_id, job.log_file)
+
+    def removes_from(self, job: OcpsJob) -> bool:
+        """Does `apply` remove anything (or try to) for this job?
+
+        Parameters
+        ----------
+        job : `OcpsJob`
+            The job.
+
+        Returns
+        -------
+        removes : `bool`
+            True if the job COMPLETED and intermediates are not kept.
+        """
+        return job.phase == OcpsJobPhase.COMPLETED and not self.keep_intermediates
 
     def _prune(self, job: OcpsJob, repo: str) -> list[_Pruned]:
         """Remove the intermediates (blocking; run in a thread)."""

@@ -27,8 +27,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Hashable, Mapping
 from pathlib import Path
+from typing import Any, Literal
 
 from .ocps_execution_backends import QuantumWorkerDiedError
 from .quantum_worker_process import QuantumWorkerProcess
@@ -52,6 +53,16 @@ class QuantumWorkerPool:
     (the job waits for those it needs; the others warm up for the next
     jobs), so only the first job waits for the imports. `prestart` warms
     workers up ahead of any job.
+
+    Fair share: the pool knows who holds which workers (``holder``) and
+    how many acquirers wait with none. While one waits, a holder of more
+    than its share (``max_workers`` over the holders and the waiters, at
+    least 1) is asked to hand a worker back when it finishes its current
+    quantum (`should_hand_back`); a job with fewer workers than it asked
+    for takes idle ones again while nobody waits (`try_acquire`), e.g.
+    when the small job that took one has ended. So a job arriving while
+    another holds every worker waits about one quantum, not until that
+    job ends, and ``max_workers`` stays a hard bound.
 
     Parameters
     ----------
@@ -96,6 +107,12 @@ class QuantumWorkerPool:
         self._for_jobs: set[asyncio.Task[QuantumWorkerProcess]] = set()
         self._closing: set[asyncio.Task[None]] = set()
         self._freed = asyncio.Event()
+        self._released = asyncio.Event()
+        self._waiting = 0
+        self.share_fairly = True
+        """Ask holders of more than their share to hand workers back while a job
+        waits (False: a job keeps its workers to its end, as before; for comparisons)."""
+        self._holders: dict[QuantumWorkerProcess, Hashable] = {}
         self._numbers = itertools.count(1)
         self._started = False
         self._closed = False
@@ -146,19 +163,90 @@ class QuantumWorkerPool:
         if not task.cancelled() and task.exception() is not None:
             self.log.error("A quantum worker failed to start: %r", task.exception())
 
-    async def acquire(self, count: int) -> list[QuantumWorkerProcess]:
+    @property
+    def waiting(self) -> int:
+        """Acquirers waiting with no worker yet."""
+        return self._waiting
+
+    def holder_of(self, worker: QuantumWorkerProcess) -> Hashable | None:
+        """Who holds ``worker`` (as given to `acquire` or `try_acquire`), or None if it is not lent."""
+        return self._holders.get(worker)
+
+    def held_by(self, holder: Hashable) -> int:
+        """How many workers ``holder`` holds."""
+        return sum(1 for owner in self._holders.values() if owner == holder)
+
+    def fair_share(self) -> int:
+        """Workers per job when the holders and the waiting acquirers share ``max_workers`` (at least 1)."""
+        if self.max_workers is None:
+            return 1 << 30
+        jobs = len(set(self._holders.values())) + self._waiting
+        return max(1, self.max_workers // max(jobs, 1))
+
+    def should_hand_back(self, holder: Hashable) -> bool:
+        """Should ``holder`` give a worker back (when its current quantum ends)?
+
+        True while an acquirer waits with no worker and ``holder`` holds
+        more than one worker and more than its `fair_share`.
+        """
+        if not self.share_fairly:
+            return False
+        held = self.held_by(holder)
+        return self._waiting > 0 and held > 1 and held > self.fair_share()
+
+    def try_acquire(self, holder: Hashable, count: int) -> list[QuantumWorkerProcess]:
+        """Return up to ``count`` idle workers at once, marked busy; none while an acquirer waits.
+
+        For a job that runs on fewer workers than it asked for; starts no
+        worker and never waits.
+        """
+        if self._waiting > 0 or self._closed or not self.share_fairly:
+            return []
+        self.idle = [w for w in self.idle if w.alive]
+        taken = self.idle[:count]
+        del self.idle[:count]
+        for worker in taken:
+            self.busy.add(worker)
+            self._holders[worker] = holder
+        return taken
+
+    def released(self) -> Coroutine[Any, Any, Literal[True]]:
+        """Return an awaitable that ends when a worker is next given back (`release_one`).
+
+        The release it waits for is the first after this call, not after
+        the first await.
+        """
+        return self._released.wait()
+
+    async def acquire(self, count: int, holder: Hashable | None = None) -> list[QuantumWorkerProcess]:
         """Return up to ``count`` ready workers (at least one), marked busy.
 
         Takes the idle workers, starts new ones while ``max_workers``
         allows, and waits only while no worker at all can be had: a job
         runs on fewer workers than it asked for rather than hold some while
-        waiting for more.
+        waiting for more. While it waits, holders of more than their
+        `fair_share` are asked to hand workers back (`should_hand_back`).
+
+        Parameters
+        ----------
+        count : `int`
+            Workers wanted.
+        holder : `~collections.abc.Hashable` or `None`, optional
+            Who holds them (e.g. the job's id), for the fair share; a
+            holder of its own if None.
 
         Raises
         ------
         QuantumWorkerDiedError
             Raised if a new worker fails to start.
         """
+        holder = holder if holder is not None else object()
+        workers = await self._acquire(count)
+        for worker in workers:
+            self._holders[worker] = holder
+        return workers
+
+    async def _acquire(self, count: int) -> list[QuantumWorkerProcess]:
         if not self._started:
             self.prestart(max(count, self.max_idle))
         if self.max_workers is not None:
@@ -186,7 +274,11 @@ class QuantumWorkerPool:
                 if workers:
                     break  # run on what it has rather than hold workers while waiting
                 self._freed.clear()
-                await self._freed.wait()
+                self._waiting += 1
+                try:
+                    await self._freed.wait()
+                finally:
+                    self._waiting -= 1
         except BaseException:
             for worker in workers:
                 self.release_one(worker)
@@ -229,6 +321,7 @@ class QuantumWorkerPool:
     def release_one(self, worker: QuantumWorkerProcess) -> None:
         """Take a worker back: idle if alive and there is room, else ended (and reaped)."""
         self.busy.discard(worker)
+        self._holders.pop(worker, None)
         if worker.alive and not self._closed and len(self.idle) < self.max_idle:
             self.idle.append(worker)
         else:
@@ -236,6 +329,8 @@ class QuantumWorkerPool:
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
         self._freed.set()
+        released, self._released = self._released, asyncio.Event()
+        released.set()
 
     async def close(self) -> None:
         """End every worker (idle, busy and starting)."""
@@ -251,4 +346,5 @@ class QuantumWorkerPool:
         workers = [*self.idle, *self.busy]
         self.idle.clear()
         self.busy.clear()
+        self._holders.clear()
         await asyncio.gather(*(w.close() for w in workers), return_exceptions=True)

@@ -35,7 +35,14 @@
    preferring the detectors of its shard (detector ``k``-th in sorted order
    goes to worker ``k mod N``), then quanta of no detector (per exposure, per
    run), then any other ready quantum.
-4. Success is read per quantum from the worker's reply. A quantum that
+4. Fair share between jobs (the pool's ``max_workers`` is a hard bound):
+   while another job waits for a worker with none, a job holding more than
+   its share hands the worker that just finished a quantum back to the
+   pool (`QuantumWorkerPool.should_hand_back`), so the waiting job starts
+   after about one quantum; a job running on fewer workers than its ``-j``
+   takes idle workers again (`QuantumWorkerPool.try_acquire`) when one is
+   given back and nobody waits, each opening the saved graph first.
+5. Success is read per quantum from the worker's reply. A quantum that
    failed, and those downstream of it, are named; a worker that dies takes
    the quantum it was running with it: that quantum and those downstream are
    named as not run, the other workers go on with the rest, and the job ends
@@ -134,17 +141,21 @@ class WorkerJobRunner:
             The ``pipetask`` arguments (after the executable) of the job.
         """
         kill_after = self._kill_after.pop(0) if self._kill_after else None
+        # Every worker the job ran on (the record's ``workers``, in order), and
+        # those it holds now (not handed back to the pool).
         workers: list[QuantumWorkerProcess] = []
+        held: list[QuantumWorkerProcess] = []
         own_logs: dict[QuantumWorkerProcess, str] = {}
 
         def stop(sig: signal.Signals) -> None:
-            for worker in workers:
+            for worker in held:
                 worker.kill(sig)
 
         try:
             # Waiting for a free worker (other jobs hold them all), the job has no
             # stop: abort_job cancels the wait.
-            workers = await self.pool.acquire(job.processes)
+            workers = await self.pool.acquire(job.processes, holder=job.job_id)
+            held[:] = workers
             job.stop = stop
             job.start(workers[0].pid)
             job.workers = [{"pid": w.pid, "quanta": 0, "returnCode": None} for w in workers]
@@ -190,13 +201,13 @@ class WorkerJobRunner:
                     what = "initialise the job's run" if index == 0 else "open the job"
                     job.finish(OcpsJobPhase.ERROR, f"a worker could not {what}: {reply['error']}")
                     return
-            await self._schedule(job, workers, quanta, kill_after)
+            await _Schedule(self, job, workers, held, own_logs, where, kill_after).run(quanta)
         except QuantumWorkerDiedError as e:
             if not job.abort_requested:
                 job.finish(OcpsJobPhase.ERROR, f"a quantum worker died before the quanta ran: {e}")
         finally:
             job.stop = None
-            await self._give_back(workers, own_logs)
+            await self._give_back(held, own_logs)
             for index, worker in enumerate(workers):
                 if job.workers and index < len(job.workers):
                     job.workers[index]["returnCode"] = worker.return_code
@@ -205,6 +216,7 @@ class WorkerJobRunner:
 
     async def _give_back(self, workers: list[QuantumWorkerProcess], own_logs: dict[Any, str]) -> None:
         """Forget the job in the live workers and return them to the pool."""
+        workers = list(workers)
 
         async def reset(worker: QuantumWorkerProcess) -> None:
             try:
@@ -220,97 +232,6 @@ class WorkerJobRunner:
         await asyncio.gather(*(reset(w) for w in workers), return_exceptions=True)
         for worker in workers:
             self.pool.release_one(worker)
-
-    async def _schedule(
-        self,
-        job: OcpsJob,
-        workers: list[QuantumWorkerProcess],
-        quanta: list[_Quantum],
-        kill_after: int | None,
-    ) -> None:
-        by_id = {q.id: q for q in quanta}
-        detectors = sorted({q.data_id["detector"] for q in quanta if "detector" in q.data_id})
-        rank = {d: i for i, d in enumerate(detectors)}
-        n = len(workers)
-
-        def shard(q: _Quantum) -> int | None:
-            detector = q.data_id.get("detector")
-            return rank[detector] % n if detector is not None else None
-
-        def ready(q: _Quantum) -> bool:
-            return q.status == "pending" and all(by_id[u].status == "succeeded" for u in q.upstream)
-
-        def pick(index: int) -> _Quantum | None:
-            candidates = [q for q in quanta if ready(q)]
-            for choose in (
-                lambda q: shard(q) == index,
-                lambda q: shard(q) is None,
-                lambda q: True,
-            ):
-                for q in candidates:
-                    if choose(q):
-                        return q
-            return None
-
-        first_start: float | None = None
-        last_end: float | None = None
-        finished = 0
-        idle = list(range(n))
-        running: dict[asyncio.Task[dict[str, Any]], tuple[int, _Quantum]] = {}
-        try:
-            while True:
-                for index in list(idle):
-                    q = pick(index)
-                    if q is None:
-                        continue
-                    idle.remove(index)
-                    q.status, q.worker = "running", workers[index].pid
-                    task = asyncio.create_task(workers[index].request("run", id=q.id))
-                    running[task] = (index, q)
-                    if kill_after is not None and finished >= kill_after:
-                        kill_after = None
-                        self.log.warning(
-                            "Job %s: killing worker %s while it runs %s (inject_worker_death)",
-                            job.job_id,
-                            workers[index].pid,
-                            q.name,
-                        )
-                        workers[index].kill(signal.SIGKILL)
-                if not running:
-                    break
-                done, _ = await asyncio.wait(list(running), return_when=asyncio.FIRST_COMPLETED)
-                for task in done:
-                    index, q = running.pop(task)
-                    try:
-                        reply = task.result()
-                    except QuantumWorkerDiedError as e:
-                        q.status, q.error = "lost", f"worker {workers[index].pid} died: {e}"
-                        self.log.error("Job %s: %s while running %s", job.job_id, q.error, q.name)
-                        continue
-                    finished += 1
-                    if job.workers is not None:
-                        job.workers[index]["quanta"] += 1
-                    q.times = {key: reply[key] for key in ("start", "end", "cpu") if key in reply}
-                    if "start" in reply:
-                        first_start = min(first_start or reply["start"], reply["start"])
-                        last_end = max(last_end or reply["end"], reply["end"])
-                    if reply["ok"]:
-                        q.status = "succeeded"
-                    else:
-                        q.status, q.error = "failed", reply["error"]
-                    idle.append(index)
-        except asyncio.CancelledError:
-            for task in running:
-                task.cancel()
-            raise
-        finally:
-            job.first_quantum_start = _iso(first_start) if first_start is not None else None
-            job.last_quantum_end = _iso(last_end) if last_end is not None else None
-        for q in quanta:
-            if q.status == "pending":
-                q.status = "blocked"
-        job.quanta = [q.summary() for q in quanta]
-        self._finish(job, quanta)
 
     def _finish(self, job: OcpsJob, quanta: list[_Quantum]) -> None:
         if job.abort_requested:
@@ -334,6 +255,191 @@ class WorkerJobRunner:
             + "; ".join(parts)
             + f"; see {job.log_file}",
         )
+
+
+class _Schedule:
+    """Hands out one job's quanta to its workers, sharing them with other jobs (module documentation)."""
+
+    def __init__(
+        self,
+        runner: WorkerJobRunner,
+        job: OcpsJob,
+        workers: list[QuantumWorkerProcess],
+        held: list[QuantumWorkerProcess],
+        own_logs: dict[QuantumWorkerProcess, str],
+        where: dict[str, str],
+        kill_after: int | None,
+    ) -> None:
+        self.runner = runner
+        self.pool = runner.pool
+        self.log = runner.log
+        self.job = job
+        self.workers = workers
+        self.held = held
+        self.own_logs = own_logs
+        self.where = where
+        self.kill_after = kill_after
+        self.n_shards = len(workers)
+
+    async def run(self, quanta: list[_Quantum]) -> None:
+        """Run ``quanta`` to their end and finish the job."""
+        job, workers, pool = self.job, self.workers, self.pool
+        by_id = {q.id: q for q in quanta}
+        detectors = sorted({q.data_id["detector"] for q in quanta if "detector" in q.data_id})
+        rank = {d: i for i, d in enumerate(detectors)}
+
+        def shard(q: _Quantum) -> int | None:
+            detector = q.data_id.get("detector")
+            return rank[detector] % self.n_shards if detector is not None else None
+
+        def ready(q: _Quantum) -> bool:
+            return q.status == "pending" and all(by_id[u].status == "succeeded" for u in q.upstream)
+
+        def pick(index: int) -> _Quantum | None:
+            candidates = [q for q in quanta if ready(q)]
+            for choose in (
+                lambda q: shard(q) == index,
+                lambda q: shard(q) is None,
+                lambda q: True,
+            ):
+                for q in candidates:
+                    if choose(q):
+                        return q
+            return None
+
+        first_start: float | None = None
+        last_end: float | None = None
+        finished = 0
+        idle = list(range(len(workers)))
+        running: dict[asyncio.Future[Any], tuple[int, _Quantum]] = {}
+        joining: dict[asyncio.Future[Any], QuantumWorkerProcess] = {}
+        released: asyncio.Future[Any] | None = None
+        try:
+            while True:
+                for index in list(idle):
+                    q = pick(index)
+                    if q is None:
+                        continue
+                    idle.remove(index)
+                    q.status, q.worker = "running", workers[index].pid
+                    task = asyncio.create_task(workers[index].request("run", id=q.id))
+                    running[task] = (index, q)
+                    if self.kill_after is not None and finished >= self.kill_after:
+                        self.kill_after = None
+                        self.log.warning(
+                            "Job %s: killing worker %s while it runs %s (inject_worker_death)",
+                            job.job_id,
+                            workers[index].pid,
+                            q.name,
+                        )
+                        workers[index].kill(signal.SIGKILL)
+                if not running:
+                    break
+                pending = sum(q.status == "pending" for q in quanta)
+                if len(self.held) + len(joining) < job.processes and pending > len(idle) and not joining:
+                    for worker in pool.try_acquire(job.job_id, job.processes - len(self.held)):
+                        joining[asyncio.create_task(self._join(worker))] = worker
+                    if released is None and not joining:
+                        released = asyncio.create_task(pool.released())
+                waits: list[asyncio.Future[Any]] = [*running, *joining]
+                if released is not None:
+                    waits.append(released)
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                if released is not None and released.done():
+                    released = None
+                for future in done:
+                    if future in joining:
+                        worker = joining.pop(future)
+                        if future.result():
+                            if worker in workers:  # one it handed back earlier: the same record entry
+                                idle.append(workers.index(worker))
+                            else:
+                                idle.append(len(workers))
+                                workers.append(worker)
+                                if job.workers is not None:
+                                    job.workers.append({"pid": worker.pid, "quanta": 0, "returnCode": None})
+                        continue
+                    if future not in running:
+                        continue
+                    index, q = running.pop(future)
+                    try:
+                        reply = future.result()
+                    except QuantumWorkerDiedError as e:
+                        q.status, q.error = "lost", f"worker {workers[index].pid} died: {e}"
+                        self.log.error("Job %s: %s while running %s", job.job_id, q.error, q.name)
+                        continue
+                    finished += 1
+                    if job.workers is not None:
+                        job.workers[index]["quanta"] += 1
+                    q.times = {key: reply[key] for key in ("start", "end", "cpu") if key in reply}
+                    if "start" in reply:
+                        first_start = min(first_start or reply["start"], reply["start"])
+                        last_end = max(last_end or reply["end"], reply["end"])
+                    if reply["ok"]:
+                        q.status = "succeeded"
+                    else:
+                        q.status, q.error = "failed", reply["error"]
+                    if pool.should_hand_back(job.job_id) and any(q.status == "pending" for q in quanta):
+                        await self._hand_back(workers[index])
+                    else:
+                        idle.append(index)
+        except asyncio.CancelledError:
+            for request in running:
+                request.cancel()
+            raise
+        finally:
+            if released is not None:
+                released.cancel()
+            for join in joining:
+                join.cancel()
+            outcomes = await asyncio.gather(*joining, return_exceptions=True)
+            for worker, outcome in zip(joining.values(), outcomes, strict=True):
+                if outcome is True or outcome is False:
+                    continue  # held (given back with the others) or already given back
+                if worker in self.held:  # stopped mid-request: its state is unknown
+                    self.held.remove(worker)
+                    worker.kill()
+                pool.release_one(worker)
+            job.first_quantum_start = _iso(first_start) if first_start is not None else None
+            job.last_quantum_end = _iso(last_end) if last_end is not None else None
+        for q in quanta:
+            if q.status == "pending":
+                q.status = "blocked"
+        job.quanta = [q.summary() for q in quanta]
+        self.runner._finish(job, quanta)
+
+    async def _join(self, worker: QuantumWorkerProcess) -> bool:
+        """Point a worker taken mid-job at the job's log and graph; False (given back) if it cannot."""
+        self.held.append(worker)
+        self.own_logs[worker] = str(worker.log_file)
+        try:
+            await worker.request("log", path=str(self.job.log_file))
+            reply = await worker.request("open", **self.where)
+        except QuantumWorkerDiedError:
+            reply = {"ok": False}
+        if reply["ok"]:
+            self.log.info(
+                "Job %s: worker %s joins (%d of the %d asked)",
+                self.job.job_id,
+                worker.pid,
+                len(self.held),
+                self.job.processes,
+            )
+            return True
+        self.held.remove(worker)
+        await self.runner._give_back([worker], self.own_logs)
+        return False
+
+    async def _hand_back(self, worker: QuantumWorkerProcess) -> None:
+        """Give a worker that finished its quantum back to the pool, for a job waiting with none."""
+        self.log.info(
+            "Job %s hands worker %s back for a job waiting for one (fair share of %d workers)",
+            self.job.job_id,
+            worker.pid,
+            self.pool.max_workers or 0,
+        )
+        self.held.remove(worker)
+        await self.runner._give_back([worker], self.own_logs)
 
 
 def _names(quanta: list[_Quantum]) -> str:
