@@ -92,6 +92,9 @@ async def waiting_order(page: Page) -> list[int]:
     ]
 
 
+# An operator's whole session: two CHECK runs and two script runs to DONE with their report,
+# each a script process (13-22 s), so slow; the other tests keep the panel in the quick set.
+@pytest.mark.slow
 async def test_filter_validate_check_add_report_requeue(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
