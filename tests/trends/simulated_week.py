@@ -49,6 +49,7 @@ from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibration
 
 if __name__ == "__main__":  # run as a command: the tests' shared modules are one folder up
     sys.path.insert(0, str(Path(__file__).parents[1]))
+from fixtures.repositories import run_pipetask_command  # noqa: E402
 from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT  # noqa: E402
 
 SEED = 3
@@ -214,6 +215,7 @@ async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None)
         seed=SEED,
         sensor_model=model,
         day_obs=int((FIRST_NIGHT - datetime.timedelta(days=1)).strftime("%Y%m%d")),
+        run_pipetask=run_pipetask_command,
     )
     await asyncio.to_thread(references.make)
     week.seconds["references"] = time.monotonic() - began

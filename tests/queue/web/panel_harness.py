@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
-from fixtures.repositories import REFERENCE_FILTERS, copy_repository
+from fixtures.repositories import REFERENCE_FILTERS, copy_repository, run_pipetask_command
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.queue import ScriptQueue
 from lsst.ts.calibrations.queue.web import QueuePanel
@@ -153,7 +153,12 @@ async def comcam_panel(
     else:
         for physical_filter in REFERENCE_FILTERS:
             made = ReferenceCalibrations(
-                repo, detectors=[0], seed=3, day_obs=20221102, physical_filter=physical_filter
+                repo,
+                detectors=[0],
+                seed=3,
+                day_obs=20221102,
+                physical_filter=physical_filter,
+                run_pipetask=run_pipetask_command,
             )
             await asyncio.to_thread(made.make)
     old_records = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")

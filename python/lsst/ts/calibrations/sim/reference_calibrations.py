@@ -63,7 +63,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..cp.pipeline_paths import PipelinePaths
@@ -150,6 +150,12 @@ class ReferenceCalibrations:
         Logger; this module's if None.
     instrument : `str`, optional
         "LSSTComCam" (default), "LSSTCam" or "LATISS".
+    run_pipetask : `~collections.abc.Callable` or `None`, optional
+        Runs one ``pipetask`` command line, given its arguments (the
+        executable first) and environment, and returns the finished
+        process (``returncode``, ``stdout``, ``stderr``); a new process
+        (`subprocess.run`) if None. The tests give one that runs the command
+        in a process that has imported the middleware already.
 
     Raises
     ------
@@ -180,6 +186,7 @@ class ReferenceCalibrations:
         registry_db: str | None = None,
         log: logging.Logger | None = None,
         instrument: str = "LSSTComCam",
+        run_pipetask: Callable[[list[str], dict[str, str]], subprocess.CompletedProcess[str]] | None = None,
     ) -> None:
         for name, value in (("n_bias", n_bias), ("n_dark", n_dark), ("n_flat", n_flat)):
             if value < 1:
@@ -210,6 +217,7 @@ class ReferenceCalibrations:
         self.registry_db = registry_db
         self.log = log if log is not None else logging.getLogger(__name__)
         self.pipeline_paths = PipelinePaths(instrument=instrument)
+        self.run_pipetask = run_pipetask if run_pipetask is not None else _run_process
 
     def missing(self) -> list[str]:
         """Products not yet certified in ``<instrument>/calib/certified`` for every detector.
@@ -361,18 +369,18 @@ class ReferenceCalibrations:
             options=CONFIG_OPTIONS[product],
             processes=self.n_processes,
         )
-        process = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            # The repository is this run's work folder: a killed pipetask leaves its
-            # butler cache folder there, not in $TMPDIR.
-            env=butler_cache_environment(self.repo, self.pipeline_paths.pipeline_environment()),
-            check=False,
-        )
+        # The repository is this run's work folder: a killed pipetask leaves its butler cache
+        # folder there, not in $TMPDIR.
+        env = butler_cache_environment(self.repo, self.pipeline_paths.pipeline_environment())
+        process = self.run_pipetask(command, env)
         if process.returncode != 0:
             tail = "\n".join((process.stdout + process.stderr).splitlines()[-20:])
             raise RuntimeError(f"{' '.join(command)} failed (return code {process.returncode}):\n{tail}")
+
+
+def _run_process(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a command in a new process and wait for it, its output as text."""
+    return subprocess.run(command, capture_output=True, text=True, env=env, check=False)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
