@@ -562,3 +562,13 @@ def test_worker_butler_write_that_fails_leaves_no_dataset(repo: Path) -> None:
         assert writer.put({"level": 1.5}, ref) == ref
         assert butler.get(ref) == {"level": 1.5}
         assert writer.stored(ref)
+
+
+async def test_planning_by_pipetask_that_fails_fails_the_job(client: Client) -> None:
+    """pipetask's failure to plan (here an input collection that does not exist) ends the job in ERROR."""
+    client.csc.worker_runner.plan_with_pipetask = True
+    record = await client.run(BIAS_CONFIG.replace("LSSTComCam/calib", "LSSTComCam/no-such-collection"))
+    assert record["phase"] == "ERROR"
+    assert record["exitCode"] == 1
+    assert "pipetask ended with exit code 1" in record["message"]
+    assert "No collection with name 'LSSTComCam/no-such-collection'" in Path(record["logFile"]).read_text()

@@ -179,11 +179,16 @@ class QuantumWorker:
             how = "in process"
         else:
             how = "by pipetask in process (with the run's initialisation)"
+            # Standalone, as the executable runs: click turns a refusal or a
+            # failure into its message and SystemExit with pipetask's code
+            # (not standalone, a failure can come back as a return value).
+            code: object = 0
             try:
-                pipetask_cli.main(args, prog_name="pipetask", standalone_mode=False)
+                pipetask_cli.main(args, prog_name="pipetask")
             except SystemExit as e:
-                if e.code not in (0, None):
-                    return {"ok": False, "error": f"pipetask ended with exit code {e.code}"}
+                code = e.code
+            if code not in (0, None):
+                return {"ok": False, "error": f"pipetask ended with exit code {code}"}
             graph = PredictedQuantumGraph.read_execution_quanta(request["graph"])
         self.graph = graph
         elapsed, cpu = time.monotonic() - start, time.process_time() - cpu
