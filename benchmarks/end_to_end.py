@@ -79,6 +79,7 @@ import psutil
 import yaml
 
 from lsst.ts.calibrations.sal import ScriptState
+from lsst.ts.calibrations.sal.isolation import ensure_isolation_name
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
@@ -310,8 +311,12 @@ def main() -> int:
     unknown = set(args.ways.split(",")) - set(WAYS)
     if unknown:
         parser.error(f"--ways: {sorted(unknown)} unknown; use {', '.join(WAYS)}")
+    # A private SAL isolation name: without one, every process on this machine on the default DDS
+    # domain (another benchmark, a test) commands this run's camera and OCPS, and this run theirs.
+    subname, _ = ensure_isolation_name("e2e")
     print(
-        f"end_to_end: time scale {args.time_scale}, {args.geometry} geometry, {os.cpu_count()} cores",
+        f"end_to_end: time scale {args.time_scale}, {args.geometry} geometry, {os.cpu_count()} cores, "
+        f"isolation name {subname}",
         flush=True,
     )
     results = asyncio.run(amain(args))
