@@ -35,12 +35,20 @@ in-process bus is faster and keeps tests apart, so it chooses
 ``LSST_SAL_TRANSPORT=local`` unless the variable is already set
 (``LSST_SAL_TRANSPORT=dds bin/run-tests`` runs the suite over DDS). Tests
 that start processes choose DDS themselves (a ``dds_env`` fixture, or the
-child's environment without the variable).
+child's environment without the variable). Each test process has its own
+isolation name (``LSST_TOPIC_SUBNAME``) unless one is set, so nothing it
+starts shares topics with other runs on the machine.
 """
 
 import os
 
+from lsst.ts.calibrations.sal.isolation import ensure_isolation_name
+
 os.environ.setdefault("LSST_SAL_TRANSPORT", "local")
+# Every process a test starts without a name of its own talks on this test
+# process's private topics, never on the machine's default ones, where another
+# test run, a benchmark or a bin/run-daily-default could hear it.
+ensure_isolation_name("pytest")
 
 pytest_plugins = [
     "fixtures.timeouts",
