@@ -44,6 +44,8 @@ __all__ = [
     "Inputs",
     "add_arguments",
     "bias_query",
+    "load_range",
+    "medians_by_way",
     "prepare",
     "prepare_inputs",
     "quantum_times",
@@ -336,3 +338,43 @@ async def run_job(remote: Remote, csc: OcpsCsc, processes: int, query: str) -> d
         "after": received - last,
         "load": [load_before, os.getloadavg()[0]],
     }
+
+
+def medians_by_way(
+    groups: dict[str, list[dict[str, Any]]], keys: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Median of each key over each way's measurements.
+
+    Parameters
+    ----------
+    groups : `dict` [`str`, `list` [`dict`]]
+        Measurements (dicts holding ``keys``) by way.
+    keys : `~collections.abc.Sequence` [`str`]
+        The figures to take the median of.
+
+    Returns
+    -------
+    medians : `dict` [`str`, `dict` [`str`, `float`]]
+        way -> key -> median.
+    """
+    return {
+        way: {key: statistics.median(item[key] for item in items) for key in keys}
+        for way, items in groups.items()
+    }
+
+
+def load_range(groups: dict[str, list[dict[str, Any]]]) -> str:
+    """The 1-minute load averages seen by the measurements, as ``"MIN-MAX on N cores"``.
+
+    Parameters
+    ----------
+    groups : `dict` [`str`, `list` [`dict`]]
+        Measurements by way, each with a ``"load"`` list.
+
+    Returns
+    -------
+    text : `str`
+        For a report line.
+    """
+    loads = [load for items in groups.values() for item in items for load in item["load"]]
+    return f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores"

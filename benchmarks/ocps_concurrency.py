@@ -55,7 +55,6 @@ import argparse
 import asyncio
 import os
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -71,6 +70,8 @@ from _ocps_bench import (  # noqa: E402
     Inputs,
     add_arguments,
     bias_query,
+    load_range,
+    medians_by_way,
     prepare_inputs,
     quantum_times,
     run,
@@ -241,25 +242,18 @@ def report_small_job(results: dict[str, Any]) -> None:
         f"{len(results['exposures'])} exposures x {len(results['detectors'])} detectors holds every worker "
         f"(max_processes {results['processes']}; medians of {min(len(v) for v in pairs.values())} pairs)"
     )
-    medians = {
-        way: {
-            key: statistics.median(item[key] for item in items)
-            for key in ("wait", "small_wall", "long_wall", "long_quanta_after")
-        }
-        for way, items in pairs.items()
-    }
+    medians = medians_by_way(pairs, ("wait", "small_wall", "long_wall", "long_quanta_after"))
     for way, m in medians.items():
         print(
             f"{way:<10} execute -> first quantum {m['wait']:5.1f} s  execute -> job_result "
             f"{m['small_wall']:5.1f} s  long job {m['long_wall']:5.1f} s  "
             f"(long job's quanta started after it: {m['long_quanta_after']:.0f})"
         )
-    loads = [load for items in pairs.values() for item in items for load in item["load"]]
     new, old = medians["fair-share"], medians["keep"]
     print(
         f"fair-share / keep: small job's wait {new['wait'] / old['wait']:.2f}x, "
         f"long job's wall {new['long_wall'] / old['long_wall']:.2f}x "
-        f"(load average 1 min {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
+        f"(load average 1 min {load_range(pairs)})"
     )
 
 
@@ -273,25 +267,18 @@ def report(results: dict[str, Any]) -> None:
         f"{results['jobs']} verifyBias jobs at once, -j {results['processes']} each, "
         f"max_processes {results['processes']} (medians of {min(len(v) for v in bursts.values())} bursts)"
     )
-    medians = {
-        way: {
-            key: statistics.median(item[key] for item in items)
-            for key in ("wall", "cpu", "most_alive", "peak_rss_mb")
-        }
-        for way, items in bursts.items()
-    }
+    medians = medians_by_way(bursts, ("wall", "cpu", "most_alive", "peak_rss_mb"))
     for way, m in medians.items():
         print(
             f"{way:<8} wall {m['wall']:6.1f} s  CPU {m['cpu']:6.1f} s  workers {m['most_alive']:.0f}  "
             f"peak RSS {m['peak_rss_mb']:.0f} MB"
         )
-    loads = [load for items in bursts.values() for item in items for load in item["load"]]
     bounded, per_job = medians["bounded"], medians["per-job"]
     print(
         f"bounded / per-job: wall {bounded['wall'] / per_job['wall']:.2f}x, "
         f"CPU {bounded['cpu'] / per_job['cpu']:.2f}x, "
         f"peak RSS {bounded['peak_rss_mb'] / per_job['peak_rss_mb']:.2f}x "
-        f"(load average 1 min {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
+        f"(load average 1 min {load_range(bursts)})"
     )
 
 

@@ -74,6 +74,8 @@ from _ocps_bench import (  # noqa: E402
     Inputs,
     add_arguments,
     bias_query,
+    load_range,
+    medians_by_way,
     prepare_inputs,
     quantum_times,
     run,
@@ -286,21 +288,15 @@ def report_removal(results: dict[str, Any]) -> None:
         f"({len(results['detectors'])} detectors, -j {results['processes']}), workers backend: "
         "last quantum's end to job_result"
     )
-    medians = {}
-    for way, items in jobs.items():
-        medians[way] = {
-            key: statistics.median(item[key] for item in items)
-            for key in ("after", "removal_after_result", "removed")
-        }
+    medians = medians_by_way(jobs, ("after", "removal_after_result", "removed"))
+    for way, m in medians.items():
         print(
-            f"{way:<13} {medians[way]['after']:6.2f} s  (removal running after job_result: "
-            f"{medians[way]['removal_after_result']:.2f} s; {medians[way]['removed']:.0f} datasets removed)"
+            f"{way:<13} {m['after']:6.2f} s  (removal running after job_result: "
+            f"{m['removal_after_result']:.2f} s; {m['removed']:.0f} datasets removed)"
         )
-    loads = [load for items in jobs.values() for item in items for load in item["load"]]
     new, old = medians["result-first"], medians["remove-first"]
     print(
-        f"(medians of {min(len(v) for v in jobs.values())} jobs each; load average 1 min "
-        f"{min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores)"
+        f"(medians of {min(len(v) for v in jobs.values())} jobs each; load average 1 min {load_range(jobs)})"
     )
     print(
         f"last quantum to job_result: {old['after']:.2f} s -> {new['after']:.2f} s "
