@@ -417,6 +417,10 @@ class AccuracyPlan:
         """
         return math.sqrt(read_noise**2 + gain**2 / 12.0)
 
+    def _row_noise_variance(self, read_noise_e: float, gain: float | None) -> float:
+        """Variance a row's overscan median adds to an amplifier's mean, e⁻²."""
+        return read_noise_e**2 * self.row_median_variance(read_noise_e, gain) / self.geometry.ny
+
     def dark_sigma(self, dark_current: float, read_noise_e: float, gain: float | None = None) -> float:
         """Expected error of an amplifier's mean dark current in the combined dark.
 
@@ -435,7 +439,7 @@ class AccuracyPlan:
         sigma : `float`
             One-sigma error, e⁻/s (see the module documentation).
         """
-        v_row = read_noise_e**2 * self.row_median_variance(read_noise_e, gain) / self.geometry.ny
+        v_row = self._row_noise_variance(read_noise_e, gain)
         per_dark = self.dark_frame_sigma(dark_current, read_noise_e, gain) ** 2
         bias = (read_noise_e**2 / self.n_pixels + v_row) / self.n_bias
         return math.sqrt(per_dark / self.n_dark + bias) / self.dark_time
@@ -461,7 +465,7 @@ class AccuracyPlan:
         sigma : `float`
             One-sigma error of the mean, e⁻ (over `dark_time`).
         """
-        v_row = read_noise_e**2 * self.row_median_variance(read_noise_e, gain) / self.geometry.ny
+        v_row = self._row_noise_variance(read_noise_e, gain)
         return math.sqrt((dark_current * self.dark_time + read_noise_e**2) / self.n_pixels + v_row)
 
     def describe(self) -> list[str]:

@@ -246,12 +246,12 @@ async def start_ocps(
     return csc, remote
 
 
-async def submit_job(remote: Remote, config: str, query: str) -> tuple[Any, str]:
-    """Send one ``verifyBias`` job with ``config``; return the in-progress ack and the job id."""
+async def submit_job(remote: Remote, config: str, query: str, pipeline: str = PIPELINE) -> tuple[Any, str]:
+    """Send one job (``verifyBias`` by default) with ``config``; return the in-progress ack and the job id."""
     ack = await remote.cmd_execute.set_start(
         wait_done=False,
         timeout=60,
-        pipeline=PIPELINE,
+        pipeline=pipeline,
         version="",
         config=config,
         data_query=query,

@@ -67,12 +67,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _accuracy_lib as lib  # noqa: E402
 import _accuracy_plan as planning  # noqa: E402
-
-DAY_OBS = 20241024
-"""Day of the simulated darks (the accuracy benchmark's)."""
-
-DEFAULT_DETECTOR = {"LSSTComCam": 0, "LSSTCam": 16, "LATISS": 0}
-"""Detector measured when ``--detector`` is not given."""
+from accuracy import DAY_OBS, INSTRUMENT_DEFAULTS  # noqa: E402
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,9 +84,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--instrument", choices=sorted(DEFAULT_DETECTOR), default="LSSTCam")
+    parser.add_argument("--instrument", choices=sorted(INSTRUMENT_DEFAULTS), default="LSSTCam")
     parser.add_argument("--sensor-model", default=None, help="Sensor model (default the instrument's).")
-    parser.add_argument("--detector", type=int, default=None, help="Detector id (default 16, 0 for others).")
+    parser.add_argument(
+        "--detector", type=int, default=None, help="Detector id (default the accuracy benchmark's first)."
+    )
     parser.add_argument("--geometry", choices=["full", "reduced"], default="full")
     parser.add_argument("--seed", type=int, default=1, help="Seed of the sensor model (default 1).")
     parser.add_argument("--frames", type=int, default=100, help="Number of darks (default 100).")
@@ -112,7 +109,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.dark_time is not None and args.dark_time <= 0:
         parser.error(f"--dark-time={args.dark_time} must be > 0 s.")
     if args.detector is None:
-        args.detector = DEFAULT_DETECTOR[args.instrument]
+        args.detector = int(INSTRUMENT_DEFAULTS[args.instrument][0].split(",")[0])
     return args
 
 
@@ -139,11 +136,12 @@ def measure(args: argparse.Namespace) -> dict:
     geometry = get_geometry(args.geometry, info.vendor)
     images = ImageModel(model, get_geometry(args.geometry))
     noise = max(amp.nominal_read_noise for amp in info.amps)
+    flat_filter = INSTRUMENT_DEFAULTS[args.instrument][1]
     plan = planning.make_plan(
         geometry,
         [info.id],
-        flat_filter=next(iter(model.parameters.get("flat.flux"))),
-        flat_flux=1000.0,
+        flat_filter=flat_filter,
+        flat_flux=float(model.parameters.get("flat.flux")[flat_filter]),
         planning_read_noise=noise,
         n_dark=args.block,
         instrument=args.instrument,

@@ -81,6 +81,7 @@ from _ocps_bench import (  # noqa: E402
     run,
     run_job,
     start_ocps,
+    submit_job,
 )
 
 _STEP = re.compile(
@@ -125,17 +126,7 @@ async def bias_job(remote: Remote, csc: OcpsCsc, pipeline: str, config: str, que
     """Run one cpBias job (a label subset); return its id, record, and job_result's arrival."""
     results: asyncio.Queue[Any] = asyncio.Queue()
     remote.evt_job_result.callback = results.put_nowait
-    ack = await remote.cmd_execute.set_start(
-        wait_done=False,
-        timeout=60,
-        pipeline=pipeline,
-        version="",
-        config=config,
-        data_query=query,
-        prereq_jobs="",
-        output_dataset_types="",
-    )
-    job_id = json.loads(ack.result)["job_id"]
+    ack, job_id = await submit_job(remote, config, query, pipeline)
     while True:
         data = await asyncio.wait_for(results.get(), JOB_TIMEOUT)
         if data.job_id == job_id:
