@@ -98,3 +98,10 @@ def test_the_group_suffix_of_pytest_xdist_is_not_part_of_a_test() -> None:
     assert scheduling.plain_nodeid("tests/a.py::test_b[x@y]@group") == "tests/a.py::test_b[x@y]"
     item = _Item("tests/a.py::test_b@group", group="group")
     assert scheduling.estimate(item, {"tests/a.py::test_b": 3.0}) == 3.0  # type: ignore[arg-type]
+
+
+def test_a_group_missing_from_a_node_id_stops_the_session() -> None:
+    grouped = _Item("tests/a.py::test_one@calibration_run", group="calibration_run")
+    scheduling.check_groups_in_node_ids([grouped, _Item("tests/b.py::test_two")])
+    with pytest.raises(pytest.UsageError, match=r"tests/a.py::test_one \(pytest"):
+        scheduling.check_groups_in_node_ids([_Item("tests/a.py::test_one", group="calibration_run")])

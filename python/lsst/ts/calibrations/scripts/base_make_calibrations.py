@@ -255,7 +255,6 @@ class BaseMakeCalibrations(BaseScript, metaclass=abc.ABCMeta):
         """
         if value is None:
             return None
-        assert self.camera is not None
         try:
             available = await self.camera.get_available_instrument_setup()
         except RuntimeError as e:
