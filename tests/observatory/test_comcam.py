@@ -218,6 +218,10 @@ async def test_readiness(comcam: ComCam, caplog: pytest.LogCaptureFixture) -> No
 async def test_readiness_timeout(comcam: ComCam) -> None:
     camera = comcam.observatory.camera  # type: ignore[attr-defined]
     camera.read_out_time = 1e4  # the readout never ends within the test
+    # The client's limit is exposure + readout + 2 shutter moves + fast_timeout: the behaviour
+    # under test is what happens after it, so its terms are short (0.6 s, not 4.2 s).
+    comcam.read_out_time = 0.2
+    comcam.shutter_time = 0.1
     comcam.fast_timeout = 0.2
     # This class's own image, left reading out by a take that was cancelled, is waited for.
     take = asyncio.create_task(comcam.take_bias(1))
@@ -294,8 +298,9 @@ async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
     # An OODS far behind: every image is ingested, but the test lets out one imageInOODS at a
     # time, each a third of the limit after the client saw the one before. The OODS is never
     # quiet for the limit, yet the last image comes 4/3 of the limit after the wait began:
-    # the limit counts time without progress, so the wait goes on to the end ...
-    limit = 6.0 * TIMEOUT_FACTOR
+    # the limit counts time without progress, so the wait goes on to the end ... Each step
+    # leaves the two thirds of the limit not slept (2 s) for one in-process message to arrive.
+    limit = 3.0 * TIMEOUT_FACTOR
     gap = limit / 3
     oods = comcam.observatory.oods  # type: ignore[attr-defined]
     oods.hold_reports()
