@@ -40,7 +40,7 @@ from lsst.ts.calibrations.observatory import (
     RemoteGroup,
 )
 from lsst.ts.calibrations.repo.registry_database import resolve_registry_db
-from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository, open_repository
+from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
@@ -48,12 +48,9 @@ TIME_SCALE = 0.02
 DETECTORS = [0, 4]
 
 
-_templates: dict[str, pathlib.Path] = {}
-
-
 @pytest.fixture
-def repo(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
-    """Where the test's observatory keeps its repository: a copy of an empty one made once.
+def repo(tmp_path: pathlib.Path, empty_repository: pathlib.Path) -> pathlib.Path:
+    """Where the test's observatory keeps its repository: a copy of the session's empty one.
 
     Copying a bootstrapped repository costs a fraction of bootstrapping one.
     With a PostgreSQL registry (``TS_CALIBRATIONS_REGISTRY_DB``) a copy would
@@ -62,11 +59,7 @@ def repo(tmp_path: pathlib.Path, tmp_path_factory: pytest.TempPathFactory) -> pa
     """
     if resolve_registry_db(None) is not None:
         return tmp_path / "repo"
-    if "sqlite" not in _templates:
-        template = tmp_path_factory.mktemp("comcam_template") / "repo"
-        bootstrap_repository(template, registry_db="").close()
-        _templates["sqlite"] = template
-    return copy_repository(_templates["sqlite"], tmp_path / "repo")
+    return copy_repository(empty_repository, tmp_path / "repo")
 
 
 def make_observatory(repo: pathlib.Path, date: str = "2024-10-24") -> SimulatedObservatory:

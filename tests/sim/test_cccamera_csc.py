@@ -35,9 +35,9 @@ import yaml
 from astropy.io import fits
 from astropy.time import Time
 
+from fixtures.repositories import new_repository
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import AckError, Domain, Remote, SalRetCode
 from lsst.ts.calibrations.sim.cccamera_csc import CCCameraCsc
 from lsst.ts.calibrations.sim.image_model import ImageModel
@@ -66,9 +66,9 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: pathlib.Path) -> AsyncIterator[Harness]:
+async def harness(tmp_path: pathlib.Path, empty_repository: pathlib.Path) -> AsyncIterator[Harness]:
     repo = tmp_path / "repo"
-    butler = await asyncio.to_thread(bootstrap_repository, repo)
+    butler = await asyncio.to_thread(new_repository, empty_repository, repo)
     butler.close()
     faults = SimFaults()
     model = ImageModel(SensorModel.from_yaml(None, seed=3), REDUCED_GEOMETRY)
@@ -201,10 +201,12 @@ async def test_command_checks(harness: Harness) -> None:
         )
     with pytest.raises(AckError, match="does not support the startImage command"):
         await remote.cmd_startImage.start(timeout=STD_TIMEOUT)
-    # takeImages while a filter change runs is refused.
-    harness.csc.filter_change_time = 100.0
+    # takeImages while a filter change runs is refused. The change takes 50 simulated seconds
+    # (1 s): takeImages is sent as soon as the change has started.
+    harness.csc.filter_change_time = 50.0
+    remote.evt_startSetFilter.flush()
     change = asyncio.create_task(remote.cmd_setFilter.set_start(name="g_01", timeout=STD_TIMEOUT))
-    await asyncio.sleep(0.2)
+    assert (await remote.evt_startSetFilter.next(flush=False, timeout=STD_TIMEOUT)).filterName == "g_01"
     with pytest.raises(AckError, match="busy with setFilter"):
         await take(remote, 1, "BIAS", 0.0, shutter=False)
     await asyncio.wait_for(change, STD_TIMEOUT)

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator
 import pytest
 from astropy.io import fits
 
+from fixtures.repositories import new_repository
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.repository import RAW_RUN, open_repository
 from lsst.ts.calibrations.sal import Domain, Remote
@@ -38,8 +39,14 @@ from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
 
 @pytest.fixture
-async def observatory(tmp_path: pathlib.Path) -> AsyncIterator[SimulatedObservatory]:
-    """The camera, header service and OODS (the OCPS, with its quantum workers, is not needed)."""
+async def observatory(
+    tmp_path: pathlib.Path, empty_repository: pathlib.Path
+) -> AsyncIterator[SimulatedObservatory]:
+    """The camera, header service and OODS (the OCPS, with its quantum workers, is not needed).
+
+    The repository is a copy of the session's empty one (`new_repository`).
+    """
+    await asyncio.to_thread(lambda: new_repository(empty_repository, tmp_path / "repo").close())
     async with SimulatedObservatory(
         tmp_path / "repo", time_scale=0.02, date="2024-10-24", seed=5, detectors=[0, 4], ocps=False
     ) as observatory:
