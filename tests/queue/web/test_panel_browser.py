@@ -160,8 +160,13 @@ async def test_filter_validate_check_add_report_requeue(harness: PanelHarness, b
 async def test_reorder_waiting_scripts(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
+    layout = await page.locator("main.layout").bounding_box()
     await page.click("#btn-pause")
     await expect(page.locator("#queue-running")).to_have_text("PAUSED")
+    # A command's message (it leaves after 15 s) floats over the page: nothing moves under
+    # the pointer, so a drag that spans its coming or going drops where it was aimed.
+    await expect(page.locator("#messages div")).to_contain_text(["pause: CMD_COMPLETE"])
+    assert await page.locator("main.layout").bounding_box() == layout
     await load_script(page, WAIT, "title: TestScript v1")
     await set_config(page, "wait_time: 0\n", "VALID")
     a = await add(page)
