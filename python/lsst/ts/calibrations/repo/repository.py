@@ -75,6 +75,7 @@ from pathlib import Path
 
 import sqlalchemy
 from lsst.daf.butler import Butler, CollectionType, Config, DatasetType
+from lsst.daf.butler.registry import RegistryDefaults
 
 from .errors import RepositoryError
 from .instruments import get_instrument
@@ -290,7 +291,7 @@ def bootstrap_repository(
     raw_type = DatasetType(
         "raw", ("instrument", "exposure", "detector"), "ComCamRawImage", universe=butler.dimensions
     )
-    with butler:
+    try:
         registry = butler.registry
         # Table creation (a new dataset type) cannot run inside a transaction.
         registry.registerDatasetType(raw_type)
@@ -300,7 +301,13 @@ def bootstrap_repository(
             registry.registerCollection(certified_collection(instrument), CollectionType.CALIBRATION)
             if registry.registerCollection(calib_chain(instrument), CollectionType.CHAINED):
                 registry.setCollectionChain(calib_chain(instrument), [certified_collection(instrument)])
-    return Butler.from_config(str(root), writeable=True, run=raw_run(instrument))
+        # The butler that bootstrapped is returned, writing to the raw run by default, as
+        # Butler.from_config(..., run=...) would make it: opening another costs as much again.
+        registry.defaults = RegistryDefaults(run=raw_run(instrument))
+    except BaseException:
+        butler.close()
+        raise
+    return butler
 
 
 def open_repository(
