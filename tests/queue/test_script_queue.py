@@ -394,8 +394,9 @@ async def test_stop_then_terminate_a_stubborn_script(
     harness: QueueHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The behaviour under test is the fallback after these limits: shorten them.
-    monkeypatch.setattr(queue_model_module, "STOP_TIMEOUT", 2.0)
-    monkeypatch.setattr(script_info_module, "TERMINATE_TIMEOUT", 1.0)
+    stop_timeout, terminate_timeout = 1.0, 0.5
+    monkeypatch.setattr(queue_model_module, "STOP_TIMEOUT", stop_timeout)
+    monkeypatch.setattr(script_info_module, "TERMINATE_TIMEOUT", terminate_timeout)
     await harness.enable()
     index = await harness.add("stubborn.py")
     await harness.wait_process_state(index, P.RUNNING)
@@ -408,7 +409,9 @@ async def test_stop_then_terminate_a_stubborn_script(
     elapsed = loop.time() - start
     data = await harness.wait_process_state(index, P.TERMINATED)
     assert data.timestampProcessEnd > 0
-    assert 2.0 <= elapsed < 2.0 + 1.0 + 5.0, "stop, then SIGTERM, then SIGKILL"
+    assert stop_timeout <= elapsed < stop_timeout + terminate_timeout + 5.0, (
+        "stop, then SIGTERM, then SIGKILL"
+    )
     assert not proc_alive(pid)
 
 
