@@ -1,4 +1,8 @@
-"""MakeLSSTCamCalibrations end to end against the simulated LSSTCam observatory."""
+"""MakeLSSTCamCalibrations end to end against the simulated LSSTCam observatory.
+
+The run reports are requested, not built (``run_reports``): the report's
+own tests build LSSTCam's (``tests/report/test_report_focal_planes.py``).
+"""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +26,8 @@ EXECUTABLE = (
 # One ITL sensor (R01_S00) and one e2v sensor (R22_S11): both vendors' amplifiers in one run.
 ITL_AND_E2V = [Camera.instance("LSSTCam")["R01_S00"].id, Camera.instance("LSSTCam")["R22_S11"].id]
 RAFT_R22 = [Camera.instance("LSSTCam")[f"R22_S{row}{col}"].id for row in range(3) for col in range(3)]
+
+pytestmark = pytest.mark.usefixtures("run_reports")
 
 
 def bias_config(repo: Path, **overrides: Any) -> dict[str, Any]:
@@ -75,7 +81,8 @@ async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.Mon
     async with script_runs.simulated_observatory(
         tmp_path, monkeypatch, date=DATE, seed=7, instrument="LSSTCam"
     ) as observatory:
-        config = bias_config(observatory.repo, n_processes=2, do_verify=False, oods_timeout=600)
+        # One bias: every detector still goes through isr, cpBiasCombine and certification.
+        config = bias_config(observatory.repo, n_bias=1, n_processes=2, do_verify=False, oods_timeout=600)
         script = await script_runs.run_script(MakeLSSTCamCalibrations, config, run_timeout=6 * RUN_TIMEOUT)
         assert script.state.state == ScriptState.DONE, script.state.reason
         assert script.plan is not None and script.plan.detectors == tuple(range(189))
