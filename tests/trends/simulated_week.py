@@ -30,6 +30,7 @@ to a folder to keep the week between test sessions. Also a command:
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import itertools
@@ -39,11 +40,12 @@ import os
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import yaml
 
 from lsst.ts.calibrations.sal import ScriptState
-from lsst.ts.calibrations.scripts import MakeComCamCalibrations
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations, base_make_calibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
@@ -179,7 +181,14 @@ async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extr
     week.seconds[str(day_obs)] = time.monotonic() - began
 
 
-async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None) -> SimulatedWeek:
+async def _no_report(script: object, **kwargs: object) -> None:
+    """Stands in for `publish_report` when the nights' run reports are not wanted."""
+    return None
+
+
+async def make_week(
+    root: Path, nights: int = NIGHTS, extra: dict | None = None, *, run_reports: bool = True
+) -> SimulatedWeek:
     """Make the references and run the daily default once a night.
 
     Parameters
@@ -190,6 +199,10 @@ async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None)
         Number of nights, from ``FIRST_NIGHT``.
     extra : `dict` or `None`
         Configuration added to ``CONFIG``.
+    run_reports : `bool`, optional
+        Whether each night's run report is built (a process of seconds a
+        night); the trends page reads the repository and the run records,
+        not the reports.
 
     Returns
     -------
@@ -222,8 +235,11 @@ async def make_week(root: Path, nights: int = NIGHTS, extra: dict | None = None)
     previous = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")
     os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(week.records)
     try:
-        for night in days:
-            await run_night(week, model, night, extra or {})
+        with contextlib.ExitStack() as stack:
+            if not run_reports:
+                stack.enter_context(mock.patch.object(base_make_calibrations, "publish_report", _no_report))
+            for night in days:
+                await run_night(week, model, night, extra or {})
     finally:
         if previous is None:
             del os.environ["TS_CALIBRATIONS_RUN_RECORDS"]
