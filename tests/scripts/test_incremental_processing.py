@@ -205,6 +205,7 @@ def _verification(repo: Path, record: RunRecord) -> dict[str, Any]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(4 * RUN_TIMEOUT)
+@pytest.mark.usefixtures("run_reports")
 async def test_incremental_and_one_job_products_equal(environment: Path, tmp_path: Path) -> None:
     calib = "LSSTComCam/calib/incremental"
     generation = dict(
