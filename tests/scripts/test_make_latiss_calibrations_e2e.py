@@ -1,4 +1,8 @@
-"""MakeLatissCalibrations end to end against the simulated LATISS observatory."""
+"""MakeLatissCalibrations end to end against the simulated LATISS observatory.
+
+The flat generation's run builds its report (the test reads it); the other
+runs' reports are requested, not built (``run_reports``).
+"""
 
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -95,6 +99,7 @@ def test_schema_of_the_executable() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
 async def test_daily_default_against_reference_calibrations(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -112,6 +117,7 @@ async def test_daily_default_against_reference_calibrations(
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("run_reports")
 async def test_generation_with_ptc_and_defects(observatory: SimulatedObservatory) -> None:
     # The procedure document's PTC-and-defects example for LATISS (detector 0): everything generated
     # and certified, 4 flat pairs at 3 exposure times for the PTC, defects from the darks and flats.
