@@ -47,6 +47,7 @@ from lsst.ts.calibrations.report.report_page import TITLE_BAND_COLOUR
 from lsst.ts.calibrations.scripts.drift_check import MIN_HISTORY_NIGHTS, DriftCheck
 from lsst.ts.calibrations.scripts.run_record import RunRecord
 from lsst.ts.calibrations.trends import TrendData, build_trends
+from lsst.ts.calibrations.trends.trends_command import main as trends_main
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]  # the week is built by the first test
 
@@ -184,23 +185,19 @@ def test_since_and_until_choose_the_nights(week: SimulatedWeek, tmp_path: Path) 
     assert {p.night for p in data.points["gain"]} == set(week.nights[1:4])
 
 
-def test_command_line_errors(week: SimulatedWeek, tmp_path: Path) -> None:
-    base = [
-        sys.executable,
-        "-m",
-        "lsst.ts.calibrations.trends",
-        "--repo",
-        str(week.repo),
-        "--out",
-        str(tmp_path),
-    ]
+def test_command_line_errors(week: SimulatedWeek, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The refusals of the arguments, by the command's function (argparse exits with 2); the
+    # command's process (``python -m``) makes the page in `page` and fails on a missing repository.
+    base = ["--repo", str(week.repo), "--out", str(tmp_path)]
     for extra, message in (
         (["--since", "2024-13-01"], "is not a date"),
         (["--since", "2024-10-05", "--until", "2024-10-01"], "is after --until"),
         (["--threshold", "0"], "--threshold"),
     ):
-        process = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=PROCESS_TIMEOUT)
-        assert process.returncode == 2 and message in process.stderr, process.stderr
+        with pytest.raises(SystemExit) as exc_info:
+            trends_main([*base, *extra])
+        stderr = capsys.readouterr().err
+        assert exc_info.value.code == 2 and message in stderr, stderr
     missing = subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.trends", "--repo", str(tmp_path / "none"), "--out",
          str(tmp_path)], capture_output=True, text=True, timeout=PROCESS_TIMEOUT,
