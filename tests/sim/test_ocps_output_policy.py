@@ -35,7 +35,7 @@ import pytest
 import pytest_asyncio
 from lsst.daf.butler import Butler, CollectionType, DatasetType
 
-from fixtures.script_runs import run_script
+from fixtures.script_runs import reports_requested, run_script
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.certify import certify_calibrations
@@ -43,7 +43,7 @@ from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import ScriptState
-from lsst.ts.calibrations.scripts import MakeComCamCalibrations, base_make_calibrations
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.pipeline_split import PipelineSplit
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
@@ -390,13 +390,9 @@ async def generation_run(
     The run's report is not built: these tests read the repository and the jobs.
     """
 
-    async def no_report(script: MakeComCamCalibrations, **kwargs: Any) -> None:
-        return None
-
     root = tmp_path_factory.mktemp("policy")
-    with pytest.MonkeyPatch.context() as monkeypatch:
+    with pytest.MonkeyPatch.context() as monkeypatch, reports_requested():
         monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(root / "records"))
-        monkeypatch.setattr(base_make_calibrations, "publish_report", no_report)
         async with SimulatedObservatory(
             root / "repo", time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
         ) as observatory:

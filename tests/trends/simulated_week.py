@@ -40,18 +40,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from unittest import mock
 
 import yaml
 
 from lsst.ts.calibrations.sal import ScriptState
-from lsst.ts.calibrations.scripts import MakeComCamCalibrations, base_make_calibrations
+from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibrations
 
 if __name__ == "__main__":  # run as a command: the tests' shared modules are one folder up
     sys.path.insert(0, str(Path(__file__).parents[1]))
 from fixtures.repositories import run_pipetask_command  # noqa: E402
+from fixtures.script_runs import reports_requested  # noqa: E402
 from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT  # noqa: E402
 
 SEED = 3
@@ -181,11 +181,6 @@ async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extr
     week.seconds[str(day_obs)] = time.monotonic() - began
 
 
-async def _no_report(script: object, **kwargs: object) -> None:
-    """Stands in for `publish_report` when the nights' run reports are not wanted."""
-    return None
-
-
 async def make_week(
     root: Path, nights: int = NIGHTS, extra: dict | None = None, *, run_reports: bool = True
 ) -> SimulatedWeek:
@@ -237,7 +232,7 @@ async def make_week(
     try:
         with contextlib.ExitStack() as stack:
             if not run_reports:
-                stack.enter_context(mock.patch.object(base_make_calibrations, "publish_report", _no_report))
+                stack.enter_context(reports_requested())
             for night in days:
                 await run_night(week, model, night, extra or {})
     finally:
