@@ -21,6 +21,7 @@
 
 """Processed images written with lossless FITS tile compression: bit-exact, smaller, recipe-driven."""
 
+import gzip
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from astropy.io import fits
 from lsst.daf.butler import Butler, Config, DatasetType
 
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
-from lsst.ts.calibrations.repo.fits_compression import FitsCompression
+from lsst.ts.calibrations.repo.fits_compression import FitsCompression, read_plane
 from lsst.ts.calibrations.repo.formatters import ExposureFormatter
 from lsst.ts.calibrations.repo.images import MASK_PLANES, Exposure
 from lsst.ts.calibrations.repo.repository import SEED_CONFIG, bootstrap_repository
@@ -140,6 +141,41 @@ def test_gzip_levels_round_trip(level: int, tmp_path: Path) -> None:
         assert_bit_exact(back, exposure)
         sizes.append(path.stat().st_size)
     assert min(sizes) < 0.6 * sum(getattr(exposure, p).array.nbytes for p in ("image", "mask", "variance"))
+
+
+@pytest.mark.parametrize("writer", ["level 1", "level 6", "astropy GZIP_1", "astropy GZIP_2"])
+def test_planes_read_as_astropy_reads_them(writer: str, tmp_path: Path) -> None:
+    """read_plane inflates GZIP_1 tiles to astropy's pixels, and leaves other tilings to astropy."""
+    image = processed_exposure(11).image.array
+    if writer.startswith("level"):
+        hdu = FitsCompression(tile_rows=7, gzip_level=int(writer.split()[1])).hdu("image", image)
+    else:
+        algorithm = writer.split()[1]
+        hdu = fits.CompImageHDU(image, name="IMAGE", compression_type=algorithm, quantize_level=0.0)
+    path = tmp_path / "plane.fits"
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
+    with fits.open(path) as hdul:
+        expected = np.asarray(hdul["IMAGE"].data)
+    with fits.open(path, disable_image_compression=True) as hdul:
+        assert isinstance(hdul["IMAGE"], fits.BinTableHDU)
+        pixels = read_plane(hdul, "IMAGE")
+    assert pixels.shape == image.shape
+    assert pixels.astype(np.float32).tobytes() == expected.astype(np.float32).tobytes() == image.tobytes()
+    # Each GZIP_1 tile is a standard gzip stream (Python's zlib inflates it too).
+    if writer.startswith("level"):
+        with fits.open(path, disable_image_compression=True) as hdul:
+            first = bytes(hdul["IMAGE"].data["COMPRESSED_DATA"][0])
+        assert gzip.decompress(first) == image[:7].astype(">f4").tobytes()
+
+
+def test_damaged_tile_refused_naming_the_extension(tmp_path: Path) -> None:
+    image = processed_exposure(12).image.array
+    hdu = FitsCompression(tile_rows=64).hdu("image", image)
+    hdu.data["COMPRESSED_DATA"][1] = hdu.data["COMPRESSED_DATA"][1][:40]
+    path = tmp_path / "damaged.fits"
+    fits.HDUList([fits.PrimaryHDU(), hdu]).writeto(path)
+    with fits.open(path, disable_image_compression=True) as hdul, pytest.raises(ValueError, match="IMAGE"):
+        read_plane(hdul, "IMAGE")
 
 
 @pytest.mark.skipif(

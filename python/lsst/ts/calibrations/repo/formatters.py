@@ -62,7 +62,7 @@ from lsst.daf.butler import FormatterV2
 from lsst.resources import ResourcePath
 
 from .defects import Defects
-from .fits_compression import FitsCompression
+from .fits_compression import FitsCompression, read_plane
 from .images import MASK_PLANES, Exposure
 from .ptc_dataset import PhotonTransferCurveDataset
 from .raw import read_raw
@@ -274,12 +274,13 @@ class ExposureFormatter(FormatterV2):
         ValueError
             Raised if the file lacks the IMAGE extension.
         """
-        with fits.open(path, memmap=False) as hdul:
+        # Tiled images stay binary tables here: read_plane inflates GZIP_1 tiles itself.
+        with fits.open(path, memmap=False, disable_image_compression=True) as hdul:
             if "IMAGE" not in hdul:
                 raise ValueError(f"Exposure file {path} has no IMAGE extension.")
-            image = _native(hdul["IMAGE"].data, np.float32)
-            mask = _native(hdul["MASK"].data, np.int32) if "MASK" in hdul else None
-            variance = _native(hdul["VARIANCE"].data, np.float32) if "VARIANCE" in hdul else None
+            image = _native(read_plane(hdul, "IMAGE"), np.float32)
+            mask = _native(read_plane(hdul, "MASK"), np.int32) if "MASK" in hdul else None
+            variance = _native(read_plane(hdul, "VARIANCE"), np.float32) if "VARIANCE" in hdul else None
             metadata = _read_metadata(hdul)
         return Exposure(image, mask, variance, metadata)
 
