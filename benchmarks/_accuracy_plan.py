@@ -57,12 +57,14 @@ Dark current (combined dark, per amplifier mean)
 """
 
 __all__ = [
+    "MIN_FLAT_PAIRS",
     "PAIR_GAIN_LEVEL",
     "AccuracyPlan",
     "exp_approximation_model",
     "digitized_median_variance",
     "make_plan",
     "median_variance",
+    "ptc_levels",
 ]
 
 import dataclasses
@@ -138,6 +140,51 @@ PAIR_GAIN_LEVEL = 20_000.0
 # noise regime to ~60% of full well, where the curve is still linear.
 _PTC_LEVELS = (300.0, 600.0, 1200.0, 2500.0, 5000.0, 8000.0, 12_000.0, 16_000.0, 20_000.0, 26_000.0,
                33_000.0, 41_000.0, 50_000.0, 60_000.0)  # fmt: skip
+
+# Fewest flat pairs a plan may have: the PTC fit has three parameters and cpPtc's solve wants
+# four pairs per amplifier (minNumberPairs); one more leaves room for an outlier it rejects.
+MIN_FLAT_PAIRS = 5
+
+
+def ptc_levels(n_pairs: int = len(_PTC_LEVELS)) -> tuple[float, ...]:
+    """Signal levels of a plan's flat pairs, e⁻ at unit response.
+
+    Parameters
+    ----------
+    n_pairs : `int`
+        Number of pairs, `MIN_FLAT_PAIRS` to 14 (the default: every level,
+        300 e⁻ to 60 ke⁻).
+
+    Returns
+    -------
+    levels : `tuple` [`float`, ...]
+        Increasing levels: the lowest, the highest and the one nearest
+        `PAIR_GAIN_LEVEL`, then each time the level farthest from those
+        chosen in shot noise (the square root of the level), so that the
+        curve is sampled across its range (7 pairs: 0.3, 5, 12, 20, 41,
+        50 and 60 ke⁻).
+
+    Raises
+    ------
+    ValueError
+        Raised if ``n_pairs`` is outside that range.
+    """
+    if not MIN_FLAT_PAIRS <= n_pairs <= len(_PTC_LEVELS):
+        raise ValueError(
+            f"n_flat_pairs={n_pairs} must be {MIN_FLAT_PAIRS} to {len(_PTC_LEVELS)}: the PTC fit needs "
+            f"at least {MIN_FLAT_PAIRS - 1} pairs per amplifier, and the plan has {len(_PTC_LEVELS)} levels."
+        )
+    pair = min(_PTC_LEVELS, key=lambda level: abs(level - PAIR_GAIN_LEVEL))
+    chosen = {_PTC_LEVELS[0], _PTC_LEVELS[-1], pair}
+    while len(chosen) < n_pairs:
+        chosen.add(
+            max(
+                (level for level in _PTC_LEVELS if level not in chosen),
+                key=lambda level: min(abs(math.sqrt(level) - math.sqrt(other)) for other in chosen),
+            )
+        )
+    return tuple(sorted(chosen))
+
 
 # Dark exposure times the planner chooses from, s.
 _DARK_TIMES = (60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0, 2400.0, 3600.0)
@@ -530,6 +577,7 @@ def make_plan(
     planning_read_noise: float,
     n_bias: int = 20,
     n_dark: int = 5,
+    n_flat_pairs: int = len(_PTC_LEVELS),
     dark_reference: float = 1e-3,
     dark_sigma_goal: float = 2e-4,
     overscan_skip: int = 6,
@@ -556,6 +604,8 @@ def make_plan(
         Read noise to plan for, e⁻ (> 0).
     n_bias, n_dark : `int`
         Numbers of biases (≥ 3) and darks (≥ 3).
+    n_flat_pairs : `int`
+        Number of flat pairs (`ptc_levels`: 5 to 14, default 14).
     dark_reference : `float`
         Smallest dark current to measure, e⁻/s (> 0).
     dark_sigma_goal : `float`
@@ -598,7 +648,7 @@ def make_plan(
     for name, count in (("n_bias", n_bias), ("n_dark", n_dark)):
         if count < 3:
             raise ValueError(f"{name}={count} must be at least 3 for a clipped-mean combine.")
-    exposure_times = tuple(round(level / flat_flux, 4) for level in _PTC_LEVELS)
+    exposure_times = tuple(round(level / flat_flux, 4) for level in ptc_levels(n_flat_pairs))
     plan = AccuracyPlan(
         geometry=geometry,
         detectors=detector_ids,

@@ -54,7 +54,7 @@ A pipeline that does not exist or fails is reported with what it prevents;
 the other measurements still run.
 """
 
-__all__ = ["main", "parse_args"]
+__all__ = ["RunPipetask", "main", "parse_args", "run_pipeline"]
 
 import argparse
 import dataclasses
@@ -65,7 +65,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +97,15 @@ PIPELINES: tuple[tuple[str, tuple[str, ...], str | None], ...] = (
     ("cpPtc", ("flat",), None),
     ("cpDefects", ("dark", "flat"), None),
 )
+
+RunPipetask = Callable[[list[str], dict[str, str]], subprocess.CompletedProcess[str]]
+"""Runs one ``pipetask`` command line (the executable first) in an environment and waits for it.
+
+It returns the finished process: ``returncode``, and in ``stdout`` and
+``stderr`` everything the command wrote. `run_pipeline` starts a new
+``pipetask`` process when given none; the tests give one that runs the
+command line in a process that has imported the middleware already.
+"""
 
 
 @dataclasses.dataclass
@@ -172,6 +181,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n-bias", type=int, default=20, help="Number of biases (default 20).")
     parser.add_argument("--n-dark", type=int, default=5, help="Number of darks (default 5).")
     parser.add_argument(
+        "--flat-pairs",
+        type=int,
+        default=14,
+        help=f"Number of flat pairs, {planning.MIN_FLAT_PAIRS}-14 (default 14: 300 e- to 60 ke-; fewer keep "
+        "the lowest, the highest and the one at 20 ke-, the others spread between).",
+    )
+    parser.add_argument(
         "--flat-filter",
         default=None,
         help="Physical filter of the flats (default LSSTComCam r_03, LSSTCam r_57, LATISS SDSSr_65mm~empty).",
@@ -202,6 +218,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         )
     if args.seed < 0:
         parser.error(f"--seed={args.seed} must be >= 0.")
+    if not planning.MIN_FLAT_PAIRS <= args.flat_pairs <= 14:
+        parser.error(f"--flat-pairs={args.flat_pairs} must be {planning.MIN_FLAT_PAIRS} to 14.")
     if args.measure_only and not args.workdir:
         parser.error("--measure-only needs the --workdir of an earlier run.")
     return args
@@ -222,6 +240,7 @@ def run_pipeline(
     log_dir: Path,
     inputs: Sequence[str],
     instrument: str = "LSSTComCam",
+    run_pipetask: RunPipetask | None = None,
 ) -> StepResult:
     """Run one pipeline with ``pipetask run -j 1`` and time it.
 
@@ -241,6 +260,10 @@ def run_pipeline(
         Input collections.
     instrument : `str`, optional
         Whose pipelines (``cp/pipelines/<instrument>``) run.
+    run_pipetask : `RunPipetask` or `None`, optional
+        Runs the command line; a new ``pipetask`` process, its output
+        written to the log as it comes, if None. Otherwise the output it
+        returns is written to the log when the command has ended.
 
     Returns
     -------
@@ -273,17 +296,22 @@ def run_pipeline(
         "1",
         "--register-dataset-types",
     ]
+    env = paths.pipeline_environment()
     t0 = time.perf_counter()
     with open(log_path, "w") as log:
         try:
-            process = subprocess.run(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=paths.pipeline_environment(),
-                timeout=PIPETASK_TIMEOUT,
-                check=False,
-            )
+            if run_pipetask is None:
+                process = subprocess.run(
+                    command,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    timeout=PIPETASK_TIMEOUT,
+                    check=False,
+                )
+            else:
+                process = run_pipetask(command, env)
+                log.write((process.stdout or "") + (process.stderr or ""))
             returncode = process.returncode
         except subprocess.TimeoutExpired:
             returncode = -1
@@ -597,13 +625,16 @@ def print_report(
             print("  " + note)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, run_pipetask: RunPipetask | None = None) -> int:
     """Run the benchmark.
 
     Parameters
     ----------
     argv : `~collections.abc.Sequence` [`str`] or `None`
         Command-line arguments.
+    run_pipetask : `RunPipetask` or `None`, optional
+        Runs each ``pipetask`` command line; a new process each (as on
+        the command line) if None.
 
     Returns
     -------
@@ -648,6 +679,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         planning_read_noise=planning_noise,
         n_bias=args.n_bias,
         n_dark=args.n_dark,
+        n_flat_pairs=args.flat_pairs,
         instrument=instrument,
         other_geometries=geometries[1:],
     )
@@ -698,7 +730,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 types = ", ".join(f"'{t}'" for t in image_types)
                 where = f"{base} AND exposure.observation_type IN ({types})"
                 print(f"Running {name} ...", flush=True)
-                step = run_pipeline(repo, name, f"u/accuracy/{name}", where, log_dir, inputs, instrument)
+                step = run_pipeline(
+                    repo, name, f"u/accuracy/{name}", where, log_dir, inputs, instrument, run_pipetask
+                )
                 steps.append(step)
                 print(f"  {name}: {step.status} in {_fmt(step.wall, 4)} s {step.detail}", flush=True)
                 butler = Butler.from_config(str(repo), writeable=True)

@@ -19,9 +19,14 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""The accuracy benchmark end to end: reduced geometry, one detector, every pipeline through pipetask.
+"""The accuracy benchmark end to end: reduced geometry, every pipeline through ``pipetask run``.
 
-Takes about two minutes on two cores (five ``pipetask run`` processes), hence ``slow``.
+Each test runs the benchmark's ``main`` in the test process with the
+command-line arguments a user would give; its five ``pipetask run``
+command lines run in the session's warm ``pipetask`` processes
+(`fixtures.repositories.run_pipetask_command`), so a run pays the
+middleware's imports once. One test runs a pipeline as the command line
+does, in a ``pipetask`` process of its own, and one runs the executable.
 """
 
 import json
@@ -31,43 +36,51 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.timeouts import BUILD_TIMEOUT
+from fixtures.repositories import run_pipetask_command
+from fixtures.timeouts import BUILD_TIMEOUT, PIPETASK_TIMEOUT, PROCESS_TIMEOUT
 
-# The benchmark simulates, ingests and runs five pipelines: a shared build's time.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(BUILD_TIMEOUT)]
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+
+import accuracy  # noqa: E402
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "accuracy.py"
 
+# Seven flat pairs (300 e- to 60 ke-, one at 20 ke-) instead of fourteen: the PTC still spans the
+# range, the ~20 ke- pair gives the pair gain, and the assertions' few-percent limits hold.
+FEW_IMAGES = ["--geometry", "reduced", "--n-bias", "5", "--n-dark", "3", "--flat-pairs", "7"]
 
-def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
-    out = tmp_path / "accuracy.json"
-    process = subprocess.run(
+
+def _run_benchmark(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[str, dict]:
+    """Run the benchmark in this process, pipelines in warm pipetask processes; its output and JSON."""
+    status = accuracy.main(args, run_pipetask=run_pipetask_command)
+    out = capsys.readouterr().out
+    assert status == 0, out[-3000:]
+    json_path = Path(args[args.index("--json") + 1])
+    assert f"Figures written to {json_path}." in out
+    return out, json.loads(json_path.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(BUILD_TIMEOUT)
+def test_reduced_geometry_one_detector(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_json = tmp_path / "accuracy.json"
+    work = tmp_path / "work"
+    stdout, result = _run_benchmark(
+        capsys,
         [
-            sys.executable,
-            str(BENCHMARK),
             "--sensor-model",
             "comcam_default",
-            "--geometry",
-            "reduced",
+            *FEW_IMAGES,
             "--detectors",
             "4",
             "--seed",
             "7",
-            "--n-bias",
-            "5",
-            "--n-dark",
-            "3",
             "--workdir",
-            str(tmp_path / "work"),
+            str(work),
             "--json",
-            str(out),
+            str(out_json),
         ],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
     )
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
     for heading in (
         "== Plan",
         "== ptc_gain",
@@ -76,11 +89,16 @@ def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
         "== dark_current",
         "== Targets",
     ):
-        assert heading in process.stdout
-    result = json.loads(out.read_text())
+        assert heading in stdout
     assert [s["status"] for s in result["pipelines"]] == ["ok"] * 5
     assert all(s["quanta"] for s in result["pipelines"])
+    # Each pipeline's log holds what its pipetask run wrote.
+    for step in result["pipelines"]:
+        log = work / "logs" / f"{step['pipeline']}.log"
+        assert f"log {log}" == step["detail"]
+        assert "quanta successfully" in log.read_text()
     assert result["plan"]["n_bias"] == 5 and result["plan"]["detectors"] == [4]
+    assert len(result["plan"]["flat_exposure_times"]) == 7
     comparisons = result["comparisons"]
     for quantity, limit in (("ptc_gain", 0.03), ("pair_gain", 0.04), ("read_noise", 0.05)):
         rows = comparisons[quantity]
@@ -92,37 +110,27 @@ def test_reduced_geometry_one_detector(tmp_path: Path) -> None:
     assert "PTC gain within 0.5%" in names and "defect precision >= 99%" in names
 
 
-def test_lsstcam_vendors_reported_separately(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.timeout(BUILD_TIMEOUT)
+def test_lsstcam_vendors_reported_separately(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """LSSTCam's default detectors, one ITL and one e2v: each vendor's amplifiers have their own targets."""
-    out = tmp_path / "accuracy.json"
-    process = subprocess.run(
+    out_json = tmp_path / "accuracy.json"
+    stdout, result = _run_benchmark(
+        capsys,
         [
-            sys.executable,
-            str(BENCHMARK),
             "--instrument",
             "LSSTCam",
-            "--geometry",
-            "reduced",
+            *FEW_IMAGES,
             "--seed",
-            "3",
-            "--n-bias",
-            "5",
-            "--n-dark",
             "3",
             "--workdir",
             str(tmp_path / "work"),
             "--json",
-            str(out),
+            str(out_json),
         ],
-        capture_output=True,
-        text=True,
-        timeout=BUILD_TIMEOUT,
-        check=False,
     )
-    assert process.returncode == 0, process.stdout[-3000:] + process.stderr[-3000:]
-    assert "== Targets, ITL amplifiers only (16 amplifiers" in process.stdout
-    assert "== Targets, E2V amplifiers only (16 amplifiers" in process.stdout
-    result = json.loads(out.read_text())
+    assert "== Targets, ITL amplifiers only (16 amplifiers" in stdout
+    assert "== Targets, E2V amplifiers only (16 amplifiers" in stdout
     assert result["plan"]["detectors"] == [16, 94]
     assert result["vendors"] == {"16": "ITL", "94": "E2V"}
     assert [s["status"] for s in result["pipelines"]] == ["ok"] * 5
@@ -137,3 +145,53 @@ def test_lsstcam_vendors_reported_separately(tmp_path: Path) -> None:
         for quantity, limit in (("ptc_gain", 0.03), ("pair_gain", 0.04), ("read_noise", 0.05)):
             assert summaries[quantity]["max_abs_relative_error"] < limit, (vendor, quantity)
         assert targets["defect recall 100%"]["verdict"] == "PASS", vendor
+
+
+@pytest.mark.timeout(PIPETASK_TIMEOUT)
+def test_pipeline_in_a_process_of_its_own(tmp_path: Path) -> None:
+    # Without a hook, as on the command line, each pipeline is a new pipetask process whose
+    # output goes to the step's log; a failure reports its exit code and the log's last lines.
+    step = accuracy.run_pipeline(
+        tmp_path / "no_repository",
+        "cpBias",
+        "u/accuracy/cpBias",
+        "instrument='LSSTComCam' AND detector IN (0)",
+        tmp_path,
+        ["LSSTComCam/raw/all", "LSSTComCam/calib"],
+    )
+    log = tmp_path / "cpBias.log"
+    assert step.status == "failed"
+    assert step.detail.startswith(f"exit code 1; log {log}: ")
+    assert "no_repository" in log.read_text()
+    assert step.wall > 0
+    missing = accuracy.run_pipeline(tmp_path, "cpNothing", "u/accuracy/cpNothing", "", tmp_path, [])
+    assert missing.status == "missing" and "cpNothing" in missing.detail
+
+
+def test_executable_help() -> None:
+    process = subprocess.run(
+        [sys.executable, str(BENCHMARK), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
+    )
+    assert process.returncode == 0, process.stderr
+    for option in ("--instrument", "--geometry", "--detectors", "--flat-pairs", "--measure-only", "--json"):
+        assert option in process.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--flat-pairs", "4"], "--flat-pairs=4 must be 5 to 14"),
+        (["--flat-pairs", "15"], "--flat-pairs=15 must be 5 to 14"),
+        (["--instrument", "LSSTCam", "--detectors", "16,999"], "must name LSSTCam science detector ids"),
+        (["--measure-only"], "--measure-only needs the --workdir"),
+    ],
+)
+def test_bad_arguments_are_named(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        accuracy.parse_args(argv)
+    assert raised.value.code == 2
+    assert message in capsys.readouterr().err

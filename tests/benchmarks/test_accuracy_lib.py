@@ -224,11 +224,31 @@ def test_make_plan_chooses_shortest_dark_meeting_goal() -> None:
         ({"n_bias": 2}, "n_bias"),
         ({"n_dark": 1}, "n_dark"),
         ({"dark_sigma_goal": 0.0}, "dark_sigma_goal"),
+        ({"n_flat_pairs": 4}, "n_flat_pairs=4 must be 5 to 14"),
+        ({"n_flat_pairs": 15}, "n_flat_pairs=15 must be 5 to 14"),
     ],
 )
 def test_make_plan_rejects_bad_values(changes: dict, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         small_plan(**changes)
+
+
+def test_fewer_flat_pairs_span_the_range_and_keep_the_gain_pair() -> None:
+    every = planning.ptc_levels()
+    assert len(every) == 14 and every == planning.ptc_levels(14)
+    assert small_plan().flat_levels == pytest.approx(every)
+    for n in range(planning.MIN_FLAT_PAIRS, 15):
+        levels = planning.ptc_levels(n)
+        assert len(levels) == n and list(levels) == sorted(set(levels)) and set(levels) <= set(every)
+        assert levels[0] == every[0] and levels[-1] == every[-1] and planning.PAIR_GAIN_LEVEL in levels
+        # No gap wider than a third of the range in shot noise: the PTC is sampled throughout.
+        noise = np.sqrt(levels)
+        assert np.max(np.diff(noise)) < (noise[-1] - noise[0]) / 3
+    plan = small_plan(n_flat_pairs=7)
+    assert plan.flat_levels == pytest.approx((300.0, 5e3, 12e3, 20e3, 41e3, 50e3, 60e3))
+    assert plan.flat_levels[plan.gain_pair_index] == planning.PAIR_GAIN_LEVEL
+    assert plan.n_exposures == plan.n_bias + plan.n_dark + 14
+    assert "Flats: 7 pairs" in "\n".join(plan.describe())
 
 
 def test_make_plan_rejects_bad_detectors() -> None:
