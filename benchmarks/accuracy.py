@@ -735,7 +735,9 @@ def main(argv: Sequence[str] | None = None, *, run_pipetask: RunPipetask | None 
                 )
                 steps.append(step)
                 print(f"  {name}: {step.status} in {_fmt(step.wall, 4)} s {step.detail}", flush=True)
-                butler = Butler.from_config(str(repo), writeable=True)
+                # One butler for the whole run: it reads what pipetask added to the registry
+                # (its dataset types and collections) again instead of being built anew.
+                butler.registry.refresh()
                 if step.status == "ok":
                     collect_quantum_times(butler, step)
                     if certify is not None:
