@@ -24,7 +24,7 @@
 
 ``python benchmarks/accuracy.py [--instrument LSSTComCam|LSSTCam|LATISS]
 [--sensor-model FILE] [--geometry full|reduced] [--seed N] [--detectors 0,1]
-[--json OUT] [--workdir DIR]``
+[--n-bias N] [--n-dark N] [--flat-pairs N] [--json OUT] [--workdir DIR]``
 
 The instrument (LSSTComCam by default) sets the camera, its sensor model,
 pipelines (``cp/pipelines/<instrument>``), repository and collections, and
@@ -34,11 +34,13 @@ and measured in its vendor's segment layout.
 
 1. Plans a calibration set for accuracy (`_accuracy_plan.make_plan`: 20
    biases, darks long enough to measure 1e-3 e⁻/s, 14 flat pairs from 300 e⁻
-   to 60 ke⁻ including one at 20 ke⁻), simulates it for the detectors asked
+   to 60 ke⁻ including one at 20 ke⁻, fewer with ``--flat-pairs``),
+   simulates it for the detectors asked
    (`lsst.ts.calibrations.sim.make_calibration_set`) with its truth, creates a
    fresh repository and ingests the raws.
 2. Runs cpBias, cpDark, cpFlat, cpPtc and cpDefects with ``pipetask run -j 1``
-   (argument lists, no shell), certifying bias, dark and flat into
+   (argument lists, no shell; each a new process, or given to `main`'s
+   ``run_pipetask``), certifying bias, dark and flat into
    ``<instrument>/calib/certified`` between the steps.
 3. Compares per amplifier with the truth: the gain of the ~20 ke⁻ pair
    (``cpPtcExtract``) and of the PTC (``ptc``), the read noise from the
@@ -185,7 +187,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=14,
         help=f"Number of flat pairs, {planning.MIN_FLAT_PAIRS}-14 (default 14: 300 e- to 60 ke-; fewer keep "
-        "the lowest, the highest and the one at 20 ke-, the others spread between).",
+        "the lowest, the highest and the one at 20 ke-, then each the level farthest in shot noise from "
+        "those kept).",
     )
     parser.add_argument(
         "--flat-filter",
