@@ -304,18 +304,18 @@ def run_pipeline(
     with open(log_path, "w") as log:
         try:
             if run_pipetask is None:
-                process = subprocess.run(
+                returncode = subprocess.run(
                     command,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=env,
                     timeout=PIPETASK_TIMEOUT,
                     check=False,
-                )
+                ).returncode
             else:
-                process = run_pipetask(command, env)
-                log.write((process.stdout or "") + (process.stderr or ""))
-            returncode = process.returncode
+                finished = run_pipetask(command, env)
+                log.write((finished.stdout or "") + (finished.stderr or ""))
+                returncode = finished.returncode
         except subprocess.TimeoutExpired:
             returncode = -1
     wall = time.perf_counter() - t0
