@@ -28,7 +28,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Container
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ import click
 import numpy as np
 import psutil
 import pytest
+import pytest_asyncio
 import yaml
 from lsst.daf.butler import Butler, CollectionType, DatasetRef, DatasetType
 
@@ -112,12 +113,17 @@ class Client:
         return self.csc.jobs[job_id].record()
 
 
-@pytest.fixture
-async def client(repo: Path, tmp_path: Path) -> AsyncIterator[Client]:
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_client(repo: Path, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Client]:
+    """One ENABLED OCPS (workers backend, max_processes=2) for the module's job tests.
+
+    Its two workers pay their imports once for all of them; each test gets it
+    through `client`, which checks that it is idle and sets it back.
+    """
     index = next(_indices)
     csc = OcpsCsc(
         repo,
-        jobs_root=tmp_path / "jobs",
+        jobs_root=tmp_path_factory.mktemp("ocps_workers_jobs"),
         index=index,
         initial_state=State.ENABLED,
         abort_grace_period=5.0,
@@ -133,6 +139,23 @@ async def client(repo: Path, tmp_path: Path) -> AsyncIterator[Client]:
             yield Client(csc, remote)
     finally:
         await csc.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def client(shared_client: Client) -> AsyncIterator[Client]:
+    """The module's OCPS, idle: no job running, no worker lent, no fault pending; set back after the test."""
+    csc = shared_client.csc
+    pool = csc.worker_pool
+    assert pool is not None and not pool.busy and pool.waiting == 0
+    assert all(job.is_final for job in csc.jobs.values())
+    try:
+        yield shared_client
+    finally:
+        csc.execution_backend = "workers"
+        csc.worker_runner.plan_with_pipetask = False
+        csc.worker_runner.inject_worker_death(count=0, after_quanta=0)
+        for worker in [*pool.idle, *pool.busy]:
+            worker.__dict__.pop("request", None)  # a test's wrapper of a worker's requests
 
 
 def products(repo: Path, collection: str) -> dict[tuple[str, int, int | None], np.ndarray]:
@@ -158,6 +181,7 @@ def alive(pid: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 async def test_workers_make_what_pipetask_makes(client: Client, repo: Path) -> None:
     """A job on two workers, sharded by detector, gives the pipetask backend's products, value for value."""
     on_workers = await client.run(f"-j 2 {BIAS_CONFIG}")
@@ -190,6 +214,7 @@ async def test_workers_make_what_pipetask_makes(client: Client, repo: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: Client, repo: Path) -> None:
     """A worker killed mid-quantum: the job ends ERROR (exit code 1), naming the quanta that did not run."""
     client.csc.inject_worker_death(count=1, after_quanta=1)
@@ -220,22 +245,23 @@ async def test_worker_killed_mid_way_fails_the_job_naming_unrun_quanta(client: C
     assert len({w["pid"] for w in again["workers"]}) == 2
 
 
-def worker_children() -> list[psutil.Process]:
-    """The quantum worker processes this process started."""
+def worker_children(but: Container[int] = ()) -> list[psutil.Process]:
+    """The quantum worker processes this process started, but those whose pid is in ``but``."""
     return [
         child
         for child in psutil.Process().children(recursive=True)
-        if "lsst.ts.calibrations.sim.quantum_worker" in " ".join(child.cmdline())
+        if "lsst.ts.calibrations.sim.quantum_worker" in " ".join(child.cmdline()) and child.pid not in but
     ]
 
 
 async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, tmp_path: Path) -> None:
     """No worker before the first job; its acquire warms max_processes; closing the OCPS ends them."""
+    others = {p.pid for p in worker_children()}  # the workers of the module's shared OCPS, if it runs
     csc = OcpsCsc(repo, jobs_root=tmp_path / "jobs", index=next(_indices), max_processes=2)
     assert csc.execution_backend == "workers"  # the default
     await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
     assert csc.worker_pool is not None
-    assert worker_children() == []  # an OCPS that runs no job pays no imports
+    assert worker_children(but=others) == []  # an OCPS that runs no job pays no imports
     workers = await asyncio.wait_for(csc.worker_pool.acquire(1), JOB_TIMEOUT)
     deadline = time.monotonic() + JOB_TIMEOUT
     while not csc.worker_pool.idle and time.monotonic() < deadline:  # the second one, for later jobs
@@ -247,10 +273,11 @@ async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, 
     assert all(pid is not None and alive(pid) for pid in pids)
     await csc.close()
     assert not any(alive(pid) for pid in pids if pid is not None)
-    assert worker_children() == []
+    assert worker_children(but=others) == []
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 async def test_concurrent_jobs_share_max_processes_workers(client: Client) -> None:
     """Three jobs at once, each asking -j 2, on an OCPS of max_processes=2: never more than
     two workers alive, every job completes (none waits for another that waits for it)."""
@@ -269,6 +296,7 @@ async def test_concurrent_jobs_share_max_processes_workers(client: Client) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 async def test_small_job_gets_a_worker_at_the_next_quantum_boundary(client: Client) -> None:
     """A job arriving while another holds every worker starts after one quantum of that job.
 
@@ -343,6 +371,7 @@ async def test_small_job_gets_a_worker_at_the_next_quantum_boundary(client: Clie
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_scope="module")
 async def test_job_waiting_for_a_worker_is_aborted_at_once(client: Client) -> None:
     """A job waiting for a worker (all held elsewhere) ends ABORTED at abort_job, holding none."""
     pool = client.csc.worker_pool
@@ -432,8 +461,15 @@ async def test_script_run_with_a_dying_worker_certifies_nothing(
         certify_calib_begin_date="2022-11-04",
         certify_calib_end_date="2022-11-05",
     )
+    # The job runs -j 1 (n_processes): one worker is all the OCPS needs to start.
     async with SimulatedObservatory(
-        tmp_path / "repo", time_scale=0.01, date="2022-11-04", seed=3, detectors=[0], heartbeat_interval=1.0
+        tmp_path / "repo",
+        time_scale=0.01,
+        date="2022-11-04",
+        seed=3,
+        detectors=[0],
+        heartbeat_interval=1.0,
+        ocps_max_processes=1,
     ) as observatory:
         assert observatory.ocps is not None and observatory.ocps.execution_backend == "workers"
         observatory.ocps.inject_worker_death(count=1, after_quanta=1)
@@ -564,6 +600,7 @@ def test_worker_butler_write_that_fails_leaves_no_dataset(repo: Path) -> None:
         assert writer.stored(ref)
 
 
+@pytest.mark.asyncio(loop_scope="module")
 async def test_planning_by_pipetask_that_fails_fails_the_job(client: Client) -> None:
     """pipetask's failure to plan (here an input collection that does not exist) ends the job in ERROR."""
     client.csc.worker_runner.plan_with_pipetask = True
