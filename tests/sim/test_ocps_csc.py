@@ -134,7 +134,13 @@ class Harness:
 async def harness(
     alias_index: Path, tmp_path: Path, request: pytest.FixtureRequest
 ) -> AsyncIterator[Harness]:
-    """An ENABLED OCPS and a remote; the ``pipetask`` backend unless parametrized (indirect)."""
+    """An ENABLED OCPS and a remote; the ``pipetask`` backend unless parametrized (indirect).
+
+    The parameter is the backend, or (backend, max_processes) for an OCPS
+    that starts fewer quantum workers than the machine's cores.
+    """
+    param = getattr(request, "param", "pipetask")
+    backend, max_processes = param if isinstance(param, tuple) else (param, None)
     index = next(_indices)
     csc = OcpsCsc(
         DEFAULT_REPO_ALIAS,
@@ -142,7 +148,8 @@ async def harness(
         index=index,
         initial_state=State.ENABLED,
         abort_grace_period=5.0,
-        execution_backend=getattr(request, "param", "pipetask"),
+        execution_backend=backend,
+        max_processes=max_processes,
     )
     await asyncio.wait_for(csc.start_task, STD_TIMEOUT)
     async with Domain() as domain:
@@ -167,7 +174,7 @@ def collection_exists(repo: Path, name: str) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
+@pytest.mark.parametrize("harness", ["pipetask", pytest.param(("workers", 1), id="workers")], indirect=True)
 async def test_bias_job_end_to_end(
     harness: Harness, repo_root: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -300,37 +307,27 @@ async def test_failed_removal_is_logged_and_recorded(
 
 
 @pytest.mark.slow
-async def test_two_jobs_at_once(harness: Harness) -> None:
-    """Two executes run their processes at the same time and both complete."""
-    (id_a, ack_a), (id_b, ack_b) = await asyncio.gather(
-        harness.submit(data_query=bias_query((0,))), harness.submit(data_query=bias_query((1,)))
-    )
-    assert id_a != id_b
-    await asyncio.gather(harness.finish(ack_a), harness.finish(ack_b))
-    a = json.loads((await harness.job_result(id_a)).result)
-    b = json.loads((await harness.job_result(id_b)).result)
-    assert a["phase"] == b["phase"] == "COMPLETED"
-    # The processes overlapped in time.
+async def test_two_jobs_at_once_and_prereq_jobs_order(harness: Harness) -> None:
+    """Two executes run their processes at the same time and both complete; a third, with
+    prereq_jobs naming the first, starts only after that one has completed."""
+    harness.csc.inject_slow_jobs(count=1, delay=1.0)  # the first: still running when the third comes
+    id_a, ack_a = await harness.submit(data_query=bias_query((0,)))
+    id_b, ack_b = await harness.submit(data_query=bias_query((1,)))
+    id_c, ack_c = await harness.submit(data_query=bias_query((0,)), prereq_jobs=f" {id_a} ,")
+    assert len({id_a, id_b, id_c}) == 3
+    assert harness.csc.jobs[id_c].phase == "PENDING"
+    await asyncio.gather(harness.finish(ack_a), harness.finish(ack_b), harness.finish(ack_c))
+    a, b, c = [json.loads((await harness.job_result(job_id)).result) for job_id in (id_a, id_b, id_c)]
+    assert a["phase"] == b["phase"] == c["phase"] == "COMPLETED"
+    # The processes of the first two overlapped in time.
     assert a["startTime"] < b["endTime"] and b["startTime"] < a["endTime"]
+    # The third waited for its prerequisite.
+    assert c["prereqJobs"] == [id_a]
+    assert c["startTime"] >= a["endTime"]
 
 
 @pytest.mark.slow
-async def test_prereq_jobs_order(harness: Harness) -> None:
-    """A job with prereq_jobs starts only after its prerequisite has completed."""
-    harness.csc.inject_slow_jobs(count=1, delay=1.0)
-    first_id, first_ack = await harness.submit(data_query=bias_query((0,)))
-    second_id, second_ack = await harness.submit(data_query=bias_query((1,)), prereq_jobs=f" {first_id} ,")
-    assert harness.csc.jobs[second_id].phase == "PENDING"
-    await asyncio.gather(harness.finish(first_ack), harness.finish(second_ack))
-    first = json.loads((await harness.job_result(first_id)).result)
-    second = json.loads((await harness.job_result(second_id)).result)
-    assert first["phase"] == second["phase"] == "COMPLETED"
-    assert second["prereqJobs"] == [first_id]
-    assert second["startTime"] >= first["endTime"]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
+@pytest.mark.parametrize("harness", ["pipetask", pytest.param(("workers", 1), id="workers")], indirect=True)
 async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     """An injected failure: exit_code 1, ERROR, log kept; a job waiting for it fails naming it."""
     harness.csc.inject_failure(count=1, reason="broken")
