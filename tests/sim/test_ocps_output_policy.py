@@ -393,8 +393,15 @@ async def generation_run(
     root = tmp_path_factory.mktemp("policy")
     with pytest.MonkeyPatch.context() as monkeypatch, reports_requested():
         monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(root / "records"))
+        # The jobs run -j 1 (n_processes): one quantum worker is all the OCPS needs to start.
         async with SimulatedObservatory(
-            root / "repo", time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
+            root / "repo",
+            time_scale=0.01,
+            date=DATE,
+            seed=3,
+            detectors=[0],
+            heartbeat_interval=1.0,
+            ocps_max_processes=1,
         ) as observatory:
             config: dict[str, Any] = dict(
                 repo=str(observatory.repo),
