@@ -1,14 +1,21 @@
 """MakeLatissCalibrations end to end against the simulated LATISS observatory.
 
-The flat generation's run builds its report (the test reads it); the other
-runs' reports are requested, not built (``run_reports``).
+The two generations share the module's observatory (one OCPS quantum
+worker: the runs use one process), each certifying into a calibration
+collection of its own; the daily default starts its own on a copy of
+reference calibrations built once (`script_runs.reference_template`, kept
+in pytest's cache). The flat generation's run builds its report (the test
+reads it); the other runs' reports are requested, not built
+(``run_reports``).
 """
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from lsst.daf.butler import Butler
 
 from fixtures import script_runs
@@ -20,30 +27,60 @@ DATE = "2022-11-04"
 EXECUTABLE = (
     Path(__file__).parents[2] / "python/lsst/ts/calibrations/data/scripts/auxtel/make_latiss_calibrations.py"
 )
+MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+"""The event loop of the module's observatory (and of its in-process bus)."""
+REFERENCES: dict[str, Any] = dict(
+    seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"
+)
+"""The daily default's reference calibrations: 20 frames each (`ReferenceCalibrations`' default)."""
+_collections = itertools.count(1)
 
 
-@pytest.fixture
-async def observatory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SimulatedObservatory]:
-    async with script_runs.simulated_observatory(
-        tmp_path, monkeypatch, date=DATE, seed=5, instrument="LATISS"
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimulatedObservatory]:
+    """The generations' observatory; its clock starts at 18:00 UTC on DATE."""
+    repo = tmp_path_factory.mktemp("latiss_e2e") / "repo"
+    async with SimulatedObservatory(
+        repo,
+        time_scale=0.01,
+        heartbeat_interval=1.0,
+        date=DATE,
+        seed=5,
+        instrument="LATISS",
+        ocps_max_processes=1,
     ) as obs:
         yield obs
 
 
+@pytest.fixture
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test's own run-record folder."""
+    monkeypatch.setenv("TS_CALIBRATIONS_RUN_RECORDS", str(tmp_path / "records"))
+    return tmp_path / "records"
+
+
 def base_config(repo: Path, **overrides: Any) -> dict[str, Any]:
+    """A config certifying into a collection of this test's own.
+
+    The validity runs for a week from DATE: the module's clock runs 100
+    times faster than real time, so the images of a later test are taken
+    hours (of simulated time) after 18:00.
+    """
     config: dict[str, Any] = dict(
         repo=str(repo),
         n_processes=1,
         oods_timeout=30,
-        calib_collection="LATISS/calib/daily/calib.2022NOV04.1",
+        calib_collection=f"LATISS/calib/daily/calib.2022NOV04.{next(_collections)}",
         certify_calib_begin_date="2022-11-04",
-        certify_calib_end_date="2022-11-05",
+        certify_calib_end_date="2022-11-11",
     )
     config.update(overrides)
     return config
 
 
 @pytest.mark.slow
+@MODULE_LOOP
+@pytest.mark.usefixtures("records")
 async def test_flat_generation_with_filter_and_grating(observatory: SimulatedObservatory) -> None:
     config = base_config(
         observatory.repo,
@@ -98,10 +135,16 @@ def test_schema_of_the_executable() -> None:
     assert "grating" in properties
 
 
+@pytest.fixture(scope="module")
+def references(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with `REFERENCES` certified in LATISS/calib, built once (copy it)."""
+    return script_runs.reference_template(request.config, tmp_path_factory.mktemp("references"), REFERENCES)
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("run_reports")
 async def test_daily_default_against_reference_calibrations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, references: Path
 ) -> None:
     # The procedure document's daily default with small counts, verified against LATISS/calib.
     script = await script_runs.run_daily_default(
@@ -109,18 +152,23 @@ async def test_daily_default_against_reference_calibrations(
         tmp_path,
         monkeypatch,
         config=dict(n_bias=3, n_dark=2, n_flat=4, n_processes=1),
-        references=dict(seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"),
-        observatory=dict(date=DATE, seed=5, instrument="LATISS", initial_filter="SDSSr_65mm"),
+        references=REFERENCES,
+        observatory=dict(
+            date=DATE, seed=5, instrument="LATISS", initial_filter="SDSSr_65mm", ocps_max_processes=1
+        ),
+        template=references,
     )
     assert script.processor is not None
     assert "RXX_S00" in script.processor.gain_table
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("run_reports")
+@MODULE_LOOP
+@pytest.mark.usefixtures("run_reports", "records")
 async def test_generation_with_ptc_and_defects(observatory: SimulatedObservatory) -> None:
     # The procedure document's PTC-and-defects example for LATISS (detector 0): everything generated
     # and certified, 4 flat pairs at 3 exposure times for the PTC, defects from the darks and flats.
+    # The grating is named: the module's observatory may hold the one another test put in.
     config = base_config(
         observatory.repo,
         script_mode="BIAS_DARK_FLAT",
@@ -133,6 +181,7 @@ async def test_generation_with_ptc_and_defects(observatory: SimulatedObservatory
         n_discard_flat=0,
         exp_times_flat=[1, 1, 2, 2, 4, 4, 4, 4],
         filter="SDSSr_65mm",
+        grating="empty",
         generate_calibrations=True,
         do_defects=True,
         do_ptc=True,

@@ -2,6 +2,10 @@
 
 The run reports are requested, not built (``run_reports``): the report's
 own tests build LSSTCam's (``tests/report/test_report_focal_planes.py``).
+The runs on one OCPS process (``n_processes=1``) get an OCPS of one
+quantum worker (``ocps_max_processes=1``): a second would only pay its
+imports. The daily default's reference calibrations are built once
+(`script_runs.reference_template`, kept in pytest's cache).
 """
 
 from collections.abc import AsyncIterator
@@ -26,6 +30,8 @@ EXECUTABLE = (
 # One ITL sensor (R01_S00) and one e2v sensor (R22_S11): both vendors' amplifiers in one run.
 ITL_AND_E2V = [Camera.instance("LSSTCam")["R01_S00"].id, Camera.instance("LSSTCam")["R22_S11"].id]
 RAFT_R22 = [Camera.instance("LSSTCam")[f"R22_S{row}{col}"].id for row in range(3) for col in range(3)]
+REFERENCES: dict[str, Any] = dict(detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam")
+"""The daily default's reference calibrations: 20 frames each (`ReferenceCalibrations`' default)."""
 
 pytestmark = pytest.mark.usefixtures("run_reports")
 
@@ -53,7 +59,13 @@ async def raft_observatory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[SimulatedObservatory]:
     async with script_runs.simulated_observatory(
-        tmp_path, monkeypatch, date=DATE, seed=7, detectors=RAFT_R22, instrument="LSSTCam"
+        tmp_path,
+        monkeypatch,
+        date=DATE,
+        seed=7,
+        detectors=RAFT_R22,
+        instrument="LSSTCam",
+        ocps_max_processes=1,
     ) as obs:
         yield obs
 
@@ -110,7 +122,13 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
     # The procedure document's PTC-and-defects example for LSSTCam on one ITL and one e2v sensor:
     # everything generated and certified, 4 flat pairs at 4 exposure times, the flats in r_57.
     async with script_runs.simulated_observatory(
-        tmp_path, monkeypatch, date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam"
+        tmp_path,
+        monkeypatch,
+        date=DATE,
+        seed=7,
+        detectors=ITL_AND_E2V,
+        instrument="LSSTCam",
+        ocps_max_processes=1,
     ) as observatory:
         config = bias_config(
             observatory.repo,
@@ -147,8 +165,16 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
             assert 0 < defects.n_pixels < 0.01 * flat.getImage().getArray().size, (detector, defects)
 
 
+@pytest.fixture(scope="module")
+def references(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with `REFERENCES` certified in LSSTCam/calib, built once (copy it)."""
+    return script_runs.reference_template(request.config, tmp_path_factory.mktemp("references"), REFERENCES)
+
+
 @pytest.mark.slow
-async def test_daily_default_itl_and_e2v(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_daily_default_itl_and_e2v(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, references: Path
+) -> None:
     # The procedure document's daily default on an ITL and an e2v sensor with small counts,
     # verified against LSSTCam/calib. References of 20 frames (the default): verification's NOISE
     # test allows 1.05 x the read noise, and a bias of N frames adds sqrt(1 + 1/N) (fewer than 11
@@ -158,8 +184,11 @@ async def test_daily_default_itl_and_e2v(tmp_path: Path, monkeypatch: pytest.Mon
         tmp_path,
         monkeypatch,
         config=dict(detectors=ITL_AND_E2V, n_bias=3, n_dark=2, n_flat=4, n_processes=1),
-        references=dict(detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam"),
-        observatory=dict(date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam"),
+        references=REFERENCES,
+        observatory=dict(
+            date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam", ocps_max_processes=1
+        ),
+        template=references,
     )
     assert script.processor is not None
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
