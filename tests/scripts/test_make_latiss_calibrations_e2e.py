@@ -32,7 +32,7 @@ MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
 REFERENCES: dict[str, Any] = dict(
     seed=5, day_obs=20221102, physical_filter="SDSSr_65mm~empty", instrument="LATISS"
 )
-"""The daily default's reference calibrations: 20 frames each (`ReferenceCalibrations`' default)."""
+"""The daily default's references (`ReferenceCalibrations`' counts: 20 biases, 20 darks, 4 flats)."""
 _collections = itertools.count(1)
 
 
@@ -136,7 +136,7 @@ def test_schema_of_the_executable() -> None:
 
 
 @pytest.fixture(scope="module")
-def references(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_repo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with `REFERENCES` certified in LATISS/calib, built once (copy it)."""
     return script_runs.reference_template(request.config, tmp_path_factory.mktemp("references"), REFERENCES)
 
@@ -144,7 +144,7 @@ def references(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @pytest.mark.slow
 @pytest.mark.usefixtures("run_reports")
 async def test_daily_default_against_reference_calibrations(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, references: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_repo: Path
 ) -> None:
     # The procedure document's daily default with small counts, verified against LATISS/calib.
     script = await script_runs.run_daily_default(
@@ -156,7 +156,7 @@ async def test_daily_default_against_reference_calibrations(
         observatory=dict(
             date=DATE, seed=5, instrument="LATISS", initial_filter="SDSSr_65mm", ocps_max_processes=1
         ),
-        template=references,
+        template=reference_repo,
     )
     assert script.processor is not None
     assert "RXX_S00" in script.processor.gain_table

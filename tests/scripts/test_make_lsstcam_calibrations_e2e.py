@@ -31,7 +31,7 @@ EXECUTABLE = (
 ITL_AND_E2V = [Camera.instance("LSSTCam")["R01_S00"].id, Camera.instance("LSSTCam")["R22_S11"].id]
 RAFT_R22 = [Camera.instance("LSSTCam")[f"R22_S{row}{col}"].id for row in range(3) for col in range(3)]
 REFERENCES: dict[str, Any] = dict(detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam")
-"""The daily default's reference calibrations: 20 frames each (`ReferenceCalibrations`' default)."""
+"""The daily default's references (`ReferenceCalibrations`' counts: 20 biases, 20 darks, 4 flats)."""
 
 pytestmark = pytest.mark.usefixtures("run_reports")
 
@@ -166,14 +166,14 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
 
 
 @pytest.fixture(scope="module")
-def references(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_repo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository with `REFERENCES` certified in LSSTCam/calib, built once (copy it)."""
     return script_runs.reference_template(request.config, tmp_path_factory.mktemp("references"), REFERENCES)
 
 
 @pytest.mark.slow
 async def test_daily_default_itl_and_e2v(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, references: Path
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reference_repo: Path
 ) -> None:
     # The procedure document's daily default on an ITL and an e2v sensor with small counts,
     # verified against LSSTCam/calib. References of 20 frames (the default): verification's NOISE
@@ -188,7 +188,7 @@ async def test_daily_default_itl_and_e2v(
         observatory=dict(
             date=DATE, seed=7, detectors=ITL_AND_E2V, instrument="LSSTCam", ocps_max_processes=1
         ),
-        template=references,
+        template=reference_repo,
     )
     assert script.processor is not None
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
