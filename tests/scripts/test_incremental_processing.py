@@ -257,20 +257,23 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
             return verified, reverified
 
         # The one-job regeneration (its internal verification left out: see below) reprocesses
-        # while the verification run takes its images.
-        (regenerated, _), (verified, reverified) = await asyncio.gather(
-            run_script(
-                {
-                    **generation,
-                    "repo": repo,
-                    "calib_collection": f"{calib}.one_job",
-                    "reprocess_run_record": os.fspath(generated_path),
-                    "do_verify": False,
-                },
-                incremental=False,
-            ),
-            verify_then_reverify(),
-        )
+        # while the verification run takes its images; if one fails, the other is cancelled.
+        async with asyncio.TaskGroup() as group:
+            regeneration = group.create_task(
+                run_script(
+                    {
+                        **generation,
+                        "repo": repo,
+                        "calib_collection": f"{calib}.one_job",
+                        "reprocess_run_record": os.fspath(generated_path),
+                        "do_verify": False,
+                    },
+                    incremental=False,
+                )
+            )
+            verifications = group.create_task(verify_then_reverify())
+        regenerated, _ = regeneration.result()
+        verified, reverified = verifications.result()
     # The first of each pair ran per-exposure jobs then a run-level job for every split
     # pipeline (internal verification runs whole: it needs the new product); the second one job.
     parts = _parts(generated)
