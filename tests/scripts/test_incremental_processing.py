@@ -30,7 +30,10 @@ end-to-end test takes a small generation run (bias, dark, flat, defects,
 PTC with internal verification) and an external verification run with
 gains, each processed as exposures land; then it reprocesses the same raws
 the one-job way and compares the certified products pixel for pixel, the
-verification statistics and verdicts, and the gains.
+external verification's statistics and verdicts, and the gains. Internal
+verification runs whole either way, on the new product: the one-job
+regeneration leaves it out (its statistics would follow from products
+already compared pixel for pixel) and runs beside the verification run.
 """
 
 import asyncio
@@ -130,8 +133,8 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return records
 
 
-async def run_script(config: dict[str, Any], *, incremental: bool) -> RunRecord:
-    """Configure and run the script (incrementally or the one-job way); return its run record."""
+async def run_script(config: dict[str, Any], *, incremental: bool) -> tuple[RunRecord, Path]:
+    """Configure and run the script (incrementally or the one-job way); return its run record and path."""
     script = MakeComCamCalibrations(index=next(_indices))
     script.incremental_processing = incremental
     await asyncio.wait_for(script.start_task, STD_TIMEOUT)
@@ -144,7 +147,7 @@ async def run_script(config: dict[str, Any], *, incremental: bool) -> RunRecord:
     await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
     assert script.state.state == ScriptState.DONE, script.state.reason
     assert script.run_record_path is not None
-    return RunRecord.read(script.run_record_path)
+    return RunRecord.read(script.run_record_path), script.run_record_path
 
 
 def _parts(record: RunRecord) -> dict[str, set[str]]:
@@ -241,24 +244,36 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
         tmp_path / "repo", time_scale=0.02, date=DATE, seed=5, detectors=[0], heartbeat_interval=1.0
     ) as obs:
         repo = str(obs.repo)
-        generated = await run_script(
+        generated, generated_path = await run_script(
             {**generation, "repo": repo, "calib_collection": f"{calib}.incremental"}, incremental=True
         )
-        regenerated = await run_script(
-            {
-                **generation,
-                "repo": repo,
-                "calib_collection": f"{calib}.one_job",
-                "reprocess_run_record": os.fspath(environment / sorted(os.listdir(environment))[-1]),
-            },
-            incremental=False,
-        )
-        verified = await run_script({**verification, "repo": repo}, incremental=True)
-        verified_path = environment / sorted(os.listdir(environment))[-1]
-        reverified = await run_script(
-            {**verification, "repo": repo, "reprocess_run_record": os.fspath(verified_path)},
-            incremental=False,
-        )
+
+        async def verify_then_reverify() -> tuple[RunRecord, RunRecord]:
+            verified, verified_path = await run_script({**verification, "repo": repo}, incremental=True)
+            reverified, _ = await run_script(
+                {**verification, "repo": repo, "reprocess_run_record": os.fspath(verified_path)},
+                incremental=False,
+            )
+            return verified, reverified
+
+        # The one-job regeneration (its internal verification left out: see below) reprocesses
+        # while the verification run takes its images; if one fails, the other is cancelled.
+        async with asyncio.TaskGroup() as group:
+            regeneration = group.create_task(
+                run_script(
+                    {
+                        **generation,
+                        "repo": repo,
+                        "calib_collection": f"{calib}.one_job",
+                        "reprocess_run_record": os.fspath(generated_path),
+                        "do_verify": False,
+                    },
+                    incremental=False,
+                )
+            )
+            verifications = group.create_task(verify_then_reverify())
+        regenerated, _ = regeneration.result()
+        verified, reverified = verifications.result()
     # The first of each pair ran per-exposure jobs then a run-level job for every split
     # pipeline (internal verification runs whole: it needs the new product); the second one job.
     parts = _parts(generated)
@@ -269,6 +284,19 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
     }
     for record in (regenerated, reverified):
         assert all(part == {str(JobPart.WHOLE)} for part in _parts(record).values())
+    # Internal verification ran whole, on the new product (its generation's output first among
+    # its inputs), so the same pipeline on the products compared below gives the same statistics;
+    # each verdict passed.
+    for step in ("BIAS", "DARK", "FLAT"):
+        outcome = generated.products[step]
+        job = generated.jobs[outcome.jobs["verify"]]
+        assert job["part"] == str(JobPart.WHOLE), (step, job["part"])
+        assert f"-i {outcome.collections['generate']}," in job["parameters"]["config"], job["parameters"]
+        assert outcome.verdict is not None and outcome.verdict.passed, step
+        assert sorted(job["exposures"]) == sorted(generated.exposures_processed[step])
+    assert set(regenerated.products) == set(generated.products)
+    for name, outcome in regenerated.products.items():
+        assert outcome.status == ProductStatus.CERTIFIED and "verify" not in outcome.jobs, name
     # Every job listed with its pipeline subset, exposures, timing and outcome.
     for job in generated.jobs.values():
         assert job["phase"] == "COMPLETED" and job["startTime"] and job["endTime"]
@@ -282,11 +310,10 @@ async def test_incremental_and_one_job_products_equal(environment: Path, tmp_pat
     one_job = _products(tmp_path / "repo", f"{calib}.one_job", kinds)
     assert len(incremental) == len(kinds) and set(incremental) == set(one_job)
     _assert_same(incremental, one_job, "certified")
-    # Verification statistics and verdicts, gains.
-    for first, second in ((generated, regenerated), (verified, reverified)):
-        a, b = _verification(tmp_path / "repo", first), _verification(tmp_path / "repo", second)
-        assert set(a) == set(b) and a
-        _assert_same(a, b, "verification")
+    # External verification's statistics and verdicts, gains.
+    a, b = _verification(tmp_path / "repo", verified), _verification(tmp_path / "repo", reverified)
+    assert set(a) == set(b) == {"BIAS", "DARK", "FLAT"}
+    _assert_same(a, b, "verification")
     assert generated.gains is not None and reverified.gains is not None and verified.gains is not None
     assert generated.gains.to_dict() == regenerated.gains.to_dict()
     assert verified.gains.to_dict() == reverified.gains.to_dict()

@@ -61,10 +61,14 @@ _collections = itertools.count(1)
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimulatedObservatory]:
-    """The module's observatory; its clock starts at 18:00 UTC on DATE."""
+    """The module's observatory; its clock starts at 18:00 UTC on DATE.
+
+    Its OCPS keeps one quantum worker (the runs' jobs are of one process, mostly one after the
+    other): a second would cost its imports for little.
+    """
     repo = tmp_path_factory.mktemp("comcam_e2e") / "repo"
     async with SimulatedObservatory(
-        repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
+        repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0, ocps_max_processes=1
     ) as obs:
         yield obs
 
@@ -282,6 +286,7 @@ async def test_verification_failure_blocks_certification(tmp_path: Path) -> None
         detectors=[0],
         sensor_model="comcam_high_noise",
         heartbeat_interval=1.0,
+        ocps_max_processes=1,
     ) as obs:
         config = base_config(
             obs.repo,

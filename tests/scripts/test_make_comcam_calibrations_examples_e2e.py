@@ -139,10 +139,11 @@ async def test_daily_default_external_verification(
 async def test_example_ptc_and_defects_with_filter(observatory: SimulatedObservatory) -> None:
     # "generate_calibrations=True" corrected to a YAML mapping; ${FILTER_NAME_OR_ID} set to y_04
     # (2000 e-/s in the simulator: the 35 s flats stay below full well, as the example intends).
-    # Its biases and darks (20 by default) cut to 3: the flats' pairs make the PTC.
+    # Its biases and darks (20 by default) cut to 2, the fewest that combine: the flats' pairs
+    # make the PTC.
     text = """
-n_bias: 3
-n_dark: 3
+n_bias: 2
+n_dark: 2
 script_mode: BIAS_DARK_FLAT
 n_flat: 14
 exp_times_flat: [5, 5, 10, 10, 15, 15, 20, 20, 25, 25, 30, 30, 35, 35]
@@ -203,9 +204,9 @@ async def test_example_changing_times_and_numbers(
     observatory: SimulatedObservatory, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    # 30 biases cut to 3; darks and flats each at distinct times, from the shortest to the longest.
+    # 30 biases cut to 2; darks and flats each at distinct times, from the shortest to the longest.
     text = """
-n_bias: 3
+n_bias: 2
 n_dark: 3
 exp_times_dark: [5, 15, 25]
 n_flat: 3
@@ -213,7 +214,7 @@ exp_times_flat: [5, 25, 50]
 """
     script = await run_script(text, observatory.repo)
     assert script.state.state == ScriptState.DONE, script.state.reason
-    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [4, 4, 4]
+    assert [len(script.taken[t]) for t in ("BIAS", "DARK", "FLAT")] == [3, 4, 4]
     times = await asyncio.to_thread(_exposure_times, observatory.repo)
     # The discarded image first, at the first time.
     assert [times[e] for e in script.taken["DARK"]] == [5.0, 5.0, 15.0, 25.0]
@@ -225,10 +226,10 @@ exp_times_flat: [5, 25, 50]
 
 async def test_example_internal_verification(observatory: SimulatedObservatory) -> None:
     # "calibration_collection" corrected to calib_collection, the repeated begin date to the end date;
-    # 3 biases and darks and 2 flat pairs instead of 20 of each.
+    # 2 biases and darks (the fewest that combine) and 2 flat pairs instead of 20 of each.
     text = """
-n_bias: 3
-n_dark: 3
+n_bias: 2
+n_dark: 2
 n_flat: 4
 generate_calibrations: True
 calib_collection: LSSTComCam/calib/daily/calib.2022NOV04.1

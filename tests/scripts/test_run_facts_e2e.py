@@ -65,6 +65,7 @@ async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
     """The module's observatory, its repository also known as ALIAS; its clock starts at 18:00 UTC on DATE.
 
     The repository index it installs (the process's environment) is undone at the module's end.
+    Its OCPS keeps one quantum worker: the runs' jobs come one after the other.
     """
     repo = tmp_path_factory.mktemp("facts") / "repo"
     with pytest.MonkeyPatch.context() as monkeypatch:
@@ -72,7 +73,14 @@ async def observatory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator
             monkeypatch.setenv(name, "")  # restored (to unset, or to its value) at the end
             monkeypatch.delenv(name)
         async with SimulatedObservatory(
-            repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], repo_alias=ALIAS, heartbeat_interval=1.0
+            repo,
+            time_scale=0.01,
+            date=DATE,
+            seed=3,
+            detectors=[0],
+            repo_alias=ALIAS,
+            heartbeat_interval=1.0,
+            ocps_max_processes=1,
         ) as obs:
             yield obs
 
