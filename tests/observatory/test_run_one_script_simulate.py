@@ -193,6 +193,10 @@ async def test_run_without_observatory() -> None:
 async def test_two_simulated_runs_at_once_do_not_mix(tmp_path: pathlib.Path) -> None:
     """Two ``run_one_script --simulate`` on one machine, over the multi-process
     transport and with no isolation name set, each take exactly their own images.
+
+    Each is also the test of ``run_one_script --simulate`` over DDS: the
+    observatory in a process of its own (its ready line read by the command,
+    not printed), the script in another, run to DONE.
     """
     env = {
         name: value
@@ -231,6 +235,8 @@ async def test_two_simulated_runs_at_once_do_not_mix(tmp_path: pathlib.Path) -> 
         # Each camera numbered only its own three images (mixed, one would see six).
         assert "exposure ids [2021090100001, 2021090100002, 2021090100003]" in output, output
         assert "Skipping" not in output, output
+        assert "script process" in output and "final state DONE" in output, output
+        assert "simulated observatory" in output and "run_comcam_sim: ready" not in output, output
         match = re.search(r"isolation name LSST_TOPIC_SUBNAME=(\S+) \(private to this run\)", output)
         assert match is not None, output
         names.add(match.group(1))

@@ -251,11 +251,13 @@ class BinScriptTestCase(salobj.BaseCscTestCase, unittest.IsolatedAsyncioTestCase
     def setUp(self) -> None:  # noqa: N802
         self.tmp_dir = tempfile.TemporaryDirectory()
         exe = pathlib.Path(self.tmp_dir.name) / "run_test_csc_for_tests"
+        # A heartbeat every 0.2 s: the CSC's check for a duplicate at start listens for three
+        # intervals (0.6 s instead of 3 s), as amain passes the keyword to the CSC.
         exe.write_text(
             f"#!{sys.executable}\n"
             "import asyncio\n"
             "from lsst.ts.calibrations.sal import TestCsc\n"
-            "asyncio.run(TestCsc.amain(index=True))\n"
+            "asyncio.run(TestCsc.amain(index=True, heartbeat_interval=0.2))\n"
         )
         exe.chmod(0o755)
         self.saved_env = dict(os.environ)

@@ -21,8 +21,11 @@
 
 """The SAL runtime's semantics over both transports, and processes over DDS:
 a script process driven by another process, late joiners, a killed process
-detected, isolated sets side by side, the observatory and a script as two
-processes.
+detected, isolated sets side by side.
+
+``run_one_script --simulate`` over DDS, the observatory in one process and
+the script in another, is tested in
+``tests/observatory/test_run_one_script_simulate.py`` (two such runs at once).
 """
 
 import asyncio
@@ -61,7 +64,6 @@ from lsst.ts.calibrations.sal.transport_choice import (
 
 DATA_DIR = pathlib.Path(__file__).parents[1] / "data"
 TEST_SCRIPT = DATA_DIR / "scripts" / "testscript.py"
-BIAS_SCRIPT = pathlib.Path(__file__).parents[1] / "observatory" / "data" / "take_bias_script.py"
 
 # A TestCsc process: ENABLED, heartbeat every 0.2 s, until SIGTERM.
 CSC_PROGRAM = """
@@ -326,41 +328,6 @@ async def test_isolated_sets_side_by_side(dds_env: str, children: ChildProcesses
         await asyncio.to_thread(children.start_csc, index)
         data = await wait_for_summary_state(remote, State.ENABLED)
         assert data.private_origin == children.processes[-1].pid
-
-
-@pytest.mark.slow
-async def test_observatory_and_script_processes(dds_env: str, tmp_path: pathlib.Path) -> None:
-    """run_one_script --simulate over DDS: the observatory in one process, the script in another."""
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [
-            sys.executable,
-            "-m",
-            "lsst.ts.calibrations.sal.run_one_script",
-            str(BIAS_SCRIPT),
-            "--simulate",
-            "--repo",
-            str(tmp_path / "repo"),
-            "--time-scale",
-            "0.02",
-            "--date",
-            "2021-09-01",
-            "-p",
-            "nbias=2",
-            "--index",
-            "33",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "observatory process" not in output or "simulated observatory" in output
-    assert "run_comcam_sim: ready" not in output  # consumed by run_one_script
-    assert "script process" in output
-    assert "exposure ids [2021090100001, 2021090100002]" in output
-    assert "final state DONE" in output
 
 
 # ----------------------------------------------------------------------

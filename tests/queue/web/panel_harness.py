@@ -37,6 +37,7 @@ from fixtures.repositories import REFERENCE_FILTERS, copy_repository, run_pipeta
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.queue import ScriptQueue
 from lsst.ts.calibrations.queue.web import QueuePanel
+from lsst.ts.calibrations.queue.web.queue_state import SCRIPT_HEARTBEAT_INTERVAL
 from lsst.ts.calibrations.sal import State
 from lsst.ts.calibrations.sal.transport_choice import TRANSPORT_ENV
 
@@ -112,16 +113,30 @@ class PanelHarness:
 
 @contextlib.asynccontextmanager
 async def panel_harness(
-    tmp_path: pathlib.Path, *, token: str | None = None, host: str = "127.0.0.1"
+    tmp_path: pathlib.Path,
+    *,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+    script_heartbeat_interval: float = SCRIPT_HEARTBEAT_INTERVAL,
 ) -> AsyncIterator[PanelHarness]:
-    """Start a queue (ENABLED, on DDS in an isolation name of its own) and its panel."""
+    """Start a queue (ENABLED, on DDS in an isolation name of its own) and its panel.
+
+    ``script_heartbeat_interval`` is the panel's (`QueuePanel`); ``wait.py``
+    beats at that interval when ``QUEUE_PANEL_TEST_HEARTBEAT_INTERVAL`` says so.
+    """
     with dds_isolation():
         os.environ["QUEUE_PANEL_TEST_REPORTS"] = str(tmp_path / "reports")
         async with (
             ScriptQueue(
                 index=1, standardpath=STANDARD_ROOT, externalpath=EXTERNAL_ROOT, initial_state=State.ENABLED
             ) as csc,
-            QueuePanel(1, host=host, token=token, db_path=tmp_path / "panel.sqlite3") as panel,
+            QueuePanel(
+                1,
+                host=host,
+                token=token,
+                db_path=tmp_path / "panel.sqlite3",
+                script_heartbeat_interval=script_heartbeat_interval,
+            ) as panel,
         ):
             harness = PanelHarness(csc, panel)
             await harness.wait_available()

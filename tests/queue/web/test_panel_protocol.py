@@ -25,6 +25,7 @@ configurations (without a browser).
 """
 
 import asyncio
+import math
 import os
 import pathlib
 import signal
@@ -34,9 +35,9 @@ import typing
 
 import aiohttp
 import pytest
-from panel_harness import STD_TIMEOUT, PanelHarness
+from panel_harness import STD_TIMEOUT, PanelHarness, panel_harness
 
-from lsst.ts.calibrations.queue.web import ConfigStore, ConfigValidation
+from lsst.ts.calibrations.queue.web import ConfigStore, ConfigValidation, QueuePanel
 from lsst.ts.calibrations.queue.web.config_check import CHECK_INDEX_BASE
 
 COMCAM_SCRIPT = (
@@ -337,18 +338,42 @@ async def test_check_runs_configure_only(harness: PanelHarness) -> None:
     assert not any(index >= CHECK_INDEX_BASE for index in state.scripts)
 
 
+HEARTBEAT_INTERVAL = 1.0
+"""The lost-heartbeat test's interval (s) between a script's beats, and the panel's: a fifth of salobj's."""
+
+
+def test_heartbeat_interval_is_checked() -> None:
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="script_heartbeat_interval=.* must be a number of seconds > 0"):
+            QueuePanel(script_heartbeat_interval=bad)
+
+
 @pytest.mark.slow
-async def test_lost_heartbeats_counted(harness: PanelHarness) -> None:
-    """A script that stops beating (its process frozen) is shown with lost heartbeats."""
-    state = harness.panel.state
-    assert state is not None
-    async with aiohttp.ClientSession() as session:
+async def test_lost_heartbeats_counted(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A script that stops beating (its process frozen) is shown with lost heartbeats.
+
+    The script beats every `HEARTBEAT_INTERVAL` and the panel counts with
+    the same interval, so a beat is missed in seconds (with salobj's 5 s, in
+    10 to 15 s, and as long again to see it beat).
+    """
+    monkeypatch.setenv("QUEUE_PANEL_TEST_HEARTBEAT_INTERVAL", str(HEARTBEAT_INTERVAL))
+    async with (
+        panel_harness(tmp_path, script_heartbeat_interval=HEARTBEAT_INTERVAL) as harness,
+        aiohttp.ClientSession() as session,
+    ):
+        state = harness.panel.state
+        assert state is not None and state.heartbeat_interval == HEARTBEAT_INTERVAL
         params = {"isStandard": True, "path": "wait.py", "config": "wait_time: 120\n", "location": 2}
         status, answer = await harness.command(session, "add", params)
         assert status == 200
         index = int(answer["result"])
         await harness.wait_for(
-            lambda: index in state.scripts and state.scripts[index].script_state == "RUNNING", "RUNNING"
+            lambda: (
+                index in state.scripts
+                and state.scripts[index].script_state == "RUNNING"
+                and state.scripts[index].last_heartbeat_timestamp > 0
+            ),
+            "RUNNING and beating",
         )
         script = harness.csc.model.current_script
         assert script is not None and script.index == index and script.pid is not None

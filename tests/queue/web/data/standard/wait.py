@@ -20,11 +20,22 @@
 # You should have received a copy of the GNU General Public License
 # along with this program.  If not, see <https://www.gnu.org/licenses/>.
 
-"""A standard test script: TestScript (wait_time, fail_run, fail_cleanup)."""
+"""A standard test script: TestScript (wait_time, fail_run, fail_cleanup).
+
+``QUEUE_PANEL_TEST_HEARTBEAT_INTERVAL`` (s), if set in the queue's
+environment, is the interval between the script's heartbeats (salobj's 5 s
+otherwise): the panel's lost-heartbeat test counts faster beats with a
+panel told the same interval.
+"""
 
 import asyncio
+import os
 
 from lsst.ts.calibrations.sal.testscript import TestScript
 
+HEARTBEAT_INTERVAL_ENV = "QUEUE_PANEL_TEST_HEARTBEAT_INTERVAL"
+
 if __name__ == "__main__":
+    if os.environ.get(HEARTBEAT_INTERVAL_ENV):
+        TestScript.heartbeat_interval = float(os.environ[HEARTBEAT_INTERVAL_ENV])
     asyncio.run(TestScript.amain())

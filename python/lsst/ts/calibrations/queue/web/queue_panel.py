@@ -30,6 +30,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 import os
 import pathlib
 import secrets
@@ -47,7 +48,7 @@ from ...sal.remote import Remote
 from .config_check import ConfigCheck
 from .config_store import ConfigStore
 from .config_validation import MAX_CONFIG_BYTES, ConfigValidation
-from .queue_state import QueueState
+from .queue_state import SCRIPT_HEARTBEAT_INTERVAL, QueueState
 
 STATIC_DIR = pathlib.Path(__file__).parent / "static"
 """The page's files: HTML, CSS and JavaScript, served as they are."""
@@ -140,6 +141,10 @@ class QueuePanel:
     domain : `~lsst.ts.calibrations.sal.Domain` or `None`, optional
         The Domain to talk to the queue on; a new one (closed with the
         panel) if None.
+    script_heartbeat_interval : `float`, optional
+        Interval (s) between the heartbeats of the queue's scripts, by which
+        the panel counts the beats a script has missed (`QueueState`);
+        salobj's 5 s by default.
 
     Attributes
     ----------
@@ -151,8 +156,9 @@ class QueuePanel:
     Raises
     ------
     ValueError
-        If ``host`` is not a loopback address and no token is given, or the
-        token is too short (fewer than 16 characters).
+        If ``host`` is not a loopback address and no token is given, the
+        token is too short (fewer than 16 characters), or
+        ``script_heartbeat_interval`` is not a finite number > 0.
 
     Notes
     -----
@@ -168,7 +174,12 @@ class QueuePanel:
         token: str | None = None,
         db_path: str | os.PathLike[str] | None = None,
         domain: Domain | None = None,
+        script_heartbeat_interval: float = SCRIPT_HEARTBEAT_INTERVAL,
     ) -> None:
+        if not (math.isfinite(script_heartbeat_interval) and script_heartbeat_interval > 0):
+            raise ValueError(
+                f"script_heartbeat_interval={script_heartbeat_interval!r} must be a number of seconds > 0"
+            )
         if token == "auto":
             token = secrets.token_urlsafe(24)
         if token is not None and len(token) < 16:
@@ -179,6 +190,7 @@ class QueuePanel:
                 "token (token='auto' makes one) or bind 127.0.0.1"
             )
         self.queue_index = queue_index
+        self.script_heartbeat_interval = float(script_heartbeat_interval)
         self.host = host
         self.port = port
         self.token = token
@@ -212,7 +224,13 @@ class QueuePanel:
         if self._runner is not None:
             return
         self.store = await asyncio.to_thread(self._open_store)
-        self.state = QueueState(self.domain, self.queue_index, publish=self.publish, log=self.log)
+        self.state = QueueState(
+            self.domain,
+            self.queue_index,
+            publish=self.publish,
+            log=self.log,
+            heartbeat_interval=self.script_heartbeat_interval,
+        )
         self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

@@ -132,6 +132,16 @@ class QueueState:
         ``message`` the message (a dict in LOVE's envelope).
     log : `logging.Logger`, optional
         Logger.
+    heartbeat_interval : `float`, optional
+        Interval (s) between the heartbeats of the queue's scripts, and so
+        between two counts of the beats each has missed; salobj's 5 s by
+        default. Scripts that beat faster (a test's) let a shorter interval
+        count a missed beat sooner.
+
+    Raises
+    ------
+    ValueError
+        If ``heartbeat_interval`` is not a finite number > 0.
 
     Attributes
     ----------
@@ -149,7 +159,11 @@ class QueueState:
         index: int,
         publish: Callable[[str, dict[str, typing.Any]], None],
         log: logging.Logger | None = None,
+        heartbeat_interval: float = SCRIPT_HEARTBEAT_INTERVAL,
     ) -> None:
+        if not (math.isfinite(heartbeat_interval) and heartbeat_interval > 0):
+            raise ValueError(f"heartbeat_interval={heartbeat_interval!r} must be a number of seconds > 0")
+        self.heartbeat_interval = float(heartbeat_interval)
         self.index = index
         self.publish = publish
         self.log = log or logging.getLogger(__name__)
@@ -484,7 +498,7 @@ class QueueState:
         script has missed and send them, as LOVE's producer does.
         """
         while True:
-            await asyncio.sleep(SCRIPT_HEARTBEAT_INTERVAL)
+            await asyncio.sleep(self.heartbeat_interval)
             now = current_tai()
             for index in self.current + self.waiting:
                 script = self.scripts.get(index)
@@ -492,5 +506,5 @@ class QueueState:
                     continue
                 if script.last_heartbeat_timestamp > 0:
                     age = now - script.last_heartbeat_timestamp
-                    script.lost_heartbeats = max(0, math.floor(age / SCRIPT_HEARTBEAT_INTERVAL) - 1)
+                    script.lost_heartbeats = max(0, math.floor(age / self.heartbeat_interval) - 1)
                 self._publish_heartbeat(script)
