@@ -82,3 +82,16 @@ def test_bad_start(bad: str) -> None:
 def test_bad_time_scale(scale: float) -> None:
     with pytest.raises(ValueError, match="time_scale"):
         SimClock(time_scale=scale)
+
+
+def test_advance_to_moves_forward_only() -> None:
+    clock = SimClock(time_scale=0.01, start="2024-10-01")
+    clock.advance_to("2024-10-02")
+    assert clock.day_obs() == 20241002
+    assert datetime.timedelta(0) <= clock.utc() - datetime.datetime(2024, 10, 2, 18, tzinfo=datetime.UTC)
+    assert clock.utc() - datetime.datetime(2024, 10, 2, 18, tzinfo=datetime.UTC) < datetime.timedelta(hours=1)
+    with pytest.raises(ValueError, match="only moves forward"):
+        clock.advance_to("2024-10-01T23:00:00")
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        clock.advance_to("2024-10-32")
+    assert clock.day_obs() == 20241002

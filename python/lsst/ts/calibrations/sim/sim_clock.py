@@ -25,7 +25,9 @@ One `SimClock` drives every simulated component, so their timestamps agree.
 Simulated time runs ``1 / time_scale`` times as fast as real time: with
 ``time_scale=1`` a 2 s readout takes 2 s; with ``time_scale=0.01`` it takes
 20 ms and the timestamps still advance by 2 s. The clock starts at a given
-date and time (or now) and never jumps.
+date and time (or now) and never goes back; `SimClock.advance_to` moves it
+forward to a later time (the observatory idle until then, e.g. from one
+day's afternoon calibrations to the next day's).
 
 ``day_obs`` is Rubin's observing day: the UTC date 12 hours earlier, so it
 rolls over at 12:00 UTC (a whole night belongs to the day it started on).
@@ -112,6 +114,37 @@ class SimClock:
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.UTC)
         return value.astimezone(datetime.UTC)
+
+    def advance_to(self, start: str | datetime.datetime) -> None:
+        """Move the clock forward to a later simulated time, from which it runs on.
+
+        Every component sharing the clock sees the new time at once, as if
+        the observatory had stood idle until then.
+
+        Parameters
+        ----------
+        start : `str` or `datetime.datetime`
+            The new simulated UTC time, as the constructor's ``start``
+            (``"YYYY-MM-DD"`` is 18:00 UTC that day); not before the
+            current simulated time.
+
+        Raises
+        ------
+        ValueError
+            If ``start`` is not a valid date or is before the current
+            simulated time (the clock never goes back).
+        """
+        if start is None:
+            raise ValueError("start=None: give the date or time to move the clock to.")
+        value = self.parse_start(start)
+        now = self.utc()
+        if value < now:
+            raise ValueError(
+                f"start={start!r} is before the clock's current time {now.isoformat(timespec='seconds')}: "
+                "the clock only moves forward."
+            )
+        self.start_utc = value
+        self._start_monotonic = time.monotonic()
 
     def elapsed(self) -> float:
         """Simulated seconds since the clock started."""
