@@ -26,16 +26,21 @@ import os
 from pathlib import Path
 
 import pytest
-from simulated_week import SimulatedWeek, make_week
+from simulated_week import WEEK_FILE, SimulatedWeek, make_week
 
 
 @pytest.fixture(scope="session")
-def week(tmp_path_factory: pytest.TempPathFactory) -> SimulatedWeek:
+def week(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SimulatedWeek:
     """Five nights of the daily default with R22_S00 C10's gain rising 1.5 % a day.
 
-    Built in a temporary folder, or in (and reused from) ``$TS_CALIBRATIONS_TRENDS_WEEK``.
-    The nights' run reports are not built: the trends page does not read them.
+    Built in a temporary folder, or in (and reused from) ``$TS_CALIBRATIONS_TRENDS_WEEK``,
+    on a copy of the session's shared ``reference_repository`` (detector 0, seed 3, built
+    once for every module that runs the script against reference calibrations). The nights'
+    run reports are not built: the trends page does not read them.
     """
     kept = os.environ.get("TS_CALIBRATIONS_TRENDS_WEEK")
     root = Path(kept) if kept else tmp_path_factory.mktemp("week")
-    return asyncio.run(make_week(root, run_reports=False))
+    if (root / WEEK_FILE).exists():
+        return SimulatedWeek.read(root / WEEK_FILE)
+    references = request.getfixturevalue("reference_repository")
+    return asyncio.run(make_week(root, run_reports=False, references=references))

@@ -50,7 +50,7 @@ from lsst.ts.calibrations.sim.reference_calibrations import ReferenceCalibration
 
 if __name__ == "__main__":  # run as a command: the tests' shared modules are one folder up
     sys.path.insert(0, str(Path(__file__).parents[1]))
-from fixtures.repositories import run_pipetask_command  # noqa: E402
+from fixtures.repositories import copy_repository, run_pipetask_command  # noqa: E402
 from fixtures.script_runs import reports_requested  # noqa: E402
 from fixtures.timeouts import RUN_TIMEOUT, STD_TIMEOUT  # noqa: E402
 
@@ -148,43 +148,47 @@ def sensor_model_file(root: Path) -> Path:
     return path
 
 
-async def run_night(week: SimulatedWeek, model: Path, night: datetime.date, extra: dict) -> None:
-    """Run the daily default for one night (the clock starts at 18:00 UTC that day)."""
+async def run_night(
+    week: SimulatedWeek, observatory: SimulatedObservatory, night: datetime.date, extra: dict
+) -> None:
+    """Run the daily default for one night (the clock moved to 18:00 UTC that day)."""
     day_obs = int(night.strftime("%Y%m%d"))
     began = time.monotonic()
-    async with SimulatedObservatory(
-        week.repo,
-        time_scale=0.01,
-        date=night.isoformat(),
-        seed=SEED,
-        detectors=list(DETECTORS),
-        sensor_model=model,
-        heartbeat_interval=1.0,
-    ):
-        script = MakeComCamCalibrations(index=next(_indices))
-        keep = _Keep()
-        script.log.addHandler(keep)
-        try:
-            await asyncio.wait_for(script.start_task, STD_TIMEOUT)
-            data = script.cmd_configure.DataType()
-            data.config = yaml.safe_dump(
-                dict(CONFIG, detectors=list(DETECTORS), repo=str(week.repo), n_processes=1, **extra)
-            )
-            await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
-            await script.do_setGroupId(type("GroupId", (), {"groupId": f"night-{day_obs}"})())
-            await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
-        finally:
-            script.log.removeHandler(keep)
-            await script.close()
+    if observatory.clock.day_obs() != day_obs:
+        observatory.clock.advance_to(night.isoformat())
+    script = MakeComCamCalibrations(index=next(_indices))
+    keep = _Keep()
+    script.log.addHandler(keep)
+    try:
+        await asyncio.wait_for(script.start_task, STD_TIMEOUT)
+        data = script.cmd_configure.DataType()
+        data.config = yaml.safe_dump(
+            dict(CONFIG, detectors=list(DETECTORS), repo=str(week.repo), n_processes=1, **extra)
+        )
+        await asyncio.wait_for(script.do_configure(data), STD_TIMEOUT)
+        await script.do_setGroupId(type("GroupId", (), {"groupId": f"night-{day_obs}"})())
+        await asyncio.wait_for(script.do_run(None), RUN_TIMEOUT)
+    finally:
+        script.log.removeHandler(keep)
+        await script.close()
     week.logs[day_obs] = [(r.levelno, r.getMessage()) for r in keep.records]
     week.states[day_obs] = ScriptState(script.state.state).name
     week.seconds[str(day_obs)] = time.monotonic() - began
 
 
 async def make_week(
-    root: Path, nights: int = NIGHTS, extra: dict | None = None, *, run_reports: bool = True
+    root: Path,
+    nights: int = NIGHTS,
+    extra: dict | None = None,
+    *,
+    run_reports: bool = True,
+    references: Path | None = None,
 ) -> SimulatedWeek:
     """Make the references and run the daily default once a night.
+
+    One simulated observatory serves the whole week, its clock moved on to
+    each night's afternoon (`SimClock.advance_to`), as the real one stays up
+    from day to day: its OCPS's quantum workers are started once.
 
     Parameters
     ----------
@@ -198,6 +202,13 @@ async def make_week(
         Whether each night's run report is built (a process of seconds a
         night); the trends page reads the repository and the run records,
         not the reports.
+    references : `pathlib.Path` or `None`, optional
+        A repository holding reference calibrations of detector 0 made with
+        seed ``SEED`` and the default sensor model (the drifting model's
+        state on ``FIRST_NIGHT``), e.g. the tests' shared
+        ``reference_repository``: copied as the week's repository. `None`:
+        the references are made here, with the drifting model, the day
+        before the first night.
 
     Returns
     -------
@@ -217,15 +228,19 @@ async def make_week(
     )
     model = sensor_model_file(root)
     began = time.monotonic()
-    references = ReferenceCalibrations(
-        week.repo,
-        detectors=list(DETECTORS),
-        seed=SEED,
-        sensor_model=model,
-        day_obs=int((FIRST_NIGHT - datetime.timedelta(days=1)).strftime("%Y%m%d")),
-        run_pipetask=run_pipetask_command,
-    )
-    await asyncio.to_thread(references.make)
+    if references is not None:
+        await asyncio.to_thread(copy_repository, references, week.repo)
+    else:
+        await asyncio.to_thread(
+            ReferenceCalibrations(
+                week.repo,
+                detectors=list(DETECTORS),
+                seed=SEED,
+                sensor_model=model,
+                day_obs=int((FIRST_NIGHT - datetime.timedelta(days=1)).strftime("%Y%m%d")),
+                run_pipetask=run_pipetask_command,
+            ).make
+        )
     week.seconds["references"] = time.monotonic() - began
     previous = os.environ.get("TS_CALIBRATIONS_RUN_RECORDS")
     os.environ["TS_CALIBRATIONS_RUN_RECORDS"] = str(week.records)
@@ -233,8 +248,17 @@ async def make_week(
         with contextlib.ExitStack() as stack:
             if not run_reports:
                 stack.enter_context(reports_requested())
-            for night in days:
-                await run_night(week, model, night, extra or {})
+            async with SimulatedObservatory(
+                week.repo,
+                time_scale=0.01,
+                date=FIRST_NIGHT.isoformat(),
+                seed=SEED,
+                detectors=list(DETECTORS),
+                sensor_model=model,
+                heartbeat_interval=1.0,
+            ) as observatory:
+                for night in days:
+                    await run_night(week, observatory, night, extra or {})
     finally:
         if previous is None:
             del os.environ["TS_CALIBRATIONS_RUN_RECORDS"]
