@@ -22,8 +22,10 @@
 """A week of simulated nights of the daily default with one amplifier's gain drifting.
 
 `make_week` builds the repository once (the tests' session fixture):
-reference calibrations, then one run of ``MakeComCamCalibrations`` per night
-against the simulated observatory, each night's log kept. A folder holding a
+reference calibrations (a copy of a repository that has them, or made
+here), then one run of ``MakeComCamCalibrations`` per night against one
+simulated observatory whose clock is moved on to each night, each night's
+log kept. A folder holding a
 complete week (``week.json``) is reused: set ``TS_CALIBRATIONS_TRENDS_WEEK``
 to a folder to keep the week between test sessions. Also a command:
 ``python tests/trends/simulated_week.py DIR``.
@@ -60,10 +62,13 @@ NIGHTS = 5
 DETECTORS = (0,)
 DRIFTING = ("R22_S00", "C10")
 GAIN_DRIFT_PER_DAY = 0.015
-# The daily default with small counts: 8 flat pairs keep a night's gain to ~0.35 %, so the
+# The daily default with small counts: 6 flat pairs keep a night's gain to ~0.4 %, so the
 # 1.5 % a day passes the script's 4 σ on the first night with three nights of history (3 % above
-# the history's median, about 7 σ). Five nights: three of history, two judged.
-CONFIG = {"n_bias": 3, "n_dark": 3, "n_flat": 16}
+# the history's median, about 6 σ; 9.0 σ in this week). Five nights: three of history, two
+# judged; four would leave the measured gain slopes too loose (about 0.19 % a day, against the
+# tests' 0.4 %: one amplifier's came to 0.43 %). Flats are most of a night's work (each goes
+# through two ISRs, flat verification and the pair extraction).
+CONFIG = {"n_bias": 3, "n_dark": 3, "n_flat": 12}
 _indices = itertools.count(500)
 WEEK_FILE = "week.json"
 """Written when the week is complete; `make_week` on a folder holding it reuses the week."""
