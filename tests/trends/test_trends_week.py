@@ -83,7 +83,7 @@ def page(week: SimulatedWeek, tmp_path_factory: pytest.TempPathFactory) -> Path:
     escape. Its drift changes, which the page's warnings come from, are kept as they were.
     """
     out = tmp_path_factory.mktemp("trends")
-    records = out.parent / f"{out.name}_records"
+    records = tmp_path_factory.mktemp("trends_records") / "run_records"
     shutil.copytree(week.records, records)
     last = max(records.glob("*.json"), key=lambda p: RunRecord.read(p).ended)
     data = json.loads(last.read_text())
