@@ -198,6 +198,20 @@ async def test_reorder_waiting_scripts(harness: PanelHarness, browser_page: Page
     await page.locator(f"#waiting li[data-index='{b}'] button.stop").click()
     await expect(page.locator("#waiting > li")).to_have_count(2)
     await expect(finished_item(page, b)).to_be_visible()
+    # An update arriving during a drag is drawn when the drag ends: the dragged item is not
+    # replaced under the pointer (its drop would be lost).
+    transfer = await page.evaluate_handle("() => new DataTransfer()")
+    dragged = await page.locator(f"#waiting li[data-index='{a}']").element_handle()
+    await dragged.dispatch_event("dragstart", {"dataTransfer": transfer})
+    d = await add(page)
+    await expect(page.locator("#waiting-count")).to_have_text("3")
+    assert await waiting_order(page) == [c, a]
+    assert await dragged.evaluate("item => item.isConnected")
+    await dragged.dispatch_event("dragend", {"dataTransfer": transfer})
+    await expect(page.locator("#waiting > li")).to_have_count(3)
+    assert await waiting_order(page) == [d, c, a]
+    await page.locator(f"#waiting li[data-index='{d}'] button.stop").click()
+    await expect(page.locator("#waiting > li")).to_have_count(2)
     # Resume: they run, in the new order.
     await page.click("#btn-resume")
     await expect(finished_item(page, a).locator(".state")).to_have_text("DONE")

@@ -541,10 +541,22 @@
     return command("move", { scriptSalIndex: index, location: LOCATION.BEFORE, locationSalIndex: others[targetPosition].index });
   }
 
+  // The waiting list is rebuilt only when what it shows changes, and never under a drag: an
+  // update arriving mid-drag (another script's state, a heartbeat) would replace the dragged
+  // item and lose the drop. The update is drawn when the drag ends.
+  const waitingView = { shown: "", dragging: false, pending: false };
+
   function renderWaiting() {
     const list = $("waiting");
     const waiting = state.scripts.waiting_scripts;
     $("waiting-count").textContent = String(waiting.length);
+    if (waitingView.dragging) {
+      waitingView.pending = true;
+      return;
+    }
+    const shown = JSON.stringify(waiting.map((s) => [s.index, s.path, s.script_state, s.expected_duration, s.descr]));
+    if (shown === waitingView.shown) return;
+    waitingView.shown = shown;
     clear(list);
     waiting.forEach((script, position) => {
       const item = el(
@@ -565,6 +577,14 @@
       item.addEventListener("dragstart", (event) => {
         event.dataTransfer.setData("text/plain", String(script.index));
         event.dataTransfer.effectAllowed = "move";
+        waitingView.dragging = true;
+      });
+      item.addEventListener("dragend", () => {
+        waitingView.dragging = false;
+        if (waitingView.pending) {
+          waitingView.pending = false;
+          renderWaiting();
+        }
       });
       item.addEventListener("dragover", (event) => {
         event.preventDefault();
