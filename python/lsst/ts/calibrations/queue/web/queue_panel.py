@@ -30,7 +30,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import math
 import os
 import pathlib
 import secrets
@@ -48,7 +47,7 @@ from ...sal.remote import Remote
 from .config_check import ConfigCheck
 from .config_store import ConfigStore
 from .config_validation import MAX_CONFIG_BYTES, ConfigValidation
-from .queue_state import SCRIPT_HEARTBEAT_INTERVAL, QueueState
+from .queue_state import SCRIPT_HEARTBEAT_INTERVAL, QueueState, heartbeat_interval_seconds
 
 STATIC_DIR = pathlib.Path(__file__).parent / "static"
 """The page's files: HTML, CSS and JavaScript, served as they are."""
@@ -176,10 +175,7 @@ class QueuePanel:
         domain: Domain | None = None,
         script_heartbeat_interval: float = SCRIPT_HEARTBEAT_INTERVAL,
     ) -> None:
-        if not (math.isfinite(script_heartbeat_interval) and script_heartbeat_interval > 0):
-            raise ValueError(
-                f"script_heartbeat_interval={script_heartbeat_interval!r} must be a number of seconds > 0"
-            )
+        interval = heartbeat_interval_seconds("script_heartbeat_interval", script_heartbeat_interval)
         if token == "auto":
             token = secrets.token_urlsafe(24)
         if token is not None and len(token) < 16:
@@ -190,7 +186,7 @@ class QueuePanel:
                 "token (token='auto' makes one) or bind 127.0.0.1"
             )
         self.queue_index = queue_index
-        self.script_heartbeat_interval = float(script_heartbeat_interval)
+        self.script_heartbeat_interval = interval
         self.host = host
         self.port = port
         self.token = token

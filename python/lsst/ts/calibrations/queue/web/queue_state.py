@@ -41,6 +41,32 @@ from ...sal.remote import Remote
 SCRIPT_HEARTBEAT_INTERVAL = 5.0
 """Interval (s) between a script's heartbeats, as in salobj."""
 
+
+def heartbeat_interval_seconds(name: str, value: float) -> float:
+    """Return ``value`` as seconds between script heartbeats, or raise naming ``name``.
+
+    Parameters
+    ----------
+    name : `str`
+        The option's name, for the error message.
+    value : `float`
+        The interval (s).
+
+    Returns
+    -------
+    seconds : `float`
+        The interval.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a finite number > 0.
+    """
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name}={value!r} must be a number of seconds > 0")
+    return float(value)
+
+
 MAX_LOG_MESSAGES = 200
 """Log messages kept per script (the page's log tail)."""
 
@@ -161,9 +187,7 @@ class QueueState:
         log: logging.Logger | None = None,
         heartbeat_interval: float = SCRIPT_HEARTBEAT_INTERVAL,
     ) -> None:
-        if not (math.isfinite(heartbeat_interval) and heartbeat_interval > 0):
-            raise ValueError(f"heartbeat_interval={heartbeat_interval!r} must be a number of seconds > 0")
-        self.heartbeat_interval = float(heartbeat_interval)
+        self.heartbeat_interval = heartbeat_interval_seconds("heartbeat_interval", heartbeat_interval)
         self.index = index
         self.publish = publish
         self.log = log or logging.getLogger(__name__)
