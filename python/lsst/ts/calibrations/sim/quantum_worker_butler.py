@@ -98,7 +98,7 @@ class QuantumWorkerButler(LimitedButler):
     """
 
     def __init__(self, butler: Butler) -> None:
-        datastore = butler._datastore  # type: ignore[attr-defined]
+        datastore = butler._datastore
         if not isinstance(datastore, FileDatastore) or not datastore.root.isLocal:
             raise TypeError(f"A quantum worker writes to a local FileDatastore, not {datastore}.")
         self.butler = butler
