@@ -22,6 +22,7 @@
 """The OCPS's workers backend: same products as pipetask, a dying worker, no orphan worker."""
 
 import asyncio
+import io
 import itertools
 import json
 import os
@@ -39,16 +40,23 @@ import pytest
 import pytest_asyncio
 import yaml
 from lsst.daf.butler import Butler, CollectionType, DatasetRef, DatasetType
+from lsst.daf.butler.registry import ConflictingDefinitionError
+from lsst.daf.butler.registry.sql_registry import SqlRegistry
 
+from fixtures.repositories import new_repository
 from fixtures.timeouts import PIPETASK_TIMEOUT, STD_TIMEOUT
+from lsst.ts.calibrations.cp.isr import IsrTask
+from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.ingest import ingest_raws
 from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import Domain, Remote, SalRetCode, State
 from lsst.ts.calibrations.sim.make_calibration_set import make_calibration_set
 from lsst.ts.calibrations.sim.ocps_csc import OcpsCsc
+from lsst.ts.calibrations.sim.quantum_worker import QuantumWorker
 from lsst.ts.calibrations.sim.quantum_worker_butler import QuantumWorkerButler
 from lsst.ts.calibrations.sim.quantum_worker_planner import QuantumWorkerPlanner
 from lsst.ts.calibrations.sim.sensor_model import SensorModel
+from postgres_fixture import BOTH_REGISTRIES
 
 # Workers import the middleware once (several seconds on a loaded machine); jobs are small.
 JOB_TIMEOUT = PIPETASK_TIMEOUT
@@ -580,24 +588,145 @@ def test_planner_refuses_what_pipetask_refuses() -> None:
         QuantumWorkerPlanner.parse(["qgraph", "-b", "repo"])
 
 
-def test_worker_butler_write_that_fails_leaves_no_dataset(repo: Path) -> None:
-    """A worker's put registers before writing the file; a failed write takes the registration back."""
-    with Butler.from_config(str(repo), writeable=True) as butler:
-        run = "u/test/worker_butler"
+def files_under(root: Path) -> list[str]:
+    """The files under a folder, relative to it, sorted."""
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+@BOTH_REGISTRIES
+def test_worker_butler_registers_a_quantum_at_commit_or_leaves_nothing(
+    empty_repository: Path, tmp_path: Path, registry_db: str
+) -> None:
+    """A worker's put writes the file; commit registers the quantum's outputs at once, or none of them."""
+    root = tmp_path / "repo"
+    run = "u/ocps/worker_butler/run"
+    with new_repository(empty_repository, root, registry_db) as butler:
         butler.collections.register(run)
-        dataset_type = DatasetType(
-            "workerButlerProbe", ("instrument", "detector"), "StructuredDataDict", universe=butler.dimensions
+        per_detector, per_instrument = (
+            DatasetType(name, dimensions, "StructuredDataDict", universe=butler.dimensions)
+            for name, dimensions in (
+                ("probeDetector", ("instrument", "detector")),
+                ("probeRun", ("instrument",)),
+            )
         )
-        butler.registry.registerDatasetType(dataset_type)
-        data_id = butler.registry.expandDataId(instrument="LSSTComCam", detector=DETECTORS[0])
-        ref = DatasetRef(dataset_type, data_id, run=run)
+        for dataset_type in (per_detector, per_instrument):
+            butler.registry.registerDatasetType(dataset_type)
+
+        def new_ref(dataset_type: DatasetType, **data_id: int) -> DatasetRef:
+            return DatasetRef(
+                dataset_type, butler.registry.expandDataId(instrument="LSSTComCam", **data_id), run=run
+            )
+
+        def registered() -> set[Any]:
+            return {
+                ref.id
+                for name in ("probeDetector", "probeRun")
+                for ref in butler.query_datasets(name, collections=run, explain=False)
+            }
+
         writer = QuantumWorkerButler(butler)
+        run_dir = root / run
+        # A write that fails leaves nothing of its dataset.
         with pytest.raises(Exception):  # noqa: B017 - whatever the datastore raises for a wrong type
-            writer.put(object(), ref)
-        assert butler.query_datasets(dataset_type, collections=run, explain=False) == []
-        assert writer.put({"level": 1.5}, ref) == ref
-        assert butler.get(ref) == {"level": 1.5}
-        assert writer.stored(ref)
+            writer.put(object(), new_ref(per_detector, detector=0))
+        assert writer.pending == [] and files_under(root / "u") == []
+        # Written when put, registered at commit: two sets of dimensions, one commit.
+        first, second = new_ref(per_detector, detector=0), new_ref(per_instrument)
+        assert writer.put({"level": 1.5}, first) == first
+        writer.put({"n": 2}, second)
+        assert len(files_under(run_dir)) == 2 and registered() == set()
+        assert writer.commit() == [first, second] and writer.pending == []
+        kept = files_under(run_dir)
+        with Butler.from_config(str(root)) as fresh:
+            assert fresh.get(first) == {"level": 1.5} and fresh.get(second) == {"n": 2}
+            assert fresh.stored_many([first, second]) == {first: True, second: True}
+        assert writer.stored(first) and registered() == {first.id, second.id}
+        # Another dataset with a stored one's data ID is refused before it writes over that file.
+        with pytest.raises(ConflictingDefinitionError, match="already where"):
+            writer.put({"level": 9.0}, new_ref(per_detector, detector=0))
+        assert writer.pending == [] and butler.get(first) == {"level": 1.5}
+        # A commit that fails (the registry has a dataset with one output's data ID, without a
+        # file) registers none of the quantum's outputs and removes all of their files.
+        taken = new_ref(per_detector, detector=1)
+        butler.registry._importDatasets([taken])
+        writer.put({"level": 2.0}, new_ref(per_detector, detector=2))
+        writer.put({"level": 3.0}, new_ref(per_detector, detector=1))
+        assert len(files_under(run_dir)) == len(kept) + 2
+        with pytest.raises(ConflictingDefinitionError):
+            writer.commit()
+        assert files_under(run_dir) == kept and registered() == {first.id, second.id, taken.id}
+        assert writer.pending == []
+        # Discarded: the files go, nothing is registered.
+        dropped = new_ref(per_detector, detector=3)
+        writer.put({"level": 4.0}, dropped)
+        assert writer.discard() == [dropped]
+        assert files_under(run_dir) == kept and registered() == {first.id, second.id, taken.id}
+
+
+@pytest.mark.slow
+def test_quantum_that_fails_keeps_what_pipetask_keeps(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a worker, a quantum whose task fails keeps only its log (as pipetask does); one whose
+    registration fails keeps nothing; the next one's outputs are read by a fresh butler.
+    """
+    output = "u/test/failing_quanta"
+    graph = str(tmp_path / "graph.qg")
+    exposures = ", ".join(str(DAY_OBS * 100_000 + s) for s in range(1, N_BIAS + 1))
+    args = ["--long-log", "run", "-p", PipelinePaths().resolve(BIAS_PIPELINE), "-b", str(repo)]
+    args += ["-o", output, "-i", "LSSTComCam/raw/all", *BIAS_CONFIG.split(), "--output-run", f"{output}/run"]
+    args += ["-d", f"instrument='LSSTComCam' AND detector = 0 AND exposure IN ({exposures})"]
+    for name, value in PipelinePaths().environment().items():
+        monkeypatch.setenv(name, value)
+    worker = QuantumWorker(io.StringIO(), io.StringIO())
+    plan = worker._do_plan({"args": [*args, "--init-only", "--save-qgraph", graph], "graph": graph})
+    assert plan["ok"], plan
+    where = {"repo": str(repo), "graph": graph, "output": output, "outputRun": f"{output}/run"}
+    assert worker._do_init(where)["ok"]
+    isr = [q for q in plan["quanta"] if q["label"] == "isr"]
+    assert len(isr) == N_BIAS
+
+    def stored(name: str) -> dict[int, bool]:
+        """Exposure -> is the dataset's file there, for what a fresh butler finds in the run."""
+        with Butler.from_config(str(repo)) as fresh:
+            refs = fresh.query_datasets(name, collections=f"{output}/run", explain=False, limit=None)
+            return {int(ref.dataId["exposure"]): fresh.getURI(ref).exists() for ref in refs}
+
+    def run_files() -> list[str]:
+        """The run's files of ISR quanta (logs, images, metadata), not the job's init outputs."""
+        names = files_under(repo / output / "run")
+        return [name for name in names if name.startswith(("isr_", "cpBiasIsrExp")) and "config" not in name]
+
+    try:
+        exposure = [int(q["dataId"]["exposure"]) for q in isr]
+        with monkeypatch.context() as patch:
+            patch.setattr(IsrTask, "run", _fail("injected ISR failure"))
+            failed = worker._do_run({"id": isr[0]["id"]})
+        assert not failed["ok"] and "injected ISR failure" in failed["error"]
+        assert stored("isr_log") == {exposure[0]: True} and stored("cpBiasIsrExp") == {}
+        assert len(run_files()) == 1
+        with monkeypatch.context() as patch:
+            patch.setattr(SqlRegistry, "_importDatasets", _fail("injected registry failure"))
+            unregistered = worker._do_run({"id": isr[1]["id"]})
+        assert not unregistered["ok"] and "injected registry failure" in unregistered["error"]
+        assert stored("isr_log") == {exposure[0]: True} and stored("cpBiasIsrExp") == {}
+        assert len(run_files()) == 1
+        assert worker._do_run({"id": isr[2]["id"]})["ok"]
+        assert stored("cpBiasIsrExp") == {exposure[2]: True}
+        assert stored("isr_log") == {exposure[0]: True, exposure[2]: True}
+        assert stored("isr_metadata") == {exposure[2]: True}
+        assert len(run_files()) == 4  # its image, log and metadata, and the failed quantum's log
+    finally:
+        worker._close_job()
+
+
+def _fail(message: str) -> Any:
+    """A replacement of a method that raises RuntimeError(message)."""
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(message)
+
+    return fail
 
 
 @pytest.mark.asyncio(loop_scope="module")

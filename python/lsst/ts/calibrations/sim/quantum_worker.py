@@ -56,7 +56,10 @@ Requests (``op``) and replies:
     Execute one quantum with pipe_base's ``SingleQuantumExecutor`` (as
     ``pipetask run`` does, one at a time), its outputs written through
     `~lsst.ts.calibrations.sim.quantum_worker_butler.QuantumWorkerButler`
-    (files written holding no registry lock, so workers write at once). Reply ``{"ok": true}`` or
+    (files written holding no registry lock, so workers write at once; what
+    the quantum put, its log included when it fails, registered with its
+    datastore records in one transaction at its end, or none of it if that
+    fails). Reply ``{"ok": true}`` or
     ``{"ok": false, "error": "..."}`` (the traceback goes to the job's log),
     with the quantum's ``start`` and ``end`` (POSIX seconds) and ``cpu``
     (seconds of this process's CPU time).
@@ -128,6 +131,7 @@ class QuantumWorker:
         self.job: dict[str, str] = {}
         self.butler: Butler | None = None
         self.executor: SingleQuantumExecutor | None = None
+        self.writer: QuantumWorkerButler | None = None
 
     def serve(self) -> None:
         """Answer requests until ``exit`` or the end of the input."""
@@ -216,7 +220,7 @@ class QuantumWorker:
             start, cpu = time.monotonic(), time.process_time()
             planned, self.planned = self.planned, None
             self.butler = self.planner.initialize(planned)
-            self.executor = self._make_executor(self.butler)
+            self._make_executor(self.butler)
             _log.info(
                 "Initialised the run in %.2f s (%.2f s of CPU time)",
                 time.monotonic() - start,
@@ -230,21 +234,24 @@ class QuantumWorker:
         self.job = {key: request[key] for key in ("repo", "output", "outputRun")}
         return {"ok": True}
 
-    def _executor(self) -> SingleQuantumExecutor:
-        """The job's executor; made at the first quantum, when the output run exists."""
-        if self.executor is None:
+    def _executor(self) -> tuple[SingleQuantumExecutor, QuantumWorkerButler]:
+        """The job's executor and the butler it writes with (made at the first quantum: the run exists)."""
+        if self.executor is None or self.writer is None:
             # One connection per repository for the worker's life; each job gets a clone of it
             # with its own collections and run (the registry refreshed: the run is new).
             base = self.planner.butler(self.job["repo"])
             self.butler = base.clone(collections=[self.job["output"]], run=self.job["outputRun"])
             base.close()
-            self.executor = self._make_executor(self.butler)
-        return self.executor
+            self._make_executor(self.butler)
+        assert self.executor is not None and self.writer is not None
+        return self.executor, self.writer
 
-    @staticmethod
-    def _make_executor(butler: Butler) -> SingleQuantumExecutor:
-        """pipe_base's executor, writing outputs through `QuantumWorkerButler` (no lock held on files)."""
-        return SingleQuantumExecutor(butler=QuantumWorkerButler(butler), task_factory=TaskFactory())
+    def _make_executor(self, butler: Butler) -> None:
+        """Make pipe_base's executor, writing outputs through `QuantumWorkerButler` (one registration
+        transaction per quantum, no lock held on files).
+        """
+        self.writer = QuantumWorkerButler(butler)
+        self.executor = SingleQuantumExecutor(butler=self.writer, task_factory=TaskFactory())
 
     def _do_run(self, request: dict[str, Any]) -> dict[str, Any]:
         if self.graph is None or not self.job:
@@ -252,15 +259,31 @@ class QuantumWorker:
         quantum_id = uuid.UUID(request["id"])
         start, cpu = time.time(), time.process_time()
         node = self.graph.quantum_only_xgraph.nodes[quantum_id]
+        what = f"Quantum {quantum_id} ({node['task_label']}@{node['data_id']})"
+        error = None
+        writer = None
         try:
             quantum = self.graph.build_execution_quanta([quantum_id])[quantum_id]
             task_node = self.graph.pipeline_graph.tasks[node["task_label"]]
-            self._executor().execute(task_node, quantum, quantum_id=quantum_id)
+            executor, writer = self._executor()
+            executor.execute(task_node, quantum, quantum_id=quantum_id)
         except Exception as e:
-            _log.exception("Quantum %s (%s@%s) failed", quantum_id, node["task_label"], node["data_id"])
+            _log.exception("%s failed", what)
             error = f"{type(e).__name__}: {e}"
-            return {"ok": False, "error": error, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
-        return {"ok": True, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+        if writer is not None:
+            # What the quantum put, failed or not (a failed quantum's log, as pipetask keeps it),
+            # registered in one transaction; if that fails, none of it stays.
+            try:
+                writer.commit()
+            except Exception as e:
+                _log.exception("%s could not store its outputs; none is kept", what)
+                error = error or f"{type(e).__name__}: {e}"
+        reply = {"ok": error is None, "start": start, "end": time.time(), "cpu": self._cpu(cpu)}
+        return reply if error is None else reply | {"error": error}
 
     @staticmethod
     def _cpu(since: float) -> float:
@@ -271,11 +294,13 @@ class QuantumWorker:
         return {"ok": True}
 
     def _close_job(self) -> None:
+        if self.writer is not None:
+            self.writer.discard()
         if self.planned is not None:
             self.planned.butler.close()
         if self.butler is not None:
             self.butler.close()
-        self.planned = self.graph = self.butler = self.executor = None
+        self.planned = self.graph = self.butler = self.executor = self.writer = None
         self.job = {}
 
 
