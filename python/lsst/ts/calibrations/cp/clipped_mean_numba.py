@@ -35,6 +35,14 @@ nothing), since every later pass would repeat it. The arithmetic is that
 of `~lsst.ts.calibrations.cp.clipped_mean.clipped_mean_reference`, so both
 give the same numbers.
 
+The kernels are compiled on first use and kept in numba's cache
+(``cache=True``); a process that finds them there loads them in well under
+a second instead of compiling them (seconds of CPU). Processes that start
+together on a machine whose cache is empty (a new installation: the
+OCPS's quantum workers, ``pipetask`` processes) compile one at a time
+(`_call_compiled`, a file lock beside the cache), so one compiles a kernel
+and the others load it.
+
 Importing this module raises `ImportError` if numba is not installed.
 """
 
@@ -47,9 +55,14 @@ __all__ = [
     "sorting_network",
 ]
 
+import fcntl
 import functools
+import hashlib
+import os
+import tempfile
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -360,6 +373,39 @@ def _combine_planes(
                 _clip_block(work, network, nsigma, n_iter, outputs, r, c0, min(BLOCK, n_cols - c0))
 
 
+def _cache_lock_path() -> str:
+    """The lock file of this module's kernels in numba's cache (one per cache location)."""
+    cache_dir = numba.config.CACHE_DIR or os.path.dirname(os.path.abspath(__file__))  # type: ignore[attr-defined]
+    digest = hashlib.sha256(os.path.abspath(cache_dir).encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"lsst-ts-calibrations-numba-{digest}.lock")
+
+
+@contextmanager
+def _compile_lock() -> Iterator[None]:
+    """Hold the machine-wide lock on compiling this module's kernels (released if the process dies)."""
+    with open(_cache_lock_path(), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _call_compiled(kernel: typing.Any, *args: typing.Any) -> None:
+    """Call ``kernel``; if it has no compiled version for these arguments yet, hold `_compile_lock`.
+
+    Under the lock, numba looks in its cache first: a kernel another
+    process compiled meanwhile is loaded, not compiled again. Calls with
+    arguments already compiled for take no lock, so processes combine at
+    the same time.
+    """
+    if tuple(numba.typeof(arg) for arg in args) in kernel.overloads:
+        kernel(*args)
+        return
+    with _compile_lock():
+        kernel(*args)
+
+
 class _Threads:
     """Context manager running numba with a given number of threads."""
 
@@ -400,7 +446,8 @@ def combine_strip(
     """
     network = sorting_network(x.shape[0])
     with _Threads(spec.threads):
-        _combine_rows(
+        _call_compiled(
+            _combine_rows,
             x,
             _NO_MASK if mask is None else mask,
             mask is not None,
@@ -513,7 +560,8 @@ def combine_planes(
     else:
         mask_words, mask_swap = _word_list(mask_planes)
     with _Threads(spec.threads):
-        _combine_planes(
+        _call_compiled(
+            _combine_planes,
             words,
             swap,
             mask_words,
