@@ -261,9 +261,6 @@ async def make_week(
                 detectors=list(DETECTORS),
                 sensor_model=model,
                 heartbeat_interval=1.0,
-                # The nights run on one process (n_processes: 1): one quantum worker, whose
-                # imports are paid once for the week, serves every job.
-                ocps_max_processes=1,
             ) as observatory:
                 for night in days:
                     await run_night(week, observatory, night, extra or {})
