@@ -6,9 +6,15 @@ The runs on one OCPS process (``n_processes=1``) get an OCPS of one
 quantum worker (``ocps_max_processes=1``): a second would only pay its
 imports. The daily default's reference calibrations are built once
 (`script_runs.reference_template`, kept in pytest's cache).
+
+Each run's observatory is one the test needs for what it asserts: the
+189 detectors' run also checks both vendors' bias shapes, and the PTC and
+defects run (verification on, one ITL and one e2v sensor) that every
+product is certified for the configured detectors and no others; the
+camera taking a whole raft is tested in
+``tests/observatory/test_instrument_observatories.py``.
 """
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,6 @@ from fixtures.timeouts import RUN_TIMEOUT
 from lsst.ts.calibrations.repo.camera import Camera
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeLSSTCamCalibrations
-from lsst.ts.calibrations.sim.observatory import SimulatedObservatory
 
 DATE = "2022-11-04"
 EXECUTABLE = (
@@ -29,7 +34,6 @@ EXECUTABLE = (
 )
 # One ITL sensor (R01_S00) and one e2v sensor (R22_S11): both vendors' amplifiers in one run.
 ITL_AND_E2V = [Camera.instance("LSSTCam")["R01_S00"].id, Camera.instance("LSSTCam")["R22_S11"].id]
-RAFT_R22 = [Camera.instance("LSSTCam")[f"R22_S{row}{col}"].id for row in range(3) for col in range(3)]
 REFERENCES: dict[str, Any] = dict(detectors=ITL_AND_E2V, seed=7, day_obs=20221102, instrument="LSSTCam")
 """The daily default's references (`ReferenceCalibrations`' counts: 20 biases, 20 darks, 4 flats)."""
 
@@ -54,40 +58,6 @@ def bias_config(repo: Path, **overrides: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture
-async def raft_observatory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[SimulatedObservatory]:
-    async with script_runs.simulated_observatory(
-        tmp_path,
-        monkeypatch,
-        date=DATE,
-        seed=7,
-        detectors=RAFT_R22,
-        instrument="LSSTCam",
-        ocps_max_processes=1,
-    ) as obs:
-        yield obs
-
-
-@pytest.mark.slow
-async def test_one_e2v_raft_bias_generated_verified_certified(raft_observatory: SimulatedObservatory) -> None:
-    config = bias_config(raft_observatory.repo, detectors=RAFT_R22)
-    script = await script_runs.run_script(MakeLSSTCamCalibrations, config)
-    assert script.state.state == ScriptState.DONE, script.state.reason
-    assert script.processor is not None
-    assert script.processor.outcomes["BIAS"].status.value == "certified"
-    butler = Butler(str(raft_observatory.repo), collections=[config["calib_collection"]])  # type: ignore[abstract]
-    try:
-        refs = butler.query_datasets("bias", instrument="LSSTCam", find_first=False)
-        assert sorted(ref.dataId["detector"] for ref in refs) == RAFT_R22
-        bias = butler.get("bias", detector=94, exposure=script.kept["BIAS"][0], instrument="LSSTCam")
-        # e2v's reduced segment: 258 x 128 data pixels, 2 x 8 amplifiers.
-        assert bias.getImage().getArray().shape == (2 * 258, 8 * 128)
-    finally:
-        butler.close()
-
-
 @pytest.mark.slow
 async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     async with script_runs.simulated_observatory(
@@ -103,6 +73,12 @@ async def test_all_189_science_detectors(tmp_path: Path, monkeypatch: pytest.Mon
         with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]
             refs = butler.query_datasets("bias", instrument="LSSTCam", find_first=False)
             assert sorted(ref.dataId["detector"] for ref in refs) == list(range(189))
+            # Both vendors' reduced segments: ITL's 256 x 128 and e2v's 258 x 128 data pixels,
+            # 2 x 8 amplifiers (R01_S00 and R22_S11).
+            exposure = script.kept["BIAS"][0]
+            for detector, rows in ((ITL_AND_E2V[0], 256), (ITL_AND_E2V[1], 258)):
+                bias = butler.get("bias", detector=detector, exposure=exposure, instrument="LSSTCam")
+                assert bias.getImage().getArray().shape == (2 * rows, 8 * 128), detector
 
 
 def test_schema_of_the_executable() -> None:
@@ -154,6 +130,10 @@ async def test_generation_with_ptc_and_defects_itl_and_e2v(
     assert script.processor is not None
     assert "R01_S00" in script.processor.gain_table and "R22_S11" in script.processor.gain_table
     with Butler(str(observatory.repo), collections=[config["calib_collection"]]) as butler:  # type: ignore[abstract]
+        # Each product certified for the configured detectors, verified first (do_verify): no more.
+        for product in ("bias", "dark", "flat", "defects", "ptc"):
+            refs = butler.query_datasets(product, instrument="LSSTCam", find_first=False)
+            assert sorted(ref.dataId["detector"] for ref in refs) == ITL_AND_E2V, product
         exposure = script.kept["FLAT"][0]
         for detector in ITL_AND_E2V:
             ptc = butler.get("ptc", detector=detector, exposure=exposure, instrument="LSSTCam")
