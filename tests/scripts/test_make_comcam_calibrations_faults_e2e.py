@@ -125,9 +125,11 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
     # the failed ISR is blamed on the exposure: a job whose ISR ran for none while none ever ran
     # failed for another reason, and fails the step.
     # The lost image is reported missing oods_timeout after the OODS last ingested anything:
-    # the limit is waited out once, 10 s, where the images that arrive were all ingested within
-    # 2.5 s of the first at load 10.
-    config = bias_config(tmp_path / "repo", n_bias=5, oods_timeout=10)
+    # the limit is waited out once. 30 s: the images that arrive were all ingested within 2.5 s
+    # of the first at load 10, but the first imageInOODS of the run came 12.5 s after its
+    # readout at load 8 (the OODS's first ingest, in this process), and a 10 s limit then
+    # left out every image.
+    config = bias_config(tmp_path / "repo", n_bias=5, oods_timeout=30)
     code, output, record = await run_simulated(
         tmp_path / "repo", config, ["ingest-fail:2", "oods-lose:3", "process-fail:5:0"]
     )
@@ -143,7 +145,7 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
         left_out[damaged].startswith("not ingested: OODS could not ingest")
         and "statusCode 1" in left_out[damaged]
     )
-    assert "No imageInOODS within 10.0 s of the readout" in left_out[lost]
+    assert "No imageInOODS within 30.0 s of the readout" in left_out[lost]
     assert left_out[unreadable].startswith("processing failed for detector(s) 0 in job ")
     assert record.exposures_processed["BIAS"] == [taken[3], taken[5]]
     outcome = record.products["BIAS"]
