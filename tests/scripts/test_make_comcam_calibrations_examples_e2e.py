@@ -68,18 +68,10 @@ async def observatory(
     tmp_path_factory: pytest.TempPathFactory, reference_repository: Path
 ) -> AsyncIterator[SimulatedObservatory]:
     # A copy of the session's references: r_03 (the camera's filter) and y_04 (the PTC example's).
-    # Its OCPS keeps one quantum worker: every run is of one process (n_processes: 1), and a
-    # second worker would cost its imports.
     root = tmp_path_factory.mktemp("examples")
     repo = await asyncio.to_thread(copy_repository, reference_repository, root / "repo")
     async with SimulatedObservatory(
-        repo,
-        time_scale=0.01,
-        date=DATE,
-        seed=3,
-        detectors=[0],
-        heartbeat_interval=1.0,
-        ocps_max_processes=1,
+        repo, time_scale=0.01, date=DATE, seed=3, detectors=[0], heartbeat_interval=1.0
     ) as obs:
         yield obs
 
