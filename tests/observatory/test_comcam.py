@@ -157,7 +157,7 @@ async def test_take_bias_darks_flats(comcam: ComCam) -> None:
     assert (header["REASON"], header["PROGRAM"], header["OBSANNOT"]) == ("daily", "CALIB", "dark note")
 
 
-async def test_take_imgtype_checks(comcam: ComCam) -> None:
+async def test_take_imgtype_checks_and_filter_change(comcam: ComCam) -> None:
     with pytest.raises(RuntimeError, match="Invalid argument grating"):
         await comcam.take_flats(1.0, 1, grating="x")
     with pytest.raises(RuntimeError, match="Invalid imgtype:SKY"):
@@ -172,9 +172,8 @@ async def test_take_imgtype_checks(comcam: ComCam) -> None:
     with pytest.raises(RuntimeError, match="are not ComCam sensors"):
         await comcam.take_bias(1, sensors="R99_S00")
     assert await comcam.get_available_filters() == ["u_02", "g_01", "r_03", "i_06", "z_03", "y_04"]
-
-
-async def test_filter_change(comcam: ComCam) -> None:
+    # The filter: changed on request, left in place when already there, refused if not on the wheel
+    # (on the same observatory: the checks above take no flat and change no filter).
     assert await comcam.get_current_filter() == "r_03"
     await comcam.setup_instrument(filter="z_03")
     assert await comcam.get_current_filter() == "z_03"
@@ -224,7 +223,14 @@ async def test_readiness_timeout(comcam: ComCam) -> None:
         await comcam.wait_for_camera_readiness()
 
 
-async def test_images_not_commanded_are_not_counted(comcam: ComCam) -> None:
+async def test_failed_command_and_images_not_commanded_are_not_counted(comcam: ComCam) -> None:
+    # A takeImages that fails takes no image (one observatory for both checks: each pins the
+    # exposure ids from 1).
+    comcam.observatory.faults.fail_camera_command("takeImages")  # type: ignore[attr-defined]
+    with pytest.raises(
+        RuntimeError, match=r"CCCamera.takeImages of 2 BIAS image\(s\) of 0.0 s failed: .*injected"
+    ):
+        await comcam.take_imgtype("BIAS", 0.0, 1, n_snaps=2)
     # An image of another client (group ID), of another camera (name) or without a group ID is
     # not one of this class's images; one it counted is not counted twice.
     group = "2024-10-24T18:00:00.000"
@@ -245,20 +251,11 @@ async def test_images_not_commanded_are_not_counted(comcam: ComCam) -> None:
     for name, (keys, values, why) in cases.items():
         reason = comcam._foreign_reason(start(name, keys, values), group)
         assert (why in reason) if why else reason == "", (name, reason)
-    # Take two images: both counted, and counted once.
+    # Take two images: both counted, and counted once; the failed command took none.
     ids = await comcam.take_bias(2)
     assert ids == [2024102400001, 2024102400002]
     own = start("CC_O_20241024_000001", "imageType:groupId", "BIAS:whatever")
     assert comcam._foreign_reason(own, "whatever") == "it was counted already"
-
-
-async def test_camera_fault(comcam: ComCam) -> None:
-    comcam.observatory.faults.fail_camera_command("takeImages")  # type: ignore[attr-defined]
-    with pytest.raises(
-        RuntimeError, match=r"CCCamera.takeImages of 2 BIAS image\(s\) of 0.0 s failed: .*injected"
-    ):
-        await comcam.take_imgtype("BIAS", 0.0, 1, n_snaps=2)
-    assert await comcam.take_bias(1) == [2024102400001]
 
 
 async def test_oods_faults(comcam: ComCam) -> None:

@@ -115,71 +115,65 @@ async def run_simulated(
     return code, stream.getvalue(), RunRecord.read(records[-1]) if records else None
 
 
-async def test_failed_ingest_is_left_out_and_the_rest_certified(tmp_path: Path) -> None:
-    # Image 1 is the discarded bias; image 2, the first kept, arrives damaged.
+async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the_rest_certified(
+    tmp_path: Path,
+) -> None:
+    # One run, a fault on three of its five kept images: image 1 is the discarded bias; image 2
+    # arrives damaged (its ingest fails), image 3 never reaches the OODS, image 5 ingests but its
+    # detector 0 cannot be read for processing; images 4 and 6, the fewest that combine, make the
+    # bias. Image 4 is processed before or with image 5 (the OODS reports them in order), so
+    # the failed ISR is blamed on the exposure: a job whose ISR ran for none while none ever ran
+    # failed for another reason, and fails the step.
+    # The lost image is reported missing oods_timeout after the OODS last ingested anything:
+    # the limit is waited out once. 30 s: the images that arrive were all ingested within 2.5 s
+    # of the first at load 10, but the first imageInOODS of the run came 12.5 s after its
+    # readout at load 8 (the OODS's first ingest, in this process), and a 10 s limit then
+    # left out every image.
+    config = bias_config(tmp_path / "repo", n_bias=5, oods_timeout=30)
     code, output, record = await run_simulated(
-        tmp_path / "repo", bias_config(tmp_path / "repo"), ["ingest-fail:2"]
+        tmp_path / "repo", config, ["ingest-fail:2", "oods-lose:3", "process-fail:5:0"]
     )
     assert code == 0, output
     assert record is not None and record.state == "DONE", output
     taken = record.exposures_taken["BIAS"]
-    bad = taken[1]
-    assert set(record.exposures_left_out["BIAS"]) == {bad}
-    why = record.exposures_left_out["BIAS"][bad]
-    assert why.startswith("not ingested: OODS could not ingest") and "statusCode 1" in why
-    assert record.exposures_processed["BIAS"] == taken[2:]
-    assert record.products["BIAS"].status.value == "certified"
-    # The job processed only the exposures left; the images taken stay listed.
-    job = record.jobs[record.products["BIAS"].jobs["generate"]]
-    assert str(bad) not in job["parameters"]["data_query"]
-    assert str(taken[2]) in job["parameters"]["data_query"]
-    # A WARNING naming the exposure and why, in the log, and the summary line.
+    assert len(taken) == 6
+    damaged, lost, unreadable = taken[1], taken[2], taken[4]
+    left_out = record.exposures_left_out["BIAS"]
+    assert set(left_out) == {damaged, lost, unreadable}
+    # Each named with why; the images taken stay listed, the rest made the product.
+    assert (
+        left_out[damaged].startswith("not ingested: OODS could not ingest")
+        and "statusCode 1" in left_out[damaged]
+    )
+    assert "No imageInOODS within 30.0 s of the readout" in left_out[lost]
+    assert left_out[unreadable].startswith("processing failed for detector(s) 0 in job ")
+    assert record.exposures_processed["BIAS"] == [taken[3], taken[5]]
+    outcome = record.products["BIAS"]
+    assert outcome.status.value == "certified"
+    # The generation processed only the exposures left.
+    query = record.jobs[outcome.jobs["generate"]]["parameters"]["data_query"]
+    assert all(str(e) not in query for e in (damaged, lost, unreadable)), query
+    assert all(str(e) in query for e in (taken[3], taken[5])), query
+    # The job that failed for the unreadable detector ended ERROR; the generation ran without it.
+    failed_job = left_out[unreadable].split(" in job ")[1].split()[0]
+    assert record.jobs[failed_job]["phase"] == "ERROR"
+    assert outcome.jobs["generate"] != failed_job
+    # A job that failed for the bad exposure only leaves nothing to submit again; one that also
+    # held others (how exposures batch depends on when they land) is submitted again without it.
+    others = [e for e in record.jobs[failed_job]["exposures"] if e != unreadable]
+    resubmitted = "submitting the job again without the exposures left out" in output
+    assert resubmitted == bool(others), (others, output)
+    # One WARNING naming each exposure left out and why, in the log, and the summary lines.
     warnings = [
         line for line in output.splitlines() if " WARNING " in line and "Left out of processing" in line
     ]
-    assert len(warnings) == 1 and f"BIAS {bad}: not ingested" in warnings[0], output
-    assert f"left out of processing: BIAS {bad}: not ingested" in output
-    assert "final state DONE" in output
-
-
-async def test_image_lost_before_the_oods_is_left_out(tmp_path: Path) -> None:
-    # The image is reported missing oods_timeout after the OODS last ingested anything.
-    # The limit is waited out once: 10 s, where the images that arrive were all ingested within
-    # 2.5 s of the first at load 10.
-    config = bias_config(tmp_path / "repo", oods_timeout=10)
-    code, output, record = await run_simulated(tmp_path / "repo", config, ["oods-lose:3"])
-    assert code == 0, output
-    assert record is not None and record.state == "DONE", output
-    lost = record.exposures_taken["BIAS"][2]
-    assert set(record.exposures_left_out["BIAS"]) == {lost}
-    assert "No imageInOODS within 10.0 s of the readout" in record.exposures_left_out["BIAS"][lost]
-    assert record.products["BIAS"].status.value == "certified"
-    assert f"BIAS {lost}: not ingested: No imageInOODS" in output
-
-
-async def test_processing_failure_of_one_detector_is_left_out(tmp_path: Path) -> None:
-    # Image 3 ingests, but its detector 0 cannot be read for processing.
-    code, output, record = await run_simulated(
-        tmp_path / "repo", bias_config(tmp_path / "repo"), ["process-fail:3:0"]
-    )
-    assert code == 0, output
-    assert record is not None and record.state == "DONE", output
-    bad = record.exposures_taken["BIAS"][2]
-    why = record.exposures_left_out["BIAS"][bad]
-    assert why.startswith("processing failed for detector(s) 0 in job ")
-    failed_job = why.split(" in job ")[1].split()[0]
-    assert record.jobs[failed_job]["phase"] == "ERROR"
-    assert record.exposures_processed["BIAS"] == [e for e in record.exposures_taken["BIAS"][1:] if e != bad]
-    # The generation ran again without it and its bias was certified.
-    outcome = record.products["BIAS"]
-    assert outcome.status.value == "certified"
-    assert outcome.jobs["generate"] != failed_job
-    assert str(bad) not in record.jobs[outcome.jobs["generate"]]["parameters"]["data_query"]
-    # A job that failed for the bad exposure only leaves nothing to submit again; one that also
-    # held others (how exposures batch depends on when they land) is submitted again without it.
-    others = [e for e in record.jobs[failed_job]["exposures"] if e != bad]
-    resubmitted = "submitting the job again without the exposures left out" in output
-    assert resubmitted == bool(others), (others, output)
+    assert len(warnings) == 1, output
+    assert f"BIAS {damaged}: not ingested" in warnings[0], output
+    assert f"BIAS {lost}: not ingested: No imageInOODS" in warnings[0], output
+    assert f"BIAS {unreadable}: processing failed for detector(s) 0" in warnings[0], output
+    for exposure, why in ((damaged, "not ingested"), (lost, "not ingested: No imageInOODS")):
+        assert f"left out of processing: BIAS {exposure}: {why}" in output
+    assert f"left out of processing: BIAS {unreadable}: processing failed" in output
     assert "final state DONE" in output
 
 
