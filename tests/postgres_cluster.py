@@ -288,6 +288,43 @@ class PostgresCluster:
             raise
         return self.url
 
+    def attach(self, directory: Path, port: int) -> str:
+        """Use a cluster that another `PostgresCluster` started (in another process).
+
+        The cluster stays that object's: stop it there, and `detach` this one.
+
+        Parameters
+        ----------
+        directory : `pathlib.Path`
+            The cluster's directory (the other object's `directory`).
+        port : `int`
+            Its server's TCP port.
+
+        Returns
+        -------
+        url : `str`
+            The registry URL of the ``butler`` database.
+
+        Raises
+        ------
+        RuntimeError
+            If this object has a cluster already, or no server runs in ``directory``.
+        """
+        if self.directory is not None:
+            raise RuntimeError(f"This object already has the cluster in {self.directory}.")
+        if not (directory / "data" / "postmaster.pid").is_file():
+            raise RuntimeError(f"No PostgreSQL server runs in {directory}.")
+        self.directory = directory
+        self.port = port
+        self.url = f"postgresql://{SUPERUSER}@127.0.0.1:{port}/{DATABASE}"
+        return self.url
+
+    def detach(self) -> None:
+        """Forget an attached cluster (`attach`) without stopping it. Idempotent."""
+        self.directory = None
+        self.port = 0
+        self.url = ""
+
     def stop(self) -> None:
         """Stop the server (immediate shutdown: nothing to keep) and remove the cluster. Idempotent."""
         if self.directory is None:

@@ -24,7 +24,11 @@
 Registered by ``tests/conftest.py`` (``pytest_plugins``).
 
 - ``postgres_cluster`` (session): a throwaway cluster (`PostgresCluster`),
-  started on first use and removed at the end of the session.
+  started on first use and removed at the end of the session. Under
+  pytest-xdist the workers share one: the first worker that needs it starts
+  it, the others attach to it, and the last one to end its session stops it
+  (`shared_cluster`). Each repository has a schema of its own, so the
+  workers' registries never meet.
 - ``postgres_registry_db`` (session): the URL of a PostgreSQL database for
   registries. ``TS_CALIBRATIONS_TEST_POSTGRES_URL`` names an existing one;
   otherwise the ``butler`` database of ``postgres_cluster``.
@@ -54,10 +58,15 @@ __all__ = [
     "postgres_registry_db",
     "registry_db",
     "registry_everywhere",
+    "shared_cluster",
 ]
 
+import contextlib
+import fcntl
+import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -74,16 +83,99 @@ BACKEND_ENV_VAR = "TS_CALIBRATIONS_TEST_REGISTRY"
 
 
 @pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """Return a throwaway PostgreSQL cluster, started on first use, removed at the end."""
+def postgres_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresCluster]:
+    """Return a throwaway PostgreSQL cluster, started on first use, removed at the end.
+
+    Under pytest-xdist, one for the workers of the run (`shared_cluster`):
+    a cluster costs seconds to make and start.
+    """
     try:
         cluster = PostgresCluster()
     except PostgresUnavailableError as e:
         if os.environ.get(REQUIRE_ENV_VAR) == "1" or _everywhere():
             pytest.fail(f"PostgreSQL is required here ({REQUIRE_ENV_VAR}=1) but not available: {e}")
         pytest.skip(f"PostgreSQL not available: {e}")
-    with cluster:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        with cluster:
+            yield cluster
+        return
+    # A worker's base temporary folder is in the run's own, which every worker of the run shares.
+    run_folder = tmp_path_factory.getbasetemp().parent
+    with shared_cluster(cluster, run_folder, os.environ["PYTEST_XDIST_WORKER"]):
         yield cluster
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (made if missing) inside the block."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    """Is process ``pid`` running?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def shared_cluster(cluster: PostgresCluster, folder: Path, user: str) -> Iterator[PostgresCluster]:
+    """Use one cluster among the processes of a test run, started by the first, stopped by the last.
+
+    ``folder/postgres.json`` (under the lock ``folder/postgres.lock``) names
+    the running cluster and its users (process ids, by name). The first user
+    starts ``cluster``; a later one attaches ``cluster`` to it
+    (`PostgresCluster.attach`). On leaving, a user that finds no other live
+    user stops the cluster and removes it; a user that ended without leaving
+    (a killed worker) is not waited for.
+
+    Parameters
+    ----------
+    cluster : `PostgresCluster`
+        A cluster not yet started.
+    folder : `pathlib.Path`
+        A folder of the test run that every process of the run sees.
+    user : `str`
+        This process's name in the run (pytest-xdist's ``gw0``, ...).
+
+    Yields
+    ------
+    cluster : `PostgresCluster`
+        ``cluster``, started or attached.
+    """
+    lock = folder / "postgres.lock"
+    state_path = folder / "postgres.json"
+    with _locked(lock):
+        state = json.loads(state_path.read_text()) if state_path.is_file() else None
+        users = {name: pid for name, pid in (state or {}).get("users", {}).items() if _alive(pid)}
+        if state is not None and users:
+            cluster.attach(Path(state["directory"]), int(state["port"]))
+        else:
+            cluster.start()
+            state = {"directory": str(cluster.directory), "port": cluster.port}
+        users[user] = os.getpid()
+        state_path.write_text(json.dumps({**state, "users": users}))
+    try:
+        yield cluster
+    finally:
+        with _locked(lock):
+            state = json.loads(state_path.read_text())
+            others = {name: pid for name, pid in state["users"].items() if name != user and _alive(pid)}
+            if others:
+                state_path.write_text(json.dumps({**state, "users": others}))
+                cluster.detach()
+            else:
+                state_path.unlink()
+                cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -122,11 +122,13 @@ def _module_parts(path: pathlib.Path) -> list[str]:
 def reaches(path: pathlib.Path) -> list[Reach]:
     """Return every module name a file reaches (imports and module-path strings)."""
     tree = ast.parse(path.read_text(), filename=str(path))
+    # One walk of the tree (three took most of this test's 3.8 s of CPU over the package).
+    nodes = list(ast.walk(tree))
     module = _module_parts(path)
     package = module if path.name == "__init__.py" else module[:-1]
     docstrings = {
         id(node.body[0].value)
-        for node in ast.walk(tree)
+        for node in nodes
         if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
         and node.body
         and isinstance(node.body[0], ast.Expr)
@@ -134,7 +136,7 @@ def reaches(path: pathlib.Path) -> list[Reach]:
     }
     import_arguments = {
         id(argument)
-        for node in ast.walk(tree)
+        for node in nodes
         if isinstance(node, ast.Call)
         and (
             (isinstance(node.func, ast.Attribute) and node.func.attr in IMPORT_FUNCTIONS)
@@ -143,7 +145,7 @@ def reaches(path: pathlib.Path) -> list[Reach]:
         for argument in node.args[:1]
     }
     found: list[Reach] = []
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             found += [Reach(path, node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

@@ -26,19 +26,20 @@ repository does not know."""
 
 import datetime
 from collections.abc import Iterator
+from pathlib import Path
 
 import astropy.time
 import pytest
 from lsst.daf.butler import Butler, Timespan
 
+from fixtures.repositories import new_repository
 from lsst.ts.calibrations.repo.certify import certify_calibrations, overlapping_certifications, to_tai
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
+def repo(tmp_path_factory: pytest.TempPathFactory, empty_repository: Path) -> Iterator[Butler]:
     """An empty repository (nothing here writes to it)."""
-    butler = bootstrap_repository(tmp_path_factory.mktemp("certify") / "repo")
+    butler = new_repository(empty_repository, tmp_path_factory.mktemp("certify") / "repo")
     yield butler
     butler.close()
 

@@ -32,6 +32,7 @@ import pytest
 from astropy.io import fits
 from lsst.daf.butler import Butler, Config, DatasetType
 
+from fixtures.repositories import new_repository
 from lsst.ts.calibrations.repo.camera import REDUCED_GEOMETRY
 from lsst.ts.calibrations.repo.fits_compression import FitsCompression, read_plane
 from lsst.ts.calibrations.repo.formatters import ExposureFormatter
@@ -43,9 +44,9 @@ DATA_ID = {"instrument": "LSSTComCam", "detector": 1}
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Butler]:
-    """A bootstrapped repository with a calibration-like ComCamExposure dataset type."""
-    with bootstrap_repository(tmp_path_factory.mktemp("compression") / "repo") as butler:
+def repo(tmp_path_factory: pytest.TempPathFactory, empty_repository: Path) -> Iterator[Butler]:
+    """A new repository with a calibration-like ComCamExposure dataset type."""
+    with new_repository(empty_repository, tmp_path_factory.mktemp("compression") / "repo") as butler:
         butler.registry.registerDatasetType(
             DatasetType(
                 "cpTestImage", ("instrument", "detector"), "ComCamExposure", universe=butler.dimensions

@@ -7,18 +7,19 @@ import numpy as np
 from lsst.daf.butler import Butler, DatasetType
 from test_repository import write_test_raw
 
+from fixtures.repositories import new_repository
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import RAW_RUN, bootstrap_repository
+from lsst.ts.calibrations.repo.repository import RAW_RUN
 from postgres_fixture import BOTH_REGISTRIES
 
 
 @BOTH_REGISTRIES
-def test_parallel_writers_do_not_lock(tmp_path: Path, registry_db: str) -> None:
+def test_parallel_writers_do_not_lock(tmp_path: Path, registry_db: str, empty_repository: Path) -> None:
     root = tmp_path / "repo"
-    with bootstrap_repository(root, registry_db=registry_db) as butler:
+    with new_repository(empty_repository, root, registry_db=registry_db) as butler:
         butler.registry.registerDatasetType(
             DatasetType(
                 "bias",

@@ -35,13 +35,13 @@ import pytest
 import pytest_asyncio
 from lsst.daf.butler import Butler, CollectionType, DatasetType
 
+from fixtures.repositories import new_repository
 from fixtures.script_runs import reports_requested, run_script
 from fixtures.timeouts import STD_TIMEOUT
 from lsst.ts.calibrations.cp.pipeline_paths import PipelinePaths
 from lsst.ts.calibrations.repo.certify import certify_calibrations
 from lsst.ts.calibrations.repo.images import Exposure
 from lsst.ts.calibrations.repo.ingest import ingest_raws
-from lsst.ts.calibrations.repo.repository import bootstrap_repository
 from lsst.ts.calibrations.sal import ScriptState
 from lsst.ts.calibrations.scripts import MakeComCamCalibrations
 from lsst.ts.calibrations.scripts.pipeline_split import PipelineSplit
@@ -149,7 +149,7 @@ def make_job(tmp_path: Path, job_id: str, pipeline_name: str, phase: OcpsJobPhas
     return job
 
 
-async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path) -> None:
+async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path, empty_repository: Path) -> None:
     """Per-exposure jobs keep their ISR images; the run-level job removes them from their runs."""
     raws = tmp_path / "raws"
     make_calibration_set(
@@ -162,7 +162,7 @@ async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path) -> N
         flat_times=(),
     )
     repo = tmp_path / "repo"
-    with bootstrap_repository(repo) as butler:
+    with new_repository(empty_repository, repo) as butler:
         refs = ingest_raws(butler, sorted(raws.glob("*.fits")))
         for name, dimensions, storage_class in (
             ("cpFlatIsrExp", ("instrument", "exposure", "detector"), "ComCamExposure"),
@@ -297,7 +297,9 @@ def _upstream_labels(graph: Any, label: str) -> set[str]:
 
 
 @BOTH_REGISTRIES
-async def test_removal_beside_readers_and_writers(tmp_path: Path, registry_db: str) -> None:
+async def test_removal_beside_readers_and_writers(
+    tmp_path: Path, registry_db: str, empty_repository: Path
+) -> None:
     """The removal runs while the client certifies and reads the job's products and later jobs write.
 
     Nothing fails on either side (SQLite's and PostgreSQL's registries), the
@@ -306,7 +308,7 @@ async def test_removal_beside_readers_and_writers(tmp_path: Path, registry_db: s
     """
     repo = tmp_path / "repo"
     detectors = range(9)
-    with bootstrap_repository(repo, registry_db=registry_db) as butler:
+    with new_repository(empty_repository, repo, registry_db=registry_db) as butler:
         for name, dimensions, storage_class, calibration in (
             ("cpFlatIsrExp", ("instrument", "detector"), "ComCamExposure", False),
             ("cpFlatStatistics", ("instrument", "detector"), "StructuredDataDict", False),
