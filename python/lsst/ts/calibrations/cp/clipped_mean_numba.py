@@ -40,7 +40,7 @@ The kernels are compiled on first use and kept in numba's cache
 a second instead of compiling them (seconds of CPU). Processes that start
 together on a machine whose cache is empty (a new installation: the
 OCPS's quantum workers, ``pipetask`` processes) compile one at a time
-(`_call_compiled`, a file lock beside the cache), so one compiles a kernel
+(`_call_compiled`, a file lock in the cache folder), so one compiles a kernel
 and the others load it.
 
 Importing this module raises `ImportError` if numba is not installed.
@@ -57,9 +57,7 @@ __all__ = [
 
 import fcntl
 import functools
-import hashlib
 import os
-import tempfile
 import typing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -373,17 +371,17 @@ def _combine_planes(
                 _clip_block(work, network, nsigma, n_iter, outputs, r, c0, min(BLOCK, n_cols - c0))
 
 
-def _cache_lock_path() -> str:
-    """The lock file of this module's kernels in numba's cache (one per cache location)."""
-    cache_dir = numba.config.CACHE_DIR or os.path.dirname(os.path.abspath(__file__))  # type: ignore[attr-defined]
-    digest = hashlib.sha256(os.path.abspath(cache_dir).encode()).hexdigest()[:16]
-    return os.path.join(tempfile.gettempdir(), f"lsst-ts-calibrations-numba-{digest}.lock")
-
-
 @contextmanager
-def _compile_lock() -> Iterator[None]:
-    """Hold the machine-wide lock on compiling this module's kernels (released if the process dies)."""
-    with open(_cache_lock_path(), "a") as lock:
+def _compile_lock(kernel: typing.Any) -> Iterator[None]:
+    """Hold the lock on compiling ``kernel`` into its numba cache folder (released if the process dies).
+
+    The lock file is in the cache folder itself (``__pycache__`` beside
+    this module, or where numba keeps the cache when that is not
+    writeable), so every process using that cache shares it.
+    """
+    cache_dir = kernel.stats.cache_path
+    os.makedirs(cache_dir, exist_ok=True)
+    with open(os.path.join(cache_dir, f"{__name__.rpartition('.')[2]}.compile.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
@@ -402,7 +400,7 @@ def _call_compiled(kernel: typing.Any, *args: typing.Any) -> None:
     if tuple(numba.typeof(arg) for arg in args) in kernel.overloads:
         kernel(*args)
         return
-    with _compile_lock():
+    with _compile_lock(kernel):
         kernel(*args)
 
 
