@@ -200,9 +200,19 @@ async def test_reorder_waiting_scripts(harness: PanelHarness, browser_page: Page
     await expect(finished_item(page, b)).to_be_visible()
     # An update arriving during a drag is drawn when the drag ends: the dragged item is not
     # replaced under the pointer (its drop would be lost).
+    # The item is found and its drag started in one task of the page: an update drawn between
+    # the two would leave the test holding a replaced item.
     transfer = await page.evaluate_handle("() => new DataTransfer()")
-    dragged = await page.locator(f"#waiting li[data-index='{a}']").element_handle()
-    await dragged.dispatch_event("dragstart", {"dataTransfer": transfer})
+    started = await page.evaluate_handle(
+        """([index, transfer]) => {
+            const item = document.querySelector(`#waiting li[data-index='${index}']`);
+            item.dispatchEvent(new DragEvent("dragstart", { dataTransfer: transfer, bubbles: true }));
+            return item;
+        }""",
+        [a, transfer],
+    )
+    dragged = started.as_element()
+    assert dragged is not None
     d = await add(page)
     await expect(page.locator("#waiting-count")).to_have_text("3")
     assert await waiting_order(page) == [c, a]
