@@ -180,8 +180,11 @@ async def test_add_runs_to_done(harness: QueueHarness) -> None:
     assert all(data.groupId for data in harness.next_visits)
     assert harness.next_visits[0].duration == pytest.approx(0.1)  # from the script's metadata
     # showScript reports a finished script; an unknown one is refused.
+    shown_before = len(harness.scripts[index])
     await harness.remote.cmd_showScript.set_start(scriptSalIndex=index, timeout=STD_TIMEOUT)
-    await harness.wait_for(lambda: len(harness.scripts[index]) > len(seen), "the showScript event")
+    await harness.wait_for(lambda: len(harness.scripts[index]) > shown_before, "the showScript event")
+    shown = harness.scripts[index][shown_before]
+    assert (shown.scriptSalIndex, shown.processState, shown.path) == (index, P.DONE, "script1.py")
     with pytest.raises(AckError, match="no script with index 42"):
         await harness.remote.cmd_showScript.set_start(scriptSalIndex=42, timeout=STD_TIMEOUT)
     assert not harness.csc.model.live_pids
