@@ -141,9 +141,7 @@ async def test_short_darks_for_defects_warn_but_configure(
         script = await configure(text)
     assert script.state.state == ScriptState.CONFIGURED, script.state.reason
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("darks of [2] s" in w and "set exp_times_dark to 8 s or more" in w for w in warnings), (
-        warnings
-    )
+    assert any("darks of [2] s" in w and "set exp_times_dark to 8 s or more" in w for w in warnings), warnings
 
 
 class ShortComCamCalibrations(MakeComCamCalibrations):

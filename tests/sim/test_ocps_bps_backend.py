@@ -176,7 +176,8 @@ def test_options_and_clusters(tmp_path: Path) -> None:
     }
     with pytest.raises(ValueError, match="keep_submit='sometimes' must be one of failed, always, never"):
         OcpsBpsBackend(str(tmp_path), RAW_RUN, keep_submit="sometimes")
-    with pytest.raises(ValueError, match="execution_backend='condor' must be one of 'pipetask', 'workers', 'bps'"):
+    refused = "execution_backend='condor' must be one of 'pipetask', 'workers', 'bps'"
+    with pytest.raises(ValueError, match=refused):
         OcpsCsc(tmp_path, execution_backend="condor")
 
 

@@ -249,7 +249,8 @@ def make_schema(
         "do_ptc": {
             "description": (
                 "Build a photon transfer curve from the flats; script_mode must be BIAS_DARK_FLAT and "
-                "the flats must come in pairs of equal exposure time, at least 4 pairs at 3 or more distinct times."
+                "the flats must come in pairs of equal exposure time, "
+                "at least 4 pairs at 3 or more distinct times."
             ),
             "type": "boolean",
             "default": False,
