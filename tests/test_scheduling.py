@@ -105,3 +105,48 @@ def test_a_group_missing_from_a_node_id_stops_the_session() -> None:
     scheduling.check_groups_in_node_ids([grouped, _Item("tests/b.py::test_two")])
     with pytest.raises(pytest.UsageError, match=r"tests/a.py::test_one \(pytest"):
         scheduling.check_groups_in_node_ids([_Item("tests/a.py::test_one", group="calibration_run")])
+
+
+class _Terminal:
+    """What the end-of-run summary writes to: sections and lines, kept."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def section(self, title: str) -> None:
+        self.lines.append(f"== {title}")
+
+    def write_line(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def _report(nodeid: str, seconds: float, *markers: str) -> Any:
+    keywords = {name: 1 for name in (nodeid.rpartition("::")[2], *markers)}
+    return pytest.TestReport(nodeid, ("a.py", 0, nodeid), keywords, "passed", None, "call", duration=seconds)
+
+
+def test_quick_tests_that_were_slow_are_named_at_the_end() -> None:
+    times = scheduling._TestTimes(None)
+    over = scheduling.QUICK_REPORT_SECONDS + 0.5
+    for report in (
+        _report("a.py::quick", 0.1),
+        _report("a.py::long_in_two_phases", over / 2),
+        _report("a.py::long_in_two_phases", over / 2),
+        _report("a.py::marked", 30.0, "slow"),
+        _report("a.py::grouped@g", over + 1.0),
+    ):
+        times.pytest_runtest_logreport(report)
+    terminal = _Terminal()
+    times.pytest_terminal_summary(terminal)  # type: ignore[arg-type]
+    assert terminal.lines[0].startswith("== tests not marked slow that took over")
+    assert [line.split("s  ")[-1] for line in terminal.lines[1:3]] == [
+        "a.py::grouped",
+        "a.py::long_in_two_phases",
+    ]
+    assert len(terminal.lines) == 4 and "mark them slow" in terminal.lines[3]
+    times.pytest_sessionfinish()  # no cache: nothing kept, no error
+    quiet = _Terminal()
+    quick_only = scheduling._TestTimes(None)
+    quick_only.pytest_runtest_logreport(_report("a.py::quick", 0.1))
+    quick_only.pytest_terminal_summary(quiet)  # type: ignore[arg-type]
+    assert quiet.lines == []

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import dark_frames  # noqa: E402
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("detector", [16, 94], ids=["ITL", "e2v"])
 def test_simulated_darks_match_the_plan(detector: int) -> None:
     # 20 darks of one LSSTCam detector at reduced geometry, seeded: each

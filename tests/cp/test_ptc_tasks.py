@@ -89,6 +89,7 @@ def test_extract_without_pairs_is_an_error() -> None:
         PtcExtractTask().run(inputExp=flats, inputDims=[(100, 1.0), (101, 2.0)], detector=DETECTOR)
 
 
+@pytest.mark.slow
 def test_solve_recovers_gain_a00_noise() -> None:
     rng = np.random.default_rng(13)
     signals = np.geomspace(500.0, 80_000.0, 10)

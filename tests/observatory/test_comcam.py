@@ -137,6 +137,7 @@ async def test_no_observatory() -> None:
             await group.assert_all_enabled("start")
 
 
+@pytest.mark.slow
 async def test_take_bias_darks_flats(comcam: ComCam) -> None:
     bias_ids = await comcam.take_bias(3)
     assert bias_ids == [2024102400001, 2024102400002, 2024102400003]
@@ -284,6 +285,7 @@ async def until(predicate: typing.Callable[[], bool], what: str) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+@pytest.mark.slow
 async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
     # An OODS far behind: every image is ingested, but the test lets out one imageInOODS at a
     # time, each a third of the limit after the client saw the one before. The OODS is never
@@ -321,6 +323,7 @@ async def test_oods_behind_but_working_is_waited_for(comcam: ComCam) -> None:
     assert not oods.held_reports
 
 
+@pytest.mark.slow
 async def test_sequence_continues_after_restart(tmp_path: pathlib.Path, repo: pathlib.Path) -> None:
     async with make_observatory(repo) as observatory, ComCam() as comcam:
         ids = await comcam.take_bias(2)
@@ -338,6 +341,7 @@ async def test_sequence_continues_after_restart(tmp_path: pathlib.Path, repo: pa
         assert await comcam.take_bias(1) == [2024102400004]
 
 
+@pytest.mark.slow
 async def test_day_obs_rollover(repo: pathlib.Path) -> None:
     async with (
         make_observatory(repo, date="2022-01-02T11:58:00") as observatory,

@@ -129,6 +129,7 @@ async def test_latiss_spectrograph_setup_and_flats(latiss: tuple[SimulatedObserv
         await camera.take_bias(1, sensors="R22_S11")
 
 
+@pytest.mark.slow
 async def test_lsstcam_takes_a_raft(tmp_path: pathlib.Path) -> None:
     detectors = [90, 94, 0]  # two e2v sensors of R22, one ITL of R01
     async with (

@@ -143,6 +143,7 @@ def test_options_make_the_observatory(tmp_path: pathlib.Path) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_run_with_simulated_observatory(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -180,6 +181,7 @@ async def test_run_with_simulated_observatory(
     assert "exposure ids [2021090100001, 2021090100002]" in output
 
 
+@pytest.mark.slow
 async def test_run_without_observatory() -> None:
     stream = io.StringIO()
     code = await run_one_script(SCRIPT, index=32, config="", stream=stream)

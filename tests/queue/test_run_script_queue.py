@@ -79,6 +79,7 @@ def test_simulated_observatory_gets_the_ocps_cap() -> None:
     assert "--ocps-max-processes" not in start_simulated_observatory(parse_args(["--simulate"])).args
 
 
+@pytest.mark.slow
 async def test_command_runs_a_script_and_ends_everything(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -157,6 +157,7 @@ async def test_add_refuses_paths(harness: QueueHarness, is_standard: bool, path:
 # Adding and running
 
 
+@pytest.mark.slow
 async def test_add_runs_to_done(harness: QueueHarness) -> None:
     await harness.enable()
     index = await harness.add("script1.py", "wait_time: 0.1", descr="first")
@@ -190,6 +191,7 @@ async def test_add_runs_to_done(harness: QueueHarness) -> None:
     assert not harness.csc.model.live_pids
 
 
+@pytest.mark.slow
 async def test_add_passes_log_level_and_checkpoints(harness: QueueHarness) -> None:
     await harness.enable()
     index = await harness.add(
@@ -210,6 +212,7 @@ async def test_add_passes_log_level_and_checkpoints(harness: QueueHarness) -> No
         assert data.scriptState == ScriptState.STOPPED, "stopped at the end checkpoint"
 
 
+@pytest.mark.slow
 async def test_bad_config_goes_to_history(harness: QueueHarness) -> None:
     await harness.enable()
     await harness.remote.cmd_pause.start(timeout=STD_TIMEOUT)
@@ -228,6 +231,7 @@ async def test_bad_config_goes_to_history(harness: QueueHarness) -> None:
     assert queue.running, "a script that fails to configure must not pause the queue"
 
 
+@pytest.mark.slow
 async def test_unloadable_script(harness: QueueHarness) -> None:
     await harness.enable()
     index = await harness.add("unloadable.py")
@@ -282,6 +286,7 @@ async def test_move(harness: QueueHarness) -> None:
         await harness.add(location=0)
 
 
+@pytest.mark.slow
 async def test_group_id_only_for_the_top_script(harness: QueueHarness) -> None:
     await harness.enable()
     running = await harness.add("script1.py", "wait_time: 60")
@@ -306,6 +311,7 @@ async def test_group_id_only_for_the_top_script(harness: QueueHarness) -> None:
     assert not model.live_pids
 
 
+@pytest.mark.slow
 async def test_requeue(harness: QueueHarness) -> None:
     await harness.enable()
     config = "wait_time: 0.2\nfail_cleanup: false\n"
@@ -345,6 +351,7 @@ async def test_requeue(harness: QueueHarness) -> None:
 # Failure, pause and resume
 
 
+@pytest.mark.slow
 async def test_pause_on_failure_and_resume(harness: QueueHarness) -> None:
     await harness.enable()
     await harness.remote.cmd_pause.start(timeout=STD_TIMEOUT)
@@ -369,6 +376,7 @@ async def test_pause_on_failure_and_resume(harness: QueueHarness) -> None:
 # Stop and terminate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("terminate", [False, True])
 async def test_stop_running_and_waiting(harness: QueueHarness, terminate: bool) -> None:
     await harness.enable()
@@ -393,6 +401,7 @@ async def test_stop_running_and_waiting(harness: QueueHarness, terminate: bool) 
     assert not any(proc_alive(pid) for pid in pids)
 
 
+@pytest.mark.slow
 async def test_stop_then_terminate_a_stubborn_script(
     harness: QueueHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -440,6 +449,7 @@ async def test_show_schema(harness: QueueHarness) -> None:
 # Closing
 
 
+@pytest.mark.slow
 async def test_close_leaves_no_orphan(dds_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # stubborn.py ignores SIGTERM: closing kills it once the terminate limit has run out,
     # which is set short (not salobj's 5 s), as what is pinned is that nothing survives.
@@ -468,6 +478,7 @@ async def test_close_leaves_no_orphan(dds_env: str, monkeypatch: pytest.MonkeyPa
 # What the queue relies on in the transport
 
 
+@pytest.mark.slow
 async def test_wait_for_process_readers(dds_env: str) -> None:
     # Before configuring a script the queue waits until that process's command reader is met.
     async with Domain() as domain, Remote(domain, "Script", 4242, include=[]) as remote:
@@ -489,6 +500,7 @@ async def test_wait_for_process_readers(dds_env: str) -> None:
             await process.wait()
 
 
+@pytest.mark.slow
 async def test_calibration_script_in_the_default_external_root(dds_env: str) -> None:
     # What the operator finds under AVAILABLE SCRIPTS, and its schema.
     async with (

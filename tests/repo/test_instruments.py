@@ -147,6 +147,7 @@ def test_dimension_records() -> None:
         ("LSSTCam", 0, REDUCED_GEOMETRY, "", "", "empty"),
     ],
 )
+@pytest.mark.slow
 def test_repository_and_ingest_per_instrument(
     tmp_path: Path,
     instrument: str,

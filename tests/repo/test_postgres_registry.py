@@ -35,6 +35,7 @@ def schemas(url: str) -> set[str]:
         engine.dispose()
 
 
+@pytest.mark.slow
 def test_bootstrap_on_postgresql(tmp_path: Path, postgres_registry_db: str) -> None:
     root = tmp_path / "Daily Repo"
     with bootstrap_repository(root, registry_db=postgres_registry_db) as butler:
@@ -71,6 +72,7 @@ def test_bootstrap_on_postgresql(tmp_path: Path, postgres_registry_db: str) -> N
     assert not (tmp_path / "fixed2" / "butler.yaml").exists()
 
 
+@pytest.mark.slow
 def test_registry_db_from_environment(
     tmp_path: Path, postgres_registry_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -119,6 +121,7 @@ def test_bad_namespace_and_unreachable_server(tmp_path: Path) -> None:
     assert not (tmp_path / "repo" / "butler.yaml").exists()
 
 
+@pytest.mark.slow
 def test_existing_repository_on_another_database(tmp_path: Path, postgres_registry_db: str) -> None:
     root = tmp_path / "repo"
     with bootstrap_repository(root, registry_db=postgres_registry_db):

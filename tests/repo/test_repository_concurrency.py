@@ -4,6 +4,7 @@ import concurrent.futures
 from pathlib import Path
 
 import numpy as np
+import pytest
 from lsst.daf.butler import Butler, DatasetType
 from test_repository import write_test_raw
 
@@ -16,6 +17,7 @@ from lsst.ts.calibrations.repo.repository import RAW_RUN
 from postgres_fixture import BOTH_REGISTRIES
 
 
+@pytest.mark.slow
 @BOTH_REGISTRIES
 def test_parallel_writers_do_not_lock(tmp_path: Path, registry_db: str, empty_repository: Path) -> None:
     root = tmp_path / "repo"

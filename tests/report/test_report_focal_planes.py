@@ -222,6 +222,7 @@ def test_lsstcam_figures_and_page_size(lsstcam_report: Path) -> None:
     assert lsstcam_report.stat().st_size / 1e6 < MAX_PAGE_MB
 
 
+@pytest.mark.slow
 def test_latiss_report_is_one_detector(tmp_path: Path) -> None:
     run = make_synthetic_run(
         tmp_path / "latiss", instrument="LATISS", detectors=[0], failing=[("RXX_S00", "C10")], n_exposures=2

@@ -121,6 +121,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.slow
 def test_processes_with_and_without_cache_talk(tmp_path: pathlib.Path) -> None:
     """A writer whose types came from the cache and a reader that computed its own meet."""
     cache = tmp_path / "cache"

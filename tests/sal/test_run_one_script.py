@@ -231,6 +231,7 @@ def test_main_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert "final state DONE" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_stop_by_signal(signum: int) -> None:
     process = subprocess.Popen(

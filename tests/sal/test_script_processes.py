@@ -163,6 +163,7 @@ def test_standalone_transport_default(monkeypatch: pytest.MonkeyPatch) -> None:
             pass
 
 
+@pytest.mark.slow
 async def test_script_executable_defaults_to_dds(dds_env: str, index: int) -> None:
     async with Domain() as domain, Remote(domain, "Script", index) as remote:
         process = await asyncio.create_subprocess_exec(

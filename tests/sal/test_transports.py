@@ -234,6 +234,7 @@ async def test_late_joiner_and_index_filter(transport_name: str, next_index: Any
 # Processes over DDS
 
 
+@pytest.mark.slow
 async def test_script_process_driven_by_another_process(dds_env: str, children: ChildProcesses) -> None:
     index = 400 + os.getpid() % 1000
     async with Domain() as domain, Remote(domain, "Script", index) as remote:
@@ -265,6 +266,7 @@ async def wait_for_summary_state(remote: Remote, state: State) -> Any:
     return data
 
 
+@pytest.mark.slow
 async def test_killed_csc_process_detected(dds_env: str, children: ChildProcesses) -> None:
     index = 500 + os.getpid() % 1000
     process = await asyncio.to_thread(children.start_csc, index)
@@ -282,6 +284,7 @@ async def test_killed_csc_process_detected(dds_env: str, children: ChildProcesse
         assert not monitor.alive
 
 
+@pytest.mark.slow
 async def test_killed_script_process_reported(dds_env: str, tmp_path: pathlib.Path) -> None:
     # A script that kills its own process while running.
     script = tmp_path / "suicide_script.py"
@@ -315,6 +318,7 @@ async def test_killed_script_process_reported(dds_env: str, tmp_path: pathlib.Pa
     assert "was killed by signal 9 without a final state (last state RUNNING)" in output
 
 
+@pytest.mark.slow
 async def test_isolated_sets_side_by_side(dds_env: str, children: ChildProcesses) -> None:
     index = 700 + os.getpid() % 1000
     other_env = dict(os.environ, LSST_TOPIC_SUBNAME=random_subname())
@@ -362,6 +366,7 @@ def without_sal_variables() -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow
 async def test_salobj_style_test_meets_its_script_process(index: int) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,

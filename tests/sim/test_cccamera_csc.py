@@ -105,6 +105,7 @@ async def test_start_events(harness: Harness) -> None:
     assert (await remote.evt_summaryState.aget(timeout=STD_TIMEOUT)).summaryState == 2  # ENABLED
 
 
+@pytest.mark.slow
 async def test_take_images_event_sequence(harness: Harness) -> None:
     remote = harness.remote
     fields = interface_events()
@@ -189,6 +190,7 @@ async def test_set_filter(harness: Harness) -> None:
         await remote.cmd_setFilter.set_start(name="q_99", timeout=STD_TIMEOUT)
 
 
+@pytest.mark.slow
 async def test_command_checks(harness: Harness) -> None:
     remote = harness.remote
     with pytest.raises(AckError, match="imageType=None must be one of BIAS"):

@@ -64,6 +64,7 @@ async def next_events(remote_topic, n: int) -> list:  # type: ignore[no-untyped-
     return [await remote_topic.next(flush=False, timeout=STD_TIMEOUT) for _ in range(n)]
 
 
+@pytest.mark.slow
 async def test_ingest_and_header(observatory: SimulatedObservatory) -> None:
     async with Domain() as domain, Remote(domain, "CCOODS") as oods, Remote(domain, "CCHeaderService") as hs:
         await take_biases(domain, 2)
@@ -107,6 +108,7 @@ async def test_ingest_failure(observatory: SimulatedObservatory) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_lost_image(observatory: SimulatedObservatory) -> None:
     observatory.faults.lose_image(1)
     async with Domain() as domain, Remote(domain, "CCOODS") as oods:

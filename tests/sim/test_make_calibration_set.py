@@ -38,6 +38,7 @@ ARGS = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_writes_raws_and_truth(tmp_path: Path) -> None:
     assert main([str(tmp_path / "a"), *ARGS]) == 0
     truth = load_truth(tmp_path / "a")
@@ -95,6 +96,7 @@ def test_truth_file_errors(tmp_path: Path) -> None:
         load_truth(tmp_path / "missing.yaml")
 
 
+@pytest.mark.slow
 def test_module_runs_as_a_command(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "lsst.ts.calibrations.sim.make_calibration_set", "--help"],

@@ -359,7 +359,9 @@ async def test_failing_job_and_failed_prerequisite(harness: Harness) -> None:
     assert INJECTED_FAILURE_LABEL not in " ".join(waiting_record["commandLine"])
 
 
-@pytest.mark.parametrize("harness", ["pipetask", "workers"], indirect=True)
+@pytest.mark.parametrize(
+    "harness", ["pipetask", pytest.param("workers", marks=pytest.mark.slow)], indirect=True
+)
 async def test_abort_running_job(harness: Harness) -> None:
     """abort_job ends the pipetask process or the workers (SIGTERM): none is left, the job reports 255."""
     job_id, ack = await harness.submit(config=f"-j 2 {BIAS_CONFIG}")
@@ -461,6 +463,7 @@ def test_alias_resolution(repo_root: Path, alias_index: Path, tmp_path: Path) ->
         install_repository_alias(tmp_path, alias="empty")
 
 
+@pytest.mark.slow
 def test_alias_reaches_a_users_python_session(repo_root: Path, alias_index: Path) -> None:
     """The printed line is all a fresh Python process needs to open /repo/LSSTComCam."""
     line = install_repository_alias(repo_root, index_path=alias_index)

@@ -149,6 +149,7 @@ def make_job(tmp_path: Path, job_id: str, pipeline_name: str, phase: OcpsJobPhas
     return job
 
 
+@pytest.mark.slow
 async def test_run_level_job_removes_what_earlier_jobs_left(tmp_path: Path, empty_repository: Path) -> None:
     """Per-exposure jobs keep their ISR images; the run-level job removes them from their runs."""
     raws = tmp_path / "raws"
@@ -230,6 +231,7 @@ def ways_submitted(pipeline_file: Path) -> list[str]:
     return urls
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("instrument", ["LSSTComCam", "LSSTCam", "LATISS"])
 def test_removal_takes_nothing_read_after_job_result(
     instrument: str, monkeypatch: pytest.MonkeyPatch
@@ -296,6 +298,7 @@ def _upstream_labels(graph: Any, label: str) -> set[str]:
     return {key.name for key in networkx.ancestors(xgraph, node)}
 
 
+@pytest.mark.slow
 @BOTH_REGISTRIES
 async def test_removal_beside_readers_and_writers(
     tmp_path: Path, registry_db: str, empty_repository: Path

@@ -262,6 +262,7 @@ def worker_children(but: Container[int] = ()) -> list[psutil.Process]:
     ]
 
 
+@pytest.mark.slow
 async def test_workers_start_at_the_first_job_and_close_leaves_none(repo: Path, tmp_path: Path) -> None:
     """No worker before the first job; its acquire warms max_processes; closing the OCPS ends them."""
     others = {p.pid for p in worker_children()}  # the workers of the module's shared OCPS, if it runs
@@ -512,6 +513,7 @@ async def test_script_run_with_a_dying_worker_certifies_nothing(
     assert not refs
 
 
+@pytest.mark.slow
 def test_killed_ocps_leaves_no_worker(tmp_path: Path) -> None:
     """A worker dies with the process that started it, even one killed without a chance to clean up."""
     code = (
@@ -729,6 +731,7 @@ def _fail(message: str) -> Any:
     return fail
 
 
+@pytest.mark.slow
 @pytest.mark.asyncio(loop_scope="module")
 async def test_planning_by_pipetask_that_fails_fails_the_job(client: Client) -> None:
     """pipetask's failure to plan (here an input collection that does not exist) ends the job in ERROR."""

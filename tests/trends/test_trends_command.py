@@ -32,6 +32,7 @@ from fixtures.timeouts import PROCESS_TIMEOUT
 from lsst.ts.calibrations.trends.trends_command import main as trends_main
 
 
+@pytest.mark.slow
 def test_command_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # The refusals of the arguments, by the command's function (argparse exits with 2), before
     # any repository is read; the page of a real repository is built by the same function in

@@ -157,6 +157,7 @@ async def test_filter_validate_check_add_report_requeue(harness: PanelHarness, b
     await expect(again.locator("pre.config")).to_have_text("note: hello\nwait_time: 0.2\n")
 
 
+@pytest.mark.slow
 async def test_reorder_waiting_scripts(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
@@ -230,6 +231,7 @@ async def test_reorder_waiting_scripts(harness: PanelHarness, browser_page: Page
     assert history.index(a) < history.index(c)
 
 
+@pytest.mark.slow
 async def test_stop_terminate_and_resume_current_script(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
@@ -260,6 +262,7 @@ async def test_stop_terminate_and_resume_current_script(harness: PanelHarness, b
     await expect(finished_item(page, paused).locator(".state")).to_have_text("DONE")
 
 
+@pytest.mark.slow
 async def test_values_shown_as_text(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
@@ -277,6 +280,7 @@ async def test_values_shown_as_text(harness: PanelHarness, browser_page: Page) -
     assert await page.evaluate("window.pwned") is None
 
 
+@pytest.mark.slow
 async def test_saved_configurations(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
@@ -303,6 +307,7 @@ async def test_saved_configurations(harness: PanelHarness, browser_page: Page) -
     await expect(page.locator("#saved-select option")).to_have_count(0)
 
 
+@pytest.mark.slow
 async def test_queue_state_controls(harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await open_panel(page, harness)
@@ -317,6 +322,7 @@ async def test_queue_state_controls(harness: PanelHarness, browser_page: Page) -
     await expect(page.locator("#queue-running")).to_have_text("RUNNING")
 
 
+@pytest.mark.slow
 async def test_token_asked_by_the_page(token_harness: PanelHarness, browser_page: Page) -> None:
     page = browser_page
     await page.goto(token_harness.url)

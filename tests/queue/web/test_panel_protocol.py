@@ -177,6 +177,7 @@ def stream_of(message: dict[str, typing.Any], csc: str, stream: str) -> typing.A
     return message["data"][0]["data"].get(stream)
 
 
+@pytest.mark.slow
 async def test_love_messages_and_commands(harness: PanelHarness) -> None:
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(harness.url + "manager/ws/subscription") as ws:
@@ -303,6 +304,7 @@ async def test_love_messages_and_commands(harness: PanelHarness) -> None:
         assert status == 400 and answer["ack"] == "CMD_FAILED" and answer["error"]
 
 
+@pytest.mark.slow
 async def test_check_runs_configure_only(harness: PanelHarness) -> None:
     state = harness.panel.state
     assert state is not None

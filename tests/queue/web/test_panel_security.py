@@ -206,6 +206,7 @@ async def test_config_size_capped(harness: PanelHarness) -> None:
     assert not harness.csc.model.queue
 
 
+@pytest.mark.slow
 async def test_report_files_only_from_the_announced_folder(
     harness: PanelHarness, tmp_path: pathlib.Path
 ) -> None:
