@@ -747,3 +747,60 @@ async def test_a_job_of_one_failed_exposure_after_others_ran_leaves_it_out() -> 
     assert list(processor.left_out.to_dict()["BIAS"]) == [2]
     assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (1, 3, 4)"
     assert processor.outcomes["BIAS"].status.value == "certified"
+
+
+async def test_a_first_job_whose_isr_ran_for_none_is_judged_by_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Exposure 1's only detector cannot be read: the first job fails before the ISR ran for
+    # anything. The next job processes exposures 2 and 3, so exposure 1 was at fault.
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    repository.processed["u/ocps/job1"] = {1: []}
+    ocps.end("job1", exit_code=1)
+    for exposure in (2, 3):
+        processor.arrived("BIAS", exposure)
+    await ocps.next_job(2)
+    assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (2, 3)"
+    assert "generate BIAS: job1 failed before the ISR ran for any exposure (it failed for 1)" in caplog.text
+    assert not processor.left_out.to_dict().get("BIAS")  # not judged yet
+    ocps.end("job2")
+    processor.arrived("BIAS", 4)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    why = processor.left_out.to_dict()["BIAS"][1]
+    assert (
+        why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
+    )
+    assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (2, 3, 4)"
+    assert processor.outcomes["BIAS"].status.value == "certified"
+
+
+@pytest.mark.parametrize("more", [True, False])
+async def test_no_job_whose_isr_ran_for_any_fails_the_step(more: bool) -> None:
+    # The first job's ISR ran for nothing; then the next job's did not either (``more``: the
+    # pipeline is at fault), or no other exposure was left to try. The step fails, nobody blamed.
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    repository.processed["u/ocps/job1"] = {1: []}
+    ocps.end("job1", exit_code=1)
+    if more:
+        processor.arrived("BIAS", 2)
+        await ocps.next_job(2)
+        repository.processed["u/ocps/job2"] = {2: []}
+        ocps.end("job2", exit_code=1)
+        processor.start("BIAS", [1, 2])
+    else:
+        processor.start("BIAS", [1])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    outcome = processor.outcomes["BIAS"]
+    failed_job = "job2" if more else "job1"
+    assert outcome.status.value == "failed" and f"{failed_job} failed" in outcome.reason, outcome.reason
+    assert len(ocps.submitted) == (2 if more else 1)
+    assert not processor.left_out.to_dict().get("BIAS")
