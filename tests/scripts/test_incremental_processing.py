@@ -655,18 +655,6 @@ async def test_per_exposure_jobs_take_what_arrived_then_one_run_level_job() -> N
     assert records["job2"]["exposures"] == [2, 3] and records["job4"]["phase"] == "COMPLETED"
 
 
-async def _end_job2_then_the_run(processor: CalibrationProcessor, ocps: _FakeOcps) -> None:
-    """End job2; exposure 4 arrives (job3), then the step starts (job4, run-level); wait for the end."""
-    ocps.end("job2")
-    processor.arrived("BIAS", 4)
-    await ocps.next_job(3)
-    ocps.end("job3")
-    processor.start("BIAS", [1, 2, 3, 4])
-    await ocps.next_job(4)
-    ocps.end("job4")
-    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
-
-
 async def test_failed_isr_in_a_per_exposure_job_leaves_the_exposure_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -679,7 +667,14 @@ async def test_failed_isr_in_a_per_exposure_job_leaves_the_exposure_out(
     ocps.end("job1", exit_code=1)
     await ocps.next_job(2)
     assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (1, 3)"
-    await _end_job2_then_the_run(processor, ocps)
+    ocps.end("job2")
+    processor.arrived("BIAS", 4)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
     why = processor.left_out.to_dict()["BIAS"][2]
     assert (
         why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
@@ -770,7 +765,14 @@ async def test_a_first_job_whose_isr_ran_for_none_is_judged_by_the_next(
     assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (2, 3)"
     assert "generate BIAS: job1 failed before the ISR ran for any exposure (it failed for 1)" in caplog.text
     assert not processor.left_out.to_dict().get("BIAS")  # not judged yet
-    await _end_job2_then_the_run(processor, ocps)
+    ocps.end("job2")
+    processor.arrived("BIAS", 4)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
     why = processor.left_out.to_dict()["BIAS"][1]
     assert (
         why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
