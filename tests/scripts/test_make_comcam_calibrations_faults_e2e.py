@@ -122,8 +122,8 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
     # arrives damaged (its ingest fails), image 3 never reaches the OODS, image 5 ingests but its
     # detector 0 cannot be read for processing; images 4 and 6, the fewest that combine, make the
     # bias. Image 4 is processed before or with image 5 (the OODS reports them in order), so
-    # the failed ISR is blamed on the exposure at once (a first job that processed nothing is
-    # judged by the next: tests/scripts/test_incremental_processing.py).
+    # the failed ISR is blamed on the exposure: a job whose ISR ran for none while none ever ran
+    # failed for another reason, and fails the step.
     # The lost image is reported missing oods_timeout after the OODS last ingested anything:
     # the limit is waited out once. 30 s: the images that arrive were all ingested within 2.5 s
     # of the first at load 10, but the first imageInOODS of the run came 12.5 s after its
