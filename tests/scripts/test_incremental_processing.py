@@ -371,6 +371,8 @@ class _FakeRepository:
 
     def __init__(self) -> None:
         self.processed: dict[str, dict[int, list[int]]] = {}
+        # The quanta that ran and failed (a log, no metadata), by collection.
+        self.crashed: dict[str, dict[int, list[int]]] = {}
         self.certified: list[tuple[list[str], str]] = []
         self.certified_into: list[tuple[list[str], str, str]] = []
         self.release = threading.Event()
@@ -385,6 +387,10 @@ class _FakeRepository:
     def processed_detectors(self, collection: str, exposures: Any) -> dict[int, list[int]]:
         done = self.processed.get(collection, {})
         return {int(e): done.get(int(e), [0]) for e in exposures}
+
+    def failed_detectors(self, collection: str, exposures: Any) -> dict[int, list[int]]:
+        ran_and_failed = self.crashed.get(collection, {})
+        return {int(e): ran_and_failed.get(int(e), []) for e in exposures}
 
     def certify(self, inputs: list[str], calib: str, dataset_type: str, begin: Any, end: Any) -> int:
         assert self.release.wait(STD_TIMEOUT)
@@ -655,6 +661,18 @@ async def test_per_exposure_jobs_take_what_arrived_then_one_run_level_job() -> N
     assert records["job2"]["exposures"] == [2, 3] and records["job4"]["phase"] == "COMPLETED"
 
 
+async def _end_job2_then_the_run(processor: CalibrationProcessor, ocps: _FakeOcps) -> None:
+    """End job2; exposure 4 arrives (job3), then the step starts (job4, run-level); wait for the end."""
+    ocps.end("job2")
+    processor.arrived("BIAS", 4)
+    await ocps.next_job(3)
+    ocps.end("job3")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await ocps.next_job(4)
+    ocps.end("job4")
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+
+
 async def test_failed_isr_in_a_per_exposure_job_leaves_the_exposure_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -667,14 +685,7 @@ async def test_failed_isr_in_a_per_exposure_job_leaves_the_exposure_out(
     ocps.end("job1", exit_code=1)
     await ocps.next_job(2)
     assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (1, 3)"
-    ocps.end("job2")
-    processor.arrived("BIAS", 4)
-    await ocps.next_job(3)
-    ocps.end("job3")
-    processor.start("BIAS", [1, 2, 3, 4])
-    await ocps.next_job(4)
-    ocps.end("job4")
-    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    await _end_job2_then_the_run(processor, ocps)
     why = processor.left_out.to_dict()["BIAS"][2]
     assert (
         why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
@@ -747,3 +758,75 @@ async def test_a_job_of_one_failed_exposure_after_others_ran_leaves_it_out() -> 
     assert list(processor.left_out.to_dict()["BIAS"]) == [2]
     assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (1, 3, 4)"
     assert processor.outcomes["BIAS"].status.value == "certified"
+
+
+async def test_a_first_job_whose_isr_failed_for_all_is_judged_by_the_next(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Exposure 1's only detector cannot be read: the first job's one ISR quantum ran and failed,
+    # before any exposure was processed. The next job processes exposures 2 and 3, so exposure
+    # 1 was at fault.
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    repository.processed["u/ocps/job1"] = {1: []}
+    repository.crashed["u/ocps/job1"] = {1: [0]}
+    ocps.end("job1", exit_code=1)
+    for exposure in (2, 3):
+        processor.arrived("BIAS", exposure)
+    await ocps.next_job(2)
+    assert ocps.submitted[1][3] == "detector IN (0,) AND exposure IN (2, 3)"
+    assert "generate BIAS: the ISR of job job1 failed for 1 before any exposure was processed" in caplog.text
+    assert not processor.left_out.to_dict().get("BIAS")  # not judged yet
+    await _end_job2_then_the_run(processor, ocps)
+    why = processor.left_out.to_dict()["BIAS"][1]
+    assert (
+        why == "processing failed for detector(s) 0 in job job1 (generate BIAS; log /jobs/job1/outs/ocps.log)"
+    )
+    assert ocps.submitted[3][3] == "detector IN (0,) AND exposure IN (2, 3, 4)"
+    assert processor.outcomes["BIAS"].status.value == "certified"
+
+
+@pytest.mark.parametrize("more", [True, False])
+async def test_no_job_whose_isr_succeeded_for_any_fails_the_step(more: bool) -> None:
+    # The first job's ISR failed for everything; then the next job's did too (``more``: the
+    # pipeline is at fault), or no other exposure was left to try. The step fails, nobody blamed.
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    repository.processed["u/ocps/job1"] = {1: []}
+    repository.crashed["u/ocps/job1"] = {1: [0]}
+    ocps.end("job1", exit_code=1)
+    if more:
+        processor.arrived("BIAS", 2)
+        await ocps.next_job(2)
+        repository.processed["u/ocps/job2"] = {2: []}
+        repository.crashed["u/ocps/job2"] = {2: [0]}
+        ocps.end("job2", exit_code=1)
+        processor.start("BIAS", [1, 2])
+    else:
+        processor.start("BIAS", [1])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    outcome = processor.outcomes["BIAS"]
+    failed_job = "job2" if more else "job1"
+    assert outcome.status.value == "failed" and f"{failed_job} failed" in outcome.reason, outcome.reason
+    assert len(ocps.submitted) == (2 if more else 1)
+    assert not processor.left_out.to_dict().get("BIAS")
+
+
+async def test_a_first_job_whose_isr_never_ran_fails_the_step_at_once() -> None:
+    # The job failed before any quantum ran (no quantum graph, say): no exposure is suspected,
+    # even when the next exposures would have been processed.
+    processor, ocps, repository = _processor()
+    processor.arrived("BIAS", 1)
+    await ocps.next_job(1)
+    repository.processed["u/ocps/job1"] = {1: []}
+    ocps.end("job1", exit_code=1)
+    await asyncio.sleep(0.05)
+    assert processor.pointless("BIAS").startswith("BIAS cannot be made (BIAS: generate BIAS (per-exposure 1)")
+    processor.start("BIAS", [1, 2, 3, 4])
+    await asyncio.wait_for(processor.wait(), STD_TIMEOUT)
+    assert len(ocps.submitted) == 1
+    outcome = processor.outcomes["BIAS"]
+    assert outcome.status.value == "failed" and "job1 failed" in outcome.reason, outcome.reason
+    assert not processor.left_out.to_dict().get("BIAS")

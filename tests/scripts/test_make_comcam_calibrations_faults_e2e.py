@@ -119,11 +119,11 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
     tmp_path: Path,
 ) -> None:
     # One run, a fault on three of its five kept images: image 1 is the discarded bias; image 2
-    # arrives damaged (its ingest fails), image 3 never reaches the OODS, image 5 ingests but its
-    # detector 0 cannot be read for processing; images 4 and 6, the fewest that combine, make the
-    # bias. Image 4 is processed before or with image 5 (the OODS reports them in order), so
-    # the failed ISR is blamed on the exposure: a job whose ISR ran for none while none ever ran
-    # failed for another reason, and fails the step.
+    # arrives damaged (its ingest fails), image 3 never reaches the OODS, image 4 ingests but its
+    # detector 0 cannot be read for processing; images 5 and 6, the fewest that combine, make the
+    # bias. Image 4 is the first image processed: if its job held it alone, that job's ISR ran
+    # and failed before any exposure was processed, and the next job, processing image 5,
+    # decides that image 4 was at fault (with image 5 in the same job, it is blamed at once).
     # The lost image is reported missing oods_timeout after the OODS last ingested anything:
     # the limit is waited out once. 30 s: the images that arrive were all ingested within 2.5 s
     # of the first at load 10, but the first imageInOODS of the run came 12.5 s after its
@@ -131,13 +131,13 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
     # left out every image.
     config = bias_config(tmp_path / "repo", n_bias=5, oods_timeout=30)
     code, output, record = await run_simulated(
-        tmp_path / "repo", config, ["ingest-fail:2", "oods-lose:3", "process-fail:5:0"]
+        tmp_path / "repo", config, ["ingest-fail:2", "oods-lose:3", "process-fail:4:0"]
     )
     assert code == 0, output
     assert record is not None and record.state == "DONE", output
     taken = record.exposures_taken["BIAS"]
     assert len(taken) == 6
-    damaged, lost, unreadable = taken[1], taken[2], taken[4]
+    damaged, lost, unreadable = taken[1], taken[2], taken[3]
     left_out = record.exposures_left_out["BIAS"]
     assert set(left_out) == {damaged, lost, unreadable}
     # Each named with why; the images taken stay listed, the rest made the product.
@@ -147,13 +147,13 @@ async def test_exposures_not_ingested_lost_or_unprocessable_are_left_out_and_the
     )
     assert "No imageInOODS within 30.0 s of the readout" in left_out[lost]
     assert left_out[unreadable].startswith("processing failed for detector(s) 0 in job ")
-    assert record.exposures_processed["BIAS"] == [taken[3], taken[5]]
+    assert record.exposures_processed["BIAS"] == [taken[4], taken[5]]
     outcome = record.products["BIAS"]
     assert outcome.status.value == "certified"
     # The generation processed only the exposures left.
     query = record.jobs[outcome.jobs["generate"]]["parameters"]["data_query"]
     assert all(str(e) not in query for e in (damaged, lost, unreadable)), query
-    assert all(str(e) in query for e in (taken[3], taken[5])), query
+    assert all(str(e) in query for e in (taken[4], taken[5])), query
     # The job that failed for the unreadable detector ended ERROR; the generation ran without it.
     failed_job = left_out[unreadable].split(" in job ")[1].split()[0]
     assert record.jobs[failed_job]["phase"] == "ERROR"

@@ -36,8 +36,9 @@ What it offers, with plain Python values in and out:
 - `collection_type`, `missing_detectors`, `validity_ranges`,
   `overlapping_detectors`: the configure-time checks
   (`scripts.repository_checks`);
-- `processed_detectors`: which quanta of a task a job ran successfully
-  (to name the exposures whose processing failed);
+- `processed_detectors`, `failed_detectors`: which quanta of a task a job
+  ran successfully, and which ran and failed (to name the exposures whose
+  processing failed);
 - `verification_statistics`, `ptc_extracts`: what the verdict and the gain
   report read from a job's output collection;
 - `certify`: certification into a CALIBRATION collection
@@ -428,6 +429,41 @@ class CalibrationRepository:
             Exposure → sorted detector ids; every exposure given is a key
             (an empty list if none succeeded, or the collection is missing).
         """
+        return self._detectors_with(f"{label}_metadata", collection, exposures)
+
+    def failed_detectors(
+        self, collection: str, exposures: Iterable[int], label: str = "isr"
+    ) -> dict[int, list[int]]:
+        """Per exposure, the detectors whose ``label`` quantum ran and failed in a job.
+
+        A quantum that ran writes ``<label>_log``, whether it succeeded or
+        failed (``pipetask`` and the OCPS's quantum workers alike); one that
+        succeeded also writes ``<label>_metadata``. A quantum that never ran
+        (the job failed before it, or was killed) writes neither.
+
+        Parameters
+        ----------
+        collection, exposures, label
+            As `processed_detectors`.
+
+        Returns
+        -------
+        detectors : `dict` [`int`, `list` [`int`]]
+            Exposure → sorted detector ids with a log and no metadata; every
+            exposure given is a key.
+        """
+        exposures = list(exposures)
+        ran = self._detectors_with(f"{label}_log", collection, exposures)
+        succeeded = self.processed_detectors(collection, exposures, label)
+        return {
+            exposure: [d for d in detectors if d not in succeeded[exposure]]
+            for exposure, detectors in ran.items()
+        }
+
+    def _detectors_with(
+        self, dataset_type: str, collection: str, exposures: Iterable[int]
+    ) -> dict[int, list[int]]:
+        """Per exposure, the detectors with a ``dataset_type`` dataset in ``collection``."""
         found: dict[int, list[int]] = {int(e): [] for e in exposures}
         if not found:
             return found
@@ -435,7 +471,7 @@ class CalibrationRepository:
             butler = self._fresh()
             try:
                 refs = butler.query_datasets(
-                    f"{label}_metadata",
+                    dataset_type,
                     collections=[collection],
                     where=f"exposure IN ({', '.join(str(i) for i in sorted(found))})",
                     instrument=self.instrument,

@@ -44,9 +44,13 @@ jobs that completed: the inputs of the step's run-level job.
 A per-exposure job that failed because the ISR of some exposures failed
 for a detector (while it ran for others, in that job or an earlier one)
 leaves those exposures out (with the same reason and
-WARNING as the one-job way) and is submitted again with the rest; a job
-that failed otherwise, or was aborted, ends the feeding with that error,
-which `finish` raises.
+WARNING as the one-job way) and is submitted again with the rest. A first
+job whose ISR quanta ran and all failed, before any exposure was processed
+(an unreadable first image, or a pipeline that cannot run), is judged by
+the next: if that one processes its exposures, the first job's are left
+out; if it fails too, or no other exposure comes, the step fails with that
+error. A job that failed otherwise (its ISR quanta never ran, say), or was
+aborted, ends the feeding with that error, which `finish` raises.
 """
 
 from __future__ import annotations
@@ -129,6 +133,9 @@ class IncrementalJobs:
         self._in_flight = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # A job that failed before the ISR ran for any exposure, with what it failed for, until
+        # a later job processes some (they are left out) or none does (the step fails).
+        self._suspect: tuple[OcpsJobError, dict[int, list[int]]] | None = None
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -209,8 +216,15 @@ class IncrementalJobs:
             todo = [e for e in self._pending if not processor.left_out.is_left_out(e)]
             self._pending.clear()
             if not todo and self._closed:
-                todo = [e for e in processor.exposures_of(self.step) if e not in self.covered]
+                suspects = self._suspect[1] if self._suspect is not None else {}
+                todo = [
+                    e
+                    for e in processor.exposures_of(self.step)
+                    if e not in self.covered and e not in suspects
+                ]
                 if not todo:
+                    if self._suspect is not None:
+                        raise self._suspect[0]  # no job processed any exposure: the step fails
                     return
             if not todo:
                 self._wake.clear()
@@ -237,14 +251,32 @@ class IncrementalJobs:
             )
         except OcpsJobError as e:
             self._in_flight = False
-            if (
-                e.result is None
-                or e.result.phase == "ABORTED"
-                or not await processor.runner.leave_out_failed(
-                    self.step, self.kind, e.result, exposures, others_processed=bool(self.covered)
-                )
-            ):
+            if e.result is None or e.result.phase == "ABORTED":
                 raise
+            found = await processor.runner.failed_isr(e.result, exposures)
+            if found is None or not found[0]:
+                raise
+            failed, ran = found
+            if not (ran or self.covered):
+                # The ISR succeeded for none of this job's exposures, nor for any before. If its
+                # quanta ran and failed (an unreadable image, or a pipeline that cannot run), the
+                # next job that processes any says which; if none ran, the job failed otherwise.
+                crashed = await processor.runner.crashed_isr(e.result, exposures)
+                if self._suspect is not None or not crashed:
+                    raise
+                failed = crashed
+                self._suspect = (e, failed)
+                processor.log.warning(
+                    "%s %s: the ISR of job %s failed for %s before any exposure was processed; "
+                    "if the next job processes its exposures, %s left out, else the step fails",
+                    self.kind,
+                    self.step.name,
+                    e.result.job_id,
+                    ", ".join(str(x) for x in failed),
+                    "that one is" if len(failed) == 1 else "those are",
+                )
+                return
+            processor.runner.leave_out_isr_failures(self.step, self.kind, e.result, failed)
             left = [x for x in exposures if not processor.left_out.is_left_out(x)]
             processor.check_enough(self.step)
             if left:
@@ -260,3 +292,9 @@ class IncrementalJobs:
             self._in_flight = False
         self.runs.append(processor.runner.output_run(result))
         self.covered += exposures
+        if self._suspect is not None:
+            error, failed = self._suspect
+            self._suspect = None
+            assert error.result is not None
+            processor.runner.leave_out_isr_failures(self.step, self.kind, error.result, failed)
+            processor.check_enough(self.step)

@@ -28,8 +28,8 @@ when submitted) and names it in the step's `ProductOutcome`;
 
 A job that fails because the ISR of some exposures failed for a detector
 (no ``isr_metadata`` for it in the job's output, while other exposures
-have theirs) leaves those exposures out (`leave_out_failed`; the
-`LeftOutExposures` of the run, with why) and, in `run_job_leaving_out`, is
+have theirs: `failed_isr`) leaves those exposures out (`leave_out_failed`;
+the `LeftOutExposures` of the run, with why) and, in `run_job_leaving_out`, is
 submitted again with the rest, while those left can still make the
 product (`check_enough`, else `NotEnoughExposuresError`).
 """
@@ -151,37 +151,74 @@ class JobRunner:
                 len(self.exposures_of(step)),
             )
 
-    async def leave_out_failed(
-        self,
-        step: ProcessingStep,
-        kind: str,
-        result: OcpsJobResult,
-        exposures: Sequence[int] | None = None,
-        others_processed: bool = False,
-    ) -> bool:
-        """Leave out the exposures whose ISR failed in a failed job; return whether there were any.
+    async def leave_out_failed(self, step: ProcessingStep, kind: str, result: OcpsJobResult) -> bool:
+        """Leave out the exposures whose ISR failed in a failed job of the step; return whether any were.
 
-        Only when the ISR succeeded for some exposures, in that job or (for a
-        per-exposure job, ``others_processed``) in an earlier job of the same
-        pipeline: a job whose ISR ran for none while none ever ran failed
-        for another reason, which no exposure is blamed for. ``exposures``
-        are those of the job (default: the step's).
+        Only when the ISR ran for some of the job's exposures: a job whose
+        ISR ran for none failed for another reason, which no exposure is
+        blamed for.
         """
-        exposures = list(self.exposures_of(step) if exposures is None else exposures)
+        found = await self.failed_isr(result, self.exposures_of(step))
+        if found is None:
+            return False
+        failed, ran = found
+        if not failed or not ran:
+            return False
+        self.leave_out_isr_failures(step, kind, result, failed)
+        return True
+
+    async def failed_isr(
+        self, result: OcpsJobResult, exposures: Sequence[int]
+    ) -> tuple[dict[int, list[int]], bool] | None:
+        """What the ISR of a failed job did not make: the detectors it failed for, per exposure.
+
+        Parameters
+        ----------
+        result : `OcpsJobResult`
+            The failed job's result.
+        exposures : sequence of `int`
+            The job's exposures.
+
+        Returns
+        -------
+        found : `tuple` [`dict` [`int`, `list` [`int`]], `bool`] or `None`
+            The exposures with detectors whose ISR made nothing, with those
+            detectors, and whether the ISR made something for any exposure;
+            `None` if the job's output could not be read (logged).
+        """
         detectors = list(self.plan.detectors)
         try:
             processed = await asyncio.to_thread(
-                self.repository.processed_detectors, result.output_collection, exposures
+                self.repository.processed_detectors, result.output_collection, list(exposures)
             )
         except Exception as e:
             self.log.warning("Could not read what job %s processed: %s", result.job_id, e)
-            return False
+            return None
         failed = {
-            exposure: [d for d in detectors if d not in processed.get(exposure, [])] for exposure in exposures
+            int(exposure): [d for d in detectors if d not in processed.get(exposure, [])]
+            for exposure in exposures
         }
-        failed = {exposure: missing for exposure, missing in failed.items() if missing}
-        if not failed or not (others_processed or any(processed.values())):
-            return False
+        return {exposure: missing for exposure, missing in failed.items() if missing}, any(processed.values())
+
+    async def crashed_isr(self, result: OcpsJobResult, exposures: Sequence[int]) -> dict[int, list[int]]:
+        """The ISR quanta of a failed job that ran and failed: their detectors, per exposure.
+
+        A quantum that never ran (the job failed before it) is not among
+        them. Empty if the job's output could not be read (logged).
+        """
+        try:
+            crashed = await asyncio.to_thread(
+                self.repository.failed_detectors, result.output_collection, list(exposures)
+            )
+        except Exception as e:
+            self.log.warning("Could not read which quanta of job %s failed: %s", result.job_id, e)
+            return {}
+        return {exposure: detectors for exposure, detectors in crashed.items() if detectors}
+
+    def leave_out_isr_failures(
+        self, step: ProcessingStep, kind: str, result: OcpsJobResult, failed: dict[int, list[int]]
+    ) -> None:
+        """Leave out each exposure of ``failed`` (`failed_isr`), naming its detectors and the job."""
         for exposure, missing in failed.items():
             image_type = next(
                 (t for t in step.images if exposure in self.exposures.get(t, [])), step.images[0]
@@ -192,7 +229,6 @@ class JobRunner:
                 f"processing failed for detector(s) {', '.join(str(d) for d in missing)} in job "
                 f"{result.job_id} ({kind} {step.name}; log {result.log_path})",
             )
-        return True
 
     async def run_job(
         self,
