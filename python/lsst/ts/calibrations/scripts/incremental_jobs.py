@@ -133,8 +133,9 @@ class IncrementalJobs:
         self._in_flight = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        # A job that failed before the ISR ran for any exposure, with what it failed for, until
-        # a later job processes some (they are left out) or none does (the step fails).
+        # A first job whose ISR quanta ran and all failed, with the detectors they failed for,
+        # until a later job processes some exposures (these are left out) or none does (the
+        # step fails with its error).
         self._suspect: tuple[OcpsJobError, dict[int, list[int]]] | None = None
 
     @property
